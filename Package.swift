@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// DCMTK libraries the bridge needs: parsing, image rendering and the
+/// decompression codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE).
+let dcmtkLibraries = [
+    "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
+    "dcmdata", "oflog", "ofstd", "crypto",
+].map { LinkerSetting.linkedLibrary($0) }
+
+let package = Package(
+    name: "medsynth",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "medsynth", targets: ["MedsynthCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // C++ shim over DCMTK (and OpenSSL's SHA-256, which DCMTK already links).
+        .target(
+            name: "CDCMTKBridge",
+            linkerSettings: dcmtkLibraries
+        ),
+        // C shim over libpng (its errors longjmp, which must stay in C).
+        .target(name: "CPNG", linkerSettings: [.linkedLibrary("png")]),
+        // Linux calls Swift's Glibc module does not export.
+        .target(name: "CPlatform"),
+        .target(
+            name: "DICOM",
+            dependencies: ["CDCMTKBridge", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(name: "Imaging", dependencies: ["CPNG"]),
+        .target(
+            name: "Catalog",
+            dependencies: [
+                "CPlatform", "DICOM",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "MedsynthCLI",
+            dependencies: [
+                "Catalog", "DICOM", "Imaging",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Helpers the test targets share: sample paths, temporary folders.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "TestSupport"]),
+    ],
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,439 @@
+// The DCMTK side of medsynth: parsing, limits, frame decoding and log routing.
+// Everything DCMTK-specific stays in this file; Swift sees medsynth_dicom.h only.
+
+#include "medsynth_dicom.h"
+
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dccodec.h"
+#include "dcmtk/dcmdata/dctk.h"
+#include "dcmtk/dcmdata/dcrledrg.h"
+#include "dcmtk/dcmimgle/dcmimage.h"
+#include "dcmtk/dcmimage/diregist.h"
+#include "dcmtk/dcmjpeg/djdecode.h"
+#include "dcmtk/dcmjpls/djdecode.h"
+#include "dcmtk/oflog/appender.h"
+#include "dcmtk/oflog/logger.h"
+#include "dcmtk/oflog/oflog.h"
+#include "dcmtk/oflog/spi/logevent.h"
+
+#include <openssl/evp.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+struct ms_dicom_file {
+    DcmFileFormat format;
+    std::string path;
+};
+
+namespace {
+
+// Values longer than this stay on disk until asked for, so that opening a
+// 100 MB cine to read its metadata costs a few kilobytes.
+const Uint32 kLazyValueThreshold = 4096;
+
+void copy_message(const std::string &message, char *buffer, size_t capacity) {
+    if (buffer == nullptr || capacity == 0) return;
+    size_t length = message.size() < capacity - 1 ? message.size() : capacity - 1;
+    memcpy(buffer, message.data(), length);
+    buffer[length] = '\0';
+}
+
+/// Forwards DCMTK's log events to the application's callback.
+class CallbackAppender : public dcmtk::log4cplus::Appender {
+public:
+    explicit CallbackAppender(ms_log_callback callback) : callback_(callback) {}
+    ~CallbackAppender() override { destructorImpl(); }
+    void close() override {}
+
+protected:
+    void append(const dcmtk::log4cplus::spi::InternalLoggingEvent &event) override {
+        int level = MS_LOG_TRACE;
+        switch (event.getLogLevel()) {
+            case dcmtk::log4cplus::FATAL_LOG_LEVEL: level = MS_LOG_FATAL; break;
+            case dcmtk::log4cplus::ERROR_LOG_LEVEL: level = MS_LOG_ERROR; break;
+            case dcmtk::log4cplus::WARN_LOG_LEVEL: level = MS_LOG_WARN; break;
+            case dcmtk::log4cplus::INFO_LOG_LEVEL: level = MS_LOG_INFO; break;
+            case dcmtk::log4cplus::DEBUG_LOG_LEVEL: level = MS_LOG_DEBUG; break;
+            default: level = MS_LOG_TRACE; break;
+        }
+        callback_(level, event.getLoggerName().c_str(), event.getMessage().c_str());
+    }
+
+private:
+    ms_log_callback callback_;
+};
+
+dcmtk::log4cplus::LogLevel oflog_level(int level) {
+    switch (level) {
+        case MS_LOG_TRACE: return dcmtk::log4cplus::TRACE_LOG_LEVEL;
+        case MS_LOG_DEBUG: return dcmtk::log4cplus::DEBUG_LOG_LEVEL;
+        case MS_LOG_INFO: return dcmtk::log4cplus::INFO_LOG_LEVEL;
+        case MS_LOG_WARN: return dcmtk::log4cplus::WARN_LOG_LEVEL;
+        case MS_LOG_ERROR: return dcmtk::log4cplus::ERROR_LOG_LEVEL;
+        default: return dcmtk::log4cplus::FATAL_LOG_LEVEL;
+    }
+}
+
+std::once_flag initialization_flag;
+
+long string_value(DcmItem *item, const DcmTagKey &key, std::string &out) {
+    OFString value;
+    // searchIntoSub = false: top-level attributes only, never from a sequence item.
+    if (item->findAndGetOFStringArray(key, value, OFFalse).bad()) return -1;
+    out.assign(value.c_str(), value.length());
+    return static_cast<long>(out.size());
+}
+
+long long_value(DcmItem *item, const DcmTagKey &key, long fallback) {
+    OFString value;
+    if (item->findAndGetOFString(key, value, 0, OFFalse).bad() || value.empty()) return fallback;
+    char *end = nullptr;
+    long parsed = strtol(value.c_str(), &end, 10);
+    return end == value.c_str() ? fallback : parsed;
+}
+
+/// Depth of the deepest sequence nesting below `item` (0 when it has no sequences).
+int sequence_depth(DcmItem *item, int limit) {
+    int deepest = 0;
+    for (unsigned long i = 0; i < item->card(); ++i) {
+        DcmElement *element = item->getElement(i);
+        if (element == nullptr || element->ident() != EVR_SQ) continue;
+        DcmSequenceOfItems *sequence = OFstatic_cast(DcmSequenceOfItems *, element);
+        for (unsigned long j = 0; j < sequence->card(); ++j) {
+            int depth = 1 + sequence_depth(sequence->getItem(j), limit);
+            if (depth > deepest) deepest = depth;
+            if (deepest > limit) return deepest;
+        }
+        if (deepest == 0) deepest = 1;
+    }
+    return deepest;
+}
+
+struct ImageGeometry {
+    unsigned long rows, columns, frames, samples, bits_allocated, bits_stored;
+    std::string photometric;
+};
+
+ImageGeometry geometry(DcmDataset *dataset) {
+    ImageGeometry g;
+    g.rows = static_cast<unsigned long>(long_value(dataset, DCM_Rows, 0));
+    g.columns = static_cast<unsigned long>(long_value(dataset, DCM_Columns, 0));
+    g.frames = static_cast<unsigned long>(long_value(dataset, DCM_NumberOfFrames, 1));
+    g.samples = static_cast<unsigned long>(long_value(dataset, DCM_SamplesPerPixel, 1));
+    g.bits_allocated = static_cast<unsigned long>(long_value(dataset, DCM_BitsAllocated, 0));
+    g.bits_stored = static_cast<unsigned long>(long_value(dataset, DCM_BitsStored, g.bits_allocated));
+    string_value(dataset, DCM_PhotometricInterpretation, g.photometric);
+    return g;
+}
+
+/// Runs DicomImage on one frame and hands its status-checked image to `body`.
+int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error,
+                     size_t error_capacity,
+                     const std::function<int(DicomImage &)> &body) {
+    DcmDataset *dataset = file->format.getDataset();
+    ImageGeometry g = geometry(dataset);
+    if (frame_index >= g.frames) {
+        copy_message("frame " + std::to_string(frame_index) + " out of range (the file has " +
+                         std::to_string(g.frames) + " frames)",
+                     error, error_capacity);
+        return -1;
+    }
+    char reason[512];
+    if (ms_dicom_check_pixel_data(file, reason, sizeof reason) != 0) {
+        copy_message(reason[0] ? reason : "no pixel data", error, error_capacity);
+        return -1;
+    }
+    if (!ms_dicom_is_decodable(file, reason, sizeof reason)) {
+        copy_message(reason, error, error_capacity);
+        return -1;
+    }
+    DicomImage image(&file->format, dataset->getOriginalXfer(),
+                     CIF_UsePartialAccessToPixelData, frame_index, 1);
+    if (image.getStatus() != EIS_Normal) {
+        copy_message(std::string("cannot decode frame: ") + DicomImage::getString(image.getStatus()),
+                     error, error_capacity);
+        return -1;
+    }
+    return body(image);
+}
+
+}  // namespace
+
+extern "C" {
+
+void ms_dicom_initialize(ms_log_callback callback, int minimum_level) {
+    std::call_once(initialization_flag, [&] {
+        // Attributes stored with VR UN (an explicit VR writer that did not know
+        // them) are read with their dictionary VR, as pydicom does.
+        dcmEnableUnknownVRConversion.set(OFTrue);
+        DJDecoderRegistration::registerCodecs();
+        DJLSDecoderRegistration::registerCodecs();
+        DcmRLEDecoderRegistration::registerCodecs();
+        dcmtk::log4cplus::Logger root = dcmtk::log4cplus::Logger::getRoot();
+        root.removeAllAppenders();
+        if (callback != nullptr) {
+            root.addAppender(dcmtk::log4cplus::SharedAppenderPtr(new CallbackAppender(callback)));
+        }
+        root.setLogLevel(oflog_level(minimum_level));
+    });
+}
+
+ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacity) {
+    std::unique_ptr<ms_dicom_file> file(new ms_dicom_file());
+    file->path = path;
+    OFCondition status = file->format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange,
+                                               kLazyValueThreshold, ERM_autoDetect);
+    if (status.bad()) {
+        copy_message(std::string("not readable as DICOM (") + status.text() + ")", error,
+                     error_capacity);
+        return nullptr;
+    }
+    DcmDataset *dataset = file->format.getDataset();
+    if (dataset == nullptr || dataset->card() == 0) {
+        copy_message("not readable as DICOM (empty dataset)", error, error_capacity);
+        return nullptr;
+    }
+    int depth = sequence_depth(dataset, MS_MAX_SEQUENCE_DEPTH);
+    if (depth > MS_MAX_SEQUENCE_DEPTH) {
+        copy_message("sequences nested deeper than " + std::to_string(MS_MAX_SEQUENCE_DEPTH) +
+                         " levels",
+                     error, error_capacity);
+        return nullptr;
+    }
+    return file.release();
+}
+
+void ms_dicom_close(ms_dicom_file *file) { delete file; }
+
+long ms_dicom_get_string(ms_dicom_file *file, uint16_t group, uint16_t element, char *buffer,
+                         size_t capacity) {
+    DcmItem *item = group == 0x0002 ? OFstatic_cast(DcmItem *, file->format.getMetaInfo())
+                                    : OFstatic_cast(DcmItem *, file->format.getDataset());
+    std::string value;
+    long length = string_value(item, DcmTagKey(group, element), value);
+    if (length >= 0 && buffer != nullptr && capacity > 0) copy_message(value, buffer, capacity);
+    return length;
+}
+
+void ms_dicom_transfer_syntax(ms_dicom_file *file, char *uid, size_t uid_capacity, char *name,
+                              size_t name_capacity) {
+    DcmXfer xfer(file->format.getDataset()->getOriginalXfer());
+    copy_message(xfer.getXferID(), uid, uid_capacity);
+    copy_message(xfer.getXferName(), name, name_capacity);
+}
+
+int ms_dicom_is_decodable(ms_dicom_file *file, char *reason, size_t reason_capacity) {
+    E_TransferSyntax original = file->format.getDataset()->getOriginalXfer();
+    DcmXfer xfer(original);
+    if (xfer.isNotEncapsulated()) return 1;
+    if (DcmCodecList::canChangeCoding(original, EXS_LittleEndianExplicit)) return 1;
+    copy_message(std::string("no decoder for transfer syntax ") + xfer.getXferName() + " (" +
+                     xfer.getXferID() + ") in DCMTK",
+                 reason, reason_capacity);
+    return 0;
+}
+
+int ms_dicom_check_pixel_data(ms_dicom_file *file, char *reason, size_t reason_capacity) {
+    copy_message("", reason, reason_capacity);
+    DcmDataset *dataset = file->format.getDataset();
+    DcmElement *element = nullptr;
+    if (dataset->findAndGetElement(DCM_PixelData, element, OFFalse).bad() || element == nullptr) {
+        return 1;
+    }
+    ImageGeometry g = geometry(dataset);
+    if (g.rows == 0 || g.columns == 0 || g.samples == 0 || g.bits_allocated == 0) {
+        copy_message("pixel data without valid Rows, Columns, Samples per Pixel and Bits Allocated",
+                     reason, reason_capacity);
+        return -1;
+    }
+    if (g.frames == 0 || g.frames > MS_MAX_FRAMES) {
+        copy_message("Number of Frames " + std::to_string(g.frames) + " outside 1 to " +
+                         std::to_string(MS_MAX_FRAMES),
+                     reason, reason_capacity);
+        return -1;
+    }
+    // Decoded frames are always at least one byte per sample.
+    unsigned long long bytes_per_sample = g.bits_allocated <= 8 ? 1 : (g.bits_allocated + 7) / 8;
+    unsigned long long frame_bytes =
+        static_cast<unsigned long long>(g.rows) * g.columns * g.samples * bytes_per_sample;
+    if (frame_bytes > MS_MAX_FRAME_BYTES) {
+        copy_message("a frame of " + std::to_string(g.rows) + "x" + std::to_string(g.columns) +
+                         "x" + std::to_string(g.samples) + " needs " + std::to_string(frame_bytes) +
+                         " bytes, more than the limit of " + std::to_string(MS_MAX_FRAME_BYTES),
+                     reason, reason_capacity);
+        return -1;
+    }
+    DcmXfer xfer(dataset->getOriginalXfer());
+    if (xfer.isNotEncapsulated()) {
+        unsigned long long pixels = static_cast<unsigned long long>(g.rows) * g.columns * g.frames;
+        unsigned long long stored;
+        if (g.bits_allocated == 1) {
+            stored = (pixels * g.samples + 7) / 8;
+        } else if (g.photometric == "YBR_FULL_422" || g.photometric == "YBR_PARTIAL_422") {
+            stored = pixels * 2 * ((g.bits_allocated + 7) / 8);
+        } else {
+            stored = pixels * g.samples * ((g.bits_allocated + 7) / 8);
+        }
+        unsigned long long present = element->getLength();
+        if (present < stored) {
+            copy_message("pixel data has " + std::to_string(present) + " bytes, " +
+                             std::to_string(g.frames) + " frames of " + std::to_string(g.rows) +
+                             "x" + std::to_string(g.columns) + " need " + std::to_string(stored),
+                         reason, reason_capacity);
+            return -1;
+        }
+        return 0;
+    }
+    DcmPixelData *pixel_data = OFstatic_cast(DcmPixelData *, element);
+    DcmPixelSequence *sequence = nullptr;
+    if (pixel_data->getEncapsulatedRepresentation(dataset->getOriginalXfer(), nullptr, sequence)
+            .bad() ||
+        sequence == nullptr) {
+        copy_message("compressed pixel data without an encapsulated pixel sequence", reason,
+                     reason_capacity);
+        return -1;
+    }
+    // Item 0 is the Basic Offset Table; every frame needs at least one fragment.
+    unsigned long fragments = sequence->card() > 0 ? sequence->card() - 1 : 0;
+    if (fragments < g.frames) {
+        copy_message("compressed pixel data has " + std::to_string(fragments) + " fragments for " +
+                         std::to_string(g.frames) + " frames",
+                     reason, reason_capacity);
+        return -1;
+    }
+    return 0;
+}
+
+namespace {
+
+/// Renders one frame to 8 bits per sample: grayscale through the file's first
+/// window, else unchanged when exactly 8 bits are stored, else through a
+/// min-max window (DCMTK would shift a 1-bit mask to 0/128); colour as
+/// interleaved RGB.
+int render_frame(ms_dicom_file *file, unsigned long frame_index, bool draw_overlays,
+                 uint8_t *output, size_t output_capacity, int *channels, char *error,
+                 size_t error_capacity) {
+    return with_frame_image(file, frame_index, error, error_capacity, [&](DicomImage &image) {
+        if (!draw_overlays) image.hideAllOverlays();
+        if (image.isMonochrome()) {
+            if (image.getWindowCount() > 0) {
+                image.setWindow(0);
+            } else if (geometry(file->format.getDataset()).bits_stored != 8) {
+                image.setMinMaxWindow(0);
+            }
+        }
+        int planes = image.isMonochrome() ? 1 : 3;
+        size_t needed = static_cast<size_t>(image.getWidth()) * image.getHeight() * planes;
+        if (needed > output_capacity) {
+            copy_message("output buffer of " + std::to_string(output_capacity) +
+                             " bytes is too small for " + std::to_string(needed),
+                         error, error_capacity);
+            return -1;
+        }
+        if (!image.getOutputData(output, needed, 8, 0, 0)) {
+            copy_message("DCMTK rendered no output for this frame", error, error_capacity);
+            return -1;
+        }
+        *channels = planes;
+        return 0;
+    });
+}
+
+}  // namespace
+
+int ms_dicom_decode_frame_display(ms_dicom_file *file, unsigned long frame_index, uint8_t *output,
+                                  size_t output_capacity, int *channels, char *error,
+                                  size_t error_capacity) {
+    return render_frame(file, frame_index, true, output, output_capacity, channels, error,
+                        error_capacity);
+}
+
+int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, uint8_t *output,
+                                size_t output_capacity, char *error, size_t error_capacity) {
+    ImageGeometry g = geometry(file->format.getDataset());
+    size_t pixels = static_cast<size_t>(g.rows) * g.columns;
+    if (pixels > output_capacity) {
+        copy_message("output buffer too small", error, error_capacity);
+        return -1;
+    }
+    int channels = 0;
+    if (g.samples == 1 && g.photometric != "PALETTE COLOR") {
+        return render_frame(file, frame_index, false, output, output_capacity, &channels, error,
+                            error_capacity);
+    }
+    std::unique_ptr<uint8_t[]> rgb(new uint8_t[pixels * 3]);
+    int status = render_frame(file, frame_index, false, rgb.get(), pixels * 3, &channels, error,
+                              error_capacity);
+    if (status != 0) return status;
+    if (channels == 1) {
+        memcpy(output, rgb.get(), pixels);
+        return 0;
+    }
+    for (size_t i = 0; i < pixels; ++i) {
+        const uint8_t *p = rgb.get() + 3 * i;
+        double luma = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
+        output[i] = static_cast<uint8_t>(std::lround(luma));
+    }
+    return 0;
+}
+
+int ms_dicom_set_string(ms_dicom_file *file, uint16_t group, uint16_t element, const char *vr,
+                        const char *value, char *error, size_t error_capacity) {
+    DcmTag tag(group, element);
+    if (vr != nullptr) tag.setVR(DcmVR(vr));
+    OFCondition status = file->format.getDataset()->putAndInsertString(tag, value);
+    if (status.bad()) {
+        copy_message(std::string("cannot set ") + tag.toString().c_str() + " (" + status.text() + ")",
+                     error, error_capacity);
+        return -1;
+    }
+    return 0;
+}
+
+int ms_dicom_save(ms_dicom_file *file, const char *path, char *error, size_t error_capacity) {
+    E_TransferSyntax xfer = file->format.getDataset()->getOriginalXfer();
+    OFCondition status = file->format.saveFile(OFFilename(path), xfer, EET_ExplicitLength, EGL_recalcGL,
+                                               EPD_withoutPadding, 0, 0, EWM_updateMeta);
+    if (status.bad()) {
+        copy_message(std::string("cannot write DICOM (") + status.text() + ")", error, error_capacity);
+        return -1;
+    }
+    return 0;
+}
+
+int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capacity) {
+    FILE *stream = fopen(path, "rb");
+    if (stream == nullptr) {
+        copy_message(std::string("cannot open: ") + strerror(errno), error, error_capacity);
+        return -1;
+    }
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                    EVP_MD_CTX_free);
+    EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+    std::unique_ptr<unsigned char[]> chunk(new unsigned char[1 << 20]);
+    size_t count;
+    while ((count = fread(chunk.get(), 1, 1 << 20, stream)) > 0) {
+        EVP_DigestUpdate(context.get(), chunk.get(), count);
+    }
+    bool failed = ferror(stream) != 0;
+    int saved_errno = errno;
+    fclose(stream);
+    if (failed) {
+        copy_message(std::string("cannot read: ") + strerror(saved_errno), error, error_capacity);
+        return -1;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(context.get(), digest, &length);
+    for (unsigned int i = 0; i < length; ++i) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,117 @@
+/// A small C API over DCMTK, so that Swift never sees C++.
+///
+/// Every function that can fail returns a status (0 = success) and writes a
+/// human-readable reason into the caller's `error` buffer. Handles are owned by
+/// the Swift `DicomFile` class, which calls `ms_dicom_close` in `deinit`.
+#ifndef MEDSYNTH_DICOM_H
+#define MEDSYNTH_DICOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// An opened DICOM file: its dataset is parsed, large values (pixel data) stay
+/// on disk until a frame is decoded.
+typedef struct ms_dicom_file ms_dicom_file;
+
+/// Log levels passed to the log callback, as DCMTK's oflog defines them.
+enum ms_log_level {
+    MS_LOG_TRACE = 0,
+    MS_LOG_DEBUG = 1,
+    MS_LOG_INFO = 2,
+    MS_LOG_WARN = 3,
+    MS_LOG_ERROR = 4,
+    MS_LOG_FATAL = 5
+};
+
+/// Receives every line DCMTK logs, instead of DCMTK printing to stderr.
+typedef void (*ms_log_callback)(int level, const char *logger_name, const char *message);
+
+/// Registers the decompression codecs (JPEG, JPEG-LS, RLE) and routes DCMTK's
+/// log through `callback` at `minimum_level` and above. Safe to call more than
+/// once and from several threads: only the first call has an effect.
+void ms_dicom_initialize(ms_log_callback callback, int minimum_level);
+
+/// Limits checked before any pixel memory is allocated.
+enum {
+    /// Largest decoded frame in bytes (rows x columns x samples x bytes per sample).
+    MS_MAX_FRAME_BYTES = 256 * 1024 * 1024,
+    /// Largest Number of Frames accepted.
+    MS_MAX_FRAMES = 100000,
+    /// Deepest nesting of sequences accepted.
+    MS_MAX_SEQUENCE_DEPTH = 16
+};
+
+/// Opens and parses `path` (with or without preamble and meta header).
+/// Values longer than 4 KiB are not read until needed. Returns NULL and a
+/// reason in `error` when the file is not readable DICOM.
+ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacity);
+
+/// Frees the handle and everything DCMTK allocated for it.
+void ms_dicom_close(ms_dicom_file *file);
+
+/// Copies the value of attribute (group, element) as text into `buffer`
+/// (multiple values joined by a backslash, as DICOM stores them). Attributes of
+/// group 0002 are read from the meta header. Returns the full length of the
+/// value (which may exceed `capacity`, then call again with a larger buffer),
+/// or -1 when the attribute is absent.
+long ms_dicom_get_string(ms_dicom_file *file, uint16_t group, uint16_t element,
+                         char *buffer, size_t capacity);
+
+/// The transfer syntax the dataset was read in (UID and DCMTK's name).
+void ms_dicom_transfer_syntax(ms_dicom_file *file, char *uid, size_t uid_capacity,
+                              char *name, size_t name_capacity);
+
+/// Whether frames can be decoded here. Returns 1 if so; 0 with the reason in
+/// `reason` otherwise (for example JPEG 2000, for which DCMTK has no decoder).
+int ms_dicom_is_decodable(ms_dicom_file *file, char *reason, size_t reason_capacity);
+
+/// Checks the image attributes against the MS_MAX_* limits and against the
+/// length of the pixel data actually present. Returns 0 when the pixel data is
+/// consistent, 1 when the file has no pixel data (not an image), and -1 with a
+/// reason otherwise.
+int ms_dicom_check_pixel_data(ms_dicom_file *file, char *reason, size_t reason_capacity);
+
+/// Decodes frame `frame_index` (0-based) alone, without the other frames in
+/// memory, into `output` as 8-bit grayscale (rows x columns bytes), pixel data
+/// only (overlay planes are not drawn). Grayscale images: the modality rescale,
+/// then the file's first VOI window, else the stored values when exactly 8 bits
+/// are stored, else a min-max window over the frame; DCMTK rounds down to 8
+/// bits after inverting MONOCHROME1. Colour images (RGB, YBR_*, PALETTE COLOR)
+/// are converted to RGB by DCMTK, then to luma with the ITU-R BT.601 weights
+/// 0.299, 0.587, 0.114, rounded to nearest.
+int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index,
+                                uint8_t *output, size_t output_capacity,
+                                char *error, size_t error_capacity);
+
+/// Decodes frame `frame_index` for display: grayscale as in
+/// `ms_dicom_decode_frame_gray8` (one channel), colour as interleaved 8-bit RGB
+/// (three channels), overlay planes drawn as a viewer would. Writes the channel count into `channels`.
+int ms_dicom_decode_frame_display(ms_dicom_file *file, unsigned long frame_index,
+                                  uint8_t *output, size_t output_capacity, int *channels,
+                                  char *error, size_t error_capacity);
+
+/// Sets attribute (group, element) of the dataset to `value` (multiple
+/// values separated by backslashes), inserting it when absent. `vr` names the
+/// value representation ("CS", "UI", ...) for attributes DCMTK's dictionary
+/// does not know; NULL uses the dictionary's. Returns 0, or -1 with the reason.
+int ms_dicom_set_string(ms_dicom_file *file, uint16_t group, uint16_t element, const char *vr,
+                        const char *value, char *error, size_t error_capacity);
+
+/// Writes the file to `path` as a DICOM Part 10 file in its original transfer
+/// syntax, updating the meta header (Media Storage SOP Instance UID) from the
+/// dataset. Returns 0, or -1 with the reason.
+int ms_dicom_save(ms_dicom_file *file, const char *path, char *error, size_t error_capacity);
+
+/// SHA-256 of a whole file, as 64 lowercase hexadecimal digits plus NUL in
+/// `hex` (capacity at least 65). Returns 0, or -1 with the reason.
+int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capacity);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

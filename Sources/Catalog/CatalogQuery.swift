@@ -1,0 +1,149 @@
+import GRDB
+
+/// The catalog level `query` lists.
+public enum QueryLevel: String, CaseIterable, Sendable {
+    case patients, studies, series, instances
+}
+
+/// Which instances count: real, synthetic or both.
+public enum SyntheticFilter: String, CaseIterable, Sendable {
+    case yes, no, any
+}
+
+/// Filters on the instances a query considers. Patients, studies and series
+/// are listed when at least one of their instances passes, with counts of
+/// the instances that pass.
+public struct QueryFilter: Sendable, Equatable {
+    public var modality: String?
+    public var synthetic: SyntheticFilter = .any
+    /// Patient ID (0010,0020), exactly.
+    public var patient: String?
+    /// Study Instance UID, exactly.
+    public var study: String?
+    /// Series Instance UID, exactly.
+    public var series: String?
+
+    public init(modality: String? = nil, synthetic: SyntheticFilter = .any, patient: String? = nil,
+                study: String? = nil, series: String? = nil) {
+        self.modality = modality
+        self.synthetic = synthetic
+        self.patient = patient
+        self.study = study
+        self.series = series
+    }
+}
+
+extension Catalog {
+    /// The columns each level lists (the stable keys of `query --format json`).
+    static let queryColumns: [QueryLevel: [(name: String, sql: String)]] = [
+        .patients: [
+            ("patient_id", "p.patient_id"), ("patient_name", "p.patient_name"), ("birth_date", "p.birth_date"),
+            ("sex", "p.sex"), ("studies", "COUNT(DISTINCT st.id)"), ("series", "COUNT(DISTINCT s.id)"),
+            ("instances", "COUNT(*)"), ("frames", "SUM(i.frames)"),
+        ],
+        .studies: [
+            ("study_instance_uid", "st.study_instance_uid"), ("patient_id", "p.patient_id"),
+            ("study_date", "st.study_date"), ("study_time", "st.study_time"), ("description", "st.description"),
+            ("accession_number", "st.accession_number"), ("series", "COUNT(DISTINCT s.id)"),
+            ("instances", "COUNT(*)"), ("frames", "SUM(i.frames)"),
+        ],
+        .series: [
+            ("series_instance_uid", "s.series_instance_uid"), ("study_instance_uid", "st.study_instance_uid"),
+            ("patient_id", "p.patient_id"), ("modality", "s.modality"), ("series_number", "s.series_number"),
+            ("description", "s.description"), ("body_part", "s.body_part"), ("instances", "COUNT(*)"),
+            ("frames", "SUM(i.frames)"),
+        ],
+        .instances: [
+            ("sop_instance_uid", "i.sop_instance_uid"), ("series_instance_uid", "s.series_instance_uid"),
+            ("study_instance_uid", "st.study_instance_uid"), ("patient_id", "p.patient_id"),
+            ("modality", "s.modality"), ("sop_class_uid", "i.sop_class_uid"),
+            ("instance_number", "i.instance_number"), ("transfer_syntax", "i.transfer_syntax"),
+            ("rows", "i.\"rows\""), ("columns", "i.\"columns\""), ("frames", "i.frames"),
+            ("samples_per_pixel", "i.samples_per_pixel"),
+            ("photometric_interpretation", "i.photometric_interpretation"),
+            ("bits_allocated", "i.bits_allocated"), ("bits_stored", "i.bits_stored"),
+            ("decodable", "i.decodable"), ("undecodable_reason", "i.undecodable_reason"),
+            ("synthetic", "i.synthetic"), ("manufacturer", "i.manufacturer"), ("sha256", "i.sha256"),
+            ("file_size", "i.file_size"), ("stored_path", "i.stored_path"), ("original_path", "i.original_path"),
+        ],
+    ]
+
+    /// Columns holding SQLite integers that mean yes/no.
+    private static let booleanColumns: Set<String> = ["decodable", "synthetic"]
+
+    /// Lists `level` for the instances that pass `filter`.
+    public func query(_ level: QueryLevel, filter: QueryFilter) throws -> Table {
+        let columns = Self.queryColumns[level]!
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        if let modality = filter.modality {
+            conditions.append("UPPER(s.modality) = UPPER(?)")
+            arguments.append(modality)
+        }
+        switch filter.synthetic {
+        case .yes: conditions.append("i.synthetic = 1")
+        case .no: conditions.append("i.synthetic = 0")
+        case .any: break
+        }
+        for (value, column) in [(filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
+                                (filter.series, "s.series_instance_uid")] {
+            if let value {
+                conditions.append("\(column) = ?")
+                arguments.append(value)
+            }
+        }
+        let grouping: String
+        let ordering: String
+        switch level {
+        case .patients: (grouping, ordering) = ("GROUP BY p.id", "p.patient_id, p.patient_name")
+        case .studies: (grouping, ordering) = ("GROUP BY st.id", "p.patient_id, st.study_date, st.study_instance_uid")
+        case .series: (grouping, ordering) = ("GROUP BY s.id", "p.patient_id, st.study_instance_uid, s.series_number, s.series_instance_uid")
+        case .instances: (grouping, ordering) = ("", "p.patient_id, st.study_instance_uid, s.series_instance_uid, i.instance_number, i.sop_instance_uid")
+        }
+        let sql = """
+            SELECT \(columns.map(\.sql).joined(separator: ", "))
+            FROM instances i
+            JOIN series s ON s.id = i.series_id
+            JOIN studies st ON st.id = s.study_id
+            JOIN patients p ON p.id = st.patient_id
+            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+            \(grouping)
+            ORDER BY \(ordering)
+            """
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!)
+        }
+        return Table(columns: columns.map(\.name), rows: rows.map { row in
+            columns.indices.map { Self.value(row[$0], boolean: Self.booleanColumns.contains(columns[$0].name)) }
+        })
+    }
+
+    /// Instances, frames and decodable frames per modality, real and synthetic apart.
+    public func statistics() throws -> Table {
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT COALESCE(s.modality, 'unknown'), CASE i.synthetic WHEN 1 THEN 'synthetic' ELSE 'real' END,
+                       COUNT(*), SUM(i.frames), SUM(CASE i.decodable WHEN 1 THEN i.frames ELSE 0 END)
+                FROM instances i JOIN series s ON s.id = i.series_id
+                GROUP BY 1, 2 ORDER BY 2, 1
+                """)
+        }
+        return Table(columns: ["modality", "kind", "instances", "frames", "decodable_frames"],
+                     rows: rows.map { row in (0..<5).map { Self.value(row[$0], boolean: false) } })
+    }
+
+    /// The catalogued instance with this SOP Instance UID, if any.
+    public func instance(sopInstanceUID: String) throws -> InstanceRecord? {
+        try read { db in try InstanceRecord.filter(Column("sop_instance_uid") == sopInstanceUID).fetchOne(db) }
+    }
+
+    private static func value(_ databaseValue: DatabaseValue, boolean: Bool) -> CatalogValue {
+        switch databaseValue.storage {
+        case .null: return .null
+        case .int64(let number): return boolean ? .bool(number != 0) : .integer(number)
+        case .double(let number): return .integer(Int64(number))
+        case .string(let text): return .text(text)
+        case .blob: return .text("<blob>")
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import GRDB
+
+/// The catalog's named migrations. A migration is never edited once merged:
+/// schema changes add a new one.
+enum CatalogSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-studies-and-imports") { db in
+            try db.create(table: "import_runs") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("started_at", .text).notNull()
+                t.column("finished_at", .text)
+                t.column("status", .text).notNull()  // running, finished, interrupted, failed
+                t.column("paths", .text).notNull()  // JSON array of the paths given
+                t.column("files_seen", .integer).notNull().defaults(to: 0)
+                t.column("imported", .integer).notNull().defaults(to: 0)
+                t.column("duplicates", .integer).notNull().defaults(to: 0)
+                t.column("skipped", .integer).notNull().defaults(to: 0)
+                t.column("rejected", .integer).notNull().defaults(to: 0)
+                t.column("frames", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: "patients") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("patient_id", .text).notNull()
+                t.column("patient_name", .text).notNull()
+                t.column("birth_date", .text)
+                t.column("sex", .text)
+                t.uniqueKey(["patient_id", "patient_name"])
+            }
+            try db.create(table: "studies") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("study_instance_uid", .text).notNull().unique()
+                t.column("patient_id", .integer).notNull().indexed().references("patients")
+                t.column("study_date", .text)
+                t.column("study_time", .text)
+                t.column("description", .text)
+                t.column("accession_number", .text)
+            }
+            try db.create(table: "series") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("series_instance_uid", .text).notNull().unique()
+                t.column("study_id", .integer).notNull().indexed().references("studies")
+                t.column("modality", .text)
+                t.column("series_number", .integer)
+                t.column("description", .text)
+                t.column("body_part", .text)
+            }
+            try db.create(index: "series_on_modality", on: "series", columns: ["modality"])
+            try db.create(table: "instances") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("sop_instance_uid", .text).notNull().unique()
+                t.column("series_id", .integer).notNull().indexed().references("series")
+                t.column("sop_class_uid", .text).notNull()
+                t.column("instance_number", .integer)
+                t.column("transfer_syntax", .text).notNull()
+                t.column("rows", .integer).notNull()
+                t.column("columns", .integer).notNull()
+                t.column("frames", .integer).notNull()
+                t.column("samples_per_pixel", .integer).notNull()
+                t.column("photometric_interpretation", .text)
+                t.column("bits_allocated", .integer)
+                t.column("bits_stored", .integer)
+                t.column("pixel_representation", .integer)
+                t.column("manufacturer", .text)
+                t.column("model_name", .text)
+                t.column("burned_in_annotation", .text)
+                t.column("image_type", .text)
+                t.column("conversion_type", .text)
+                t.column("synthetic_data", .text)
+                t.column("synthetic", .boolean).notNull()
+                t.column("decodable", .boolean).notNull()
+                t.column("undecodable_reason", .text)
+                t.column("sha256", .text).notNull()
+                t.column("stored_path", .text).notNull()
+                t.column("original_path", .text).notNull()
+                t.column("file_size", .integer).notNull()
+                t.column("import_run_id", .integer).notNull().indexed().references("import_runs")
+            }
+            try db.create(index: "instances_on_sha256", on: "instances", columns: ["sha256"])
+            try db.create(index: "instances_on_synthetic", on: "instances", columns: ["synthetic", "decodable"])
+            try db.create(table: "duplicates") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("sop_instance_uid", .text).notNull()
+                t.column("sha256", .text).notNull()
+                t.column("path", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("kept_instance_id", .integer).notNull().indexed().references("instances")
+                t.column("import_run_id", .integer).notNull().indexed().references("import_runs")
+                t.uniqueKey(["sop_instance_uid", "sha256"])
+            }
+            try db.create(table: "rejections") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("path", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("import_run_id", .integer).notNull().indexed().references("import_runs")
+                t.uniqueKey(["path", "reason"])
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,384 @@
+import DICOM
+import Dispatch
+import Foundation
+import GRDB
+import Synchronization
+
+/// How an import runs.
+public struct ImportOptions: Sendable {
+    /// Files parsed at once (default: one per core).
+    public var jobs: Int
+    /// Files per transaction.
+    public var batchSize: Int
+
+    public init(jobs: Int? = nil, batchSize: Int = 128) {
+        self.jobs = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.batchSize = max(1, batchSize)
+    }
+}
+
+/// Imports files into a catalog: parses them in parallel, copies new
+/// instances into managed storage and commits their rows in batches.
+///
+/// Per batch: stage the copies, publish them (durable, renamed into place),
+/// then commit the rows in one transaction. A failed commit removes the
+/// batch's published files; a crash leaves at most unreferenced files, which
+/// the next open of the catalog removes.
+public final class Importer {
+    let catalog: Catalog
+    let options: ImportOptions
+    /// Failure injected between publishing a batch and committing it, for tests.
+    var faultInjection: FaultInjection?
+
+    enum FaultInjection {
+        /// The commit fails (as on a full disk): the importer cleans up.
+        case failCommit
+        /// The process dies: nothing is cleaned up, as after kill -9.
+        case crashAfterPublish
+    }
+
+    struct InjectedFault: Error {}
+    struct InjectedCrash: Error {}
+
+    public init(catalog: Catalog, options: ImportOptions = ImportOptions()) {
+        self.catalog = catalog
+        self.options = options
+    }
+
+    /// Imports every file below `paths`. `progress` is called after each
+    /// batch, from a background thread. Throws only on fatal errors (the
+    /// catalog cannot be written); per-file problems are in the result.
+    public func run(paths: [String], progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }) throws -> ImportResult {
+        guard let lock = try ImportLock(catalog: catalog.directory, wait: false) else {
+            throw CatalogError.busy(catalog.directory.path)
+        }
+        defer { lock.release() }
+        let started = Date()
+        let collector = FileCollector(paths: paths)
+        let pathsJSON = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
+        var run = ImportRun(id: nil, startedAt: Self.timestamp(started), status: "running", paths: pathsJSON)
+        try catalog.write { db in try run.insert(db) }
+        let writer = BatchWriter(catalog: catalog, runID: run.id!, faultInjection: faultInjection)
+        writer.result.summary.filesSeen = collector.files.count
+        writer.recordUnreadablePaths(collector.problems)
+
+        let writeQueue = DispatchQueue(label: "medsynth.import.writer")
+        let slots = DispatchSemaphore(value: 1)  // one batch writing while the next one parses
+        let failure = Mutex<Error?>(nil)
+        let total = collector.files.count
+        var done = 0
+        for start in stride(from: 0, to: total, by: options.batchSize) {
+            let batch = Array(collector.files[start..<min(start + options.batchSize, total)])
+            let parsed = Self.parseInParallel(batch, jobs: options.jobs)
+            slots.wait()
+            if failure.withLock({ $0 != nil }) { break }
+            done += batch.count
+            let filesDone = done
+            writeQueue.async {
+                defer { slots.signal() }
+                do {
+                    try writer.write(parsed)
+                    progress(ImportProgress(filesDone: filesDone, filesTotal: total, summary: writer.result.summary,
+                                            elapsed: Date().timeIntervalSince(started)))
+                } catch {
+                    failure.withLock { $0 = error }
+                }
+            }
+        }
+        writeQueue.sync {}
+        if let error = failure.withLock({ $0 }) {
+            if !(error is InjectedCrash) {
+                try? catalog.write { db in
+                    try db.execute(sql: "UPDATE import_runs SET status = 'failed', finished_at = ? WHERE id = ?",
+                                   arguments: [Self.timestamp(Date()), run.id])
+                }
+            }
+            throw error
+        }
+        try writer.finish(finishedAt: Self.timestamp(Date()))
+        return writer.result
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+
+    /// Parses `paths` on `jobs` threads, keeping their order.
+    static func parseInParallel(_ paths: [String], jobs: Int) -> [ParsedFile] {
+        let results = UnsafeSendableBuffer<ParsedFile>(count: paths.count, initial: .notDicom(""))
+        let next = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: min(jobs, paths.count)) { _ in
+            while true {
+                let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard index < paths.count else { return }
+                results.set(index, ParsedFile(path: paths[index]))
+            }
+        }
+        return results.values
+    }
+}
+
+/// A fixed array written by several threads, each index by exactly one.
+private final class UnsafeSendableBuffer<Element>: @unchecked Sendable {
+    private var storage: [Element]
+    init(count: Int, initial: Element) { storage = Array(repeating: initial, count: count) }
+    func set(_ index: Int, _ value: Element) {
+        storage.withUnsafeMutableBufferPointer { $0[index] = value }
+    }
+    var values: [Element] { storage }
+}
+
+/// A file after parsing, before anything is written.
+enum ParsedFile: Sendable {
+    case notDicom(String)
+    case rejected(ImportProblem)
+    case dicom(ParsedInstance)
+
+    init(path: String) {
+        do {
+            if try DicomProbe.classify(path: path) == .notDicom {
+                self = .notDicom(path)
+                return
+            }
+            let file = try DicomFile(path: path)
+            let metadata = try InstanceMetadata(file: file)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
+            self = .dicom(ParsedInstance(path: path, sha256: try FileDigest.sha256(path: path), size: size, metadata: metadata))
+        } catch let error as DicomError {
+            self = .rejected(ImportProblem(path: path, reason: error.reason))
+        } catch {
+            self = .rejected(ImportProblem(path: path, reason: "\(error)"))
+        }
+    }
+}
+
+struct ParsedInstance: Sendable {
+    let path: String
+    let sha256: String
+    let size: Int64
+    let metadata: InstanceMetadata
+}
+
+/// Writes parsed batches into the catalog, one at a time. Used from the
+/// importer's serial write queue only.
+private final class BatchWriter: @unchecked Sendable {
+    let catalog: Catalog
+    let runID: Int64
+    let faultInjection: Importer.FaultInjection?
+    var result: ImportResult
+
+    /// Instances seen so far in this run or found in the catalog, by SOP Instance UID.
+    private var known: [String: KnownInstance] = [:]
+    private var patientIDs: [PatientKey: Int64] = [:]
+    private var studyIDs: [String: Int64] = [:]
+    private var seriesIDs: [String: Int64] = [:]
+    private var pendingRejections: [ImportProblem] = []
+
+    private struct KnownInstance {
+        var id: Int64?
+        let sha256: String
+        let transferSyntax: String
+        let path: String
+    }
+
+    private struct PatientKey: Hashable {
+        let id: String
+        let name: String
+    }
+
+    init(catalog: Catalog, runID: Int64, faultInjection: Importer.FaultInjection?) {
+        self.catalog = catalog
+        self.runID = runID
+        self.faultInjection = faultInjection
+        result = ImportResult(summary: ImportSummary(), rejections: [], conflicts: [], runID: runID)
+    }
+
+    func recordUnreadablePaths(_ problems: [FileCollector.Problem]) {
+        for problem in problems { reject(ImportProblem(path: problem.path, reason: problem.reason)) }
+    }
+
+    private func reject(_ problem: ImportProblem) {
+        result.summary.rejected += 1
+        result.rejections.append(problem)
+        pendingRejections.append(problem)
+    }
+
+    func write(_ batch: [ParsedFile]) throws {
+        let candidates = batch.compactMap { if case .dicom(let instance) = $0 { instance } else { nil } }
+        try lookUpCatalogued(candidates.map(\.metadata.sopInstanceUID))
+        var newInstances: [ParsedInstance] = []
+        var staged: [ManagedStorage.StagedFile] = []
+        var conflicts: [(ParsedInstance, String)] = []
+        defer { catalog.storage.discard(staged) }
+        for file in batch {
+            switch file {
+            case .notDicom:
+                result.summary.skipped += 1
+            case .rejected(let problem):
+                reject(problem)
+            case .dicom(let instance):
+                let uid = instance.metadata.sopInstanceUID
+                if let kept = known[uid] {
+                    result.summary.duplicates += 1
+                    if kept.sha256 != instance.sha256 {
+                        conflicts.append((instance, conflictReason(kept: kept, other: instance)))
+                    }
+                    continue
+                }
+                do {
+                    staged.append(try catalog.storage.stage(source: instance.path, sha256: instance.sha256))
+                } catch {
+                    reject(ImportProblem(path: instance.path, reason: "\(error)"))
+                    continue
+                }
+                known[uid] = KnownInstance(id: nil, sha256: instance.sha256,
+                                           transferSyntax: instance.metadata.transferSyntaxName, path: instance.path)
+                newInstances.append(instance)
+            }
+        }
+        try catalog.storage.publish(staged)
+        let published = staged
+        staged = []
+        do {
+            try catalog.write { db in
+                if faultInjection == .failCommit { throw Importer.InjectedFault() }
+                if faultInjection == .crashAfterPublish { throw Importer.InjectedCrash() }
+                for instance in newInstances { try insert(instance, db) }
+                for (instance, reason) in conflicts { try recordConflict(instance, reason: reason, db) }
+                for problem in pendingRejections {
+                    var record = RejectionRecord(id: nil, path: problem.path, reason: problem.reason, importRunId: runID)
+                    try record.insert(db, onConflict: .ignore)
+                }
+                try updateRunCounts(status: "running", finishedAt: nil, db)
+            }
+        } catch let crash as Importer.InjectedCrash {
+            throw crash
+        } catch {
+            for file in published { unlink(file.finalPath) }
+            throw error
+        }
+        pendingRejections = []
+        for instance in newInstances {
+            result.summary.imported += 1
+            result.summary.frames += instance.metadata.frames
+            result.summary.byModality[instance.metadata.modality ?? "unknown", default: 0] += 1
+        }
+        result.conflicts += conflicts.map { ImportProblem(path: $0.0.path, reason: $0.1) }
+    }
+
+    func finish(finishedAt: String) throws {
+        try catalog.write { db in
+            for problem in pendingRejections {
+                var record = RejectionRecord(id: nil, path: problem.path, reason: problem.reason, importRunId: runID)
+                try record.insert(db, onConflict: .ignore)
+            }
+            try updateRunCounts(status: "finished", finishedAt: finishedAt, db)
+        }
+        pendingRejections = []
+    }
+
+    private func updateRunCounts(status: String, finishedAt: String?, _ db: Database) throws {
+        let s = result.summary
+        try db.execute(
+            sql: """
+                UPDATE import_runs SET status = ?, finished_at = ?, files_seen = ?, imported = ?,
+                duplicates = ?, skipped = ?, rejected = ?, frames = ? WHERE id = ?
+                """,
+            arguments: [status, finishedAt, s.filesSeen, s.imported, s.duplicates, s.skipped, s.rejected, s.frames, runID])
+    }
+
+    /// Fills `known` with the catalogued instances among `uids`.
+    private func lookUpCatalogued(_ uids: [String]) throws {
+        let unknown = uids.filter { known[$0] == nil }
+        guard !unknown.isEmpty else { return }
+        let rows = try catalog.read { db in
+            try InstanceRecord.filter(unknown.contains(Column("sop_instance_uid"))).fetchAll(db)
+        }
+        for row in rows {
+            known[row.sopInstanceUid] = KnownInstance(id: row.id, sha256: row.sha256,
+                                                      transferSyntax: row.transferSyntax, path: row.originalPath)
+        }
+    }
+
+    private func conflictReason(kept: KnownInstance, other: ParsedInstance) -> String {
+        if kept.transferSyntax != other.metadata.transferSyntaxName {
+            return "same SOP Instance UID as \(kept.path), in another transfer syntax "
+                + "(\(other.metadata.transferSyntaxName), kept \(kept.transferSyntax)); kept the first"
+        }
+        return "same SOP Instance UID as \(kept.path) but different content (conflict); kept the first"
+    }
+
+    private func recordConflict(_ instance: ParsedInstance, reason: String, _ db: Database) throws {
+        guard let keptID = known[instance.metadata.sopInstanceUID]?.id else { return }
+        var record = DuplicateRecord(id: nil, sopInstanceUid: instance.metadata.sopInstanceUID, sha256: instance.sha256,
+                                     path: instance.path, reason: reason, keptInstanceId: keptID, importRunId: runID)
+        try record.insert(db, onConflict: .ignore)
+    }
+
+    private func insert(_ instance: ParsedInstance, _ db: Database) throws {
+        let m = instance.metadata
+        let seriesID = try seriesID(for: m, db)
+        var record = InstanceRecord(
+            id: nil, sopInstanceUid: m.sopInstanceUID, seriesId: seriesID, sopClassUid: m.sopClassUID,
+            instanceNumber: m.instanceNumber, transferSyntax: m.transferSyntaxName, rows: m.rows, columns: m.columns,
+            frames: m.frames, samplesPerPixel: m.samplesPerPixel, photometricInterpretation: m.photometricInterpretation,
+            bitsAllocated: m.bitsAllocated, bitsStored: m.bitsStored, pixelRepresentation: m.pixelRepresentation,
+            manufacturer: m.manufacturer, modelName: m.manufacturerModelName, burnedInAnnotation: m.burnedInAnnotation,
+            imageType: m.imageType, conversionType: m.conversionType, syntheticData: m.syntheticData,
+            synthetic: m.isSynthetic, decodable: m.decodable, undecodableReason: m.undecodableReason,
+            sha256: instance.sha256, storedPath: catalog.storage.relativePath(sha256: instance.sha256),
+            originalPath: instance.path, fileSize: instance.size, importRunId: runID)
+        try record.insert(db)
+        known[m.sopInstanceUID]?.id = record.id
+    }
+
+    private func seriesID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
+        if let id = seriesIDs[m.seriesInstanceUID] { return id }
+        let id: Int64
+        if let existing = try SeriesRecord.filter(Column("series_instance_uid") == m.seriesInstanceUID).fetchOne(db) {
+            id = existing.id!
+        } else {
+            var record = SeriesRecord(id: nil, seriesInstanceUid: m.seriesInstanceUID, studyId: try studyID(for: m, db),
+                                      modality: m.modality, seriesNumber: m.seriesNumber,
+                                      description: m.seriesDescription, bodyPart: m.bodyPartExamined)
+            try record.insert(db)
+            id = record.id!
+        }
+        seriesIDs[m.seriesInstanceUID] = id
+        return id
+    }
+
+    private func studyID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
+        if let id = studyIDs[m.studyInstanceUID] { return id }
+        let id: Int64
+        if let existing = try StudyRecord.filter(Column("study_instance_uid") == m.studyInstanceUID).fetchOne(db) {
+            id = existing.id!
+        } else {
+            var record = StudyRecord(id: nil, studyInstanceUid: m.studyInstanceUID, patientId: try patientID(for: m, db),
+                                     studyDate: m.studyDate, studyTime: m.studyTime,
+                                     description: m.studyDescription, accessionNumber: m.accessionNumber)
+            try record.insert(db)
+            id = record.id!
+        }
+        studyIDs[m.studyInstanceUID] = id
+        return id
+    }
+
+    private func patientID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
+        let key = PatientKey(id: m.patientID, name: m.patientName)
+        if let id = patientIDs[key] { return id }
+        let id: Int64
+        if let existing = try PatientRecord
+            .filter(Column("patient_id") == key.id && Column("patient_name") == key.name).fetchOne(db) {
+            id = existing.id!
+        } else {
+            var record = PatientRecord(id: nil, patientId: key.id, patientName: key.name,
+                                       birthDate: m.patientBirthDate, sex: m.patientSex)
+            try record.insert(db)
+            id = record.id!
+        }
+        patientIDs[key] = id
+        return id
+    }
+}

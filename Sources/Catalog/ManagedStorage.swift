@@ -1,0 +1,155 @@
+import CPlatform
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The catalog's managed copies: `storage/<aa>/<bb>/<sha256>.dcm`, named by
+/// content only (never by strings read from the file), so a hostile file
+/// cannot choose where it is written.
+///
+/// A copy is written in two phases so that a crash can leave an unreferenced
+/// file (removed on the next open) but never a row without its file:
+/// `stage` writes `storage/incoming/<random>`, `publish` makes the staged
+/// files durable and renames them into place; only then does the importer
+/// commit the rows.
+public struct ManagedStorage: Sendable {
+    /// The catalog folder.
+    public let catalogRoot: URL
+
+    public var root: URL { catalogRoot.appendingPathComponent("storage", isDirectory: true) }
+    var incoming: URL { root.appendingPathComponent("incoming", isDirectory: true) }
+
+    /// Path of the copy of content `sha256`, relative to the catalog folder.
+    public func relativePath(sha256: String) -> String {
+        let a = sha256.prefix(2), b = sha256.dropFirst(2).prefix(2)
+        return "storage/\(a)/\(b)/\(sha256).dcm"
+    }
+
+    public func absolutePath(relative: String) -> String {
+        catalogRoot.appendingPathComponent(relative).path
+    }
+
+    /// A file copied into `incoming/`, waiting to be published.
+    struct StagedFile {
+        let stagedPath: String
+        let finalPath: String
+    }
+
+    /// Copies `source` into `incoming/`. The copy is not yet durable.
+    func stage(source: String, sha256: String) throws -> StagedFile {
+        let staged = incoming.appendingPathComponent(UUID().uuidString).path
+        try copyFile(from: source, to: staged)
+        return StagedFile(stagedPath: staged, finalPath: absolutePath(relative: relativePath(sha256: sha256)))
+    }
+
+    /// Makes the staged files durable, then renames them into place and makes
+    /// the renames durable. One `syncfs` per phase instead of one `fsync` per
+    /// file: same guarantee, a fraction of the cost on a batch.
+    func publish(_ files: [StagedFile]) throws {
+        guard !files.isEmpty else { return }
+        try syncFileSystem()
+        for file in files {
+            let directory = (file.finalPath as NSString).deletingLastPathComponent
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
+            guard rename(file.stagedPath, file.finalPath) == 0 else {
+                throw StorageError(reason: "cannot move into storage (\(String(cString: strerror(errno))))", path: file.finalPath)
+            }
+        }
+        try syncFileSystem()
+    }
+
+    /// Removes staged files that were not published (after a failure).
+    func discard(_ files: [StagedFile]) {
+        for file in files { unlink(file.stagedPath) }
+    }
+
+    /// Creates the storage folders, owner-only.
+    func prepare() throws {
+        try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
+    }
+
+    /// Every content file present in storage, as relative paths.
+    func allStoredFiles() -> [String] {
+        guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return [] }
+        var result: [String] = []
+        for case let relative as String in enumerator where relative.hasSuffix(".dcm") && !relative.hasPrefix("incoming/") {
+            result.append("storage/" + relative)
+        }
+        return result
+    }
+
+    /// Empties `incoming/`: what is there was never published.
+    func clearIncoming() {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: incoming.path)) ?? []
+        for name in names { unlink(incoming.appendingPathComponent(name).path) }
+    }
+
+    private func syncFileSystem() throws {
+        let descriptor = open(root.path, O_RDONLY | O_DIRECTORY)
+        guard descriptor >= 0 else {
+            throw StorageError(reason: "cannot open storage (\(String(cString: strerror(errno))))", path: root.path)
+        }
+        defer { close(descriptor) }
+        guard ms_syncfs(descriptor) == 0 else {
+            throw StorageError(reason: "cannot sync storage (\(String(cString: strerror(errno))))", path: root.path)
+        }
+    }
+
+    /// Copies in the kernel where it can (`copy_file_range`), else by reads
+    /// and writes (file systems that refuse it, older kernels). Returns the
+    /// error text, or nil.
+    private func copyContents(from input: Int32, to output: Int32) -> String? {
+        var copiedAny = false
+        while true {
+            let copied = ms_copy_file_range(input, output, 1 << 30)
+            if copied == 0 { return nil }
+            if copied > 0 {
+                copiedAny = true
+                continue
+            }
+            if !copiedAny, [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP].contains(errno) { break }
+            return String(cString: strerror(errno))
+        }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let count = read(input, &buffer, buffer.count)
+            if count == 0 { return nil }
+            if count < 0 { return String(cString: strerror(errno)) }
+            var written = 0
+            while written < count {
+                let result = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
+                if result < 0 { return String(cString: strerror(errno)) }
+                written += result
+            }
+        }
+    }
+
+    private func copyFile(from source: String, to destination: String) throws {
+        let input = open(source, O_RDONLY)
+        guard input >= 0 else {
+            throw StorageError(reason: "cannot open (\(String(cString: strerror(errno))))", path: source)
+        }
+        defer { close(input) }
+        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard output >= 0 else {
+            throw StorageError(reason: "cannot create (\(String(cString: strerror(errno))))", path: destination)
+        }
+        var failure = copyContents(from: input, to: output)
+        if close(output) != 0, failure == nil { failure = String(cString: strerror(errno)) }
+        if let failure {
+            unlink(destination)
+            throw StorageError(reason: "cannot copy into storage (\(failure))", path: source)
+        }
+    }
+}
+
+/// Managed storage could not be written.
+public struct StorageError: Error, CustomStringConvertible, Sendable {
+    public let reason: String
+    public let path: String
+    public var description: String { "\(reason): \(path)" }
+}

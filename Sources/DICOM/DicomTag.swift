@@ -1,0 +1,55 @@
+/// A DICOM attribute tag (group, element).
+public struct DicomTag: Hashable, Sendable, CustomStringConvertible {
+    public let group: UInt16
+    public let element: UInt16
+
+    public init(_ group: UInt16, _ element: UInt16) {
+        self.group = group
+        self.element = element
+    }
+
+    public var description: String {
+        func hex(_ value: UInt16) -> String {
+            let digits = String(value, radix: 16, uppercase: true)
+            return String(repeating: "0", count: 4 - digits.count) + digits
+        }
+        return "(\(hex(group)),\(hex(element)))"
+    }
+}
+
+/// The attributes medsynth reads, named as in PS3.6.
+extension DicomTag {
+    public static let transferSyntaxUID = DicomTag(0x0002, 0x0010)
+    public static let imageType = DicomTag(0x0008, 0x0008)
+    public static let sopClassUID = DicomTag(0x0008, 0x0016)
+    public static let sopInstanceUID = DicomTag(0x0008, 0x0018)
+    /// Synthetic Data, added in the 2024b edition: newer than DCMTK 3.6.7's dictionary.
+    public static let syntheticData = DicomTag(0x0008, 0x001C)
+    public static let studyDate = DicomTag(0x0008, 0x0020)
+    public static let studyTime = DicomTag(0x0008, 0x0030)
+    public static let accessionNumber = DicomTag(0x0008, 0x0050)
+    public static let modality = DicomTag(0x0008, 0x0060)
+    public static let conversionType = DicomTag(0x0008, 0x0064)
+    public static let manufacturer = DicomTag(0x0008, 0x0070)
+    public static let studyDescription = DicomTag(0x0008, 0x1030)
+    public static let seriesDescription = DicomTag(0x0008, 0x103E)
+    public static let manufacturerModelName = DicomTag(0x0008, 0x1090)
+    public static let patientName = DicomTag(0x0010, 0x0010)
+    public static let patientID = DicomTag(0x0010, 0x0020)
+    public static let patientBirthDate = DicomTag(0x0010, 0x0030)
+    public static let patientSex = DicomTag(0x0010, 0x0040)
+    public static let bodyPartExamined = DicomTag(0x0018, 0x0015)
+    public static let studyInstanceUID = DicomTag(0x0020, 0x000D)
+    public static let seriesInstanceUID = DicomTag(0x0020, 0x000E)
+    public static let seriesNumber = DicomTag(0x0020, 0x0011)
+    public static let instanceNumber = DicomTag(0x0020, 0x0013)
+    public static let samplesPerPixel = DicomTag(0x0028, 0x0002)
+    public static let photometricInterpretation = DicomTag(0x0028, 0x0004)
+    public static let numberOfFrames = DicomTag(0x0028, 0x0008)
+    public static let rows = DicomTag(0x0028, 0x0010)
+    public static let columns = DicomTag(0x0028, 0x0011)
+    public static let bitsAllocated = DicomTag(0x0028, 0x0100)
+    public static let bitsStored = DicomTag(0x0028, 0x0101)
+    public static let pixelRepresentation = DicomTag(0x0028, 0x0103)
+    public static let burnedInAnnotation = DicomTag(0x0028, 0x0301)
+}

@@ -1,0 +1,64 @@
+import Catalog
+import DICOM
+import Imaging
+
+/// Exit statuses by range, as DCMTK's tools document theirs (docs/cli.md).
+enum ExitStatus: Int32 {
+    case success = 0
+    /// The work was done, but some inputs were rejected (each named on stderr).
+    case someInputsRejected = 1
+    /// The command line is wrong.
+    case usage = 2
+    // 20-39: input
+    case catalogMissing = 20
+    case inputUnreadable = 21
+    case notInCatalog = 22
+    // 40-59: output
+    case outputUnwritable = 40
+    case catalogUnwritable = 41
+    case catalogBusy = 42
+    // 60-79: processing
+    case decodingFailed = 60
+}
+
+/// A fatal error, printed as `medsynth: <what failed>: <file>`.
+struct CommandFailure: Error {
+    let status: ExitStatus
+    let message: String
+
+    init(_ status: ExitStatus, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    /// Maps the libraries' errors to the documented statuses.
+    init(_ error: any Error) {
+        switch error {
+        case let failure as CommandFailure:
+            self = failure
+        case let catalogError as CatalogError:
+            switch catalogError {
+            case .missing: self.init(.catalogMissing, "\(catalogError)")
+            case .unreadable: self.init(.inputUnreadable, "\(catalogError)")
+            case .busy: self.init(.catalogBusy, "\(catalogError)")
+            }
+        case let storageError as StorageError:
+            self.init(.catalogUnwritable, "\(storageError)")
+        case let pngError as PNGError:
+            self.init(.outputUnwritable, "\(pngError)")
+        case let dicomError as DicomError:
+            self.init(.decodingFailed, "\(dicomError)")
+        default:
+            self.init(.catalogUnwritable, "\(error)")
+        }
+    }
+}
+
+/// Runs `body`, turning any library error into a `CommandFailure`.
+func failingWithStatus<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        throw CommandFailure(error)
+    }
+}

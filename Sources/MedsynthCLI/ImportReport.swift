@@ -1,0 +1,34 @@
+import Catalog
+import Foundation
+
+/// What `import` prints: problems on stderr, the summary on stdout.
+struct ImportReport {
+    let result: ImportResult
+    let catalog: String
+
+    func print(json: Bool) {
+        for problem in result.rejections {
+            FileHandle.standardError.write(Data("medsynth: rejected (\(problem.reason)): \(problem.path)\n".utf8))
+        }
+        for conflict in result.conflicts {
+            FileHandle.standardError.write(Data("medsynth: not stored (\(conflict.reason)): \(conflict.path)\n".utf8))
+        }
+        let summary = result.summary
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            Swift.print(String(decoding: try! encoder.encode(summary), as: UTF8.self))
+            return
+        }
+        let modalities = summary.byModality.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        Swift.print("""
+            Import into \(catalog):
+              files seen   \(summary.filesSeen)
+              imported     \(summary.imported) instances, \(summary.frames) frames
+              duplicates   \(summary.duplicates) (already catalogued, not stored again)
+              skipped      \(summary.skipped) (not DICOM)
+              rejected     \(summary.rejected)\(summary.rejected > 0 ? " (reasons above)" : "")
+              by modality  \(modalities.isEmpty ? "-" : modalities.joined(separator: ", "))
+            """)
+    }
+}

@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+
+/// The root command: lists the subcommands and maps every failure to a
+/// documented exit status (docs/cli.md).
+@main
+struct Medsynth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "medsynth",
+        abstract: "A medical imaging workbench: catalog DICOM studies, train a GAN per modality, export synthetic frames.",
+        discussion: """
+            The catalog is ./catalog unless --catalog DIR or MEDSYNTH_CATALOG names another folder.
+            Start with 'medsynth import PATH...', then 'medsynth stats' and 'medsynth query instances'.
+            Exit status: 0 success, 1 done but some inputs rejected, 2 usage error,
+            20-39 input errors, 40-59 output errors, 60-79 processing errors (see docs/cli.md).
+            """,
+        version: "0.1.0",
+        subcommands: [ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, BenchCommand.self]
+    )
+
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("medsynth: \(failure.message)\n".utf8))
+            Foundation.exit(failure.status.rawValue)
+        } catch {
+            // Usage errors exit with 2 (ArgumentParser's own default is 64).
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,186 @@
+import DICOM
+import Foundation
+import GRDB
+import TestSupport
+import Testing
+@testable import Catalog
+
+/// A catalog in a temporary folder, with a folder for the files to import.
+struct Workspace {
+    let folder: TemporaryFolder
+    let inputs: URL
+    var catalogFolder: URL { folder.url.appendingPathComponent("catalog") }
+
+    init() throws {
+        folder = try TemporaryFolder()
+        inputs = folder.url.appendingPathComponent("inputs")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: true)
+    }
+
+    func input(_ name: String) -> String { inputs.appendingPathComponent(name).path }
+
+    func copySample(_ relative: String, as name: String) throws {
+        try FileManager.default.copyItem(atPath: Samples.path(relative), toPath: input(name))
+    }
+
+    func openCatalog() throws -> Catalog { try Catalog(directory: catalogFolder, create: true) }
+
+    /// Relative paths of the content files in storage.
+    func storedFiles(_ catalog: Catalog) -> [String] { catalog.storage.allStoredFiles().sorted() }
+}
+
+@Suite("Importer")
+struct ImporterTests {
+    @Test("an identical copy is a duplicate, counted and not stored again")
+    func identicalDuplicate() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        try workspace.copySample("pydicom-data/emri_small.dcm", as: "a.dcm")
+        try workspace.copySample("pydicom-data/emri_small.dcm", as: "b.dcm")
+        let catalog = try workspace.openCatalog()
+        let result = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
+        #expect(result.summary.imported == 1 && result.summary.duplicates == 1)
+        #expect(result.conflicts.isEmpty)
+        #expect(workspace.storedFiles(catalog).count == 1)
+        #expect(try catalog.read { try DuplicateRecord.fetchCount($0) } == 0)
+    }
+
+    @Test("same UID with other bytes: the first stays, the second is recorded with its reason")
+    func conflictingDuplicate() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        try workspace.copySample("pydicom-data/emri_small.dcm", as: "1-original.dcm")
+        let changed = try DicomFile(path: Samples.path("pydicom-data/emri_small.dcm"))
+        try changed.setString(.patientName, "Changed^Name")
+        try changed.save(to: workspace.input("2-changed.dcm"))
+        try workspace.copySample("pydicom-data/emri_small_big_endian.dcm", as: "3-big-endian.dcm")
+        let catalog = try workspace.openCatalog()
+        let result = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
+        #expect(result.summary.imported == 1 && result.summary.duplicates == 2)
+        let kept = try #require(try catalog.read { try InstanceRecord.fetchOne($0) })
+        #expect(kept.originalPath == workspace.input("1-original.dcm"))
+        let recorded = try catalog.read { try DuplicateRecord.order(Column("path")).fetchAll($0) }
+        #expect(recorded.map(\.path) == [workspace.input("2-changed.dcm"), workspace.input("3-big-endian.dcm")])
+        #expect(recorded[0].reason.contains("different content (conflict)"))
+        #expect(recorded[1].reason.contains("another transfer syntax (Big Endian Explicit"))
+        #expect(recorded.allSatisfy { $0.keptInstanceId == kept.id })
+        #expect(workspace.storedFiles(catalog).count == 1)
+    }
+
+    @Test("non-DICOM files are skipped; truncated and garbage DICOM files are rejected; the rest is imported")
+    func badInput() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        try Data("notes about the study".utf8).write(to: URL(fileURLWithPath: workspace.input("notes.txt")))
+        try Data().write(to: URL(fileURLWithPath: workspace.input("empty")))
+        let cine = try Data(contentsOf: URL(fileURLWithPath: Samples.path("deid-data/GREYSCALE_CINE.dcm")))
+        try cine.prefix(cine.count / 3).write(to: URL(fileURLWithPath: workspace.input("truncated.dcm")))
+        let garbage = Data(count: 128) + Data("DICM".utf8) + Data((0..<2048).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+        try garbage.write(to: URL(fileURLWithPath: workspace.input("garbage.dcm")))
+        try workspace.copySample("pydicom-data/emri_small.dcm", as: "good.dcm")
+        let catalog = try workspace.openCatalog()
+        let result = try Importer(catalog: catalog).run(paths: [workspace.inputs.path, workspace.input("missing.dcm")])
+        #expect(result.summary.filesSeen == 5)
+        #expect(result.summary.skipped == 2)
+        #expect(result.summary.imported == 1)
+        #expect(result.summary.rejected == 3)
+        #expect(Set(result.rejections.map(\.path)) == [workspace.input("truncated.dcm"), workspace.input("garbage.dcm"),
+                                                      workspace.input("missing.dcm")])
+        #expect(result.rejections.allSatisfy { !$0.reason.isEmpty })
+        #expect(try catalog.read { try RejectionRecord.fetchCount($0) } == 3)
+        #expect(workspace.storedFiles(catalog).count == 1)
+    }
+
+    @Test("a crash between publishing files and committing rows leaves no orphan and no dangling row after the next open")
+    func crashBetweenWriteAndCommit() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        try workspace.copySample("pydicom-data/emri_small.dcm", as: "a.dcm")
+        try workspace.copySample("deid-data/ultrasounds/GREYSCALE_IMAGE.dcm", as: "b.dcm")
+        do {
+            let catalog = try workspace.openCatalog()
+            let importer = Importer(catalog: catalog)
+            importer.faultInjection = .crashAfterPublish
+            #expect(throws: Importer.InjectedCrash.self) { try importer.run(paths: [workspace.inputs.path]) }
+            // What a crash leaves: published files without rows, and a run still "running".
+            #expect(workspace.storedFiles(catalog).count == 2)
+            #expect(try catalog.read { try InstanceRecord.fetchCount($0) } == 0)
+        }
+        let reopened = try workspace.openCatalog()
+        #expect(workspace.storedFiles(reopened).isEmpty)
+        #expect(try reopened.read { try InstanceRecord.fetchCount($0) } == 0)
+        #expect(try reopened.read { try String.fetchAll($0, sql: "SELECT status FROM import_runs") } == ["interrupted"])
+        // The catalog works on: the same files import normally.
+        let result = try Importer(catalog: reopened).run(paths: [workspace.inputs.path])
+        #expect(result.summary.imported == 2)
+        #expect(workspace.storedFiles(reopened).count == 2)
+    }
+
+    @Test("a failed commit removes the files it had published")
+    func failedCommit() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        try workspace.copySample("pydicom-data/emri_small.dcm", as: "a.dcm")
+        let catalog = try workspace.openCatalog()
+        let importer = Importer(catalog: catalog)
+        importer.faultInjection = .failCommit
+        #expect(throws: Importer.InjectedFault.self) { try importer.run(paths: [workspace.inputs.path]) }
+        #expect(workspace.storedFiles(catalog).isEmpty)
+        #expect(try catalog.read { try InstanceRecord.fetchCount($0) } == 0)
+        #expect(try catalog.read { try String.fetchAll($0, sql: "SELECT status FROM import_runs") } == ["failed"])
+    }
+
+    @Test("rows of an interrupted run whose file is missing are removed on the next open")
+    func danglingRowsRemoved() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        try workspace.copySample("pydicom-data/emri_small.dcm", as: "a.dcm")
+        try workspace.copySample("deid-data/ultrasounds/GREYSCALE_IMAGE.dcm", as: "b.dcm")
+        do {
+            let catalog = try workspace.openCatalog()
+            _ = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
+            // As if the run had never finished and one file had been lost with it.
+            try catalog.write { try $0.execute(sql: "UPDATE import_runs SET status = 'running'") }
+            let lost = try #require(try catalog.read { try InstanceRecord.fetchOne($0) })
+            try FileManager.default.removeItem(atPath: catalog.storage.absolutePath(relative: lost.storedPath))
+        }
+        let reopened = try workspace.openCatalog()
+        #expect(try reopened.read { try InstanceRecord.fetchCount($0) } == 1)
+        for row in try reopened.read({ try InstanceRecord.fetchAll($0) }) {
+            #expect(FileManager.default.fileExists(atPath: reopened.storage.absolutePath(relative: row.storedPath)))
+        }
+    }
+
+    @Test("folders are read recursively without following a symbolic link loop")
+    func symlinkLoop() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        let nested = workspace.inputs.appendingPathComponent("a/b")
+        try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Samples.path("pydicom-data/emri_small.dcm"),
+                                         toPath: nested.appendingPathComponent("x.dcm").path)
+        try FileManager.default.createSymbolicLink(atPath: nested.appendingPathComponent("up").path,
+                                                   withDestinationPath: workspace.inputs.path)
+        let catalog = try workspace.openCatalog()
+        let result = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
+        #expect(result.summary.filesSeen == 1 && result.summary.imported == 1)
+    }
+
+    @Test("a second import into a catalog another import is writing is refused")
+    func concurrentImportRefused() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        let catalog = try workspace.openCatalog()
+        let lock = try #require(try ImportLock(catalog: catalog.directory, wait: false))
+        defer { lock.release() }
+        #expect(throws: CatalogError.self) { try Importer(catalog: catalog).run(paths: [workspace.inputs.path]) }
+    }
+
+    @Test("a missing catalog is an error naming the folder, unless asked to create it")
+    func missingCatalog() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        let error = #expect(throws: CatalogError.self) { _ = try Catalog(directory: workspace.catalogFolder, create: false) }
+        #expect(error?.description.hasSuffix(workspace.catalogFolder.path) == true)
+    }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// The real DICOM corpora that `samples/fetch.sh` unpacks into samples/data.
+public enum Samples {
+    /// The repository's root folder.
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// samples/data.
+    public static let root = repositoryRoot.appendingPathComponent("samples/data")
+
+    /// The absolute path of a sample, given relative to samples/data. Stops the
+    /// test process with instructions when the corpus has not been fetched.
+    public static func path(_ relative: String) -> String {
+        let path = root.appendingPathComponent(relative).path
+        guard FileManager.default.fileExists(atPath: path) else {
+            fatalError("sample \(relative) is missing: run samples/fetch.sh first")
+        }
+        return path
+    }
+}
+
+/// A fresh folder under the system's temporary folder, removed by `remove()`.
+public struct TemporaryFolder: Sendable {
+    public let url: URL
+
+    public init(_ label: String = "medsynth-test") throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    public var path: String { url.path }
+
+    public func file(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    public func remove() { try? FileManager.default.removeItem(at: url) }
+}
