@@ -55,6 +55,7 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "TestSupport"]),
+        .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

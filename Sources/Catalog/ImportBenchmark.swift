@@ -43,6 +43,9 @@ public enum ImportBenchmark {
             try file.setString(.instanceNumber, String(index % 10 + 1))
             try file.save(to: folder.appendingPathComponent(String(format: "%06d.dcm", index)).path)
         }
+        // Flush the generated files now, so that the import's first sync does
+        // not pay for writing its own inputs.
+        try syncFileSystem(containing: folder.path)
     }
 
     /// Imports the files of `inputs` into a new catalog at `catalogFolder` and times it.

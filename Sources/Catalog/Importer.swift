@@ -335,15 +335,10 @@ private final class BatchWriter: @unchecked Sendable {
 
     private func seriesID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
         if let id = seriesIDs[m.seriesInstanceUID] { return id }
-        let id: Int64
-        if let existing = try SeriesRecord.filter(Column("series_instance_uid") == m.seriesInstanceUID).fetchOne(db) {
-            id = existing.id!
-        } else {
-            var record = SeriesRecord(id: nil, seriesInstanceUid: m.seriesInstanceUID, studyId: try studyID(for: m, db),
-                                      modality: m.modality, seriesNumber: m.seriesNumber,
-                                      description: m.seriesDescription, bodyPart: m.bodyPartExamined)
-            try record.insert(db)
-            id = record.id!
+        let id = try findOrInsert(Column("series_instance_uid") == m.seriesInstanceUID, db) {
+            SeriesRecord(id: nil, seriesInstanceUid: m.seriesInstanceUID, studyId: try studyID(for: m, db),
+                         modality: m.modality, seriesNumber: m.seriesNumber,
+                         description: m.seriesDescription, bodyPart: m.bodyPartExamined)
         }
         seriesIDs[m.seriesInstanceUID] = id
         return id
@@ -351,15 +346,10 @@ private final class BatchWriter: @unchecked Sendable {
 
     private func studyID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
         if let id = studyIDs[m.studyInstanceUID] { return id }
-        let id: Int64
-        if let existing = try StudyRecord.filter(Column("study_instance_uid") == m.studyInstanceUID).fetchOne(db) {
-            id = existing.id!
-        } else {
-            var record = StudyRecord(id: nil, studyInstanceUid: m.studyInstanceUID, patientId: try patientID(for: m, db),
-                                     studyDate: m.studyDate, studyTime: m.studyTime,
-                                     description: m.studyDescription, accessionNumber: m.accessionNumber)
-            try record.insert(db)
-            id = record.id!
+        let id = try findOrInsert(Column("study_instance_uid") == m.studyInstanceUID, db) {
+            StudyRecord(id: nil, studyInstanceUid: m.studyInstanceUID, patientId: try patientID(for: m, db),
+                        studyDate: m.studyDate, studyTime: m.studyTime,
+                        description: m.studyDescription, accessionNumber: m.accessionNumber)
         }
         studyIDs[m.studyInstanceUID] = id
         return id
@@ -368,17 +358,20 @@ private final class BatchWriter: @unchecked Sendable {
     private func patientID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
         let key = PatientKey(id: m.patientID, name: m.patientName)
         if let id = patientIDs[key] { return id }
-        let id: Int64
-        if let existing = try PatientRecord
-            .filter(Column("patient_id") == key.id && Column("patient_name") == key.name).fetchOne(db) {
-            id = existing.id!
-        } else {
-            var record = PatientRecord(id: nil, patientId: key.id, patientName: key.name,
-                                       birthDate: m.patientBirthDate, sex: m.patientSex)
-            try record.insert(db)
-            id = record.id!
+        let id = try findOrInsert(Column("patient_id") == key.id && Column("patient_name") == key.name, db) {
+            PatientRecord(id: nil, patientId: key.id, patientName: key.name, birthDate: m.patientBirthDate, sex: m.patientSex)
         }
         patientIDs[key] = id
         return id
+    }
+
+    /// The id of the row matching `filter`, inserting `make()` when there is none
+    /// (an earlier import may have catalogued the patient, study or series).
+    private func findOrInsert<Record: CatalogRecord>(_ filter: SQLExpression, _ db: Database,
+                                                     make: () throws -> Record) throws -> Int64 {
+        if let existing = try Record.filter(filter).fetchOne(db) { return existing.id! }
+        var record = try make()
+        try record.insert(db)
+        return record.id!
     }
 }

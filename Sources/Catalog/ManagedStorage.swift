@@ -4,7 +4,7 @@ import Foundation
 import Glibc
 #endif
 
-/// The catalog's managed copies: `storage/<aa>/<bb>/<sha256>.dcm`, named by
+/// The catalog's managed copies: `storage/<aa>/<sha256>.dcm`, named by
 /// content only (never by strings read from the file), so a hostile file
 /// cannot choose where it is written.
 ///
@@ -22,8 +22,8 @@ public struct ManagedStorage: Sendable {
 
     /// Path of the copy of content `sha256`, relative to the catalog folder.
     public func relativePath(sha256: String) -> String {
-        let a = sha256.prefix(2), b = sha256.dropFirst(2).prefix(2)
-        return "storage/\(a)/\(b)/\(sha256).dcm"
+        // 256 folders: a few thousand files each for a million instances.
+        "storage/\(sha256.prefix(2))/\(sha256).dcm"
     }
 
     public func absolutePath(relative: String) -> String {
@@ -48,7 +48,7 @@ public struct ManagedStorage: Sendable {
     /// file: same guarantee, a fraction of the cost on a batch.
     func publish(_ files: [StagedFile]) throws {
         guard !files.isEmpty else { return }
-        try syncFileSystem()
+        try syncFileSystem(containing: root.path)
         for file in files {
             let directory = (file.finalPath as NSString).deletingLastPathComponent
             try FileManager.default.createDirectory(
@@ -58,7 +58,7 @@ public struct ManagedStorage: Sendable {
                 throw StorageError(reason: "cannot move into storage (\(String(cString: strerror(errno))))", path: file.finalPath)
             }
         }
-        try syncFileSystem()
+        try syncFileSystem(containing: root.path)
     }
 
     /// Removes staged files that were not published (after a failure).
@@ -86,17 +86,6 @@ public struct ManagedStorage: Sendable {
     func clearIncoming() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: incoming.path)) ?? []
         for name in names { unlink(incoming.appendingPathComponent(name).path) }
-    }
-
-    private func syncFileSystem() throws {
-        let descriptor = open(root.path, O_RDONLY | O_DIRECTORY)
-        guard descriptor >= 0 else {
-            throw StorageError(reason: "cannot open storage (\(String(cString: strerror(errno))))", path: root.path)
-        }
-        defer { close(descriptor) }
-        guard ms_syncfs(descriptor) == 0 else {
-            throw StorageError(reason: "cannot sync storage (\(String(cString: strerror(errno))))", path: root.path)
-        }
     }
 
     /// Copies in the kernel where it can (`copy_file_range`), else by reads
@@ -144,6 +133,19 @@ public struct ManagedStorage: Sendable {
             unlink(destination)
             throw StorageError(reason: "cannot copy into storage (\(failure))", path: source)
         }
+    }
+}
+
+/// Makes everything written to the file system holding `path` durable
+/// (`syncfs`: one call for a whole batch of files and renames).
+func syncFileSystem(containing path: String) throws {
+    let descriptor = open(path, O_RDONLY | O_DIRECTORY)
+    guard descriptor >= 0 else {
+        throw StorageError(reason: "cannot open (\(String(cString: strerror(errno))))", path: path)
+    }
+    defer { close(descriptor) }
+    guard ms_syncfs(descriptor) == 0 else {
+        throw StorageError(reason: "cannot sync (\(String(cString: strerror(errno))))", path: path)
     }
 }
 

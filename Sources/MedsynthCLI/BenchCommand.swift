@@ -28,7 +28,7 @@ struct BenchCommand: ParsableCommand {
     var instances = 10_000
 
     @Option(help: ArgumentHelp("import: the real DICOM file to copy under new UIDs.", valueName: "file"))
-    var sample = "samples/data/pydicom-data/emri_small.dcm"
+    var sample = "samples/data/pydicom-data/SC_rgb.dcm"
 
     @Option(help: "import: files parsed in parallel (default: one per core).")
     var jobs: Int?

@@ -1,0 +1,91 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Runs the built `medsynth` executable (a sibling of the test bundle).
+struct Medsynth {
+    static let executable: URL = {
+        var folder = Bundle.main.bundleURL
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("medsynth").path) {
+            folder.deleteLastPathComponent()
+            precondition(folder.path != "/", "the medsynth executable was not built next to the tests")
+        }
+        return folder.appendingPathComponent("medsynth")
+    }()
+
+    struct Output {
+        let status: Int32
+        let standardOutput: String
+        let standardError: String
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, standardOutput: String(decoding: outData, as: UTF8.self),
+                      standardError: String(decoding: errData, as: UTF8.self))
+    }
+}
+
+@Suite("The medsynth command line")
+struct CommandLineTests {
+    @Test("import --json, exit 1 with each rejected file named, then stats, query and show")
+    func importQueryShow() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        let missing = folder.file("missing.dcm")
+        let imported = try Medsynth.run(["import", "--catalog", catalog, "--json",
+                                         Samples.path("pydicom-data/emri_small.dcm"),
+                                         Samples.path("deid-data/GREYSCALE_CINE.dcm"), missing])
+        #expect(imported.status == 1)
+        #expect(imported.standardError.contains("medsynth: rejected (No such file or directory): \(missing)"))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(imported.standardOutput.utf8)) as? [String: Any])
+        #expect(summary["imported"] as? Int == 2)
+        #expect(summary["rejected"] as? Int == 1)
+        #expect(summary["frames"] as? Int == 37)
+        #expect(summary["by_modality"] as? [String: Int] == ["MR": 1, "US": 1])
+        for key in ["files_seen", "duplicates", "skipped"] { #expect(summary[key] != nil, "missing \(key)") }
+
+        let stats = try Medsynth.run(["stats", "--format", "json"], environment: ["MEDSYNTH_CATALOG": catalog])
+        #expect(stats.status == 0)
+        #expect(stats.standardOutput.contains("\"modality\": \"US\", \"kind\": \"real\", \"instances\": 1, \"frames\": 27"))
+
+        let query = try Medsynth.run(["query", "instances", "--catalog", catalog, "--modality", "US", "--format", "json"])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(query.standardOutput.utf8)) as? [[String: Any]])
+        let uid = try #require(rows.first?["sop_instance_uid"] as? String)
+
+        let png = folder.file("frame.png")
+        let shown = try Medsynth.run(["show", uid, "--catalog", catalog, "--frame", "26", "--png", png])
+        #expect(shown.status == 0, "\(shown.standardError)")
+        #expect(FileManager.default.fileExists(atPath: png))
+        let outOfRange = try Medsynth.run(["show", uid, "--catalog", catalog, "--frame", "27", "--png", png])
+        #expect(outOfRange.status == 60)
+        #expect(outOfRange.standardError.contains("out of range"))
+        let unknown = try Medsynth.run(["show", "1.2.3", "--catalog", catalog, "--png", png])
+        #expect(unknown.status == 22)
+        #expect(unknown.standardError.hasPrefix("medsynth: no instance with this SOP Instance UID"))
+    }
+
+    @Test("usage errors exit 2; a missing catalog exits 20 naming it")
+    func exitStatuses() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        #expect(try Medsynth.run(["query", "nonsense"]).status == 2)
+        #expect(try Medsynth.run(["import"]).status == 2)
+        #expect(try Medsynth.run(["show", "1.2.3", "--frame", "-1", "--png", "x.png"]).status == 2)
+        let missing = try Medsynth.run(["stats", "--catalog", folder.file("none")])
+        #expect(missing.status == 20)
+        #expect(missing.standardError.hasSuffix(": \(folder.file("none"))\n"))
+        #expect(try Medsynth.run(["--help"]).status == 0)
+    }
+}

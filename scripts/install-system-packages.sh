@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages medsynth builds and tests with, when missing.
+#   libdcmtk-dev     DICOM parsing, decoding (JPEG, JPEG-LS, RLE) and writing; brings libssl-dev
+#   libopenblas-dev  matrix work of the neural-network engine
+#   libpng-dev       PNG output
+#   libsqlite3-dev   the catalog database (through GRDB)
+#   dcmtk, dicom3tools  dcmdump and dciodvfy, to check exported files
+set -euo pipefail
+
+packages=(libdcmtk-dev libopenblas-dev libpng-dev libsqlite3-dev dcmtk dicom3tools)
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "system packages: all present"
+  exit 0
+fi
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "system packages: need root or sudo to install ${missing[*]}" >&2; exit 2; }
+  sudo="sudo"
+fi
+echo "system packages: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
