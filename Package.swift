@@ -34,6 +34,12 @@ let package = Package(
             dependencies: ["CDCMTKBridge", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "Imaging", dependencies: ["CPNG"]),
+        // OpenBLAS's CBLAS, for every matrix product of the engine.
+        .systemLibrary(name: "COpenBLAS"),
+        // Swift 5 mode: the engine's loops share raw buffers between threads by
+        // disjoint ranges, which Swift 6's Sendable checking cannot express.
+        .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "GAN", dependencies: ["Engine"]),
         .target(
             name: "Catalog",
             dependencies: [
@@ -55,6 +61,8 @@ let package = Package(
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "TestSupport"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

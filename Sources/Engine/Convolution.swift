@@ -1,0 +1,281 @@
+import COpenBLAS
+
+/// Geometry shared by im2col and col2im: an image of `channels` x `height` x
+/// `width`, a `kernel` x `kernel` window moved by `stride` with `padding`,
+/// over `columnsHigh` x `columnsWide` positions.
+struct PatchGeometry {
+    let channels, height, width, kernel, stride, padding, columnsHigh, columnsWide: Int
+    var rows: Int { channels * kernel * kernel }
+    var positions: Int { columnsHigh * columnsWide }
+}
+
+/// Copies the patches of `batch` images into `columns`, laid out as a
+/// [channels*kernel*kernel, batch*positions] matrix (row: channel and kernel
+/// offset; column: image and output position). Zero outside the image.
+func im2col(_ image: UnsafePointer<Float>, batch: Int, _ g: PatchGeometry, into columns: UnsafeMutablePointer<Float>) {
+    let rowLength = batch * g.positions
+    let plane = g.height * g.width
+    parallelChunks(g.rows, minimumPerThread: 1) { rows in
+        for row in rows {
+            let channel = row / (g.kernel * g.kernel)
+            let ki = row / g.kernel % g.kernel, kj = row % g.kernel
+            var destination = columns + row * rowLength
+            for n in 0..<batch {
+                let source = image + (n * g.channels + channel) * plane
+                for oy in 0..<g.columnsHigh {
+                    let iy = oy * g.stride - g.padding + ki
+                    if iy < 0 || iy >= g.height {
+                        destination.update(repeating: 0, count: g.columnsWide)
+                    } else {
+                        let line = source + iy * g.width
+                        for ox in 0..<g.columnsWide {
+                            let ix = ox * g.stride - g.padding + kj
+                            destination[ox] = ix >= 0 && ix < g.width ? line[ix] : 0
+                        }
+                    }
+                    destination += g.columnsWide
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of `im2col`: adds every column entry back into the image
+/// position it came from. `image` is overwritten.
+func col2im(_ columns: UnsafePointer<Float>, batch: Int, _ g: PatchGeometry, into image: UnsafeMutablePointer<Float>) {
+    let rowLength = batch * g.positions
+    let plane = g.height * g.width
+    image.update(repeating: 0, count: batch * g.channels * plane)
+    parallelChunks(g.channels, minimumPerThread: 1) { channels in
+        for channel in channels {
+            for k in 0..<(g.kernel * g.kernel) {
+                let ki = k / g.kernel, kj = k % g.kernel
+                var source = columns + (channel * g.kernel * g.kernel + k) * rowLength
+                for n in 0..<batch {
+                    let target = image + (n * g.channels + channel) * plane
+                    for oy in 0..<g.columnsHigh {
+                        let iy = oy * g.stride - g.padding + ki
+                        if iy >= 0 && iy < g.height {
+                            let line = target + iy * g.width
+                            for ox in 0..<g.columnsWide {
+                                let ix = ox * g.stride - g.padding + kj
+                                if ix >= 0 && ix < g.width { line[ix] += source[ox] }
+                            }
+                        }
+                        source += g.columnsWide
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// [N, C, HW] to [C, N*HW] (channel-major), the layout the GEMMs work in.
+func channelMajor(_ source: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int, into destination: UnsafeMutablePointer<Float>) {
+    parallelChunks(channels, minimumPerThread: 1) { range in
+        for c in range {
+            for n in 0..<batch {
+                (destination + (c * batch + n) * plane).update(from: source + (n * channels + c) * plane, count: plane)
+            }
+        }
+    }
+}
+
+/// [C, N*HW] to [N, C, HW], adding `bias[c]` when given.
+func batchMajor(_ source: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int, bias: UnsafePointer<Float>?,
+                into destination: UnsafeMutablePointer<Float>) {
+    parallelChunks(channels, minimumPerThread: 1) { range in
+        for c in range {
+            let b = bias?[c] ?? 0
+            for n in 0..<batch {
+                let from = source + (c * batch + n) * plane, to = destination + (n * channels + c) * plane
+                for p in 0..<plane { to[p] = from[p] + b }
+            }
+        }
+    }
+}
+
+/// Adds the per-channel sums of an NCHW tensor into `sums` (bias gradients).
+func addChannelSums(_ tensor: Tensor, into sums: UnsafeMutablePointer<Float>) {
+    let (n, c, h, w) = tensor.nchw
+    let plane = h * w
+    parallelChunks(c, minimumPerThread: 1) { range in
+        for channel in range {
+            var total: Float = 0
+            for image in 0..<n {
+                let start = tensor.data + (image * c + channel) * plane
+                for p in 0..<plane { total += start[p] }
+            }
+            sums[channel] += total
+        }
+    }
+}
+
+/// Row-major single-precision GEMM: C = alpha * op(A) op(B) + beta * C.
+@inline(__always)
+func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+          _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float, _ c: UnsafeMutablePointer<Float>) {
+    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
+                beta, c, Int32(n))
+}
+
+/// Transient matrices of one model's layers (permuted gradients, columns),
+/// valid only inside one forward or backward call. Each model owns one, in
+/// its parameter store: a model is used by one thread at a time, two models
+/// may run at once.
+public final class Workspace {
+    private var first: Tensor?
+    private var second: Tensor?
+
+    public init() {}
+
+    func a(_ count: Int) -> UnsafeMutablePointer<Float> { reuseTensor(&first, [count]).data }
+    func b(_ count: Int) -> UnsafeMutablePointer<Float> { reuseTensor(&second, [count]).data }
+}
+
+/// 2-D convolution, NCHW, weight [out, in, k, k] (PyTorch's layout), with bias.
+///
+/// Forward: im2col of the whole batch into [in*k*k, N*Ho*Wo], one GEMM with
+/// the weight, then back to NCHW with the bias. A 1x1 convolution's im2col is
+/// a plain transpose to channel-major order.
+public final class Conv2d: Layer {
+    public let weight: Parameter
+    public let bias: Parameter
+    let store: ParameterStore
+    let inChannels, outChannels, kernel, stride, padding: Int
+    private var columns: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var inputShape: [Int] = []
+    private var geometry: PatchGeometry!
+
+    public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
+                kernel: Int, stride: Int = 1, padding: Int = 0) {
+        self.store = store
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        let fanIn = inChannels * kernel * kernel
+        weight = store.make("\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
+                            initialize: initializer.uniform(fanIn: fanIn))
+        bias = store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn))
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let (n, c, h, w) = input.nchw
+        precondition(c == inChannels, "Conv2d \(weight.name): input has \(c) channels, expected \(inChannels)")
+        let outHeight = (h + 2 * padding - kernel) / stride + 1, outWidth = (w + 2 * padding - kernel) / stride + 1
+        geometry = PatchGeometry(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
+                                 columnsHigh: outHeight, columnsWide: outWidth)
+        inputShape = input.shape
+        let cols = reuseTensor(&columns, [geometry.rows, n * geometry.positions])
+        im2col(input.data, batch: n, geometry, into: cols.data)
+        let product = store.workspace.a(outChannels * n * geometry.positions)
+        gemm(transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
+             store.value(weight), cols.data, beta: 0, product)
+        let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
+        batchMajor(product, batch: n, channels: outChannels, plane: geometry.positions, bias: store.value(bias), into: y.data)
+        return y
+    }
+
+    public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
+        let n = inputShape[0], positions = n * geometry.positions
+        let dy = store.workspace.a(outChannels * positions)
+        channelMajor(outputGradient.data, batch: n, channels: outChannels, plane: geometry.positions, into: dy)
+        if parameterGradients {
+            gemm(transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
+                 dy, columns!.data, beta: 1, store.gradient(weight))
+            addChannelSums(outputGradient, into: store.gradient(bias))
+        }
+        let dcols = store.workspace.b(geometry.rows * positions)
+        gemm(transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
+             store.value(weight), dy, beta: 0, dcols)
+        let dx = reuseTensor(&inputGradient, inputShape)
+        col2im(dcols, batch: n, geometry, into: dx.data)
+        return dx
+    }
+}
+
+/// 2-D transposed convolution, NCHW, weight [in, out, k, k] (PyTorch's
+/// layout), with bias; output size (H-1)*stride - 2*padding + k + outputPadding.
+///
+/// Forward: one GEMM of the transposed weight with the channel-major input
+/// gives [out*k*k, N*H*W] columns, which col2im scatters into the output.
+public final class ConvTranspose2d: Layer {
+    public let weight: Parameter
+    public let bias: Parameter
+    let store: ParameterStore
+    let inChannels, outChannels, kernel, stride, padding, outputPadding: Int
+    private var channelMajorInput: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var inputShape: [Int] = []
+    private var geometry: PatchGeometry!
+
+    public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
+                kernel: Int, stride: Int, padding: Int, outputPadding: Int) {
+        self.store = store
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        self.outputPadding = outputPadding
+        // PyTorch computes fan-in from dimension 1 of the weight: out * k * k.
+        let fanIn = outChannels * kernel * kernel
+        weight = store.make("\(name).weight", shape: [inChannels, outChannels, kernel, kernel],
+                            initialize: initializer.uniform(fanIn: fanIn))
+        bias = store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn))
+    }
+
+    public func forward(_ input: Tensor, training: Bool) -> Tensor {
+        let (n, c, h, w) = input.nchw
+        precondition(c == inChannels, "ConvTranspose2d \(weight.name): input has \(c) channels, expected \(inChannels)")
+        let outHeight = (h - 1) * stride - 2 * padding + kernel + outputPadding
+        let outWidth = (w - 1) * stride - 2 * padding + kernel + outputPadding
+        geometry = PatchGeometry(channels: outChannels, height: outHeight, width: outWidth, kernel: kernel, stride: stride,
+                                 padding: padding, columnsHigh: h, columnsWide: w)
+        inputShape = input.shape
+        let x = reuseTensor(&channelMajorInput, [c, n * h * w])
+        channelMajor(input.data, batch: n, channels: c, plane: h * w, into: x.data)
+        let cols = store.workspace.a(geometry.rows * n * h * w)
+        gemm(transposeA: true, transposeB: false, m: geometry.rows, n: n * h * w, k: inChannels,
+             store.value(weight), x.data, beta: 0, cols)
+        let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
+        col2im(cols, batch: n, geometry, into: y.data)
+        addBias(y)
+        return y
+    }
+
+    private func addBias(_ y: Tensor) {
+        let (n, c, h, w) = y.nchw
+        let bias = store.value(self.bias)
+        parallelChunks(n * c, minimumPerThread: 1) { range in
+            for plane in range {
+                let b = bias[plane % c]
+                let start = y.data + plane * h * w
+                for p in 0..<(h * w) { start[p] += b }
+            }
+        }
+    }
+
+    public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
+        let n = inputShape[0], positions = n * geometry.positions
+        let dcols = store.workspace.a(geometry.rows * positions)
+        im2col(outputGradient.data, batch: n, geometry, into: dcols)
+        if parameterGradients {
+            gemm(transposeA: false, transposeB: true, m: inChannels, n: geometry.rows, k: positions,
+                 channelMajorInput!.data, dcols, beta: 1, store.gradient(weight))
+            addChannelSums(outputGradient, into: store.gradient(bias))
+        }
+        let dxMajor = store.workspace.b(inChannels * positions)
+        gemm(transposeA: false, transposeB: false, m: inChannels, n: positions, k: geometry.rows,
+             store.value(weight), dcols, beta: 0, dxMajor)
+        let dx = reuseTensor(&inputGradient, inputShape)
+        batchMajor(dxMajor, batch: n, channels: inChannels, plane: geometry.positions, bias: nil, into: dx.data)
+        return dx
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+
+/// A float32 tensor in NCHW order, contiguous, owning 64-byte aligned storage.
+///
+/// Layers keep their outputs and gradients as tensors that live across
+/// training steps: `reshape(to:)` reuses the storage whenever it is large
+/// enough, so a training loop allocates nothing after its first step.
+public final class Tensor {
+    public private(set) var shape: [Int]
+    public private(set) var count: Int
+    public private(set) var data: UnsafeMutablePointer<Float>
+    private var capacity: Int
+
+    public init(shape: [Int]) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "tensor shape \(shape) has a negative dimension")
+        self.shape = shape
+        count = shape.reduce(1, *)
+        capacity = max(count, 1)
+        data = Tensor.allocate(capacity)
+        data.initialize(repeating: 0, count: capacity)
+    }
+
+    public convenience init(shape: [Int], values: [Float]) {
+        self.init(shape: shape)
+        precondition(values.count == count, "\(values.count) values for a tensor of shape \(shape)")
+        values.withUnsafeBufferPointer { data.update(from: $0.baseAddress!, count: count) }
+    }
+
+    deinit {
+        free(data)
+    }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, count * MemoryLayout<Float>.stride) == 0, let raw else {
+            fatalError("cannot allocate \(count * 4) bytes for a tensor")
+        }
+        return raw.bindMemory(to: Float.self, capacity: count)
+    }
+
+    /// Gives the tensor `shape`, keeping the storage when it is large enough.
+    /// The contents are unspecified afterwards.
+    public func reshape(to shape: [Int]) {
+        let needed = shape.reduce(1, *)
+        if needed > capacity {
+            free(data)
+            capacity = needed
+            data = Tensor.allocate(capacity)
+        }
+        self.shape = shape
+        count = needed
+    }
+
+    /// Same element count, other shape (a view change, no copy).
+    public func view(as shape: [Int]) {
+        precondition(shape.reduce(1, *) == count, "cannot view \(self.shape) as \(shape)")
+        self.shape = shape
+    }
+
+    public func fill(_ value: Float) { data.update(repeating: value, count: count) }
+
+    public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
+
+    public func copy(from other: Tensor) {
+        reshape(to: other.shape)
+        data.update(from: other.data, count: count)
+    }
+
+    /// Dimensions of an NCHW tensor, checked.
+    public var nchw: (n: Int, c: Int, h: Int, w: Int) {
+        precondition(shape.count == 4, "expected an NCHW tensor, got shape \(shape)")
+        return (shape[0], shape[1], shape[2], shape[3])
+    }
+}
+
+/// Returns `tensor` reshaped to `shape`, creating it on first use: the
+/// pattern every layer uses for its outputs and gradients.
+@inline(__always)
+public func reuseTensor(_ tensor: inout Tensor?, _ shape: [Int]) -> Tensor {
+    if let existing = tensor {
+        if existing.shape != shape { existing.reshape(to: shape) }
+        return existing
+    }
+    let made = Tensor(shape: shape)
+    tensor = made
+    return made
+}

@@ -1,0 +1,46 @@
+import Engine
+
+/// The `dcgan` discriminator of the architecture page: four blocks of Conv
+/// 4x4 stride 2 pad 1 (widths 64, 128, 256, 512), BatchNorm on all but the
+/// first, LeakyReLU(0.2) after each; flatten channel-major; Linear -> 1 logit.
+/// Input [N, channels, R, R], output [N, 1].
+public final class Discriminator {
+    public let resolution: Int
+    public let store = ParameterStore()
+    let body: Sequential
+    let fc: Linear
+
+    public static let widths = [64, 128, 256, 512]
+
+    /// `negativeSlope` is the LeakyReLUs' slope for negative inputs (0.2 on the architecture page).
+    public init(resolution: Int, channels: Int = 1, negativeSlope: Float = 0.2, seed: UInt64) {
+        precondition(resolution % 16 == 0 && resolution >= 16, "the dcgan discriminator needs a resolution divisible by 16, got \(resolution)")
+        self.resolution = resolution
+        let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
+        var layers: [Layer] = []
+        var inChannels = channels
+        for (index, width) in Self.widths.enumerated() {
+            layers.append(Conv2d("blocks.\(index).conv", store: store, initializer: initializer, inChannels: inChannels,
+                                 outChannels: width, kernel: 4, stride: 2, padding: 1))
+            if index > 0 { layers.append(BatchNorm2d("blocks.\(index).bn", store: store, channels: width)) }
+            layers.append(LeakyReLU(slope: negativeSlope))
+            inChannels = width
+        }
+        body = Sequential(layers)
+        let side = resolution / 16
+        fc = Linear("fc", store: store, initializer: initializer, inFeatures: 512 * side * side, outFeatures: 1)
+        store.seal()
+    }
+
+    /// images [N, channels, R, R] -> logits [N, 1].
+    public func forward(_ images: Tensor, training: Bool) -> Tensor {
+        fc.forward(body.forward(images, training: training), training: training)
+    }
+
+    /// Returns the gradient with respect to the images; adds parameter
+    /// gradients into the store only when `parameterGradients`.
+    public func backward(_ logitGradient: Tensor, parameterGradients: Bool) -> Tensor {
+        let features = fc.backward(logitGradient, parameterGradients: parameterGradients)
+        return body.backward(features, parameterGradients: parameterGradients)
+    }
+}

@@ -1,0 +1,155 @@
+import Engine
+
+/// The size of a generator: latent size, channels of the first 4x4 map (C0)
+/// and the level exponents l (F = 2^l * 8; each level doubles the resolution).
+public struct GeneratorConfiguration: Equatable, Sendable {
+    public var latentDimension: Int
+    public var baseChannels: Int
+    public var levels: [Int]
+    public var channels: Int
+    /// Slope of the LeakyReLUs for negative inputs: 0.2 on the architecture page.
+    public var negativeSlope: Float
+
+    public init(latentDimension: Int, baseChannels: Int, levels: [Int], channels: Int = 1, negativeSlope: Float = 0.2) {
+        self.latentDimension = latentDimension
+        self.baseChannels = baseChannels
+        self.levels = levels
+        self.channels = channels
+        self.negativeSlope = negativeSlope
+    }
+
+    public var resolution: Int { 4 << levels.count }
+}
+
+/// The generator presets of the architecture page.
+public enum GeneratorPreset: String, CaseIterable, Sendable {
+    /// 64 x 64, 1,812,961 parameters.
+    case compact
+    /// 256 x 256, 18,277,089 parameters (the paper reports 17,074,528).
+    case paper
+
+    public func configuration(channels: Int = 1) -> GeneratorConfiguration {
+        switch self {
+        case .compact: GeneratorConfiguration(latentDimension: 128, baseChannels: 256, levels: [4, 3, 2, 1], channels: channels)
+        case .paper: GeneratorConfiguration(latentDimension: 128, baseChannels: 512, levels: [6, 5, 4, 3, 2, 1], channels: channels)
+        }
+    }
+}
+
+/// One upsampling level (our reading of the paper's Table 1): three parallel
+/// branches over the same input, each doubling the resolution, concatenated,
+/// then BatchNorm and LeakyReLU(0.2).
+///
+/// - a: Conv 3x3 (cin -> F, pad 1), nearest upsampling x2
+/// - b: Conv 1x1 (cin -> 2F), ConvTranspose 3x3 (2F -> F, stride 2, pad 1, output padding 1)
+/// - c: Conv 1x1 (cin -> 2F), ConvTranspose 1x1 (2F -> F, stride 2, output padding 1)
+///
+/// Input [N, cin, H, W], output [N, 3F, 2H, 2W].
+final class GeneratorLevel: Layer {
+    let a: Conv2d, upsample = Upsample2x()
+    let b1: Conv2d, b2: ConvTranspose2d
+    let c1: Conv2d, c2: ConvTranspose2d
+    let norm: BatchNorm2d, activation: LeakyReLU
+    let filters: Int
+    private var concatenated: Tensor?
+    private var slices: [Tensor?] = [nil, nil, nil]
+    private var inputGradient: Tensor?
+
+    init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float) {
+        filters = f
+        activation = LeakyReLU(slope: negativeSlope)
+        a = Conv2d("\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1)
+        b1 = Conv2d("\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
+        b2 = ConvTranspose2d("\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
+                             kernel: 3, stride: 2, padding: 1, outputPadding: 1)
+        c1 = Conv2d("\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
+        c2 = ConvTranspose2d("\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
+                             kernel: 1, stride: 2, padding: 0, outputPadding: 1)
+        norm = BatchNorm2d("\(name).bn", store: store, channels: 3 * f)
+    }
+
+    func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let branchA = upsample.forward(a.forward(x, training: training), training: training)
+        let branchB = b2.forward(b1.forward(x, training: training), training: training)
+        let branchC = c2.forward(c1.forward(x, training: training), training: training)
+        let joined = ChannelConcat.forward([branchA, branchB, branchC], into: &concatenated)
+        return activation.forward(norm.forward(joined, training: training), training: training)
+    }
+
+    func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        let dJoined = norm.backward(activation.backward(dy, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
+        let widths = [filters, filters, filters]
+        let dA = ChannelConcat.backward(dJoined, channels: widths, index: 0, into: &slices[0])
+        let dB = ChannelConcat.backward(dJoined, channels: widths, index: 1, into: &slices[1])
+        let dC = ChannelConcat.backward(dJoined, channels: widths, index: 2, into: &slices[2])
+        let fromA = a.backward(upsample.backward(dA, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
+        let fromB = b1.backward(b2.backward(dB, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
+        let fromC = c1.backward(c2.backward(dC, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
+        let dx = reuseTensor(&inputGradient, fromA.shape)
+        let count = dx.count
+        for i in 0..<count { dx.data[i] = fromA.data[i] + fromB.data[i] + fromC.data[i] }
+        return dx
+    }
+}
+
+/// The paper's generator (architecture page): z [N, latent] -> Linear ->
+/// view [N, C0, 4, 4] -> BatchNorm -> LeakyReLU(0.2) -> levels -> Conv 3x3
+/// -> tanh, giving [N, channels, R, R] in [-1, 1].
+public final class Generator {
+    public let configuration: GeneratorConfiguration
+    public let store = ParameterStore()
+    let fc: Linear
+    let norm0: BatchNorm2d
+    let activation0: LeakyReLU
+    let levels: [GeneratorLevel]
+    let out: Conv2d
+    let tanh = Tanh()
+
+    public convenience init(preset: GeneratorPreset, channels: Int = 1, seed: UInt64) {
+        self.init(configuration: preset.configuration(channels: channels), seed: seed)
+    }
+
+    public init(configuration: GeneratorConfiguration, seed: UInt64) {
+        self.configuration = configuration
+        let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
+        let c0 = configuration.baseChannels
+        fc = Linear("fc", store: store, initializer: initializer, inFeatures: configuration.latentDimension, outFeatures: 16 * c0)
+        norm0 = BatchNorm2d("bn0", store: store, channels: c0)
+        activation0 = LeakyReLU(slope: configuration.negativeSlope)
+        var inChannels = c0
+        var made: [GeneratorLevel] = []
+        for (index, exponent) in configuration.levels.enumerated() {
+            let filters = (1 << exponent) * 8
+            made.append(GeneratorLevel("levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
+                                       negativeSlope: configuration.negativeSlope))
+            inChannels = 3 * filters
+        }
+        levels = made
+        out = Conv2d("out", store: store, initializer: initializer, inChannels: inChannels, outChannels: configuration.channels,
+                     kernel: 3, padding: 1)
+        store.seal()
+    }
+
+    /// latents [N, latent_dim] -> images [N, channels, R, R].
+    public func forward(_ latents: Tensor, training: Bool) -> Tensor {
+        precondition(latents.shape.count == 2 && latents.shape[1] == configuration.latentDimension,
+                     "generator input must be [N, \(configuration.latentDimension)], got \(latents.shape)")
+        let n = latents.shape[0]
+        let projected = fc.forward(latents, training: training)
+        projected.view(as: [n, configuration.baseChannels, 4, 4])
+        var x = activation0.forward(norm0.forward(projected, training: training), training: training)
+        for level in levels { x = level.forward(x, training: training) }
+        return tanh.forward(out.forward(x, training: training), training: training)
+    }
+
+    /// Adds the parameter gradients for `outputGradient` into the store.
+    public func backward(_ outputGradient: Tensor) {
+        var d = out.backward(tanh.backward(outputGradient, parameterGradients: true), parameterGradients: true)
+        for level in levels.reversed() { d = level.backward(d, parameterGradients: true) }
+        d = norm0.backward(activation0.backward(d, parameterGradients: true), parameterGradients: true)
+        let n = d.shape[0]
+        d.view(as: [n, 16 * configuration.baseChannels])
+        _ = fc.backward(d, parameterGradients: true)
+        d.view(as: [n, configuration.baseChannels, 4, 4])
+    }
+}

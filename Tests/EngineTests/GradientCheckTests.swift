@@ -1,0 +1,171 @@
+import Foundation
+import Engine
+import TestSupport
+import Testing
+
+/// Finite-difference gradient checks in float32.
+///
+/// The loss is L = sum(y * r) for a fixed random r, accumulated in double.
+/// With central differences and step h = 1e-2, the float32 rounding of the
+/// forward pass perturbs L by about 1e-7 * sqrt(n) * |terms| (at most ~1e-5
+/// here), which divided by 2h is ~5e-4; the truncation error is O(h^2 f''')
+/// ~ 1e-4. So analytic and numeric gradients must agree within
+/// 3e-3 + 1e-2 * |numeric|; a wrong gradient is off by far more.
+struct GradientCheck {
+    static let step: Float = 1e-2
+
+    /// Checks d(loss)/d(input) at sampled entries and d(loss)/d(parameter) at
+    /// sampled entries of every parameter of `store`. `run` does the forward
+    /// pass and returns the output tensor.
+    static func check(_ label: String, input: Tensor, store: ParameterStore?, samples: Int = 12,
+                      run: (Tensor) -> Tensor, backward: (Tensor) -> Tensor) {
+        var random = EngineRandom(seed: 99)
+        let output = run(input)
+        let weights = Tensor(shape: output.shape, values: (0..<output.count).map { _ in random.uniform(-1, 1) })
+        func loss() -> Double {
+            let y = run(input)
+            var total: Double = 0
+            for i in 0..<y.count { total += Double(y.data[i]) * Double(weights.data[i]) }
+            return total
+        }
+        store?.zeroGradients()
+        _ = run(input)
+        let analyticInput = backward(weights).values
+        let analyticParameters = store.map { Array(UnsafeBufferPointer(start: $0.gradients, count: $0.count)) } ?? []
+
+        func numeric(_ pointer: UnsafeMutablePointer<Float>) -> Double {
+            let saved = pointer.pointee
+            pointer.pointee = saved + step
+            let plus = loss()
+            pointer.pointee = saved - step
+            let minus = loss()
+            pointer.pointee = saved
+            return (plus - minus) / Double(2 * step)
+        }
+        var largest: Double = 0
+        func compare(_ analytic: Float, _ numeric: Double, _ what: String) {
+            let difference = abs(Double(analytic) - numeric)
+            largest = max(largest, difference)
+            #expect(difference <= 3e-3 + 1e-2 * abs(numeric), "\(label) \(what): analytic \(analytic), numeric \(numeric)")
+        }
+        for _ in 0..<samples {
+            let index = Int(random.nextUInt64() % UInt64(input.count))
+            compare(analyticInput[index], numeric(input.data + index), "input[\(index)]")
+        }
+        if let store {
+            for parameter in store.parameters {
+                for _ in 0..<min(samples, parameter.count) {
+                    let index = Int(random.nextUInt64() % UInt64(parameter.count))
+                    compare(analyticParameters[parameter.offset + index], numeric(store.value(parameter) + index),
+                            "\(parameter.name)[\(index)]")
+                }
+            }
+        }
+        print("gradient check \(label): largest difference \(largest)")
+    }
+
+    /// A random tensor away from 0, so that (leaky) ReLU kinks are not crossed by the step.
+    static func input(_ shape: [Int], seed: UInt64) -> Tensor {
+        var random = EngineRandom(seed: seed)
+        let count = shape.reduce(1, *)
+        return Tensor(shape: shape, values: (0..<count).map { _ in
+            let v = random.uniform(0.1, 1)
+            return random.uniform() < 0.5 ? -v : v
+        })
+    }
+}
+
+@Suite("Gradient checks")
+struct GradientCheckTests {
+    init() { EngineThreads.configure(2) }
+
+    func layerCheck(_ label: String, _ shape: [Int], build: (ParameterStore, DefaultInitializer) -> Layer) {
+        let store = ParameterStore()
+        let layer = build(store, DefaultInitializer(random: EngineRandom(seed: 5)))
+        store.seal()
+        GradientCheck.check(label, input: GradientCheck.input(shape, seed: 3), store: store.count > 0 ? store : nil,
+                            run: { layer.forward($0, training: true) },
+                            backward: { layer.backward($0, parameterGradients: true) })
+    }
+
+    @Test("Conv2d 3x3 pad 1, 1x1, 4x4 stride 2")
+    func convolutions() {
+        layerCheck("conv3x3", [2, 3, 5, 5]) { Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 4, kernel: 3, padding: 1) }
+        layerCheck("conv1x1", [2, 3, 4, 4]) { Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1) }
+        layerCheck("conv4x4s2", [2, 2, 8, 8]) {
+            Conv2d("c", store: $0, initializer: $1, inChannels: 2, outChannels: 3, kernel: 4, stride: 2, padding: 1)
+        }
+    }
+
+    @Test("ConvTranspose2d 3x3 stride 2 and 1x1 stride 2, with output padding")
+    func transposedConvolutions() {
+        layerCheck("convT3x3", [2, 3, 3, 3]) {
+            ConvTranspose2d("t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 3, stride: 2, padding: 1, outputPadding: 1)
+        }
+        layerCheck("convT1x1", [2, 3, 3, 3]) {
+            ConvTranspose2d("t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1, stride: 2, padding: 0, outputPadding: 1)
+        }
+    }
+
+    @Test("Linear, BatchNorm2d, activations, upsampling")
+    func others() {
+        layerCheck("linear", [3, 6]) { Linear("l", store: $0, initializer: $1, inFeatures: 6, outFeatures: 4) }
+        layerCheck("batchnorm", [3, 2, 3, 3]) { store, _ in BatchNorm2d("b", store: store, channels: 2) }
+        layerCheck("leaky_relu", [2, 2, 3, 3]) { _, _ in LeakyReLU(slope: 0.2) }
+        layerCheck("tanh", [2, 2, 3, 3]) { _, _ in Tanh() }
+        layerCheck("sigmoid", [2, 2, 3, 3]) { _, _ in Sigmoid() }
+        layerCheck("upsample", [2, 2, 3, 3]) { _, _ in Upsample2x() }
+    }
+
+    @Test("binary cross-entropy gradient")
+    func crossEntropy() {
+        let logits = GradientCheck.input([5, 1], seed: 8)
+        var gradient: Tensor?
+        _ = BinaryCrossEntropy.withLogits(logits, target: 1, gradient: &gradient)
+        for i in 0..<5 {
+            let saved = logits.data[i]
+            var scratch: Tensor?
+            logits.data[i] = saved + 1e-2
+            let plus = BinaryCrossEntropy.withLogits(logits, target: 1, gradient: &scratch)
+            logits.data[i] = saved - 1e-2
+            let minus = BinaryCrossEntropy.withLogits(logits, target: 1, gradient: &scratch)
+            logits.data[i] = saved
+            #expect(abs((plus - minus) / 2e-2 - gradient!.data[i]) < 1e-3)
+        }
+    }
+}
+
+@Suite("Tensor files")
+struct TensorFileTests {
+    @Test("safetensors and .npy round trips, and clear errors")
+    func roundTrips() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let a = NamedArray(shape: [2, 3], values: [1, -2, 3.5, 0, 1e-7, 6])
+        let b = NamedArray(shape: [4], values: [9, 8, 7, 6])
+        try SafeTensors.write([("a", a), ("b.weight", b)], metadata: ["preset": "compact"], to: folder.file("x.safetensors"))
+        let read = try SafeTensors.read(path: folder.file("x.safetensors"))
+        #expect(read.tensors["a"]?.values == a.values && read.tensors["a"]?.shape == a.shape)
+        #expect(read.tensors["b.weight"]?.values == b.values)
+        #expect(read.metadata == ["preset": "compact"])
+        try NumpyFile.write(a, to: folder.file("x.npy"))
+        let npy = try NumpyFile.read(path: folder.file("x.npy"))
+        #expect(npy.shape == [2, 3] && npy.values == a.values)
+        try Data("not a tensor file".utf8).write(to: URL(fileURLWithPath: folder.file("bad")))
+        #expect(throws: TensorFileError.self) { _ = try SafeTensors.read(path: folder.file("bad")) }
+        #expect(throws: TensorFileError.self) { _ = try NumpyFile.read(path: folder.file("bad")) }
+    }
+
+    @Test("a store refuses a checkpoint with missing or misshapen tensors, naming them")
+    func loadErrors() throws {
+        let store = ParameterStore()
+        _ = store.make("w", shape: [2, 2]) { $0.update(repeating: 0) }
+        _ = store.make("b", shape: [2]) { $0.update(repeating: 0) }
+        store.seal()
+        let error = #expect(throws: TensorFileError.self) {
+            try store.load(["w": NamedArray(shape: [4], values: [1, 2, 3, 4])], source: "ckpt")
+        }
+        #expect(error?.reason.contains("w has shape [4], expected [2, 2]") == true)
+        #expect(error?.reason.contains("missing b") == true)
+    }
+}
