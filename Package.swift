@@ -51,7 +51,7 @@ let package = Package(
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [
-                "Catalog", "DICOM", "Imaging",
+                "Catalog", "DICOM", "GAN", "Imaging",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -10,23 +10,27 @@ public final class LeakyReLU: Layer {
     public init(slope: Float = 0.2) { self.slope = slope }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        input = x
-        let y = reuseTensor(&output, x.shape)
-        let slope = self.slope
-        parallelChunks(x.count) { range in
-            for i in range { let v = x.data[i]; y.data[i] = v > 0 ? v : v * slope }
+        Profiler.measure("LeakyReLU", .forward) {
+            input = x
+            let y = reuseTensor(&output, x.shape)
+            let slope = self.slope
+            parallelChunks(x.count) { range in
+                for i in range { let v = x.data[i]; y.data[i] = v > 0 ? v : v * slope }
+            }
+            return y
         }
-        return y
     }
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        let x = input!
-        let dx = reuseTensor(&inputGradient, x.shape)
-        let slope = self.slope
-        parallelChunks(x.count) { range in
-            for i in range { dx.data[i] = x.data[i] > 0 ? dy.data[i] : dy.data[i] * slope }
+        Profiler.measure("LeakyReLU", .backward) {
+            let x = input!
+            let dx = reuseTensor(&inputGradient, x.shape)
+            let slope = self.slope
+            parallelChunks(x.count) { range in
+                for i in range { dx.data[i] = x.data[i] > 0 ? dy.data[i] : dy.data[i] * slope }
+            }
+            return dx
         }
-        return dx
     }
 }
 
@@ -45,28 +49,32 @@ public final class SquashingActivation: Layer {
     public init(_ function: Function) { self.function = function }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let y = reuseTensor(&output, x.shape)
-        let function = self.function
-        parallelChunks(x.count) { range in
-            switch function {
-            case .tanh: for i in range { y.data[i] = tanhf(x.data[i]) }
-            case .sigmoid: for i in range { y.data[i] = 1 / (1 + expf(-x.data[i])) }
+        Profiler.measure(String(describing: function), .forward) {
+            let y = reuseTensor(&output, x.shape)
+            let function = self.function
+            parallelChunks(x.count) { range in
+                switch function {
+                case .tanh: for i in range { y.data[i] = tanhf(x.data[i]) }
+                case .sigmoid: for i in range { y.data[i] = 1 / (1 + expf(-x.data[i])) }
+                }
             }
+            return y
         }
-        return y
     }
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        let y = output!
-        let dx = reuseTensor(&inputGradient, y.shape)
-        let function = self.function
-        parallelChunks(y.count) { range in
-            switch function {
-            case .tanh: for i in range { dx.data[i] = dy.data[i] * (1 - y.data[i] * y.data[i]) }
-            case .sigmoid: for i in range { dx.data[i] = dy.data[i] * y.data[i] * (1 - y.data[i]) }
+        Profiler.measure(String(describing: function), .backward) {
+            let y = output!
+            let dx = reuseTensor(&inputGradient, y.shape)
+            let function = self.function
+            parallelChunks(y.count) { range in
+                switch function {
+                case .tanh: for i in range { dx.data[i] = dy.data[i] * (1 - y.data[i] * y.data[i]) }
+                case .sigmoid: for i in range { dx.data[i] = dy.data[i] * y.data[i] * (1 - y.data[i]) }
+                }
             }
+            return dx
         }
-        return dx
     }
 }
 
@@ -82,40 +90,44 @@ public final class Upsample2x: Layer {
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        let (n, c, h, w) = x.nchw
-        inputShape = x.shape
-        let y = reuseTensor(&output, [n, c, 2 * h, 2 * w])
-        parallelChunks(n * c, minimumPerThread: 1) { planes in
-            for plane in planes {
-                let source = x.data + plane * h * w, target = y.data + plane * 4 * h * w
-                for i in 0..<h {
-                    let top = target + 2 * i * 2 * w, bottom = top + 2 * w
-                    for j in 0..<w {
-                        let v = source[i * w + j]
-                        top[2 * j] = v; top[2 * j + 1] = v
-                        bottom[2 * j] = v; bottom[2 * j + 1] = v
+        Profiler.measure("Upsample2x", .forward) {
+            let (n, c, h, w) = x.nchw
+            inputShape = x.shape
+            let y = reuseTensor(&output, [n, c, 2 * h, 2 * w])
+            parallelChunks(n * c, minimumPerThread: 1) { planes in
+                for plane in planes {
+                    let source = x.data + plane * h * w, target = y.data + plane * 4 * h * w
+                    for i in 0..<h {
+                        let top = target + 2 * i * 2 * w, bottom = top + 2 * w
+                        for j in 0..<w {
+                            let v = source[i * w + j]
+                            top[2 * j] = v; top[2 * j + 1] = v
+                            bottom[2 * j] = v; bottom[2 * j + 1] = v
+                        }
                     }
                 }
             }
+            return y
         }
-        return y
     }
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let dx = reuseTensor(&inputGradient, inputShape)
-        parallelChunks(n * c, minimumPerThread: 1) { planes in
-            for plane in planes {
-                let source = dy.data + plane * 4 * h * w, target = dx.data + plane * h * w
-                for i in 0..<h {
-                    let top = source + 2 * i * 2 * w, bottom = top + 2 * w
-                    for j in 0..<w {
-                        target[i * w + j] = top[2 * j] + top[2 * j + 1] + bottom[2 * j] + bottom[2 * j + 1]
+        Profiler.measure("Upsample2x", .backward) {
+            let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+            let dx = reuseTensor(&inputGradient, inputShape)
+            parallelChunks(n * c, minimumPerThread: 1) { planes in
+                for plane in planes {
+                    let source = dy.data + plane * 4 * h * w, target = dx.data + plane * h * w
+                    for i in 0..<h {
+                        let top = source + 2 * i * 2 * w, bottom = top + 2 * w
+                        for j in 0..<w {
+                            target[i * w + j] = top[2 * j] + top[2 * j + 1] + bottom[2 * j] + bottom[2 * j + 1]
+                        }
                     }
                 }
             }
+            return dx
         }
-        return dx
     }
 }
 

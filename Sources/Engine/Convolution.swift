@@ -9,6 +9,23 @@ struct PatchGeometry {
     var positions: Int { columnsHigh * columnsWide }
 }
 
+extension PatchGeometry {
+    /// The output columns whose input column ox * stride - padding + kj falls
+    /// inside the image: computed once per kernel offset instead of testing
+    /// every element.
+    @inline(__always)
+    func validColumns(kj: Int) -> Range<Int> {
+        // ceil((padding - kj) / stride), clamped at 0 (Swift's division
+        // truncates toward zero, which is the ceiling for negative numerators).
+        let low = max(0, (padding - kj + stride - 1) / stride)
+        // floor((width - 1 + padding - kj) / stride) + 1: none when the
+        // numerator is negative (the kernel offset reaches past the image).
+        let last = width - 1 + padding - kj
+        let high = last < 0 ? 0 : min(columnsWide, last / stride + 1)
+        return low..<max(low, high)
+    }
+}
+
 /// Copies the patches of `batch` images into `columns`, laid out as a
 /// [channels*kernel*kernel, batch*positions] matrix (row: channel and kernel
 /// offset; column: image and output position). Zero outside the image.
@@ -19,18 +36,24 @@ func im2col(_ image: UnsafePointer<Float>, batch: Int, _ g: PatchGeometry, into 
         for row in rows {
             let channel = row / (g.kernel * g.kernel)
             let ki = row / g.kernel % g.kernel, kj = row % g.kernel
+            let valid = g.validColumns(kj: kj)
+            let firstInput = valid.lowerBound * g.stride - g.padding + kj
             var destination = columns + row * rowLength
             for n in 0..<batch {
                 let source = image + (n * g.channels + channel) * plane
                 for oy in 0..<g.columnsHigh {
                     let iy = oy * g.stride - g.padding + ki
-                    if iy < 0 || iy >= g.height {
+                    if iy < 0 || iy >= g.height || valid.isEmpty {
                         destination.update(repeating: 0, count: g.columnsWide)
                     } else {
-                        let line = source + iy * g.width
-                        for ox in 0..<g.columnsWide {
-                            let ix = ox * g.stride - g.padding + kj
-                            destination[ox] = ix >= 0 && ix < g.width ? line[ix] : 0
+                        destination.update(repeating: 0, count: valid.lowerBound)
+                        (destination + valid.upperBound).update(repeating: 0, count: g.columnsWide - valid.upperBound)
+                        let line = source + iy * g.width + firstInput
+                        let target = destination + valid.lowerBound
+                        if g.stride == 1 {
+                            target.update(from: line, count: valid.count)
+                        } else {
+                            for t in 0..<valid.count { target[t] = line[t * g.stride] }
                         }
                     }
                     destination += g.columnsWide
@@ -41,29 +64,33 @@ func im2col(_ image: UnsafePointer<Float>, batch: Int, _ g: PatchGeometry, into 
 }
 
 /// The adjoint of `im2col`: adds every column entry back into the image
-/// position it came from. `image` is overwritten.
+/// position it came from. `image` is overwritten. Each image plane is
+/// written by one thread.
 func col2im(_ columns: UnsafePointer<Float>, batch: Int, _ g: PatchGeometry, into image: UnsafeMutablePointer<Float>) {
     let rowLength = batch * g.positions
     let plane = g.height * g.width
-    image.update(repeating: 0, count: batch * g.channels * plane)
-    parallelChunks(g.channels, minimumPerThread: 1) { channels in
-        for channel in channels {
+    parallelChunks(batch * g.channels, minimumPerThread: 1) { planes in
+        for index in planes {
+            let n = index / g.channels, channel = index % g.channels
+            let target = image + index * plane
+            target.update(repeating: 0, count: plane)
             for k in 0..<(g.kernel * g.kernel) {
                 let ki = k / g.kernel, kj = k % g.kernel
-                var source = columns + (channel * g.kernel * g.kernel + k) * rowLength
-                for n in 0..<batch {
-                    let target = image + (n * g.channels + channel) * plane
-                    for oy in 0..<g.columnsHigh {
-                        let iy = oy * g.stride - g.padding + ki
-                        if iy >= 0 && iy < g.height {
-                            let line = target + iy * g.width
-                            for ox in 0..<g.columnsWide {
-                                let ix = ox * g.stride - g.padding + kj
-                                if ix >= 0 && ix < g.width { line[ix] += source[ox] }
-                            }
+                let valid = g.validColumns(kj: kj)
+                if valid.isEmpty { continue }
+                let firstInput = valid.lowerBound * g.stride - g.padding + kj
+                var source = columns + (channel * g.kernel * g.kernel + k) * rowLength + n * g.positions + valid.lowerBound
+                for oy in 0..<g.columnsHigh {
+                    let iy = oy * g.stride - g.padding + ki
+                    if iy >= 0 && iy < g.height {
+                        let line = target + iy * g.width + firstInput
+                        if g.stride == 1 {
+                            for t in 0..<valid.count { line[t] += source[t] }
+                        } else {
+                            for t in 0..<valid.count { line[t * g.stride] += source[t] }
                         }
-                        source += g.columnsWide
                     }
+                    source += g.columnsWide
                 }
             }
         }
@@ -115,6 +142,7 @@ func addChannelSums(_ tensor: Tensor, into sums: UnsafeMutablePointer<Float>) {
 @inline(__always)
 func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
           _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float, _ c: UnsafeMutablePointer<Float>) {
+    Profiler.countGEMM(m: m, n: n, k: k)
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
                 Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
                 beta, c, Int32(n))
@@ -138,7 +166,10 @@ public final class Workspace {
 ///
 /// Forward: im2col of the whole batch into [in*k*k, N*Ho*Wo], one GEMM with
 /// the weight, then back to NCHW with the bias. A 1x1 convolution's im2col is
-/// a plain transpose to channel-major order.
+/// a plain transpose to channel-major order. With at most
+/// `directOutputChannels` outputs and stride 1 (the generator's last layer),
+/// the GEMM would be a few rows against a huge column matrix, so the layer
+/// convolves directly instead: shifted row updates that stay in cache.
 public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter
@@ -149,6 +180,11 @@ public final class Conv2d: Layer {
     private var inputGradient: Tensor?
     private var inputShape: [Int] = []
     private var geometry: PatchGeometry!
+    /// The input, kept by the direct path for the weight gradient.
+    private var input: Tensor?
+
+    static let directOutputChannels = 4
+    var convolvesDirectly: Bool { outChannels <= Self.directOutputChannels && stride == 1 }
 
     public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
                 kernel: Int, stride: Int = 1, padding: Int = 0) {
@@ -165,36 +201,142 @@ public final class Conv2d: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        let (n, c, h, w) = input.nchw
-        precondition(c == inChannels, "Conv2d \(weight.name): input has \(c) channels, expected \(inChannels)")
-        let outHeight = (h + 2 * padding - kernel) / stride + 1, outWidth = (w + 2 * padding - kernel) / stride + 1
-        geometry = PatchGeometry(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
-                                 columnsHigh: outHeight, columnsWide: outWidth)
-        inputShape = input.shape
-        let cols = reuseTensor(&columns, [geometry.rows, n * geometry.positions])
-        im2col(input.data, batch: n, geometry, into: cols.data)
-        let product = store.workspace.a(outChannels * n * geometry.positions)
-        gemm(transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
-             store.value(weight), cols.data, beta: 0, product)
-        let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-        batchMajor(product, batch: n, channels: outChannels, plane: geometry.positions, bias: store.value(bias), into: y.data)
-        return y
+        Profiler.measure("Conv2d", .forward) {
+            let (n, c, h, w) = input.nchw
+            precondition(c == inChannels, "Conv2d \(weight.name): input has \(c) channels, expected \(inChannels)")
+            let outHeight = (h + 2 * padding - kernel) / stride + 1, outWidth = (w + 2 * padding - kernel) / stride + 1
+            geometry = PatchGeometry(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
+                                     columnsHigh: outHeight, columnsWide: outWidth)
+            inputShape = input.shape
+            if convolvesDirectly {
+                self.input = input
+                let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
+                directForward(input, into: y)
+                return y
+            }
+            let cols = reuseTensor(&columns, [geometry.rows, n * geometry.positions])
+            im2col(input.data, batch: n, geometry, into: cols.data)
+            let product = store.workspace.a(outChannels * n * geometry.positions)
+            gemm(transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
+                 store.value(weight), cols.data, beta: 0, product)
+            let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
+            batchMajor(product, batch: n, channels: outChannels, plane: geometry.positions, bias: store.value(bias), into: y.data)
+            return y
+        }
     }
 
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
-        let n = inputShape[0], positions = n * geometry.positions
-        let dy = store.workspace.a(outChannels * positions)
-        channelMajor(outputGradient.data, batch: n, channels: outChannels, plane: geometry.positions, into: dy)
-        if parameterGradients {
-            gemm(transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
-                 dy, columns!.data, beta: 1, store.gradient(weight))
-            addChannelSums(outputGradient, into: store.gradient(bias))
+        Profiler.measure("Conv2d", .backward) {
+            if convolvesDirectly { return directBackward(outputGradient, parameterGradients: parameterGradients) }
+            let n = inputShape[0], positions = n * geometry.positions
+            let dy = store.workspace.a(outChannels * positions)
+            channelMajor(outputGradient.data, batch: n, channels: outChannels, plane: geometry.positions, into: dy)
+            if parameterGradients {
+                gemm(transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
+                     dy, columns!.data, beta: 1, store.gradient(weight))
+                addChannelSums(outputGradient, into: store.gradient(bias))
+            }
+            let dcols = store.workspace.b(geometry.rows * positions)
+            gemm(transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
+                 store.value(weight), dy, beta: 0, dcols)
+            let dx = reuseTensor(&inputGradient, inputShape)
+            col2im(dcols, batch: n, geometry, into: dx.data)
+            return dx
         }
-        let dcols = store.workspace.b(geometry.rows * positions)
-        gemm(transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
-             store.value(weight), dy, beta: 0, dcols)
+    }
+}
+
+extension Conv2d {
+    /// Calls `body(ki, kj, valid output columns, first input column)` for
+    /// every kernel offset, and within it the caller walks the valid rows.
+    @inline(__always)
+    private func forEachOffset(_ body: (Int, Int, Range<Int>, Int) -> Void) {
+        for ki in 0..<kernel {
+            for kj in 0..<kernel {
+                let valid = geometry.validColumns(kj: kj)
+                if !valid.isEmpty { body(ki, kj, valid, valid.lowerBound - padding + kj) }
+            }
+        }
+    }
+
+    /// Output rows oy whose input row oy - padding + ki is inside the image.
+    @inline(__always)
+    private func validRows(ki: Int) -> Range<Int> {
+        let low = max(0, padding - ki), high = min(geometry.columnsHigh, geometry.height + padding - ki)
+        return low..<max(low, high)
+    }
+
+    fileprivate func directForward(_ x: Tensor, into y: Tensor) {
+        let (n, c, h, w) = x.nchw
+        let (outHeight, outWidth) = (geometry.columnsHigh, geometry.columnsWide)
+        let weights = store.value(weight), biases = store.value(bias)
+        parallelChunks(n * outChannels, minimumPerThread: 1) { planes in
+            for plane in planes {
+                let image = plane / outChannels, o = plane % outChannels
+                let target = y.data + plane * outHeight * outWidth
+                target.update(repeating: biases[o], count: outHeight * outWidth)
+                for channel in 0..<c {
+                    let source = x.data + (image * c + channel) * h * w
+                    forEachOffset { ki, kj, valid, firstInput in
+                        let value = weights[((o * c + channel) * kernel + ki) * kernel + kj]
+                        for oy in validRows(ki: ki) {
+                            let out = target + oy * outWidth + valid.lowerBound
+                            let inp = source + (oy - padding + ki) * w + firstInput
+                            for t in 0..<valid.count { out[t] += value * inp[t] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fileprivate func directBackward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        let x = input!
+        let (n, c, h, w) = x.nchw
+        let (outHeight, outWidth) = (geometry.columnsHigh, geometry.columnsWide)
+        let weights = store.value(weight)
+        if parameterGradients {
+            let weightGradient = store.gradient(weight)
+            parallelChunks(c, minimumPerThread: 1) { channels in
+                for channel in channels {
+                    for o in 0..<outChannels {
+                        forEachOffset { ki, kj, valid, firstInput in
+                            var total: Float = 0
+                            for image in 0..<n {
+                                let gradient = dy.data + (image * outChannels + o) * outHeight * outWidth
+                                let source = x.data + (image * c + channel) * h * w
+                                for oy in validRows(ki: ki) {
+                                    let g = gradient + oy * outWidth + valid.lowerBound
+                                    let inp = source + (oy - padding + ki) * w + firstInput
+                                    for t in 0..<valid.count { total += g[t] * inp[t] }
+                                }
+                            }
+                            weightGradient[((o * c + channel) * kernel + ki) * kernel + kj] += total
+                        }
+                    }
+                }
+            }
+            addChannelSums(dy, into: store.gradient(bias))
+        }
         let dx = reuseTensor(&inputGradient, inputShape)
-        col2im(dcols, batch: n, geometry, into: dx.data)
+        parallelChunks(n * c, minimumPerThread: 1) { planes in
+            for plane in planes {
+                let image = plane / c, channel = plane % c
+                let target = dx.data + plane * h * w
+                target.update(repeating: 0, count: h * w)
+                for o in 0..<outChannels {
+                    let gradient = dy.data + (image * outChannels + o) * outHeight * outWidth
+                    forEachOffset { ki, kj, valid, firstInput in
+                        let value = weights[((o * c + channel) * kernel + ki) * kernel + kj]
+                        for oy in validRows(ki: ki) {
+                            let g = gradient + oy * outWidth + valid.lowerBound
+                            let out = target + (oy - padding + ki) * w + firstInput
+                            for t in 0..<valid.count { out[t] += value * g[t] }
+                        }
+                    }
+                }
+            }
+        }
         return dx
     }
 }
@@ -232,22 +374,24 @@ public final class ConvTranspose2d: Layer {
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
-        let (n, c, h, w) = input.nchw
-        precondition(c == inChannels, "ConvTranspose2d \(weight.name): input has \(c) channels, expected \(inChannels)")
-        let outHeight = (h - 1) * stride - 2 * padding + kernel + outputPadding
-        let outWidth = (w - 1) * stride - 2 * padding + kernel + outputPadding
-        geometry = PatchGeometry(channels: outChannels, height: outHeight, width: outWidth, kernel: kernel, stride: stride,
-                                 padding: padding, columnsHigh: h, columnsWide: w)
-        inputShape = input.shape
-        let x = reuseTensor(&channelMajorInput, [c, n * h * w])
-        channelMajor(input.data, batch: n, channels: c, plane: h * w, into: x.data)
-        let cols = store.workspace.a(geometry.rows * n * h * w)
-        gemm(transposeA: true, transposeB: false, m: geometry.rows, n: n * h * w, k: inChannels,
-             store.value(weight), x.data, beta: 0, cols)
-        let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-        col2im(cols, batch: n, geometry, into: y.data)
-        addBias(y)
-        return y
+        Profiler.measure("ConvTranspose2d", .forward) {
+            let (n, c, h, w) = input.nchw
+            precondition(c == inChannels, "ConvTranspose2d \(weight.name): input has \(c) channels, expected \(inChannels)")
+            let outHeight = (h - 1) * stride - 2 * padding + kernel + outputPadding
+            let outWidth = (w - 1) * stride - 2 * padding + kernel + outputPadding
+            geometry = PatchGeometry(channels: outChannels, height: outHeight, width: outWidth, kernel: kernel, stride: stride,
+                                     padding: padding, columnsHigh: h, columnsWide: w)
+            inputShape = input.shape
+            let x = reuseTensor(&channelMajorInput, [c, n * h * w])
+            channelMajor(input.data, batch: n, channels: c, plane: h * w, into: x.data)
+            let cols = store.workspace.a(geometry.rows * n * h * w)
+            gemm(transposeA: true, transposeB: false, m: geometry.rows, n: n * h * w, k: inChannels,
+                 store.value(weight), x.data, beta: 0, cols)
+            let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
+            col2im(cols, batch: n, geometry, into: y.data)
+            addBias(y)
+            return y
+        }
     }
 
     private func addBias(_ y: Tensor) {
@@ -263,19 +407,21 @@ public final class ConvTranspose2d: Layer {
     }
 
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
-        let n = inputShape[0], positions = n * geometry.positions
-        let dcols = store.workspace.a(geometry.rows * positions)
-        im2col(outputGradient.data, batch: n, geometry, into: dcols)
-        if parameterGradients {
-            gemm(transposeA: false, transposeB: true, m: inChannels, n: geometry.rows, k: positions,
-                 channelMajorInput!.data, dcols, beta: 1, store.gradient(weight))
-            addChannelSums(outputGradient, into: store.gradient(bias))
+        Profiler.measure("ConvTranspose2d", .backward) {
+            let n = inputShape[0], positions = n * geometry.positions
+            let dcols = store.workspace.a(geometry.rows * positions)
+            im2col(outputGradient.data, batch: n, geometry, into: dcols)
+            if parameterGradients {
+                gemm(transposeA: false, transposeB: true, m: inChannels, n: geometry.rows, k: positions,
+                     channelMajorInput!.data, dcols, beta: 1, store.gradient(weight))
+                addChannelSums(outputGradient, into: store.gradient(bias))
+            }
+            let dxMajor = store.workspace.b(inChannels * positions)
+            gemm(transposeA: false, transposeB: false, m: inChannels, n: positions, k: geometry.rows,
+                 store.value(weight), dcols, beta: 0, dxMajor)
+            let dx = reuseTensor(&inputGradient, inputShape)
+            batchMajor(dxMajor, batch: n, channels: inChannels, plane: geometry.positions, bias: nil, into: dx.data)
+            return dx
         }
-        let dxMajor = store.workspace.b(inChannels * positions)
-        gemm(transposeA: false, transposeB: false, m: inChannels, n: positions, k: geometry.rows,
-             store.value(weight), dcols, beta: 0, dxMajor)
-        let dx = reuseTensor(&inputGradient, inputShape)
-        batchMajor(dxMajor, batch: n, channels: inChannels, plane: geometry.positions, bias: nil, into: dx.data)
-        return dx
     }
 }

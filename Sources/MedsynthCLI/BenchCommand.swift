@@ -1,9 +1,14 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import GAN
 
 /// The benchmark scenarios (docs/performance.md).
 enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
+    /// A training step of the compact generator and the dcgan discriminator, batch 32 at 64 x 64.
+    case compact
+    /// A training step of the paper generator and the dcgan discriminator, batch 8 at 256 x 256.
+    case paper
     /// Import of many small generated instances into a fresh catalog.
     case `import`
 }
@@ -13,6 +18,11 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Run a benchmark scenario and report its figures.",
         discussion: """
+            compact, paper: one step is a discriminator step (real and generated batch) and a \
+            generator step, with Adam, as docs/engine.md defines them, on a fixed random batch, \
+            after two warm-up steps. Reports seconds per step, images per second, the GFLOP/s of \
+            the matrix products, threads and peak memory; --profile adds time per layer type.
+
             import: writes --instances copies of a real sample under new UIDs into a temporary \
             folder, imports them into a fresh catalog there, and reports instances per second over \
             the whole run and over its first and last thousand files. The folder is removed afterwards.
@@ -22,7 +32,16 @@ struct BenchCommand: ParsableCommand {
     )
 
     @Option(help: "The scenario to run: \(BenchScenario.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var scenario: BenchScenario = .import
+    var scenario: BenchScenario = .compact
+
+    @Option(help: "compact, paper: measured steps after the two warm-up steps.")
+    var steps = 10
+
+    @Option(help: "compact, paper: threads for OpenBLAS and the engine (default: one per core).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "compact, paper: also print the time per layer type, forward and backward.")
+    var profile = false
 
     @Option(help: "import: how many instances to generate and import.")
     var instances = 10_000
@@ -38,10 +57,59 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if instances < 1 { throw ValidationError("--instances must be at least 1.") }
+        if steps < 1 { throw ValidationError("--steps must be at least 1.") }
+        if threads < 1 { throw ValidationError("--threads must be at least 1.") }
     }
 
     func run() throws {
         ConsoleLogHandler.bootstrap(verbose: false)
+        switch scenario {
+        case .compact: try runSteps(.compact)
+        case .paper: try runSteps(.paper)
+        case .import: try runImport()
+        }
+    }
+
+    private func runSteps(_ scenario: StepBenchmark.Scenario) throws {
+        let progress = ProgressLine(label: "bench \(scenario.rawValue)", unit: "steps")
+        let started = Date()
+        let result = StepBenchmark.run(scenario, steps: steps, threads: threads, profile: profile) { done in
+            progress.update(done: done, total: steps, elapsed: Date().timeIntervalSince(started))
+        }
+        progress.finish()
+        if json {
+            try printJSON(result)
+            return
+        }
+        print(String(format: """
+            %@: batch %d, %d threads, %d steps after 2 warm-up steps
+              step            %.3f s
+              images/s        %.2f
+              GEMM GFLOP/s    %.1f (%.1f GFLOP per step), %.0f %% of the SGEMM peak measured now (%.1f GFLOP/s)
+              peak memory     %.0f MiB (resident after warm-up %.0f MiB, at the end %.0f MiB)
+              last losses     D %.4f, G %.4f
+            """, scenario.rawValue, result.batch, result.threads, result.steps, result.stepSeconds, result.imagesPerSecond,
+            result.gflopsPerSecond, result.gflopPerStep, 100 * result.fractionOfSGEMMPeak, result.sgemmPeakGflopsPerSecond,
+            Double(result.peakRSSBytes) / 1_048_576,
+            Double(result.rssAfterWarmupBytes) / 1_048_576, Double(result.rssAtEndBytes) / 1_048_576,
+            result.discriminatorLoss, result.generatorLoss))
+        if let profile = result.profile {
+            let total = profile.values.reduce(0, +)
+            print("  time per layer type over \(result.steps) steps:")
+            for (name, seconds) in profile.sorted(by: { $0.value > $1.value }) {
+                let label = name.padding(toLength: max(30, name.count), withPad: " ", startingAt: 0)
+                print(String(format: "    %@ %8.3f s  %5.1f %%", label, seconds, 100 * seconds / total))
+            }
+        }
+    }
+
+    private func printJSON<T: Encodable>(_ value: T) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    private func runImport() throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medsynth-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
         let inputs = work.appendingPathComponent("inputs")
@@ -52,9 +120,7 @@ struct BenchCommand: ParsableCommand {
                                            catalogFolder: work.appendingPathComponent("catalog"), jobs: jobs)
         }
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(result), as: UTF8.self))
+            try printJSON(result)
         } else {
             print(String(format: """
                 import of %d instances (%@), %d jobs:

@@ -91,6 +91,9 @@ struct GradientCheckTests {
     @Test("Conv2d 3x3 pad 1, 1x1, 4x4 stride 2")
     func convolutions() {
         layerCheck("conv3x3", [2, 3, 5, 5]) { Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 4, kernel: 3, padding: 1) }
+        layerCheck("conv3x3 one output (direct)", [2, 3, 5, 5]) {
+            Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 1, kernel: 3, padding: 1)
+        }
         layerCheck("conv1x1", [2, 3, 4, 4]) { Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1) }
         layerCheck("conv4x4s2", [2, 2, 8, 8]) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 2, outChannels: 3, kernel: 4, stride: 2, padding: 1)

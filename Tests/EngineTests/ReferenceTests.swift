@@ -40,7 +40,8 @@ func gradients(_ store: ParameterStore, _ parameter: Parameter) -> [Float] {
 struct ReferenceTests {
     init() { EngineThreads.configure(2) }
 
-    @Test("Conv2d forward and backward", arguments: ["conv3x3_pad1", "conv1x1", "conv4x4_stride2_pad1"])
+    @Test("Conv2d forward and backward", arguments: ["conv3x3_pad1", "conv1x1", "conv4x4_stride2_pad1", "conv4x4_stride2_pad1_2x2",
+                                                              "conv3x3_pad1_one_output"])
     func convolution(name: String) throws {
         let fixture = try OpCase(name)
         let weightShape = fixture["weight"].shape

@@ -1,0 +1,105 @@
+import Dispatch
+import Engine
+import Foundation
+
+/// The `compact` and `paper` scenarios of the architecture page: training
+/// steps on a fixed random "real" batch (uniform in [-1, 1]), after two
+/// warm-up steps.
+public enum StepBenchmark {
+    public enum Scenario: String, CaseIterable, Sendable {
+        case compact, paper
+
+        public var preset: GeneratorPreset { self == .compact ? .compact : .paper }
+        public var batch: Int { self == .compact ? 32 : 8 }
+    }
+
+    public struct Result: Codable, Sendable {
+        public var scenario: String
+        public var batch: Int
+        public var steps: Int
+        public var stepSeconds: Double
+        public var imagesPerSecond: Double
+        /// Matrix-product operations per second (2 m n k per GEMM).
+        public var gflopsPerSecond: Double
+        public var gflopPerStep: Double
+        public var threads: Int
+        /// OpenBLAS SGEMM on 2048 x 2048 matrices, measured in the same run.
+        public var sgemmPeakGflopsPerSecond: Double
+        /// Matrix-product rate of the steps over the SGEMM peak.
+        public var fractionOfSGEMMPeak: Double
+        public var peakRSSBytes: Int
+        /// Resident memory after the warm-up steps and after the last step:
+        /// equal when the loop allocates nothing.
+        public var rssAfterWarmupBytes: Int
+        public var rssAtEndBytes: Int
+        public var discriminatorLoss: Float
+        public var generatorLoss: Float
+        /// Seconds per "Layer pass" over the measured steps, with --profile.
+        public var profile: [String: Double]?
+
+        enum CodingKeys: String, CodingKey {
+            case scenario, batch, steps, threads, profile
+            case stepSeconds = "step_seconds", imagesPerSecond = "images_per_second"
+            case gflopsPerSecond = "gflops_per_second", gflopPerStep = "gflop_per_step"
+            case sgemmPeakGflopsPerSecond = "sgemm_peak_gflops_per_second", fractionOfSGEMMPeak = "fraction_of_sgemm_peak"
+            case peakRSSBytes = "peak_rss_bytes", rssAfterWarmupBytes = "rss_after_warmup_bytes", rssAtEndBytes = "rss_at_end_bytes"
+            case discriminatorLoss = "discriminator_loss", generatorLoss = "generator_loss"
+        }
+    }
+
+    public static func run(_ scenario: Scenario, steps: Int, threads: Int, profile: Bool,
+                           progress: (Int) -> Void = { _ in }) -> Result {
+        EngineThreads.configure(threads)
+        let sgemmPeak = Engine.sgemmRate(size: 2048, repetitions: 4)
+        let generator = Generator(preset: scenario.preset, seed: 1)
+        let resolution = scenario.preset.configuration().resolution
+        let discriminator = Discriminator(resolution: resolution, seed: 2)
+        let step = TrainingStep(generator: generator, discriminator: discriminator)
+        var random = EngineRandom(seed: 3)
+        let real = Tensor(shape: [scenario.batch, 1, resolution, resolution],
+                          values: (0..<(scenario.batch * resolution * resolution)).map { _ in random.uniform(-1, 1) })
+        let latents = Tensor(shape: [scenario.batch, 128])
+        func drawLatents() {
+            for i in 0..<latents.count { latents.data[i] = random.normal() }
+        }
+        for _ in 0..<2 {
+            drawLatents()
+            step.run(real: real, latents: latents)
+        }
+        let rssAfterWarmup = residentBytes()
+        Profiler.reset()
+        Profiler.enabled = profile
+        var losses: (Float, Float) = (0, 0)
+        let start = DispatchTime.now().uptimeNanoseconds
+        for index in 0..<steps {
+            drawLatents()
+            losses = step.run(real: real, latents: latents)
+            progress(index + 1)
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        Profiler.enabled = false
+        let report = Profiler.report
+        let stepSeconds = seconds / Double(steps)
+        let gemmRate = report.gemmOperations / seconds / 1e9
+        return Result(scenario: scenario.rawValue, batch: scenario.batch, steps: steps, stepSeconds: stepSeconds,
+                      imagesPerSecond: Double(scenario.batch) / stepSeconds, gflopsPerSecond: gemmRate,
+                      gflopPerStep: report.gemmOperations / Double(steps) / 1e9, threads: threads,
+                      sgemmPeakGflopsPerSecond: sgemmPeak, fractionOfSGEMMPeak: gemmRate / sgemmPeak,
+                      peakRSSBytes: peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup, rssAtEndBytes: residentBytes(),
+                      discriminatorLoss: losses.0, generatorLoss: losses.1, profile: profile ? report.seconds : nil)
+    }
+
+    /// Peak resident set size of this process (getrusage).
+    static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return usage.ru_maxrss * 1024
+    }
+
+    /// Current resident set size, from /proc/self/statm.
+    static func residentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
+    }
+}

@@ -1,0 +1,44 @@
+import Engine
+
+/// One GAN training step exactly as the architecture page defines it:
+///
+/// - D step: the real batch labelled 1 and a generated batch (no gradient
+///   into G) labelled 0 through D, the two mean BCE losses summed, Adam on D;
+/// - G step: the same generated batch through D again, labelled 1 (the
+///   non-saturating loss), gradients through D into G only, Adam on G.
+public final class TrainingStep {
+    public let generator: Generator
+    public let discriminator: Discriminator
+    public let generatorOptimizer: Adam
+    public let discriminatorOptimizer: Adam
+    private var logitGradient: Tensor?
+
+    public init(generator: Generator, discriminator: Discriminator, learningRate: Float = 2e-4) {
+        self.generator = generator
+        self.discriminator = discriminator
+        generatorOptimizer = Adam(store: generator.store, learningRate: learningRate)
+        discriminatorOptimizer = Adam(store: discriminator.store, learningRate: learningRate)
+    }
+
+    /// Runs one step on `real` [N, channels, R, R] in [-1, 1] and `latents`
+    /// [N, latent_dim]; returns D's loss (real + generated) and G's loss.
+    @discardableResult
+    public func run(real: Tensor, latents: Tensor) -> (discriminatorLoss: Float, generatorLoss: Float) {
+        let generated = generator.forward(latents, training: true)
+
+        discriminator.store.zeroGradients()
+        let realLoss = BinaryCrossEntropy.withLogits(discriminator.forward(real, training: true), target: 1, gradient: &logitGradient)
+        _ = discriminator.backward(logitGradient!, parameterGradients: true)
+        let generatedLoss = BinaryCrossEntropy.withLogits(discriminator.forward(generated, training: true), target: 0,
+                                                          gradient: &logitGradient)
+        _ = discriminator.backward(logitGradient!, parameterGradients: true)
+        discriminatorOptimizer.update()
+
+        generator.store.zeroGradients()
+        let generatorLoss = BinaryCrossEntropy.withLogits(discriminator.forward(generated, training: true), target: 1,
+                                                          gradient: &logitGradient)
+        generator.backward(discriminator.backward(logitGradient!, parameterGradients: false))
+        generatorOptimizer.update()
+        return (realLoss + generatedLoss, generatorLoss)
+    }
+}
