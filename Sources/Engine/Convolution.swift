@@ -129,10 +129,7 @@ func addChannelSums(_ tensor: Tensor, into sums: UnsafeMutablePointer<Float>) {
     parallelChunks(c, minimumPerThread: 1) { range in
         for channel in range {
             var total: Float = 0
-            for image in 0..<n {
-                let start = tensor.data + (image * c + channel) * plane
-                for p in 0..<plane { total += start[p] }
-            }
+            for image in 0..<n { total += sum(tensor.data + (image * c + channel) * plane, plane) }
             sums[channel] += total
         }
     }
@@ -308,7 +305,7 @@ extension Conv2d {
                                 for oy in validRows(ki: ki) {
                                     let g = gradient + oy * outWidth + valid.lowerBound
                                     let inp = source + (oy - padding + ki) * w + firstInput
-                                    for t in 0..<valid.count { total += g[t] * inp[t] }
+                                    total += dotProduct(g, inp, valid.count)
                                 }
                             }
                             weightGradient[((o * c + channel) * kernel + ki) * kernel + kj] += total

@@ -27,3 +27,37 @@ func parallelChunks(_ total: Int, minimumPerThread: Int = 16_384, _ body: (Range
         body(start..<end)
     }
 }
+
+/// Sums `term(i)` for i in 0..<count in eight lanes: the compiler does not
+/// vectorise a plain floating-point reduction, since that would change the
+/// order of the additions. `lanes(i)` gives the terms i..<i+8 at once.
+@inline(__always)
+func laneSum(_ count: Int, lanes: (Int) -> SIMD8<Float>, term: (Int) -> Float) -> Float {
+    var accumulator = SIMD8<Float>(repeating: 0)
+    var i = 0
+    while i + 8 <= count {
+        accumulator += lanes(i)
+        i += 8
+    }
+    var total = accumulator.sum()
+    while i < count {
+        total += term(i)
+        i += 1
+    }
+    return total
+}
+
+@inline(__always)
+func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self) }
+
+/// Sum of a[i] * b[i].
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {
+    laneSum(count, lanes: { load8(a + $0) * load8(b + $0) }, term: { a[$0] * b[$0] })
+}
+
+/// Sum of a[i].
+@inline(__always)
+func sum(_ a: UnsafePointer<Float>, _ count: Int) -> Float {
+    laneSum(count, lanes: { load8(a + $0) }, term: { a[$0] })
+}
