@@ -163,7 +163,8 @@ public final class Workspace {
 ///
 /// Forward: im2col of the whole batch into [in*k*k, N*Ho*Wo], one GEMM with
 /// the weight, then back to NCHW with the bias. A 1x1 convolution's im2col is
-/// a plain transpose to channel-major order. With at most
+/// a plain transpose to channel-major order. A 1x1 convolution with stride 1
+/// and no padding is a plain GEMM per image on the NCHW data, no copies. With at most
 /// `directOutputChannels` outputs and stride 1 (the generator's last layer),
 /// the GEMM would be a few rows against a huge column matrix, so the layer
 /// convolves directly instead: shifted row updates that stay in cache.
@@ -182,6 +183,7 @@ public final class Conv2d: Layer {
 
     static let directOutputChannels = 4
     var convolvesDirectly: Bool { outChannels <= Self.directOutputChannels && stride == 1 }
+    var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
 
     public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
                 kernel: Int, stride: Int = 1, padding: Int = 0) {
@@ -205,10 +207,10 @@ public final class Conv2d: Layer {
             geometry = PatchGeometry(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
                                      columnsHigh: outHeight, columnsWide: outWidth)
             inputShape = input.shape
-            if convolvesDirectly {
+            if convolvesDirectly || isPointwise {
                 self.input = input
                 let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-                directForward(input, into: y)
+                if isPointwise { pointwiseForward(input, into: y) } else { directForward(input, into: y) }
                 return y
             }
             let cols = reuseTensor(&columns, [geometry.rows, n * geometry.positions])
@@ -224,6 +226,7 @@ public final class Conv2d: Layer {
 
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("Conv2d", .backward) {
+            if isPointwise { return pointwiseBackward(outputGradient, parameterGradients: parameterGradients) }
             if convolvesDirectly { return directBackward(outputGradient, parameterGradients: parameterGradients) }
             let n = inputShape[0], positions = n * geometry.positions
             let dy = store.workspace.a(outChannels * positions)
@@ -244,6 +247,38 @@ public final class Conv2d: Layer {
 }
 
 extension Conv2d {
+    /// Y_n [O, HW] = W [O, C] x X_n [C, HW] + bias, per image.
+    fileprivate func pointwiseForward(_ x: Tensor, into y: Tensor) {
+        let (n, c, h, w) = x.nchw
+        let plane = h * w
+        let biases = store.value(bias)
+        for image in 0..<n {
+            let target = y.data + image * outChannels * plane
+            for o in 0..<outChannels { (target + o * plane).update(repeating: biases[o], count: plane) }
+            gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: c, store.value(weight),
+                 x.data + image * c * plane, beta: 1, target)
+        }
+    }
+
+    /// dW += dY_n x X_nᵀ and dX_n = Wᵀ x dY_n, per image.
+    fileprivate func pointwiseBackward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        let x = input!
+        let (n, c, h, w) = x.nchw
+        let plane = h * w
+        let dx = reuseTensor(&inputGradient, inputShape)
+        for image in 0..<n {
+            let gradient = dy.data + image * outChannels * plane
+            if parameterGradients {
+                gemm(transposeA: false, transposeB: true, m: outChannels, n: c, k: plane, gradient,
+                     x.data + image * c * plane, beta: 1, store.gradient(weight))
+            }
+            gemm(transposeA: true, transposeB: false, m: c, n: plane, k: outChannels, store.value(weight), gradient,
+                 beta: 0, dx.data + image * c * plane)
+        }
+        if parameterGradients { addChannelSums(dy, into: store.gradient(bias)) }
+        return dx
+    }
+
     /// Calls `body(ki, kj, valid output columns, first input column)` for
     /// every kernel offset, and within it the caller walks the valid rows.
     @inline(__always)

@@ -1,0 +1,77 @@
+import Engine
+import Foundation
+import GAN
+import TestSupport
+import Testing
+
+@Suite("Checkpoint folders")
+struct CheckpointFolderTests {
+    init() { EngineThreads.configure(2) }
+
+    @Test("a folder written by another tool (model.json + generator.safetensors) gives that tool's output")
+    func foreignFolder() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let checkpoint = try #require(Bundle.module.url(forResource: "compact_generator", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let io = try #require(Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        try FileManager.default.copyItem(at: checkpoint, to: folder.url.appendingPathComponent(CheckpointFolder.generatorFile))
+        // Keys as another tool may write them, in another order, with an extra one.
+        try Data(#"{"resolution": 64, "channels": 1, "framework": "pytorch", "preset": "compact", "latent_dim": 128}"#.utf8)
+            .write(to: folder.url.appendingPathComponent(CheckpointFolder.modelFile))
+        let generator = try CheckpointFolder.loadGenerator(from: folder.url)
+        let expected = try SafeTensors.read(path: io.path).tensors
+        let latents = expected["latents"]!
+        let output = generator.forward(Tensor(shape: latents.shape, values: latents.values), training: false)
+        let difference = largestDifference(output.values, expected["inference"]!.values)
+        print("checkpoint folder: largest absolute difference \(difference)")
+        #expect(difference <= 1e-4)
+    }
+
+    @Test("write then restore: same outputs, same optimiser state, training continues identically")
+    func roundTrip() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        func makeStep(seed: UInt64) -> TrainingStep {
+            TrainingStep(generator: Generator(preset: .compact, seed: seed), discriminator: Discriminator(resolution: 64, seed: seed + 1))
+        }
+        var random = EngineRandom(seed: 5)
+        let real = Tensor(shape: [4, 1, 64, 64], values: (0..<(4 * 64 * 64)).map { _ in random.uniform(-1, 1) })
+        let latents = Tensor(shape: [4, 128], values: (0..<512).map { _ in random.normal() })
+        let original = makeStep(seed: 1)
+        original.run(real: real, latents: latents)
+        try CheckpointFolder.write(ModelDescription(preset: .compact), generator: original.generator, training: original, to: folder.url)
+        let description = try CheckpointFolder.readDescription(folder: folder.url)
+        #expect(description.step == 1 && description.discriminator == "dcgan" && description.resolution == 64)
+
+        let restored = makeStep(seed: 99)
+        try CheckpointFolder.restore(restored, from: folder.url)
+        #expect(restored.generatorOptimizer.step == 1)
+        #expect(restored.discriminatorOptimizer.secondMoment.values == original.discriminatorOptimizer.secondMoment.values)
+        let next = Tensor(shape: [4, 128], values: (0..<512).map { _ in random.normal() })
+        let lossesOriginal = original.run(real: real, latents: next)
+        let lossesRestored = restored.run(real: real, latents: next)
+        #expect(lossesOriginal.discriminatorLoss == lossesRestored.discriminatorLoss)
+        #expect(lossesOriginal.generatorLoss == lossesRestored.generatorLoss)
+        let a = original.generator.forward(latents, training: false).values
+        let b = restored.generator.forward(latents, training: false).values
+        #expect(a == b)
+    }
+
+    @Test("clear errors: no model.json, an unknown preset, a size that does not match, a missing weight file")
+    func errors() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let modelPath = folder.url.appendingPathComponent(CheckpointFolder.modelFile)
+        let missing = #expect(throws: TensorFileError.self) { _ = try CheckpointFolder.loadGenerator(from: folder.url) }
+        #expect(missing?.reason.contains("no model.json") == true && missing?.path == modelPath.path)
+        try Data(#"{"preset": "huge", "latent_dim": 128, "resolution": 64, "channels": 1}"#.utf8).write(to: modelPath)
+        let unknown = #expect(throws: TensorFileError.self) { _ = try CheckpointFolder.loadGenerator(from: folder.url) }
+        #expect(unknown?.reason.contains("unknown preset \"huge\"") == true)
+        try Data(#"{"preset": "compact", "latent_dim": 128, "resolution": 256, "channels": 1}"#.utf8).write(to: modelPath)
+        let mismatch = #expect(throws: TensorFileError.self) { _ = try CheckpointFolder.loadGenerator(from: folder.url) }
+        #expect(mismatch?.reason.contains("resolution 64") == true)
+        try Data(#"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1}"#.utf8).write(to: modelPath)
+        let noWeights = #expect(throws: TensorFileError.self) { _ = try CheckpointFolder.loadGenerator(from: folder.url) }
+        #expect(noWeights?.path.hasSuffix(CheckpointFolder.generatorFile) == true)
+    }
+}
