@@ -164,7 +164,9 @@ public final class Workspace {
 /// Forward: im2col of the whole batch into [in*k*k, N*Ho*Wo], one GEMM with
 /// the weight, then back to NCHW with the bias. A 1x1 convolution's im2col is
 /// a plain transpose to channel-major order. A 1x1 convolution with stride 1
-/// and no padding is a plain GEMM per image on the NCHW data, no copies. With at most
+/// and no padding over planes of at least `pointwisePlane` positions is a
+/// plain GEMM per image on the NCHW data, no copies (on smaller planes one
+/// GEMM per image would have too few columns to run fast). With at most
 /// `directOutputChannels` outputs and stride 1 (the generator's last layer),
 /// the GEMM would be a few rows against a huge column matrix, so the layer
 /// convolves directly instead: shifted row updates that stay in cache.
@@ -183,7 +185,8 @@ public final class Conv2d: Layer {
 
     static let directOutputChannels = 4
     var convolvesDirectly: Bool { outChannels <= Self.directOutputChannels && stride == 1 }
-    var isPointwise: Bool { kernel == 1 && stride == 1 && padding == 0 }
+    static let pointwisePlane = 256
+    private var isPointwise = false
 
     public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
                 kernel: Int, stride: Int = 1, padding: Int = 0) {
@@ -207,6 +210,7 @@ public final class Conv2d: Layer {
             geometry = PatchGeometry(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
                                      columnsHigh: outHeight, columnsWide: outWidth)
             inputShape = input.shape
+            isPointwise = kernel == 1 && stride == 1 && padding == 0 && h * w >= Self.pointwisePlane
             if convolvesDirectly || isPointwise {
                 self.input = input
                 let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
