@@ -27,10 +27,6 @@ public struct EngineRandom: Sendable {
         let u2 = Double(nextUInt64() >> 11) / Double(1 << 53)
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
-
-    /// The state, to save with a checkpoint.
-    public var savedState: UInt64 { state }
-    public init(savedState: UInt64) { state = savedState }
 }
 
 /// PyTorch's default initialisation of convolution and linear layers

@@ -12,11 +12,11 @@ public enum Profiler {
     nonisolated(unsafe) private static var operations: Double = 0
 
     @inline(__always)
-    static func measure<T>(_ layer: String, _ pass: Pass, _ body: () -> T) -> T {
+    static func measure<T>(_ layer: @autoclosure () -> String, _ pass: Pass, _ body: () -> T) -> T {
         guard enabled else { return body() }
         let start = DispatchTime.now().uptimeNanoseconds
         let result = body()
-        seconds["\(layer) \(pass.rawValue)", default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        seconds["\(layer()) \(pass.rawValue)", default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         return result
     }
 

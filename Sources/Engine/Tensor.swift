@@ -61,11 +61,6 @@ public final class Tensor {
 
     public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 
-    public func copy(from other: Tensor) {
-        reshape(to: other.shape)
-        data.update(from: other.data, count: count)
-    }
-
     /// Dimensions of an NCHW tensor, checked.
     public var nchw: (n: Int, c: Int, h: Int, w: Int) {
         precondition(shape.count == 4, "expected an NCHW tensor, got shape \(shape)")

@@ -150,6 +150,5 @@ public final class Generator {
         let n = d.shape[0]
         d.view(as: [n, 16 * configuration.baseChannels])
         _ = fc.backward(d, parameterGradients: true)
-        d.view(as: [n, configuration.baseChannels, 4, 4])
     }
 }
