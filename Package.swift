@@ -48,10 +48,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Data sets from the catalog, the training loop, model folders and the registry.
+        .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging"]),
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [
-                "Catalog", "DICOM", "GAN", "Imaging",
+                "CPlatform", "Catalog", "DICOM", "Engine", "GAN", "Imaging", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -63,6 +65,7 @@ let package = Package(
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
         .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job, end to end on the embedded default: system packages, sample
-# DICOM corpora, a release build, then an import of the samples into the
-# catalog (./catalog, or $MEDSYNTH_CATALOG) and its statistics.
+# DICOM corpora, a release build, an import of the samples into the catalog
+# (./catalog, or $MEDSYNTH_CATALOG), its statistics, and a short ultrasound
+# model trained on the sample cines (DEMO_TRAIN_EPOCHS, default 30: about 3
+# minutes on 2 cores; docs/training.md shows a longer run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,6 +27,14 @@ fi
 echo
 "$medsynth" stats --catalog "$catalog"
 echo
+epochs="${DEMO_TRAIN_EPOCHS:-30}"
+echo "train: $medsynth train --catalog $catalog --modality US --epochs $epochs --grid-every 10"
+"$medsynth" train --catalog "$catalog" --modality US --epochs "$epochs" --grid-every 10
+echo
+"$medsynth" models --catalog "$catalog"
+model_folder="$(cd "$catalog" && pwd)/$("$medsynth" models --catalog "$catalog" --format csv | tail -n 1 | awk -F, '{print $15}')"
+echo
 echo "Catalog:    $(cd "$catalog" && pwd) (database catalog.sqlite, copies under storage/)"
+echo "Model:      $model_folder (model.json, generator.safetensors, losses.png, samples/)"
 echo "Executable: $medsynth"
-echo "Next:       $medsynth query series --catalog $catalog --modality US"
+echo "Next:       $medsynth train --catalog $catalog --resume <model name> --epochs 100"

@@ -436,4 +436,11 @@ int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capaci
     return 0;
 }
 
+void ms_sha256_bytes(const void *bytes, size_t count, char *hex) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_Digest(bytes, count, digest, &length, EVP_sha256(), nullptr);
+    for (unsigned int i = 0; i < length; ++i) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
 }  // extern "C"

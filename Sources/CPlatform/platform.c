@@ -1,6 +1,9 @@
 #define _GNU_SOURCE
 #include "medsynth_platform.h"
 
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
 #include <unistd.h>
 
 int ms_syncfs(int descriptor) { return syncfs(descriptor); }
@@ -8,3 +11,37 @@ int ms_syncfs(int descriptor) { return syncfs(descriptor); }
 ssize_t ms_copy_file_range(int input, int output, size_t length) {
     return copy_file_range(input, NULL, output, NULL, length, 0);
 }
+
+static volatile sig_atomic_t stop_signal = 0;
+
+static void request_stop(int signal_number) {
+    stop_signal = signal_number;
+    // The next signal takes the default action: the process ends.
+    struct sigaction fallback;
+    memset(&fallback, 0, sizeof fallback);
+    fallback.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &fallback, NULL);
+    sigaction(SIGTERM, &fallback, NULL);
+}
+
+void ms_install_stop_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = request_stop;
+    // Interrupted reads and writes resume instead of failing with EINTR.
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    // A parent can start us with these signals blocked (a test runner's
+    // spawned processes inherit its mask); a blocked signal would never arrive.
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
+}
+
+int ms_stop_requested(void) { return stop_signal; }
+
+void ms_clear_stop_request(void) { stop_signal = 0; }

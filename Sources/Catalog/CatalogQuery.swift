@@ -137,7 +137,7 @@ extension Catalog {
         try read { db in try InstanceRecord.filter(Column("sop_instance_uid") == sopInstanceUID).fetchOne(db) }
     }
 
-    private static func value(_ databaseValue: DatabaseValue, boolean: Bool) -> CatalogValue {
+    static func value(_ databaseValue: DatabaseValue, boolean: Bool) -> CatalogValue {
         switch databaseValue.storage {
         case .null: return .null
         case .int64(let number): return boolean ? .bool(number != 0) : .integer(number)

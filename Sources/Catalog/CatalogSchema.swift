@@ -96,6 +96,36 @@ enum CatalogSchema {
                 t.uniqueKey(["path", "reason"])
             }
         }
+        migrator.registerMigration("v2-models") { db in
+            try db.create(table: "models") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().unique()
+                t.column("modality", .text).notNull()
+                t.column("preset", .text).notNull()
+                t.column("discriminator", .text).notNull()
+                t.column("resolution", .integer).notNull()
+                t.column("status", .text).notNull()  // training, stopped, finished, failed
+                t.column("steps", .integer).notNull().defaults(to: 0)
+                t.column("epochs", .integer).notNull().defaults(to: 0)
+                t.column("frame_count", .integer).notNull()
+                t.column("validation_frame_count", .integer).notNull()
+                t.column("training_set_digest", .text).notNull()
+                t.column("checkpoint_digest", .text)
+                t.column("folder", .text).notNull()  // relative to the catalog folder
+                t.column("created_at", .text).notNull()
+                t.column("updated_at", .text).notNull()
+            }
+            // Lineage: every instance whose frames a model saw, for training or
+            // held out for validation. Instances are never deleted while a model
+            // refers to them (the foreign key restricts it).
+            try db.create(table: "model_instances") { t in
+                t.column("model_id", .integer).notNull().references("models", onDelete: .cascade)
+                t.column("instance_id", .integer).notNull().indexed().references("instances")
+                t.column("role", .text).notNull()  // training, validation
+                t.column("frames", .integer).notNull()
+                t.primaryKey(["model_id", "instance_id"])
+            }
+        }
         return migrator
     }
 }

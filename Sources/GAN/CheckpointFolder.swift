@@ -14,6 +14,15 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     public var discriminator: String?
     /// Optimiser steps taken (with optimiser state saved).
     public var step: Int?
+    /// The fields below are written by `medsynth train`.
+    public var name: String?
+    public var modality: String?
+    /// Epochs completed: `step / steps_per_epoch`.
+    public var epoch: Int?
+    /// The seed every random draw of the training derives from.
+    public var seed: UInt64?
+    public var hyperparameters: Hyperparameters?
+    public var trainingSet: TrainingSetSummary?
 
     public init(preset: GeneratorPreset, channels: Int = 1, discriminator: String? = nil, step: Int? = nil) {
         self.preset = preset.rawValue
@@ -26,8 +35,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case preset, resolution, channels, discriminator, step
+        case preset, resolution, channels, discriminator, step, name, modality, epoch, seed, hyperparameters
         case latentDim = "latent_dim"
+        case trainingSet = "training_set"
     }
 
     /// The generator this description names, checked for consistency.
@@ -41,6 +51,77 @@ public struct ModelDescription: Codable, Equatable, Sendable {
                                   + "the file says \(latentDim) and \(resolution) with \(channels) channels", path: source)
         }
         return configuration
+    }
+}
+
+/// How a model is trained (architecture page: Adam with lr 2e-4, betas 0.5
+/// and 0.999, eps 1e-8).
+public struct Hyperparameters: Codable, Equatable, Sendable {
+    public var batchSize: Int
+    public var learningRate: Double
+    public var beta1 = 0.5
+    public var beta2 = 0.999
+    public var epsilon = 1e-8
+    /// `diffaugment` or `none`.
+    public var augment: String
+    /// Engine threads; results are identical only for the same count.
+    public var threads: Int
+    public var stepsPerEpoch: Int
+    /// A sample grid every this many epochs (and at the end of every run).
+    public var gridEveryEpochs: Int
+    public var checkpointEverySteps: Int
+
+    public init(batchSize: Int, learningRate: Double, augment: String, threads: Int, stepsPerEpoch: Int,
+                gridEveryEpochs: Int, checkpointEverySteps: Int) {
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.augment = augment
+        self.threads = threads
+        self.stepsPerEpoch = stepsPerEpoch
+        self.gridEveryEpochs = gridEveryEpochs
+        self.checkpointEverySteps = checkpointEverySteps
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case beta1, beta2, epsilon, augment, threads
+        case batchSize = "batch_size", learningRate = "learning_rate", stepsPerEpoch = "steps_per_epoch"
+        case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
+    }
+}
+
+/// What a model trained on, without naming any patient, study or instance
+/// (the lineage is in the catalog's registry), so that a model folder can
+/// be shared.
+public struct TrainingSetSummary: Codable, Equatable, Sendable {
+    /// SHA-256 over the preprocessing and the (SOP Instance UID, file SHA-256,
+    /// role) of every instance, in UID order.
+    public var digest: String
+    public var preprocessing: String
+    public var trainingFrames: Int
+    public var trainingInstances: Int
+    /// `series` or `patient`: what the validation frames are held out by.
+    public var validationGroupedBy: String
+    public var validationGroups: Int
+    public var validationFrames: Int
+    public var validationInstances: Int
+
+    public init(digest: String, preprocessing: String, trainingFrames: Int, trainingInstances: Int, validationGroupedBy: String,
+                validationGroups: Int, validationFrames: Int, validationInstances: Int) {
+        self.digest = digest
+        self.preprocessing = preprocessing
+        self.trainingFrames = trainingFrames
+        self.trainingInstances = trainingInstances
+        self.validationGroupedBy = validationGroupedBy
+        self.validationGroups = validationGroups
+        self.validationFrames = validationFrames
+        self.validationInstances = validationInstances
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case digest, preprocessing
+        case trainingFrames = "training_frames", trainingInstances = "training_instances"
+        case validationGroupedBy = "validation_grouped_by", validationGroups = "validation_groups"
+        case validationFrames = "validation_frames", validationInstances = "validation_instances"
     }
 }
 
@@ -63,6 +144,25 @@ public enum CheckpointFolder {
             described.discriminator = described.discriminator ?? "dcgan"
             described.step = training.generatorOptimizer.step
         }
+        // Tensors first, model.json last; every file carries the step, so a
+        // checkpoint cut short (power loss between files) is detected on load.
+        var metadata = ["preset": described.preset, "latent_dim": String(described.latentDim),
+                        "resolution": String(described.resolution), "channels": String(described.channels)]
+        if let training { metadata["step"] = String(training.generatorOptimizer.step) }
+        try SafeTensors.write(generator.store.namedArrays(), metadata: metadata,
+                              to: folder.appendingPathComponent(generatorFile).path)
+        if let training {
+            try SafeTensors.write(training.discriminator.store.namedArrays(), metadata: metadata,
+                                  to: folder.appendingPathComponent(discriminatorFile).path)
+            func moments(_ name: String, _ optimizer: Adam) -> [(name: String, array: NamedArray)] {
+                [("\(name).first_moment", NamedArray(shape: optimizer.firstMoment.shape, values: optimizer.firstMoment.values)),
+                 ("\(name).second_moment", NamedArray(shape: optimizer.secondMoment.shape, values: optimizer.secondMoment.values))]
+            }
+            try SafeTensors.write(moments("generator", training.generatorOptimizer) + moments("discriminator", training.discriminatorOptimizer),
+                                  metadata: ["generator_step": String(training.generatorOptimizer.step),
+                                             "discriminator_step": String(training.discriminatorOptimizer.step)],
+                                  to: folder.appendingPathComponent(optimizerFile).path)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let modelPath = folder.appendingPathComponent(modelFile)
@@ -71,21 +171,6 @@ public enum CheckpointFolder {
         } catch {
             throw TensorFileError("cannot write (\(error.localizedDescription))", path: modelPath.path)
         }
-        let metadata = ["preset": described.preset, "latent_dim": String(described.latentDim),
-                        "resolution": String(described.resolution), "channels": String(described.channels)]
-        try SafeTensors.write(generator.store.namedArrays(), metadata: metadata,
-                              to: folder.appendingPathComponent(generatorFile).path)
-        guard let training else { return }
-        try SafeTensors.write(training.discriminator.store.namedArrays(), metadata: metadata,
-                              to: folder.appendingPathComponent(discriminatorFile).path)
-        func moments(_ name: String, _ optimizer: Adam) -> [(name: String, array: NamedArray)] {
-            [("\(name).first_moment", NamedArray(shape: optimizer.firstMoment.shape, values: optimizer.firstMoment.values)),
-             ("\(name).second_moment", NamedArray(shape: optimizer.secondMoment.shape, values: optimizer.secondMoment.values))]
-        }
-        try SafeTensors.write(moments("generator", training.generatorOptimizer) + moments("discriminator", training.discriminatorOptimizer),
-                              metadata: ["generator_step": String(training.generatorOptimizer.step),
-                                         "discriminator_step": String(training.discriminatorOptimizer.step)],
-                              to: folder.appendingPathComponent(optimizerFile).path)
     }
 
     /// Reads and checks `model.json`.
@@ -115,9 +200,11 @@ public enum CheckpointFolder {
     /// with a training step into `training` (whose generator is loaded too).
     public static func restore(_ training: TrainingStep, from folder: URL) throws {
         let generatorPath = folder.appendingPathComponent(generatorFile).path
-        try training.generator.store.load(try SafeTensors.read(path: generatorPath).tensors, source: generatorPath)
+        let generatorTensors = try SafeTensors.read(path: generatorPath)
+        try training.generator.store.load(generatorTensors.tensors, source: generatorPath)
         let discriminatorPath = folder.appendingPathComponent(discriminatorFile).path
-        try training.discriminator.store.load(try SafeTensors.read(path: discriminatorPath).tensors, source: discriminatorPath)
+        let discriminatorTensors = try SafeTensors.read(path: discriminatorPath)
+        try training.discriminator.store.load(discriminatorTensors.tensors, source: discriminatorPath)
         let optimizerPath = folder.appendingPathComponent(optimizerFile).path
         let state = try SafeTensors.read(path: optimizerPath)
         for (name, optimizer) in [("generator", training.generatorOptimizer), ("discriminator", training.discriminatorOptimizer)] {
@@ -129,6 +216,12 @@ public enum CheckpointFolder {
             first.values.withUnsafeBufferPointer { optimizer.firstMoment.data.update(from: $0.baseAddress!, count: first.values.count) }
             second.values.withUnsafeBufferPointer { optimizer.secondMoment.data.update(from: $0.baseAddress!, count: second.values.count) }
             optimizer.restore(step: step)
+        }
+        // Files written by `write` name their step; all must agree.
+        let steps = [generatorTensors.metadata["step"], discriminatorTensors.metadata["step"], state.metadata["generator_step"]]
+        if steps[0] != nil || steps[1] != nil, Set(steps).count != 1 {
+            throw TensorFileError("the checkpoint's files are from different steps (\(steps.map { $0 ?? "?" }.joined(separator: ", "))); "
+                                  + "it was cut short while being written", path: folder.path)
         }
     }
 }

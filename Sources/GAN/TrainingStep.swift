@@ -6,11 +6,16 @@ import Engine
 ///   into G) labelled 0 through D, the two mean BCE losses summed, Adam on D;
 /// - G step: the same generated batch through D again, labelled 1 (the
 ///   non-saturating loss), gradients through D into G only, Adam on G.
+///
+/// With `augmentation`, every batch D sees (real and generated, in both
+/// steps) is augmented with fresh parameters, and G's gradient flows back
+/// through the augmentation.
 public final class TrainingStep {
     public let generator: Generator
     public let discriminator: Discriminator
     public let generatorOptimizer: Adam
     public let discriminatorOptimizer: Adam
+    public var augmentation: DiffAugment?
     private var logitGradient: Tensor?
 
     public init(generator: Generator, discriminator: Discriminator, learningRate: Float = 2e-4) {
@@ -26,18 +31,22 @@ public final class TrainingStep {
     public func run(real: Tensor, latents: Tensor) -> (discriminatorLoss: Float, generatorLoss: Float) {
         let generated = generator.forward(latents, training: true)
 
+        func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
+
         discriminator.store.zeroGradients()
-        let realLoss = BinaryCrossEntropy.withLogits(discriminator.forward(real, training: true), target: 1, gradient: &logitGradient)
+        let realLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(real), training: true), target: 1,
+                                                     gradient: &logitGradient)
         _ = discriminator.backward(logitGradient!, parameterGradients: true)
-        let generatedLoss = BinaryCrossEntropy.withLogits(discriminator.forward(generated, training: true), target: 0,
-                                                          gradient: &logitGradient)
+        let generatedLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(generated), training: true),
+                                                          target: 0, gradient: &logitGradient)
         _ = discriminator.backward(logitGradient!, parameterGradients: true)
         discriminatorOptimizer.update()
 
         generator.store.zeroGradients()
-        let generatorLoss = BinaryCrossEntropy.withLogits(discriminator.forward(generated, training: true), target: 1,
-                                                          gradient: &logitGradient)
-        generator.backward(discriminator.backward(logitGradient!, parameterGradients: false))
+        let generatorLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(generated), training: true),
+                                                          target: 1, gradient: &logitGradient)
+        let imageGradient = discriminator.backward(logitGradient!, parameterGradients: false)
+        generator.backward(augmentation?.backward(imageGradient) ?? imageGradient)
         generatorOptimizer.update()
         return (realLoss + generatedLoss, generatorLoss)
     }

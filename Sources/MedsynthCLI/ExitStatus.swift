@@ -1,6 +1,8 @@
 import Catalog
 import DICOM
+import Engine
 import Imaging
+import Training
 
 /// Exit statuses by range, as DCMTK's tools document theirs (docs/cli.md).
 enum ExitStatus: Int32 {
@@ -9,16 +11,22 @@ enum ExitStatus: Int32 {
     case someInputsRejected = 1
     /// The command line is wrong.
     case usage = 2
+    /// Stopped by SIGINT or SIGTERM after saving its work (train: resume with --resume).
+    case interrupted = 3
     // 20-39: input
     case catalogMissing = 20
     case inputUnreadable = 21
     case notInCatalog = 22
+    /// Nothing to train on: no matching instances, or none with decodable frames.
+    case noTrainingFrames = 23
     // 40-59: output
     case outputUnwritable = 40
     case catalogUnwritable = 41
     case catalogBusy = 42
     // 60-79: processing
     case decodingFailed = 60
+    /// A model's files could not be read or written, or do not fit together.
+    case modelFilesFailed = 61
 }
 
 /// A fatal error, printed as `medsynth: <what failed>: <file>`.
@@ -48,6 +56,17 @@ struct CommandFailure: Error {
             self.init(.outputUnwritable, "\(pngError)")
         case let dicomError as DicomError:
             self.init(.decodingFailed, "\(dicomError)")
+        case let trainingError as TrainingError:
+            switch trainingError {
+            case .unknownModality, .modelNotFound: self.init(.notInCatalog, "\(trainingError)")
+            case .noInstances, .noDecodableFrames, .tooLarge: self.init(.noTrainingFrames, "\(trainingError)")
+            case .inconsistentCheckpoint: self.init(.modelFilesFailed, "\(trainingError)")
+            case .stoppedBeforeStart: self.init(.interrupted, "\(trainingError)")
+            }
+        case let registryError as ModelRegistryError:
+            self.init(.usage, "\(registryError)")
+        case let tensorFileError as TensorFileError:
+            self.init(.modelFilesFailed, "\(tensorFileError)")
         default:
             self.init(.catalogUnwritable, "\(error)")
         }

@@ -10,12 +10,14 @@ struct Medsynth: ParsableCommand {
         abstract: "A medical imaging workbench: catalog DICOM studies, train a GAN per modality, export synthetic frames.",
         discussion: """
             The catalog is ./catalog unless --catalog DIR or MEDSYNTH_CATALOG names another folder.
-            Start with 'medsynth import PATH...', then 'medsynth stats' and 'medsynth query instances'.
-            Exit status: 0 success, 1 done but some inputs rejected, 2 usage error,
+            Start with 'medsynth import PATH...', then 'medsynth stats' and 'medsynth query instances';
+            'medsynth train --modality US' trains a model, 'medsynth models' lists them.
+            Exit status: 0 success, 1 done but some inputs rejected, 2 usage error, 3 stopped by a signal,
             20-39 input errors, 40-59 output errors, 60-79 processing errors (see docs/cli.md).
             """,
         version: "0.1.0",
-        subcommands: [ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, BenchCommand.self]
+        subcommands: [ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
+                      ModelsCommand.self, BenchCommand.self]
     )
 
     static func main() {

@@ -110,6 +110,10 @@ int ms_dicom_save(ms_dicom_file *file, const char *path, char *error, size_t err
 /// `hex` (capacity at least 65). Returns 0, or -1 with the reason.
 int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capacity);
 
+/// SHA-256 of `count` bytes in memory, as 64 lowercase hexadecimal digits
+/// and a NUL into `hex` (65 bytes).
+void ms_sha256_bytes(const void *bytes, size_t count, char *hex);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,6 +14,17 @@ int ms_syncfs(int descriptor);
 /// copy_file_range(2) between the current offsets of two descriptors.
 ssize_t ms_copy_file_range(int input, int output, size_t length);
 
+/// Makes SIGINT and SIGTERM set a flag instead of ending the process, so that
+/// long work can stop at a safe point. A second signal of either kind ends the
+/// process at once (the default action), for a user who cannot wait.
+void ms_install_stop_handlers(void);
+
+/// The signal number that asked to stop (SIGINT or SIGTERM), or 0.
+int ms_stop_requested(void);
+
+/// Forgets a stop request (after it was handled, and in tests).
+void ms_clear_stop_request(void);
+
 #ifdef __cplusplus
 }
 #endif

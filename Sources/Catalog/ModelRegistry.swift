@@ -1,0 +1,206 @@
+import Foundation
+import GRDB
+
+/// A trained (or training) model in the registry. Its files live in
+/// `folder`, relative to the catalog folder (`models/<id>`).
+public struct ModelRecord: Codable, Sendable, Equatable {
+    public var id: Int64?
+    public var name: String
+    public var modality: String
+    public var preset: String
+    public var discriminator: String
+    public var resolution: Int
+    /// training, stopped (interrupted, resumable), finished, failed
+    public var status: String
+    public var steps = 0
+    public var epochs = 0
+    public var frameCount: Int
+    public var validationFrameCount: Int
+    public var trainingSetDigest: String
+    public var checkpointDigest: String?
+    public var folder = ""
+    public var createdAt: String
+    public var updatedAt: String
+
+    public init(name: String, modality: String, preset: String, discriminator: String, resolution: Int,
+                frameCount: Int, validationFrameCount: Int, trainingSetDigest: String, createdAt: String) {
+        self.name = name
+        self.modality = modality
+        self.preset = preset
+        self.discriminator = discriminator
+        self.resolution = resolution
+        status = "training"
+        self.frameCount = frameCount
+        self.validationFrameCount = validationFrameCount
+        self.trainingSetDigest = trainingSetDigest
+        self.createdAt = createdAt
+        updatedAt = createdAt
+    }
+}
+
+extension ModelRecord: CatalogRecord { public static let databaseTableName = "models" }
+
+/// What an instance was used for in a model.
+public enum LineageRole: String, Codable, Sendable {
+    case training, validation
+}
+
+/// One row of a model's lineage.
+public struct ModelInstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "model_instances"
+    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+    public var modelId: Int64
+    public var instanceId: Int64
+    public var role: LineageRole
+    public var frames: Int
+
+    public init(modelId: Int64, instanceId: Int64, role: LineageRole, frames: Int) {
+        self.modelId = modelId
+        self.instanceId = instanceId
+        self.role = role
+        self.frames = frames
+    }
+}
+
+/// An instance a model could train on, with what the data set and its
+/// validation split need to know about it.
+public struct TrainingCandidate: Sendable, Equatable, FetchableRecord {
+    public var instanceId: Int64
+    public var sopInstanceUid: String
+    public var seriesInstanceUid: String
+    public var patientId: String
+    public var storedPath: String
+    public var frames: Int
+    public var decodable: Bool
+    public var synthetic: Bool
+    public var sha256: String
+
+    public init(row: Row) throws {
+        instanceId = row["instance_id"]
+        sopInstanceUid = row["sop_instance_uid"]
+        seriesInstanceUid = row["series_instance_uid"]
+        patientId = row["patient_id"]
+        storedPath = row["stored_path"]
+        frames = row["frames"]
+        decodable = row["decodable"]
+        synthetic = row["synthetic"]
+        sha256 = row["sha256"]
+    }
+
+    /// The columns `init(row:)` reads, then `extraColumns`, from instances and their series, study and patient.
+    static func selection(extraColumns: String = "") -> String {
+        """
+        SELECT i.id AS instance_id, i.sop_instance_uid, s.series_instance_uid, p.patient_id, i.stored_path,
+               i.frames, i.decodable, i.synthetic, i.sha256\(extraColumns)
+        FROM instances i
+        JOIN series s ON s.id = i.series_id
+        JOIN studies st ON st.id = s.study_id
+        JOIN patients p ON p.id = st.patient_id
+        """
+    }
+}
+
+extension Catalog {
+    /// The modalities present in the catalog, sorted.
+    public func modalities() throws -> [String] {
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT UPPER(modality) FROM series WHERE modality IS NOT NULL ORDER BY 1")
+        }
+    }
+
+    /// Every instance of `modality` that passes the patient, study and series
+    /// filters, decodable or not; synthetic instances only when asked for.
+    /// Ordered by SOP Instance UID, so that the same catalog content gives
+    /// the same data set.
+    public func trainingCandidates(modality: String, filter: QueryFilter, includeSynthetic: Bool) throws -> [TrainingCandidate] {
+        var conditions = ["UPPER(s.modality) = UPPER(?)"]
+        var arguments: [(any DatabaseValueConvertible)?] = [modality]
+        if !includeSynthetic { conditions.append("i.synthetic = 0") }
+        for (value, column) in [(filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
+                                (filter.series, "s.series_instance_uid")] {
+            if let value {
+                conditions.append("\(column) = ?")
+                arguments.append(value)
+            }
+        }
+        let sql = TrainingCandidate.selection() + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY i.sop_instance_uid"
+        return try read { db in try TrainingCandidate.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!) }
+    }
+
+    /// The instances a model was registered with, and their roles.
+    public func lineage(modelId: Int64) throws -> [(candidate: TrainingCandidate, role: LineageRole)] {
+        try read { db in
+            let sql = TrainingCandidate.selection(extraColumns: ", m.role")
+                + " JOIN model_instances m ON m.instance_id = i.id WHERE m.model_id = ? ORDER BY i.sop_instance_uid"
+            let rows = try Row.fetchAll(db, sql: sql, arguments: [modelId])
+            return try rows.map { row in
+                let role: String = try row.decode(forColumn: "role")
+                return (try TrainingCandidate(row: row), LineageRole(rawValue: role) ?? .training)
+            }
+        }
+    }
+
+    /// Inserts the model and its lineage in one transaction, filling in its
+    /// id, its folder (`models/<id>`) and, when empty, its name
+    /// (`<modality>-<preset>-<id>`).
+    public func registerModel(_ model: inout ModelRecord, lineage: [(instanceId: Int64, role: LineageRole, frames: Int)]) throws {
+        model = try write { db in
+            if !model.name.isEmpty, try ModelRecord.filter(Column("name") == model.name).fetchCount(db) > 0 {
+                throw ModelRegistryError.nameTaken(model.name)
+            }
+            var inserted = model
+            try inserted.insert(db)
+            inserted.folder = "models/\(inserted.id!)"
+            if inserted.name.isEmpty { inserted.name = "\(model.modality.lowercased())-\(model.preset)-\(inserted.id!)" }
+            try inserted.update(db)
+            for entry in lineage {
+                try ModelInstanceRecord(modelId: inserted.id!, instanceId: entry.instanceId, role: entry.role, frames: entry.frames).insert(db)
+            }
+            return inserted
+        }
+    }
+
+    /// Records the progress of a model after a checkpoint.
+    public func updateModel(_ model: ModelRecord) throws {
+        try write { db in try model.update(db) }
+    }
+
+    /// The model with this id or name.
+    public func model(_ idOrName: String) throws -> ModelRecord? {
+        try read { db in
+            if let id = Int64(idOrName), let byId = try ModelRecord.fetchOne(db, key: id) { return byId }
+            return try ModelRecord.filter(Column("name") == idOrName).fetchOne(db)
+        }
+    }
+
+    /// The registry as `medsynth models` lists it.
+    public func modelsTable() throws -> Table {
+        let columns = ["id", "name", "modality", "preset", "discriminator", "resolution", "status", "steps", "epochs",
+                       "frame_count", "validation_frame_count", "instances", "training_set_digest", "checkpoint_digest",
+                       "folder", "created_at", "updated_at"]
+        let rows = try read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT m.id, m.name, m.modality, m.preset, m.discriminator, m.resolution, m.status, m.steps, m.epochs,
+                       m.frame_count, m.validation_frame_count,
+                       (SELECT COUNT(*) FROM model_instances l WHERE l.model_id = m.id),
+                       m.training_set_digest, m.checkpoint_digest, m.folder, m.created_at, m.updated_at
+                FROM models m ORDER BY m.id
+                """)
+        }
+        return Table(columns: columns, rows: rows.map { row in
+            columns.indices.map { Self.value(row[$0], boolean: false) }
+        })
+    }
+}
+
+/// A registry operation that cannot be done.
+public enum ModelRegistryError: Error, CustomStringConvertible, Sendable {
+    case nameTaken(String)
+
+    public var description: String {
+        switch self {
+        case .nameTaken(let name): return "a model named \"\(name)\" exists already (choose another --name)"
+        }
+    }
+}

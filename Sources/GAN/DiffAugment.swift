@@ -1,0 +1,120 @@
+import Engine
+
+/// Differentiable augmentation (DiffAugment; Zhao, Liu, Lin, Zhu and Han,
+/// "Differentiable Augmentation for Data-Efficient GAN Training", NeurIPS
+/// 2020) with its "color,translation,cutout" policy for grayscale frames:
+///
+/// - brightness: adds b ~ U(-0.5, 0.5) to every pixel of the image;
+/// - contrast: scales the image's deviation from its mean by c ~ U(0.5, 1.5);
+/// - translation: shifts by up to 1/8 of the side in each direction, filling with 0;
+/// - cutout: sets a square of half the side, centred at a random point, to 0.
+///
+/// Every image of a batch draws its own parameters. Applied to real and
+/// generated batches in both steps, the discriminator never sees an
+/// unaugmented image, so it cannot memorise a small training set, while the
+/// generator still learns the unaugmented distribution (the augmentation is
+/// differentiable, so G's gradient flows through it). Input and output
+/// [N, C, H, W] in [-1, 1] (the output may leave that range, as the paper's
+/// implementation does).
+public final class DiffAugment {
+    /// The parameter source of the next `forward`; set it before each use
+    /// for reproducible augmentations.
+    public var random: EngineRandom
+    public let translationRatio: Float = 0.125
+    public let cutoutRatio: Float = 0.5
+    private var brightness: [Float] = []
+    private var contrast: [Float] = []
+    private var shiftRows: [Int] = [], shiftColumns: [Int] = []
+    private var cutoutRow: [Int] = [], cutoutColumn: [Int] = []
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(seed: UInt64) { random = EngineRandom(seed: seed) }
+
+    /// Augments `images` [N, C, H, W]; remembers the parameters for `backward`.
+    public func forward(_ images: Tensor) -> Tensor {
+        let (n, c, h, w) = images.nchw
+        drawParameters(count: n, height: h, width: w)
+        let y = reuseTensor(&output, images.shape)
+        let plane = h * w, size = c * plane
+        for sample in 0..<n {
+            let x = images.data + sample * size, out = y.data + sample * size
+            var sum: Float = 0
+            for i in 0..<size { sum += x[i] }
+            let mean = sum / Float(size)
+            let scale = contrast[sample], offset = mean + brightness[sample] - scale * mean
+            for channel in 0..<c {
+                for row in 0..<h {
+                    for column in 0..<w {
+                        let target = channel * plane + row * w + column
+                        if let source = sourceIndex(sample: sample, row: row, column: column, height: h, width: w) {
+                            out[target] = scale * x[channel * plane + source] + offset
+                        } else {
+                            out[target] = 0
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    /// The gradient with respect to the input of the last `forward`.
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let (n, c, h, w) = outputGradient.nchw
+        let dx = reuseTensor(&inputGradient, outputGradient.shape)
+        dx.fill(0)
+        let plane = h * w, size = c * plane
+        for sample in 0..<n {
+            let dy = outputGradient.data + sample * size, d = dx.data + sample * size
+            for channel in 0..<c {
+                for row in 0..<h {
+                    for column in 0..<w {
+                        if let source = sourceIndex(sample: sample, row: row, column: column, height: h, width: w) {
+                            d[channel * plane + source] += dy[channel * plane + row * w + column]
+                        }
+                    }
+                }
+            }
+            // y = s (x - mean x) + mean x + b, so dx = s g + (1 - s) mean(g).
+            var sum: Float = 0
+            for i in 0..<size { sum += d[i] }
+            let scale = contrast[sample], shared = (1 - scale) * sum / Float(size)
+            for i in 0..<size { d[i] = scale * d[i] + shared }
+        }
+        return dx
+    }
+
+    /// Where output pixel (row, column) of `sample` comes from in its input
+    /// plane, or nil when translation or cutout makes it 0.
+    @inline(__always)
+    private func sourceIndex(sample: Int, row: Int, column: Int, height: Int, width: Int) -> Int? {
+        let cutoutHalfHeight = cutoutSize(height) / 2, cutoutHalfWidth = cutoutSize(width) / 2
+        let cutRow = row - cutoutRow[sample] + cutoutHalfHeight, cutColumn = column - cutoutColumn[sample] + cutoutHalfWidth
+        if cutRow >= 0, cutRow < cutoutSize(height), cutColumn >= 0, cutColumn < cutoutSize(width) { return nil }
+        let sourceRow = row + shiftRows[sample], sourceColumn = column + shiftColumns[sample]
+        guard sourceRow >= 0, sourceRow < height, sourceColumn >= 0, sourceColumn < width else { return nil }
+        return sourceRow * width + sourceColumn
+    }
+
+    private func cutoutSize(_ side: Int) -> Int { Int(Float(side) * cutoutRatio + 0.5) }
+
+    /// Draws each image's parameters, in a fixed order, as the reference
+    /// implementation's ranges define them.
+    private func drawParameters(count: Int, height: Int, width: Int) {
+        let maxShiftRows = Int(Float(height) * translationRatio + 0.5), maxShiftColumns = Int(Float(width) * translationRatio + 0.5)
+        brightness = []; contrast = []; shiftRows = []; shiftColumns = []; cutoutRow = []; cutoutColumn = []
+        for _ in 0..<count {
+            brightness.append(random.uniform() - 0.5)
+            contrast.append(random.uniform() + 0.5)
+            shiftRows.append(integer(in: -maxShiftRows...maxShiftRows))
+            shiftColumns.append(integer(in: -maxShiftColumns...maxShiftColumns))
+            cutoutRow.append(integer(in: 0...(height - cutoutSize(height) % 2)))
+            cutoutColumn.append(integer(in: 0...(width - cutoutSize(width) % 2)))
+        }
+    }
+
+    private func integer(in range: ClosedRange<Int>) -> Int {
+        range.lowerBound + Int(random.nextUInt64() % UInt64(range.count))
+    }
+}

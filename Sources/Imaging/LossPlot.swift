@@ -1,0 +1,181 @@
+import Foundation
+
+/// A line chart of training losses over steps, as the paper's figures 4 and 5
+/// plot them: one colour per series, each step faint and a moving average
+/// drawn over it, axes with tick labels, written as an RGB PNG.
+public struct LossPlot {
+    public struct Series {
+        public var label: String
+        public var values: [Float]
+        public var colour: (UInt8, UInt8, UInt8)
+
+        public init(label: String, values: [Float], colour: (UInt8, UInt8, UInt8)) {
+            self.label = label
+            self.values = values
+            self.colour = colour
+        }
+    }
+
+    public var steps: [Int]
+    public var series: [Series]
+    public var width = 960
+    public var height = 480
+
+    public init(steps: [Int], series: [Series]) {
+        precondition(series.allSatisfy { $0.values.count == steps.count }, "every series needs one value per step")
+        self.steps = steps
+        self.series = series
+    }
+
+    private let marginLeft = 64, marginRight = 16, marginTop = 28, marginBottom = 40
+
+    public func write(path: String) throws {
+        var canvas = Canvas(width: width, height: height)
+        let plotWidth = width - marginLeft - marginRight, plotHeight = height - marginTop - marginBottom
+        let firstStep = steps.first ?? 0, lastStep = max(steps.last ?? 1, firstStep + 1)
+        let finite = series.flatMap(\.values).filter(\.isFinite)
+        let top = Self.niceCeiling(finite.max() ?? 1)
+        func x(_ step: Int) -> Int { marginLeft + Int(Double(step - firstStep) / Double(lastStep - firstStep) * Double(plotWidth - 1)) }
+        func y(_ value: Float) -> Int { marginTop + plotHeight - 1 - Int(Double(max(0, min(value, top)) / top) * Double(plotHeight - 1)) }
+
+        // Grid and tick labels: five horizontal lines, five step marks.
+        for tick in 0...4 {
+            let value = top * Float(tick) / 4
+            let row = y(value)
+            canvas.line(from: (marginLeft, row), to: (marginLeft + plotWidth - 1, row), colour: (225, 225, 225))
+            canvas.text(Self.label(value), rightAlignedAt: marginLeft - 6, centredOn: row)
+            let step = firstStep + (lastStep - firstStep) * tick / 4
+            canvas.text("\(step)", centredAt: x(step), top: marginTop + plotHeight + 6)
+        }
+        canvas.line(from: (marginLeft, marginTop), to: (marginLeft, marginTop + plotHeight - 1), colour: (0, 0, 0))
+        canvas.line(from: (marginLeft, marginTop + plotHeight - 1), to: (marginLeft + plotWidth - 1, marginTop + plotHeight - 1),
+                    colour: (0, 0, 0))
+        canvas.text("STEP", centredAt: marginLeft + plotWidth / 2, top: height - 14)
+        canvas.text("LOSS", centredAt: 20, top: 8)
+
+        let window = max(1, steps.count / 50)
+        for (index, entry) in series.enumerated() {
+            let faint = (UInt8(155 + Int(entry.colour.0) * 100 / 255), UInt8(155 + Int(entry.colour.1) * 100 / 255),
+                         UInt8(155 + Int(entry.colour.2) * 100 / 255))
+            for i in 1..<max(1, steps.count) where entry.values[i - 1].isFinite && entry.values[i].isFinite {
+                canvas.line(from: (x(steps[i - 1]), y(entry.values[i - 1])), to: (x(steps[i]), y(entry.values[i])), colour: faint)
+            }
+            let smooth = Self.movingAverage(entry.values, window: window)
+            for i in 1..<max(1, steps.count) where smooth[i - 1].isFinite && smooth[i].isFinite {
+                canvas.line(from: (x(steps[i - 1]), y(smooth[i - 1])), to: (x(steps[i]), y(smooth[i])), colour: entry.colour, thick: true)
+            }
+            // Legend, top right.
+            let legendX = width - marginRight - 120 + index * 60
+            canvas.fill(x: legendX, y: 10, width: 16, height: 7, colour: entry.colour)
+            canvas.text(entry.label, left: legendX + 20, top: 10)
+        }
+        try PNGWriter.write(path: path, pixels: canvas.pixels, width: width, height: height, channels: 3)
+    }
+
+    /// Trailing mean over `window` values (non-finite values skipped).
+    static func movingAverage(_ values: [Float], window: Int) -> [Float] {
+        var result = [Float](repeating: .nan, count: values.count)
+        var sum: Double = 0, count = 0
+        for i in values.indices {
+            if values[i].isFinite { sum += Double(values[i]); count += 1 }
+            if i >= window, values[i - window].isFinite { sum -= Double(values[i - window]); count -= 1 }
+            if count > 0 { result[i] = Float(sum / Double(count)) }
+        }
+        return result
+    }
+
+    /// The smallest of 1, 2, 2.5, 5 times a power of ten at or above `value`.
+    static func niceCeiling(_ value: Float) -> Float {
+        guard value > 0 else { return 1 }
+        let power = pow(10, floor(log10(value)))
+        for factor: Float in [1, 2, 2.5, 5, 10] where factor * power >= value { return factor * power }
+        return 10 * power
+    }
+
+    static func label(_ value: Float) -> String {
+        String(format: "%g", value)
+    }
+}
+
+/// An RGB drawing surface with lines, boxes and a 5x7 pixel font for the
+/// few characters plots need.
+struct Canvas {
+    let width: Int, height: Int
+    var pixels: [UInt8]
+
+    init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+        pixels = [UInt8](repeating: 255, count: width * height * 3)
+    }
+
+    mutating func set(_ x: Int, _ y: Int, _ colour: (UInt8, UInt8, UInt8)) {
+        guard x >= 0, y >= 0, x < width, y < height else { return }
+        let offset = (y * width + x) * 3
+        pixels[offset] = colour.0
+        pixels[offset + 1] = colour.1
+        pixels[offset + 2] = colour.2
+    }
+
+    mutating func fill(x: Int, y: Int, width w: Int, height h: Int, colour: (UInt8, UInt8, UInt8)) {
+        for row in y..<(y + h) { for column in x..<(x + w) { set(column, row, colour) } }
+    }
+
+    /// Bresenham's line; `thick` also draws the pixel below each point.
+    mutating func line(from start: (Int, Int), to end: (Int, Int), colour: (UInt8, UInt8, UInt8), thick: Bool = false) {
+        var (x, y) = start
+        let dx = abs(end.0 - x), dy = -abs(end.1 - y)
+        let stepX = x < end.0 ? 1 : -1, stepY = y < end.1 ? 1 : -1
+        var error = dx + dy
+        while true {
+            set(x, y, colour)
+            if thick { set(x, y + 1, colour) }
+            if x == end.0 && y == end.1 { break }
+            let doubled = 2 * error
+            if doubled >= dy { error += dy; x += stepX }
+            if doubled <= dx { error += dx; y += stepY }
+        }
+    }
+
+    mutating func text(_ string: String, left: Int, top: Int) {
+        for (index, character) in string.enumerated() {
+            guard let rows = Self.glyphs[character] else { continue }
+            for (row, pattern) in rows.enumerated() {
+                for (column, mark) in pattern.enumerated() where mark == "#" {
+                    set(left + index * 6 + column, top + row, (40, 40, 40))
+                }
+            }
+        }
+    }
+
+    mutating func text(_ string: String, centredAt x: Int, top: Int) {
+        text(string, left: x - string.count * 3, top: top)
+    }
+
+    mutating func text(_ string: String, rightAlignedAt x: Int, centredOn y: Int) {
+        text(string, left: x - string.count * 6, top: y - 3)
+    }
+
+    static let glyphs: [Character: [String]] = [
+        "0": [" ### ", "#   #", "#  ##", "# # #", "##  #", "#   #", " ### "],
+        "1": ["  #  ", " ##  ", "  #  ", "  #  ", "  #  ", "  #  ", " ### "],
+        "2": [" ### ", "#   #", "    #", "   # ", "  #  ", " #   ", "#####"],
+        "3": ["#####", "   # ", "  #  ", "   # ", "    #", "#   #", " ### "],
+        "4": ["   # ", "  ## ", " # # ", "#  # ", "#####", "   # ", "   # "],
+        "5": ["#####", "#    ", "#### ", "    #", "    #", "#   #", " ### "],
+        "6": ["  ## ", " #   ", "#    ", "#### ", "#   #", "#   #", " ### "],
+        "7": ["#####", "    #", "   # ", "  #  ", " #   ", " #   ", " #   "],
+        "8": [" ### ", "#   #", "#   #", " ### ", "#   #", "#   #", " ### "],
+        "9": [" ### ", "#   #", "#   #", " ####", "    #", "   # ", " ##  "],
+        ".": ["     ", "     ", "     ", "     ", "     ", " ##  ", " ##  "],
+        "-": ["     ", "     ", "     ", "#####", "     ", "     ", "     "],
+        "D": ["#### ", "#   #", "#   #", "#   #", "#   #", "#   #", "#### "],
+        "E": ["#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#####"],
+        "G": [" ### ", "#   #", "#    ", "# ###", "#   #", "#   #", " ####"],
+        "L": ["#    ", "#    ", "#    ", "#    ", "#    ", "#    ", "#####"],
+        "O": [" ### ", "#   #", "#   #", "#   #", "#   #", "#   #", " ### "],
+        "P": ["#### ", "#   #", "#   #", "#### ", "#    ", "#    ", "#    "],
+        "S": [" ####", "#    ", "#    ", " ### ", "    #", "    #", "#### "],
+        "T": ["#####", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  "],
+    ]
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import Catalog
+
+struct ModelsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "models",
+        abstract: "List the models of the registry: status, steps, epochs, frames and digests.",
+        discussion: """
+            Each model's files are in <catalog>/<folder>. Its lineage (the instances it trained on \
+            and those held out for validation) is in the catalog's model_instances table.
+            """
+    )
+
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Option(help: "table, json or csv.")
+    var format: TableFormat = .table
+
+    func run() throws {
+        let catalog = try catalogOptions.openCatalog(create: false)
+        print(try failingWithStatus { try catalog.modelsTable() }.rendered(as: format), terminator: "")
+    }
+}

@@ -1,0 +1,74 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("medsynth train and models")
+struct TrainCommandTests {
+    @Test("SIGINT saves a checkpoint, exits 3 and says how to resume; --resume continues; models lists it")
+    func interruptAndResume() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        #expect(try Medsynth.run(["import", "--catalog", catalog, Samples.path("deid-data/GREYSCALE_CINE.dcm"),
+                                  Samples.path("pydicom-data/US1_UNCR.dcm")]).status == 0)
+
+        let process = Process()
+        process.executableURL = Medsynth.executable
+        process.arguments = ["train", "--catalog", catalog, "--modality", "US", "--steps", "100000", "--batch", "4", "--name", "cine"]
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // The model folder's first checkpoint (step 0) is written before training starts.
+        let modelFile = folder.url.appendingPathComponent("catalog/models/1/model.json").path
+        let deadline = Date().addingTimeInterval(300)
+        while !FileManager.default.fileExists(atPath: modelFile) && Date() < deadline && process.isRunning {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(FileManager.default.fileExists(atPath: modelFile))
+        process.interrupt()
+        // The step under way finishes first; a process that ignores the signal must not hang the suite.
+        let stopDeadline = Date().addingTimeInterval(120)
+        while process.isRunning && Date() < stopDeadline { Thread.sleep(forTimeInterval: 0.2) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let standardError = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        _ = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 3, "stderr: \(standardError)")
+        #expect(standardError.contains("--resume 'cine' --steps N"))
+
+        let listed = try Medsynth.run(["models", "--catalog", catalog, "--format", "json"])
+        let models = try #require(try JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [[String: Any]])
+        #expect(models.count == 1)
+        #expect(models.first?["status"] as? String == "stopped")
+        let stoppedAt = try #require(models.first?["steps"] as? Int)
+        #expect(stoppedAt >= 1)
+        #expect(models.first?["instances"] as? Int == 2)
+
+        let resumed = try Medsynth.run(["train", "--catalog", catalog, "--resume", "cine", "--steps", "1"])
+        #expect(resumed.status == 0, "stderr: \(resumed.standardError)")
+        #expect(resumed.standardOutput.contains("step \(stoppedAt + 1), epoch"))
+        let again = try Medsynth.run(["models", "--catalog", catalog, "--format", "csv"])
+        #expect(again.standardOutput.contains(",finished,\(stoppedAt + 1),"))
+    }
+
+    @Test("train errors: no catalog 20, unknown modality 22, no decodable frames 23, bad options 2")
+    func errors() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let missing = try Medsynth.run(["train", "--catalog", folder.file("none"), "--modality", "US"])
+        #expect(missing.status == 20)
+        let catalog = folder.file("catalog")
+        #expect(try Medsynth.run(["import", "--catalog", catalog, Samples.path("pydicom-data/US1_J2KI.dcm")]).status == 0)
+        let unknown = try Medsynth.run(["train", "--catalog", catalog, "--modality", "XA"])
+        #expect(unknown.status == 22)
+        #expect(unknown.standardError == "medsynth: no instances of modality XA in the catalog (it has: US)\n")
+        let undecodable = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US"])
+        #expect(undecodable.status == 23)
+        #expect(undecodable.standardError.contains("none of the 1 US instances has frames DCMTK can decode"))
+        #expect(try Medsynth.run(["train", "--catalog", catalog]).status == 2)
+        #expect(try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--steps", "5", "--epochs", "5"]).status == 2)
+        #expect(try Medsynth.run(["train", "--catalog", catalog, "--resume", "1", "--modality", "US"]).status == 2)
+        #expect(try Medsynth.run(["train", "--catalog", catalog, "--resume", "nothing"]).status == 22)
+    }
+}

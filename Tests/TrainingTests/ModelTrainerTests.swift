@@ -1,0 +1,153 @@
+import Catalog
+import DICOM
+import Foundation
+import GAN
+import TestSupport
+import Testing
+@testable import Training
+
+/// A catalog with one US cine (27 frames), two single-frame US images of
+/// other patients, and an MR image; small settings so a step is quick.
+struct TrainingFixture {
+    let folder: TemporaryFolder
+    let catalog: Catalog
+
+    init(_ samples: [String] = ["deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm", "pydicom-data/OBXXXX1A.dcm",
+                                "pydicom-data/emri_small.dcm"]) throws {
+        folder = try TemporaryFolder()
+        catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
+        _ = try Importer(catalog: catalog).run(paths: samples.map(Samples.path))
+    }
+
+    func request(name: String, seed: UInt64 = 5) -> TrainingRequest {
+        var request = TrainingRequest(modality: "us")
+        request.name = name
+        request.seed = seed
+        request.batchSize = 4
+        request.threads = 2
+        request.gridEveryEpochs = 1000
+        request.checkpointEverySteps = 1000
+        return request
+    }
+
+    func bytes(_ trainer: ModelTrainer, _ file: String) throws -> Data {
+        try Data(contentsOf: trainer.folder.appendingPathComponent(file))
+    }
+}
+
+@Suite("Training models from the catalog", .serialized)
+struct ModelTrainerTests {
+    static let checkpointFiles = [CheckpointFolder.generatorFile, CheckpointFolder.discriminatorFile,
+                                  CheckpointFolder.optimizerFile, ModelTrainer.lossesFile]
+
+    @Test("N steps, then N more after --resume, equal 2N steps in one go byte for byte; another seed differs")
+    func resumeEqualsOneRun() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        // 8 steps cross an epoch end (7 steps per epoch), periodic checkpoints and grids.
+        func request(_ name: String, seed: UInt64 = 5) -> TrainingRequest {
+            var request = fixture.request(name: name, seed: seed)
+            request.checkpointEverySteps = 3
+            request.gridEveryEpochs = 1
+            return request
+        }
+        let first = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
+        #expect(first.description.hyperparameters?.stepsPerEpoch ?? 0 < 8)
+        #expect(try first.train(.steps(4)) == .finished)
+        let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
+        #expect(resumed.step == 4)
+        #expect(try resumed.train(.steps(4)) == .finished)
+        let single = try ModelTrainer.create(request("b"), catalog: fixture.catalog)
+        #expect(try single.train(.steps(8)) == .finished)
+        for file in Self.checkpointFiles {
+            #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resuming")
+        }
+        let lossLines = String(decoding: try fixture.bytes(single, ModelTrainer.lossesFile), as: UTF8.self).split(separator: "\n")
+        #expect(lossLines.count == 9)
+        let description = try CheckpointFolder.readDescription(folder: resumed.folder)
+        #expect(description.step == 8 && description.seed == 5 && description.modality == "US")
+        #expect(description.trainingSet?.digest == resumed.model.trainingSetDigest)
+
+        let otherSeed = try ModelTrainer.create(request("c", seed: 6), catalog: fixture.catalog)
+        #expect(try otherSeed.train(.steps(2)) == .finished)
+        #expect(try fixture.bytes(otherSeed, CheckpointFolder.generatorFile) != fixture.bytes(single, CheckpointFolder.generatorFile))
+        let registry = try #require(try fixture.catalog.model("b"))
+        #expect(registry.status == "finished" && registry.steps == 8)
+        #expect(registry.checkpointDigest == (try FileDigest.sha256(path: single.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)))
+    }
+
+    @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped")
+    func stopWritesCheckpoint() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        let trainer = try ModelTrainer.create(fixture.request(name: "stopped"), catalog: fixture.catalog)
+        var asked = 0
+        let outcome = try trainer.train(.steps(50), shouldStop: { asked += 1; return asked == 1 })
+        #expect(outcome == .stopped)
+        #expect(try CheckpointFolder.readDescription(folder: trainer.folder).step == 1)
+        #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent("samples/step-000001.png").path))
+        #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent("samples/training-frames.png").path))
+        #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent(ModelTrainer.lossPlotFile).path) == false,
+                "one step is not a plot")
+        #expect(try LossRecord.read(trainer.folder.appendingPathComponent(ModelTrainer.lossesFile)).count == 1)
+        #expect(try fixture.catalog.model("stopped")?.status == "stopped")
+        #expect(try ModelTrainer.resume("stopped", catalog: fixture.catalog).step == 1)
+    }
+
+    @Test("the frame cache, the lineage rows, the split by series and the exclusion of synthetic instances")
+    func cacheLineageAndSynthetic() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        let first = try ModelTrainer.create(fixture.request(name: "first"), catalog: fixture.catalog)
+        #expect(!first.dataset.fromCache)
+        #expect(first.dataset.count == 29)
+        #expect(first.dataset.values.allSatisfy { $0 >= -1 && $0 <= 1 })
+        let second = try ModelTrainer.create(fixture.request(name: "second"), catalog: fixture.catalog)
+        #expect(second.dataset.fromCache)
+        #expect(second.dataset.values == first.dataset.values)
+
+        let lineage = try fixture.catalog.lineage(modelId: first.model.id!)
+        #expect(lineage.count == 3, "the three US instances, not the MR")
+        let held = lineage.filter { $0.role == .validation }
+        #expect(held.count >= 1 && held.allSatisfy { $0.candidate.frames == 1 }, "the 27-frame cine is over 10% and stays in training")
+        #expect(first.model.frameCount + first.model.validationFrameCount == 29)
+        let heldSeries = Set(held.map(\.candidate.seriesInstanceUid))
+        #expect(lineage.filter { $0.role == .training }.allSatisfy { !heldSeries.contains($0.candidate.seriesInstanceUid) })
+
+        let cine = lineage.first { $0.candidate.frames == 27 }!.candidate.sopInstanceUid
+        try fixture.catalog.write { try $0.execute(sql: "UPDATE instances SET synthetic = 1 WHERE sop_instance_uid = ?", arguments: [cine]) }
+        let realOnly = try ModelTrainer.create(fixture.request(name: "real-only"), catalog: fixture.catalog)
+        #expect(realOnly.dataset.count == 2)
+        #expect(try fixture.catalog.lineage(modelId: realOnly.model.id!).allSatisfy { $0.candidate.sopInstanceUid != cine })
+        #expect(realOnly.warnings.contains { $0.contains("only") && $0.contains("training frames") })
+        var withSynthetic = fixture.request(name: "with-synthetic")
+        withSynthetic.includeSynthetic = true
+        let both = try ModelTrainer.create(withSynthetic, catalog: fixture.catalog)
+        #expect(try fixture.catalog.lineage(modelId: both.model.id!).contains { $0.candidate.sopInstanceUid == cine })
+    }
+
+    @Test("clear errors: unknown modality, nothing matching, no decodable frames, unknown model, taken name")
+    func errors() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        func message(_ body: () throws -> Void) -> String {
+            do { try body() } catch { return "\(error)" }
+            return "no error"
+        }
+        var request = fixture.request(name: "x")
+        request.modality = "XA"
+        #expect(message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) }
+                == "no instances of modality XA in the catalog (it has: MR, US)")
+        request = fixture.request(name: "x")
+        request.filter.patient = "nobody"
+        #expect(message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) } == "no real US instances match the filters")
+        #expect(message { _ = try ModelTrainer.resume("nothing", catalog: fixture.catalog) }.hasPrefix("no model with this id or name"))
+        _ = try ModelTrainer.create(fixture.request(name: "taken"), catalog: fixture.catalog)
+        #expect(message { _ = try ModelTrainer.create(fixture.request(name: "taken"), catalog: fixture.catalog) }.contains("exists already"))
+
+        let undecodable = try TrainingFixture(["pydicom-data/US1_J2KI.dcm"])
+        defer { undecodable.folder.remove() }
+        #expect(message { _ = try ModelTrainer.create(undecodable.request(name: "x"), catalog: undecodable.catalog) }
+                .hasPrefix("none of the 1 US instances has frames DCMTK can decode"))
+    }
+}
