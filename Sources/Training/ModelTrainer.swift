@@ -168,6 +168,12 @@ public final class ModelTrainer {
         let trainer = ModelTrainer(catalog: catalog, model: model, description: description, dataset: dataset,
                                    split: split, training: training, losses: [])
         trainer.warnings = dataset.failures
+        let heldShare = Double(sides.validation.count) / Double(dataset.count)
+        if request.validationFraction > 0, heldShare > 2 * request.validationFraction {
+            trainer.warnings.append("\(sides.validation.count) of \(dataset.count) frames ("
+                                    + String(format: "%.0f%%", 100 * heldShare) + ") are held out for validation, more than "
+                                    + "--validation-fraction \(request.validationFraction), because no smaller \(request.splitBy.rawValue) fits")
+        }
         if sides.training.count < fewFramesWarningThreshold {
             trainer.warnings.append("only \(sides.training.count) training frames (from \(Set(sides.training.map { dataset.frameInstance[$0] }).count) "
                                     + "instances); GANs usually need thousands, so expect samples close to the training frames")

@@ -142,7 +142,11 @@ struct ModelTrainerTests {
         request.filter.patient = "nobody"
         #expect(message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) } == "no real US instances match the filters")
         #expect(message { _ = try ModelTrainer.resume("nothing", catalog: fixture.catalog) }.hasPrefix("no model with this id or name"))
-        _ = try ModelTrainer.create(fixture.request(name: "taken"), catalog: fixture.catalog)
+        var tiny = fixture.request(name: "taken")
+        tiny.validationFraction = 0.01
+        let held = try ModelTrainer.create(tiny, catalog: fixture.catalog)
+        #expect(held.warnings.contains("1 of 29 frames (3%) are held out for validation, more than --validation-fraction 0.01, "
+                                       + "because no smaller series fits"), "\(held.warnings)")
         #expect(message { _ = try ModelTrainer.create(fixture.request(name: "taken"), catalog: fixture.catalog) }.contains("exists already"))
 
         let undecodable = try TrainingFixture(["pydicom-data/US1_J2KI.dcm"])
