@@ -26,6 +26,8 @@ public final class DiffAugment {
     private var contrast: [Float] = []
     private var shiftRows: [Int] = [], shiftColumns: [Int] = []
     private var cutoutRow: [Int] = [], cutoutColumn: [Int] = []
+    /// The cutout square's sides for the image size of the last `forward`.
+    private var cutoutHeight = 0, cutoutWidth = 0
     private var output: Tensor?
     private var inputGradient: Tensor?
 
@@ -89,28 +91,27 @@ public final class DiffAugment {
     /// plane, or nil when translation or cutout makes it 0.
     @inline(__always)
     private func sourceIndex(sample: Int, row: Int, column: Int, height: Int, width: Int) -> Int? {
-        let cutoutHalfHeight = cutoutSize(height) / 2, cutoutHalfWidth = cutoutSize(width) / 2
-        let cutRow = row - cutoutRow[sample] + cutoutHalfHeight, cutColumn = column - cutoutColumn[sample] + cutoutHalfWidth
-        if cutRow >= 0, cutRow < cutoutSize(height), cutColumn >= 0, cutColumn < cutoutSize(width) { return nil }
+        let cutRow = row - cutoutRow[sample] + cutoutHeight / 2, cutColumn = column - cutoutColumn[sample] + cutoutWidth / 2
+        if cutRow >= 0, cutRow < cutoutHeight, cutColumn >= 0, cutColumn < cutoutWidth { return nil }
         let sourceRow = row + shiftRows[sample], sourceColumn = column + shiftColumns[sample]
         guard sourceRow >= 0, sourceRow < height, sourceColumn >= 0, sourceColumn < width else { return nil }
         return sourceRow * width + sourceColumn
     }
 
-    private func cutoutSize(_ side: Int) -> Int { Int(Float(side) * cutoutRatio + 0.5) }
-
     /// Draws each image's parameters, in a fixed order, as the reference
     /// implementation's ranges define them.
     private func drawParameters(count: Int, height: Int, width: Int) {
         let maxShiftRows = Int(Float(height) * translationRatio + 0.5), maxShiftColumns = Int(Float(width) * translationRatio + 0.5)
+        cutoutHeight = Int(Float(height) * cutoutRatio + 0.5)
+        cutoutWidth = Int(Float(width) * cutoutRatio + 0.5)
         brightness = []; contrast = []; shiftRows = []; shiftColumns = []; cutoutRow = []; cutoutColumn = []
         for _ in 0..<count {
             brightness.append(random.uniform() - 0.5)
             contrast.append(random.uniform() + 0.5)
             shiftRows.append(integer(in: -maxShiftRows...maxShiftRows))
             shiftColumns.append(integer(in: -maxShiftColumns...maxShiftColumns))
-            cutoutRow.append(integer(in: 0...(height - cutoutSize(height) % 2)))
-            cutoutColumn.append(integer(in: 0...(width - cutoutSize(width) % 2)))
+            cutoutRow.append(integer(in: 0...(height - cutoutHeight % 2)))
+            cutoutColumn.append(integer(in: 0...(width - cutoutWidth % 2)))
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Catalog
 import DICOM
 import Engine
@@ -71,6 +72,11 @@ struct CommandFailure: Error {
             self.init(.catalogUnwritable, "\(error)")
         }
     }
+}
+
+/// `medsynth: <message>` on stderr, the form of every message the command line prints there.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("medsynth: \(message)\n".utf8))
 }
 
 /// Runs `body`, turning any library error into a `CommandFailure`.

@@ -8,10 +8,10 @@ struct ImportReport {
 
     func print(json: Bool) {
         for problem in result.rejections {
-            FileHandle.standardError.write(Data("medsynth: rejected (\(problem.reason)): \(problem.path)\n".utf8))
+            printError("rejected (\(problem.reason)): \(problem.path)")
         }
         for conflict in result.conflicts {
-            FileHandle.standardError.write(Data("medsynth: not stored (\(conflict.reason)): \(conflict.path)\n".utf8))
+            printError("not stored (\(conflict.reason)): \(conflict.path)")
         }
         let summary = result.summary
         if json {

@@ -25,7 +25,7 @@ struct Medsynth: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let failure as CommandFailure {
-            FileHandle.standardError.write(Data("medsynth: \(failure.message)\n".utf8))
+            printError(failure.message)
             Foundation.exit(failure.status.rawValue)
         } catch {
             // Usage errors exit with 2 (ArgumentParser's own default is 64).

@@ -191,8 +191,3 @@ struct TrainCommand: ParsableCommand {
 
 extension GeneratorPreset: ExpressibleByArgument {}
 extension SplitGrouping: ExpressibleByArgument {}
-
-/// `medsynth: <message>` on stderr.
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data("medsynth: \(message)\n".utf8))
-}

@@ -345,11 +345,7 @@ public final class ModelTrainer {
     /// `samples/step-NNNNNN.png`: the generator (inference mode) on the
     /// fixed latent batch, 8 x 8.
     func writeSampleGrid() throws {
-        let images = generateFixedSamples()
-        let samples = folder.appendingPathComponent(Self.samplesFolder, isDirectory: true)
-        try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
-        let path = samples.appendingPathComponent(String(format: "step-%06d.png", step)).path
-        try SampleGrid.write(images: images, count: Self.gridSize, side: description.resolution, columns: 8, path: path)
+        try writeGrid(generateFixedSamples(), count: Self.gridSize, named: String(format: "step-%06d.png", step))
     }
 
     /// `samples/training-frames.png`: up to 64 training frames, evenly
@@ -363,10 +359,15 @@ public final class ModelTrainer {
             let frame = trainingFrames[slot * trainingFrames.count / shown]
             images += dataset.values[(frame * plane)..<((frame + 1) * plane)]
         }
+        try writeGrid(images, count: shown, named: Self.trainingFramesGrid)
+    }
+
+    /// `samples/<name>`: `count` images of the model's resolution, 8 per row.
+    private func writeGrid(_ images: [Float], count: Int, named name: String) throws {
         let samples = folder.appendingPathComponent(Self.samplesFolder, isDirectory: true)
         try FileManager.default.createDirectory(at: samples, withIntermediateDirectories: true)
-        try SampleGrid.write(images: images, count: shown, side: description.resolution, columns: 8,
-                             path: samples.appendingPathComponent(Self.trainingFramesGrid).path)
+        try SampleGrid.write(images: images, count: count, side: description.resolution, columns: 8,
+                             path: samples.appendingPathComponent(name).path)
     }
 
     /// The generator's output for the fixed latent batch, in chunks (the
@@ -413,7 +414,7 @@ enum TrainingRandom {
 
 extension EngineRandom {
     /// Fisher-Yates with this generator.
-    mutating func shuffled(_ values: [Int]) -> [Int] {
+    mutating func shuffled<Element>(_ values: [Element]) -> [Element] {
         var result = values
         for index in stride(from: result.count - 1, to: 0, by: -1) {
             result.swapAt(index, Int(nextUInt64() % UInt64(index + 1)))

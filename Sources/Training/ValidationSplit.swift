@@ -28,11 +28,8 @@ public struct ValidationSplit: Equatable, Sendable {
         let keys = dataset.instances.map { grouping == .series ? $0.seriesInstanceUid : $0.patientId }
         var framesPerKey: [String: Int] = [:]
         for instance in dataset.frameInstance { framesPerKey[keys[instance], default: 0] += 1 }
-        var groups = framesPerKey.keys.sorted()
         var random = random
-        for index in stride(from: groups.count - 1, to: 0, by: -1) {
-            groups.swapAt(index, Int(random.nextUInt64() % UInt64(index + 1)))
-        }
+        let groups = random.shuffled(framesPerKey.keys.sorted())
         var chosen: Set<String> = []
         if fraction > 0, groups.count >= 2 {
             let budget = fraction * Double(dataset.count)
