@@ -50,10 +50,12 @@ let package = Package(
         ),
         // Data sets from the catalog, the training loop, model folders and the registry.
         .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging"]),
+        // Generation from a model, the synthetic DICOM writer, provenance and registration.
+        .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", "Training"]),
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [
-                "CPlatform", "Catalog", "DICOM", "Engine", "GAN", "Imaging", "Training",
+                "CPlatform", "Catalog", "DICOM", "Engine", "GAN", "Imaging", "Synthesis", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Training", "Catalog", "DICOM", "GAN", "Engine", "TestSupport"]),
         .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

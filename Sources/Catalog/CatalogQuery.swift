@@ -65,8 +65,20 @@ extension Catalog {
             ("decodable", "i.decodable"), ("undecodable_reason", "i.undecodable_reason"),
             ("synthetic", "i.synthetic"), ("manufacturer", "i.manufacturer"), ("sha256", "i.sha256"),
             ("file_size", "i.file_size"), ("stored_path", "i.stored_path"), ("original_path", "i.original_path"),
+            // Provenance of instances written by `medsynth synthesize` (NULL for others).
+            ("model_id", "(SELECT sy.model_id \(Catalog.synthesisOfInstance))"),
+            ("model", "(SELECT sy.model_name \(Catalog.synthesisOfInstance))"),
+            ("seed", "(SELECT sy.seed \(Catalog.synthesisOfInstance))"),
+            ("latent_indices", """
+                (SELECT group_concat(latent_index, ' ') FROM (SELECT f.latent_index FROM synthetic_frames f
+                 WHERE f.instance_id = i.id ORDER BY f.frame_number))
+                """),
         ],
     ]
+
+    private static let synthesisOfInstance = """
+        FROM synthetic_frames f JOIN syntheses sy ON sy.id = f.synthesis_id WHERE f.instance_id = i.id AND f.frame_number = 1
+        """
 
     /// Columns holding SQLite integers that mean yes/no.
     private static let booleanColumns: Set<String> = ["decodable", "synthetic"]

@@ -126,6 +126,32 @@ enum CatalogSchema {
                 t.primaryKey(["model_id", "instance_id"])
             }
         }
+        migrator.registerMigration("v3-syntheses") { db in
+            // One `medsynth synthesize` run that wrote DICOM into the catalog.
+            // The model may be a folder outside the registry (model_id NULL);
+            // its name and checkpoint digest are kept either way.
+            try db.create(table: "syntheses") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("model_id", .integer).indexed().references("models", onDelete: .setNull)
+                t.column("model_name", .text).notNull()
+                t.column("checkpoint_digest", .text).notNull()
+                t.column("seed", .text)  // decimal UInt64; NULL when the latents came from a file
+                t.column("latents_sha256", .text)  // the --latents file, when given
+                t.column("frame_count", .integer).notNull()
+                t.column("study_instance_uid", .text).notNull()
+                t.column("series_instance_uid", .text).notNull()
+                t.column("output_folder", .text).notNull()
+                t.column("created_at", .text).notNull()
+            }
+            // Which latent made each frame of a generated instance.
+            try db.create(table: "synthetic_frames") { t in
+                t.column("instance_id", .integer).notNull().references("instances", onDelete: .cascade)
+                t.column("frame_number", .integer).notNull()  // from 1, as DICOM counts frames
+                t.column("synthesis_id", .integer).notNull().indexed().references("syntheses", onDelete: .cascade)
+                t.column("latent_index", .integer).notNull()
+                t.primaryKey(["instance_id", "frame_number"])
+            }
+        }
         return migrator
     }
 }

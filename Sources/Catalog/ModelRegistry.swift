@@ -46,10 +46,8 @@ public enum LineageRole: String, Codable, Sendable {
 }
 
 /// One row of a model's lineage.
-public struct ModelInstanceRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+public struct ModelInstanceRecord: SnakeCaseRecord, PersistableRecord, Sendable, Equatable {
     public static let databaseTableName = "model_instances"
-    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
-    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
     public var modelId: Int64
     public var instanceId: Int64
     public var role: LineageRole

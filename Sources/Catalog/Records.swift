@@ -94,14 +94,20 @@ public struct RejectionRecord: Codable, Sendable, Equatable {
     public var importRunId: Int64
 }
 
-/// Shared persistence behaviour: snake_case columns, ids filled in on insert.
-public protocol CatalogRecord: Codable, FetchableRecord, MutablePersistableRecord {
+/// A row of a catalog table whose columns are the snake_case names of its properties.
+public protocol SnakeCaseRecord: Codable, FetchableRecord, MutablePersistableRecord {}
+
+extension SnakeCaseRecord {
+    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
+    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
+}
+
+/// A row with its own integer id, filled in on insert.
+public protocol CatalogRecord: SnakeCaseRecord {
     var id: Int64? { get set }
 }
 
 extension CatalogRecord {
-    public static var databaseColumnDecodingStrategy: DatabaseColumnDecodingStrategy { .convertFromSnakeCase }
-    public static var databaseColumnEncodingStrategy: DatabaseColumnEncodingStrategy { .convertToSnakeCase }
     public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 

@@ -20,6 +20,13 @@ public final class DicomFile {
         self.path = path
     }
 
+    /// A new, empty dataset, to be written to `destination` by `save`.
+    public init(newDatasetFor destination: String) {
+        initializeDCMTK()
+        handle = ms_dicom_create()
+        path = destination
+    }
+
     deinit {
         ms_dicom_close(handle)
     }
@@ -123,8 +130,21 @@ public final class DicomFile {
         guard status == 0 else { throw DicomError(message, path: path) }
     }
 
+    /// Sets the attribute at `attributePath` (DCMTK's path syntax, such as
+    /// `(0018,A001)[0].(0008,0070)`), creating sequences and items as needed.
+    public func setString(atPath attributePath: String, _ value: String) throws {
+        let (status, message) = withErrorBuffer { ms_dicom_set_path_string(handle, attributePath, value, $0, $1) }
+        guard status == 0 else { throw DicomError(message, path: path) }
+    }
+
+    /// Sets Pixel Data to native 8-bit samples, frame after frame.
+    public func setPixelData(bytes: [UInt8]) throws {
+        let (status, message) = withErrorBuffer { ms_dicom_set_pixel_data_8bit(handle, bytes, bytes.count, $0, $1) }
+        guard status == 0 else { throw DicomError(message, path: path) }
+    }
+
     /// Writes the dataset as a Part 10 file at `destination`, in the
-    /// transfer syntax it was read in.
+    /// transfer syntax it was read in (Explicit VR Little Endian for a new one).
     public func save(to destination: String) throws {
         let (status, message) = withErrorBuffer { ms_dicom_save(handle, destination, $0, $1) }
         guard status == 0 else { throw DicomError(message, path: destination) }

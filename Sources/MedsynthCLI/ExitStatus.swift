@@ -3,6 +3,7 @@ import Catalog
 import DICOM
 import Engine
 import Imaging
+import Synthesis
 import Training
 
 /// Exit statuses by range, as DCMTK's tools document theirs (docs/cli.md).
@@ -66,6 +67,14 @@ struct CommandFailure: Error {
             }
         case let registryError as ModelRegistryError:
             self.init(.usage, "\(registryError)")
+        case let synthesisError as SynthesisError:
+            switch synthesisError {
+            case .catalogNeeded: self.init(.catalogMissing, "\(synthesisError)")
+            case .latents: self.init(.inputUnreadable, "\(synthesisError)")
+            case .unsupportedChannels, .tooLarge: self.init(.usage, "\(synthesisError)")
+            case .noCheckpoint: self.init(.modelFilesFailed, "\(synthesisError)")
+            case .output: self.init(.outputUnwritable, "\(synthesisError)")
+            }
         case let tensorFileError as TensorFileError:
             self.init(.modelFilesFailed, "\(tensorFileError)")
         default:

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Synthesis
 
 /// The root command: lists the subcommands and maps every failure to a
 /// documented exit status (docs/cli.md).
@@ -11,13 +12,14 @@ struct Medsynth: ParsableCommand {
         discussion: """
             The catalog is ./catalog unless --catalog DIR or MEDSYNTH_CATALOG names another folder.
             Start with 'medsynth import PATH...', then 'medsynth stats' and 'medsynth query instances';
-            'medsynth train --modality US' trains a model, 'medsynth models' lists them.
+            'medsynth train --modality US' trains a model, 'medsynth models' lists them,
+            'medsynth synthesize --model NAME --count N' exports synthetic DICOM.
             Exit status: 0 success, 1 done but some inputs rejected, 2 usage error, 3 stopped by a signal,
             20-39 input errors, 40-59 output errors, 60-79 processing errors (see docs/cli.md).
             """,
-        version: "0.1.0",
+        version: SoftwareVersion.current,
         subcommands: [ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
-                      ModelsCommand.self, BenchCommand.self]
+                      ModelsCommand.self, SynthesizeCommand.self, BenchCommand.self]
     )
 
     static func main() {

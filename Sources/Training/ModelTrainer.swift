@@ -394,12 +394,14 @@ public final class ModelTrainer {
 /// The counter-based random streams of a training: each purpose and index
 /// gets its own generator, seeded from the run's seed, so no generator
 /// state needs saving and a resumed run draws what a single run would.
-enum TrainingRandom {
-    enum Purpose: UInt64 {
+public enum TrainingRandom {
+    public enum Purpose: UInt64, Sendable {
         case generatorInitialisation = 1, discriminatorInitialisation, split, epochOrder, latents, augmentation, gridLatents
+        /// The latents of `medsynth synthesize`, one stream per latent index.
+        case synthesisLatents
     }
 
-    static func stream(_ purpose: Purpose, seed: UInt64, index: UInt64 = 0) -> EngineRandom {
+    public static func stream(_ purpose: Purpose, seed: UInt64, index: UInt64 = 0) -> EngineRandom {
         EngineRandom(seed: self.seed(purpose, seed: seed, index: index))
     }
 

@@ -12,12 +12,10 @@ struct CheckpointFolderTests {
     func foreignFolder() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let checkpoint = try #require(Bundle.module.url(forResource: "compact_generator", withExtension: "safetensors", subdirectory: "Fixtures"))
         let io = try #require(Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
-        try FileManager.default.copyItem(at: checkpoint, to: folder.url.appendingPathComponent(CheckpointFolder.generatorFile))
         // Keys as another tool may write them, in another order, with an extra one.
-        try Data(#"{"resolution": 64, "channels": 1, "framework": "pytorch", "preset": "compact", "latent_dim": 128}"#.utf8)
-            .write(to: folder.url.appendingPathComponent(CheckpointFolder.modelFile))
+        _ = try ForeignCheckpoint.make(at: folder.url,
+                                       modelJSON: #"{"resolution": 64, "channels": 1, "framework": "pytorch", "preset": "compact", "latent_dim": 128}"#)
         let generator = try CheckpointFolder.loadGenerator(from: folder.url)
         let expected = try SafeTensors.read(path: io.path).tensors
         let latents = expected["latents"]!

@@ -13,26 +13,8 @@ struct Medsynth {
         return folder.appendingPathComponent("medsynth")
     }()
 
-    struct Output {
-        let status: Int32
-        let standardOutput: String
-        let standardError: String
-    }
-
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, standardOutput: String(decoding: outData, as: UTF8.self),
-                      standardError: String(decoding: errData, as: UTF8.self))
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        try ExternalProcess.run(executable.path, arguments, environment: environment)
     }
 }
 

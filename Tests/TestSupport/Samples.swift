@@ -35,3 +35,18 @@ public struct TemporaryFolder: Sendable {
 
     public func remove() { try? FileManager.default.removeItem(at: url) }
 }
+
+/// A checkpoint folder as another tool writes it: the numpy-made compact
+/// generator of Tests/GANTests/Fixtures (Tests/EngineTests/Fixtures/make_reference.py)
+/// as `generator.safetensors`, and `modelJSON` as `model.json`.
+public enum ForeignCheckpoint {
+    public static let fixtures = Samples.repositoryRoot.appendingPathComponent("Tests/GANTests/Fixtures")
+
+    public static func make(at folder: URL, modelJSON: String) throws -> URL {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("compact_generator.safetensors"),
+                                         to: folder.appendingPathComponent("generator.safetensors"))
+        try Data(modelJSON.utf8).write(to: folder.appendingPathComponent("model.json"))
+        return folder
+    }
+}

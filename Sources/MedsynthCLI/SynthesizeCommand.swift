@@ -1,0 +1,136 @@
+import ArgumentParser
+import CPlatform
+import Catalog
+import Engine
+import Foundation
+import Synthesis
+
+struct SynthesizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "synthesize",
+        abstract: "Generate frames with a trained model and export them as synthetic DICOM, PNG or NumPy.",
+        discussion: """
+            DICOM files are Multi-frame Grayscale Byte Secondary Capture, marked as generated in every \
+            way the standard offers (Synthetic Data YES, Conversion Type SYN, Image Type \
+            DERIVED\\SECONDARY, a Contributing Equipment item "Synthesizing Equipment" naming the model, \
+            its checkpoint digest, the seed and the latent index), with a synthetic patient and fresh \
+            2.25 UIDs: one new study per run, one series for the model. Nothing of any training instance \
+            is copied into them; which instances trained the model stays in the catalog \
+            (docs/provenance.md).
+
+            Unless --no-catalog is given, the DICOM files are also imported into the catalog, as \
+            synthetic instances with the model, seed and latent index of every frame \
+            ('medsynth query instances --synthetic yes'); they never train a model unless \
+            'train --include-synthetic' is given.
+
+            The output folder gets latents.npy (the generator inputs, float32 [N, latent_dim]: any \
+            row given back with --latents makes the same frame) and synthesis.json (the run's \
+            provenance). MODEL is an id or name from 'medsynth models', or a checkpoint folder \
+            (model.json + generator.safetensors) from any tool.
+
+            Examples:
+              medsynth synthesize --model us-compact-1 --count 100 --seed 7
+              medsynth synthesize --model 1 --count 64 --frames-per-file 16 --out exports/us
+              medsynth synthesize --model path/to/checkpoint --latents z.npy --format npy --no-catalog
+            """
+    )
+
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Option(help: ArgumentHelp("The model: id or name from 'medsynth models', or a checkpoint folder.", valueName: "model"))
+    var model: String
+
+    @Option(help: "Frames to generate (default 16; with --latents: the file's rows).")
+    var count: Int?
+
+    @Option(help: "Seed of the latents (default: a random one, printed and recorded in every file).")
+    var seed: UInt64?
+
+    @Option(help: ArgumentHelp("Latents to use instead of random ones: float32 .npy of shape [N, latent_dim].", valueName: "file.npy"))
+    var latents: String?
+
+    @Option(help: ArgumentHelp("Output folder, new or empty (default ./synthetic/<model>-<UTC date-time>).", valueName: "dir"))
+    var out: String?
+
+    @Option(help: "dicom, png (8-bit grayscale, one per frame) or npy (raw float32 [N, channels, H, W]).")
+    var format: OutputFormat = .dicom
+
+    @Option(help: "Frames per DICOM file: one multi-frame instance per K frames.")
+    var framesPerFile = 1
+
+    @Flag(help: "Write files only; do not register the DICOM files in the catalog.")
+    var noCatalog = false
+
+    @Option(help: "Engine threads (default: one per core).")
+    var threads: Int?
+
+    /// More frames than any export needs; checked before the latents are allocated.
+    static let maximumCount = 100_000
+
+    func validate() throws {
+        if let count, !(1...Self.maximumCount).contains(count) {
+            throw ValidationError("--count must be between 1 and \(Self.maximumCount).")
+        }
+        if latents != nil && seed != nil { throw ValidationError("Give --seed or --latents, not both.") }
+        if !(1...1000).contains(framesPerFile) { throw ValidationError("--frames-per-file must be between 1 and 1000.") }
+        if framesPerFile != 1 && format != .dicom { throw ValidationError("--frames-per-file applies to --format dicom only.") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+    }
+
+    func run() throws {
+        let catalog = try openCatalog()
+        EngineThreads.configure(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        ms_install_stop_handlers()
+        let synthesisModel = try failingWithStatus { try SynthesisModel.open(model, catalog: catalog) }
+        let chosenSeed = seed ?? UInt64.random(in: 0...UInt64(Int64.max))
+        let latentRequest: SynthesisRequest.LatentRequest = latents.map { .file(path: $0, count: count) }
+            ?? .seed(chosenSeed, count: count ?? 16)
+        var request = SynthesisRequest(latentSource: latentRequest, output: outputFolder(modelName: synthesisModel.name))
+        request.format = format
+        request.framesPerFile = framesPerFile
+        request.register = !noCatalog
+        let progress = ProgressLine(label: "synthesize", unit: "frames")
+        let started = Date()
+        let result = try failingWithStatus {
+            try Synthesizer.run(model: synthesisModel, request: request, catalog: noCatalog ? nil : catalog,
+                                shouldStop: { ms_stop_requested() != 0 }) { done, total in
+                progress.update(done: done, total: total, elapsed: Date().timeIntervalSince(started))
+            }
+        }
+        progress.finish()
+        let origin = latents.map { "latents \($0)" } ?? "seed \(chosenSeed)"
+        print("""
+            wrote \(result.framesWritten) synthetic \(synthesisModel.modality) frames in \(result.files.count) \
+            \(format.rawValue) file\(result.files.count == 1 ? "" : "s") from model "\(synthesisModel.name)" (\(origin)) to \(result.folder.path)
+            """)
+        if let synthesis = result.synthesis {
+            print("catalog: synthesis \(synthesis.id!), \(result.instances.count) instances registered as synthetic in study \(synthesis.studyInstanceUid)")
+        }
+        if result.stopped {
+            printError("stopped after \(result.framesWritten) of \(result.framesRequested) frames; the files written are complete and recorded")
+            throw ExitCode(ExitStatus.interrupted.rawValue)
+        }
+    }
+
+    /// The catalog, or nil when the files need none: --no-catalog with a
+    /// checkpoint folder.
+    private func openCatalog() throws -> Catalog? {
+        let isFolder = FileManager.default.fileExists(atPath: URL(fileURLWithPath: model).appendingPathComponent("model.json").path)
+        if noCatalog && isFolder {
+            ConsoleLogHandler.bootstrap(verbose: catalogOptions.verbose)
+            return nil
+        }
+        return try catalogOptions.openCatalog(create: false)
+    }
+
+    /// --out, else ./synthetic/<model>-<UTC date-time>.
+    private func outputFolder(modelName: String) -> URL {
+        if let out { return URL(fileURLWithPath: out, isDirectory: true).standardizedFileURL }
+        let stamp = Date().formatted(Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted)
+            .year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
+        let safeName = String(modelName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+        return URL(fileURLWithPath: "synthetic/\(safeName)-\(stamp)", isDirectory: true).standardizedFileURL
+    }
+}
+
+extension OutputFormat: ExpressibleByArgument {}

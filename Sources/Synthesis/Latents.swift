@@ -1,0 +1,57 @@
+import Engine
+import DICOM
+import Foundation
+import Training
+
+/// The generator inputs of a synthesis: [count, latent_dim] float32, drawn
+/// from a seed or read from a `.npy` file.
+public struct Latents: Sendable {
+    public enum Source: Sendable, Equatable {
+        /// Row i is latent_dim standard normal draws from the stream
+        /// (seed, synthesis latents, i): the first rows do not depend on the count.
+        case seed(UInt64)
+        /// Rows of a float32 [N, latent_dim] `.npy` file, and its SHA-256.
+        case file(path: String, sha256: String)
+    }
+
+    public let source: Source
+    public let count: Int
+    public let dimension: Int
+    /// Row-major [count, dimension].
+    public let values: [Float]
+
+    public static func seeded(_ seed: UInt64, count: Int, dimension: Int) -> Latents {
+        var values = [Float]()
+        values.reserveCapacity(count * dimension)
+        for index in 0..<count {
+            var random = TrainingRandom.stream(.synthesisLatents, seed: seed, index: UInt64(index))
+            for _ in 0..<dimension { values.append(random.normal()) }
+        }
+        return Latents(source: .seed(seed), count: count, dimension: dimension, values: values)
+    }
+
+    /// Reads `path`, which must hold float32 [N, dimension] with finite values.
+    public static func read(path: String, dimension: Int) throws -> Latents {
+        let array: NamedArray
+        do {
+            array = try NumpyFile.read(path: path)
+        } catch let error as TensorFileError {
+            throw SynthesisError.latents(error.reason, path: path)
+        }
+        guard array.shape.count == 2, array.shape[1] == dimension, array.shape[0] >= 1 else {
+            throw SynthesisError.latents("expected float32 [N, \(dimension)], the file holds \(array.shape)", path: path)
+        }
+        if let row = array.values.firstIndex(where: { !$0.isFinite }).map({ $0 / dimension }) {
+            throw SynthesisError.latents("row \(row) holds a value that is not finite", path: path)
+        }
+        return Latents(source: .file(path: path, sha256: try FileDigest.sha256(path: path)), count: array.shape[0],
+                       dimension: dimension, values: array.values)
+    }
+
+    /// Rows `range` as a generator input [range.count, dimension].
+    func batch(_ range: Range<Int>) -> Tensor {
+        Tensor(shape: [range.count, dimension], values: Array(values[(range.lowerBound * dimension)..<(range.upperBound * dimension)]))
+    }
+
+    var array: NamedArray { NamedArray(shape: [count, dimension], values: values) }
+}

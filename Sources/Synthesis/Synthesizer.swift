@@ -1,0 +1,289 @@
+import Catalog
+import DICOM
+import Engine
+import Foundation
+import Imaging
+
+/// What `medsynth synthesize` writes.
+public enum OutputFormat: String, CaseIterable, Sendable {
+    /// Multi-frame Grayscale Byte Secondary Capture files, marked synthetic.
+    case dicom
+    /// One 8-bit grayscale PNG per frame.
+    case png
+    /// The generator's raw float32 output [N, channels, H, W] in one `frames.npy`.
+    case npy
+}
+
+/// One synthesis run: which latents, where, in which form.
+public struct SynthesisRequest: Sendable {
+    public var latentSource: LatentRequest
+    public var output: URL
+    public var format: OutputFormat = .dicom
+    /// Frames per DICOM file (the last file may hold fewer).
+    public var framesPerFile = 1
+    /// Import the DICOM files into the catalog as synthetic, with their lineage.
+    public var register = true
+    /// Frames generated per forward pass.
+    public var batchSize = 32
+
+    public enum LatentRequest: Sendable {
+        case seed(UInt64, count: Int)
+        /// A `.npy` file; `count`, when given, must equal its rows.
+        case file(path: String, count: Int?)
+    }
+
+    public init(latentSource: LatentRequest, output: URL) {
+        self.latentSource = latentSource
+        self.output = output
+    }
+}
+
+/// What a run wrote.
+public struct SynthesisResult: Sendable {
+    public var folder: URL
+    /// File names inside `folder`, in the order written (not counting the manifest and `latents.npy`).
+    public var files: [String] = []
+    public var framesWritten = 0
+    public var framesRequested: Int
+    /// Stopped by the caller before every frame was written.
+    public var stopped = false
+    /// The catalog's record of the run, when the files were registered.
+    public var synthesis: SynthesisRecord?
+    public var instances: [GeneratedInstance] = []
+}
+
+/// Generates frames from a model and writes them (architecture page:
+/// inference mode, BatchNorm with its running statistics).
+public enum Synthesizer {
+    public static let latentsFile = "latents.npy"
+    public static let manifestFile = "synthesis.json"
+    public static let framesFile = "frames.npy"
+    /// The largest `frames.npy` written, checked before the frames are generated.
+    public static let maximumArrayBytes = 4 << 30
+
+    public static func run(model: SynthesisModel, request: SynthesisRequest, catalog: Catalog?,
+                           shouldStop: () -> Bool = { false },
+                           progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> SynthesisResult {
+        let configuration = model.generator.configuration
+        let side = configuration.resolution, channels = configuration.channels
+        if request.format != .npy, channels != 1 {
+            throw SynthesisError.unsupportedChannels(channels, format: request.format.rawValue)
+        }
+        let latents: Latents
+        switch request.latentSource {
+        case .seed(let seed, let count):
+            latents = Latents.seeded(seed, count: count, dimension: configuration.latentDimension)
+        case .file(let path, let count):
+            latents = try Latents.read(path: path, dimension: configuration.latentDimension)
+            if let count, count != latents.count {
+                throw SynthesisError.latents("--count \(count) differs from the file's \(latents.count) rows", path: path)
+            }
+        }
+        let frameValues = side * side * channels
+        if request.format == .npy, latents.count * frameValues * 4 > maximumArrayBytes {
+            throw SynthesisError.tooLarge("\(latents.count) frames of \(channels)x\(side)x\(side) float32 exceed the "
+                                          + "\(maximumArrayBytes >> 30) GiB limit of \(framesFile); generate fewer per run")
+        }
+        try prepareEmptyFolder(request.output)
+        try NumpyFile.write(latents.array, to: request.output.appendingPathComponent(latentsFile).path)
+
+        let series = SyntheticSeries(modelName: model.name, modelId: model.record?.id, checkpointDigest: model.checkpointDigest,
+                                     step: model.description.step, preset: model.description.preset, modality: model.modality,
+                                     latentSource: latents.source,
+                                     burnedInAnnotation: try burnedInAnnotation(of: model, catalog: catalog), createdAt: Date())
+        var result = SynthesisResult(folder: request.output, framesRequested: latents.count)
+        var pending: [(index: Int, pixels: [UInt8])] = []
+        var rawFrames: [Float] = []
+        func flushDicom() throws {
+            guard !pending.isEmpty else { return }
+            let name = String(format: "synthetic-%06d.dcm", pending[0].index)
+            let uid = try SyntheticDicomWriter.write(frames: pending.map(\.pixels), side: side, latentIndices: pending.map(\.index),
+                                                     instanceNumber: result.files.count + 1, series: series,
+                                                     to: request.output.appendingPathComponent(name).path)
+            result.files.append(name)
+            result.instances.append(GeneratedInstance(sopInstanceUid: uid, latentIndices: pending.map(\.index)))
+            pending.removeAll()
+        }
+        var start = 0
+        while start < latents.count {
+            if shouldStop() {
+                result.stopped = true
+                break
+            }
+            let range = start..<min(start + request.batchSize, latents.count)
+            let images = model.generator.forward(latents.batch(range), training: false).values
+            for (offset, index) in range.enumerated() {
+                let values = images[(offset * frameValues)..<((offset + 1) * frameValues)]
+                switch request.format {
+                case .npy:
+                    rawFrames.append(contentsOf: values)
+                case .png:
+                    let name = String(format: "synthetic-%06d.png", index)
+                    try PNGWriter.write(path: request.output.appendingPathComponent(name).path,
+                                        pixels: values.map(SampleGrid.byte(fromSigned:)), width: side, height: side, channels: 1)
+                    result.files.append(name)
+                case .dicom:
+                    pending.append((index, values.map(SampleGrid.byte(fromSigned:))))
+                    if pending.count == request.framesPerFile { try flushDicom() }
+                }
+            }
+            result.framesWritten = range.upperBound
+            progress(result.framesWritten, latents.count)
+            start = range.upperBound
+        }
+        try flushDicom()
+        if request.format == .npy, result.framesWritten > 0 {
+            try NumpyFile.write(NamedArray(shape: [result.framesWritten, channels, side, side], values: rawFrames),
+                                to: request.output.appendingPathComponent(framesFile).path)
+            result.files.append(framesFile)
+        }
+        if request.format == .dicom, request.register, let catalog, !result.instances.isEmpty {
+            result.synthesis = try register(result, series: series, model: model, catalog: catalog)
+        }
+        try Manifest(model: model, series: series, request: request, result: result)
+            .write(to: request.output.appendingPathComponent(manifestFile))
+        return result
+    }
+
+    /// YES unless the model's lineage shows every training instance stating NO.
+    static func burnedInAnnotation(of model: SynthesisModel, catalog: Catalog?) throws -> String {
+        guard let id = model.record?.id, let catalog else { return "YES" }
+        let stated = try catalog.burnedInAnnotations(modelId: id)
+        return !stated.isEmpty && stated.allSatisfy({ $0?.uppercased() == "NO" }) ? "NO" : "YES"
+    }
+
+    /// Creates `folder`, or accepts it when it exists and is empty: a run
+    /// never mixes its files with, or overwrites, earlier ones.
+    static func prepareEmptyFolder(_ folder: URL) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue else { throw SynthesisError.output("exists and is not a folder", path: folder.path) }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            guard entries.isEmpty else {
+                throw SynthesisError.output("the output folder is not empty (choose another --out)", path: folder.path)
+            }
+            return
+        }
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw SynthesisError.output("cannot create the output folder (\(error.localizedDescription))", path: folder.path)
+        }
+    }
+
+    /// Imports the written files (catalogued as synthetic from their own
+    /// Synthetic Data attribute, with managed copies), then records the run
+    /// and the latent of every frame.
+    static func register(_ result: SynthesisResult, series: SyntheticSeries, model: SynthesisModel, catalog: Catalog) throws -> SynthesisRecord {
+        let paths = result.files.map { result.folder.appendingPathComponent($0).path }
+        let imported = try Importer(catalog: catalog).run(paths: paths)
+        if let problem = imported.rejections.first ?? imported.conflicts.first {
+            throw SynthesisError.output("the catalog did not accept a generated file (\(problem.reason))", path: problem.path)
+        }
+        let seed: UInt64?, latentsDigest: String?
+        switch series.latentSource {
+        case .seed(let value): (seed, latentsDigest) = (value, nil)
+        case .file(_, let sha256): (seed, latentsDigest) = (nil, sha256)
+        }
+        let record = SynthesisRecord(modelId: model.record?.id, modelName: model.name, checkpointDigest: model.checkpointDigest,
+                                     seed: seed, latentsSha256: latentsDigest, frameCount: result.framesWritten,
+                                     studyInstanceUid: series.studyInstanceUID, seriesInstanceUid: series.seriesInstanceUID,
+                                     outputFolder: result.folder.path, createdAt: series.createdAt.formatted(.iso8601))
+        return try catalog.registerSynthesis(record, instances: result.instances)
+    }
+}
+
+/// `synthesis.json`: the run's provenance beside its files, so that a
+/// folder copied out of the workbench still says what made it.
+struct Manifest: Encodable {
+    struct Model: Encodable {
+        var name: String
+        var registryId: Int64?
+        var folder: String
+        var preset: String
+        var modality: String
+        var step: Int?
+        var checkpointSha256: String
+    }
+    struct File: Encodable {
+        var file: String
+        var sopInstanceUid: String?
+        var latentIndices: [Int]
+    }
+    var software = "medsynth \(SoftwareVersion.current)"
+    var createdAt: String
+    var model: Model
+    var seed: UInt64?
+    var latentsFileSha256: String?
+    var latentsFile = Synthesizer.latentsFile
+    var format: String
+    var framesRequested: Int
+    var framesWritten: Int
+    var stopped: Bool
+    var studyInstanceUid: String?
+    var seriesInstanceUid: String?
+    var catalogSynthesisId: Int64?
+    var files: [File]
+
+    init(model: SynthesisModel, series: SyntheticSeries, request: SynthesisRequest, result: SynthesisResult) {
+        createdAt = series.createdAt.formatted(.iso8601)
+        self.model = Model(name: model.name, registryId: model.record?.id, folder: model.folder.path, preset: model.description.preset,
+                           modality: model.modality, step: model.description.step, checkpointSha256: model.checkpointDigest)
+        switch series.latentSource {
+        case .seed(let value): seed = value
+        case .file(_, let sha256): latentsFileSha256 = sha256
+        }
+        format = request.format.rawValue
+        framesRequested = result.framesRequested
+        framesWritten = result.framesWritten
+        stopped = result.stopped
+        let dicom = request.format == .dicom
+        studyInstanceUid = dicom ? series.studyInstanceUID : nil
+        seriesInstanceUid = dicom ? series.seriesInstanceUID : nil
+        catalogSynthesisId = result.synthesis?.id
+        switch request.format {
+        case .dicom:
+            files = result.instances.enumerated().map { File(file: result.files[$0.offset], sopInstanceUid: $0.element.sopInstanceUid,
+                                                              latentIndices: $0.element.latentIndices) }
+        case .png:
+            files = result.files.enumerated().map { File(file: $0.element, latentIndices: [$0.offset]) }
+        case .npy:
+            files = result.files.map { File(file: $0, latentIndices: Array(0..<result.framesWritten)) }
+        }
+    }
+
+    func write(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        do {
+            try encoder.encode(self).write(to: url, options: .atomic)
+        } catch {
+            throw SynthesisError.output("cannot write (\(error.localizedDescription))", path: url.path)
+        }
+    }
+}
+
+/// A synthesis that cannot be done, naming the file or model concerned.
+public enum SynthesisError: Error, CustomStringConvertible, Sendable {
+    case catalogNeeded(String)
+    case noCheckpoint(String)
+    case latents(String, path: String)
+    case unsupportedChannels(Int, format: String)
+    case tooLarge(String)
+    case output(String, path: String)
+
+    public var description: String {
+        switch self {
+        case .catalogNeeded(let reference):
+            "not a checkpoint folder (no model.json) and no catalog to look the model up in: \(reference)"
+        case .noCheckpoint(let name):
+            "the model has no checkpoint yet (still starting, or failed before its first one): \(name)"
+        case .latents(let reason, let path): "unusable latents (\(reason)): \(path)"
+        case .unsupportedChannels(let channels, let format):
+            "the model makes \(channels)-channel images; \(format) export writes grayscale only (use --format npy)"
+        case .tooLarge(let reason): reason
+        case .output(let reason, let path): "\(reason): \(path)"
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("medsynth synthesize")
+struct SynthesizeCommandTests {
+    static func foreignCheckpoint(in folder: TemporaryFolder) throws -> String {
+        try ForeignCheckpoint.make(at: folder.url.appendingPathComponent("checkpoint"),
+                                   modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1, "modality": "US"}"#).path
+    }
+
+    @Test("a checkpoint folder with --no-catalog writes files only; the run is reported and repeatable")
+    func filesOnly() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let checkpoint = try Self.foreignCheckpoint(in: folder)
+        let out = folder.file("out")
+        let run = try Medsynth.run(["synthesize", "--catalog", folder.file("no-catalog-here"), "--model", checkpoint, "--count", "3",
+                                    "--seed", "4", "--out", out, "--no-catalog", "--format", "png"])
+        #expect(run.status == 0, "\(run.standardError)")
+        #expect(run.standardOutput.contains("wrote 3 synthetic US frames in 3 png files from model \"checkpoint\" (seed 4) to \(out)"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(files == ["latents.npy", "synthesis.json", "synthetic-000000.png", "synthetic-000001.png", "synthetic-000002.png"])
+        #expect(!FileManager.default.fileExists(atPath: folder.file("no-catalog-here")))
+        let again = try Medsynth.run(["synthesize", "--model", checkpoint, "--latents", "\(out)/latents.npy", "--out", folder.file("again"),
+                                      "--no-catalog", "--format", "png"])
+        #expect(again.status == 0, "\(again.standardError)")
+        for name in files where name.hasSuffix(".png") {
+            #expect(FileManager.default.contents(atPath: "\(out)/\(name)") == FileManager.default.contents(atPath: folder.file("again/\(name)")))
+        }
+    }
+
+    @Test("errors exit with the documented status and name the cause")
+    func errors() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let checkpoint = try Self.foreignCheckpoint(in: folder)
+        let catalog = folder.file("catalog")
+        _ = try Medsynth.run(["import", "--catalog", catalog, Samples.path("pydicom-data/US1_UNCR.dcm")])
+        let both = try Medsynth.run(["synthesize", "--model", checkpoint, "--seed", "1", "--latents", "z.npy"])
+        #expect(both.status == 2 && both.standardError.contains("--seed or --latents"))
+        let perFile = try Medsynth.run(["synthesize", "--model", checkpoint, "--format", "npy", "--frames-per-file", "4"])
+        #expect(perFile.status == 2)
+        let unknown = try Medsynth.run(["synthesize", "--catalog", catalog, "--model", "no-such-model"])
+        #expect(unknown.status == 22 && unknown.standardError.contains("no-such-model"))
+        let noCatalog = try Medsynth.run(["synthesize", "--catalog", folder.file("missing"), "--model", "us-1"])
+        #expect(noCatalog.status == 20)
+        let used = folder.file("used")
+        try FileManager.default.createDirectory(atPath: used, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: "\(used)/keep.txt", contents: Data("x".utf8))
+        let occupied = try Medsynth.run(["synthesize", "--model", checkpoint, "--no-catalog", "--out", used])
+        #expect(occupied.status == 40 && occupied.standardError.contains("not empty") && occupied.standardError.contains(used))
+        let badLatents = try Medsynth.run(["synthesize", "--model", checkpoint, "--no-catalog", "--latents", "\(used)/keep.txt",
+                                           "--out", folder.file("x")])
+        #expect(badLatents.status == 21 && badLatents.standardError.contains("keep.txt"))
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// A finished process: its status and what it printed.
+public struct ProcessOutput: Sendable {
+    public let status: Int32
+    public let standardOutput: String
+    public let standardError: String
+}
+
+/// Runs programs the tests check results with (the medsynth executable,
+/// dciodvfy, dcmdump, python3).
+public enum ExternalProcess {
+    /// Runs `executable` (a path, or a name looked up in PATH) to completion.
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : try find(executable))
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return ProcessOutput(status: process.terminationStatus, standardOutput: String(decoding: outData, as: UTF8.self),
+                             standardError: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// The path of `name` in PATH; throws naming the missing program (and its Debian package).
+    public static func find(_ name: String) throws -> String {
+        for folder in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(folder)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw MissingProgram(name: name)
+    }
+
+    public struct MissingProgram: Error, CustomStringConvertible {
+        public let name: String
+        public var description: String { "\(name) is not installed: run scripts/install-system-packages.sh" }
+    }
+}
