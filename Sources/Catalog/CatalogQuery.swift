@@ -69,6 +69,8 @@ extension Catalog {
             ("model_id", "(SELECT sy.model_id \(Catalog.synthesisOfInstance))"),
             ("model", "(SELECT sy.model_name \(Catalog.synthesisOfInstance))"),
             ("seed", "(SELECT sy.seed \(Catalog.synthesisOfInstance))"),
+            // group_concat keeps the subquery's frame order in SQLite's implementation (not a documented
+            // promise; ORDER BY inside the aggregate needs SQLite 3.44, newer than Debian 12's 3.40).
             ("latent_indices", """
                 (SELECT group_concat(latent_index, ' ') FROM (SELECT f.latent_index FROM synthetic_frames f
                  WHERE f.instance_id = i.id ORDER BY f.frame_number))

@@ -56,6 +56,11 @@ public enum SafeTensors {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TensorFileError("cannot read safetensors file", path: path)
         }
+        return try read(data: data, path: path)
+    }
+
+    /// Reads the tensors of a safetensors file already in memory; `path` names it in errors.
+    public static func read(data: Data, path: String) throws -> (tensors: [String: NamedArray], metadata: [String: String], skipped: [String]) {
         guard data.count >= 8 else { throw TensorFileError("not a safetensors file (too short)", path: path) }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8), headerLength < 100_000_000 else {
@@ -81,8 +86,7 @@ public enum SafeTensors {
                 skipped.append(name)
                 continue
             }
-            let count = shape.reduce(1, *)
-            guard offsets[0] >= 0, offsets[1] - offsets[0] == count * 4, start + offsets[1] <= data.count else {
+            guard let count = elementCount(shape), offsets[0] >= 0, offsets[1] - offsets[0] == count * 4, start + offsets[1] <= data.count else {
                 throw TensorFileError("tensor \(name) of shape \(shape) has byte range \(offsets), outside the file", path: path)
             }
             var values = [Float](repeating: 0, count: count)
@@ -93,6 +97,19 @@ public enum SafeTensors {
         }
         return (tensors, metadata, skipped.sorted())
     }
+}
+
+/// The number of values of `shape`, or nil when a dimension is negative or
+/// the bytes would overflow (a corrupt or hostile header).
+func elementCount(_ shape: [Int]) -> Int? {
+    var count = 1
+    for dimension in shape {
+        guard dimension >= 0 else { return nil }
+        let (product, overflow) = count.multipliedReportingOverflow(by: dimension)
+        guard !overflow, product <= Int.max / 4 else { return nil }
+        count = product
+    }
+    return count
 }
 
 /// NumPy's `.npy` format, version 1.0, float32 little-endian, C order.
@@ -120,9 +137,10 @@ public enum NumpyFile {
             throw TensorFileError("not a .npy file", path: path)
         }
         let major = bytes[6]
+        let headerStart = major == 1 ? 10 : 12
+        guard bytes.count >= headerStart else { throw TensorFileError("truncated .npy header", path: path) }
         let headerLength = major == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
             : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-        let headerStart = major == 1 ? 10 : 12
         guard headerStart + headerLength <= bytes.count else { throw TensorFileError("truncated .npy header", path: path) }
         let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
         guard header.contains("'descr': '<f4'") else {
@@ -133,8 +151,8 @@ public enum NumpyFile {
             throw TensorFileError("no shape in .npy header", path: path)
         }
         let shape = header[header.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        let count = shape.reduce(1, *)
         let start = headerStart + headerLength
+        guard let count = elementCount(shape) else { throw TensorFileError(".npy shape \(shape) is impossible", path: path) }
         guard bytes.count - start == count * 4 else {
             throw TensorFileError(".npy data holds \(bytes.count - start) bytes, shape \(shape) needs \(count * 4)", path: path)
         }

@@ -188,12 +188,27 @@ public enum CheckpointFolder {
 
     /// The generator of a checkpoint folder, with its weights and BatchNorm statistics.
     public static func loadGenerator(from folder: URL) throws -> Generator {
-        let description = try readDescription(folder: folder)
-        let configuration = try description.generatorConfiguration(source: folder.appendingPathComponent(modelFile).path)
-        let generator = Generator(configuration: configuration, seed: 0)
+        let generator = try describedGenerator(folder)
         let path = folder.appendingPathComponent(generatorFile).path
         try generator.store.load(try SafeTensors.read(path: path).tensors, source: path)
         return generator
+    }
+
+    /// The generator of a checkpoint folder whose `generator.safetensors` has
+    /// been read into `weights` (so that a digest of those bytes names
+    /// exactly the weights loaded, even if the file is replaced meanwhile).
+    public static func loadGenerator(from folder: URL, weights: Data) throws -> Generator {
+        let generator = try describedGenerator(folder)
+        let path = folder.appendingPathComponent(generatorFile).path
+        try generator.store.load(try SafeTensors.read(data: weights, path: path).tensors, source: path)
+        return generator
+    }
+
+    /// The generator `model.json` describes, before its weights are loaded.
+    private static func describedGenerator(_ folder: URL) throws -> Generator {
+        let description = try readDescription(folder: folder)
+        let configuration = try description.generatorConfiguration(source: folder.appendingPathComponent(modelFile).path)
+        return Generator(configuration: configuration, seed: 0)
     }
 
     /// Loads the discriminator and the optimiser state of a folder written

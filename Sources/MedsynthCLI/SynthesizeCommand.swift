@@ -64,12 +64,9 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: "Engine threads (default: one per core).")
     var threads: Int?
 
-    /// More frames than any export needs; checked before the latents are allocated.
-    static let maximumCount = 100_000
-
     func validate() throws {
-        if let count, !(1...Self.maximumCount).contains(count) {
-            throw ValidationError("--count must be between 1 and \(Self.maximumCount).")
+        if let count, !(1...Synthesizer.maximumFrames).contains(count) {
+            throw ValidationError("--count must be between 1 and \(Synthesizer.maximumFrames).")
         }
         if latents != nil && seed != nil { throw ValidationError("Give --seed or --latents, not both.") }
         if !(1...1000).contains(framesPerFile) { throw ValidationError("--frames-per-file must be between 1 and 1000.") }
@@ -92,7 +89,7 @@ struct SynthesizeCommand: ParsableCommand {
         let progress = ProgressLine(label: "synthesize", unit: "frames")
         let started = Date()
         let result = try failingWithStatus {
-            try Synthesizer.run(model: synthesisModel, request: request, catalog: noCatalog ? nil : catalog,
+            try Synthesizer.run(model: synthesisModel, request: request, catalog: catalog,
                                 shouldStop: { ms_stop_requested() != 0 }) { done, total in
                 progress.update(done: done, total: total, elapsed: Date().timeIntervalSince(started))
             }
@@ -115,21 +112,27 @@ struct SynthesizeCommand: ParsableCommand {
     /// The catalog, or nil when the files need none: --no-catalog with a
     /// checkpoint folder.
     private func openCatalog() throws -> Catalog? {
-        let isFolder = FileManager.default.fileExists(atPath: URL(fileURLWithPath: model).appendingPathComponent("model.json").path)
-        if noCatalog && isFolder {
+        if noCatalog && SynthesisModel.isCheckpointFolder(model) {
             ConsoleLogHandler.bootstrap(verbose: catalogOptions.verbose)
             return nil
         }
         return try catalogOptions.openCatalog(create: false)
     }
 
-    /// --out, else ./synthetic/<model>-<UTC date-time>.
+    /// --out, else ./synthetic/<model>-<UTC date-time>, with a suffix when a
+    /// run in the same second took that name.
     private func outputFolder(modelName: String) -> URL {
         if let out { return URL(fileURLWithPath: out, isDirectory: true).standardizedFileURL }
         let stamp = Date().formatted(Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted)
             .year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
         let safeName = String(modelName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
-        return URL(fileURLWithPath: "synthetic/\(safeName)-\(stamp)", isDirectory: true).standardizedFileURL
+        var candidate = "synthetic/\(safeName)-\(stamp)"
+        var suffix = 1
+        while FileManager.default.fileExists(atPath: candidate) {
+            suffix += 1
+            candidate = "synthetic/\(safeName)-\(stamp)-\(suffix)"
+        }
+        return URL(fileURLWithPath: candidate, isDirectory: true).standardizedFileURL
     }
 }
 

@@ -12,6 +12,16 @@ public struct Latents: Sendable {
         case seed(UInt64)
         /// Rows of a float32 [N, latent_dim] `.npy` file, and its SHA-256.
         case file(path: String, sha256: String)
+
+        public var seed: UInt64? {
+            if case .seed(let seed) = self { return seed }
+            return nil
+        }
+
+        public var fileSha256: String? {
+            if case .file(_, let sha256) = self { return sha256 }
+            return nil
+        }
     }
 
     public let source: Source
@@ -30,8 +40,15 @@ public struct Latents: Sendable {
         return Latents(source: .seed(seed), count: count, dimension: dimension, values: values)
     }
 
-    /// Reads `path`, which must hold float32 [N, dimension] with finite values.
-    public static func read(path: String, dimension: Int) throws -> Latents {
+    /// Reads `path`, which must hold float32 [N, dimension] with finite
+    /// values and at most `maximumRows` rows (checked from the file's size
+    /// before it is read).
+    public static func read(path: String, dimension: Int, maximumRows: Int) throws -> Latents {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        // A .npy header is at most 64 KiB in practice (version 1 allows 65,535 bytes).
+        guard size <= maximumRows * dimension * 4 + 65_536 else {
+            throw SynthesisError.latents("larger than \(maximumRows) rows of \(dimension) float32 values", path: path)
+        }
         let array: NamedArray
         do {
             array = try NumpyFile.read(path: path)

@@ -1,5 +1,6 @@
 import Catalog
 import DICOM
+import Engine
 import Foundation
 import GAN
 import Training
@@ -23,9 +24,8 @@ public struct SynthesisModel {
     /// Resolves `reference`: a folder holding `model.json` wins, else a model
     /// id or name in `catalog`.
     public static func open(_ reference: String, catalog: Catalog?) throws -> SynthesisModel {
-        let asFolder = URL(fileURLWithPath: reference, isDirectory: true)
-        if FileManager.default.fileExists(atPath: asFolder.appendingPathComponent(CheckpointFolder.modelFile).path) {
-            return try SynthesisModel(folder: asFolder.standardizedFileURL, record: nil)
+        if isCheckpointFolder(reference) {
+            return try SynthesisModel(folder: URL(fileURLWithPath: reference, isDirectory: true).standardizedFileURL, record: nil)
         }
         guard let catalog else { throw SynthesisError.catalogNeeded(reference) }
         guard let record = try catalog.model(reference) else { throw TrainingError.modelNotFound(reference) }
@@ -33,13 +33,33 @@ public struct SynthesisModel {
         return try SynthesisModel(folder: catalog.directory.appendingPathComponent(record.folder, isDirectory: true), record: record)
     }
 
+    /// Whether `reference` names a folder holding `model.json`.
+    public static func isCheckpointFolder(_ reference: String) -> Bool {
+        FileManager.default.fileExists(atPath: URL(fileURLWithPath: reference, isDirectory: true)
+            .appendingPathComponent(CheckpointFolder.modelFile).path)
+    }
+
     private init(folder: URL, record: ModelRecord?) throws {
         self.folder = folder
         self.record = record
         description = try CheckpointFolder.readDescription(folder: folder)
-        generator = try CheckpointFolder.loadGenerator(from: folder)
-        checkpointDigest = try FileDigest.sha256(path: folder.appendingPathComponent(CheckpointFolder.generatorFile).path)
+        let weightsPath = folder.appendingPathComponent(CheckpointFolder.generatorFile).path
+        guard let weights = FileManager.default.contents(atPath: weightsPath) else {
+            throw TensorFileError("cannot read the generator weights", path: weightsPath)
+        }
+        // One read for both, so the digest names exactly the weights loaded
+        // even while a training run replaces the file.
+        generator = try CheckpointFolder.loadGenerator(from: folder, weights: weights)
+        checkpointDigest = FileDigest.sha256(bytes: [UInt8](weights))
         name = record?.name ?? description.name ?? folder.lastPathComponent
-        modality = (record?.modality ?? description.modality ?? "OT").uppercased()
+        modality = Self.modalityCode(record?.modality ?? description.modality)
+    }
+
+    /// A valid Modality (CS: upper case, digits, space, underscore, at most 16
+    /// characters), else `OT` (other): a foreign `model.json` may say anything.
+    static func modalityCode(_ stated: String?) -> String {
+        let code = (stated ?? "").uppercased().trimmingCharacters(in: .whitespaces)
+        let allowed = code.unicodeScalars.allSatisfy { ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == " " || $0 == "_" }
+        return !code.isEmpty && code.count <= 16 && allowed ? code : "OT"
     }
 }

@@ -60,6 +60,8 @@ public enum Synthesizer {
     public static let framesFile = "frames.npy"
     /// The largest `frames.npy` written, checked before the frames are generated.
     public static let maximumArrayBytes = 4 << 30
+    /// The most frames of one run (and rows of a `--latents` file).
+    public static let maximumFrames = 100_000
 
     public static func run(model: SynthesisModel, request: SynthesisRequest, catalog: Catalog?,
                            shouldStop: () -> Bool = { false },
@@ -72,9 +74,12 @@ public enum Synthesizer {
         let latents: Latents
         switch request.latentSource {
         case .seed(let seed, let count):
+            guard (1...maximumFrames).contains(count) else {
+                throw SynthesisError.tooLarge("the frame count must be between 1 and \(maximumFrames), not \(count)")
+            }
             latents = Latents.seeded(seed, count: count, dimension: configuration.latentDimension)
         case .file(let path, let count):
-            latents = try Latents.read(path: path, dimension: configuration.latentDimension)
+            latents = try Latents.read(path: path, dimension: configuration.latentDimension, maximumRows: maximumFrames)
             if let count, count != latents.count {
                 throw SynthesisError.latents("--count \(count) differs from the file's \(latents.count) rows", path: path)
             }
@@ -85,7 +90,7 @@ public enum Synthesizer {
                                           + "\(maximumArrayBytes >> 30) GiB limit of \(framesFile); generate fewer per run")
         }
         try prepareEmptyFolder(request.output)
-        try NumpyFile.write(latents.array, to: request.output.appendingPathComponent(latentsFile).path)
+        try publish(request.output.appendingPathComponent(latentsFile).path) { try NumpyFile.write(latents.array, to: $0) }
 
         let series = SyntheticSeries(modelName: model.name, modelId: model.record?.id, checkpointDigest: model.checkpointDigest,
                                      step: model.description.step, preset: model.description.preset, modality: model.modality,
@@ -97,9 +102,11 @@ public enum Synthesizer {
         func flushDicom() throws {
             guard !pending.isEmpty else { return }
             let name = String(format: "synthetic-%06d.dcm", pending[0].index)
-            let uid = try SyntheticDicomWriter.write(frames: pending.map(\.pixels), side: side, latentIndices: pending.map(\.index),
-                                                     instanceNumber: result.files.count + 1, series: series,
-                                                     to: request.output.appendingPathComponent(name).path)
+            var uid = ""
+            try publish(request.output.appendingPathComponent(name).path) { path in
+                uid = try SyntheticDicomWriter.write(frames: pending.map(\.pixels), side: side, latentIndices: pending.map(\.index),
+                                                     instanceNumber: result.files.count + 1, series: series, to: path)
+            }
             result.files.append(name)
             result.instances.append(GeneratedInstance(sopInstanceUid: uid, latentIndices: pending.map(\.index)))
             pending.removeAll()
@@ -119,8 +126,9 @@ public enum Synthesizer {
                     rawFrames.append(contentsOf: values)
                 case .png:
                     let name = String(format: "synthetic-%06d.png", index)
-                    try PNGWriter.write(path: request.output.appendingPathComponent(name).path,
-                                        pixels: values.map(SampleGrid.byte(fromSigned:)), width: side, height: side, channels: 1)
+                    try publish(request.output.appendingPathComponent(name).path) {
+                        try PNGWriter.write(path: $0, pixels: values.map(SampleGrid.byte(fromSigned:)), width: side, height: side, channels: 1)
+                    }
                     result.files.append(name)
                 case .dicom:
                     pending.append((index, values.map(SampleGrid.byte(fromSigned:))))
@@ -133,15 +141,21 @@ public enum Synthesizer {
         }
         try flushDicom()
         if request.format == .npy, result.framesWritten > 0 {
-            try NumpyFile.write(NamedArray(shape: [result.framesWritten, channels, side, side], values: rawFrames),
-                                to: request.output.appendingPathComponent(framesFile).path)
+            try publish(request.output.appendingPathComponent(framesFile).path) {
+                try NumpyFile.write(NamedArray(shape: [result.framesWritten, channels, side, side], values: rawFrames), to: $0)
+            }
             result.files.append(framesFile)
         }
         if request.format == .dicom, request.register, let catalog, !result.instances.isEmpty {
-            result.synthesis = try register(result, series: series, model: model, catalog: catalog)
+            do {
+                result.synthesis = try register(result, series: series, model: model, catalog: catalog)
+            } catch {
+                // The files stay complete and described, whatever the catalog did.
+                try? Manifest(model: model, series: series, request: request, result: result).write(to: request.output)
+                throw error
+            }
         }
-        try Manifest(model: model, series: series, request: request, result: result)
-            .write(to: request.output.appendingPathComponent(manifestFile))
+        try Manifest(model: model, series: series, request: request, result: result).write(to: request.output)
         return result
     }
 
@@ -158,7 +172,12 @@ public enum Synthesizer {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
             guard isDirectory.boolValue else { throw SynthesisError.output("exists and is not a folder", path: folder.path) }
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+            let entries: [String]
+            do {
+                entries = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            } catch {
+                throw SynthesisError.output("cannot list the output folder (\(error.localizedDescription))", path: folder.path)
+            }
             guard entries.isEmpty else {
                 throw SynthesisError.output("the output folder is not empty (choose another --out)", path: folder.path)
             }
@@ -171,6 +190,26 @@ public enum Synthesizer {
         }
     }
 
+    /// Writes a file through `<path>.partial` and links it into place without
+    /// replacing anything: a file under its final name is always complete,
+    /// and no run overwrites another's files. Failures name `path`.
+    static func publish(_ path: String, write: (String) throws -> Void) throws {
+        let temporary = path + ".partial"
+        defer { unlink(temporary) }
+        do {
+            try write(temporary)
+        } catch {
+            let reason = (error as? DicomError)?.reason ?? (error as? TensorFileError)?.reason ?? (error as? PNGError)?.reason
+                ?? error.localizedDescription
+            throw SynthesisError.output("cannot write (\(reason))", path: path)
+        }
+        guard link(temporary, path) == 0 else {
+            let reason = errno == EEXIST ? "a file of this name appeared meanwhile (another run writing here?); it was left alone"
+                : "cannot write (\(String(cString: strerror(errno))))"
+            throw SynthesisError.output(reason, path: path)
+        }
+    }
+
     /// Imports the written files (catalogued as synthetic from their own
     /// Synthetic Data attribute, with managed copies), then records the run
     /// and the latent of every frame.
@@ -180,13 +219,9 @@ public enum Synthesizer {
         if let problem = imported.rejections.first ?? imported.conflicts.first {
             throw SynthesisError.output("the catalog did not accept a generated file (\(problem.reason))", path: problem.path)
         }
-        let seed: UInt64?, latentsDigest: String?
-        switch series.latentSource {
-        case .seed(let value): (seed, latentsDigest) = (value, nil)
-        case .file(_, let sha256): (seed, latentsDigest) = (nil, sha256)
-        }
         let record = SynthesisRecord(modelId: model.record?.id, modelName: model.name, checkpointDigest: model.checkpointDigest,
-                                     seed: seed, latentsSha256: latentsDigest, frameCount: result.framesWritten,
+                                     seed: series.latentSource.seed, latentsSha256: series.latentSource.fileSha256,
+                                     frameCount: result.framesWritten,
                                      studyInstanceUid: series.studyInstanceUID, seriesInstanceUid: series.seriesInstanceUID,
                                      outputFolder: result.folder.path, createdAt: series.createdAt.formatted(.iso8601))
         return try catalog.registerSynthesis(record, instances: result.instances)
@@ -213,8 +248,10 @@ struct Manifest: Encodable {
     var software = "medsynth \(SoftwareVersion.current)"
     var createdAt: String
     var model: Model
-    var seed: UInt64?
-    var latentsFileSha256: String?
+    /// Decimal text: seeds reach 2^64, beyond what JSON readers keep exactly.
+    var seed: String?
+    var latentsFrom: String?
+    var latentsFromSha256: String?
     var latentsFile = Synthesizer.latentsFile
     var format: String
     var framesRequested: Int
@@ -230,8 +267,8 @@ struct Manifest: Encodable {
         self.model = Model(name: model.name, registryId: model.record?.id, folder: model.folder.path, preset: model.description.preset,
                            modality: model.modality, step: model.description.step, checkpointSha256: model.checkpointDigest)
         switch series.latentSource {
-        case .seed(let value): seed = value
-        case .file(_, let sha256): latentsFileSha256 = sha256
+        case .seed(let value): seed = String(value)
+        case .file(let path, let sha256): (latentsFrom, latentsFromSha256) = (path, sha256)
         }
         format = request.format.rawValue
         framesRequested = result.framesRequested
@@ -252,15 +289,13 @@ struct Manifest: Encodable {
         }
     }
 
-    func write(to url: URL) throws {
+    /// Writes `synthesis.json` into `folder`.
+    func write(to folder: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
-        do {
-            try encoder.encode(self).write(to: url, options: .atomic)
-        } catch {
-            throw SynthesisError.output("cannot write (\(error.localizedDescription))", path: url.path)
-        }
+        let data = try encoder.encode(self)
+        try Synthesizer.publish(folder.appendingPathComponent(Synthesizer.manifestFile).path) { try data.write(to: URL(fileURLWithPath: $0)) }
     }
 }
 

@@ -35,8 +35,7 @@ public enum SyntheticDicomWriter {
 
     /// Writes `frames` (each side x side bytes, 0 black to 255 white), made
     /// from the latents `latentIndices`, as instance `instanceNumber` of
-    /// `series` at `path` (through a temporary name, so that a file under its
-    /// final name is always complete). Returns the SOP Instance UID.
+    /// `series` at `path`. Returns the SOP Instance UID.
     public static func write(frames: [[UInt8]], side: Int, latentIndices: [Int], instanceNumber: Int,
                              series: SyntheticSeries, to path: String) throws -> String {
         precondition(!frames.isEmpty && frames.count == latentIndices.count && frames.allSatisfy { $0.count == side * side })
@@ -49,13 +48,7 @@ public enum SyntheticDicomWriter {
         // Newer than DCMTK 3.6.7's dictionary: the VR must be given.
         try file.setString(.syntheticData, "YES", vr: "CS")
         try file.setPixelData(bytes: Array(frames.joined()))
-        let temporary = path + ".partial"
-        try file.save(to: temporary)
-        guard rename(temporary, path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporary)
-            throw DicomError("cannot rename the written file into place (\(reason))", path: path)
-        }
+        try file.save(to: path)
         return sopInstanceUID
     }
 

@@ -223,7 +223,7 @@ struct SyntheticExportTests {
         #expect(statistics.rows.contains { $0[0] == .text("US") && $0[1] == .text("real") && $0[2] == .integer(3) })
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: result.folder.appendingPathComponent(Synthesizer.manifestFile))) as? [String: Any]
         #expect(manifest?["catalog_synthesis_id"] as? Int == Int(synthesis.id!))
-        #expect(manifest?["seed"] as? Int == 9)
+        #expect(manifest?["seed"] as? String == "9")
     }
 
     @Test("clear errors: an output folder in use, latents of the wrong shape or not finite, a count that differs from the file")
@@ -245,6 +245,22 @@ struct SyntheticExportTests {
         try NumpyFile.write(NamedArray(shape: [2, 128], values: Array(repeating: 0.5, count: 256)), to: good)
         #expect { try fixture.synthesize(.file(path: good, count: 3), into: "z") } throws: { "\($0)".contains("--count 3") }
         #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("x")), "nothing is written before the inputs are checked")
+        // A file is never replaced: publishing over an existing name fails and leaves it, and no .partial stays behind.
+        let existing = used.appendingPathComponent("notes.txt").path
+        #expect { try Synthesizer.publish(existing) { try Data("new".utf8).write(to: URL(fileURLWithPath: $0)) } }
+            throws: { "\($0)".contains("appeared meanwhile") && "\($0)".contains(existing) }
+        #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: used.path) == ["notes.txt"])
+        // Hostile .npy headers are errors, not crashes: a version-2 header cut short, a shape whose size overflows.
+        let short = fixture.folder.file("short.npy")
+        try Data([0x93] + Array("NUMPY".utf8) + [2, 0, 0, 0]).write(to: URL(fileURLWithPath: short))
+        #expect { try fixture.synthesize(.file(path: short, count: nil), into: "s") } throws: { "\($0)".contains("truncated") }
+        let huge = fixture.folder.file("huge.npy")
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)).write(to: URL(fileURLWithPath: huge))
+        #expect { try fixture.synthesize(.file(path: huge, count: nil), into: "h") } throws: { "\($0)".contains("impossible") }
     }
 }
 
@@ -257,14 +273,14 @@ struct ForeignCheckpointTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let checkpoint = try ForeignCheckpoint.make(
-            at: folder.url.appendingPathComponent("checkpoint"),
+            at: folder.url.appendingPathComponent("numpy-checkpoint"),
             modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1, "framework": "numpy"}"#)
         let reference = try SafeTensors.read(path: ForeignCheckpoint.fixtures.appendingPathComponent("compact_generator_io.safetensors").path).tensors
         let latentsPath = folder.file("latents.npy")
         try NumpyFile.write(reference["latents"]!, to: latentsPath)
 
         let model = try SynthesisModel.open(checkpoint.path, catalog: nil)
-        #expect(model.record == nil && model.name == "checkpoint" && model.modality == "OT")
+        #expect(model.record == nil && model.name == "numpy-checkpoint" && model.modality == "OT")
         var request = SynthesisRequest(latentSource: .file(path: latentsPath, count: nil), output: folder.url.appendingPathComponent("out"))
         request.format = .npy
         let result = try Synthesizer.run(model: model, request: request, catalog: nil)
@@ -279,6 +295,8 @@ struct ForeignCheckpointTests {
         let exported = try Synthesizer.run(model: model, request: dicom, catalog: nil)
         let file = try DicomFile(path: exported.folder.appendingPathComponent(exported.files[0]).path)
         #expect(file.string(.modality) == "OT" && file.string(.burnedInAnnotation) == "YES")
-        #expect(file.string(.derivationDescription)?.contains("checkpoint") == true)
+        #expect(file.string(.derivationDescription)?.contains("GAN numpy-checkpoint,") == true)
+        #expect(SynthesisModel.modalityCode("us") == "US" && SynthesisModel.modalityCode("US-2") == "OT"
+                && SynthesisModel.modalityCode(nil) == "OT" && SynthesisModel.modalityCode(String(repeating: "A", count: 17)) == "OT")
     }
 }
