@@ -224,6 +224,23 @@ struct SyntheticExportTests {
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: result.folder.appendingPathComponent(Synthesizer.manifestFile))) as? [String: Any]
         #expect(manifest?["catalog_synthesis_id"] as? Int == Int(synthesis.id!))
         #expect(manifest?["seed"] as? String == "9")
+
+        // Stopped after the first batch (Ctrl-C): what was generated is written, registered and described.
+        var request = SynthesisRequest(latentSource: .seed(10, count: 10), output: fixture.folder.url.appendingPathComponent("stopped"))
+        request.framesPerFile = 3
+        request.batchSize = 4
+        nonisolated(unsafe) var batches = 0
+        let stopped = try Synthesizer.run(model: fixture.model, request: request, catalog: fixture.catalog, shouldStop: {
+            batches += 1
+            return batches > 1
+        })
+        #expect(stopped.stopped && stopped.framesWritten == 4 && stopped.framesRequested == 10)
+        #expect(stopped.files == ["synthetic-000000.dcm", "synthetic-000003.dcm"])
+        #expect(stopped.instances.map(\.latentIndices) == [[0, 1, 2], [3]])
+        #expect(stopped.synthesis?.frameCount == 4)
+        let stoppedManifest = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: stopped.folder.appendingPathComponent(Synthesizer.manifestFile))) as? [String: Any]
+        #expect(stoppedManifest?["stopped"] as? Bool == true && stoppedManifest?["frames_written"] as? Int == 4)
     }
 
     @Test("clear errors: an output folder in use, latents of the wrong shape or not finite, a count that differs from the file")
