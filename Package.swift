@@ -51,7 +51,7 @@ let package = Package(
         // Data sets from the catalog, the training loop, model folders and the registry.
         .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging"]),
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
-        .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", "Training"]),
+        .target(name: "Synthesis", dependencies: ["Catalog", "COpenBLAS", "DICOM", "Engine", "GAN", "Imaging", "Training"]),
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [

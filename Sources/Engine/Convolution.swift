@@ -137,7 +137,7 @@ func addChannelSums(_ tensor: Tensor, into sums: UnsafeMutablePointer<Float>) {
 
 /// Row-major single-precision GEMM: C = alpha * op(A) op(B) + beta * C.
 @inline(__always)
-func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
           _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float, _ c: UnsafeMutablePointer<Float>) {
     Profiler.countGEMM(m: m, n: n, k: k)
     cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,

@@ -61,6 +61,15 @@ struct SynthesizeCommand: ParsableCommand {
     @Flag(help: "Write files only; do not register the DICOM files in the catalog.")
     var noCatalog = false
 
+    @Option(help: ArgumentHelp("""
+        Withhold frames closer than this to a training frame (RMS difference of 0-to-1 intensities; default: \
+        how close the nearest two real frames of different series come).
+        """, valueName: "distance"))
+    var privacyThreshold: Float?
+
+    @Flag(help: "Export near-copies of training frames too (not recommended; a warning is printed).")
+    var noPrivacyFilter = false
+
     @Option(help: "Engine threads (default: one per core).")
     var threads: Int?
 
@@ -72,6 +81,10 @@ struct SynthesizeCommand: ParsableCommand {
         if !(1...1000).contains(framesPerFile) { throw ValidationError("--frames-per-file must be between 1 and 1000.") }
         if framesPerFile != 1 && format != .dicom { throw ValidationError("--frames-per-file applies to --format dicom only.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        if noPrivacyFilter && privacyThreshold != nil { throw ValidationError("Give --privacy-threshold or --no-privacy-filter, not both.") }
+        if let privacyThreshold, !(privacyThreshold >= 0 && privacyThreshold <= 1) {
+            throw ValidationError("--privacy-threshold is a distance between 0 and 1.")
+        }
     }
 
     func run() throws {
@@ -86,6 +99,7 @@ struct SynthesizeCommand: ParsableCommand {
         request.format = format
         request.framesPerFile = framesPerFile
         request.register = !noCatalog
+        request.privacy = noPrivacyFilter ? .disabled : privacyThreshold.map { .threshold($0) } ?? .derived
         let progress = ProgressLine(label: "synthesize", unit: "frames")
         let started = Date()
         let result = try failingWithStatus {
@@ -95,6 +109,12 @@ struct SynthesizeCommand: ParsableCommand {
             }
         }
         progress.finish()
+        for warning in result.warnings { printError("warning: \(warning)") }
+        if let threshold = result.privacyThreshold {
+            print(String(format: "privacy filter: withheld %d of %d frames closer than %.4f to a training frame",
+                         result.withheldLatentIndices.count, result.framesGenerated, threshold)
+                  + (result.withheldLatentIndices.isEmpty ? "" : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"))
+        }
         let origin = latents.map { "latents \($0)" } ?? "seed \(chosenSeed)"
         print("""
             wrote \(result.framesWritten) synthetic \(synthesisModel.modality) frames in \(result.files.count) \

@@ -33,6 +33,12 @@ public struct SynthesisModel {
         return try SynthesisModel(folder: catalog.directory.appendingPathComponent(record.folder, isDirectory: true), record: record)
     }
 
+    /// Generator outputs [range.count, channels, R, R] in [-1, 1] for the
+    /// latent rows `range`, in inference mode.
+    public func generate(_ latents: Latents, _ range: Range<Int>) -> [Float] {
+        generator.forward(latents.batch(range), training: false).values
+    }
+
     /// Whether `reference` names a folder holding `model.json`.
     public static func isCheckpointFolder(_ reference: String) -> Bool {
         FileManager.default.fileExists(atPath: URL(fileURLWithPath: reference, isDirectory: true)

@@ -3,6 +3,7 @@ import DICOM
 import Engine
 import Foundation
 import Imaging
+import Training
 
 /// What `medsynth synthesize` writes.
 public enum OutputFormat: String, CaseIterable, Sendable {
@@ -25,6 +26,16 @@ public struct SynthesisRequest: Sendable {
     public var register = true
     /// Frames generated per forward pass.
     public var batchSize = 32
+    /// Withhold near-copies of training frames (`PrivacyFilter`).
+    public var privacy: PrivacySetting = .derived
+
+    public enum PrivacySetting: Sendable, Equatable {
+        /// The threshold the model's real frames give (`PrivacyFilter.derivedThreshold`).
+        case derived
+        /// This distance (RMS on 0-to-1 intensities).
+        case threshold(Float)
+        case disabled
+    }
 
     public enum LatentRequest: Sendable {
         case seed(UInt64, count: Int)
@@ -43,8 +54,18 @@ public struct SynthesisResult: Sendable {
     public var folder: URL
     /// File names inside `folder`, in the order written (not counting the manifest and `latents.npy`).
     public var files: [String] = []
+    /// Frames written: generated and not withheld by the privacy filter.
     public var framesWritten = 0
+    public var framesGenerated = 0
     public var framesRequested: Int
+    /// The latent index of every frame written, in order.
+    public var writtenLatentIndices: [Int] = []
+    /// Frames the privacy filter withheld, by latent index.
+    public var withheldLatentIndices: [Int] = []
+    /// The privacy filter's threshold, nil when no filter ran.
+    public var privacyThreshold: Float?
+    /// What the caller should tell the user (a filter that could not run, ...).
+    public var warnings: [String] = []
     /// Stopped by the caller before every frame was written.
     public var stopped = false
     /// The catalog's record of the run, when the files were registered.
@@ -97,6 +118,8 @@ public enum Synthesizer {
                                      latentSource: latents.source,
                                      burnedInAnnotation: try burnedInAnnotation(of: model, catalog: catalog), createdAt: Date())
         var result = SynthesisResult(folder: request.output, framesRequested: latents.count)
+        let filter = try privacyFilter(request.privacy, model: model, catalog: catalog, warnings: &result.warnings)
+        result.privacyThreshold = filter?.threshold
         var pending: [(index: Int, pixels: [UInt8])] = []
         var rawFrames: [Float] = []
         func flushDicom() throws {
@@ -118,8 +141,14 @@ public enum Synthesizer {
                 break
             }
             let range = start..<min(start + request.batchSize, latents.count)
-            let images = model.generator.forward(latents.batch(range), training: false).values
+            let images = model.generate(latents, range)
+            let distances = filter?.nearestTrainingDistances(FrameMatrix(pixels: frameValues, values: images))
             for (offset, index) in range.enumerated() {
+                if let distances, let filter, distances[offset] < filter.threshold {
+                    result.withheldLatentIndices.append(index)
+                    continue
+                }
+                result.writtenLatentIndices.append(index)
                 let values = images[(offset * frameValues)..<((offset + 1) * frameValues)]
                 switch request.format {
                 case .npy:
@@ -135,8 +164,9 @@ public enum Synthesizer {
                     if pending.count == request.framesPerFile { try flushDicom() }
                 }
             }
-            result.framesWritten = range.upperBound
-            progress(result.framesWritten, latents.count)
+            result.framesGenerated = range.upperBound
+            result.framesWritten = result.writtenLatentIndices.count
+            progress(result.framesGenerated, latents.count)
             start = range.upperBound
         }
         try flushDicom()
@@ -157,6 +187,46 @@ public enum Synthesizer {
         }
         try Manifest(model: model, series: series, request: request, result: result).write(to: request.output)
         return result
+    }
+
+    /// The filter `setting` asks for, or nil (with a warning saying why) when
+    /// it is disabled or cannot run: a model outside the registry has no
+    /// training frames to compare with.
+    static func privacyFilter(_ setting: SynthesisRequest.PrivacySetting, model: SynthesisModel, catalog: Catalog?,
+                              warnings: inout [String]) throws -> PrivacyFilter? {
+        if setting == .disabled {
+            warnings.append("the privacy filter is off: near-copies of training frames are exported too")
+            return nil
+        }
+        guard let record = model.record, let catalog else {
+            warnings.append("no privacy filter: the model's training frames are unknown (a checkpoint folder outside the registry)")
+            return nil
+        }
+        guard model.generator.configuration.channels == 1 else {
+            warnings.append("no privacy filter: the model makes \(model.generator.configuration.channels)-channel images")
+            return nil
+        }
+        let (dataset, split) = try ModelTrainer.frames(of: record, description: model.description, catalog: catalog)
+        let all = FrameMatrix(pixels: dataset.resolution * dataset.resolution, values: dataset.values)
+        let training = all.rows(split.frames(of: dataset).training)
+        switch setting {
+        case .threshold(let value):
+            return PrivacyFilter(threshold: value, trainingFrames: training)
+        case .derived:
+            var seriesNumbers: [String: Int] = [:]
+            for instance in dataset.instances where seriesNumbers[instance.seriesInstanceUid] == nil {
+                seriesNumbers[instance.seriesInstanceUid] = seriesNumbers.count
+            }
+            let series = dataset.frameInstance.map { seriesNumbers[dataset.instances[$0].seriesInstanceUid]! }
+            guard let threshold = PrivacyFilter.derivedThreshold(realFrames: all, series: series) else {
+                warnings.append("no privacy filter: the model's real frames come from one series, so no threshold can be derived "
+                                + "(give --privacy-threshold)")
+                return nil
+            }
+            return PrivacyFilter(threshold: threshold, trainingFrames: training)
+        case .disabled:
+            return nil
+        }
     }
 
     /// YES unless the model's lineage shows every training instance stating NO.
@@ -255,8 +325,12 @@ struct Manifest: Encodable {
     var latentsFile = Synthesizer.latentsFile
     var format: String
     var framesRequested: Int
+    var framesGenerated: Int
     var framesWritten: Int
     var stopped: Bool
+    /// The distance below which frames were withheld; absent when no filter ran.
+    var privacyThreshold: Float?
+    var withheldLatentIndices: [Int]
     var studyInstanceUid: String?
     var seriesInstanceUid: String?
     var catalogSynthesisId: Int64?
@@ -272,7 +346,10 @@ struct Manifest: Encodable {
         }
         format = request.format.rawValue
         framesRequested = result.framesRequested
+        framesGenerated = result.framesGenerated
         framesWritten = result.framesWritten
+        privacyThreshold = result.privacyThreshold
+        withheldLatentIndices = result.withheldLatentIndices
         stopped = result.stopped
         let dicom = request.format == .dicom
         studyInstanceUid = dicom ? series.studyInstanceUID : nil
@@ -283,9 +360,9 @@ struct Manifest: Encodable {
             files = result.instances.enumerated().map { File(file: result.files[$0.offset], sopInstanceUid: $0.element.sopInstanceUid,
                                                               latentIndices: $0.element.latentIndices) }
         case .png:
-            files = result.files.enumerated().map { File(file: $0.element, latentIndices: [$0.offset]) }
+            files = zip(result.files, result.writtenLatentIndices).map { File(file: $0, latentIndices: [$1]) }
         case .npy:
-            files = result.files.map { File(file: $0, latentIndices: Array(0..<result.framesWritten)) }
+            files = result.files.map { File(file: $0, latentIndices: result.writtenLatentIndices) }
         }
     }
 

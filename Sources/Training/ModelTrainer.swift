@@ -196,15 +196,7 @@ public final class ModelTrainer {
             throw TrainingError.inconsistentCheckpoint("model.json lacks the training fields medsynth writes",
                                                        path: folder.appendingPathComponent(CheckpointFolder.modelFile).path)
         }
-        let lineage = try catalog.lineage(modelId: model.id!)
-        let dataset = try FrameDataset.load(lineage.map(\.candidate), preprocessing: FramePreprocessing(resolution: description.resolution),
-                                            catalog: catalog, progress: decodeProgress)
-        let split = ValidationSplit(grouping: SplitGrouping(rawValue: recordedSet.validationGroupedBy) ?? .series,
-                                    heldOut: lineage.map { $0.role == .validation })
-        guard trainingSetSummary(dataset: dataset, split: split).digest == recordedSet.digest else {
-            throw TrainingError.inconsistentCheckpoint("the model's training frames no longer match its training-set digest",
-                                                       path: folder.path)
-        }
+        let (dataset, split) = try frames(of: model, description: description, catalog: catalog, progress: decodeProgress)
         var warnings: [String] = []
         if let threads, threads != hyperparameters.threads {
             warnings.append("resuming with \(threads) threads instead of \(hyperparameters.threads): "
@@ -220,6 +212,28 @@ public final class ModelTrainer {
                                    training: training, losses: losses)
         trainer.warnings = warnings
         return trainer
+    }
+
+    /// The frames a registered model trained on and was validated with, as
+    /// its lineage records them (from the frame cache when present), checked
+    /// against the training-set digest in its `model.json`.
+    public static func frames(of model: ModelRecord, description: ModelDescription, catalog: Catalog,
+                              progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> (dataset: FrameDataset, split: ValidationSplit) {
+        let folder = catalog.directory.appendingPathComponent(model.folder, isDirectory: true)
+        guard let recordedSet = description.trainingSet else {
+            throw TrainingError.inconsistentCheckpoint("model.json lacks the training set medsynth records",
+                                                       path: folder.appendingPathComponent(CheckpointFolder.modelFile).path)
+        }
+        let lineage = try catalog.lineage(modelId: model.id!)
+        let dataset = try FrameDataset.load(lineage.map(\.candidate), preprocessing: FramePreprocessing(resolution: description.resolution),
+                                            catalog: catalog, progress: progress)
+        let split = ValidationSplit(grouping: SplitGrouping(rawValue: recordedSet.validationGroupedBy) ?? .series,
+                                    heldOut: lineage.map { $0.role == .validation })
+        guard trainingSetSummary(dataset: dataset, split: split).digest == recordedSet.digest else {
+            throw TrainingError.inconsistentCheckpoint("the model's training frames no longer match its training-set digest",
+                                                       path: folder.path)
+        }
+        return (dataset, split)
     }
 
     private static func makeTrainingStep(description: ModelDescription, configuration: GeneratorConfiguration) -> TrainingStep {

@@ -1,0 +1,87 @@
+import Engine
+
+/// Frames as rows of one matrix: `count` frames of `pixels` values each, in
+/// the generator's range [-1, 1].
+public struct FrameMatrix: Sendable {
+    public let pixels: Int
+    public let values: [Float]
+    public var count: Int { pixels == 0 ? 0 : values.count / pixels }
+
+    public init(pixels: Int, values: [Float]) {
+        precondition(pixels > 0 && values.count % pixels == 0)
+        self.pixels = pixels
+        self.values = values
+    }
+
+    /// The rows at `indices`.
+    public func rows(_ indices: [Int]) -> FrameMatrix {
+        var picked = [Float]()
+        picked.reserveCapacity(indices.count * pixels)
+        for index in indices { picked.append(contentsOf: values[(index * pixels)..<((index + 1) * pixels)]) }
+        return FrameMatrix(pixels: pixels, values: picked)
+    }
+
+    public func row(_ index: Int) -> ArraySlice<Float> { values[(index * pixels)..<((index + 1) * pixels)] }
+}
+
+/// Distances between frames: the root mean square difference of their
+/// intensities on a 0-to-1 scale (so 0 is identical, 1 is black against
+/// white), the unit of every distance in `medsynth evaluate` and of the
+/// export's privacy filter (docs/evaluation.md).
+public enum FrameDistance {
+    /// The distance between two frames given in [-1, 1].
+    public static func between(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
+        var total: Float = 0
+        for (x, y) in zip(a, b) {
+            let difference = x - y
+            total += difference * difference
+        }
+        // Halved: [-1, 1] differences are twice the 0-to-1 ones.
+        return 0.5 * (total / Float(a.count)).squareRoot()
+    }
+
+    /// For every row of `queries`, the nearest row of `references` (its
+    /// index and distance), optionally ignoring pairs `excluded(query, reference)`
+    /// says to. The candidates come from one matrix product
+    /// (|q|^2 + |r|^2 - 2 q.r); the winner's distance is recomputed exactly,
+    /// so a copy measures 0 whatever the rounding of the product.
+    public static func nearest(_ queries: FrameMatrix, in references: FrameMatrix,
+                               excluding excluded: ((Int, Int) -> Bool)? = nil) -> [(index: Int, distance: Float)] {
+        precondition(queries.pixels == references.pixels && references.count > 0)
+        let n = queries.count, m = references.count, p = queries.pixels
+        let referenceNorms = (0..<m).map { j in references.row(j).reduce(0) { $0 + $1 * $1 } }
+        var result: [(index: Int, distance: Float)] = []
+        result.reserveCapacity(n)
+        let block = 256
+        var products = [Float](repeating: 0, count: block * m)
+        for start in stride(from: 0, to: n, by: block) {
+            let rows = min(block, n - start)
+            queries.values.withUnsafeBufferPointer { q in
+                references.values.withUnsafeBufferPointer { r in
+                    products.withUnsafeMutableBufferPointer { c in
+                        gemm(transposeA: false, transposeB: true, m: rows, n: m, k: p, q.baseAddress! + start * p, r.baseAddress!,
+                             beta: 0, c.baseAddress!)
+                    }
+                }
+            }
+            for row in 0..<rows {
+                let query = start + row
+                var best = -1
+                var bestValue = Float.infinity
+                for j in 0..<m where excluded?(query, j) != true {
+                    let value = referenceNorms[j] - 2 * products[row * m + j]
+                    if value < bestValue { (best, bestValue) = (j, value) }
+                }
+                result.append(best < 0 ? (-1, .infinity) : (best, between(queries.row(query), references.row(best))))
+            }
+        }
+        return result
+    }
+
+    /// The smallest distance between two frames of different groups (series):
+    /// how close two genuinely different real images come.
+    public static func closestPairOfDistinctGroups(_ frames: FrameMatrix, groups: [Int]) -> Float? {
+        let nearest = nearest(frames, in: frames) { groups[$0] == groups[$1] }
+        return nearest.map(\.distance).filter(\.isFinite).min()
+    }
+}
