@@ -52,10 +52,12 @@ let package = Package(
         .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging"]),
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
         .target(name: "Synthesis", dependencies: ["Catalog", "COpenBLAS", "DICOM", "Engine", "GAN", "Imaging", "Training"]),
+        // The figures of `medsynth evaluate`: two-sample test, data copying, diversity, statistics, report.
+        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "GAN", "Imaging", "Synthesis", "Training"]),
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [
-                "CPlatform", "Catalog", "DICOM", "Engine", "GAN", "Imaging", "Synthesis", "Training",
+                "CPlatform", "Catalog", "DICOM", "Engine", "Evaluation", "GAN", "Imaging", "Synthesis", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -69,6 +71,7 @@ let package = Package(
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
         .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Training", "Catalog", "DICOM", "GAN", "Engine", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Synthesis", "Training", "Catalog", "Engine", "GAN", "TestSupport"]),
         .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -152,6 +152,19 @@ enum CatalogSchema {
                 t.primaryKey(["instance_id", "frame_number"])
             }
         }
+        migrator.registerMigration("v4-evaluations") { db in
+            // What `medsynth evaluate` measured for a model (docs/evaluation.md).
+            try db.create(table: "evaluations") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("model_id", .integer).notNull().indexed().references("models", onDelete: .cascade)
+                t.column("checkpoint_digest", .text).notNull()
+                t.column("generated_frames", .integer).notNull()
+                t.column("seed", .text).notNull()
+                t.column("figures", .text).notNull()  // JSON, the keys of `evaluate --json`
+                t.column("report_folder", .text)
+                t.column("created_at", .text).notNull()
+            }
+        }
         return migrator
     }
 }

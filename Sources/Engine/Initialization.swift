@@ -27,6 +27,15 @@ public struct EngineRandom: Sendable {
         let u2 = Double(nextUInt64() >> 11) / Double(1 << 53)
         return Float((-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2))
     }
+
+    /// `values` in an order drawn by Fisher-Yates with this generator.
+    public mutating func shuffled<Element>(_ values: [Element]) -> [Element] {
+        var result = values
+        for index in stride(from: result.count - 1, to: 0, by: -1) {
+            result.swapAt(index, Int(nextUInt64() % UInt64(index + 1)))
+        }
+        return result
+    }
 }
 
 /// PyTorch's default initialisation of convolution and linear layers

@@ -2,6 +2,7 @@ import Foundation
 import Catalog
 import DICOM
 import Engine
+import Evaluation
 import Imaging
 import Synthesis
 import Training
@@ -74,6 +75,11 @@ struct CommandFailure: Error {
             case .unsupportedChannels, .tooLarge: self.init(.usage, "\(synthesisError)")
             case .noCheckpoint: self.init(.modelFilesFailed, "\(synthesisError)")
             case .output: self.init(.outputUnwritable, "\(synthesisError)")
+            }
+        case let evaluationError as EvaluationError:
+            switch evaluationError {
+            case .notRegistered: self.init(.notInCatalog, "\(evaluationError)")
+            case .report: self.init(.outputUnwritable, "\(evaluationError)")
             }
         case let tensorFileError as TensorFileError:
             self.init(.modelFilesFailed, "\(tensorFileError)")

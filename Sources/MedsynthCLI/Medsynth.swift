@@ -13,13 +13,14 @@ struct Medsynth: ParsableCommand {
             The catalog is ./catalog unless --catalog DIR or MEDSYNTH_CATALOG names another folder.
             Start with 'medsynth import PATH...', then 'medsynth stats' and 'medsynth query instances';
             'medsynth train --modality US' trains a model, 'medsynth models' lists them,
-            'medsynth synthesize --model NAME --count N' exports synthetic DICOM.
+            'medsynth synthesize --model NAME --count N' exports synthetic DICOM,
+            'medsynth evaluate --model NAME' measures the generated frames.
             Exit status: 0 success, 1 done but some inputs rejected, 2 usage error, 3 stopped by a signal,
             20-39 input errors, 40-59 output errors, 60-79 processing errors (see docs/cli.md).
             """,
         version: SoftwareVersion.current,
         subcommands: [ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
-                      ModelsCommand.self, SynthesizeCommand.self, BenchCommand.self]
+                      ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, BenchCommand.self]
     )
 
     static func main() {

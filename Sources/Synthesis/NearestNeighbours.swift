@@ -31,10 +31,15 @@ public struct FrameMatrix: Sendable {
 public enum FrameDistance {
     /// The distance between two frames given in [-1, 1].
     public static func between(_ a: ArraySlice<Float>, _ b: ArraySlice<Float>) -> Float {
+        precondition(a.count == b.count)
         var total: Float = 0
-        for (x, y) in zip(a, b) {
-            let difference = x - y
-            total += difference * difference
+        a.withUnsafeBufferPointer { x in
+            b.withUnsafeBufferPointer { y in
+                for index in 0..<x.count {
+                    let difference = x[index] - y[index]
+                    total += difference * difference
+                }
+            }
         }
         // Halved: [-1, 1] differences are twice the 0-to-1 ones.
         return 0.5 * (total / Float(a.count)).squareRoot()
@@ -76,6 +81,12 @@ public enum FrameDistance {
             }
         }
         return result
+    }
+
+    /// The indices of the `count` rows of `references` nearest to `frame`, nearest first.
+    public static func nearestIndices(_ frame: ArraySlice<Float>, in references: FrameMatrix, count: Int) -> [Int] {
+        let distances = (0..<references.count).map { between(frame, references.row($0)) }
+        return Array(distances.indices.sorted { distances[$0] < distances[$1] }.prefix(count))
     }
 
     /// The smallest distance between two frames of different groups (series):

@@ -213,12 +213,7 @@ public enum Synthesizer {
         case .threshold(let value):
             return PrivacyFilter(threshold: value, trainingFrames: training)
         case .derived:
-            var seriesNumbers: [String: Int] = [:]
-            for instance in dataset.instances where seriesNumbers[instance.seriesInstanceUid] == nil {
-                seriesNumbers[instance.seriesInstanceUid] = seriesNumbers.count
-            }
-            let series = dataset.frameInstance.map { seriesNumbers[dataset.instances[$0].seriesInstanceUid]! }
-            guard let threshold = PrivacyFilter.derivedThreshold(realFrames: all, series: series) else {
+            guard let threshold = PrivacyFilter.derivedThreshold(realFrames: all, series: dataset.frameSeriesNumbers) else {
                 warnings.append("no privacy filter: the model's real frames come from one series, so no threshold can be derived "
                                 + "(give --privacy-threshold)")
                 return nil

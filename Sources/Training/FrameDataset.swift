@@ -103,6 +103,15 @@ public struct FrameDataset: Sendable {
         return dataset
     }
 
+    /// The series of every frame, numbered 0, 1, ... in order of first appearance.
+    public var frameSeriesNumbers: [Int] {
+        var numbers: [String: Int] = [:]
+        for instance in instances where numbers[instance.seriesInstanceUid] == nil {
+            numbers[instance.seriesInstanceUid] = numbers.count
+        }
+        return frameInstance.map { numbers[instances[$0].seriesInstanceUid]! }
+    }
+
     /// How many frames each instance gave, in instance order.
     public var framesPerInstance: [Int] {
         var counts = [Int](repeating: 0, count: instances.count)

@@ -428,17 +428,6 @@ public enum TrainingRandom {
     }
 }
 
-extension EngineRandom {
-    /// Fisher-Yates with this generator.
-    mutating func shuffled<Element>(_ values: [Element]) -> [Element] {
-        var result = values
-        for index in stride(from: result.count - 1, to: 0, by: -1) {
-            result.swapAt(index, Int(nextUInt64() % UInt64(index + 1)))
-        }
-        return result
-    }
-}
-
 /// One line of `losses.csv`.
 struct LossRecord: Equatable, Sendable {
     var step: Int

@@ -1,0 +1,84 @@
+import Foundation
+import Imaging
+import Synthesis
+
+/// `evaluate --report DIR`: `sheet.png` (real frames, generated frames, and
+/// the generated frames nearest to a training frame above the training frame
+/// each is nearest to) and `index.html` with every figure.
+public enum EvaluationReport {
+    public static let sheetFile = "sheet.png"
+    public static let pageFile = "index.html"
+    static let columns = 8
+
+    static func write(_ result: EvaluationResult, generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix,
+                      nearest: [(index: Int, distance: Float)], side: Int, to folder: URL) throws {
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        } catch {
+            throw EvaluationError.report("cannot create the report folder (\(error.localizedDescription))", path: folder.path)
+        }
+        let real = Array((0..<min(columns, validation.count)).map { validation.row($0) }
+                         + (0..<min(columns, training.count)).map { training.row($0 * max(1, training.count / columns)) }).prefix(columns)
+        let closest = nearest.indices.sorted { nearest[$0].distance < nearest[$1].distance }.prefix(columns)
+        var rows: [[ArraySlice<Float>]] = [Array(real), (0..<min(columns, generated.count)).map { generated.row($0) },
+                                            closest.map { generated.row($0) }, closest.map { training.row(nearest[$0].index) }]
+        let blank = ArraySlice([Float](repeating: -1, count: side * side))
+        rows = rows.map { $0 + Array(repeating: blank, count: columns - $0.count) }
+        try SampleGrid.write(images: rows.flatMap { $0.flatMap { $0 } }, count: rows.count * columns, side: side, columns: columns,
+                             path: folder.appendingPathComponent(sheetFile).path)
+        let captions = closest.map { String(format: "%.4f", nearest[$0].distance) }.joined(separator: ", ")
+        do {
+            try page(result, nearestCaptions: captions).write(to: folder.appendingPathComponent(pageFile), atomically: true, encoding: .utf8)
+        } catch {
+            throw EvaluationError.report("cannot write (\(error.localizedDescription))", path: folder.appendingPathComponent(pageFile).path)
+        }
+    }
+
+    static func page(_ result: EvaluationResult, nearestCaptions: String) -> String {
+        let f = result.figures
+        func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a (too few frames)" }
+        let rows: [(String, String, String)] = [
+            ("c2st_accuracy", show(f.c2stAccuracy), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable"),
+            ("c2st_calibration_accuracy", show(f.c2stCalibrationAccuracy), "the same test on two random halves of the validation frames"),
+            ("against_training.c2st_accuracy", show(f.againstTraining.c2stAccuracy), "generated vs training frames"),
+            ("against_training.c2st_calibration_accuracy", show(f.againstTraining.c2stCalibrationAccuracy), "two halves of the training frames"),
+            ("data_copying_z", show(f.dataCopyingZ), "Meehan et al. C_T: below \(DataCopyingTest.copyingThreshold) flags copying, near 0 healthy, above 0 under-fitting"),
+            ("near_copies", "\(f.nearCopies) of \(result.generatedFrames)", "generated frames closer to a training frame than near_copy_threshold"),
+            ("near_copy_threshold", show(f.nearCopyThreshold), "the closest two real frames of different series (RMS, 0-1 intensities)"),
+            ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),
+            ("nearest_train_ssim_mean", show(f.nearestTrainSsimMean), "mean SSIM to the most similar of the 8 nearest training frames"),
+            ("ms_ssim_generated", show(f.msSsimGenerated), "mean pairwise MS-SSIM of generated frames (higher than real: less diverse)"),
+            ("ms_ssim_real", show(f.msSsimReal), "the same among validation frames"),
+            ("against_training.ms_ssim_real", show(f.againstTraining.msSsimReal), "the same among training frames"),
+            ("histogram_distance", show(f.histogramDistance), "Wasserstein-1 distance of intensity histograms, vs validation"),
+            ("against_training.histogram_distance", show(f.againstTraining.histogramDistance), "vs training"),
+            ("spectrum_distance", show(f.spectrumDistance), "mean |difference| of log10 radial power spectra, vs validation"),
+            ("against_training.spectrum_distance", show(f.againstTraining.spectrumDistance), "vs training"),
+        ]
+        func escape(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+        }
+        let table = rows.map { "<tr><td><code>\($0.0)</code></td><td>\(escape($0.1))</td><td>\(escape($0.2))</td></tr>" }.joined(separator: "\n")
+        let warnings = result.warnings.map { "<li>\(escape($0))</li>" }.joined(separator: "\n")
+        return """
+            <!DOCTYPE html>
+            <html><head><meta charset="utf-8"><title>medsynth evaluation: \(escape(result.model))</title>
+            <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td{padding:.2em .6em;border-bottom:1px solid #ddd}</style></head>
+            <body>
+            <h1>Evaluation of \(escape(result.model))</h1>
+            <p>Model id \(result.modelId), checkpoint sha256 <code>\(result.checkpointSha256)</code>; \(result.generatedFrames) generated frames
+            (seed \(result.seed)) against \(result.validationFrames) validation and \(result.trainingFrames) training frames;
+            \(String(format: "%.1f", result.seconds)) s; \(escape(result.createdAt)). Meanings and limits: docs/evaluation.md.</p>
+            \(warnings.isEmpty ? "" : "<ul>\(warnings)</ul>")
+            <table>
+            \(table)
+            </table>
+            <h2>Frames</h2>
+            <p>Rows: real frames (validation, then training); generated frames; the generated frames nearest to a training frame;
+            below each, that training frame (distances \(nearestCaptions)).</p>
+            <img src="\(sheetFile)" alt="real, generated and nearest-neighbour frames" style="image-rendering:pixelated;width:100%">
+            </body></html>
+
+            """
+    }
+}

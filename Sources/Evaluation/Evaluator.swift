@@ -1,0 +1,237 @@
+import Catalog
+import Engine
+import Foundation
+import GAN
+import Imaging
+import Synthesis
+import Training
+
+/// The figures of one evaluation (docs/evaluation.md); JSON keys are the
+/// snake_case names and stay stable. Distances are RMS differences of 0-to-1
+/// intensities; figures that need more frames than there are are null.
+public struct EvaluationFigures: Codable, Sendable, Equatable {
+    /// Compared with the held-out validation frames (unless named otherwise).
+    public var c2stAccuracy: Float?
+    public var c2stCalibrationAccuracy: Float?
+    public var c2stTestFrames: Int?
+    public var dataCopyingZ: Float?
+    public var dataCopyingCells: Int?
+    public var dataCopyingFlagged: Bool?
+    /// Generated frames nearer to a training frame than `nearCopyThreshold`.
+    public var nearCopies: Int
+    public var nearCopyThreshold: Float?
+    public var nearestTrainL2Mean: Float
+    public var nearestTrainL2Min: Float
+    public var nearestTrainSsimMean: Float
+    public var msSsimGenerated: Float?
+    public var msSsimReal: Float?
+    public var histogramDistance: Float?
+    public var spectrumDistance: Float?
+
+    /// The same comparisons against the training frames.
+    public struct AgainstTraining: Codable, Sendable, Equatable {
+        public var c2stAccuracy: Float?
+        public var c2stCalibrationAccuracy: Float?
+        public var c2stTestFrames: Int?
+        public var msSsimReal: Float?
+        public var histogramDistance: Float
+        public var spectrumDistance: Float
+    }
+    public var againstTraining: AgainstTraining
+
+    enum CodingKeys: String, CodingKey {
+        case c2stAccuracy, c2stCalibrationAccuracy, c2stTestFrames, dataCopyingZ, dataCopyingCells, dataCopyingFlagged, nearCopies
+        case nearCopyThreshold, nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean, msSsimGenerated, msSsimReal
+        case histogramDistance, spectrumDistance, againstTraining
+    }
+
+    /// Every key always present: a figure that could not be computed is null.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(c2stAccuracy, forKey: .c2stAccuracy)
+        try container.encode(c2stCalibrationAccuracy, forKey: .c2stCalibrationAccuracy)
+        try container.encode(c2stTestFrames, forKey: .c2stTestFrames)
+        try container.encode(dataCopyingZ, forKey: .dataCopyingZ)
+        try container.encode(dataCopyingCells, forKey: .dataCopyingCells)
+        try container.encode(dataCopyingFlagged, forKey: .dataCopyingFlagged)
+        try container.encode(nearCopies, forKey: .nearCopies)
+        try container.encode(nearCopyThreshold, forKey: .nearCopyThreshold)
+        try container.encode(nearestTrainL2Mean, forKey: .nearestTrainL2Mean)
+        try container.encode(nearestTrainL2Min, forKey: .nearestTrainL2Min)
+        try container.encode(nearestTrainSsimMean, forKey: .nearestTrainSsimMean)
+        try container.encode(msSsimGenerated, forKey: .msSsimGenerated)
+        try container.encode(msSsimReal, forKey: .msSsimReal)
+        try container.encode(histogramDistance, forKey: .histogramDistance)
+        try container.encode(spectrumDistance, forKey: .spectrumDistance)
+        try container.encode(againstTraining, forKey: .againstTraining)
+    }
+}
+
+/// One evaluation: what was compared, the figures, and warnings about them.
+public struct EvaluationResult: Codable, Sendable {
+    public var model: String
+    public var modelId: Int64
+    public var checkpointSha256: String
+    public var generatedFrames: Int
+    public var seed: UInt64
+    public var trainingFrames: Int
+    public var validationFrames: Int
+    public var figures: EvaluationFigures
+    public var warnings: [String]
+    public var seconds: Double
+    public var createdAt: String
+    /// The registry's record of this evaluation.
+    public var evaluationId: Int64?
+}
+
+/// Runs `medsynth evaluate`: N generated frames against the model's held-out
+/// validation frames and, separately, its training frames.
+public enum Evaluator {
+    /// Pairs sampled for the mean pairwise MS-SSIM of a set.
+    public static let diversityPairs = 300
+    /// Generated frames compared by SSIM with their 8 nearest training frames (by distance).
+    static let ssimCandidates = 8
+
+    public static func evaluate(model: SynthesisModel, catalog: Catalog, count: Int, seed: UInt64, reportFolder: URL? = nil,
+                                progress: (String) -> Void = { _ in }) throws -> EvaluationResult {
+        guard let record = model.record else { throw EvaluationError.notRegistered(model.folder.path) }
+        let started = Date()
+        progress("loading the model's frames")
+        let (dataset, split) = try ModelTrainer.frames(of: record, description: model.description, catalog: catalog)
+        let side = dataset.resolution
+        let all = FrameMatrix(pixels: side * side, values: dataset.values)
+        let (trainingIndices, validationIndices) = split.frames(of: dataset)
+        let training = all.rows(trainingIndices), validation = all.rows(validationIndices)
+        var warnings: [String] = []
+        if validation.count < 20 {
+            warnings.append("only \(validation.count) held-out validation frames: figures against them are noisy or missing; "
+                            + "see against_training, and train with a larger --validation-fraction")
+        }
+        progress("generating \(count) frames")
+        let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
+        var generatedValues: [Float] = []
+        for start in stride(from: 0, to: count, by: 32) { generatedValues += model.generate(latents, start..<min(start + 32, count)) }
+        let generated = FrameMatrix(pixels: side * side, values: generatedValues)
+        let realSeries = dataset.frameSeriesNumbers
+        let figures = measure(generated: generated, training: training, validation: validation,
+                              realSeries: trainingIndices.map { realSeries[$0] } + validationIndices.map { realSeries[$0] },
+                              side: side, seed: seed, progress: progress)
+        var result = EvaluationResult(model: record.name, modelId: record.id!, checkpointSha256: model.checkpointDigest,
+                                      generatedFrames: count, seed: seed, trainingFrames: training.count, validationFrames: validation.count,
+                                      figures: figures, warnings: warnings, seconds: Date().timeIntervalSince(started),
+                                      createdAt: Date().formatted(.iso8601))
+        if let reportFolder {
+            progress("writing the report")
+            try EvaluationReport.write(result, generated: generated, training: training, validation: validation,
+                                       nearest: FrameDistance.nearest(generated, in: training), side: side, to: reportFolder)
+        }
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        let stored = try catalog.recordEvaluation(EvaluationRecord(
+            modelId: record.id!, checkpointDigest: model.checkpointDigest, generatedFrames: count, seed: seed,
+            figures: String(decoding: try encoder.encode(figures), as: UTF8.self), reportFolder: reportFolder?.path,
+            createdAt: result.createdAt))
+        result.evaluationId = stored.id
+        return result
+    }
+
+    /// Every figure, from frames in [-1, 1]; `realSeries` numbers the series
+    /// of the training frames, then of the validation frames.
+    public static func measure(generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix, realSeries: [Int],
+                               side: Int, seed: UInt64, progress: (String) -> Void = { _ in }) -> EvaluationFigures {
+        progress("nearest training frames")
+        let nearest = FrameDistance.nearest(generated, in: training)
+        let threshold = PrivacyFilter.derivedThreshold(realFrames: FrameMatrix(pixels: training.pixels, values: training.values + validation.values),
+                                                       series: realSeries)
+        let ssims = (0..<generated.count).map { index -> Float in
+            FrameDistance.nearestIndices(generated.row(index), in: training, count: ssimCandidates)
+                .map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0)), side: side) }.max() ?? 0
+        }
+        progress("data-copying test")
+        let copying = DataCopyingTest.run(training: training, heldOut: validation, generated: generated, seed: seed)
+        progress("two-sample tests")
+        let c2st = ClassifierTwoSampleTest.accuracy(generated, validation, frameSide: side, seed: seed)
+        let calibration = calibrationAccuracy(validation, side: side, seed: seed)
+        let c2stTraining = ClassifierTwoSampleTest.accuracy(generated, training, frameSide: side, seed: seed)
+        let calibrationTraining = calibrationAccuracy(training, side: side, seed: seed)
+        progress("diversity and statistics")
+        let generatedSpectrum = ImageStatistics.meanLogSpectrum(frames(generated), side: side)
+        let trainingSpectrum = ImageStatistics.meanLogSpectrum(frames(training), side: side)
+        let generatedIntensities = generated.values.map(unitValue)
+        return EvaluationFigures(
+            c2stAccuracy: c2st?.accuracy, c2stCalibrationAccuracy: calibration, c2stTestFrames: c2st?.testFrames,
+            dataCopyingZ: copying?.z, dataCopyingCells: copying?.cells, dataCopyingFlagged: copying.map { $0.z < DataCopyingTest.copyingThreshold },
+            nearCopies: threshold.map { limit in nearest.filter { $0.distance < limit }.count } ?? 0, nearCopyThreshold: threshold,
+            nearestTrainL2Mean: mean(nearest.map(\.distance)), nearestTrainL2Min: nearest.map(\.distance).min() ?? 0,
+            nearestTrainSsimMean: mean(ssims),
+            msSsimGenerated: meanPairwiseMSSSIM(generated, side: side, seed: seed),
+            msSsimReal: meanPairwiseMSSSIM(validation, side: side, seed: seed),
+            histogramDistance: validation.count == 0 ? nil : ImageStatistics.histogramDistance(generatedIntensities, validation.values.map(unitValue)),
+            spectrumDistance: validation.count == 0 ? nil
+                : ImageStatistics.spectrumDistance(generatedSpectrum, ImageStatistics.meanLogSpectrum(frames(validation), side: side)),
+            againstTraining: .init(c2stAccuracy: c2stTraining?.accuracy, c2stCalibrationAccuracy: calibrationTraining,
+                                   c2stTestFrames: c2stTraining?.testFrames,
+                                   msSsimReal: meanPairwiseMSSSIM(training, side: side, seed: seed),
+                                   histogramDistance: ImageStatistics.histogramDistance(generatedIntensities, training.values.map(unitValue)),
+                                   spectrumDistance: ImageStatistics.spectrumDistance(generatedSpectrum, trainingSpectrum)))
+    }
+
+    static func unitValue(_ value: Float) -> Float { (value + 1) / 2 }
+    static func unit(_ frame: ArraySlice<Float>) -> [Float] { frame.map(unitValue) }
+    static func frames(_ matrix: FrameMatrix) -> [[Float]] { (0..<matrix.count).map { unit(matrix.row($0)) } }
+    static func mean(_ values: [Float]) -> Float { values.isEmpty ? 0 : values.reduce(0, +) / Float(values.count) }
+
+    /// The two-sample test between two random halves of one set.
+    static func calibrationAccuracy(_ set: FrameMatrix, side: Int, seed: UInt64) -> Float? {
+        var random = EngineRandom(seed: seed ^ 0xC0FFEE)
+        let order = random.shuffled(Array(0..<set.count))
+        let half = set.count / 2
+        return ClassifierTwoSampleTest.accuracy(set.rows(Array(order[..<half])), set.rows(Array(order[half...])), frameSide: side,
+                                                seed: seed)?.accuracy
+    }
+
+    /// Mean MS-SSIM over up to `diversityPairs` random pairs of distinct frames; nil with fewer than 2 frames.
+    static func meanPairwiseMSSSIM(_ set: FrameMatrix, side: Int, seed: UInt64) -> Float? {
+        guard set.count >= 2 else { return nil }
+        var pairs: [(Int, Int)] = []
+        let allPairs = set.count * (set.count - 1) / 2
+        if allPairs <= diversityPairs {
+            for i in 0..<set.count { for j in (i + 1)..<set.count { pairs.append((i, j)) } }
+        } else {
+            var random = EngineRandom(seed: seed ^ 0xD1CE)
+            while pairs.count < diversityPairs {
+                let i = Int(random.nextUInt64() % UInt64(set.count)), j = Int(random.nextUInt64() % UInt64(set.count))
+                if i != j { pairs.append((i, j)) }
+            }
+        }
+        return mean(pairs.map { StructuralSimilarity.msssim(unit(set.row($0.0)), unit(set.row($0.1)), side: side) })
+    }
+}
+
+/// An evaluation that cannot be done.
+public enum EvaluationError: Error, CustomStringConvertible, Sendable {
+    case notRegistered(String)
+    case report(String, path: String)
+
+    public var description: String {
+        switch self {
+        case .notRegistered(let folder):
+            "evaluate compares with the model's training and validation frames, which only a registered model has: \(folder)"
+        case .report(let reason, let path): "\(reason): \(path)"
+        }
+    }
+}
+
+extension EvaluationResult {
+    /// `evaluate --json`: one object, the figures' keys at the top level
+    /// beside the run's (`model`, `generated_frames`, ...), sorted.
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        var object = try JSONSerialization.jsonObject(with: encoder.encode(self)) as! [String: Any]
+        let figures = object.removeValue(forKey: "figures") as! [String: Any]
+        object.merge(figures) { current, _ in current }
+        return try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    }
+}

@@ -1,0 +1,104 @@
+import Engine
+import Synthesis
+
+/// The classifier two-sample test (Lopez-Paz and Oquab, ICLR 2017): a small
+/// fixed CNN learns to tell set A from set B on half of each (balanced), and
+/// its accuracy on the other halves measures how distinguishable they are:
+/// 0.5 indistinguishable, 1.0 perfectly separable. The same test on two
+/// random halves of one real set calibrates what "indistinguishable" looks
+/// like with this many frames.
+public enum ClassifierTwoSampleTest {
+    /// The classifier sees 64 x 64 frames (larger ones are box-averaged down).
+    public static let side = 64
+    public static let epochs = 20
+    public static let batchSize = 16
+    public static let learningRate: Float = 1e-3
+
+    /// Accuracy on the held-out halves and how many frames they held; nil
+    /// with fewer than 4 frames in either set.
+    public static func accuracy(_ a: FrameMatrix, _ b: FrameMatrix, frameSide: Int, seed: UInt64) -> (accuracy: Float, testFrames: Int)? {
+        let k = min(a.count, b.count)
+        guard k >= 4 else { return nil }
+        var random = EngineRandom(seed: seed)
+        let pickedA = Array(random.shuffled(Array(0..<a.count)).prefix(k)), pickedB = Array(random.shuffled(Array(0..<b.count)).prefix(k))
+        let half = k / 2
+        let trainA = downsampled(a.rows(Array(pickedA[..<half])), from: frameSide)
+        let trainB = downsampled(b.rows(Array(pickedB[..<half])), from: frameSide)
+        let testA = downsampled(a.rows(Array(pickedA[half...])), from: frameSide)
+        let testB = downsampled(b.rows(Array(pickedB[half...])), from: frameSide)
+
+        let classifier = Classifier(seed: random.nextUInt64())
+        let optimizer = Adam(store: classifier.store, learningRate: learningRate, beta1: 0.9, beta2: 0.999)
+        var gradient: Tensor?
+        for _ in 0..<epochs {
+            let orderA = random.shuffled(Array(0..<half)), orderB = random.shuffled(Array(0..<half))
+            for start in stride(from: 0, to: half, by: batchSize) {
+                let end = min(start + batchSize, half)
+                classifier.store.zeroGradients()
+                for (frames, order, target) in [(trainA, orderA, Float(0)), (trainB, orderB, Float(1))] {
+                    let logits = classifier.forward(batch(frames, Array(order[start..<end])), training: true)
+                    _ = BinaryCrossEntropy.withLogits(logits, target: target, gradient: &gradient)
+                    _ = classifier.backward(gradient!)
+                }
+                optimizer.update()
+            }
+        }
+        var correct = 0
+        for (frames, isB) in [(testA, false), (testB, true)] {
+            for start in stride(from: 0, to: frames.count, by: 64) {
+                let logits = classifier.forward(batch(frames, Array(start..<min(start + 64, frames.count))), training: false)
+                for index in 0..<logits.count where (logits.data[index] > 0) == isB { correct += 1 }
+            }
+        }
+        let tested = testA.count + testB.count
+        return (Float(correct) / Float(tested), tested)
+    }
+
+    /// The frames at `indices` as [n, 1, 64, 64].
+    static func batch(_ frames: FrameMatrix, _ indices: [Int]) -> Tensor {
+        Tensor(shape: [indices.count, 1, side, side], values: frames.rows(indices).values)
+    }
+
+    /// Box-averages frames of `from` x `from` down to 64 x 64.
+    static func downsampled(_ frames: FrameMatrix, from frameSide: Int) -> FrameMatrix {
+        precondition(frameSide >= side && frameSide % side == 0, "frames must be a multiple of 64 pixels wide")
+        guard frameSide != side else { return frames }
+        let factor = frameSide / side, scale = 1 / Float(factor * factor)
+        var values = [Float](repeating: 0, count: frames.count * side * side)
+        for frame in 0..<frames.count {
+            let source = frame * frames.pixels
+            for y in 0..<frameSide {
+                for x in 0..<frameSide {
+                    values[frame * side * side + (y / factor) * side + x / factor] += scale * frames.values[source + y * frameSide + x]
+                }
+            }
+        }
+        return FrameMatrix(pixels: side * side, values: values)
+    }
+
+    /// The fixed classifier: three Conv 4x4 stride 2 pad 1 (1 -> 16 -> 32 -> 64)
+    /// with LeakyReLU(0.2), then Linear 64 x 8 x 8 -> 1 logit (45,633 parameters).
+    /// Input [N, 1, 64, 64], output [N, 1].
+    final class Classifier {
+        let store = ParameterStore()
+        let network: Sequential
+
+        init(seed: UInt64) {
+            let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
+            var layers: [Layer] = []
+            var inChannels = 1
+            for (index, width) in [16, 32, 64].enumerated() {
+                layers.append(Conv2d("conv\(index)", store: store, initializer: initializer, inChannels: inChannels, outChannels: width,
+                                     kernel: 4, stride: 2, padding: 1))
+                layers.append(LeakyReLU(slope: 0.2))
+                inChannels = width
+            }
+            layers.append(Linear("fc", store: store, initializer: initializer, inFeatures: 64 * 8 * 8, outFeatures: 1))
+            network = Sequential(layers)
+            store.seal()
+        }
+
+        func forward(_ images: Tensor, training: Bool) -> Tensor { network.forward(images, training: training) }
+        func backward(_ logitGradient: Tensor) -> Tensor { network.backward(logitGradient, parameterGradients: true) }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Engine
+import Evaluation
+import Foundation
+import Synthesis
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Measure how real, how diverse and how private a model's generated frames are.",
+        discussion: """
+            Generates --count frames and compares them with the model's held-out validation frames \
+            and, separately, its training frames: a classifier two-sample test (0.5 = indistinguishable) \
+            with its real-vs-real calibration; memorisation (nearest training frame by distance and SSIM, \
+            the data-copying test's Z, near copies); diversity (mean pairwise MS-SSIM, generated vs real); \
+            intensity histogram and power spectrum distances. The figures are stored with the model in \
+            the registry. docs/evaluation.md explains each figure and its limits.
+
+            Examples:
+              medsynth evaluate --model us-compact-1
+              medsynth evaluate --model 1 --count 512 --json > figures.json
+              medsynth evaluate --model us-compact-1 --report reports/us-compact-1
+            """
+    )
+
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Option(help: ArgumentHelp("The model: id or name from 'medsynth models'.", valueName: "model"))
+    var model: String
+
+    @Option(help: "Frames to generate and compare.")
+    var count = 256
+
+    @Option(help: "Seed of the generated frames and of the tests' random splits.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Print the figures as one JSON object (stable snake_case keys, docs/evaluation.md).")
+    var json = false
+
+    @Option(help: ArgumentHelp("Also write sheet.png and index.html into this folder.", valueName: "dir"))
+    var report: String?
+
+    @Option(help: "Engine threads (default: one per core).")
+    var threads: Int?
+
+    func validate() throws {
+        if !(8...20_000).contains(count) { throw ValidationError("--count must be between 8 and 20000.") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+    }
+
+    func run() throws {
+        let catalog = try catalogOptions.openCatalog(create: false)
+        EngineThreads.configure(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let result = try failingWithStatus {
+            let synthesisModel = try SynthesisModel.open(model, catalog: catalog)
+            return try Evaluator.evaluate(model: synthesisModel, catalog: catalog, count: count, seed: seed,
+                                          reportFolder: report.map { URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL }) { step in
+                FileHandle.standardError.write(Data("evaluate: \(step)\n".utf8))
+            }
+        }
+        for warning in result.warnings { printError("warning: \(warning)") }
+        if json {
+            print(String(decoding: try result.json(), as: UTF8.self))
+            return
+        }
+        let f = result.figures
+        func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a" }
+        print("""
+            model \(result.modelId) "\(result.model)": \(result.generatedFrames) generated frames (seed \(result.seed)) against \
+            \(result.validationFrames) validation and \(result.trainingFrames) training frames, \(String(format: "%.0f", result.seconds)) s
+                                          vs validation   vs training
+              two-sample test accuracy    \(pad(show(f.c2stAccuracy)))  \(show(f.againstTraining.c2stAccuracy))
+              calibration (real vs real)  \(pad(show(f.c2stCalibrationAccuracy)))  \(show(f.againstTraining.c2stCalibrationAccuracy))
+              MS-SSIM among real frames   \(pad(show(f.msSsimReal)))  \(show(f.againstTraining.msSsimReal))
+              histogram distance          \(pad(show(f.histogramDistance)))  \(show(f.againstTraining.histogramDistance))
+              spectrum distance           \(pad(show(f.spectrumDistance)))  \(show(f.againstTraining.spectrumDistance))
+              MS-SSIM among generated     \(show(f.msSsimGenerated))
+              data-copying Z              \(show(f.dataCopyingZ))\(f.dataCopyingFlagged == true ? "  COPYING: generated frames sit closer to training frames than new real frames do" : "")
+              near copies                 \(f.nearCopies) of \(result.generatedFrames) (closer than \(show(f.nearCopyThreshold)) to a training frame)
+              nearest training frame      distance mean \(show(f.nearestTrainL2Mean)), min \(show(f.nearestTrainL2Min)); SSIM mean \(show(f.nearestTrainSsimMean))
+            stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(report.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
+            """)
+    }
+
+    private func pad(_ text: String) -> String { text.padding(toLength: 14, withPad: " ", startingAt: 0) }
+}

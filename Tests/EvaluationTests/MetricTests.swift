@@ -1,0 +1,122 @@
+import Engine
+import Foundation
+import Synthesis
+import TestSupport
+import Testing
+@testable import Evaluation
+
+/// Frames with known structure: bright elliptic blobs (a few per frame, random
+/// position and size) on a dark speckled background, 64 x 64 in [-1, 1].
+func blobFrames(_ count: Int, seed: UInt64) -> FrameMatrix {
+    var random = EngineRandom(seed: seed)
+    var values: [Float] = []
+    for _ in 0..<count {
+        let blobs = (0..<3).map { _ in (x: random.uniform(12, 52), y: random.uniform(12, 52), r: random.uniform(4, 12)) }
+        for y in 0..<64 {
+            for x in 0..<64 {
+                var intensity: Float = 0.1 * random.uniform()
+                for blob in blobs {
+                    let dx = Float(x) - blob.x, dy = Float(y) - blob.y
+                    intensity += 0.8 * exp(-(dx * dx + dy * dy) / (2 * blob.r * blob.r))
+                }
+                values.append(min(1, intensity) * 2 - 1)
+            }
+        }
+    }
+    return FrameMatrix(pixels: 4096, values: values)
+}
+
+/// Uniform noise frames in [-1, 1]: nothing like blobs.
+func noiseFrames(_ count: Int, seed: UInt64) -> FrameMatrix {
+    var random = EngineRandom(seed: seed)
+    return FrameMatrix(pixels: 4096, values: (0..<(count * 4096)).map { _ in random.uniform(-1, 1) })
+}
+
+@Suite("Evaluation metrics on cases with known answers")
+struct MetricTests {
+    init() { EngineThreads.configure(2) }
+
+    @Test("two-sample test: two draws of one distribution are near chance, blobs against noise are separated")
+    func twoSample() throws {
+        let same = try #require(ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), blobFrames(40, seed: 2), frameSide: 64, seed: 3))
+        let different = try #require(ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), noiseFrames(40, seed: 2), frameSide: 64, seed: 3))
+        print("C2ST: same distribution \(same.accuracy), blobs vs noise \(different.accuracy), \(same.testFrames) test frames")
+        #expect(same.testFrames == 40)
+        #expect(same.accuracy <= 0.75)
+        #expect(different.accuracy >= 0.95)
+        #expect(ClassifierTwoSampleTest.accuracy(blobFrames(3, seed: 1), blobFrames(40, seed: 2), frameSide: 64, seed: 3) == nil)
+    }
+
+    @Test("data copying: copies of training frames give a large negative Z, fresh draws do not")
+    func dataCopying() throws {
+        let training = blobFrames(60, seed: 10), heldOut = blobFrames(40, seed: 11)
+        let copies = training.rows(Array(0..<40))
+        let copying = try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: copies))
+        let fresh = try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: blobFrames(40, seed: 12)))
+        let noise = try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: noiseFrames(40, seed: 13)))
+        print("data-copying Z: copies \(copying.z), fresh \(fresh.z), noise \(noise.z)")
+        #expect(copying.z < DataCopyingTest.copyingThreshold)
+        #expect(abs(fresh.z) < 2)
+        #expect(noise.z > 2, "frames far from every training frame read as under-fitting")
+        #expect(DataCopyingTest.mannWhitneyZ(generated: [1, 2, 3], heldOut: [1, 2, 3]) == 0)
+    }
+
+    @Test("SSIM and MS-SSIM: 1 for identical frames, lower for different ones; a single repeated frame has diversity 1")
+    func similarity() {
+        let frames = blobFrames(10, seed: 20)
+        let a = Evaluator.unit(frames.row(0)), b = Evaluator.unit(frames.row(1))
+        #expect(abs(StructuralSimilarity.ssim(a, a, side: 64) - 1) < 1e-5)
+        #expect(abs(StructuralSimilarity.msssim(a, a, side: 64) - 1) < 1e-5)
+        #expect(StructuralSimilarity.ssim(a, b, side: 64) < 0.9)
+        let single = FrameMatrix(pixels: 4096, values: Array((0..<10).map { _ in frames.row(0) }.joined()))
+        let collapsed = Evaluator.meanPairwiseMSSSIM(single, side: 64, seed: 1)!
+        let diverse = Evaluator.meanPairwiseMSSSIM(frames, side: 64, seed: 1)!
+        print("mean pairwise MS-SSIM: one repeated frame \(collapsed), ten different frames \(diverse)")
+        #expect(abs(collapsed - 1) < 1e-5 && diverse < 0.8)
+    }
+
+    @Test("histogram and spectrum distances: 0 for identical sets, large for blobs against noise")
+    func statistics() {
+        let blobs = blobFrames(8, seed: 30), noise = noiseFrames(8, seed: 31)
+        let unitBlobs = blobs.values.map(Evaluator.unitValue), unitNoise = noise.values.map(Evaluator.unitValue)
+        #expect(ImageStatistics.histogramDistance(unitBlobs, unitBlobs) == 0)
+        #expect(ImageStatistics.histogramDistance(unitBlobs, unitNoise) > 0.2)
+        let blobSpectrum = ImageStatistics.meanLogSpectrum(Evaluator.frames(blobs), side: 64)
+        #expect(ImageStatistics.spectrumDistance(blobSpectrum, blobSpectrum) == 0)
+        let noiseSpectrum = ImageStatistics.meanLogSpectrum(Evaluator.frames(noise), side: 64)
+        print("spectrum distance blobs vs noise: \(ImageStatistics.spectrumDistance(blobSpectrum, noiseSpectrum)) decades")
+        #expect(ImageStatistics.spectrumDistance(blobSpectrum, noiseSpectrum) > 1)
+        // The FFT against a direct DFT of one frame.
+        let frame = Evaluator.unit(blobs.row(0))
+        let power = FourierTransform.power2D(frame, side: 64)
+        for (u, v) in [(0, 0), (1, 0), (3, 5), (31, 2), (63, 63)] {
+            var re = 0.0, im = 0.0
+            for y in 0..<64 {
+                for x in 0..<64 {
+                    let angle = -2 * Double.pi * Double(u * x + v * y) / 64
+                    re += Double(frame[y * 64 + x]) * cos(angle)
+                    im += Double(frame[y * 64 + x]) * sin(angle)
+                }
+            }
+            #expect(abs(power[v * 64 + u] - (re * re + im * im)) <= 1e-6 * max(1, re * re + im * im))
+        }
+    }
+
+    @Test("all figures: a generator returning training frames is flagged; one returning a single frame shows no diversity")
+    func wholeEvaluation() {
+        let training = blobFrames(40, seed: 40), validation = blobFrames(30, seed: 41)
+        let series = (0..<70).map { $0 / 5 }
+        let copying = Evaluator.measure(generated: training.rows(Array(0..<24)), training: training, validation: validation,
+                                        realSeries: series, side: 64, seed: 1)
+        #expect(copying.nearestTrainL2Mean == 0 && copying.nearestTrainL2Min == 0)
+        #expect(abs(copying.nearestTrainSsimMean - 1) < 1e-5)
+        #expect(copying.nearCopies == 24)
+        #expect(copying.dataCopyingFlagged == true)
+        let singleFrame = FrameMatrix(pixels: 4096, values: Array((0..<24).map { _ in validation.row(0) }.joined()))
+        let collapsed = Evaluator.measure(generated: singleFrame, training: training, validation: validation, realSeries: series, side: 64,
+                                          seed: 1)
+        #expect(collapsed.msSsimGenerated! > 0.999 && collapsed.msSsimReal! < 0.8)
+        let encoded = String(decoding: try! JSONEncoder().encode(collapsed), as: UTF8.self)
+        #expect(encoded.contains("\"c2stAccuracy\""), "every key is written, null when missing")
+    }
+}
