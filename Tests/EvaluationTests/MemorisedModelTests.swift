@@ -1,0 +1,86 @@
+import Catalog
+import DICOM
+import Engine
+import Foundation
+import GAN
+import Synthesis
+import TestSupport
+import Testing
+import Training
+@testable import Evaluation
+
+@Suite("A model that memorised", .serialized)
+struct MemorisedModelTests {
+    init() { EngineThreads.configure(2) }
+
+    /// Registers a US model on two cines and two single frames (a cine held out),
+    /// then trains its generator to reproduce one training frame whatever the
+    /// latent (mean squared error, Adam): a model that copies a patient's image.
+    static func copyingModel(in folder: TemporaryFolder) throws -> (catalog: Catalog, model: SynthesisModel, copied: [Float]) {
+        let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
+        _ = try Importer(catalog: catalog).run(paths: ["deid-data/GREYSCALE_CINE.dcm", "deid-data/ultrasounds/ultrasound-multiframe.dcm",
+                                                       "pydicom-data/US1_UNCR.dcm", "pydicom-data/OBXXXX1A.dcm"].map(Samples.path))
+        var request = TrainingRequest(modality: "US")
+        request.name = "copier"
+        request.batchSize = 4
+        request.threads = 2
+        request.validationFraction = 0.6
+        request.gridEveryEpochs = 1000
+        request.checkpointEverySteps = 1000
+        let trainer = try ModelTrainer.create(request, catalog: catalog)
+        _ = try trainer.train(.steps(1))
+        let (dataset, split) = try ModelTrainer.frames(of: trainer.model, description: trainer.description, catalog: catalog)
+        let plane = dataset.resolution * dataset.resolution
+        let copiedIndex = split.frames(of: dataset).training[0]
+        let copied = Array(dataset.values[(copiedIndex * plane)..<((copiedIndex + 1) * plane)])
+
+        let generator = try CheckpointFolder.loadGenerator(from: trainer.folder)
+        let optimizer = Adam(store: generator.store, learningRate: 2e-3)
+        var random = EngineRandom(seed: 17)
+        let batch = 4
+        let gradient = Tensor(shape: [batch, 1, dataset.resolution, dataset.resolution])
+        for _ in 0..<60 {
+            let latents = Tensor(shape: [batch, 128], values: (0..<(batch * 128)).map { _ in random.normal() })
+            let output = generator.forward(latents, training: true)
+            for index in 0..<gradient.count {
+                gradient.data[index] = 2 * (output.data[index] - copied[index % plane]) / Float(gradient.count)
+            }
+            generator.store.zeroGradients()
+            generator.backward(gradient)
+            optimizer.update()
+        }
+        try CheckpointFolder.write(trainer.description, generator: generator, to: trainer.folder)
+        var record = trainer.model
+        record.checkpointDigest = try FileDigest.sha256(path: trainer.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)
+        try catalog.updateModel(record)
+        return (catalog, try SynthesisModel.open("copier", catalog: catalog), copied)
+    }
+
+    @Test("it is flagged by the data-copying test, and synthesize withholds its copies unless the filter is off")
+    func flaggedAndFiltered() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (catalog, model, copied) = try Self.copyingModel(in: folder)
+        let probe = model.generate(Latents.seeded(99, count: 1, dimension: 128), 0..<1)
+        let copyDistance = FrameDistance.between(probe[...], copied[...])
+        print("copying model: distance of a generated frame to the copied training frame \(copyDistance)")
+
+        let result = try Evaluator.evaluate(model: model, catalog: catalog, count: 24, seed: 1)
+        let figures = result.figures
+        print("copying model: data-copying Z \(figures.dataCopyingZ ?? .nan), near copies \(figures.nearCopies) of 24, "
+              + "threshold \(figures.nearCopyThreshold ?? .nan), nearest distance mean \(figures.nearestTrainL2Mean)")
+        #expect(result.validationFrames >= 20)
+        #expect(figures.dataCopyingFlagged == true)
+        #expect(figures.nearCopies == 24)
+        #expect(try catalog.evaluations(modelId: model.record!.id!).count == 1)
+
+        var request = SynthesisRequest(latentSource: .seed(5, count: 8), output: folder.url.appendingPathComponent("filtered"))
+        let filtered = try Synthesizer.run(model: model, request: request, catalog: catalog)
+        #expect(filtered.framesWritten == 0 && filtered.withheldLatentIndices == Array(0..<8) && filtered.files.isEmpty)
+        #expect(try catalog.query(.instances, filter: QueryFilter(synthetic: .yes)).rows.isEmpty)
+        request.output = folder.url.appendingPathComponent("unfiltered")
+        request.privacy = .disabled
+        let unfiltered = try Synthesizer.run(model: model, request: request, catalog: catalog)
+        #expect(unfiltered.framesWritten == 8 && unfiltered.warnings.contains { $0.contains("privacy filter is off") })
+    }
+}
