@@ -3,8 +3,8 @@
 # DICOM corpora, a release build, an import of the samples into the catalog
 # (./catalog, or $MEDSYNTH_CATALOG), its statistics, and a short ultrasound
 # model trained on the sample cines (DEMO_TRAIN_EPOCHS, default 30: about 3
-# minutes on 2 cores; docs/training.md shows a longer run), then synthetic
-# DICOM exported from it, one file checked with dciodvfy.
+# minutes on 2 cores; docs/training.md shows a longer run), its evaluation,
+# and synthetic DICOM exported from it, one file checked with dciodvfy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -37,10 +37,17 @@ model_row="$("$medsynth" models --catalog "$catalog" --format csv | tail -n 1)"
 model_name="$(awk -F, '{print $2}' <<<"$model_row")"
 model_folder="$(cd "$catalog" && pwd)/$(awk -F, '{print $15}' <<<"$model_row")"
 echo
+echo "evaluate: $medsynth evaluate --catalog $catalog --model $model_name --report $model_folder/evaluation"
+"$medsynth" evaluate --catalog "$catalog" --model "$model_name" --report "$model_folder/evaluation"
+echo
 out="synthetic/demo-$(date -u +%Y%m%d-%H%M%S)"
 echo "synthesize: $medsynth synthesize --catalog $catalog --model <the model> --count 32 --frames-per-file 8 --seed 1 --out $out"
 "$medsynth" synthesize --catalog "$catalog" --model "$model_name" --count 32 --frames-per-file 8 --seed 1 --out "$out"
-first_file="$(ls "$out"/*.dcm | head -n 1)"
+first_file="$(find "$out" -name '*.dcm' | sort | head -n 1)"
+if [[ -z "$first_file" ]]; then
+  echo "demo: the privacy filter withheld every frame (near-copies of training frames); train longer" >&2
+  exit 1
+fi
 echo
 echo "validate: dciodvfy $first_file"
 validation="$(dciodvfy "$first_file" 2>&1 || true)"
@@ -56,7 +63,7 @@ echo
 "$medsynth" query instances --catalog "$catalog" --synthetic yes --modality US --format csv | cut -d, -f1,5,11,25-27 | head -n 5
 echo
 echo "Catalog:    $(cd "$catalog" && pwd) (database catalog.sqlite, copies under storage/)"
-echo "Model:      $model_folder (model.json, generator.safetensors, losses.png, samples/)"
+echo "Model:      $model_folder (model.json, generator.safetensors, losses.png, samples/, evaluation/index.html)"
 echo "Synthetic:  $(cd "$out" && pwd) (DICOM, latents.npy, synthesis.json)"
 echo "Executable: $medsynth"
 echo "Next:       $medsynth synthesize --catalog $catalog --model $model_name --count 100 --format png"

@@ -36,6 +36,17 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
         public var msSsimReal: Float?
         public var histogramDistance: Float
         public var spectrumDistance: Float
+
+        /// Every key always present, as in the figures.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(c2stAccuracy, forKey: .c2stAccuracy)
+            try container.encode(c2stCalibrationAccuracy, forKey: .c2stCalibrationAccuracy)
+            try container.encode(c2stTestFrames, forKey: .c2stTestFrames)
+            try container.encode(msSsimReal, forKey: .msSsimReal)
+            try container.encode(histogramDistance, forKey: .histogramDistance)
+            try container.encode(spectrumDistance, forKey: .spectrumDistance)
+        }
     }
     public var againstTraining: AgainstTraining
 

@@ -1,0 +1,39 @@
+import Foundation
+import TestSupport
+import Testing
+
+@Suite("medsynth evaluate")
+struct EvaluateCommandTests {
+    @Test("--json has every documented key, --report writes the sheet and page; a folder outside the registry exits 22")
+    func jsonAndReport() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        _ = try Medsynth.run(["import", "--catalog", catalog] + ["deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm",
+                                                                "pydicom-data/OBXXXX1A.dcm"].map(Samples.path))
+        let trained = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--steps", "1", "--batch", "4", "--name", "m",
+                                        "--threads", "2"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let report = folder.file("report")
+        let run = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", "m", "--count", "8", "--json", "--report", report,
+                                    "--threads", "2"])
+        #expect(run.status == 0, "\(run.standardError)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
+        for key in ["c2st_accuracy", "c2st_calibration_accuracy", "data_copying_z", "near_copies", "nearest_train_l2_mean",
+                    "ms_ssim_generated", "ms_ssim_real", "histogram_distance", "spectrum_distance", "against_training",
+                    "model", "model_id", "checkpoint_sha256", "generated_frames", "seed", "training_frames", "validation_frames",
+                    "near_copy_threshold", "data_copying_flagged", "evaluation_id"] {
+            #expect(object.keys.contains(key), "missing \(key)")
+        }
+        #expect(object["generated_frames"] as? Int == 8 && object["model"] as? String == "m")
+        #expect((object["against_training"] as? [String: Any])?.keys.contains("c2st_accuracy") == true)
+        #expect(FileManager.default.fileExists(atPath: "\(report)/sheet.png") && FileManager.default.fileExists(atPath: "\(report)/index.html"))
+        let page = try String(contentsOfFile: "\(report)/index.html", encoding: .utf8)
+        #expect(page.contains("data_copying_z") && page.contains("sheet.png"))
+
+        let checkpoint = try ForeignCheckpoint.make(at: folder.url.appendingPathComponent("checkpoint"),
+                                                    modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1}"#)
+        let foreign = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", checkpoint.path])
+        #expect(foreign.status == 22 && foreign.standardError.contains("registered model"))
+    }
+}
