@@ -57,7 +57,7 @@ public struct DataCopyingTest: Sendable {
         return (u - m * n / 2) / (m * n * (m + n + 1) / 12).squareRoot()
     }
 
-    /// Lloyd's k-means on the rows, seeded by evenly spaced rows, 10 rounds.
+    /// Lloyd's k-means on the rows, started from k rows drawn at random, 10 rounds.
     static func kMeans(_ frames: FrameMatrix, k: Int, seed: UInt64) -> FrameMatrix {
         var random = EngineRandom(seed: seed)
         var centroids = frames.rows(random.shuffled(Array(0..<frames.count)).prefix(k).map { $0 })

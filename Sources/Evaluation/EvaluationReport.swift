@@ -43,7 +43,7 @@ public enum EvaluationReport {
             ("against_training.c2st_accuracy", show(f.againstTraining.c2stAccuracy), "generated vs training frames"),
             ("against_training.c2st_calibration_accuracy", show(f.againstTraining.c2stCalibrationAccuracy), "two halves of the training frames"),
             ("data_copying_z", show(f.dataCopyingZ), "Meehan et al. C_T: below \(DataCopyingTest.copyingThreshold) flags copying, near 0 healthy, above 0 under-fitting"),
-            ("near_copies", "\(f.nearCopies) of \(result.generatedFrames)", "generated frames closer to a training frame than near_copy_threshold"),
+            ("near_copies", f.nearCopies.map { "\($0) of \(result.generatedFrames)" } ?? "n/a (one series only)", "generated frames at or below near_copy_threshold from a training frame"),
             ("near_copy_threshold", show(f.nearCopyThreshold), "the closest two real frames of different series (RMS, 0-1 intensities)"),
             ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),
             ("nearest_train_ssim_mean", show(f.nearestTrainSsimMean), "mean SSIM to the most similar of the 8 nearest training frames"),

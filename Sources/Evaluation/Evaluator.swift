@@ -18,7 +18,7 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public var dataCopyingCells: Int?
     public var dataCopyingFlagged: Bool?
     /// Generated frames nearer to a training frame than `nearCopyThreshold`.
-    public var nearCopies: Int
+    public var nearCopies: Int?
     public var nearCopyThreshold: Float?
     public var nearestTrainL2Mean: Float
     public var nearestTrainL2Min: Float
@@ -102,39 +102,42 @@ public enum Evaluator {
     public static let diversityPairs = 300
     /// Generated frames compared by SSIM with their 8 nearest training frames (by distance).
     static let ssimCandidates = 8
+    /// Frames per set whose power spectra are averaged (evenly spaced).
+    static let spectrumFrames = 500
 
     public static func evaluate(model: SynthesisModel, catalog: Catalog, count: Int, seed: UInt64, reportFolder: URL? = nil,
                                 progress: (String) -> Void = { _ in }) throws -> EvaluationResult {
         guard let record = model.record else { throw EvaluationError.notRegistered(model.folder.path) }
+        guard model.generator.configuration.channels == 1 else { throw EvaluationError.notGrayscale(model.generator.configuration.channels) }
         let started = Date()
         progress("loading the model's frames")
-        let (dataset, split) = try ModelTrainer.frames(of: record, description: model.description, catalog: catalog)
-        let side = dataset.resolution
-        let all = FrameMatrix(pixels: side * side, values: dataset.values)
-        let (trainingIndices, validationIndices) = split.frames(of: dataset)
-        let training = all.rows(trainingIndices), validation = all.rows(validationIndices)
+        let frames = try ModelFrameSets.load(model, record: record, catalog: catalog)
         var warnings: [String] = []
-        if validation.count < 20 {
-            warnings.append("only \(validation.count) held-out validation frames: figures against them are noisy or missing; "
+        if frames.validation.count < 20 {
+            warnings.append("only \(frames.validation.count) held-out validation frames: figures against them are noisy or missing; "
                             + "see against_training, and train with a larger --validation-fraction")
         }
         progress("generating \(count) frames")
         let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
         var generatedValues: [Float] = []
         for start in stride(from: 0, to: count, by: 32) { generatedValues += model.generate(latents, start..<min(start + 32, count)) }
-        let generated = FrameMatrix(pixels: side * side, values: generatedValues)
-        let realSeries = dataset.frameSeriesNumbers
-        let figures = measure(generated: generated, training: training, validation: validation,
-                              realSeries: trainingIndices.map { realSeries[$0] } + validationIndices.map { realSeries[$0] },
-                              side: side, seed: seed, progress: progress)
+        if let bad = generatedValues.firstIndex(where: { !$0.isFinite }) {
+            throw EvaluationError.diverged(frame: bad / (frames.side * frames.side))
+        }
+        let generated = FrameMatrix(pixels: frames.side * frames.side, values: generatedValues)
+        let nearest = FrameDistance.nearest(generated, in: frames.training, count: ssimCandidates)
+        let figures = measure(generated: generated, nearest: nearest, training: frames.training, validation: frames.validation,
+                              trainingSeries: frames.trainingIndices.map { frames.series[$0] },
+                              validationSeries: frames.validationIndices.map { frames.series[$0] },
+                              nearCopyThreshold: frames.nearCopyThreshold, side: frames.side, seed: seed, progress: progress)
         var result = EvaluationResult(model: record.name, modelId: record.id!, checkpointSha256: model.checkpointDigest,
-                                      generatedFrames: count, seed: seed, trainingFrames: training.count, validationFrames: validation.count,
-                                      figures: figures, warnings: warnings, seconds: Date().timeIntervalSince(started),
-                                      createdAt: Date().formatted(.iso8601))
+                                      generatedFrames: count, seed: seed, trainingFrames: frames.training.count,
+                                      validationFrames: frames.validation.count, figures: figures, warnings: warnings,
+                                      seconds: Date().timeIntervalSince(started), createdAt: Date().formatted(.iso8601))
         if let reportFolder {
             progress("writing the report")
-            try EvaluationReport.write(result, generated: generated, training: training, validation: validation,
-                                       nearest: FrameDistance.nearest(generated, in: training), side: side, to: reportFolder)
+            try EvaluationReport.write(result, generated: generated, training: frames.training, validation: frames.validation,
+                                       nearest: nearest.map { $0[0] }, side: frames.side, to: reportFolder)
         }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -147,60 +150,56 @@ public enum Evaluator {
         return result
     }
 
-    /// Every figure, from frames in [-1, 1]; `realSeries` numbers the series
-    /// of the training frames, then of the validation frames.
-    public static func measure(generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix, realSeries: [Int],
+    /// Every figure, from frames in [-1, 1]. `nearest` holds, for each
+    /// generated frame, its nearest training frames (nearest first); the
+    /// series numbers keep the two-sample tests' halves apart by series.
+    public static func measure(generated: FrameMatrix, nearest: [[(index: Int, distance: Float)]], training: FrameMatrix,
+                               validation: FrameMatrix, trainingSeries: [Int], validationSeries: [Int], nearCopyThreshold: Float?,
                                side: Int, seed: UInt64, progress: (String) -> Void = { _ in }) -> EvaluationFigures {
-        progress("nearest training frames")
-        let nearest = FrameDistance.nearest(generated, in: training)
-        let threshold = PrivacyFilter.derivedThreshold(realFrames: FrameMatrix(pixels: training.pixels, values: training.values + validation.values),
-                                                       series: realSeries)
+        let nearestDistances = nearest.map { $0[0].distance }
         let ssims = (0..<generated.count).map { index -> Float in
-            FrameDistance.nearestIndices(generated.row(index), in: training, count: ssimCandidates)
-                .map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0)), side: side) }.max() ?? 0
+            nearest[index].map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0.index)), side: side) }.max() ?? 0
         }
         progress("data-copying test")
         let copying = DataCopyingTest.run(training: training, heldOut: validation, generated: generated, seed: seed)
         progress("two-sample tests")
-        let c2st = ClassifierTwoSampleTest.accuracy(generated, validation, frameSide: side, seed: seed)
-        let calibration = calibrationAccuracy(validation, side: side, seed: seed)
-        let c2stTraining = ClassifierTwoSampleTest.accuracy(generated, training, frameSide: side, seed: seed)
-        let calibrationTraining = calibrationAccuracy(training, side: side, seed: seed)
+        let independent = Array(0..<generated.count)
+        let c2st = ClassifierTwoSampleTest.accuracy(generated, groups: independent, validation, groups: validationSeries, frameSide: side,
+                                                    seed: seed)
+        let calibration = ClassifierTwoSampleTest.calibration(validation, groups: validationSeries, frameSide: side, seed: seed)
+        let c2stTraining = ClassifierTwoSampleTest.accuracy(generated, groups: independent, training, groups: trainingSeries,
+                                                            frameSide: side, seed: seed)
+        let calibrationTraining = ClassifierTwoSampleTest.calibration(training, groups: trainingSeries, frameSide: side, seed: seed)
         progress("diversity and statistics")
-        let generatedSpectrum = ImageStatistics.meanLogSpectrum(frames(generated), side: side)
-        let trainingSpectrum = ImageStatistics.meanLogSpectrum(frames(training), side: side)
+        let generatedSpectrum = ImageStatistics.meanLogSpectrum(frames(generated, limit: spectrumFrames), side: side)
         let generatedIntensities = generated.values.map(unitValue)
         return EvaluationFigures(
             c2stAccuracy: c2st?.accuracy, c2stCalibrationAccuracy: calibration, c2stTestFrames: c2st?.testFrames,
             dataCopyingZ: copying?.z, dataCopyingCells: copying?.cells, dataCopyingFlagged: copying.map { $0.z < DataCopyingTest.copyingThreshold },
-            nearCopies: threshold.map { limit in nearest.filter { $0.distance < limit }.count } ?? 0, nearCopyThreshold: threshold,
-            nearestTrainL2Mean: mean(nearest.map(\.distance)), nearestTrainL2Min: nearest.map(\.distance).min() ?? 0,
+            nearCopies: nearCopyThreshold.map { limit in nearestDistances.filter { $0 <= limit }.count }, nearCopyThreshold: nearCopyThreshold,
+            nearestTrainL2Mean: mean(nearestDistances), nearestTrainL2Min: nearestDistances.min() ?? 0,
             nearestTrainSsimMean: mean(ssims),
             msSsimGenerated: meanPairwiseMSSSIM(generated, side: side, seed: seed),
             msSsimReal: meanPairwiseMSSSIM(validation, side: side, seed: seed),
             histogramDistance: validation.count == 0 ? nil : ImageStatistics.histogramDistance(generatedIntensities, validation.values.map(unitValue)),
             spectrumDistance: validation.count == 0 ? nil
-                : ImageStatistics.spectrumDistance(generatedSpectrum, ImageStatistics.meanLogSpectrum(frames(validation), side: side)),
+                : ImageStatistics.spectrumDistance(generatedSpectrum, ImageStatistics.meanLogSpectrum(frames(validation, limit: spectrumFrames), side: side)),
             againstTraining: .init(c2stAccuracy: c2stTraining?.accuracy, c2stCalibrationAccuracy: calibrationTraining,
                                    c2stTestFrames: c2stTraining?.testFrames,
                                    msSsimReal: meanPairwiseMSSSIM(training, side: side, seed: seed),
                                    histogramDistance: ImageStatistics.histogramDistance(generatedIntensities, training.values.map(unitValue)),
-                                   spectrumDistance: ImageStatistics.spectrumDistance(generatedSpectrum, trainingSpectrum)))
+                                   spectrumDistance: ImageStatistics.spectrumDistance(
+                                       generatedSpectrum, ImageStatistics.meanLogSpectrum(frames(training, limit: spectrumFrames), side: side))))
     }
 
     static func unitValue(_ value: Float) -> Float { (value + 1) / 2 }
     static func unit(_ frame: ArraySlice<Float>) -> [Float] { frame.map(unitValue) }
-    static func frames(_ matrix: FrameMatrix) -> [[Float]] { (0..<matrix.count).map { unit(matrix.row($0)) } }
-    static func mean(_ values: [Float]) -> Float { values.isEmpty ? 0 : values.reduce(0, +) / Float(values.count) }
-
-    /// The two-sample test between two random halves of one set.
-    static func calibrationAccuracy(_ set: FrameMatrix, side: Int, seed: UInt64) -> Float? {
-        var random = EngineRandom(seed: seed ^ 0xC0FFEE)
-        let order = random.shuffled(Array(0..<set.count))
-        let half = set.count / 2
-        return ClassifierTwoSampleTest.accuracy(set.rows(Array(order[..<half])), set.rows(Array(order[half...])), frameSide: side,
-                                                seed: seed)?.accuracy
+    /// Up to `limit` evenly spaced frames of `matrix`, on the 0-to-1 scale.
+    static func frames(_ matrix: FrameMatrix, limit: Int = .max) -> [[Float]] {
+        let picked = matrix.count <= limit ? Array(0..<matrix.count) : (0..<limit).map { $0 * matrix.count / limit }
+        return picked.map { unit(matrix.row($0)) }
     }
+    static func mean(_ values: [Float]) -> Float { values.isEmpty ? 0 : values.reduce(0, +) / Float(values.count) }
 
     /// Mean MS-SSIM over up to `diversityPairs` random pairs of distinct frames; nil with fewer than 2 frames.
     static func meanPairwiseMSSSIM(_ set: FrameMatrix, side: Int, seed: UInt64) -> Float? {
@@ -223,12 +222,16 @@ public enum Evaluator {
 /// An evaluation that cannot be done.
 public enum EvaluationError: Error, CustomStringConvertible, Sendable {
     case notRegistered(String)
+    case notGrayscale(Int)
+    case diverged(frame: Int)
     case report(String, path: String)
 
     public var description: String {
         switch self {
         case .notRegistered(let folder):
             "evaluate compares with the model's training and validation frames, which only a registered model has: \(folder)"
+        case .notGrayscale(let channels): "evaluate measures grayscale models; this one makes \(channels)-channel images"
+        case .diverged(let frame): "the model generates values that are not numbers (frame \(frame)); it diverged in training"
         case .report(let reason, let path): "\(reason): \(path)"
         }
     }

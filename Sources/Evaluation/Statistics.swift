@@ -51,23 +51,24 @@ enum FourierTransform {
     /// |F(u, v)|^2 of a side x side real image, row-major.
     static func power2D(_ image: [Float], side: Int) -> [Double] {
         precondition(side > 0 && side & (side - 1) == 0, "the frame side must be a power of two")
+        let twiddles = (0..<(side / 2)).map { k in (cos(-2 * Double.pi * Double(k) / Double(side)), sin(-2 * Double.pi * Double(k) / Double(side))) }
         var real = image.map(Double.init), imaginary = [Double](repeating: 0, count: side * side)
         var rowReal = [Double](repeating: 0, count: side), rowImaginary = rowReal
         for row in 0..<side {
             for i in 0..<side { rowReal[i] = real[row * side + i]; rowImaginary[i] = imaginary[row * side + i] }
-            transform(&rowReal, &rowImaginary)
+            transform(&rowReal, &rowImaginary, twiddles: twiddles)
             for i in 0..<side { real[row * side + i] = rowReal[i]; imaginary[row * side + i] = rowImaginary[i] }
         }
         for column in 0..<side {
             for i in 0..<side { rowReal[i] = real[i * side + column]; rowImaginary[i] = imaginary[i * side + column] }
-            transform(&rowReal, &rowImaginary)
+            transform(&rowReal, &rowImaginary, twiddles: twiddles)
             for i in 0..<side { real[i * side + column] = rowReal[i]; imaginary[i * side + column] = rowImaginary[i] }
         }
         return zip(real, imaginary).map { $0 * $0 + $1 * $1 }
     }
 
-    /// In-place iterative Cooley-Tukey.
-    static func transform(_ real: inout [Double], _ imaginary: inout [Double]) {
+    /// In-place iterative Cooley-Tukey; `twiddles[k]` = exp(-2 pi i k / n) for k < n / 2.
+    static func transform(_ real: inout [Double], _ imaginary: inout [Double], twiddles: [(Double, Double)]) {
         let n = real.count
         var j = 0
         for i in 1..<n {
@@ -78,10 +79,10 @@ enum FourierTransform {
         }
         var length = 2
         while length <= n {
-            let angle = -2 * Double.pi / Double(length)
+            let step = n / length
             for start in stride(from: 0, to: n, by: length) {
                 for k in 0..<(length / 2) {
-                    let wr = cos(angle * Double(k)), wi = sin(angle * Double(k))
+                    let (wr, wi) = twiddles[k * step]
                     let a = start + k, b = a + length / 2
                     let tr = real[b] * wr - imaginary[b] * wi, ti = real[b] * wi + imaginary[b] * wr
                     real[b] = real[a] - tr; imaginary[b] = imaginary[a] - ti

@@ -5,8 +5,8 @@ import Synthesis
 /// fixed CNN learns to tell set A from set B on half of each (balanced), and
 /// its accuracy on the other halves measures how distinguishable they are:
 /// 0.5 indistinguishable, 1.0 perfectly separable. The same test on two
-/// random halves of one real set calibrates what "indistinguishable" looks
-/// like with this many frames.
+/// halves of one real set (split by series) calibrates what
+/// "indistinguishable" looks like with these frames.
 public enum ClassifierTwoSampleTest {
     /// The classifier sees 64 x 64 frames (larger ones are box-averaged down).
     public static let side = 64
@@ -15,27 +15,30 @@ public enum ClassifierTwoSampleTest {
     public static let learningRate: Float = 1e-3
 
     /// Accuracy on the held-out halves and how many frames they held; nil
-    /// with fewer than 4 frames in either set.
-    public static func accuracy(_ a: FrameMatrix, _ b: FrameMatrix, frameSide: Int, seed: UInt64) -> (accuracy: Float, testFrames: Int)? {
-        let k = min(a.count, b.count)
-        guard k >= 4 else { return nil }
+    /// when either half of either set would hold fewer than 2 frames. Each
+    /// set is halved by its `groups` (series: frames of one cine are
+    /// near-duplicates and must not sit on both sides), then the larger side
+    /// of each half is cut to the smaller's size, so that chance is 0.5.
+    public static func accuracy(_ a: FrameMatrix, groups aGroups: [Int], _ b: FrameMatrix, groups bGroups: [Int], frameSide: Int,
+                                seed: UInt64) -> (accuracy: Float, testFrames: Int)? {
         var random = EngineRandom(seed: seed)
-        let pickedA = Array(random.shuffled(Array(0..<a.count)).prefix(k)), pickedB = Array(random.shuffled(Array(0..<b.count)).prefix(k))
-        let half = k / 2
-        let trainA = downsampled(a.rows(Array(pickedA[..<half])), from: frameSide)
-        let trainB = downsampled(b.rows(Array(pickedB[..<half])), from: frameSide)
-        let testA = downsampled(a.rows(Array(pickedA[half...])), from: frameSide)
-        let testB = downsampled(b.rows(Array(pickedB[half...])), from: frameSide)
+        let (trainA, testA) = halves(aGroups, random: &random), (trainB, testB) = halves(bGroups, random: &random)
+        let trainCount = min(trainA.count, trainB.count), testCount = min(testA.count, testB.count)
+        guard trainCount >= 2, testCount >= 2 else { return nil }
+        let training = (downsampled(a.rows(Array(trainA.prefix(trainCount))), from: frameSide),
+                        downsampled(b.rows(Array(trainB.prefix(trainCount))), from: frameSide))
+        let testing = (downsampled(a.rows(Array(testA.prefix(testCount))), from: frameSide),
+                       downsampled(b.rows(Array(testB.prefix(testCount))), from: frameSide))
 
         let classifier = Classifier(seed: random.nextUInt64())
         let optimizer = Adam(store: classifier.store, learningRate: learningRate, beta1: 0.9, beta2: 0.999)
         var gradient: Tensor?
         for _ in 0..<epochs {
-            let orderA = random.shuffled(Array(0..<half)), orderB = random.shuffled(Array(0..<half))
-            for start in stride(from: 0, to: half, by: batchSize) {
-                let end = min(start + batchSize, half)
+            let orderA = random.shuffled(Array(0..<trainCount)), orderB = random.shuffled(Array(0..<trainCount))
+            for start in stride(from: 0, to: trainCount, by: batchSize) {
+                let end = min(start + batchSize, trainCount)
                 classifier.store.zeroGradients()
-                for (frames, order, target) in [(trainA, orderA, Float(0)), (trainB, orderB, Float(1))] {
+                for (frames, order, target) in [(training.0, orderA, Float(0)), (training.1, orderB, Float(1))] {
                     let logits = classifier.forward(batch(frames, Array(order[start..<end])), training: true)
                     _ = BinaryCrossEntropy.withLogits(logits, target: target, gradient: &gradient)
                     _ = classifier.backward(gradient!)
@@ -44,14 +47,35 @@ public enum ClassifierTwoSampleTest {
             }
         }
         var correct = 0
-        for (frames, isB) in [(testA, false), (testB, true)] {
+        for (frames, isB) in [(testing.0, false), (testing.1, true)] {
             for start in stride(from: 0, to: frames.count, by: 64) {
                 let logits = classifier.forward(batch(frames, Array(start..<min(start + 64, frames.count))), training: false)
                 for index in 0..<logits.count where (logits.data[index] > 0) == isB { correct += 1 }
             }
         }
-        let tested = testA.count + testB.count
-        return (Float(correct) / Float(tested), tested)
+        return (Float(correct) / Float(2 * testCount), 2 * testCount)
+    }
+
+    /// The test between two halves of one real set, split by `groups`: what
+    /// "indistinguishable" scores with these frames; nil with too few groups.
+    public static func calibration(_ set: FrameMatrix, groups: [Int], frameSide: Int, seed: UInt64) -> Float? {
+        var random = EngineRandom(seed: seed ^ 0xC0FFEE)
+        let (first, second) = halves(groups, random: &random)
+        return accuracy(set.rows(first), groups: first.map { groups[$0] }, set.rows(second), groups: second.map { groups[$0] },
+                        frameSide: frameSide, seed: seed)?.accuracy
+    }
+
+    /// Frame indices in two parts of about half the frames each, whole groups
+    /// on one side (groups taken in random order until the first part holds
+    /// half); frames in random order within each part.
+    static func halves(_ groups: [Int], random: inout EngineRandom) -> (first: [Int], second: [Int]) {
+        var members: [Int: [Int]] = [:]
+        for (frame, group) in groups.enumerated() { members[group, default: []].append(frame) }
+        var first: [Int] = [], second: [Int] = []
+        for group in random.shuffled(members.keys.sorted()) {
+            if first.count * 2 < groups.count { first += members[group]! } else { second += members[group]! }
+        }
+        return (random.shuffled(first), random.shuffled(second))
     }
 
     /// The frames at `indices` as [n, 1, 64, 64].

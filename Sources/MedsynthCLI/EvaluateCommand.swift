@@ -76,7 +76,7 @@ struct EvaluateCommand: ParsableCommand {
               spectrum distance           \(pad(show(f.spectrumDistance)))  \(show(f.againstTraining.spectrumDistance))
               MS-SSIM among generated     \(show(f.msSsimGenerated))
               data-copying Z              \(show(f.dataCopyingZ))\(f.dataCopyingFlagged == true ? "  COPYING: generated frames sit closer to training frames than new real frames do" : "")
-              near copies                 \(f.nearCopies) of \(result.generatedFrames) (closer than \(show(f.nearCopyThreshold)) to a training frame)
+              near copies                 \(f.nearCopies.map(String.init) ?? "n/a") of \(result.generatedFrames) (at or below \(show(f.nearCopyThreshold)) from a training frame)
               nearest training frame      distance mean \(show(f.nearestTrainL2Mean)), min \(show(f.nearestTrainL2Min)); SSIM mean \(show(f.nearestTrainSsimMean))
             stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(report.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
             """)

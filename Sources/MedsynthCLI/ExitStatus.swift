@@ -79,6 +79,8 @@ struct CommandFailure: Error {
         case let evaluationError as EvaluationError:
             switch evaluationError {
             case .notRegistered: self.init(.notInCatalog, "\(evaluationError)")
+            case .notGrayscale: self.init(.usage, "\(evaluationError)")
+            case .diverged: self.init(.modelFilesFailed, "\(evaluationError)")
             case .report: self.init(.outputUnwritable, "\(evaluationError)")
             }
         case let tensorFileError as TensorFileError:

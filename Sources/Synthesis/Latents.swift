@@ -70,5 +70,6 @@ public struct Latents: Sendable {
         Tensor(shape: [range.count, dimension], values: Array(values[(range.lowerBound * dimension)..<(range.upperBound * dimension)]))
     }
 
-    var array: NamedArray { NamedArray(shape: [count, dimension], values: values) }
+    /// Row `index`.
+    func row(_ index: Int) -> ArraySlice<Float> { values[(index * dimension)..<((index + 1) * dimension)] }
 }

@@ -47,18 +47,26 @@ public enum FrameDistance {
 
     /// For every row of `queries`, the nearest row of `references` (its
     /// index and distance), optionally ignoring pairs `excluded(query, reference)`
-    /// says to. The candidates come from one matrix product
-    /// (|q|^2 + |r|^2 - 2 q.r); the winner's distance is recomputed exactly,
-    /// so a copy measures 0 whatever the rounding of the product.
+    /// says to; (-1, infinity) when every pair is excluded.
     public static func nearest(_ queries: FrameMatrix, in references: FrameMatrix,
                                excluding excluded: ((Int, Int) -> Bool)? = nil) -> [(index: Int, distance: Float)] {
-        precondition(queries.pixels == references.pixels && references.count > 0)
+        nearest(queries, in: references, count: 1, excluding: excluded).map { $0.first ?? (-1, .infinity) }
+    }
+
+    /// For every row of `queries`, the `count` nearest rows of `references`,
+    /// nearest first. The candidates come from one matrix product per block
+    /// of queries (|r|^2 - 2 q.r); their distances are then recomputed
+    /// exactly, so a copy measures 0 whatever the rounding of the product.
+    public static func nearest(_ queries: FrameMatrix, in references: FrameMatrix, count: Int,
+                               excluding excluded: ((Int, Int) -> Bool)? = nil) -> [[(index: Int, distance: Float)]] {
+        precondition(queries.pixels == references.pixels && count >= 1)
         let n = queries.count, m = references.count, p = queries.pixels
+        guard m > 0, n > 0 else { return Array(repeating: [], count: n) }
         let referenceNorms = (0..<m).map { j in references.row(j).reduce(0) { $0 + $1 * $1 } }
-        var result: [(index: Int, distance: Float)] = []
+        var result: [[(index: Int, distance: Float)]] = []
         result.reserveCapacity(n)
         let block = 256
-        var products = [Float](repeating: 0, count: block * m)
+        var products = [Float](repeating: 0, count: min(block, n) * m)
         for start in stride(from: 0, to: n, by: block) {
             let rows = min(block, n - start)
             queries.values.withUnsafeBufferPointer { q in
@@ -71,22 +79,21 @@ public enum FrameDistance {
             }
             for row in 0..<rows {
                 let query = start + row
-                var best = -1
-                var bestValue = Float.infinity
+                // The `count` smallest by the product's estimate, kept sorted (count is small).
+                var best: [(index: Int, estimate: Float)] = []
                 for j in 0..<m where excluded?(query, j) != true {
-                    let value = referenceNorms[j] - 2 * products[row * m + j]
-                    if value < bestValue { (best, bestValue) = (j, value) }
+                    let estimate = referenceNorms[j] - 2 * products[row * m + j]
+                    if best.count < count || estimate < best[best.count - 1].estimate {
+                        let position = best.firstIndex { $0.estimate > estimate } ?? best.count
+                        best.insert((j, estimate), at: position)
+                        if best.count > count { best.removeLast() }
+                    }
                 }
-                result.append(best < 0 ? (-1, .infinity) : (best, between(queries.row(query), references.row(best))))
+                result.append(best.map { ($0.index, between(queries.row(query), references.row($0.index))) }
+                    .sorted { $0.distance < $1.distance })
             }
         }
         return result
-    }
-
-    /// The indices of the `count` rows of `references` nearest to `frame`, nearest first.
-    public static func nearestIndices(_ frame: ArraySlice<Float>, in references: FrameMatrix, count: Int) -> [Int] {
-        let distances = (0..<references.count).map { between(frame, references.row($0)) }
-        return Array(distances.indices.sorted { distances[$0] < distances[$1] }.prefix(count))
     }
 
     /// The smallest distance between two frames of different groups (series):

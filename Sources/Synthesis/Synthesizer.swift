@@ -110,15 +110,16 @@ public enum Synthesizer {
             throw SynthesisError.tooLarge("\(latents.count) frames of \(channels)x\(side)x\(side) float32 exceed the "
                                           + "\(maximumArrayBytes >> 30) GiB limit of \(framesFile); generate fewer per run")
         }
+        var warnings: [String] = []
+        let filter = try privacyFilter(request.privacy, model: model, catalog: catalog, warnings: &warnings)
         try prepareEmptyFolder(request.output)
-        try publish(request.output.appendingPathComponent(latentsFile).path) { try NumpyFile.write(latents.array, to: $0) }
 
         let series = SyntheticSeries(modelName: model.name, modelId: model.record?.id, checkpointDigest: model.checkpointDigest,
                                      step: model.description.step, preset: model.description.preset, modality: model.modality,
                                      latentSource: latents.source,
                                      burnedInAnnotation: try burnedInAnnotation(of: model, catalog: catalog), createdAt: Date())
         var result = SynthesisResult(folder: request.output, framesRequested: latents.count)
-        let filter = try privacyFilter(request.privacy, model: model, catalog: catalog, warnings: &result.warnings)
+        result.warnings = warnings
         result.privacyThreshold = filter?.threshold
         var pending: [(index: Int, pixels: [UInt8])] = []
         var rawFrames: [Float] = []
@@ -144,7 +145,7 @@ public enum Synthesizer {
             let images = model.generate(latents, range)
             let distances = filter?.nearestTrainingDistances(FrameMatrix(pixels: frameValues, values: images))
             for (offset, index) in range.enumerated() {
-                if let distances, let filter, distances[offset] < filter.threshold {
+                if let distances, let filter, filter.withholds(distance: distances[offset]) {
                     result.withheldLatentIndices.append(index)
                     continue
                 }
@@ -170,6 +171,11 @@ public enum Synthesizer {
             start = range.upperBound
         }
         try flushDicom()
+        // The latents of the frames written, in order: withheld near-copies cannot be regenerated from the folder.
+        try publish(request.output.appendingPathComponent(latentsFile).path) {
+            try NumpyFile.write(NamedArray(shape: [result.writtenLatentIndices.count, latents.dimension],
+                                           values: Array(result.writtenLatentIndices.map { latents.row($0) }.joined())), to: $0)
+        }
         if request.format == .npy, result.framesWritten > 0 {
             try publish(request.output.appendingPathComponent(framesFile).path) {
                 try NumpyFile.write(NamedArray(shape: [result.framesWritten, channels, side, side], values: rawFrames), to: $0)
@@ -206,14 +212,13 @@ public enum Synthesizer {
             warnings.append("no privacy filter: the model makes \(model.generator.configuration.channels)-channel images")
             return nil
         }
-        let (dataset, split) = try ModelTrainer.frames(of: record, description: model.description, catalog: catalog)
-        let all = FrameMatrix(pixels: dataset.resolution * dataset.resolution, values: dataset.values)
-        let training = all.rows(split.frames(of: dataset).training)
+        let frames = try ModelFrameSets.load(model, record: record, catalog: catalog)
+        let training = frames.training
         switch setting {
         case .threshold(let value):
             return PrivacyFilter(threshold: value, trainingFrames: training)
         case .derived:
-            guard let threshold = PrivacyFilter.derivedThreshold(realFrames: all, series: dataset.frameSeriesNumbers) else {
+            guard let threshold = frames.nearCopyThreshold else {
                 warnings.append("no privacy filter: the model's real frames come from one series, so no threshold can be derived "
                                 + "(give --privacy-threshold)")
                 return nil
