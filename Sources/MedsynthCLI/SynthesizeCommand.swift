@@ -23,9 +23,10 @@ struct SynthesizeCommand: ParsableCommand {
             ('medsynth query instances --synthetic yes'); they never train a model unless \
             'train --include-synthetic' is given.
 
-            The output folder gets latents.npy (the generator inputs, float32 [N, latent_dim]: any \
-            row given back with --latents makes the same frame) and synthesis.json (the run's \
-            provenance). MODEL is an id or name from 'medsynth models', or a checkpoint folder \
+            Frames at or below --privacy-threshold from a training frame (near-copies of a patient's \
+            image) are withheld and counted (docs/evaluation.md). The output folder gets latents.npy \
+            (the generator inputs of the frames written, float32 [N, latent_dim]: a row given back \
+            with --latents makes its frame again) and synthesis.json (the run's provenance). MODEL is an id or name from 'medsynth models', or a checkpoint folder \
             (model.json + generator.safetensors) from any tool.
 
             Examples:
@@ -111,7 +112,7 @@ struct SynthesizeCommand: ParsableCommand {
         progress.finish()
         for warning in result.warnings { printError("warning: \(warning)") }
         if let threshold = result.privacyThreshold {
-            print(String(format: "privacy filter: withheld %d of %d frames closer than %.4f to a training frame",
+            print(String(format: "privacy filter: withheld %d of %d frames at or below %.4f from a training frame",
                          result.withheldLatentIndices.count, result.framesGenerated, threshold)
                   + (result.withheldLatentIndices.isEmpty ? "" : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"))
         }
