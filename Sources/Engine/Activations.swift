@@ -37,6 +37,33 @@ public final class LeakyReLU: Layer {
 /// ReLU is LeakyReLU with slope 0.
 public func ReLU() -> LeakyReLU { LeakyReLU(slope: 0) }
 
+/// min(max(x, 0), 6): MobileNetV2's ReLU6 (Keras `ReLU(6.)`).
+public final class ReLU6: Layer {
+    private var input: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init() {}
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        input = x
+        let y = reuseTensor(&output, x.shape)
+        parallelChunks(x.count) { range in
+            for i in range { y.data[i] = min(max(x.data[i], 0), 6) }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        let x = input!
+        let dx = reuseTensor(&inputGradient, x.shape)
+        parallelChunks(x.count) { range in
+            for i in range { dx.data[i] = x.data[i] > 0 && x.data[i] < 6 ? dy.data[i] : 0 }
+        }
+        return dx
+    }
+}
+
 /// A squashing activation whose derivative is a function of its output,
 /// which is therefore its cache: tanh (1 - y^2) or the logistic sigmoid
 /// (y (1 - y)).

@@ -159,7 +159,8 @@ public final class Workspace {
     func b(_ count: Int) -> UnsafeMutablePointer<Float> { reuseTensor(&second, [count]).data }
 }
 
-/// 2-D convolution, NCHW, weight [out, in, k, k] (PyTorch's layout), with bias.
+/// 2-D convolution, NCHW, weight [out, in, k, k] (PyTorch's layout), with
+/// bias unless `bias: false` (the Keras backbones' convolutions have none).
 ///
 /// Forward: im2col of the whole batch into [in*k*k, N*Ho*Wo], one GEMM with
 /// the weight, then back to NCHW with the bias. A 1x1 convolution's im2col is
@@ -172,7 +173,7 @@ public final class Workspace {
 /// convolves directly instead: shifted row updates that stay in cache.
 public final class Conv2d: Layer {
     public let weight: Parameter
-    public let bias: Parameter
+    public let bias: Parameter?
     let store: ParameterStore
     let inChannels, outChannels, kernel, stride, padding: Int
     private var columns: Tensor?
@@ -189,7 +190,7 @@ public final class Conv2d: Layer {
     private var isPointwise = false
 
     public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-                kernel: Int, stride: Int = 1, padding: Int = 0) {
+                kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
         self.store = store
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -199,7 +200,7 @@ public final class Conv2d: Layer {
         let fanIn = inChannels * kernel * kernel
         weight = store.make("\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
                             initialize: initializer.uniform(fanIn: fanIn))
-        bias = store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn))
+        self.bias = bias ? store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn)) : nil
     }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
@@ -223,7 +224,7 @@ public final class Conv2d: Layer {
             gemm(transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
                  store.value(weight), cols.data, beta: 0, product)
             let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-            batchMajor(product, batch: n, channels: outChannels, plane: geometry.positions, bias: store.value(bias), into: y.data)
+            batchMajor(product, batch: n, channels: outChannels, plane: geometry.positions, bias: bias.map { store.value($0) }, into: y.data)
             return y
         }
     }
@@ -238,7 +239,7 @@ public final class Conv2d: Layer {
             if parameterGradients {
                 gemm(transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
                      dy, columns!.data, beta: 1, store.gradient(weight))
-                addChannelSums(outputGradient, into: store.gradient(bias))
+                if let bias { addChannelSums(outputGradient, into: store.gradient(bias)) }
             }
             let dcols = store.workspace.b(geometry.rows * positions)
             gemm(transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
@@ -255,10 +256,10 @@ extension Conv2d {
     fileprivate func pointwiseForward(_ x: Tensor, into y: Tensor) {
         let (n, c, h, w) = x.nchw
         let plane = h * w
-        let biases = store.value(bias)
+        let biases = bias.map { store.value($0) }
         for image in 0..<n {
             let target = y.data + image * outChannels * plane
-            for o in 0..<outChannels { (target + o * plane).update(repeating: biases[o], count: plane) }
+            for o in 0..<outChannels { (target + o * plane).update(repeating: biases?[o] ?? 0, count: plane) }
             gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: c, store.value(weight),
                  x.data + image * c * plane, beta: 1, target)
         }
@@ -279,7 +280,7 @@ extension Conv2d {
             gemm(transposeA: true, transposeB: false, m: c, n: plane, k: outChannels, store.value(weight), gradient,
                  beta: 0, dx.data + image * c * plane)
         }
-        if parameterGradients { addChannelSums(dy, into: store.gradient(bias)) }
+        if parameterGradients, let bias { addChannelSums(dy, into: store.gradient(bias)) }
         return dx
     }
 
@@ -305,12 +306,12 @@ extension Conv2d {
     fileprivate func directForward(_ x: Tensor, into y: Tensor) {
         let (n, c, h, w) = x.nchw
         let (outHeight, outWidth) = (geometry.columnsHigh, geometry.columnsWide)
-        let weights = store.value(weight), biases = store.value(bias)
+        let weights = store.value(weight), biases = bias.map { store.value($0) }
         parallelChunks(n * outChannels, minimumPerThread: 1) { planes in
             for plane in planes {
                 let image = plane / outChannels, o = plane % outChannels
                 let target = y.data + plane * outHeight * outWidth
-                target.update(repeating: biases[o], count: outHeight * outWidth)
+                target.update(repeating: biases?[o] ?? 0, count: outHeight * outWidth)
                 for channel in 0..<c {
                     let source = x.data + (image * c + channel) * h * w
                     forEachOffset { ki, kj, valid, firstInput in
@@ -352,7 +353,7 @@ extension Conv2d {
                     }
                 }
             }
-            addChannelSums(dy, into: store.gradient(bias))
+            if let bias { addChannelSums(dy, into: store.gradient(bias)) }
         }
         let dx = reuseTensor(&inputGradient, inputShape)
         parallelChunks(n * c, minimumPerThread: 1) { planes in

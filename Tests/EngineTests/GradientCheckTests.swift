@@ -95,6 +95,15 @@ struct GradientCheckTests {
             Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 1, kernel: 3, padding: 1)
         }
         layerCheck("conv1x1", [2, 3, 4, 4]) { Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1) }
+        layerCheck("conv1x1 pointwise no bias", [2, 3, 16, 16]) {
+            Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 5, kernel: 1, bias: false)
+        }
+        layerCheck("conv3x3 stride 2 no bias", [2, 3, 7, 7]) {
+            Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 6, kernel: 3, stride: 2, bias: false)
+        }
+        layerCheck("conv3x3 direct no bias", [2, 3, 5, 5]) {
+            Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 1, kernel: 3, padding: 1, bias: false)
+        }
         layerCheck("conv4x4s2", [2, 2, 8, 8]) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 2, outChannels: 3, kernel: 4, stride: 2, padding: 1)
         }
@@ -118,6 +127,25 @@ struct GradientCheckTests {
         layerCheck("tanh", [2, 2, 3, 3]) { _, _ in Tanh() }
         layerCheck("sigmoid", [2, 2, 3, 3]) { _, _ in Sigmoid() }
         layerCheck("upsample", [2, 2, 3, 3]) { _, _ in Upsample2x() }
+    }
+
+    @Test("backbone layers: depthwise convolutions, max pooling, zero padding, global average, ReLU6")
+    func backboneLayers() {
+        layerCheck("depthwise3x3", [2, 3, 5, 5]) {
+            DepthwiseConv2d("d", store: $0, initializer: $1, channels: 3, kernel: 3, padding: 1)
+        }
+        layerCheck("depthwise3x3 stride 2 no bias", [2, 3, 7, 7]) {
+            DepthwiseConv2d("d", store: $0, initializer: $1, channels: 3, kernel: 3, stride: 2, bias: false)
+        }
+        // Distinct values 0.05 apart, so that the finite-difference step never changes a window's winner.
+        var random = EngineRandom(seed: 6)
+        let spaced = Tensor(shape: [2, 2, 6, 6], values: random.shuffled(Array(0..<144)).map { Float($0) * 0.05 - 3.6 })
+        let pool = MaxPool2d(kernel: 3, stride: 2, padBottom: 1, padRight: 1)
+        GradientCheck.check("maxpool3x3s2 same", input: spaced, store: nil, run: { pool.forward($0, training: false) },
+                            backward: { pool.backward($0, parameterGradients: false) })
+        layerCheck("zeropad", [2, 2, 3, 4]) { _, _ in ZeroPad2d(top: 1, bottom: 0, left: 0, right: 2) }
+        layerCheck("global average", [2, 3, 3, 4]) { _, _ in GlobalAveragePool() }
+        layerCheck("relu6", [2, 2, 3, 3]) { _, _ in ReLU6() }
     }
 
     @Test("binary cross-entropy gradient")

@@ -57,7 +57,7 @@ struct ReferenceTests {
         let dx = layer.backward(fixture.tensor("dy"), parameterGradients: true)
         fixture.expectClose(dx.values, "dx", name)
         fixture.expectClose(gradients(store, layer.weight), "dweight", name)
-        fixture.expectClose(gradients(store, layer.bias), "dbias", name)
+        fixture.expectClose(gradients(store, layer.bias!), "dbias", name)
     }
 
     @Test("ConvTranspose2d forward and backward", arguments: ["convT3x3_stride2_pad1_out1", "convT1x1_stride2_out1"])
@@ -133,6 +133,37 @@ struct ReferenceTests {
         }
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", name)
         fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", name)
+    }
+
+    @Test("DepthwiseConv2d forward and backward", arguments: ["depthwise3x3_pad1", "depthwise3x3_stride2"])
+    func depthwise(name: String) throws {
+        let fixture = try OpCase(name)
+        let weightShape = fixture["weight"].shape
+        let config = fixture["config"].values.map { Int($0) }
+        let store = ParameterStore()
+        let layer = DepthwiseConv2d("op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
+                                    channels: weightShape[0], kernel: weightShape[2], stride: config[0], padding: config[1])
+        store.seal()
+        try fixture.loadParameters(into: store)
+        fixture.expectClose(layer.forward(fixture.tensor("x"), training: false).values, "y", name)
+        fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", name)
+        fixture.expectClose(gradients(store, layer.weight), "dweight", name)
+        fixture.expectClose(gradients(store, layer.bias!), "dbias", name)
+    }
+
+    @Test("backbone layers: max pooling with same padding, zero padding, global average, ReLU6",
+          arguments: ["maxpool3x3_stride2_same", "zeropad_t0_b1_l2_r1", "global_average", "relu6"])
+    func backboneLayers(name: String) throws {
+        let fixture = try OpCase(name)
+        let (before, after) = MaxPool2d.samePadding(size: 6, kernel: 3, stride: 2)
+        let layer: Layer = switch name {
+        case "maxpool3x3_stride2_same": MaxPool2d(kernel: 3, stride: 2, padTop: before, padLeft: before, padBottom: after, padRight: after)
+        case "zeropad_t0_b1_l2_r1": ZeroPad2d(top: 0, bottom: 1, left: 2, right: 1)
+        case "global_average": GlobalAveragePool()
+        default: ReLU6()
+        }
+        fixture.expectClose(layer.forward(fixture.tensor("x"), training: false).values, "y", name)
+        fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: false).values, "dx", name)
     }
 
     @Test("binary cross-entropy on logits", arguments: [0, 1])

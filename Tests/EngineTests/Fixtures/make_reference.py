@@ -156,6 +156,68 @@ def conv_transpose_case(name, n, c, h, o, k, stride, pad, output_pad):
          config=np.array([stride, pad, output_pad]))
 
 
+def depthwise_case(name, n, c, h, k, stride, pad):
+    seeded(name)
+    x = rng.normal(size=(n, c, h, h))
+    w = rng.normal(size=(c, 1, k, k)) * 0.3
+    b = rng.normal(size=(c,))
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh = (h + 2 * pad - k) // stride + 1
+    y = np.zeros((n, c, oh, oh)) + b[None, :, None, None]
+    for ki in range(k):
+        for kj in range(k):
+            y += w[None, :, 0, ki, kj, None, None] * xp[:, :, ki:ki + stride * oh:stride, kj:kj + stride * oh:stride]
+    dy = rng.normal(size=y.shape)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for ki in range(k):
+        for kj in range(k):
+            dxp[:, :, ki:ki + stride * oh:stride, kj:kj + stride * oh:stride] += w[None, :, 0, ki, kj, None, None] * dy
+            dw[:, 0, ki, kj] = (xp[:, :, ki:ki + stride * oh:stride, kj:kj + stride * oh:stride] * dy).sum(axis=(0, 2, 3))
+    dx = dxp[:, :, pad:pad + h, pad:pad + h]
+    save(name, x=x, weight=w, bias=b, y=y, dy=dy, dx=dx, dweight=dw, dbias=dy.sum(axis=(0, 2, 3)),
+         config=np.array([stride, pad, 0]))
+
+
+def backbone_layers():
+    """Depthwise convolution, max pooling with TensorFlow "same" padding,
+    zero padding, global average and ReLU6: the layers Xception and
+    MobileNetV2 add to the engine (issue 7)."""
+    depthwise_case("depthwise3x3_pad1", 2, 3, 6, 3, 1, 1)
+    depthwise_case("depthwise3x3_stride2", 2, 4, 7, 3, 2, 0)
+    seeded("maxpool")
+    x = rng.normal(size=(2, 3, 6, 6))
+    # 3x3 stride 2 "same" on 6 pixels: 0 before, 1 after; padding never wins.
+    xp = np.pad(x, ((0, 0), (0, 0), (0, 1), (0, 1)), constant_values=-np.inf)
+    y = np.full((2, 3, 3, 3), -np.inf)
+    for ki in range(3):
+        for kj in range(3):
+            y = np.maximum(y, xp[:, :, ki:ki + 6:2, kj:kj + 6:2])
+    dy = rng.normal(size=y.shape)
+    dxp = np.zeros_like(xp)
+    for a in range(2):
+        for ch in range(3):
+            for oy in range(3):
+                for ox in range(3):
+                    window = xp[a, ch, oy * 2:oy * 2 + 3, ox * 2:ox * 2 + 3]
+                    ky, kx = np.unravel_index(np.argmax(window), window.shape)
+                    dxp[a, ch, oy * 2 + ky, ox * 2 + kx] += dy[a, ch, oy, ox]
+    save("maxpool3x3_stride2_same", x=x, y=y, dy=dy, dx=dxp[:, :, :6, :6])
+    seeded("zeropad")
+    x = rng.normal(size=(2, 3, 4, 5))
+    y = np.pad(x, ((0, 0), (0, 0), (0, 1), (2, 1)))
+    dy = rng.normal(size=y.shape)
+    save("zeropad_t0_b1_l2_r1", x=x, y=y, dy=dy, dx=dy[:, :, 0:4, 2:7])
+    seeded("global_average")
+    x = rng.normal(size=(2, 3, 4, 5))
+    dy = rng.normal(size=(2, 3))
+    save("global_average", x=x, y=x.mean(axis=(2, 3)), dy=dy, dx=np.broadcast_to(dy[:, :, None, None] / 20, x.shape))
+    seeded("relu6")
+    x = rng.normal(size=(2, 3, 4, 4)) * 5
+    dy = rng.normal(size=x.shape)
+    save("relu6", x=x, y=np.clip(x, 0, 6), dy=dy, dx=np.where((x > 0) & (x < 6), dy, 0))
+
+
 def ops():
     conv_case("conv3x3_pad1", 2, 3, 6, 4, 3, 1, 1)
     conv_case("conv1x1", 2, 5, 4, 6, 1, 1, 0)
@@ -302,5 +364,6 @@ def compact_generator():
 
 if __name__ == "__main__":
     ops()
+    backbone_layers()
     adam()
     compact_generator()

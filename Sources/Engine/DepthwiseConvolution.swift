@@ -1,0 +1,119 @@
+/// Depthwise convolution (one `kernel` x `kernel` filter per channel, depth
+/// multiplier 1), the spatial half of the separable convolutions of Xception
+/// and MobileNetV2 (Keras `DepthwiseConv2D`; weights here in PyTorch's
+/// [channels, 1, k, k] layout). Symmetric `padding`; Keras' asymmetric
+/// "same" padding at stride 2 is a `ZeroPad2d` in front.
+/// Input [N, C, H, W], output [N, C, (H + 2p - k) / s + 1, (W + 2p - k) / s + 1].
+public final class DepthwiseConv2d: Layer {
+    public let weight: Parameter
+    /// Nil for the bias-free convolutions of the Keras backbones.
+    public let bias: Parameter?
+    let store: ParameterStore
+    let channels, kernel, stride, padding: Int
+    private var input: Tensor?
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, channels: Int, kernel: Int, stride: Int = 1,
+                padding: Int = 0, bias: Bool = true) {
+        self.store = store
+        self.channels = channels
+        self.kernel = kernel
+        self.stride = stride
+        self.padding = padding
+        weight = store.make("\(name).weight", shape: [channels, 1, kernel, kernel], initialize: initializer.uniform(fanIn: kernel * kernel))
+        self.bias = bias ? store.make("\(name).bias", shape: [channels], initialize: initializer.uniform(fanIn: kernel * kernel)) : nil
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        Profiler.measure("DepthwiseConv2d", .forward) {
+            let (n, c, h, w) = x.nchw
+            precondition(c == channels, "DepthwiseConv2d \(weight.name): input has \(c) channels, expected \(channels)")
+            input = x
+            let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
+            let y = reuseTensor(&output, [n, c, oh, ow])
+            let weights = store.value(weight), biases = bias.map { store.value($0) }
+            let (k, s, p) = (kernel, stride, padding)
+            parallelChunks(n * c, minimumPerThread: 1) { range in
+                for plane in range {
+                    let channel = plane % c
+                    let source = x.data + plane * h * w, target = y.data + plane * oh * ow, filter = weights + channel * k * k
+                    let offset = biases?[channel] ?? 0
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            var total = offset
+                            for ki in 0..<k {
+                                let iy = oy * s - p + ki
+                                guard iy >= 0 && iy < h else { continue }
+                                for kj in 0..<k {
+                                    let ix = ox * s - p + kj
+                                    if ix >= 0 && ix < w { total += filter[ki * k + kj] * source[iy * w + ix] }
+                                }
+                            }
+                            target[oy * ow + ox] = total
+                        }
+                    }
+                }
+            }
+            return y
+        }
+    }
+
+    public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        Profiler.measure("DepthwiseConv2d", .backward) {
+            let x = input!
+            let (n, c, h, w) = x.nchw
+            let (_, _, oh, ow) = dy.nchw
+            let dx = reuseTensor(&inputGradient, x.shape)
+            dx.fill(0)
+            let weights = store.value(weight)
+            let (k, s, p) = (kernel, stride, padding)
+            // Input gradients: planes are independent.
+            parallelChunks(n * c, minimumPerThread: 1) { range in
+                for plane in range {
+                    let filter = weights + (plane % c) * k * k
+                    let gradient = dy.data + plane * oh * ow, target = dx.data + plane * h * w
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            let g = gradient[oy * ow + ox]
+                            for ki in 0..<k {
+                                let iy = oy * s - p + ki
+                                guard iy >= 0 && iy < h else { continue }
+                                for kj in 0..<k {
+                                    let ix = ox * s - p + kj
+                                    if ix >= 0 && ix < w { target[iy * w + ix] += filter[ki * k + kj] * g }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            guard parameterGradients else { return dx }
+            // Weight and bias gradients, added into the store: channels are independent.
+            let weightGradients = store.gradient(weight), biasGradients = bias.map { store.gradient($0) }
+            parallelChunks(c, minimumPerThread: 1) { range in
+                for channel in range {
+                    for image in 0..<n {
+                        let plane = image * c + channel
+                        let gradient = dy.data + plane * oh * ow, source = x.data + plane * h * w
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                let g = gradient[oy * ow + ox]
+                                biasGradients?[channel] += g
+                                for ki in 0..<k {
+                                    let iy = oy * s - p + ki
+                                    guard iy >= 0 && iy < h else { continue }
+                                    for kj in 0..<k {
+                                        let ix = ox * s - p + kj
+                                        if ix >= 0 && ix < w { weightGradients[channel * k * k + ki * k + kj] += source[iy * w + ix] * g }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return dx
+        }
+    }
+}

@@ -1,0 +1,138 @@
+/// Padding, pooling and the global average of the Keras backbones.
+
+/// Zero padding by different amounts on each side (Keras `ZeroPadding2D`,
+/// and TensorFlow's "same" padding, which puts the odd pixel at the bottom
+/// and right). Input [N, C, H, W], output [N, C, top + H + bottom, left + W + right].
+public final class ZeroPad2d: Layer {
+    let top, bottom, left, right: Int
+    private var inputShape: [Int] = []
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(top: Int, bottom: Int, left: Int, right: Int) {
+        (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let (n, c, h, w) = x.nchw
+        inputShape = x.shape
+        let oh = h + top + bottom, ow = w + left + right
+        let y = reuseTensor(&output, [n, c, oh, ow])
+        y.fill(0)
+        for plane in 0..<(n * c) {
+            for row in 0..<h {
+                (y.data + plane * oh * ow + (row + top) * ow + left).update(from: x.data + plane * h * w + row * w, count: w)
+            }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let oh = h + top + bottom, ow = w + left + right
+        let dx = reuseTensor(&inputGradient, inputShape)
+        for plane in 0..<(n * c) {
+            for row in 0..<h {
+                (dx.data + plane * h * w + row * w).update(from: dy.data + plane * oh * ow + (row + top) * ow + left, count: w)
+            }
+        }
+        return dx
+    }
+}
+
+/// Max pooling over `kernel` x `kernel` windows moved by `stride`, with
+/// padding that never wins (Keras `MaxPooling2D`; "same" padding is
+/// `padTop`/`padLeft` 0 or more and `padBottom`/`padRight` the rest).
+/// The gradient goes to the first maximum of each window.
+public final class MaxPool2d: Layer {
+    let kernel, stride, padTop, padLeft, padBottom, padRight: Int
+    private var inputShape: [Int] = []
+    private var winners: [Int] = []
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init(kernel: Int, stride: Int, padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0) {
+        (self.kernel, self.stride) = (kernel, stride)
+        (self.padTop, self.padLeft, self.padBottom, self.padRight) = (padTop, padLeft, padBottom, padRight)
+    }
+
+    /// TensorFlow's "same" padding for this kernel and stride on a side of `size`: (before, after).
+    public static func samePadding(size: Int, kernel: Int, stride: Int) -> (Int, Int) {
+        let total = max((size + stride - 1) / stride * stride - stride + kernel - size, 0)
+        return (total / 2, total - total / 2)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let (n, c, h, w) = x.nchw
+        inputShape = x.shape
+        let oh = (h + padTop + padBottom - kernel) / stride + 1, ow = (w + padLeft + padRight - kernel) / stride + 1
+        let y = reuseTensor(&output, [n, c, oh, ow])
+        if winners.count != y.count { winners = Array(repeating: 0, count: y.count) }
+        let (k, s) = (kernel, stride)
+        let (top, left) = (padTop, padLeft)
+        winners.withUnsafeMutableBufferPointer { winners in
+            let winners = winners.baseAddress!
+            parallelChunks(n * c, minimumPerThread: 1) { range in
+                for plane in range {
+                    let source = x.data + plane * h * w
+                    for oy in 0..<oh {
+                        for ox in 0..<ow {
+                            var best = -Float.infinity, bestIndex = -1
+                            for ki in 0..<k {
+                                let iy = oy * s - top + ki
+                                guard iy >= 0 && iy < h else { continue }
+                                for kj in 0..<k {
+                                    let ix = ox * s - left + kj
+                                    if ix >= 0 && ix < w && source[iy * w + ix] > best { (best, bestIndex) = (source[iy * w + ix], iy * w + ix) }
+                                }
+                            }
+                            let slot = plane * oh * ow + oy * ow + ox
+                            y.data[slot] = best
+                            winners[slot] = plane * h * w + bestIndex
+                        }
+                    }
+                }
+            }
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        let dx = reuseTensor(&inputGradient, inputShape)
+        dx.fill(0)
+        for slot in 0..<dy.count { dx.data[winners[slot]] += dy.data[slot] }
+        return dx
+    }
+}
+
+/// The mean over H and W (Keras `GlobalAveragePooling2D`): [N, C, H, W] -> [N, C].
+public final class GlobalAveragePool: Layer {
+    private var inputShape: [Int] = []
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+
+    public init() {}
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let (n, c, h, w) = x.nchw
+        inputShape = x.shape
+        let plane = h * w
+        let y = reuseTensor(&output, [n, c])
+        for index in 0..<(n * c) {
+            var total: Float = 0
+            for p in 0..<plane { total += x.data[index * plane + p] }
+            y.data[index] = total / Float(plane)
+        }
+        return y
+    }
+
+    public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        let dx = reuseTensor(&inputGradient, inputShape)
+        let plane = inputShape[2] * inputShape[3]
+        for index in 0..<dy.count {
+            let share = dy.data[index] / Float(plane)
+            for p in 0..<plane { dx.data[index * plane + p] = share }
+        }
+        return dx
+    }
+}
