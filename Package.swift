@@ -27,6 +27,12 @@ let package = Package(
         ),
         // C shim over libpng (its errors longjmp, which must stay in C).
         .target(name: "CPNG", linkerSettings: [.linkedLibrary("png")]),
+        // C shim over libhdf5 (Debian's serial build) for Keras weight files.
+        .target(
+            name: "CHDF5",
+            cSettings: [.unsafeFlags(["-I/usr/include/hdf5/serial"])],
+            linkerSettings: [.linkedLibrary("hdf5_serial")]
+        ),
         // Linux calls Swift's Glibc module does not export.
         .target(name: "CPlatform"),
         .target(
@@ -39,7 +45,7 @@ let package = Package(
         // Swift 5 mode: the engine's loops share raw buffers between threads by
         // disjoint ranges, which Swift 6's Sendable checking cannot express.
         .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
-        .target(name: "GAN", dependencies: ["Engine"]),
+        .target(name: "GAN", dependencies: ["CHDF5", "Engine"]),
         .target(
             name: "Catalog",
             dependencies: [

@@ -10,7 +10,7 @@ public final class BatchNorm2d: Layer {
     public let runningVariance: Tensor
     let store: ParameterStore
     let channels: Int
-    let epsilon: Float = 1e-5
+    let epsilon: Float
     let momentum: Float = 0.1
     private var normalized: Tensor?
     private var inverseDeviation: [Float]
@@ -18,7 +18,9 @@ public final class BatchNorm2d: Layer {
     private var inputGradient: Tensor?
     private var trainedLast = true
 
-    public init(_ name: String, store: ParameterStore, channels: Int) {
+    /// `epsilon` 1e-5 as PyTorch; Keras' BatchNormalization uses 1e-3.
+    public init(_ name: String, store: ParameterStore, channels: Int, epsilon: Float = 1e-5) {
+        self.epsilon = epsilon
         self.store = store
         self.channels = channels
         weight = store.make("\(name).weight", shape: [channels], initialize: DefaultInitializer.constant(1))

@@ -1,27 +1,42 @@
 /// Padding, pooling and the global average of the Keras backbones.
 
-/// Zero padding by different amounts on each side (Keras `ZeroPadding2D`,
-/// and TensorFlow's "same" padding, which puts the odd pixel at the bottom
-/// and right). Input [N, C, H, W], output [N, C, top + H + bottom, left + W + right].
+/// Zero padding by different amounts on each side (Keras `ZeroPadding2D`),
+/// or TensorFlow's "same" padding for a kernel and stride, computed from
+/// each input's size (the odd pixel goes after: bottom and right).
+/// Input [N, C, H, W], output [N, C, top + H + bottom, left + W + right].
 public final class ZeroPad2d: Layer {
-    let top, bottom, left, right: Int
+    enum Amounts { case fixed(top: Int, bottom: Int, left: Int, right: Int), same(kernel: Int, stride: Int) }
+    let amounts: Amounts
     private var inputShape: [Int] = []
+    private var pads = (top: 0, bottom: 0, left: 0, right: 0)
     private var output: Tensor?
     private var inputGradient: Tensor?
 
     public init(top: Int, bottom: Int, left: Int, right: Int) {
-        (self.top, self.bottom, self.left, self.right) = (top, bottom, left, right)
+        amounts = .fixed(top: top, bottom: bottom, left: left, right: right)
+    }
+
+    /// TensorFlow's "same" padding in front of a `kernel` x `kernel` window moved by `stride`.
+    public init(sameFor kernel: Int, stride: Int) {
+        amounts = .same(kernel: kernel, stride: stride)
     }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (n, c, h, w) = x.nchw
         inputShape = x.shape
-        let oh = h + top + bottom, ow = w + left + right
+        switch amounts {
+        case .fixed(let top, let bottom, let left, let right): pads = (top, bottom, left, right)
+        case .same(let kernel, let stride):
+            let vertical = MaxPool2d.samePadding(size: h, kernel: kernel, stride: stride)
+            let horizontal = MaxPool2d.samePadding(size: w, kernel: kernel, stride: stride)
+            pads = (vertical.0, vertical.1, horizontal.0, horizontal.1)
+        }
+        let oh = h + pads.top + pads.bottom, ow = w + pads.left + pads.right
         let y = reuseTensor(&output, [n, c, oh, ow])
         y.fill(0)
         for plane in 0..<(n * c) {
             for row in 0..<h {
-                (y.data + plane * oh * ow + (row + top) * ow + left).update(from: x.data + plane * h * w + row * w, count: w)
+                (y.data + plane * oh * ow + (row + pads.top) * ow + pads.left).update(from: x.data + plane * h * w + row * w, count: w)
             }
         }
         return y
@@ -29,11 +44,11 @@ public final class ZeroPad2d: Layer {
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let oh = h + top + bottom, ow = w + left + right
+        let oh = h + pads.top + pads.bottom, ow = w + pads.left + pads.right
         let dx = reuseTensor(&inputGradient, inputShape)
         for plane in 0..<(n * c) {
             for row in 0..<h {
-                (dx.data + plane * h * w + row * w).update(from: dy.data + plane * oh * ow + (row + top) * ow + left, count: w)
+                (dx.data + plane * h * w + row * w).update(from: dy.data + plane * oh * ow + (row + pads.top) * ow + pads.left, count: w)
             }
         }
         return dx
@@ -51,9 +66,19 @@ public final class MaxPool2d: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
+    /// With "same" padding (Keras `padding="same"`), computed from each input's size.
+    let same: Bool
+
     public init(kernel: Int, stride: Int, padTop: Int = 0, padLeft: Int = 0, padBottom: Int = 0, padRight: Int = 0) {
         (self.kernel, self.stride) = (kernel, stride)
         (self.padTop, self.padLeft, self.padBottom, self.padRight) = (padTop, padLeft, padBottom, padRight)
+        same = false
+    }
+
+    public init(sameWithKernel kernel: Int, stride: Int) {
+        (self.kernel, self.stride) = (kernel, stride)
+        (padTop, padLeft, padBottom, padRight) = (0, 0, 0, 0)
+        same = true
     }
 
     /// TensorFlow's "same" padding for this kernel and stride on a side of `size`: (before, after).
@@ -65,11 +90,13 @@ public final class MaxPool2d: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (n, c, h, w) = x.nchw
         inputShape = x.shape
-        let oh = (h + padTop + padBottom - kernel) / stride + 1, ow = (w + padLeft + padRight - kernel) / stride + 1
+        let vertical = same ? Self.samePadding(size: h, kernel: kernel, stride: stride) : (padTop, padBottom)
+        let horizontal = same ? Self.samePadding(size: w, kernel: kernel, stride: stride) : (padLeft, padRight)
+        let oh = (h + vertical.0 + vertical.1 - kernel) / stride + 1, ow = (w + horizontal.0 + horizontal.1 - kernel) / stride + 1
         let y = reuseTensor(&output, [n, c, oh, ow])
         if winners.count != y.count { winners = Array(repeating: 0, count: y.count) }
         let (k, s) = (kernel, stride)
-        let (top, left) = (padTop, padLeft)
+        let (top, left) = (vertical.0, horizontal.0)
         winners.withUnsafeMutableBufferPointer { winners in
             let winners = winners.baseAddress!
             parallelChunks(n * c, minimumPerThread: 1) { range in

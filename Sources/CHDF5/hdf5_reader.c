@@ -1,0 +1,136 @@
+// The libhdf5 side of the Keras weight reader. HDF5's own error printing is
+// switched off; every failure becomes a return code and a reason.
+#include "medsynth_hdf5.h"
+
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ms_h5_file {
+    hid_t id;
+};
+
+static void set_error(char *error, size_t capacity, const char *message) {
+    if (capacity > 0) snprintf(error, capacity, "%s", message);
+}
+
+ms_h5_file *ms_h5_open(const char *path, char *error, size_t error_capacity) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (H5Fis_hdf5(path) <= 0) {
+        set_error(error, error_capacity, "not an HDF5 file");
+        return NULL;
+    }
+    hid_t id = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0) {
+        set_error(error, error_capacity, "cannot open the HDF5 file");
+        return NULL;
+    }
+    ms_h5_file *file = malloc(sizeof(ms_h5_file));
+    file->id = id;
+    return file;
+}
+
+void ms_h5_close(ms_h5_file *file) {
+    if (file == NULL) return;
+    H5Fclose(file->id);
+    free(file);
+}
+
+long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const char *name, char *buffer, size_t capacity) {
+    if (H5Aexists_by_name(file->id, object_path, name, H5P_DEFAULT) <= 0) return -1;
+    hid_t attribute = H5Aopen_by_name(file->id, object_path, name, H5P_DEFAULT, H5P_DEFAULT);
+    if (attribute < 0) return -1;
+    hid_t type = H5Aget_type(attribute);
+    hid_t space = H5Aget_space(attribute);
+    long result = -2;
+    if (H5Tget_class(type) == H5T_STRING) {
+        hssize_t count = H5Sget_simple_extent_npoints(space);
+        size_t needed = 0, used = 0;
+        if (H5Tis_variable_str(type) > 0) {
+            char **strings = calloc((size_t)(count > 0 ? count : 1), sizeof(char *));
+            hid_t memory = H5Tcopy(H5T_C_S1);
+            H5Tset_size(memory, H5T_VARIABLE);
+            if (H5Aread(attribute, memory, strings) >= 0) {
+                for (hssize_t i = 0; i < count; i++) {
+                    size_t length = strings[i] ? strlen(strings[i]) : 0;
+                    needed += length + (i + 1 < count ? 1 : 0);
+                    if (used + length + 1 < capacity) {
+                        memcpy(buffer + used, strings[i], length);
+                        used += length;
+                        if (i + 1 < count) buffer[used++] = '\n';
+                    }
+                }
+                H5Dvlen_reclaim(memory, space, H5P_DEFAULT, strings);
+                result = (long)needed;
+            }
+            H5Tclose(memory);
+            free(strings);
+        } else {
+            size_t size = H5Tget_size(type);
+            char *raw = calloc((size_t)(count > 0 ? count : 1) * size + 1, 1);
+            if (H5Aread(attribute, type, raw) >= 0) {
+                for (hssize_t i = 0; i < count; i++) {
+                    const char *item = raw + (size_t)i * size;
+                    size_t length = strnlen(item, size);
+                    needed += length + (i + 1 < count ? 1 : 0);
+                    if (used + length + 1 < capacity) {
+                        memcpy(buffer + used, item, length);
+                        used += length;
+                        if (i + 1 < count) buffer[used++] = '\n';
+                    }
+                }
+                result = (long)needed;
+            }
+            free(raw);
+        }
+        if (capacity > 0) buffer[used < capacity ? used : capacity - 1] = '\0';
+    }
+    H5Sclose(space);
+    H5Tclose(type);
+    H5Aclose(attribute);
+    return result;
+}
+
+int ms_h5_dataset_shape(ms_h5_file *file, const char *path, long long *dims, int max_rank) {
+    if (H5Lexists(file->id, path, H5P_DEFAULT) <= 0) return -1;
+    hid_t dataset = H5Dopen2(file->id, path, H5P_DEFAULT);
+    if (dataset < 0) return -1;
+    hid_t space = H5Dget_space(dataset);
+    int rank = H5Sget_simple_extent_ndims(space);
+    hsize_t sizes[32];
+    if (rank < 0 || rank > max_rank || rank > 32) {
+        rank = -1;
+    } else {
+        H5Sget_simple_extent_dims(space, sizes, NULL);
+        for (int i = 0; i < rank; i++) dims[i] = (long long)sizes[i];
+    }
+    H5Sclose(space);
+    H5Dclose(dataset);
+    return rank;
+}
+
+int ms_h5_read_floats(ms_h5_file *file, const char *path, float *values, size_t count, char *error, size_t error_capacity) {
+    hid_t dataset = H5Dopen2(file->id, path, H5P_DEFAULT);
+    if (dataset < 0) {
+        set_error(error, error_capacity, "no such dataset");
+        return -1;
+    }
+    hid_t space = H5Dget_space(dataset);
+    hid_t type = H5Dget_type(dataset);
+    int status = 0;
+    if (H5Tget_class(type) != H5T_FLOAT) {
+        set_error(error, error_capacity, "the dataset does not hold floating-point values");
+        status = -1;
+    } else if ((size_t)H5Sget_simple_extent_npoints(space) != count) {
+        set_error(error, error_capacity, "the dataset holds another number of values");
+        status = -1;
+    } else if (H5Dread(dataset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0) {
+        set_error(error, error_capacity, "cannot read the dataset");
+        status = -1;
+    }
+    H5Tclose(type);
+    H5Sclose(space);
+    H5Dclose(dataset);
+    return status;
+}

@@ -1,0 +1,54 @@
+import Engine
+
+/// A frozen ImageNet backbone for the transfer-learning discriminator
+/// (the paper's: a pretrained network, frozen, with a trainable head on its
+/// pooled features). Inference only: BatchNorm uses its moving statistics,
+/// and backward gives the gradient with respect to the input images
+/// without touching any weight gradient.
+public protocol Backbone: AnyObject {
+    var store: ParameterStore { get }
+    /// Channels of the pooled features (2048 for Xception, 1280 for MobileNetV2 with alpha <= 1).
+    var featureCount: Int { get }
+    /// The smallest input side Keras Applications accepts (71 for Xception, 32 for MobileNetV2).
+    var minimumInputSize: Int { get }
+    /// images [N, 3, H, W] in [-1, 1] (Keras' "tf" preprocessing) -> features [N, featureCount].
+    func forward(_ images: Tensor) -> Tensor
+    /// features gradient [N, featureCount] -> images gradient [N, 3, H, W].
+    func backward(_ featureGradient: Tensor) -> Tensor
+}
+
+extension Backbone {
+    /// The parameter count as Keras reports it (`count_params()`): weights,
+    /// biases and BatchNorm's gamma, beta, moving mean and moving variance.
+    public var kerasParameterCount: Int {
+        store.count + store.buffers.reduce(0) { $0 + $1.tensor.count }
+    }
+
+    /// Loads the weights of a Keras 2 weights-only HDF5 file; an error names
+    /// every weight that is missing or of the wrong shape.
+    public func loadKerasWeights(_ file: KerasWeightFile, rename: (String) -> String = { $0 }) throws {
+        let arrays = try file.engineArrays(rename: rename)
+        let extra = try store.load(arrays, source: file.path)
+        if !extra.isEmpty {
+            throw TensorFileError("weights this backbone does not have: \(extra.sorted().prefix(5).joined(separator: ", "))", path: file.path)
+        }
+    }
+}
+
+/// Convolution (no bias), BatchNorm (Keras' eps 1e-3) and an optional activation, run in inference mode.
+final class ConvolutionUnit {
+    let layers: [Layer]
+
+    init(_ layers: [Layer]) { self.layers = layers }
+
+    func forward(_ x: Tensor) -> Tensor { layers.reduce(x) { $1.forward($0, training: false) } }
+
+    func backward(_ dy: Tensor) -> Tensor { layers.reversed().reduce(dy) { $1.backward($0, parameterGradients: false) } }
+}
+
+/// Element-wise sum of two tensors of one shape into `output` (residual additions).
+func add(_ a: Tensor, _ b: Tensor, into output: inout Tensor?) -> Tensor {
+    let y = reuseTensor(&output, a.shape)
+    for i in 0..<a.count { y.data[i] = a.data[i] + b.data[i] }
+    return y
+}
