@@ -143,6 +143,12 @@ struct GradientCheckTests {
         let pool = MaxPool2d(kernel: 3, stride: 2, padBottom: 1, padRight: 1)
         GradientCheck.check("maxpool3x3s2 same", input: spaced, store: nil, run: { pool.forward($0, training: false) },
                             backward: { pool.backward($0, parameterGradients: false) })
+        let oddSpaced = Tensor(shape: [2, 2, 7, 7], values: random.shuffled(Array(0..<196)).map { Float($0) * 0.05 - 4.9 })
+        let samePool = MaxPool2d(sameWithKernel: 3, stride: 2)
+        GradientCheck.check("maxpool3x3s2 same on 7x7 (padding 1 and 1)", input: oddSpaced, store: nil,
+                            run: { samePool.forward($0, training: false) }, backward: { samePool.backward($0, parameterGradients: false) })
+        #expect(samePool.forward(oddSpaced, training: false).shape == [2, 2, 4, 4])
+        layerCheck("zeropad same 3x3 stride 2", [2, 2, 6, 5]) { _, _ in ZeroPad2d(sameFor: 3, stride: 2) }
         layerCheck("zeropad", [2, 2, 3, 4]) { _, _ in ZeroPad2d(top: 1, bottom: 0, left: 0, right: 2) }
         layerCheck("global average", [2, 3, 3, 4]) { _, _ in GlobalAveragePool() }
         layerCheck("relu6", [2, 2, 3, 3]) { _, _ in ReLU6() }

@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import GAN
+@testable import GAN
 import TestSupport
 import Testing
 
@@ -33,6 +33,104 @@ struct BackboneTests {
         let gradient = backbone.backward(Tensor(shape: [2, 1280], values: Array(repeating: 1, count: 2560)))
         #expect(gradient.shape == input.shape && gradient.values.contains { $0 != 0 })
         #expect(UnsafeBufferPointer(start: backbone.store.gradients, count: backbone.store.count).allSatisfy { $0 == 0 })
+    }
+
+    /// make_keras_backbones.py's `formula_weight`, over an engine-layout array.
+    static func formulaWeight(_ name: String, count: Int, shape: [Int]) -> [Float] {
+        let phase = Double(name.utf8.enumerated().reduce(0) { $0 + ($1.offset + 1) * Int($1.element) } % 997) / 997 * 2 * Double.pi
+        return (0..<count).map { index -> Float in
+            let wave = sin(0.37 * Double(index) + phase)
+            if name.hasSuffix(".running_var") { return Float(1 + 0.5 * abs(wave)) }
+            if name.hasSuffix(".running_mean") || name.hasSuffix(".bias") { return Float(0.1 * wave) }
+            if shape.count == 1 { return Float(1 + 0.2 * wave) }
+            return Float(wave / Double(shape.dropFirst().reduce(1, *)).squareRoot())
+        }
+    }
+
+    @Test("Xception has Keras' parameter count (20,861,480) and, with the same formula weights, Keras' pooled features to 1e-4")
+    func xceptionMatchesKeras() throws {
+        let io = try #require(Bundle.module.url(forResource: "xception_formula_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let reference = try SafeTensors.read(path: io.path).tensors
+        let backbone = Xception()
+        #expect(backbone.kerasParameterCount == 20_861_480)
+        #expect(backbone.kerasParameterCount == Int(reference["parameters"]!.values[0]))
+        var arrays: [String: NamedArray] = [:]
+        for parameter in backbone.store.parameters {
+            arrays[parameter.name] = NamedArray(shape: parameter.shape, values: Self.formulaWeight(parameter.name, count: parameter.count, shape: parameter.shape))
+        }
+        for (name, tensor) in backbone.store.buffers {
+            arrays[name] = NamedArray(shape: tensor.shape, values: Self.formulaWeight(name, count: tensor.count, shape: tensor.shape))
+        }
+        try backbone.store.load(arrays, source: "formula")
+        let input = reference["input"]!
+        let features = backbone.forward(Tensor(shape: input.shape, values: input.values))
+        #expect(features.shape == [2, 2048])
+        let expected = reference["features"]!.values
+        let difference = largestDifference(features.values, expected)
+        print("Xception against Keras: largest absolute difference \(difference), largest feature \(largestMagnitude(expected))")
+        #expect(difference <= 1e-4 * max(1, largestMagnitude(expected)))
+        let gradient = backbone.backward(Tensor(shape: [2, 2048], values: Array(repeating: 1, count: 4096)))
+        #expect(gradient.shape == input.shape)
+    }
+
+    /// Finite differences of L = sum(y * r) at sampled input entries against `backward`.
+    static func checkBlock(_ label: String, inputShape: [Int], forward: (Tensor) -> Tensor, backward: (Tensor) -> Tensor) {
+        var random = EngineRandom(seed: 21)
+        let count = inputShape.reduce(1, *)
+        let input = Tensor(shape: inputShape, values: (0..<count).map { _ in random.uniform(-1, 1) })
+        let output = forward(input)
+        let weights = Tensor(shape: output.shape, values: (0..<output.count).map { _ in random.uniform(-1, 1) })
+        let analytic = backward(weights).values
+        func loss() -> Double {
+            let y = forward(input)
+            return (0..<y.count).reduce(0) { $0 + Double(y.data[$1]) * Double(weights.data[$1]) }
+        }
+        var largest = 0.0
+        let step: Float = 5e-3
+        for _ in 0..<16 {
+            let index = Int(random.nextUInt64() % UInt64(count))
+            let saved = input.data[index]
+            input.data[index] = saved + step
+            let plus = loss()
+            input.data[index] = saved - step
+            let minus = loss()
+            input.data[index] = saved
+            let numeric = (plus - minus) / Double(2 * step)
+            largest = max(largest, abs(numeric - Double(analytic[index])))
+            #expect(abs(numeric - Double(analytic[index])) <= 3e-3 + 2e-2 * abs(numeric), "\(label) input[\(index)]: analytic \(analytic[index]), numeric \(numeric)")
+        }
+        print("gradient check \(label): largest difference \(largest)")
+    }
+
+    @Test("backward through the backbones' blocks matches finite differences (frozen BatchNorm, residual additions)")
+    func blockGradients() {
+        let initializer = DefaultInitializer(random: EngineRandom(seed: 4))
+        for (stride, inChannels, outChannels) in [(1, 8, 8), (2, 8, 12)] {
+            let store = ParameterStore()
+            let block = InvertedResidual(index: 1, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels,
+                                         stride: stride, expansion: 3)
+            store.seal()
+            Self.checkBlock("inverted residual stride \(stride)\(block.residual ? " with identity" : "")", inputShape: [2, inChannels, 8, 8],
+                            forward: block.forward, backward: block.backward)
+        }
+        let store = ParameterStore()
+        let main = ConvolutionUnit([ReLU(), DepthwiseConv2d("d", store: store, initializer: initializer, channels: 4, kernel: 3, padding: 1, bias: false),
+                                    Conv2d("p", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, bias: false),
+                                    BatchNorm2d("b", store: store, channels: 6, epsilon: 1e-3)])
+        let residual = ConvolutionUnit([Conv2d("r", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, stride: 1,
+                                               bias: false), BatchNorm2d("rb", store: store, channels: 6, epsilon: 1e-3)])
+        store.seal()
+        // (Max pooling is left out here: a finite-difference step can change a window's winner;
+        // EngineTests checks it alone on well-separated values.)
+        let block = XceptionBlock(main: main, residual: residual)
+        Self.checkBlock("xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: block.forward, backward: block.backward)
+    }
+
+    @Test("Xception maps a Keras file's unnamed residual layers by order")
+    func xceptionRename() {
+        let rename = Xception.kerasRename(layerNames: ["input_1", "block1_conv1", "conv2d_4", "batch_normalization_4", "block2_sepconv1",
+                                                       "conv2d_5", "batch_normalization_5"])
+        #expect(rename("conv2d_4") == "residual_0" && rename("batch_normalization_5") == "residual_1_bn" && rename("block1_conv1") == "block1_conv1")
     }
 
     @Test("a weight file that does not fit names what is wrong")
