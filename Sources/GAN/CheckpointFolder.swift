@@ -23,6 +23,8 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     public var seed: UInt64?
     public var hyperparameters: Hyperparameters?
     public var trainingSet: TrainingSetSummary?
+    /// The frozen backbone of a `transfer` discriminator.
+    public var backbone: BackboneSummary?
 
     public init(preset: GeneratorPreset, channels: Int = 1, discriminator: String? = nil, step: Int? = nil) {
         self.preset = preset.rawValue
@@ -35,7 +37,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case preset, resolution, channels, discriminator, step, name, modality, epoch, seed, hyperparameters
+        case preset, resolution, channels, discriminator, step, name, modality, epoch, seed, hyperparameters, backbone
         case latentDim = "latent_dim"
         case trainingSet = "training_set"
     }
@@ -86,6 +88,31 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case beta1, beta2, epsilon, augment, threads
         case batchSize = "batch_size", learningRate = "learning_rate", stepsPerEpoch = "steps_per_epoch"
         case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
+    }
+}
+
+/// The backbone of a `transfer` discriminator: which network, and the
+/// weight file it was loaded from (needed again to resume) with its SHA-256.
+public struct BackboneSummary: Codable, Equatable, Sendable {
+    public var kind: BackboneKind
+    public var weights: String
+    public var weightsSha256: String
+    /// Parameters of the frozen backbone, as Keras counts them.
+    public var frozenParameters: Int
+    /// Parameters of the trainable head.
+    public var trainableParameters: Int
+
+    public init(kind: BackboneKind, weights: String, weightsSha256: String, frozenParameters: Int, trainableParameters: Int) {
+        self.kind = kind
+        self.weights = weights
+        self.weightsSha256 = weightsSha256
+        self.frozenParameters = frozenParameters
+        self.trainableParameters = trainableParameters
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, weights
+        case weightsSha256 = "weights_sha256", frozenParameters = "frozen_parameters", trainableParameters = "trainable_parameters"
     }
 }
 

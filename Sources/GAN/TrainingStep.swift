@@ -12,13 +12,13 @@ import Engine
 /// through the augmentation.
 public final class TrainingStep {
     public let generator: Generator
-    public let discriminator: Discriminator
+    public let discriminator: any DiscriminatorNetwork
     public let generatorOptimizer: Adam
     public let discriminatorOptimizer: Adam
     public var augmentation: DiffAugment?
     private var logitGradient: Tensor?
 
-    public init(generator: Generator, discriminator: Discriminator, learningRate: Float = 2e-4) {
+    public init(generator: Generator, discriminator: any DiscriminatorNetwork, learningRate: Float = 2e-4) {
         self.generator = generator
         self.discriminator = discriminator
         generatorOptimizer = Adam(store: generator.store, learningRate: learningRate)

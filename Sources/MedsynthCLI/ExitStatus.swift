@@ -65,6 +65,7 @@ struct CommandFailure: Error {
             case .noInstances, .noDecodableFrames, .tooLarge: self.init(.noTrainingFrames, "\(trainingError)")
             case .inconsistentCheckpoint: self.init(.modelFilesFailed, "\(trainingError)")
             case .stoppedBeforeStart: self.init(.interrupted, "\(trainingError)")
+            case .noBackbone: self.init(.usage, "\(trainingError)")
             }
         case let registryError as ModelRegistryError:
             self.init(.usage, "\(registryError)")

@@ -42,8 +42,18 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Generator preset: compact (64x64) or paper (256x256).")
     var preset: GeneratorPreset = .compact
 
-    @Option(help: "Discriminator: dcgan (the transfer-learning discriminator comes later).")
+    @Option(help: """
+        Discriminator: dcgan (trained from scratch), or transfer (the paper's: a frozen ImageNet backbone, \
+        --backbone, with a trainable Linear head on its pooled features).
+        """)
     var discriminator: DiscriminatorKind = .dcgan
+
+    @Option(help: "The transfer discriminator's backbone: xception (the paper's) or mobilenetv2.")
+    var backbone: BackboneKind?
+
+    @Option(help: ArgumentHelp("Keras weights of the backbone: the *_notop.h5 file of Keras Applications (docs/transfer.md).",
+                               valueName: "file"))
+    var backboneWeights: String?
 
     @Option(help: "Epochs to train (passes over the training frames; default 100). With --resume: additional epochs.")
     var epochs: Int?
@@ -93,7 +103,7 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Engine threads (default: one per core). The same count is needed for identical results.")
     var threads: Int?
 
-    enum DiscriminatorKind: String, ExpressibleByArgument, CaseIterable { case dcgan }
+    enum DiscriminatorKind: String, ExpressibleByArgument, CaseIterable { case dcgan, transfer }
     enum AugmentationKind: String, ExpressibleByArgument, CaseIterable { case diffaugment, none }
 
     func validate() throws {
@@ -112,6 +122,12 @@ struct TrainCommand: ParsableCommand {
         if !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
         if !(0..<0.9).contains(validationFraction) { throw ValidationError("--validation-fraction must be in [0, 0.9).") }
         if gridEvery < 1 || checkpointEvery < 1 { throw ValidationError("--grid-every and --checkpoint-every must be at least 1.") }
+        if discriminator == .transfer, backbone == nil || backboneWeights == nil {
+            throw ValidationError("--discriminator transfer needs --backbone xception|mobilenetv2 and --backbone-weights FILE.")
+        }
+        if discriminator == .dcgan, backbone != nil || backboneWeights != nil {
+            throw ValidationError("--backbone and --backbone-weights go with --discriminator transfer.")
+        }
         if let name, name.isEmpty || Int(name) != nil {
             throw ValidationError("--name must be non-empty and not a number (numbers are model ids).")
         }
@@ -132,6 +148,13 @@ struct TrainCommand: ParsableCommand {
             \(trainer.description.hyperparameters!.stepsPerEpoch) steps per epoch, from step \(trainer.step)
 
             """.utf8))
+        if let backbone = trainer.description.backbone {
+            FileHandle.standardOutput.write(Data("""
+                discriminator: transfer, \(backbone.kind.rawValue) frozen (\(backbone.frozenParameters) parameters) + Linear head, \
+                \(backbone.trainableParameters) trainable parameters
+
+                """.utf8))
+        }
         let progress = ProgressLine(label: "train", unit: "steps")
         let started = Date()
         let outcome = try failingWithStatus {
@@ -176,6 +199,8 @@ struct TrainCommand: ParsableCommand {
         request.name = name ?? ""
         request.preset = preset
         request.discriminator = discriminator.rawValue
+        request.backbone = backbone
+        request.backboneWeights = backboneWeights
         request.batchSize = batch
         request.learningRate = lr
         request.seed = seed
@@ -190,4 +215,5 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension GeneratorPreset: ExpressibleByArgument {}
+extension BackboneKind: ExpressibleByArgument {}
 extension SplitGrouping: ExpressibleByArgument {}

@@ -14,7 +14,11 @@ public struct TrainingRequest: Sendable {
     /// Empty: `<modality>-<preset>-<id>`.
     public var name = ""
     public var preset: GeneratorPreset = .compact
+    /// `dcgan`, or `transfer` with `backbone` and `backboneWeights`.
     public var discriminator = "dcgan"
+    public var backbone: BackboneKind?
+    /// A Keras 2 weight file (`*_notop.h5`) of `backbone`.
+    public var backboneWeights: String?
     public var batchSize = 32
     public var learningRate = 2e-4
     public var seed: UInt64 = 1
@@ -112,6 +116,8 @@ public final class ModelTrainer {
     public static func create(_ request: TrainingRequest, catalog: Catalog, shouldStop: () -> Bool = { false },
                               decodeProgress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> ModelTrainer {
         let modality = request.modality.uppercased()
+        // The backbone first: a weight file that does not fit stops the run before anything is registered.
+        let transfer = try request.discriminator == "transfer" ? loadBackbone(request) : nil
         let known = try catalog.modalities()
         guard known.contains(modality) else { throw TrainingError.unknownModality(modality, known: known) }
         let candidates = try catalog.trainingCandidates(modality: modality, filter: request.filter,
@@ -145,7 +151,8 @@ public final class ModelTrainer {
         let summary = trainingSetSummary(dataset: dataset, split: split)
 
         var model = ModelRecord(name: request.name, modality: modality, preset: request.preset.rawValue,
-                                discriminator: request.discriminator, resolution: configuration.resolution,
+                                discriminator: transfer.map { "transfer-\($0.summary.kind.rawValue)" } ?? request.discriminator,
+                                resolution: configuration.resolution,
                                 frameCount: sides.training.count, validationFrameCount: sides.validation.count,
                                 trainingSetDigest: summary.digest, createdAt: Self.timestamp())
         let framesPerInstance = dataset.framesPerInstance
@@ -163,8 +170,9 @@ public final class ModelTrainer {
         description.epoch = 0
         description.hyperparameters = hyperparameters
         description.trainingSet = summary
+        description.backbone = transfer?.summary
         EngineThreads.configure(request.threads)
-        let training = makeTrainingStep(description: description, configuration: configuration)
+        let training = makeTrainingStep(description: description, configuration: configuration, backbone: transfer?.backbone)
         let trainer = ModelTrainer(catalog: catalog, model: model, description: description, dataset: dataset,
                                    split: split, training: training, losses: [])
         trainer.warnings = dataset.failures
@@ -205,7 +213,22 @@ public final class ModelTrainer {
             description.hyperparameters = hyperparameters
         }
         EngineThreads.configure(hyperparameters.threads)
-        let training = makeTrainingStep(description: description, configuration: preset.configuration(channels: description.channels))
+        var backbone: Backbone?
+        if description.discriminator == "transfer" {
+            guard let recorded = description.backbone else {
+                throw TrainingError.inconsistentCheckpoint("model.json names a transfer discriminator but no backbone",
+                                                           path: folder.appendingPathComponent(CheckpointFolder.modelFile).path)
+            }
+            let digest = try weightFileDigest(recorded.weights)
+            guard digest == recorded.weightsSha256 else {
+                throw TrainingError.inconsistentCheckpoint("the backbone weight file changed since the model was created "
+                                                           + "(sha256 \(digest.prefix(12))..., recorded \(recorded.weightsSha256.prefix(12))...)",
+                                                           path: recorded.weights)
+            }
+            backbone = try recorded.kind.load(weights: recorded.weights)
+        }
+        let training = makeTrainingStep(description: description, configuration: preset.configuration(channels: description.channels),
+                                        backbone: backbone)
         try CheckpointFolder.restore(training, from: folder)
         let losses = try LossRecord.read(folder.appendingPathComponent(lossesFile)).filter { $0.step <= training.generatorOptimizer.step }
         let trainer = ModelTrainer(catalog: catalog, model: model, description: description, dataset: dataset, split: split,
@@ -236,11 +259,35 @@ public final class ModelTrainer {
         return (dataset, split)
     }
 
-    private static func makeTrainingStep(description: ModelDescription, configuration: GeneratorConfiguration) -> TrainingStep {
+    /// The backbone `request` names, loaded from its weight file, and its summary for model.json.
+    static func loadBackbone(_ request: TrainingRequest) throws -> (backbone: Backbone, summary: BackboneSummary) {
+        guard let kind = request.backbone, let path = request.backboneWeights else {
+            throw TrainingError.noBackbone
+        }
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        let digest = try weightFileDigest(absolute)
+        let backbone = try kind.load(weights: absolute)
+        // The head's parameters: the Linear layer on the pooled features.
+        return (backbone, BackboneSummary(kind: kind, weights: absolute, weightsSha256: digest,
+                                          frozenParameters: backbone.kerasParameterCount, trainableParameters: backbone.featureCount + 1))
+    }
+
+    /// The SHA-256 of a backbone weight file, which must be readable.
+    static func weightFileDigest(_ path: String) throws -> String {
+        guard FileManager.default.isReadableFile(atPath: path) else {
+            throw TensorFileError("cannot read the backbone weight file", path: path)
+        }
+        return try FileDigest.sha256(path: path)
+    }
+
+    private static func makeTrainingStep(description: ModelDescription, configuration: GeneratorConfiguration,
+                                         backbone: Backbone?) -> TrainingStep {
         let seed = description.seed!, hyperparameters = description.hyperparameters!
         let generator = Generator(configuration: configuration, seed: TrainingRandom.seed(.generatorInitialisation, seed: seed))
-        let discriminator = Discriminator(resolution: configuration.resolution, channels: configuration.channels,
-                                          seed: TrainingRandom.seed(.discriminatorInitialisation, seed: seed))
+        let discriminatorSeed = TrainingRandom.seed(.discriminatorInitialisation, seed: seed)
+        let discriminator: any DiscriminatorNetwork = backbone.map {
+            TransferDiscriminator(backbone: $0, resolution: configuration.resolution, seed: discriminatorSeed)
+        } ?? Discriminator(resolution: configuration.resolution, channels: configuration.channels, seed: discriminatorSeed)
         let training = TrainingStep(generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate))
         if hyperparameters.augment == "diffaugment" { training.augmentation = DiffAugment(seed: 0) }
         return training

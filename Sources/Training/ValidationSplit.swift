@@ -71,6 +71,7 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     case modelNotFound(String)
     case inconsistentCheckpoint(String, path: String)
     case stoppedBeforeStart
+    case noBackbone
 
     public var description: String {
         switch self {
@@ -84,6 +85,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
             return "\(reason): \(path)"
         case .stoppedBeforeStart:
             return "stopped before training started; no model was registered"
+        case .noBackbone:
+            return "the transfer discriminator needs --backbone xception|mobilenetv2 and --backbone-weights FILE (a Keras *_notop.h5)"
         }
     }
 }

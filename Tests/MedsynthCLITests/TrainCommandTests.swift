@@ -70,5 +70,11 @@ struct TrainCommandTests {
         #expect(try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--steps", "5", "--epochs", "5"]).status == 2)
         #expect(try Medsynth.run(["train", "--catalog", catalog, "--resume", "1", "--modality", "US"]).status == 2)
         #expect(try Medsynth.run(["train", "--catalog", catalog, "--resume", "nothing"]).status == 22)
+        let noBackbone = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--discriminator", "transfer"])
+        #expect(noBackbone.status == 2 && noBackbone.standardError.contains("--backbone-weights"))
+        #expect(try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--backbone", "xception"]).status == 2)
+        let badWeights = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--discriminator", "transfer",
+                                           "--backbone", "xception", "--backbone-weights", folder.file("none.h5")])
+        #expect(badWeights.status == 61 && badWeights.standardError.contains("none.h5"))
     }
 }

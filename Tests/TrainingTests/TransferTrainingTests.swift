@@ -1,0 +1,56 @@
+import Catalog
+import Foundation
+import GAN
+import TestSupport
+import Testing
+@testable import Training
+
+@Suite("Training with the transfer-learning discriminator", .serialized)
+struct TransferTrainingTests {
+    /// The MobileNetV2 (alpha 0.35) weights saved by Keras for the backbone tests.
+    static let weights = ForeignCheckpoint.fixtures.appendingPathComponent("mobilenetv2_035_notop.h5").path
+
+    func request(_ fixture: TrainingFixture, name: String) -> TrainingRequest {
+        var request = fixture.request(name: name)
+        request.discriminator = "transfer"
+        request.backbone = .mobilenetv2
+        request.backboneWeights = Self.weights
+        return request
+    }
+
+    @Test("a transfer run trains only the head, records the backbone, and resumes to the same bytes as one run")
+    func resumeEqualsOneRun() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        let first = try ModelTrainer.create(request(fixture, name: "a"), catalog: fixture.catalog)
+        #expect(first.model.discriminator == "transfer-mobilenetv2")
+        #expect(first.description.backbone?.trainableParameters == 1281 && first.description.backbone?.frozenParameters == 410_208)
+        #expect(first.training.discriminator.store.count == 1281, "only the head is trained")
+        #expect(try first.train(.steps(2)) == .finished)
+        let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
+        #expect(try resumed.train(.steps(2)) == .finished)
+        let single = try ModelTrainer.create(request(fixture, name: "b"), catalog: fixture.catalog)
+        #expect(try single.train(.steps(4)) == .finished)
+        for file in ModelTrainerTests.checkpointFiles {
+            #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resume")
+        }
+        let losses = try LossRecord.read(single.folder.appendingPathComponent(ModelTrainer.lossesFile))
+        #expect(losses.count == 4 && losses.allSatisfy { $0.discriminatorLoss.isFinite && $0.generatorLoss.isFinite })
+    }
+
+    @Test("a weight file that does not fit, or is missing, stops before anything is registered")
+    func badWeights() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        var wrongKind = request(fixture, name: "x")
+        wrongKind.backbone = .xception
+        #expect { try ModelTrainer.create(wrongKind, catalog: fixture.catalog) } throws: { "\($0)".contains("block1_conv1") }
+        var missing = request(fixture, name: "y")
+        missing.backboneWeights = fixture.folder.file("nowhere.h5")
+        #expect { try ModelTrainer.create(missing, catalog: fixture.catalog) } throws: { "\($0)".contains("nowhere.h5") }
+        var none = request(fixture, name: "z")
+        none.backbone = nil
+        #expect(throws: TrainingError.self) { try ModelTrainer.create(none, catalog: fixture.catalog) }
+        #expect(try fixture.catalog.modelsTable().rows.isEmpty)
+    }
+}
