@@ -43,6 +43,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "compact, paper: also print the time per layer type, forward and backward.")
     var profile = false
 
+    @Option(help: "compact, paper: time the transfer discriminator on this backbone (xception, mobilenetv2; random weights) instead of dcgan.")
+    var backbone: BackboneKind?
+
     @Option(help: "import: how many instances to generate and import.")
     var instances = 10_000
 
@@ -73,7 +76,7 @@ struct BenchCommand: ParsableCommand {
     private func runSteps(_ scenario: StepBenchmark.Scenario) throws {
         let progress = ProgressLine(label: "bench \(scenario.rawValue)", unit: "steps")
         let started = Date()
-        let result = StepBenchmark.run(scenario, steps: steps, threads: threads, profile: profile) { done in
+        let result = StepBenchmark.run(scenario, backbone: backbone, steps: steps, threads: threads, profile: profile) { done in
             progress.update(done: done, total: steps, elapsed: Date().timeIntervalSince(started))
         }
         progress.finish()
@@ -88,7 +91,7 @@ struct BenchCommand: ParsableCommand {
               GEMM GFLOP/s    %.1f (%.1f GFLOP per step), %.0f %% of the SGEMM peak measured now (%.1f GFLOP/s)
               peak memory     %.0f MiB (resident after warm-up %.0f MiB, at the end %.0f MiB)
               last losses     D %.4f, G %.4f
-            """, scenario.rawValue, result.batch, result.threads, result.steps, result.stepSeconds, result.imagesPerSecond,
+            """, result.scenario, result.batch, result.threads, result.steps, result.stepSeconds, result.imagesPerSecond,
             result.gflopsPerSecond, result.gflopPerStep, 100 * result.fractionOfSGEMMPeak, result.sgemmPeakGflopsPerSecond,
             Double(result.peakRSSBytes) / 1_048_576,
             Double(result.rssAfterWarmupBytes) / 1_048_576, Double(result.rssAtEndBytes) / 1_048_576,
