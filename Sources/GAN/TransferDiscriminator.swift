@@ -19,9 +19,28 @@ extension Discriminator: DiscriminatorNetwork {}
 public enum BackboneKind: String, CaseIterable, Sendable, Codable {
     case xception, mobilenetv2
 
-    /// The backbone with the weights of a Keras weight file (MobileNetV2's
-    /// width multiplier is read from the file).
+    /// The backbone with the weights of a Keras weight file, or of a
+    /// `.safetensors` file with the engine's names and layouts (as
+    /// `store.namedArrays()` writes them). MobileNetV2's width multiplier is
+    /// read from the file.
     public func load(weights path: String) throws -> Backbone {
+        if path.hasSuffix(".safetensors") {
+            let tensors = try SafeTensors.read(path: path).tensors
+            let backbone: Backbone
+            switch self {
+            case .xception: backbone = Xception()
+            case .mobilenetv2:
+                guard let project = tensors["block_16_project.weight"], let alpha = MobileNetV2.alpha(lastProjectionWidth: project.shape[0]) else {
+                    throw TensorFileError("no block_16_project.weight of a known MobileNetV2 width", path: path)
+                }
+                backbone = MobileNetV2(alpha: alpha)
+            }
+            let extra = try backbone.store.load(tensors, source: path)
+            if !extra.isEmpty {
+                throw TensorFileError("weights this backbone does not have: \(extra.sorted().prefix(5).joined(separator: ", "))", path: path)
+            }
+            return backbone
+        }
         let file = try KerasWeightFile(path: path)
         let names = try file.layerNames()
         let backbone: Backbone
@@ -101,11 +120,17 @@ extension MobileNetV2 {
     /// its last projection (112, 160, 240, 320, 416, 448 for alpha 0.35 ... 1.4).
     public static func alpha(of file: KerasWeightFile) throws -> Float {
         let kernel = try file.array(layer: "block_16_project", weight: "block_16_project/kernel:0")
-        let widths: [Int: Float] = [112: 0.35, 160: 0.5, 240: 0.75, 320: 1.0, 416: 1.3, 448: 1.4]
-        guard kernel.shape.count == 4, let alpha = widths[kernel.shape[3]] else {
+        guard kernel.shape.count == 4, let alpha = alpha(lastProjectionWidth: kernel.shape[3]) else {
             throw TensorFileError("block_16_project has \(kernel.shape.last ?? 0) filters, which no Keras MobileNetV2 width multiplier gives",
                                   path: file.path)
         }
         return alpha
+    }
+}
+
+extension MobileNetV2 {
+    /// The width multiplier whose last projection has `width` filters.
+    static func alpha(lastProjectionWidth width: Int) -> Float? {
+        [112: 0.35, 160: 0.5, 240: 0.75, 320: 1.0, 416: 1.3, 448: 1.4][width]
     }
 }

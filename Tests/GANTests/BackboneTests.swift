@@ -133,6 +133,22 @@ struct BackboneTests {
         #expect(rename("conv2d_4") == "residual_0" && rename("batch_normalization_5") == "residual_1_bn" && rename("block1_conv1") == "block1_conv1")
     }
 
+    @Test("the same weights as safetensors with the engine's names give the same features")
+    func safetensorsEquivalent() throws {
+        let weights = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
+        let io = try #require(Bundle.module.url(forResource: "mobilenetv2_035_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let fromKeras = try BackboneKind.mobilenetv2.load(weights: weights.path)
+        let converted = folder.file("mobilenetv2_035.safetensors")
+        try SafeTensors.write(fromKeras.store.namedArrays(), to: converted)
+        let fromSafetensors = try BackboneKind.mobilenetv2.load(weights: converted)
+        let input = try SafeTensors.read(path: io.path).tensors["input"]!
+        let a = fromKeras.forward(Tensor(shape: input.shape, values: input.values)).values
+        let b = fromSafetensors.forward(Tensor(shape: input.shape, values: input.values)).values
+        #expect(a == b)
+    }
+
     @Test("a weight file that does not fit names what is wrong")
     func mismatch() throws {
         let weights = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
