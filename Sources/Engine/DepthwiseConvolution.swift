@@ -25,6 +25,18 @@ public final class DepthwiseConv2d: Layer {
         self.bias = bias ? store.make("\(name).bias", shape: [channels], initialize: initializer.uniform(fanIn: kernel * kernel)) : nil
     }
 
+    /// The output rows and columns each kernel offset reaches inside the
+    /// image (`PatchGeometry.validColumns`, applied to both axes), so that
+    /// the inner loops run without bounds tests over contiguous (stride 1)
+    /// or evenly strided memory.
+    private func validRanges(height h: Int, width w: Int, outHeight oh: Int, outWidth ow: Int) -> (rows: [Range<Int>], columns: [Range<Int>]) {
+        let columns = PatchGeometry(channels: 1, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
+                                    columnsHigh: oh, columnsWide: ow)
+        let rows = PatchGeometry(channels: 1, height: w, width: h, kernel: kernel, stride: stride, padding: padding,
+                                 columnsHigh: ow, columnsWide: oh)
+        return ((0..<kernel).map { rows.validColumns(kj: $0) }, (0..<kernel).map { columns.validColumns(kj: $0) })
+    }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         Profiler.measure("DepthwiseConv2d", .forward) {
             let (n, c, h, w) = x.nchw
@@ -34,23 +46,25 @@ public final class DepthwiseConv2d: Layer {
             let y = reuseTensor(&output, [n, c, oh, ow])
             let weights = store.value(weight), biases = bias.map { store.value($0) }
             let (k, s, p) = (kernel, stride, padding)
+            let (validRows, validColumns) = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
             parallelChunks(n * c, minimumPerThread: 1) { range in
                 for plane in range {
                     let channel = plane % c
                     let source = x.data + plane * h * w, target = y.data + plane * oh * ow, filter = weights + channel * k * k
-                    let offset = biases?[channel] ?? 0
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            var total = offset
-                            for ki in 0..<k {
-                                let iy = oy * s - p + ki
-                                guard iy >= 0 && iy < h else { continue }
-                                for kj in 0..<k {
-                                    let ix = ox * s - p + kj
-                                    if ix >= 0 && ix < w { total += filter[ki * k + kj] * source[iy * w + ix] }
+                    target.update(repeating: biases?[channel] ?? 0, count: oh * ow)
+                    for ki in 0..<k {
+                        for kj in 0..<k {
+                            let value = filter[ki * k + kj], columns = validColumns[kj]
+                            guard !columns.isEmpty else { continue }
+                            for oy in validRows[ki] {
+                                let from = source + (oy * s - p + ki) * w + columns.lowerBound * s - p + kj
+                                let to = target + oy * ow + columns.lowerBound
+                                if s == 1 {
+                                    for i in 0..<columns.count { to[i] += value * from[i] }
+                                } else {
+                                    for i in 0..<columns.count { to[i] += value * from[i * s] }
                                 }
                             }
-                            target[oy * ow + ox] = total
                         }
                     }
                 }
@@ -68,20 +82,23 @@ public final class DepthwiseConv2d: Layer {
             dx.fill(0)
             let weights = store.value(weight)
             let (k, s, p) = (kernel, stride, padding)
+            let (validRows, validColumns) = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
             // Input gradients: planes are independent.
             parallelChunks(n * c, minimumPerThread: 1) { range in
                 for plane in range {
                     let filter = weights + (plane % c) * k * k
                     let gradient = dy.data + plane * oh * ow, target = dx.data + plane * h * w
-                    for oy in 0..<oh {
-                        for ox in 0..<ow {
-                            let g = gradient[oy * ow + ox]
-                            for ki in 0..<k {
-                                let iy = oy * s - p + ki
-                                guard iy >= 0 && iy < h else { continue }
-                                for kj in 0..<k {
-                                    let ix = ox * s - p + kj
-                                    if ix >= 0 && ix < w { target[iy * w + ix] += filter[ki * k + kj] * g }
+                    for ki in 0..<k {
+                        for kj in 0..<k {
+                            let value = filter[ki * k + kj], columns = validColumns[kj]
+                            guard !columns.isEmpty else { continue }
+                            for oy in validRows[ki] {
+                                let to = target + (oy * s - p + ki) * w + columns.lowerBound * s - p + kj
+                                let from = gradient + oy * ow + columns.lowerBound
+                                if s == 1 {
+                                    for i in 0..<columns.count { to[i] += value * from[i] }
+                                } else {
+                                    for i in 0..<columns.count { to[i * s] += value * from[i] }
                                 }
                             }
                         }
@@ -96,18 +113,22 @@ public final class DepthwiseConv2d: Layer {
                     for image in 0..<n {
                         let plane = image * c + channel
                         let gradient = dy.data + plane * oh * ow, source = x.data + plane * h * w
-                        for oy in 0..<oh {
-                            for ox in 0..<ow {
-                                let g = gradient[oy * ow + ox]
-                                biasGradients?[channel] += g
-                                for ki in 0..<k {
-                                    let iy = oy * s - p + ki
-                                    guard iy >= 0 && iy < h else { continue }
-                                    for kj in 0..<k {
-                                        let ix = ox * s - p + kj
-                                        if ix >= 0 && ix < w { weightGradients[channel * k * k + ki * k + kj] += source[iy * w + ix] * g }
-                                    }
+                        if let biasGradients {
+                            var total: Float = 0
+                            for i in 0..<(oh * ow) { total += gradient[i] }
+                            biasGradients[channel] += total
+                        }
+                        for ki in 0..<k {
+                            for kj in 0..<k {
+                                let columns = validColumns[kj]
+                                guard !columns.isEmpty else { continue }
+                                var total: Float = 0
+                                for oy in validRows[ki] {
+                                    let from = source + (oy * s - p + ki) * w + columns.lowerBound * s - p + kj
+                                    let g = gradient + oy * ow + columns.lowerBound
+                                    for i in 0..<columns.count { total += from[i * s] * g[i] }
                                 }
+                                weightGradients[channel * k * k + ki * k + kj] += total
                             }
                         }
                     }
