@@ -35,17 +35,6 @@ extension Backbone {
     }
 }
 
-/// Convolution (no bias), BatchNorm (Keras' eps 1e-3) and an optional activation, run in inference mode.
-final class ConvolutionUnit {
-    let layers: [Layer]
-
-    init(_ layers: [Layer]) { self.layers = layers }
-
-    func forward(_ x: Tensor) -> Tensor { layers.reduce(x) { $1.forward($0, training: false) } }
-
-    func backward(_ dy: Tensor) -> Tensor { layers.reversed().reduce(dy) { $1.backward($0, parameterGradients: false) } }
-}
-
 /// Element-wise sum of two tensors of one shape into `output` (residual additions).
 func add(_ a: Tensor, _ b: Tensor, into output: inout Tensor?) -> Tensor {
     let y = reuseTensor(&output, a.shape)

@@ -11,9 +11,9 @@ public final class MobileNetV2: Backbone {
     public let store = ParameterStore()
     public let featureCount: Int
     public let minimumInputSize = 32
-    let stem: ConvolutionUnit
+    let stem: Sequential
     let blocks: [InvertedResidual]
-    let head: ConvolutionUnit
+    let head: Sequential
     let pool = GlobalAveragePool()
 
     /// Keras' `_make_divisible`: the nearest multiple of 8, not below 8 nor 10% below `value`.
@@ -32,7 +32,7 @@ public final class MobileNetV2: Backbone {
     public init(alpha: Float = 1, seed: UInt64 = 0) {
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         let first = Self.divisible(32 * alpha)
-        stem = ConvolutionUnit([
+        stem = Sequential([
             ZeroPad2d(sameFor: 3, stride: 2),
             Conv2d("Conv1", store: store, initializer: initializer, inChannels: 3, outChannels: first, kernel: 3, stride: 2, bias: false),
             BatchNorm2d("bn_Conv1", store: store, channels: first, epsilon: 1e-3), ReLU6(),
@@ -47,7 +47,7 @@ public final class MobileNetV2: Backbone {
         }
         blocks = made
         featureCount = alpha > 1 ? Self.divisible(1280 * alpha) : 1280
-        head = ConvolutionUnit([
+        head = Sequential([
             Conv2d("Conv_1", store: store, initializer: initializer, inChannels: inChannels, outChannels: featureCount, kernel: 1, bias: false),
             BatchNorm2d("Conv_1_bn", store: store, channels: featureCount, epsilon: 1e-3), ReLU6(),
         ])
@@ -55,11 +55,12 @@ public final class MobileNetV2: Backbone {
     }
 
     public func forward(_ images: Tensor) -> Tensor {
-        pool.forward(head.forward(blocks.reduce(stem.forward(images)) { $1.forward($0) }), training: false)
+        pool.forward(head.forward(blocks.reduce(stem.forward(images, training: false)) { $1.forward($0) }, training: false), training: false)
     }
 
     public func backward(_ featureGradient: Tensor) -> Tensor {
-        stem.backward(blocks.reversed().reduce(head.backward(pool.backward(featureGradient, parameterGradients: false))) { $1.backward($0) })
+        let fromHead = head.backward(pool.backward(featureGradient, parameterGradients: false), parameterGradients: false)
+        return stem.backward(blocks.reversed().reduce(fromHead) { $1.backward($0) }, parameterGradients: false)
     }
 }
 
@@ -69,7 +70,7 @@ public final class MobileNetV2: Backbone {
 final class InvertedResidual {
     let outChannels: Int
     let residual: Bool
-    let body: ConvolutionUnit
+    let body: Sequential
     private var sum: Tensor?
 
     init(index: Int, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int, stride: Int, expansion: Int) {
@@ -90,16 +91,16 @@ final class InvertedResidual {
                    Conv2d("\(prefix)project", store: store, initializer: initializer, inChannels: expanded, outChannels: outChannels,
                           kernel: 1, bias: false),
                    BatchNorm2d("\(prefix)project_BN", store: store, channels: outChannels, epsilon: 1e-3)]
-        body = ConvolutionUnit(layers)
+        body = Sequential(layers)
     }
 
     func forward(_ x: Tensor) -> Tensor {
-        let y = body.forward(x)
+        let y = body.forward(x, training: false)
         return residual ? add(x, y, into: &sum) : y
     }
 
     func backward(_ dy: Tensor) -> Tensor {
-        let dx = body.backward(dy)
+        let dx = body.backward(dy, parameterGradients: false)
         return residual ? add(dx, dy, into: &sum) : dx
     }
 }

@@ -114,10 +114,10 @@ struct BackboneTests {
                             forward: block.forward, backward: block.backward)
         }
         let store = ParameterStore()
-        let main = ConvolutionUnit([ReLU(), DepthwiseConv2d("d", store: store, initializer: initializer, channels: 4, kernel: 3, padding: 1, bias: false),
+        let main = Sequential([ReLU(), DepthwiseConv2d("d", store: store, initializer: initializer, channels: 4, kernel: 3, padding: 1, bias: false),
                                     Conv2d("p", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, bias: false),
                                     BatchNorm2d("b", store: store, channels: 6, epsilon: 1e-3)])
-        let residual = ConvolutionUnit([Conv2d("r", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, stride: 1,
+        let residual = Sequential([Conv2d("r", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, stride: 1,
                                                bias: false), BatchNorm2d("rb", store: store, channels: 6, epsilon: 1e-3)])
         store.seal()
         // (Max pooling is left out here: a finite-difference step can change a window's winner;
