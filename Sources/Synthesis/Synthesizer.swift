@@ -55,7 +55,7 @@ public struct SynthesisResult: Sendable {
     /// File names inside `folder`, in the order written (not counting the manifest and `latents.npy`).
     public var files: [String] = []
     /// Frames written: generated and not withheld by the privacy filter.
-    public var framesWritten = 0
+    public var framesWritten: Int { writtenLatentIndices.count }
     public var framesGenerated = 0
     public var framesRequested: Int
     /// The latent index of every frame written, in order.
@@ -166,7 +166,6 @@ public enum Synthesizer {
                 }
             }
             result.framesGenerated = range.upperBound
-            result.framesWritten = result.writtenLatentIndices.count
             progress(result.framesGenerated, latents.count)
             start = range.upperBound
         }
@@ -200,9 +199,13 @@ public enum Synthesizer {
     /// training frames to compare with.
     static func privacyFilter(_ setting: SynthesisRequest.PrivacySetting, model: SynthesisModel, catalog: Catalog?,
                               warnings: inout [String]) throws -> PrivacyFilter? {
-        if setting == .disabled {
+        let givenThreshold: Float?
+        switch setting {
+        case .disabled:
             warnings.append("the privacy filter is off: near-copies of training frames are exported too")
             return nil
+        case .threshold(let value): givenThreshold = value
+        case .derived: givenThreshold = nil
         }
         guard let record = model.record, let catalog else {
             warnings.append("no privacy filter: the model's training frames are unknown (a checkpoint folder outside the registry)")
@@ -213,20 +216,12 @@ public enum Synthesizer {
             return nil
         }
         let frames = try ModelFrameSets.load(model, record: record, catalog: catalog)
-        let training = frames.training
-        switch setting {
-        case .threshold(let value):
-            return PrivacyFilter(threshold: value, trainingFrames: training)
-        case .derived:
-            guard let threshold = frames.nearCopyThreshold else {
-                warnings.append("no privacy filter: the model's real frames come from one series, so no threshold can be derived "
-                                + "(give --privacy-threshold)")
-                return nil
-            }
-            return PrivacyFilter(threshold: threshold, trainingFrames: training)
-        case .disabled:
+        guard let threshold = givenThreshold ?? frames.nearCopyThreshold else {
+            warnings.append("no privacy filter: the model's real frames come from one series, so no threshold can be derived "
+                            + "(give --privacy-threshold)")
             return nil
         }
+        return PrivacyFilter(threshold: threshold, trainingFrames: frames.training)
     }
 
     /// YES unless the model's lineage shows every training instance stating NO.
