@@ -22,11 +22,14 @@ public struct DataCopyingTest: Sendable {
     /// Cells from k-means on the training frames, k = held-out frames / 20
     /// (1 to 10); a cell counts when it holds at least 3 held-out and 3
     /// generated frames, else all frames form one cell. Nil when there are
-    /// fewer than 2 held-out or generated frames.
-    public static func run(training: FrameMatrix, heldOut: FrameMatrix, generated: FrameMatrix, seed: UInt64 = 1) -> DataCopyingTest? {
+    /// fewer than 2 held-out or generated frames. `generatedDistances`, each
+    /// generated frame's distance to its nearest training frame, are computed
+    /// when not given.
+    public static func run(training: FrameMatrix, heldOut: FrameMatrix, generated: FrameMatrix, generatedDistances: [Float]? = nil,
+                           seed: UInt64 = 1) -> DataCopyingTest? {
         guard heldOut.count >= 2, generated.count >= 2, training.count >= 1 else { return nil }
         let heldOutDistances = FrameDistance.nearest(heldOut, in: training).map(\.distance)
-        let generatedDistances = FrameDistance.nearest(generated, in: training).map(\.distance)
+        let generatedDistances = generatedDistances ?? FrameDistance.nearest(generated, in: training).map(\.distance)
         let k = max(1, min(10, heldOut.count / 20, training.count))
         let centroids = kMeans(training, k: k, seed: seed)
         let heldOutCells = FrameDistance.nearest(heldOut, in: centroids).map(\.index)

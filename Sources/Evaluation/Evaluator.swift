@@ -161,7 +161,8 @@ public enum Evaluator {
             nearest[index].map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0.index)), side: side) }.max() ?? 0
         }
         progress("data-copying test")
-        let copying = DataCopyingTest.run(training: training, heldOut: validation, generated: generated, seed: seed)
+        let copying = DataCopyingTest.run(training: training, heldOut: validation, generated: generated,
+                                          generatedDistances: nearestDistances, seed: seed)
         progress("two-sample tests")
         let independent = Array(0..<generated.count)
         let c2st = ClassifierTwoSampleTest.accuracy(generated, groups: independent, validation, groups: validationSeries, frameSide: side,
