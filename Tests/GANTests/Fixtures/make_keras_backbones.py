@@ -9,9 +9,8 @@ writes the legacy weights-only HDF5 layout that Keras Applications'
 
 Writes, beside this script:
 - mobilenetv2_035_notop.h5: MobileNetV2(alpha=0.35, include_top=False,
-  weights=None) at 64 x 64, random initialisation plus random BatchNorm
-  moving statistics (Keras starts them at 0 and 1, which would hide a
-  wrong mean/variance mapping), saved with save_weights;
+  weights=None) at 64 x 64, random initialisation, saved with save_weights.
+  Its BatchNorm moving statistics are calibrated (see `calibrate_batchnorm`);
 - mobilenetv2_035_io.safetensors: a float32 input batch [2, 3, 64, 64]
   (NCHW, values in [-1, 1], Keras' "tf" preprocessing already applied),
   the pooled features [2, C] from Keras, and the parameter count;
@@ -20,6 +19,19 @@ Writes, beside this script:
   name and layout medsynth's engine gives it (and converted here, with
   numpy, to Keras' layout). The Swift test fills its Xception with the same
   formula and compares the pooled features of this input [2, 3, 71, 71].
+  The BatchNorm moving statistics are calibrated instead, and stored here
+  under the engine's names (`<layer>.running_mean`, `<layer>.running_var`).
+
+Why calibrate: with uncalibrated statistics (Keras' 0 and 1, or random ones)
+the activations of a randomly initialised network drift layer by layer
+until the pooled features hardly depend on the image (they varied by about
+1e-9 between two inputs). A comparison of such features cannot see a wrong
+stride, padding or channel order in the early layers. Each BatchNorm layer,
+in order, gets the mean and variance of its own input over a calibration
+batch, plus random gamma and beta, so every layer's output stays of order 1
+and the features differ between images by far more than the tolerance.
+The statistics are the data's, not 0 and 1, so a swapped mean/variance
+mapping would still show.
 """
 import pathlib
 
@@ -31,40 +43,58 @@ HERE = pathlib.Path(__file__).parent
 rng = np.random.default_rng(7)
 
 
-def randomise_batchnorm(model):
+def calibrate_batchnorm(model, images, keep_gamma_beta=False):
+    """Sets each BatchNorm layer's moving mean and variance, in order, to those of its input on `images`."""
     for layer in model.layers:
         if isinstance(layer, tf.keras.layers.BatchNormalization):
-            gamma, beta, mean, variance = layer.get_weights()
-            layer.set_weights([1 + 0.1 * rng.normal(size=gamma.shape), 0.1 * rng.normal(size=beta.shape),
-                               0.1 * rng.normal(size=mean.shape), rng.uniform(0.5, 1.5, size=variance.shape)])
+            layer_input = tf.keras.Model(model.input, layer.input)(images, training=False).numpy()
+            gamma, beta, _, _ = layer.get_weights()
+            if not keep_gamma_beta:
+                gamma, beta = 1 + 0.1 * rng.normal(size=gamma.shape), 0.1 * rng.normal(size=beta.shape)
+            layer.set_weights([gamma, beta, layer_input.mean(axis=(0, 1, 2)), layer_input.var(axis=(0, 1, 2))])
+
+
+def spread(features):
+    return float(np.abs(features[0] - features[1]).max())
 
 
 def main():
     tf.keras.utils.set_random_seed(7)
     model = tf.keras.applications.MobileNetV2(input_shape=(64, 64, 3), alpha=0.35, include_top=False, weights=None,
                                               pooling="avg")
-    randomise_batchnorm(model)
+    calibrate_batchnorm(model, rng.uniform(-1, 1, size=(8, 64, 64, 3)).astype(np.float32))
     model.save_weights(str(HERE / "mobilenetv2_035_notop.h5"))
     x = rng.uniform(-1, 1, size=(2, 64, 64, 3)).astype(np.float32)
     features = model(x, training=False).numpy().astype(np.float32)
     save_file({"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2)), "features": features,
                "parameters": np.array([model.count_params()], dtype=np.float32)},
               str(HERE / "mobilenetv2_035_io.safetensors"))
-    print("MobileNetV2 alpha 0.35:", model.count_params(), "parameters, features", features.shape)
+    print("MobileNetV2 alpha 0.35:", model.count_params(), "parameters, features", features.shape,
+          "largest difference between the two images' features", spread(features))
 
 
 def formula_weight(name, shape):
-    """amplitude * sin(0.37 i + phase(name)) over the engine-layout array, i the flat index."""
-    phase = sum((j + 1) * b for j, b in enumerate(name.encode())) % 997 / 997 * 2 * np.pi
-    wave = np.sin(0.37 * np.arange(int(np.prod(shape)), dtype=np.float64) + phase).reshape(shape)
-    if name.endswith(".running_var"):
-        return (1 + 0.5 * np.abs(wave)).astype(np.float32)
-    if name.endswith(".running_mean") or name.endswith(".bias"):
-        return (0.1 * wave).astype(np.float32)
+    """A uniform value in [-1, 1) per flat index i of the engine-layout array,
+    from splitmix64(key(name) * 2^32 + i), scaled by the role of the array.
+
+    An integer hash, so that Swift computes the same bits. (A sinusoid of the
+    flat index, used before, makes every 1x1 convolution's matrix rank 2, and
+    the network so ill-conditioned that float32 rounding changed its
+    features by order 1.)
+    """
+    key = sum((j + 1) * b for j, b in enumerate(name.encode())) % 1_000_003
+    state = np.uint64(key << 32) + np.arange(int(np.prod(shape)), dtype=np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    with np.errstate(over="ignore"):
+        z = (state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    uniform = ((z >> np.uint64(11)).astype(np.float64) * 2.0 ** -53 * 2 - 1).reshape(shape)
+    if name.endswith(".bias"):
+        return (0.1 * uniform).astype(np.float32)
     if len(shape) == 1:  # BatchNorm gamma
-        return (1 + 0.2 * wave).astype(np.float32)
+        return (1 + 0.2 * uniform).astype(np.float32)
     fan_in = int(np.prod(shape[1:]))
-    return (wave / np.sqrt(fan_in)).astype(np.float32)
+    return (uniform * np.sqrt(3 / fan_in)).astype(np.float32)
 
 
 def xception():
@@ -86,18 +116,28 @@ def xception():
             elif short == "depthwise_kernel":  # Keras [kh, kw, in, 1], engine [in, 1, kh, kw]
                 engine = (shape[2], 1, shape[0], shape[1])
                 values.append(formula_weight(target + ".depthwise.weight", engine).transpose(2, 3, 0, 1))
+            elif short in ("moving_mean", "moving_variance"):  # placeholders until calibrate_batchnorm
+                values.append(np.zeros(shape) if short == "moving_mean" else np.ones(shape))
             else:
-                suffix = {"gamma": ".weight", "beta": ".bias", "moving_mean": ".running_mean",
-                          "moving_variance": ".running_var"}[short]
+                suffix = {"gamma": ".weight", "beta": ".bias"}[short]
                 values.append(formula_weight(target + suffix, shape))
         if values:
             layer.set_weights(values)
+    calibrate_batchnorm(model, rng.uniform(-1, 1, size=(8, 71, 71, 3)).astype(np.float32), keep_gamma_beta=True)
+    statistics = {}
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            _, _, mean, variance = layer.get_weights()
+            target = rename.get(layer.name, layer.name)
+            statistics[target + ".running_mean"] = mean.astype(np.float32)
+            statistics[target + ".running_var"] = variance.astype(np.float32)
     x = np.sin(0.011 * np.arange(2 * 71 * 71 * 3)).reshape(2, 71, 71, 3).astype(np.float32)
     features = model(x, training=False).numpy().astype(np.float32)
     save_file({"input": np.ascontiguousarray(x.transpose(0, 3, 1, 2)), "features": features,
-               "parameters": np.array([model.count_params()], dtype=np.float32)},
+               "parameters": np.array([model.count_params()], dtype=np.float32), **statistics},
               str(HERE / "xception_formula_io.safetensors"))
-    print("Xception:", model.count_params(), "parameters, features", features.shape, "max", np.abs(features).max())
+    print("Xception:", model.count_params(), "parameters, features", features.shape, "max", np.abs(features).max(),
+          "largest difference between the two images' features", spread(features))
 
 
 if __name__ == "__main__":
