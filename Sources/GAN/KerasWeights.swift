@@ -9,6 +9,13 @@ import Engine
 public final class KerasWeightFile {
     private let handle: OpaquePointer
     public let path: String
+    /// Float values read so far, against `maximumValues`.
+    private var valuesRead = 0
+
+    /// The most float values one file may hold (256 MB), checked against each
+    /// dataset's declared shape before anything is allocated. Xception, the
+    /// largest backbone, has 20.9 million.
+    public static let maximumValues = 1 << 26
 
     public init(path: String) throws {
         var error = [CChar](repeating: 0, count: 512)
@@ -41,7 +48,17 @@ public final class KerasWeightFile {
         let rank = Int(ms_h5_dataset_shape(handle, datasetPath, &dims, 8))
         guard rank >= 0 else { throw TensorFileError("no dataset \(datasetPath)", path: path) }
         let shape = dims.prefix(rank).map(Int.init)
-        var values = [Float](repeating: 0, count: shape.reduce(1, *))
+        var count = 1
+        for size in shape {
+            let (product, overflow) = count.multipliedReportingOverflow(by: size)
+            guard size >= 0, !overflow, product <= Self.maximumValues - valuesRead else {
+                throw TensorFileError("\(datasetPath) declares shape \(shape), more than the \(Self.maximumValues) values a weight file may hold",
+                                      path: path)
+            }
+            count = product
+        }
+        valuesRead += count
+        var values = [Float](repeating: 0, count: count)
         var error = [CChar](repeating: 0, count: 512)
         guard ms_h5_read_floats(handle, datasetPath, &values, values.count, &error, error.count) == 0 else {
             throw TensorFileError("\(datasetPath): " + error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, path: path)

@@ -166,7 +166,7 @@ struct BackboneTests {
         #expect(a == b)
     }
 
-    @Test("a weight file that does not fit names what is wrong")
+    @Test("a weight file that does not fit, or declares more values than any backbone has, names what is wrong")
     func mismatch() throws {
         let weights = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
         #expect { try MobileNetV2(alpha: 1).loadKerasWeights(KerasWeightFile(path: weights.path)) } throws: {
@@ -174,5 +174,10 @@ struct BackboneTests {
         }
         let notHDF5 = try #require(Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
         #expect { try KerasWeightFile(path: notHDF5.path) } throws: { "\($0)".contains("not an HDF5 file") }
+        // A dataset declaring 3 x 3 x 3 x 2^40 floats (and storing none) is refused before any allocation.
+        let oversized = try #require(Bundle.module.url(forResource: "oversized_weight", withExtension: "h5", subdirectory: "Fixtures"))
+        #expect { try KerasWeightFile(path: oversized.path).engineArrays() } throws: {
+            "\($0)".contains("/Conv1/Conv1/kernel:0 declares shape [3, 3, 3, 1099511627776]") && "\($0)".contains("oversized_weight.h5")
+        }
     }
 }

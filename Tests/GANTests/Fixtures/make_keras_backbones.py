@@ -20,7 +20,10 @@ Writes, beside this script:
   numpy, to Keras' layout). The Swift test fills its Xception with the same
   formula and compares the pooled features of this input [2, 3, 71, 71].
   The BatchNorm moving statistics are calibrated instead, and stored here
-  under the engine's names (`<layer>.running_mean`, `<layer>.running_var`).
+  under the engine's names (`<layer>.running_mean`, `<layer>.running_var`);
+- oversized_weight.h5: the Keras layout with one chunked dataset that declares
+  3 x 3 x 3 x 2^40 floats and stores none (a few kB), for the check that a
+  declared shape is refused before memory is allocated.
 
 Why calibrate: with uncalibrated statistics (Keras' 0 and 1, or random ones)
 the activations of a randomly initialised network drift layer by layer
@@ -140,6 +143,16 @@ def xception():
           "largest difference between the two images' features", spread(features))
 
 
+def oversized():
+    import h5py
+    with h5py.File(HERE / "oversized_weight.h5", "w") as file:
+        file.attrs["layer_names"] = np.array([b"Conv1"])
+        layer = file.create_group("Conv1")
+        layer.attrs["weight_names"] = np.array([b"Conv1/kernel:0"])
+        layer.create_dataset("Conv1/kernel:0", shape=(3, 3, 3, 1 << 40), dtype="float32", chunks=(3, 3, 3, 1024))
+
+
 if __name__ == "__main__":
     main()
     xception()
+    oversized()
