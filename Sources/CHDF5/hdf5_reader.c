@@ -99,8 +99,10 @@ int ms_h5_dataset_shape(ms_h5_file *file, const char *path, long long *dims, int
     hid_t space = H5Dget_space(dataset);
     int rank = H5Sget_simple_extent_ndims(space);
     hsize_t sizes[32];
-    if (rank < 0 || rank > max_rank || rank > 32) {
+    if (rank < 0) {
         rank = -1;
+    } else if (rank > max_rank || rank > 32) {
+        rank = -2;
     } else {
         H5Sget_simple_extent_dims(space, sizes, NULL);
         for (int i = 0; i < rank; i++) dims[i] = (long long)sizes[i];

@@ -46,6 +46,7 @@ public final class KerasWeightFile {
         let datasetPath = "/\(layer)/\(weight)"
         var dims = [Int64](repeating: 0, count: 8)
         let rank = Int(ms_h5_dataset_shape(handle, datasetPath, &dims, 8))
+        guard rank != -2 else { throw TensorFileError("\(datasetPath) has more than \(dims.count) dimensions", path: path) }
         guard rank >= 0 else { throw TensorFileError("no dataset \(datasetPath)", path: path) }
         let shape = dims.prefix(rank).map(Int.init)
         var count = 1

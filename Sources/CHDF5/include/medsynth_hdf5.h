@@ -25,7 +25,8 @@ void ms_h5_close(ms_h5_file *file);
 long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const char *name, char *buffer, size_t capacity);
 
 /// The rank of the dataset at `path` and its dimensions in `dims` (at most
-/// `max_rank`); -1 when absent or not a dataset.
+/// `max_rank`); -1 when absent or not a dataset, -2 when its rank exceeds
+/// `max_rank`.
 int ms_h5_dataset_shape(ms_h5_file *file, const char *path, long long *dims, int max_rank);
 
 /// Reads the dataset at `path` (any floating-point type) as `count` floats.

@@ -23,7 +23,8 @@ Writes, beside this script:
   under the engine's names (`<layer>.running_mean`, `<layer>.running_var`);
 - oversized_weight.h5: the Keras layout with one chunked dataset that declares
   3 x 3 x 3 x 2^40 floats and stores none (a few kB), for the check that a
-  declared shape is refused before memory is allocated.
+  declared shape is refused before memory is allocated, and a 9-D dataset
+  `/Conv2/Conv2/kernel:0` outside `layer_names`.
 
 Why calibrate: with uncalibrated statistics (Keras' 0 and 1, or random ones)
 the activations of a randomly initialised network drift layer by layer
@@ -150,6 +151,7 @@ def oversized():
         layer = file.create_group("Conv1")
         layer.attrs["weight_names"] = np.array([b"Conv1/kernel:0"])
         layer.create_dataset("Conv1/kernel:0", shape=(3, 3, 3, 1 << 40), dtype="float32", chunks=(3, 3, 3, 1024))
+        file.create_group("Conv2").create_dataset("Conv2/kernel:0", shape=(1,) * 9, dtype="float32")
 
 
 if __name__ == "__main__":
