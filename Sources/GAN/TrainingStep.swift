@@ -36,10 +36,10 @@ public final class TrainingStep {
         discriminator.store.zeroGradients()
         let realLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(real), training: true), target: 1,
                                                      gradient: &logitGradient)
-        _ = discriminator.backward(logitGradient!, parameterGradients: true)
+        discriminator.accumulateParameterGradients(logitGradient!)
         let generatedLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(generated), training: true),
                                                           target: 0, gradient: &logitGradient)
-        _ = discriminator.backward(logitGradient!, parameterGradients: true)
+        discriminator.accumulateParameterGradients(logitGradient!)
         discriminatorOptimizer.update()
 
         generator.store.zeroGradients()

@@ -11,6 +11,15 @@ public protocol DiscriminatorNetwork: AnyObject {
     /// Returns the gradient with respect to the images; adds parameter
     /// gradients into `store` only when `parameterGradients`.
     func backward(_ logitGradient: Tensor, parameterGradients: Bool) -> Tensor
+    /// Adds the parameter gradients of the last forward into `store`, for the
+    /// discriminator's own step, which needs no gradient with respect to the images.
+    func accumulateParameterGradients(_ logitGradient: Tensor)
+}
+
+extension DiscriminatorNetwork {
+    public func accumulateParameterGradients(_ logitGradient: Tensor) {
+        _ = backward(logitGradient, parameterGradients: true)
+    }
 }
 
 extension Discriminator: DiscriminatorNetwork {}
@@ -96,6 +105,13 @@ public final class TransferDiscriminator: DiscriminatorNetwork {
         }
         let enlarged = enlargements.reduce(rgb) { $1.forward($0, training: false) }
         return head.forward(backbone.forward(enlarged), training: training)
+    }
+
+    /// Only the head: the frozen backbone has nothing to train, so the
+    /// discriminator's step skips the pass back through it (a quarter of an
+    /// Xception training step).
+    public func accumulateParameterGradients(_ logitGradient: Tensor) {
+        _ = head.backward(logitGradient, parameterGradients: true)
     }
 
     public func backward(_ logitGradient: Tensor, parameterGradients: Bool) -> Tensor {

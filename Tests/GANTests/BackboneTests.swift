@@ -166,6 +166,24 @@ struct BackboneTests {
         #expect(a == b)
     }
 
+    @Test("the transfer discriminator's own step adds the same head gradients without the pass back through the backbone")
+    func headOnlyGradients() throws {
+        let weights = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
+        let discriminator = TransferDiscriminator(backbone: try BackboneKind.mobilenetv2.load(weights: weights.path), resolution: 32, seed: 3)
+        var random = EngineRandom(seed: 5)
+        let images = Tensor(shape: [3, 1, 32, 32], values: (0..<3 * 32 * 32).map { _ in random.uniform(-1, 1) })
+        let logitGradient = Tensor(shape: [3, 1], values: [0.5, -1, 2])
+        func gradients(_ accumulate: () -> Void) -> [Float] {
+            discriminator.store.zeroGradients()
+            _ = discriminator.forward(images, training: true)
+            accumulate()
+            return Array(UnsafeBufferPointer(start: discriminator.store.gradients, count: discriminator.store.count))
+        }
+        let full = gradients { _ = discriminator.backward(logitGradient, parameterGradients: true) }
+        let headOnly = gradients { discriminator.accumulateParameterGradients(logitGradient) }
+        #expect(full == headOnly && full.contains { $0 != 0 })
+    }
+
     @Test("a weight file that does not fit, or declares more values than any backbone has, names what is wrong")
     func mismatch() throws {
         let weights = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
