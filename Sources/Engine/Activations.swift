@@ -7,10 +7,13 @@ public final class LeakyReLU: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
+    /// The profiler's label: a slope of 0 is a plain ReLU.
+    private var profileName: String { slope == 0 ? "ReLU" : "LeakyReLU" }
+
     public init(slope: Float = 0.2) { self.slope = slope }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        Profiler.measure("LeakyReLU", .forward) {
+        Profiler.measure(profileName, .forward) {
             input = x
             let y = reuseTensor(&output, x.shape)
             let slope = self.slope
@@ -22,7 +25,7 @@ public final class LeakyReLU: Layer {
     }
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        Profiler.measure("LeakyReLU", .backward) {
+        Profiler.measure(profileName, .backward) {
             let x = input!
             let dx = reuseTensor(&inputGradient, x.shape)
             let slope = self.slope
