@@ -9,21 +9,25 @@ import Engine
 public final class KerasWeightFile {
     private let handle: OpaquePointer
     public let path: String
-    /// Float values read so far, against `maximumValues`.
+    /// Float values read so far, against `valueLimit` (a file of many
+    /// datasets, each within the limit, is bounded too).
     private var valuesRead = 0
+    /// The most float values this file may hold: `maximumValues` unless a caller asks for less.
+    public let valueLimit: Int
 
     /// The most float values one file may hold (256 MB), checked against each
     /// dataset's declared shape before anything is allocated. Xception, the
     /// largest backbone, has 20.9 million.
     public static let maximumValues = 1 << 26
 
-    public init(path: String) throws {
+    public init(path: String, valueLimit: Int = KerasWeightFile.maximumValues) throws {
         var error = [CChar](repeating: 0, count: 512)
         guard let opened = ms_h5_open(path, &error, error.count) else {
             throw TensorFileError(error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, path: path)
         }
         handle = opened
         self.path = path
+        self.valueLimit = valueLimit
     }
 
     deinit { ms_h5_close(handle) }
@@ -52,18 +56,21 @@ public final class KerasWeightFile {
         var count = 1
         for size in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
-            guard size >= 0, !overflow, product <= Self.maximumValues - valuesRead else {
-                throw TensorFileError("\(datasetPath) declares shape \(shape), more than the \(Self.maximumValues) values a weight file may hold",
+            guard size >= 0, !overflow, product <= valueLimit else {
+                throw TensorFileError("\(datasetPath) declares shape \(shape), more than the \(valueLimit) values this weight file may hold",
                                       path: path)
             }
             count = product
         }
-        valuesRead += count
+        guard count <= valueLimit - valuesRead else {
+            throw TensorFileError("\(datasetPath) takes the file's weights past the \(valueLimit) values it may hold", path: path)
+        }
         var values = [Float](repeating: 0, count: count)
         var error = [CChar](repeating: 0, count: 512)
         guard ms_h5_read_floats(handle, datasetPath, &values, values.count, &error, error.count) == 0 else {
             throw TensorFileError("\(datasetPath): " + error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, path: path)
         }
+        valuesRead += count
         return NamedArray(shape: shape, values: values)
     }
 

@@ -197,6 +197,10 @@ struct BackboneTests {
         #expect { try KerasWeightFile(path: oversized.path).engineArrays() } throws: {
             "\($0)".contains("/Conv1/Conv1/kernel:0 declares shape [3, 3, 3, 1099511627776]") && "\($0)".contains("oversized_weight.h5")
         }
+        // Datasets each within the limit, but more in all: the fixture holds 410,208 values.
+        #expect { try KerasWeightFile(path: weights.path, valueLimit: 400_000).engineArrays() } throws: {
+            "\($0)".contains("takes the file's weights past the 400000 values it may hold")
+        }
         #expect { try KerasWeightFile(path: oversized.path).array(layer: "Conv2", weight: "Conv2/kernel:0") } throws: {
             "\($0)".contains("/Conv2/Conv2/kernel:0 has more than 8 dimensions")
         }
