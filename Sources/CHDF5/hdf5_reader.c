@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The largest string attribute read (layer and weight name lists are a few kB). */
+#define MS_H5_MAX_ATTRIBUTE_BYTES ((size_t)16 << 20)
+
 struct ms_h5_file {
     hid_t id;
 };
@@ -48,14 +51,17 @@ long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const cha
         hssize_t count = H5Sget_simple_extent_npoints(space);
         size_t needed = 0, used = 0;
         if (H5Tis_variable_str(type) > 0) {
-            char **strings = calloc((size_t)(count > 0 ? count : 1), sizeof(char *));
+            size_t items = (size_t)(count > 0 ? count : 1);
+            char **strings = items <= MS_H5_MAX_ATTRIBUTE_BYTES / sizeof(char *) ? calloc(items, sizeof(char *)) : NULL;
             hid_t memory = H5Tcopy(H5T_C_S1);
             H5Tset_size(memory, H5T_VARIABLE);
-            if (H5Aread(attribute, memory, strings) >= 0) {
+            if (strings && H5Aread(attribute, memory, strings) >= 0) {
                 for (hssize_t i = 0; i < count; i++) {
                     size_t length = strings[i] ? strlen(strings[i]) : 0;
-                    needed += length + (i + 1 < count ? 1 : 0);
-                    if (used + length + 1 < capacity) {
+                    size_t separator = i + 1 < count ? 1 : 0;
+                    needed += length + separator;
+                    /* The text and its separator, leaving one byte for the final NUL. */
+                    if (used + length + separator < capacity) {
                         memcpy(buffer + used, strings[i], length);
                         used += length;
                         if (i + 1 < count) buffer[used++] = '\n';
@@ -68,13 +74,17 @@ long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const cha
             free(strings);
         } else {
             size_t size = H5Tget_size(type);
-            char *raw = calloc((size_t)(count > 0 ? count : 1) * size + 1, 1);
-            if (H5Aread(attribute, type, raw) >= 0) {
+            size_t items = (size_t)(count > 0 ? count : 1);
+            /* The sizes come from the file: refuse an attribute over 16 MB before allocating it. */
+            char *raw = size > 0 && items <= MS_H5_MAX_ATTRIBUTE_BYTES / size ? calloc(items * size + 1, 1) : NULL;
+            if (raw && H5Aread(attribute, type, raw) >= 0) {
                 for (hssize_t i = 0; i < count; i++) {
                     const char *item = raw + (size_t)i * size;
                     size_t length = strnlen(item, size);
-                    needed += length + (i + 1 < count ? 1 : 0);
-                    if (used + length + 1 < capacity) {
+                    size_t separator = i + 1 < count ? 1 : 0;
+                    needed += length + separator;
+                    /* The text and its separator, leaving one byte for the final NUL. */
+                    if (used + length + separator < capacity) {
                         memcpy(buffer + used, item, length);
                         used += length;
                         if (i + 1 < count) buffer[used++] = '\n';

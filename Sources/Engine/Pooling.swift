@@ -110,7 +110,13 @@ public final class MaxPool2d: Layer {
                                 guard iy >= 0 && iy < h else { continue }
                                 for kj in 0..<k {
                                     let ix = ox * s - left + kj
-                                    if ix >= 0 && ix < w && source[iy * w + ix] > best { (best, bestIndex) = (source[iy * w + ix], iy * w + ix) }
+                                    // The first in-bounds value starts the window, so every window has an
+                                    // in-bounds winner even if all are -inf; a NaN wins and stays (passed on).
+                                    guard ix >= 0 && ix < w else { continue }
+                                    let value = source[iy * w + ix]
+                                    if bestIndex < 0 || value > best || value.isNaN {
+                                        (best, bestIndex) = (value, iy * w + ix)
+                                    }
                                 }
                             }
                             let slot = plane * oh * ow + oy * ow + ox

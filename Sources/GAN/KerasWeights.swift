@@ -79,7 +79,8 @@ public final class KerasWeightFile {
         while true {
             var buffer = [CChar](repeating: 0, count: capacity)
             let length = ms_h5_string_attribute(handle, objectPath, attribute, &buffer, capacity)
-            if length < 0 { return nil }
+            // Over 16 MB of names is refused, as the C side refuses such an attribute.
+            if length < 0 || length >= 16 << 20 { return nil }
             if length < capacity {
                 let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
                 return text.isEmpty ? [] : text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)

@@ -72,6 +72,8 @@ final class InvertedResidual {
     let residual: Bool
     let body: Sequential
     private var sum: Tensor?
+    /// Separate from `sum`, which is the next block's cached input.
+    private var inputGradient: Tensor?
 
     init(index: Int, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int, stride: Int, expansion: Int) {
         self.outChannels = outChannels
@@ -101,6 +103,6 @@ final class InvertedResidual {
 
     func backward(_ dy: Tensor) -> Tensor {
         let dx = body.backward(dy, parameterGradients: false)
-        return residual ? add(dx, dy, into: &sum) : dx
+        return residual ? add(dx, dy, into: &inputGradient) : dx
     }
 }

@@ -148,6 +148,16 @@ struct GradientCheckTests {
         GradientCheck.check("maxpool3x3s2 same on 7x7 (padding 1 and 1)", input: oddSpaced, store: nil,
                             run: { samePool.forward($0, training: false) }, backward: { samePool.backward($0, parameterGradients: false) })
         #expect(samePool.forward(oddSpaced, training: false).shape == [2, 2, 4, 4])
+        // A window of only NaN or -inf (a diverging generator) has an in-bounds winner: NaN is passed
+        // on, and backward sends each gradient to a pixel of its own window.
+        let diverged = Tensor(shape: [1, 1, 2, 2], values: [.nan, .nan, -.infinity, -.infinity])
+        let rowPool = MaxPool2d(kernel: 1, stride: 1)
+        let pooled = rowPool.forward(diverged, training: false).values
+        #expect(pooled[0].isNaN && pooled[1].isNaN && pooled[2] == -.infinity && pooled[3] == -.infinity)
+        #expect(rowPool.backward(Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4]), parameterGradients: false).values == [1, 2, 3, 4])
+        let windowPool = MaxPool2d(kernel: 2, stride: 2)
+        #expect(windowPool.forward(Tensor(shape: [1, 1, 2, 2], values: Array(repeating: -.infinity, count: 4)), training: false).values == [-.infinity])
+        #expect(windowPool.backward(Tensor(shape: [1, 1, 1, 1], values: [5]), parameterGradients: false).values == [5, 0, 0, 0])
         layerCheck("zeropad same 3x3 stride 2", [2, 2, 6, 5]) { _, _ in ZeroPad2d(sameFor: 3, stride: 2) }
         layerCheck("zeropad", [2, 2, 3, 4]) { _, _ in ZeroPad2d(top: 1, bottom: 0, left: 0, right: 2) }
         layerCheck("global average", [2, 3, 3, 4]) { _, _ in GlobalAveragePool() }
