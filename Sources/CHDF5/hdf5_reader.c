@@ -55,6 +55,8 @@ long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const cha
             char **strings = items <= MS_H5_MAX_ATTRIBUTE_BYTES / sizeof(char *) ? calloc(items, sizeof(char *)) : NULL;
             hid_t memory = H5Tcopy(H5T_C_S1);
             H5Tset_size(memory, H5T_VARIABLE);
+            /* h5py writes str as UTF-8; HDF5 will not convert it to an ASCII memory type. */
+            H5Tset_cset(memory, H5Tget_cset(type));
             if (strings && H5Aread(attribute, memory, strings) >= 0) {
                 for (hssize_t i = 0; i < count; i++) {
                     size_t length = strings[i] ? strlen(strings[i]) : 0;

@@ -143,6 +143,30 @@ struct BackboneTests {
         Self.checkBlock("xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: block.forward, backward: block.backward)
     }
 
+    @Test("a file Keras wrote with Xception's kinds of layers maps to the engine's names and layouts")
+    func separableResidualFromKeras() throws {
+        let weights = try #require(Bundle.module.url(forResource: "separable_residual", withExtension: "h5", subdirectory: "Fixtures"))
+        let io = try #require(Bundle.module.url(forResource: "separable_residual_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let file = try KerasWeightFile(path: weights.path)
+        let names = try file.layerNames()
+        #expect(names.contains("conv2d_4") && names.contains("batch_normalization_4"), "Keras numbered the unnamed layers: \(names)")
+        let arrays = try file.engineArrays(rename: Xception.kerasRename(layerNames: names))
+        let expected = try SafeTensors.read(path: io.path).tensors
+        #expect(Set(arrays.keys) == Set(expected.keys))
+        for (name, reference) in expected {
+            #expect(arrays[name]?.shape == reference.shape && arrays[name]?.values == reference.values, "\(name)")
+        }
+    }
+
+    @Test("name lists longer than the first buffer keep every name, fixed- or variable-length")
+    func longNameLists() throws {
+        let file = try KerasWeightFile(path: try #require(Bundle.module.url(forResource: "long_names", withExtension: "h5", subdirectory: "Fixtures")).path)
+        let layers = try file.layerNames()
+        #expect(layers.count == 400 && layers.first == "layer_with_a_long_name_000" && layers.last == "layer_with_a_long_name_399")
+        let weights = file.weightNames(layer: "many")
+        #expect(weights.count == 400 && weights.last == "many/weight_399:0")
+    }
+
     @Test("Xception maps a Keras file's unnamed residual layers by order")
     func xceptionRename() {
         let rename = Xception.kerasRename(layerNames: ["input_1", "block1_conv1", "conv2d_4", "batch_normalization_4", "block2_sepconv1",

@@ -24,7 +24,16 @@ Writes, beside this script:
 - oversized_weight.h5: the Keras layout with one chunked dataset that declares
   3 x 3 x 3 x 2^40 floats and stores none (a few kB), for the check that a
   declared shape is refused before memory is allocated, and a 9-D dataset
-  `/Conv2/Conv2/kernel:0` outside `layer_names`.
+  `/Conv2/Conv2/kernel:0` outside `layer_names`;
+- long_names.h5: 400 layer names (about 11 kB, fixed-length strings) on the
+  root and 400 variable-length weight names on `/many`, longer than the
+  reader's first 4 kB buffer;
+- separable_residual.h5 and separable_residual_io.safetensors: a small Keras
+  model with Xception's kinds of layers (a named SeparableConv2D and
+  BatchNormalization, an unnamed 1x1 Conv2D and BatchNormalization, as
+  Xception's residual branches are), saved with save_weights, and every
+  weight in the engine's names and layouts converted here with numpy, for
+  the separable mapping and `Xception.kerasRename` on a file Keras wrote.
 
 Why calibrate: with uncalibrated statistics (Keras' 0 and 1, or random ones)
 the activations of a randomly initialised network drift layer by layer
@@ -154,7 +163,46 @@ def oversized():
         file.create_group("Conv2").create_dataset("Conv2/kernel:0", shape=(1,) * 9, dtype="float32")
 
 
+def long_names():
+    import h5py
+    with h5py.File(HERE / "long_names.h5", "w") as file:
+        file.attrs["layer_names"] = np.array([f"layer_with_a_long_name_{i:03d}".encode() for i in range(400)])
+        file.create_group("many").attrs.create("weight_names", [f"many/weight_{i:03d}:0" for i in range(400)],
+                                               dtype=h5py.string_dtype())
+
+
+def separable_residual():
+    inputs = tf.keras.Input((8, 8, 4))
+    residual = tf.keras.layers.Conv2D(6, 1, strides=2, padding="same", use_bias=False)(inputs)
+    residual = tf.keras.layers.BatchNormalization()(residual)
+    x = tf.keras.layers.SeparableConv2D(6, 3, padding="same", use_bias=False, name="block2_sepconv1")(inputs)
+    x = tf.keras.layers.BatchNormalization(name="block2_sepconv1_bn")(x)
+    x = tf.keras.layers.MaxPooling2D(3, strides=2, padding="same")(x)
+    model = tf.keras.Model(inputs, tf.keras.layers.add([x, residual]))
+    for layer in model.layers:
+        layer.set_weights([rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()])
+    model.save_weights(str(HERE / "separable_residual.h5"))
+    convolution = [l for l in model.layers if isinstance(l, tf.keras.layers.Conv2D) and not isinstance(l, tf.keras.layers.SeparableConv2D)][0]
+    norms = [l for l in model.layers if isinstance(l, tf.keras.layers.BatchNormalization)]
+    residual_norm = [l for l in norms if l.name != "block2_sepconv1_bn"][0]
+    separable = model.get_layer("block2_sepconv1")
+    depthwise, pointwise = separable.get_weights()
+    expected = {
+        "residual_0.weight": convolution.get_weights()[0].transpose(3, 2, 0, 1),
+        "block2_sepconv1.depthwise.weight": depthwise.transpose(2, 3, 0, 1),
+        "block2_sepconv1.pointwise.weight": pointwise.transpose(3, 2, 0, 1),
+    }
+    for prefix, layer in [("residual_0_bn", residual_norm), ("block2_sepconv1_bn", model.get_layer("block2_sepconv1_bn"))]:
+        for suffix, value in zip([".weight", ".bias", ".running_mean", ".running_var"], layer.get_weights()):
+            expected[prefix + suffix] = value
+    save_file({name: np.ascontiguousarray(value, dtype=np.float32) for name, value in expected.items()},
+              str(HERE / "separable_residual_io.safetensors"))
+    print("separable_residual:", [layer.name for layer in model.layers])
+
+
 if __name__ == "__main__":
     main()
     xception()
     oversized()
+    long_names()
+    separable_residual()
