@@ -27,10 +27,14 @@ extension Backbone {
     /// Loads the weights of a Keras 2 weights-only HDF5 file; an error names
     /// every weight that is missing or of the wrong shape.
     public func loadKerasWeights(_ file: KerasWeightFile, rename: (String) -> String = { $0 }) throws {
-        let arrays = try file.engineArrays(rename: rename)
-        let extra = try store.load(arrays, source: file.path)
+        try loadEngineArrays(file.engineArrays(rename: rename), source: file.path)
+    }
+
+    /// Loads weights under the engine's names; one the backbone lacks is an error too.
+    func loadEngineArrays(_ arrays: [String: NamedArray], source: String) throws {
+        let extra = try store.load(arrays, source: source)
         if !extra.isEmpty {
-            throw TensorFileError("weights this backbone does not have: \(extra.sorted().prefix(5).joined(separator: ", "))", path: file.path)
+            throw TensorFileError("weights this backbone does not have: \(extra.sorted().prefix(5).joined(separator: ", "))", path: source)
         }
     }
 }

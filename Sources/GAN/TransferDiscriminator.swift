@@ -44,10 +44,7 @@ public enum BackboneKind: String, CaseIterable, Sendable, Codable {
                 }
                 backbone = MobileNetV2(alpha: alpha)
             }
-            let extra = try backbone.store.load(tensors, source: path)
-            if !extra.isEmpty {
-                throw TensorFileError("weights this backbone does not have: \(extra.sorted().prefix(5).joined(separator: ", "))", path: path)
-            }
+            try backbone.loadEngineArrays(tensors, source: path)
             return backbone
         }
         let file = try KerasWeightFile(path: path)
