@@ -45,3 +45,63 @@ func add(_ a: Tensor, _ b: Tensor, into output: inout Tensor?) -> Tensor {
     for i in 0..<a.count { y.data[i] = a.data[i] + b.data[i] }
     return y
 }
+
+/// Both backbones' layout, run in inference mode without weight gradients:
+/// a front `Sequential`, residual blocks, a back `Sequential`, and global
+/// average pooling. [N, 3, H, W] -> [N, channels of the back's output].
+struct BackboneStages {
+    let front: Sequential
+    let blocks: [ResidualBlock]
+    let back: Sequential
+    let pool = GlobalAveragePool()
+
+    func forward(_ images: Tensor) -> Tensor {
+        let fromBlocks = blocks.reduce(front.forward(images, training: false)) { $1.forward($0) }
+        return pool.forward(back.forward(fromBlocks, training: false), training: false)
+    }
+
+    func backward(_ featureGradient: Tensor) -> Tensor {
+        let fromBack = back.backward(pool.backward(featureGradient, parameterGradients: false), parameterGradients: false)
+        return front.backward(blocks.reversed().reduce(fromBack) { $1.backward($0) }, parameterGradients: false)
+    }
+}
+
+/// A backbone block: main(x), plus what its shortcut adds. MobileNetV2's
+/// inverted residuals add the input itself when the shapes allow, or
+/// nothing; Xception's blocks add the input, or a 1x1 stride-2
+/// convolution + BN of it.
+final class ResidualBlock {
+    enum Shortcut {
+        case none, identity
+        case projection(Sequential)
+    }
+
+    let main: Sequential
+    let shortcut: Shortcut
+    private var sum: Tensor?
+    /// Separate from `sum`, which is the next block's cached input.
+    private var inputGradient: Tensor?
+
+    init(main: Sequential, shortcut: Shortcut) {
+        self.main = main
+        self.shortcut = shortcut
+    }
+
+    func forward(_ x: Tensor) -> Tensor {
+        let y = main.forward(x, training: false)
+        switch shortcut {
+        case .none: return y
+        case .identity: return add(y, x, into: &sum)
+        case .projection(let projection): return add(y, projection.forward(x, training: false), into: &sum)
+        }
+    }
+
+    func backward(_ dy: Tensor) -> Tensor {
+        let dx = main.backward(dy, parameterGradients: false)
+        switch shortcut {
+        case .none: return dx
+        case .identity: return add(dx, dy, into: &inputGradient)
+        case .projection(let projection): return add(dx, projection.backward(dy, parameterGradients: false), into: &inputGradient)
+        }
+    }
+}

@@ -11,10 +11,7 @@ public final class MobileNetV2: Backbone {
     public let store = ParameterStore()
     public let featureCount: Int
     public let minimumInputSize = 32
-    let stem: Sequential
-    let blocks: [InvertedResidual]
-    let head: Sequential
-    let pool = GlobalAveragePool()
+    let stages: BackboneStages
 
     /// Keras' `_make_divisible`: the nearest multiple of 8, not below 8 nor 10% below `value`.
     static func divisible(_ value: Float) -> Int {
@@ -32,52 +29,39 @@ public final class MobileNetV2: Backbone {
     public init(alpha: Float = 1, seed: UInt64 = 0) {
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         let first = Self.divisible(32 * alpha)
-        stem = Sequential([
+        let stem = Sequential([
             ZeroPad2d(sameFor: 3, stride: 2),
             Conv2d("Conv1", store: store, initializer: initializer, inChannels: 3, outChannels: first, kernel: 3, stride: 2, bias: false),
             BatchNorm2d("bn_Conv1", store: store, channels: first, epsilon: 1e-3), ReLU6(),
         ])
         var inChannels = first
-        var made: [InvertedResidual] = []
+        var blocks: [ResidualBlock] = []
         for (index, (filters, stride, expansion)) in Self.blockSettings.enumerated() {
-            let block = InvertedResidual(index: index, store: store, initializer: initializer, inChannels: inChannels,
-                                         outChannels: Self.divisible(Float(filters) * alpha), stride: stride, expansion: expansion)
-            made.append(block)
-            inChannels = block.outChannels
+            let outChannels = Self.divisible(Float(filters) * alpha)
+            blocks.append(.invertedResidual(index: index, store: store, initializer: initializer, inChannels: inChannels,
+                                            outChannels: outChannels, stride: stride, expansion: expansion))
+            inChannels = outChannels
         }
-        blocks = made
         featureCount = alpha > 1 ? Self.divisible(1280 * alpha) : 1280
-        head = Sequential([
+        let head = Sequential([
             Conv2d("Conv_1", store: store, initializer: initializer, inChannels: inChannels, outChannels: featureCount, kernel: 1, bias: false),
             BatchNorm2d("Conv_1_bn", store: store, channels: featureCount, epsilon: 1e-3), ReLU6(),
         ])
+        stages = BackboneStages(front: stem, blocks: blocks, back: head)
         store.seal()
     }
 
-    public func forward(_ images: Tensor) -> Tensor {
-        pool.forward(head.forward(blocks.reduce(stem.forward(images, training: false)) { $1.forward($0) }, training: false), training: false)
-    }
+    public func forward(_ images: Tensor) -> Tensor { stages.forward(images) }
 
-    public func backward(_ featureGradient: Tensor) -> Tensor {
-        let fromHead = head.backward(pool.backward(featureGradient, parameterGradients: false), parameterGradients: false)
-        return stem.backward(blocks.reversed().reduce(fromHead) { $1.backward($0) }, parameterGradients: false)
-    }
+    public func backward(_ featureGradient: Tensor) -> Tensor { stages.backward(featureGradient) }
 }
 
 /// One inverted residual block: [expand 1x1 + BN + ReLU6 unless block 0],
 /// ["same" zero padding when stride 2], depthwise 3x3 + BN + ReLU6,
 /// project 1x1 + BN, plus the input when shapes allow (stride 1, same width).
-final class InvertedResidual {
-    let outChannels: Int
-    let residual: Bool
-    let body: Sequential
-    private var sum: Tensor?
-    /// Separate from `sum`, which is the next block's cached input.
-    private var inputGradient: Tensor?
-
-    init(index: Int, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int, stride: Int, expansion: Int) {
-        self.outChannels = outChannels
-        residual = stride == 1 && inChannels == outChannels
+extension ResidualBlock {
+    static func invertedResidual(index: Int, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
+                                 stride: Int, expansion: Int) -> ResidualBlock {
         let prefix = index == 0 ? "expanded_conv_" : "block_\(index)_"
         let expanded = inChannels * expansion
         var layers: [Layer] = []
@@ -93,16 +77,6 @@ final class InvertedResidual {
                    Conv2d("\(prefix)project", store: store, initializer: initializer, inChannels: expanded, outChannels: outChannels,
                           kernel: 1, bias: false),
                    BatchNorm2d("\(prefix)project_BN", store: store, channels: outChannels, epsilon: 1e-3)]
-        body = Sequential(layers)
-    }
-
-    func forward(_ x: Tensor) -> Tensor {
-        let y = body.forward(x, training: false)
-        return residual ? add(x, y, into: &sum) : y
-    }
-
-    func backward(_ dy: Tensor) -> Tensor {
-        let dx = body.backward(dy, parameterGradients: false)
-        return residual ? add(dx, dy, into: &inputGradient) : dx
+        return ResidualBlock(main: Sequential(layers), shortcut: stride == 1 && inChannels == outChannels ? .identity : .none)
     }
 }

@@ -17,10 +17,7 @@ public final class Xception: Backbone {
     public let store: ParameterStore
     public let featureCount = 2048
     public let minimumInputSize = 71
-    let entry: Sequential
-    let blocks: [XceptionBlock]
-    let exit: Sequential
-    let pool = GlobalAveragePool()
+    let stages: BackboneStages
 
     public init(seed: UInt64 = 0) {
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
@@ -35,28 +32,30 @@ public final class Xception: Backbone {
              Conv2d("\(name).pointwise", store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 1, bias: false),
              BatchNorm2d("\(name)_bn", store: store, channels: output, epsilon: 1e-3)]
         }
-        func residual(_ index: Int, _ input: Int, _ output: Int) -> Sequential {
-            Sequential([Conv2d("residual_\(index)", store: store, initializer: initializer, inChannels: input, outChannels: output,
-                                    kernel: 1, stride: 2, bias: false),
-                             BatchNorm2d("residual_\(index)_bn", store: store, channels: output, epsilon: 1e-3)])
+        func residual(_ index: Int, _ input: Int, _ output: Int) -> ResidualBlock.Shortcut {
+            .projection(Sequential([
+                Conv2d("residual_\(index)", store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 1, stride: 2,
+                       bias: false),
+                BatchNorm2d("residual_\(index)_bn", store: store, channels: output, epsilon: 1e-3),
+            ]))
         }
-        entry = Sequential(convolution("block1_conv1", 3, 32, stride: 2) + convolution("block1_conv2", 32, 64))
-        var made: [XceptionBlock] = []
+        let entry = Sequential(convolution("block1_conv1", 3, 32, stride: 2) + convolution("block1_conv2", 32, 64))
+        var blocks: [ResidualBlock] = []
         // Entry flow: (block, in, out); block 2 starts without a ReLU (block1 ends with one).
         for (index, (block, input, output)) in [(2, 64, 128), (3, 128, 256), (4, 256, 728)].enumerated() {
             let main = (block == 2 ? [] : [ReLU()]) + separable("block\(block)_sepconv1", input, output) + [ReLU()]
                 + separable("block\(block)_sepconv2", output, output) + [MaxPool2d(sameWithKernel: 3, stride: 2)]
-            made.append(XceptionBlock(main: Sequential(main), residual: residual(index, input, output)))
+            blocks.append(ResidualBlock(main: Sequential(main), shortcut: residual(index, input, output)))
         }
         for block in 5...12 {
             let main = (1...3).flatMap { [ReLU()] + separable("block\(block)_sepconv\($0)", 728, 728) }
-            made.append(XceptionBlock(main: Sequential(main), residual: nil))
+            blocks.append(ResidualBlock(main: Sequential(main), shortcut: .identity))
         }
-        made.append(XceptionBlock(main: Sequential([ReLU()] + separable("block13_sepconv1", 728, 728) + [ReLU()]
-                                                        + separable("block13_sepconv2", 728, 1024) + [MaxPool2d(sameWithKernel: 3, stride: 2)]),
-                                  residual: residual(3, 728, 1024)))
-        blocks = made
-        exit = Sequential(separable("block14_sepconv1", 1024, 1536) + [ReLU()] + separable("block14_sepconv2", 1536, 2048) + [ReLU()])
+        blocks.append(ResidualBlock(main: Sequential([ReLU()] + separable("block13_sepconv1", 728, 728) + [ReLU()]
+                                                         + separable("block13_sepconv2", 728, 1024) + [MaxPool2d(sameWithKernel: 3, stride: 2)]),
+                                    shortcut: residual(3, 728, 1024)))
+        let exit = Sequential(separable("block14_sepconv1", 1024, 1536) + [ReLU()] + separable("block14_sepconv2", 1536, 2048) + [ReLU()])
+        stages = BackboneStages(front: entry, blocks: blocks, back: exit)
         store.seal()
     }
 
@@ -72,36 +71,7 @@ public final class Xception: Backbone {
         return { names[$0] ?? $0 }
     }
 
-    public func forward(_ images: Tensor) -> Tensor {
-        pool.forward(exit.forward(blocks.reduce(entry.forward(images, training: false)) { $1.forward($0) }, training: false), training: false)
-    }
+    public func forward(_ images: Tensor) -> Tensor { stages.forward(images) }
 
-    public func backward(_ featureGradient: Tensor) -> Tensor {
-        let fromExit = exit.backward(pool.backward(featureGradient, parameterGradients: false), parameterGradients: false)
-        return entry.backward(blocks.reversed().reduce(fromExit) { $1.backward($0) }, parameterGradients: false)
-    }
-}
-
-/// A block whose output is main(x) + residual(x), the residual being a 1x1
-/// stride-2 convolution + BN, or the input itself.
-final class XceptionBlock {
-    let main: Sequential
-    let residual: Sequential?
-    private var sum: Tensor?
-    private var inputGradient: Tensor?
-
-    init(main: Sequential, residual: Sequential?) {
-        self.main = main
-        self.residual = residual
-    }
-
-    func forward(_ x: Tensor) -> Tensor {
-        let skip = residual?.forward(x, training: false) ?? x
-        return add(main.forward(x, training: false), skip, into: &sum)
-    }
-
-    func backward(_ dy: Tensor) -> Tensor {
-        let fromSkip = residual?.backward(dy, parameterGradients: false) ?? dy
-        return add(main.backward(dy, parameterGradients: false), fromSkip, into: &inputGradient)
-    }
+    public func backward(_ featureGradient: Tensor) -> Tensor { stages.backward(featureGradient) }
 }

@@ -124,10 +124,11 @@ struct BackboneTests {
         let initializer = DefaultInitializer(random: EngineRandom(seed: 4))
         for (stride, inChannels, outChannels) in [(1, 8, 8), (2, 8, 12)] {
             let store = ParameterStore()
-            let block = InvertedResidual(index: 1, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels,
-                                         stride: stride, expansion: 3)
+            let block = ResidualBlock.invertedResidual(index: 1, store: store, initializer: initializer, inChannels: inChannels,
+                                                       outChannels: outChannels, stride: stride, expansion: 3)
             store.seal()
-            Self.checkBlock("inverted residual stride \(stride)\(block.residual ? " with identity" : "")", inputShape: [2, inChannels, 8, 8],
+            let identity = if case .identity = block.shortcut { " with identity" } else { "" }
+            Self.checkBlock("inverted residual stride \(stride)\(identity)", inputShape: [2, inChannels, 8, 8],
                             forward: block.forward, backward: block.backward)
         }
         let store = ParameterStore()
@@ -139,7 +140,7 @@ struct BackboneTests {
         store.seal()
         // (Max pooling is left out here: a finite-difference step can change a window's winner;
         // EngineTests checks it alone on well-separated values.)
-        let block = XceptionBlock(main: main, residual: residual)
+        let block = ResidualBlock(main: main, shortcut: .projection(residual))
         Self.checkBlock("xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: block.forward, backward: block.backward)
     }
 
