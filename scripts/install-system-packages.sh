@@ -7,9 +7,10 @@
 #   libhdf5-dev      Keras' HDF5 weight files of the transfer-learning backbones
 #   dcmtk, dicom3tools  dcmdump and dciodvfy, to check exported files
 #   python3-pydicom  a second, independent DICOM reader for the export tests
+#   python3-numpy    with pydicom: samples/simulate_bmode.py, the simulated ultrasound set
 set -euo pipefail
 
-packages=(libdcmtk-dev libopenblas-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools python3-pydicom)
+packages=(libdcmtk-dev libopenblas-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools python3-pydicom python3-numpy)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

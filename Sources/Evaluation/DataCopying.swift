@@ -9,8 +9,8 @@ import Synthesis
 /// the share of held-out frames in each cell. C_T well below 0 (below -2
 /// here) flags copying, near 0 is healthy, above 0 means the generated frames
 /// lie further from the training frames than new real frames do
-/// (under-fitting). Distances are `FrameDistance` in pixel space, not the
-/// paper's embedding.
+/// (under-fitting). Distances are copy distances (`CopyDistance`), which a
+/// frame's brightness does not drive; the cells come from pixel k-means.
 public struct DataCopyingTest: Sendable {
     public let z: Float
     /// Cells that had enough held-out and generated frames to count.
@@ -22,14 +22,11 @@ public struct DataCopyingTest: Sendable {
     /// Cells from k-means on the training frames, k = held-out frames / 20
     /// (1 to 10); a cell counts when it holds at least 3 held-out and 3
     /// generated frames, else all frames form one cell. Nil when there are
-    /// fewer than 2 held-out or generated frames. `generatedDistances`, each
-    /// generated frame's distance to its nearest training frame, are computed
-    /// when not given.
-    public static func run(training: FrameMatrix, heldOut: FrameMatrix, generated: FrameMatrix, generatedDistances: [Float]? = nil,
-                           seed: UInt64 = 1) -> DataCopyingTest? {
+    /// fewer than 2 held-out or generated frames. The distances are each
+    /// frame's to its nearest training frame.
+    public static func run(training: FrameMatrix, heldOut: FrameMatrix, generated: FrameMatrix, heldOutDistances: [Float],
+                           generatedDistances: [Float], seed: UInt64 = 1) -> DataCopyingTest? {
         guard heldOut.count >= 2, generated.count >= 2, training.count >= 1 else { return nil }
-        let heldOutDistances = FrameDistance.nearest(heldOut, in: training).map(\.distance)
-        let generatedDistances = generatedDistances ?? FrameDistance.nearest(generated, in: training).map(\.distance)
         let k = max(1, min(10, heldOut.count / 20, training.count))
         let centroids = kMeans(training, k: k, seed: seed)
         let heldOutCells = FrameDistance.nearest(heldOut, in: centroids).map(\.index)

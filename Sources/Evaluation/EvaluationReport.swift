@@ -3,15 +3,15 @@ import Imaging
 import Synthesis
 
 /// `evaluate --report DIR`: `sheet.png` (real frames, generated frames, and
-/// the generated frames nearest to a training frame above the training frame
-/// each is nearest to) and `index.html` with every figure.
+/// the generated frames nearest to a training frame by copy distance above
+/// the training frame each is nearest to) and `index.html` with every figure.
 public enum EvaluationReport {
     public static let sheetFile = "sheet.png"
     public static let pageFile = "index.html"
     static let columns = 8
 
     static func write(_ result: EvaluationResult, generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix,
-                      nearest: [(index: Int, distance: Float)], side: Int, to folder: URL) throws {
+                      copyChecks: [CopyCheck], side: Int, to folder: URL) throws {
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
@@ -19,14 +19,16 @@ public enum EvaluationReport {
         }
         let real = Array((0..<min(columns, validation.count)).map { validation.row($0) }
                          + (0..<min(columns, training.count)).map { training.row($0 * max(1, training.count / columns)) }).prefix(columns)
-        let closest = nearest.indices.sorted { nearest[$0].distance < nearest[$1].distance }.prefix(columns)
+        let closest = copyChecks.indices.filter { copyChecks[$0].nearestTraining >= 0 }
+            .sorted { copyChecks[$0].distance < copyChecks[$1].distance }.prefix(columns)
         var rows: [[ArraySlice<Float>]] = [Array(real), (0..<min(columns, generated.count)).map { generated.row($0) },
-                                            closest.map { generated.row($0) }, closest.map { training.row(nearest[$0].index) }]
+                                            closest.map { generated.row($0) }, closest.map { training.row(copyChecks[$0].nearestTraining) }]
         let blank = ArraySlice([Float](repeating: -1, count: side * side))
         rows = rows.map { $0 + Array(repeating: blank, count: columns - $0.count) }
         try SampleGrid.write(images: rows.flatMap { $0.flatMap { $0 } }, count: rows.count * columns, side: side, columns: columns,
                              path: folder.appendingPathComponent(sheetFile).path)
-        let captions = closest.map { String(format: "%.4f", nearest[$0].distance) }.joined(separator: ", ")
+        let captions = closest.map { String(format: "%.3f", copyChecks[$0].distance) + (copyChecks[$0].isCopy ? " (copy)" : "") }
+            .joined(separator: ", ")
         do {
             try page(result, nearestCaptions: captions).write(to: folder.appendingPathComponent(pageFile), atomically: true, encoding: .utf8)
         } catch {
@@ -37,14 +39,17 @@ public enum EvaluationReport {
     static func page(_ result: EvaluationResult, nearestCaptions: String) -> String {
         let f = result.figures
         func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a (too few frames)" }
+        func interval(_ rate: Float, _ bounds: [Float]) -> String { String(format: "%.3f (95 %% interval %.3f-%.3f)", rate, bounds[0], bounds[1]) }
         let rows: [(String, String, String)] = [
             ("c2st_accuracy", show(f.c2stAccuracy), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable"),
             ("c2st_calibration_accuracy", show(f.c2stCalibrationAccuracy), "the same test on two random halves of the validation frames"),
             ("against_training.c2st_accuracy", show(f.againstTraining.c2stAccuracy), "generated vs training frames"),
             ("against_training.c2st_calibration_accuracy", show(f.againstTraining.c2stCalibrationAccuracy), "two halves of the training frames"),
             ("data_copying_z", show(f.dataCopyingZ), "Meehan et al. C_T: below \(DataCopyingTest.copyingThreshold) flags copying, near 0 healthy, above 0 under-fitting"),
-            ("near_copies", f.nearCopies.map { "\($0) of \(result.generatedFrames)" } ?? "n/a (one series only)", "generated frames at or below near_copy_threshold from a training frame"),
-            ("near_copy_threshold", show(f.nearCopyThreshold), "the closest two real frames of different series (RMS, 0-1 intensities)"),
+            ("copies", "\(f.copies) of \(result.generatedFrames): \(interval(f.copyRate, f.copyRateInterval))", "generated frames that copy a training frame (copy distance within its radius)"),
+            ("held_out_copies", f.heldOutCopies.map { "\($0) of \(result.validationFrames): \(interval(f.heldOutCopyRate!, f.heldOutCopyRateInterval!))" } ?? "n/a (no held-out frames)", "held-out real frames the same test flags: its false-positive rate on this data"),
+            ("copy_radius", show(f.copyRadius), "copy distance within which a frame counts as a copy (smaller where real frames of different series come closer)"),
+            ("copy_distance_mean", show(f.copyDistanceMean), "mean copy distance of a generated frame to its nearest training frame: 0 copy, 0.8 blank, about 1 unrelated"),
             ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),
             ("nearest_train_ssim_mean", show(f.nearestTrainSsimMean), "mean SSIM to the most similar of the 8 nearest training frames"),
             ("ms_ssim_generated", show(f.msSsimGenerated), "mean pairwise MS-SSIM of generated frames (higher than real: less diverse)"),
@@ -75,7 +80,7 @@ public enum EvaluationReport {
             </table>
             <h2>Frames</h2>
             <p>Rows: real frames (validation, then training); generated frames; the generated frames nearest to a training frame;
-            below each, that training frame (distances \(nearestCaptions)).</p>
+            below each, that training frame (copy distances \(nearestCaptions)).</p>
             <img src="\(sheetFile)" alt="real, generated and nearest-neighbour frames" style="image-rendering:pixelated;width:100%">
             </body></html>
 

@@ -17,9 +17,20 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public var dataCopyingZ: Float?
     public var dataCopyingCells: Int?
     public var dataCopyingFlagged: Bool?
-    /// Generated frames nearer to a training frame than `nearCopyThreshold`.
-    public var nearCopies: Int?
-    public var nearCopyThreshold: Float?
+    /// Generated frames that copy a training frame (`CopyDetector`), their
+    /// share with its 95 % Wilson interval, and the detector's radius.
+    public var copies: Int
+    public var copyRate: Float
+    public var copyRateInterval: [Float]
+    /// The same for the held-out real frames: how often the detector flags
+    /// frames that are certainly not copies (its false-positive rate here).
+    public var heldOutCopies: Int?
+    public var heldOutCopyRate: Float?
+    public var heldOutCopyRateInterval: [Float]?
+    public var copyRadius: Float
+    /// Copy distance of each generated frame to its nearest training frame: mean and minimum.
+    public var copyDistanceMean: Float
+    public var copyDistanceMin: Float
     public var nearestTrainL2Mean: Float
     public var nearestTrainL2Min: Float
     public var nearestTrainSsimMean: Float
@@ -51,8 +62,9 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public var againstTraining: AgainstTraining
 
     enum CodingKeys: String, CodingKey {
-        case c2stAccuracy, c2stCalibrationAccuracy, c2stTestFrames, dataCopyingZ, dataCopyingCells, dataCopyingFlagged, nearCopies
-        case nearCopyThreshold, nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean, msSsimGenerated, msSsimReal
+        case c2stAccuracy, c2stCalibrationAccuracy, c2stTestFrames, dataCopyingZ, dataCopyingCells, dataCopyingFlagged, copies, copyRate
+        case copyRateInterval, heldOutCopies, heldOutCopyRate, heldOutCopyRateInterval, copyRadius, copyDistanceMean, copyDistanceMin
+        case nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean, msSsimGenerated, msSsimReal
         case histogramDistance, spectrumDistance, againstTraining
     }
 
@@ -65,8 +77,15 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
         try container.encode(dataCopyingZ, forKey: .dataCopyingZ)
         try container.encode(dataCopyingCells, forKey: .dataCopyingCells)
         try container.encode(dataCopyingFlagged, forKey: .dataCopyingFlagged)
-        try container.encode(nearCopies, forKey: .nearCopies)
-        try container.encode(nearCopyThreshold, forKey: .nearCopyThreshold)
+        try container.encode(copies, forKey: .copies)
+        try container.encode(copyRate, forKey: .copyRate)
+        try container.encode(copyRateInterval, forKey: .copyRateInterval)
+        try container.encode(heldOutCopies, forKey: .heldOutCopies)
+        try container.encode(heldOutCopyRate, forKey: .heldOutCopyRate)
+        try container.encode(heldOutCopyRateInterval, forKey: .heldOutCopyRateInterval)
+        try container.encode(copyRadius, forKey: .copyRadius)
+        try container.encode(copyDistanceMean, forKey: .copyDistanceMean)
+        try container.encode(copyDistanceMin, forKey: .copyDistanceMin)
         try container.encode(nearestTrainL2Mean, forKey: .nearestTrainL2Mean)
         try container.encode(nearestTrainL2Min, forKey: .nearestTrainL2Min)
         try container.encode(nearestTrainSsimMean, forKey: .nearestTrainSsimMean)
@@ -120,16 +139,18 @@ public enum Evaluator {
         progress("generating \(count) frames")
         let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
         var generatedValues: [Float] = []
-        for start in stride(from: 0, to: count, by: 32) { generatedValues += model.generate(latents, start..<min(start + 32, count)) }
+        for start in stride(from: 0, to: count, by: 32) { generatedValues += model.generate(latentRows: latents.rows(start..<min(start + 32, count))) }
         if let bad = generatedValues.firstIndex(where: { !$0.isFinite }) {
             throw EvaluationError.diverged(frame: bad / (frames.side * frames.side))
         }
         let generated = FrameMatrix(pixels: frames.side * frames.side, values: generatedValues)
         let nearest = FrameDistance.nearest(generated, in: frames.training, count: ssimCandidates)
+        progress("copy detection")
+        let copyChecks = CopyChecks(frames.copyDetector(), generated: generated, heldOut: frames.validation)
         let figures = measure(generated: generated, nearest: nearest, training: frames.training, validation: frames.validation,
                               trainingSeries: frames.trainingIndices.map { frames.series[$0] },
                               validationSeries: frames.validationIndices.map { frames.series[$0] },
-                              nearCopyThreshold: frames.nearCopyThreshold, side: frames.side, seed: seed, progress: progress)
+                              copyChecks: copyChecks, side: frames.side, seed: seed, progress: progress)
         var result = EvaluationResult(model: record.name, modelId: record.id!, checkpointSha256: model.checkpointDigest,
                                       generatedFrames: count, seed: seed, trainingFrames: frames.training.count,
                                       validationFrames: frames.validation.count, figures: figures, warnings: warnings,
@@ -137,7 +158,7 @@ public enum Evaluator {
         if let reportFolder {
             progress("writing the report")
             try EvaluationReport.write(result, generated: generated, training: frames.training, validation: frames.validation,
-                                       nearest: nearest.map { $0[0] }, side: frames.side, to: reportFolder)
+                                       copyChecks: copyChecks.generated, side: frames.side, to: reportFolder)
         }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
@@ -151,33 +172,43 @@ public enum Evaluator {
     }
 
     /// Every figure, from frames in [-1, 1]. `nearest` holds, for each
-    /// generated frame, its nearest training frames (nearest first); the
-    /// series numbers keep the two-sample tests' halves apart by series.
+    /// generated frame, its nearest training frames by pixel distance
+    /// (nearest first); `copyChecks` compare the generated and the
+    /// validation frames with `training`; the series numbers keep the
+    /// two-sample tests' halves apart by series.
     public static func measure(generated: FrameMatrix, nearest: [[(index: Int, distance: Float)]], training: FrameMatrix,
-                               validation: FrameMatrix, trainingSeries: [Int], validationSeries: [Int], nearCopyThreshold: Float?,
+                               validation: FrameMatrix, trainingSeries: [Int], validationSeries: [Int], copyChecks: CopyChecks,
                                side: Int, seed: UInt64, progress: (String) -> Void = { _ in }) -> EvaluationFigures {
         let nearestDistances = nearest.map { $0[0].distance }
         let ssims = (0..<generated.count).map { index -> Float in
             nearest[index].map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0.index)), side: side) }.max() ?? 0
         }
         progress("data-copying test")
+        let generatedChecks = copyChecks.generated, heldOutChecks = copyChecks.heldOut
+        let copies = generatedChecks.filter(\.isCopy).count, heldOutCopies = heldOutChecks.filter(\.isCopy).count
+        let copyDistances = generatedChecks.map(\.distance).filter(\.isFinite)
         let copying = DataCopyingTest.run(training: training, heldOut: validation, generated: generated,
-                                          generatedDistances: nearestDistances, seed: seed)
+                                          heldOutDistances: heldOutChecks.map(\.distance), generatedDistances: generatedChecks.map(\.distance),
+                                          seed: seed)
         progress("two-sample tests")
         let independent = Array(0..<generated.count)
-        let c2st = ClassifierTwoSampleTest.accuracy(generated, groups: independent, validation, groups: validationSeries, frameSide: side,
+        let c2st = ClassifierTwoSampleTest.accuracy(generated, groups: independent, validation, groups: validationSeries,
                                                     seed: seed)
-        let calibration = ClassifierTwoSampleTest.calibration(validation, groups: validationSeries, frameSide: side, seed: seed)
-        let c2stTraining = ClassifierTwoSampleTest.accuracy(generated, groups: independent, training, groups: trainingSeries,
-                                                            frameSide: side, seed: seed)
-        let calibrationTraining = ClassifierTwoSampleTest.calibration(training, groups: trainingSeries, frameSide: side, seed: seed)
+        let calibration = ClassifierTwoSampleTest.calibration(validation, groups: validationSeries, seed: seed)
+        let c2stTraining = ClassifierTwoSampleTest.accuracy(generated, groups: independent, training, groups: trainingSeries, seed: seed)
+        let calibrationTraining = ClassifierTwoSampleTest.calibration(training, groups: trainingSeries, seed: seed)
         progress("diversity and statistics")
         let generatedSpectrum = ImageStatistics.meanLogSpectrum(frames(generated, limit: spectrumFrames), side: side)
         let generatedIntensities = generated.values.map(unitValue)
         return EvaluationFigures(
             c2stAccuracy: c2st?.accuracy, c2stCalibrationAccuracy: calibration, c2stTestFrames: c2st?.testFrames,
             dataCopyingZ: copying?.z, dataCopyingCells: copying?.cells, dataCopyingFlagged: copying.map { $0.z < DataCopyingTest.copyingThreshold },
-            nearCopies: nearCopyThreshold.map { limit in nearestDistances.filter { $0 <= limit }.count }, nearCopyThreshold: nearCopyThreshold,
+            copies: copies, copyRate: Float(copies) / Float(max(1, generated.count)),
+            copyRateInterval: BinomialInterval.wilson(successes: copies, trials: generated.count),
+            heldOutCopies: validation.count == 0 ? nil : heldOutCopies,
+            heldOutCopyRate: validation.count == 0 ? nil : Float(heldOutCopies) / Float(validation.count),
+            heldOutCopyRateInterval: validation.count == 0 ? nil : BinomialInterval.wilson(successes: heldOutCopies, trials: validation.count),
+            copyRadius: copyChecks.radius, copyDistanceMean: mean(copyDistances), copyDistanceMin: copyDistances.min() ?? .infinity,
             nearestTrainL2Mean: mean(nearestDistances), nearestTrainL2Min: nearestDistances.min() ?? 0,
             nearestTrainSsimMean: mean(ssims),
             msSsimGenerated: meanPairwiseMSSSIM(generated, side: side, seed: seed),
@@ -217,6 +248,33 @@ public enum Evaluator {
             }
         }
         return mean(pairs.map { StructuralSimilarity.msssim(unit(set.row($0.0)), unit(set.row($0.1)), side: side) })
+    }
+}
+
+/// The copy detector's verdicts on the generated and the held-out frames.
+public struct CopyChecks: Sendable {
+    public let generated: [CopyCheck]
+    public let heldOut: [CopyCheck]
+    public let radius: Float
+
+    public init(_ detector: CopyDetector, generated: FrameMatrix, heldOut: FrameMatrix) {
+        self.generated = detector.check(generated)
+        self.heldOut = detector.check(heldOut)
+        radius = detector.radius
+    }
+}
+
+/// Confidence intervals of a proportion.
+public enum BinomialInterval {
+    /// The Wilson score interval of `successes` in `trials` at z (1.96: 95 %),
+    /// as [low, high]; [0, 1] for no trials. Unlike the normal approximation
+    /// it stays inside [0, 1] and is not empty at 0 or n successes.
+    public static func wilson(successes: Int, trials: Int, z: Double = 1.96) -> [Float] {
+        guard trials > 0 else { return [0, 1] }
+        let n = Double(trials), p = Double(successes) / n
+        let centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        let half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)).squareRoot()
+        return [Float(max(0, centre - half)), Float(min(1, centre + half))]
     }
 }
 

@@ -19,16 +19,16 @@ public enum ClassifierTwoSampleTest {
     /// set is halved by its `groups` (series: frames of one cine are
     /// near-duplicates and must not sit on both sides), then the larger side
     /// of each half is cut to the smaller's size, so that chance is 0.5.
-    public static func accuracy(_ a: FrameMatrix, groups aGroups: [Int], _ b: FrameMatrix, groups bGroups: [Int], frameSide: Int,
+    public static func accuracy(_ a: FrameMatrix, groups aGroups: [Int], _ b: FrameMatrix, groups bGroups: [Int],
                                 seed: UInt64) -> (accuracy: Float, testFrames: Int)? {
         var random = EngineRandom(seed: seed)
         let (trainA, testA) = halves(aGroups, random: &random), (trainB, testB) = halves(bGroups, random: &random)
         let trainCount = min(trainA.count, trainB.count), testCount = min(testA.count, testB.count)
         guard trainCount >= 2, testCount >= 2 else { return nil }
-        let training = (downsampled(a.rows(Array(trainA.prefix(trainCount))), from: frameSide),
-                        downsampled(b.rows(Array(trainB.prefix(trainCount))), from: frameSide))
-        let testing = (downsampled(a.rows(Array(testA.prefix(testCount))), from: frameSide),
-                       downsampled(b.rows(Array(testB.prefix(testCount))), from: frameSide))
+        let training = (a.rows(Array(trainA.prefix(trainCount))).downsampled(to: side),
+                        b.rows(Array(trainB.prefix(trainCount))).downsampled(to: side))
+        let testing = (a.rows(Array(testA.prefix(testCount))).downsampled(to: side),
+                       b.rows(Array(testB.prefix(testCount))).downsampled(to: side))
 
         let classifier = Classifier(seed: random.nextUInt64())
         let optimizer = Adam(store: classifier.store, learningRate: learningRate, beta1: 0.9, beta2: 0.999)
@@ -58,11 +58,10 @@ public enum ClassifierTwoSampleTest {
 
     /// The test between two halves of one real set, split by `groups`: what
     /// "indistinguishable" scores with these frames; nil with too few groups.
-    public static func calibration(_ set: FrameMatrix, groups: [Int], frameSide: Int, seed: UInt64) -> Float? {
+    public static func calibration(_ set: FrameMatrix, groups: [Int], seed: UInt64) -> Float? {
         var random = EngineRandom(seed: seed ^ 0xC0FFEE)
         let (first, second) = halves(groups, random: &random)
-        return accuracy(set.rows(first), groups: first.map { groups[$0] }, set.rows(second), groups: second.map { groups[$0] },
-                        frameSide: frameSide, seed: seed)?.accuracy
+        return accuracy(set.rows(first), groups: first.map { groups[$0] }, set.rows(second), groups: second.map { groups[$0] }, seed: seed)?.accuracy
     }
 
     /// Frame indices in two parts of about half the frames each, whole groups
@@ -81,23 +80,6 @@ public enum ClassifierTwoSampleTest {
     /// The frames at `indices` as [n, 1, 64, 64].
     static func batch(_ frames: FrameMatrix, _ indices: [Int]) -> Tensor {
         Tensor(shape: [indices.count, 1, side, side], values: frames.rows(indices).values)
-    }
-
-    /// Box-averages frames of `from` x `from` down to 64 x 64.
-    static func downsampled(_ frames: FrameMatrix, from frameSide: Int) -> FrameMatrix {
-        precondition(frameSide >= side && frameSide % side == 0, "frames must be a multiple of 64 pixels wide")
-        guard frameSide != side else { return frames }
-        let factor = frameSide / side, scale = 1 / Float(factor * factor)
-        var values = [Float](repeating: 0, count: frames.count * side * side)
-        for frame in 0..<frames.count {
-            let source = frame * frames.pixels
-            for y in 0..<frameSide {
-                for x in 0..<frameSide {
-                    values[frame * side * side + (y / factor) * side + x / factor] += scale * frames.values[source + y * frameSide + x]
-                }
-            }
-        }
-        return FrameMatrix(pixels: side * side, values: values)
     }
 
     /// The fixed classifier: three Conv 4x4 stride 2 pad 1 (1 -> 16 -> 32 -> 64)

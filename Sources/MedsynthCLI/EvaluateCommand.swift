@@ -76,10 +76,15 @@ struct EvaluateCommand: ParsableCommand {
               spectrum distance           \(pad(show(f.spectrumDistance)))  \(show(f.againstTraining.spectrumDistance))
               MS-SSIM among generated     \(show(f.msSsimGenerated))
               data-copying Z              \(show(f.dataCopyingZ))\(f.dataCopyingFlagged == true ? "  COPYING: generated frames sit closer to training frames than new real frames do" : "")
-              near copies                 \(f.nearCopies.map(String.init) ?? "n/a") of \(result.generatedFrames) (at or below \(show(f.nearCopyThreshold)) from a training frame)
+              copies of training frames   \(rate(f.copies, of: result.generatedFrames, f.copyRateInterval)) (copy radius \(show(f.copyRadius)); copy distance mean \(show(f.copyDistanceMean)))
+              held-out frames flagged     \(f.heldOutCopies.map { rate($0, of: result.validationFrames, f.heldOutCopyRateInterval!) } ?? "n/a") (real frames that copy nothing: the false-positive rate)
               nearest training frame      distance mean \(show(f.nearestTrainL2Mean)), min \(show(f.nearestTrainL2Min)); SSIM mean \(show(f.nearestTrainSsimMean))
             stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(report.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
             """)
+    }
+
+    private func rate(_ count: Int, of total: Int, _ interval: [Float]) -> String {
+        String(format: "%d of %d (95 %% interval %.1f-%.1f %%)", count, total, 100 * interval[0], 100 * interval[1])
     }
 
     private func pad(_ text: String) -> String { text.padding(toLength: 14, withPad: " ", startingAt: 0) }

@@ -30,6 +30,9 @@ enum ExitStatus: Int32 {
     case decodingFailed = 60
     /// A model's files could not be read or written, or do not fit together.
     case modelFilesFailed = 61
+    /// synthesize: the privacy filter withheld so many frames that fewer than
+    /// --count were written before the draw limit; those written are complete and recorded.
+    case fewerFramesThanRequested = 62
 }
 
 /// A fatal error, printed as `medsynth: <what failed>: <file>`.

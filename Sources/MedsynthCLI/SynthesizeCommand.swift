@@ -23,8 +23,10 @@ struct SynthesizeCommand: ParsableCommand {
             ('medsynth query instances --synthetic yes'); they never train a model unless \
             'train --include-synthetic' is given.
 
-            Frames at or below --privacy-threshold from a training frame (near-copies of a patient's \
-            image) are withheld and counted (docs/evaluation.md). The output folder gets latents.npy \
+            Frames that copy a training frame (a patient's image, even shifted, mirrored, brightened or \
+            noisier) are withheld and counted, and further latents are drawn until --count frames are \
+            written (at most --max-draws); when the limit is reached first, the frames that passed are \
+            written and the command exits with status 62 (docs/evaluation.md). The output folder gets latents.npy \
             (the generator inputs of the frames written, float32 [N, latent_dim]: a row given back \
             with --latents makes its frame again) and synthesis.json (the run's provenance). MODEL is an id or name from 'medsynth models', or a checkpoint folder \
             (model.json + generator.safetensors) from any tool.
@@ -41,8 +43,13 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The model: id or name from 'medsynth models', or a checkpoint folder.", valueName: "model"))
     var model: String
 
-    @Option(help: "Frames to generate (default 16; with --latents: the file's rows).")
+    @Option(help: "Frames to write (default 16; with --latents: the file's rows).")
     var count: Int?
+
+    @Option(help: ArgumentHelp("""
+        The most latents to draw so that --count frames pass the privacy filter (default 10 x --count, at least 100).
+        """, valueName: "n"))
+    var maxDraws: Int?
 
     @Option(help: "Seed of the latents (default: a random one, printed and recorded in every file).")
     var seed: UInt64?
@@ -63,8 +70,9 @@ struct SynthesizeCommand: ParsableCommand {
     var noCatalog = false
 
     @Option(help: ArgumentHelp("""
-        Withhold frames closer than this to a training frame (RMS difference of 0-to-1 intensities; default: \
-        how close the nearest two real frames of different series come).
+        Copy radius: withhold frames within this copy distance of a training frame (the share of its structure \
+        not reproduced: 0 an exact copy, 0.8 a blank frame; default \(CopyDetector.defaultRadius)). Near training \
+        frames that another series comes closer to, the radius shrinks to that distance.
         """, valueName: "distance"))
     var privacyThreshold: Float?
 
@@ -84,8 +92,10 @@ struct SynthesizeCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         if noPrivacyFilter && privacyThreshold != nil { throw ValidationError("Give --privacy-threshold or --no-privacy-filter, not both.") }
         if let privacyThreshold, !(privacyThreshold >= 0 && privacyThreshold <= 1) {
-            throw ValidationError("--privacy-threshold is a distance between 0 and 1.")
+            throw ValidationError("--privacy-threshold is a copy distance between 0 and 1.")
         }
+        if let maxDraws, let count, maxDraws < count { throw ValidationError("--max-draws must be at least --count.") }
+        if maxDraws != nil && latents != nil { throw ValidationError("--max-draws applies to seeded latents; a --latents file is drawn once.") }
     }
 
     func run() throws {
@@ -100,7 +110,8 @@ struct SynthesizeCommand: ParsableCommand {
         request.format = format
         request.framesPerFile = framesPerFile
         request.register = !noCatalog
-        request.privacy = noPrivacyFilter ? .disabled : privacyThreshold.map { .threshold($0) } ?? .derived
+        request.privacy = noPrivacyFilter ? .disabled : privacyThreshold.map { .radius($0) } ?? .standard
+        request.drawLimit = maxDraws
         let progress = ProgressLine(label: "synthesize", unit: "frames")
         let started = Date()
         let result = try failingWithStatus {
@@ -111,9 +122,9 @@ struct SynthesizeCommand: ParsableCommand {
         }
         progress.finish()
         for warning in result.warnings { printError("warning: \(warning)") }
-        if let threshold = result.privacyThreshold {
-            print(String(format: "privacy filter: withheld %d of %d frames at or below %.4f from a training frame",
-                         result.withheldLatentIndices.count, result.framesGenerated, threshold)
+        if let radius = result.privacyRadius {
+            print(String(format: "privacy filter: withheld %d of %d frames drawn as copies of training frames (copy radius %.2f)",
+                         result.withheldLatentIndices.count, result.framesGenerated, radius)
                   + (result.withheldLatentIndices.isEmpty ? "" : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"))
         }
         let origin = latents.map { "latents \($0)" } ?? "seed \(chosenSeed)"
@@ -127,6 +138,15 @@ struct SynthesizeCommand: ParsableCommand {
         if result.stopped {
             printError("stopped after \(result.framesWritten) of \(result.framesRequested) frames; the files written are complete and recorded")
             throw ExitCode(ExitStatus.interrupted.rawValue)
+        }
+        if result.isShort {
+            let why = latents != nil ? "the latents file has \(result.drawLimit) rows" : "the limit of \(result.drawLimit) latents drawn (--max-draws) was reached"
+            printError("""
+                wrote only \(result.framesWritten) of \(result.framesRequested) frames: \(result.withheldLatentIndices.count) of the \
+                \(result.framesGenerated) generated copy a training frame and \(why); the model copies its training frames \
+                (see 'medsynth evaluate'): \(result.folder.path)
+                """)
+            throw ExitCode(ExitStatus.fewerFramesThanRequested.rawValue)
         }
     }
 

@@ -31,13 +31,18 @@ public struct Latents: Sendable {
     public let values: [Float]
 
     public static func seeded(_ seed: UInt64, count: Int, dimension: Int) -> Latents {
+        Latents(source: .seed(seed), count: count, dimension: dimension, values: seededRows(seed, 0..<count, dimension: dimension))
+    }
+
+    /// Rows `indices` of the seeded latents, row-major: row i depends only on (seed, i).
+    public static func seededRows(_ seed: UInt64, _ indices: Range<Int>, dimension: Int) -> [Float] {
         var values = [Float]()
-        values.reserveCapacity(count * dimension)
-        for index in 0..<count {
+        values.reserveCapacity(indices.count * dimension)
+        for index in indices {
             var random = TrainingRandom.stream(.synthesisLatents, seed: seed, index: UInt64(index))
             for _ in 0..<dimension { values.append(random.normal()) }
         }
-        return Latents(source: .seed(seed), count: count, dimension: dimension, values: values)
+        return values
     }
 
     /// Reads `path`, which must hold float32 [N, dimension] with finite
@@ -65,11 +70,6 @@ public struct Latents: Sendable {
                        dimension: dimension, values: array.values)
     }
 
-    /// Rows `range` as a generator input [range.count, dimension].
-    func batch(_ range: Range<Int>) -> Tensor {
-        Tensor(shape: [range.count, dimension], values: Array(values[(range.lowerBound * dimension)..<(range.upperBound * dimension)]))
-    }
-
-    /// Row `index`.
-    func row(_ index: Int) -> ArraySlice<Float> { values[(index * dimension)..<((index + 1) * dimension)] }
+    /// Rows `range` (row-major).
+    public func rows(_ range: Range<Int>) -> ArraySlice<Float> { values[(range.lowerBound * dimension)..<(range.upperBound * dimension)] }
 }

@@ -22,6 +22,25 @@ public struct FrameMatrix: Sendable {
     }
 
     public func row(_ index: Int) -> ArraySlice<Float> { values[(index * pixels)..<((index + 1) * pixels)] }
+
+    /// Square frames box-averaged down to `side` x `side`; their side must be a multiple of it.
+    public func downsampled(to side: Int) -> FrameMatrix {
+        let frameSide = Int(Double(pixels).squareRoot().rounded())
+        precondition(frameSide * frameSide == pixels && frameSide >= side && frameSide % side == 0,
+                     "frames must be square and a multiple of \(side) pixels wide")
+        guard frameSide != side else { return self }
+        let factor = frameSide / side, scale = 1 / Float(factor * factor)
+        var result = [Float](repeating: 0, count: count * side * side)
+        for frame in 0..<count {
+            let source = frame * pixels
+            for y in 0..<frameSide {
+                for x in 0..<frameSide {
+                    result[frame * side * side + (y / factor) * side + x / factor] += scale * values[source + y * frameSide + x]
+                }
+            }
+        }
+        return FrameMatrix(pixels: side * side, values: result)
+    }
 }
 
 /// Distances between frames: the root mean square difference of their
@@ -46,19 +65,16 @@ public enum FrameDistance {
     }
 
     /// For every row of `queries`, the nearest row of `references` (its
-    /// index and distance), optionally ignoring pairs `excluded(query, reference)`
-    /// says to; (-1, infinity) when every pair is excluded.
-    public static func nearest(_ queries: FrameMatrix, in references: FrameMatrix,
-                               excluding excluded: ((Int, Int) -> Bool)? = nil) -> [(index: Int, distance: Float)] {
-        nearest(queries, in: references, count: 1, excluding: excluded).map { $0.first ?? (-1, .infinity) }
+    /// index and distance); (-1, infinity) when there are no references.
+    public static func nearest(_ queries: FrameMatrix, in references: FrameMatrix) -> [(index: Int, distance: Float)] {
+        nearest(queries, in: references, count: 1).map { $0.first ?? (-1, .infinity) }
     }
 
     /// For every row of `queries`, the `count` nearest rows of `references`,
     /// nearest first. The candidates come from one matrix product per block
     /// of queries (|r|^2 - 2 q.r); their distances are then recomputed
     /// exactly, so a copy measures 0 whatever the rounding of the product.
-    public static func nearest(_ queries: FrameMatrix, in references: FrameMatrix, count: Int,
-                               excluding excluded: ((Int, Int) -> Bool)? = nil) -> [[(index: Int, distance: Float)]] {
+    public static func nearest(_ queries: FrameMatrix, in references: FrameMatrix, count: Int) -> [[(index: Int, distance: Float)]] {
         precondition(queries.pixels == references.pixels && count >= 1)
         let n = queries.count, m = references.count, p = queries.pixels
         guard m > 0, n > 0 else { return Array(repeating: [], count: n) }
@@ -81,7 +97,7 @@ public enum FrameDistance {
                 let query = start + row
                 // The `count` smallest by the product's estimate, kept sorted (count is small).
                 var best: [(index: Int, estimate: Float)] = []
-                for j in 0..<m where excluded?(query, j) != true {
+                for j in 0..<m {
                     let estimate = referenceNorms[j] - 2 * products[row * m + j]
                     if best.count < count || estimate < best[best.count - 1].estimate {
                         let position = best.firstIndex { $0.estimate > estimate } ?? best.count
@@ -94,12 +110,5 @@ public enum FrameDistance {
             }
         }
         return result
-    }
-
-    /// The smallest distance between two frames of different groups (series):
-    /// how close two genuinely different real images come.
-    public static func closestPairOfDistinctGroups(_ frames: FrameMatrix, groups: [Int]) -> Float? {
-        let nearest = nearest(frames, in: frames) { groups[$0] == groups[$1] }
-        return nearest.map(\.distance).filter(\.isFinite).min()
     }
 }

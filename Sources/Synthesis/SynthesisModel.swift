@@ -33,10 +33,12 @@ public struct SynthesisModel {
         return try SynthesisModel(folder: catalog.directory.appendingPathComponent(record.folder, isDirectory: true), record: record)
     }
 
-    /// Generator outputs [range.count, channels, R, R] in [-1, 1] for the
-    /// latent rows `range`, in inference mode.
-    public func generate(_ latents: Latents, _ range: Range<Int>) -> [Float] {
-        generator.forward(latents.batch(range), training: false).values
+    /// Generator outputs [N, channels, R, R] in [-1, 1] for N latent rows
+    /// (row-major [N, latent_dim]), in inference mode: a frame depends on its
+    /// latent only, not on the batch it is generated in.
+    public func generate(latentRows: some Collection<Float>) -> [Float] {
+        let dimension = generator.configuration.latentDimension
+        return generator.forward(Tensor(shape: [latentRows.count / dimension, dimension], values: Array(latentRows)), training: false).values
     }
 
     /// Whether `reference` names a folder holding `model.json`.

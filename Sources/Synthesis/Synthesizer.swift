@@ -26,20 +26,25 @@ public struct SynthesisRequest: Sendable {
     public var register = true
     /// Frames generated per forward pass.
     public var batchSize = 32
-    /// Withhold near-copies of training frames (`PrivacyFilter`).
-    public var privacy: PrivacySetting = .derived
+    /// Withhold copies of training frames (`CopyDetector`).
+    public var privacy: PrivacySetting = .standard
+    /// The most latents a seeded run draws to write its count of frames past
+    /// the privacy gate; nil: `LatentPlan.defaultDrawLimit`.
+    public var drawLimit: Int?
 
     public enum PrivacySetting: Sendable, Equatable {
-        /// The threshold the model's real frames give (`PrivacyFilter.derivedThreshold`).
-        case derived
-        /// This distance (RMS on 0-to-1 intensities).
-        case threshold(Float)
+        /// `CopyDetector.defaultRadius`.
+        case standard
+        /// This copy radius (copy distance, 0 to 1).
+        case radius(Float)
         case disabled
     }
 
     public enum LatentRequest: Sendable {
+        /// `count` frames written, from rows 0, 1, ... of the seeded latents
+        /// (further rows replace frames the privacy gate withholds).
         case seed(UInt64, count: Int)
-        /// A `.npy` file; `count`, when given, must equal its rows.
+        /// A `.npy` file's rows, each drawn once; `count`, when given, must equal its rows.
         case file(path: String, count: Int?)
     }
 
@@ -56,18 +61,24 @@ public struct SynthesisResult: Sendable {
     public var files: [String] = []
     /// Frames written: generated and not withheld by the privacy filter.
     public var framesWritten: Int { writtenLatentIndices.count }
+    /// Latents drawn (frames generated): written or withheld.
     public var framesGenerated = 0
     public var framesRequested: Int
+    /// The most latents the run could draw.
+    public var drawLimit = 0
     /// The latent index of every frame written, in order.
     public var writtenLatentIndices: [Int] = []
     /// Frames the privacy filter withheld, by latent index.
     public var withheldLatentIndices: [Int] = []
-    /// The privacy filter's threshold, nil when no filter ran.
-    public var privacyThreshold: Float?
+    /// The privacy filter's copy radius, nil when no filter ran.
+    public var privacyRadius: Float?
     /// What the caller should tell the user (a filter that could not run, ...).
     public var warnings: [String] = []
     /// Stopped by the caller before every frame was written.
     public var stopped = false
+    /// Fewer frames written than requested without a stop: the privacy gate
+    /// withheld so many that the draw limit (or the latents file) ran out.
+    public var isShort: Bool { !stopped && framesWritten < framesRequested }
     /// The catalog's record of the run, when the files were registered.
     public var synthesis: SynthesisRecord?
     public var instances: [GeneratedInstance] = []
@@ -92,94 +103,53 @@ public enum Synthesizer {
         if request.format != .npy, channels != 1 {
             throw SynthesisError.unsupportedChannels(channels, format: request.format.rawValue)
         }
-        let latents: Latents
-        switch request.latentSource {
-        case .seed(let seed, let count):
-            guard (1...maximumFrames).contains(count) else {
-                throw SynthesisError.tooLarge("the frame count must be between 1 and \(maximumFrames), not \(count)")
-            }
-            latents = Latents.seeded(seed, count: count, dimension: configuration.latentDimension)
-        case .file(let path, let count):
-            latents = try Latents.read(path: path, dimension: configuration.latentDimension, maximumRows: maximumFrames)
-            if let count, count != latents.count {
-                throw SynthesisError.latents("--count \(count) differs from the file's \(latents.count) rows", path: path)
-            }
-        }
+        let plan = try LatentPlan(request.latentSource, drawLimit: request.drawLimit, dimension: configuration.latentDimension)
         let frameValues = side * side * channels
-        if request.format == .npy, latents.count * frameValues * 4 > maximumArrayBytes {
-            throw SynthesisError.tooLarge("\(latents.count) frames of \(channels)x\(side)x\(side) float32 exceed the "
+        if request.format == .npy, plan.target * frameValues * 4 > maximumArrayBytes {
+            throw SynthesisError.tooLarge("\(plan.target) frames of \(channels)x\(side)x\(side) float32 exceed the "
                                           + "\(maximumArrayBytes >> 30) GiB limit of \(framesFile); generate fewer per run")
         }
         var warnings: [String] = []
-        let filter = try privacyFilter(request.privacy, model: model, catalog: catalog, warnings: &warnings)
+        let detector = try copyDetector(request.privacy, model: model, catalog: catalog, warnings: &warnings)
         try prepareEmptyFolder(request.output)
 
         let series = SyntheticSeries(modelName: model.name, modelId: model.record?.id, checkpointDigest: model.checkpointDigest,
                                      step: model.description.step, preset: model.description.preset, modality: model.modality,
-                                     latentSource: latents.source,
+                                     latentSource: plan.source,
                                      burnedInAnnotation: try burnedInAnnotation(of: model, catalog: catalog), createdAt: Date())
-        var result = SynthesisResult(folder: request.output, framesRequested: latents.count)
+        var result = SynthesisResult(folder: request.output, framesRequested: plan.target)
         result.warnings = warnings
-        result.privacyThreshold = filter?.threshold
-        var pending: [(index: Int, pixels: [UInt8])] = []
-        var rawFrames: [Float] = []
-        func flushDicom() throws {
-            guard !pending.isEmpty else { return }
-            let name = String(format: "synthetic-%06d.dcm", pending[0].index)
-            var uid = ""
-            try publish(request.output.appendingPathComponent(name).path) { path in
-                uid = try SyntheticDicomWriter.write(frames: pending.map(\.pixels), side: side, latentIndices: pending.map(\.index),
-                                                     instanceNumber: result.files.count + 1, series: series, to: path)
-            }
-            result.files.append(name)
-            result.instances.append(GeneratedInstance(sopInstanceUid: uid, latentIndices: pending.map(\.index)))
-            pending.removeAll()
-        }
-        var start = 0
-        while start < latents.count {
+        result.privacyRadius = detector?.radius
+        result.drawLimit = plan.limit
+        var sink = FrameSink(request: request, series: series, side: side)
+        var writtenLatents: [Float] = []
+        while result.framesWritten < plan.target, result.framesGenerated < plan.limit {
             if shouldStop() {
                 result.stopped = true
                 break
             }
-            let range = start..<min(start + request.batchSize, latents.count)
-            let images = model.generate(latents, range)
-            let distances = filter?.nearestTrainingDistances(FrameMatrix(pixels: frameValues, values: images))
+            // Never more than still needed: every frame drawn is either written or withheld.
+            let range = result.framesGenerated..<min(result.framesGenerated + request.batchSize, plan.limit,
+                                                     result.framesGenerated + plan.target - result.framesWritten)
+            let latentRows = plan.rows(range)
+            let images = model.generate(latentRows: latentRows)
+            let checks = detector?.check(FrameMatrix(pixels: frameValues, values: images))
             for (offset, index) in range.enumerated() {
-                if let distances, let filter, filter.withholds(distance: distances[offset]) {
+                if let check = checks?[offset], check.isCopy {
                     result.withheldLatentIndices.append(index)
                     continue
                 }
                 result.writtenLatentIndices.append(index)
-                let values = images[(offset * frameValues)..<((offset + 1) * frameValues)]
-                switch request.format {
-                case .npy:
-                    rawFrames.append(contentsOf: values)
-                case .png:
-                    let name = String(format: "synthetic-%06d.png", index)
-                    try publish(request.output.appendingPathComponent(name).path) {
-                        try PNGWriter.write(path: $0, pixels: values.map(SampleGrid.byte(fromSigned:)), width: side, height: side, channels: 1)
-                    }
-                    result.files.append(name)
-                case .dicom:
-                    pending.append((index, values.map(SampleGrid.byte(fromSigned:))))
-                    if pending.count == request.framesPerFile { try flushDicom() }
-                }
+                writtenLatents += latentRows[(latentRows.startIndex + offset * plan.dimension)..<(latentRows.startIndex + (offset + 1) * plan.dimension)]
+                try sink.add(images[(offset * frameValues)..<((offset + 1) * frameValues)], latentIndex: index, into: &result)
             }
             result.framesGenerated = range.upperBound
-            progress(result.framesGenerated, latents.count)
-            start = range.upperBound
+            progress(result.framesWritten, plan.target)
         }
-        try flushDicom()
-        // The latents of the frames written, in order: withheld near-copies cannot be regenerated from the folder.
+        try sink.finish(into: &result)
+        // The latents of the frames written, in order: withheld copies cannot be regenerated from the folder.
         try publish(request.output.appendingPathComponent(latentsFile).path) {
-            try NumpyFile.write(NamedArray(shape: [result.writtenLatentIndices.count, latents.dimension],
-                                           values: Array(result.writtenLatentIndices.map { latents.row($0) }.joined())), to: $0)
-        }
-        if request.format == .npy, result.framesWritten > 0 {
-            try publish(request.output.appendingPathComponent(framesFile).path) {
-                try NumpyFile.write(NamedArray(shape: [result.framesWritten, channels, side, side], values: rawFrames), to: $0)
-            }
-            result.files.append(framesFile)
+            try NumpyFile.write(NamedArray(shape: [result.framesWritten, plan.dimension], values: writtenLatents), to: $0)
         }
         if request.format == .dicom, request.register, let catalog, !result.instances.isEmpty {
             do {
@@ -194,18 +164,18 @@ public enum Synthesizer {
         return result
     }
 
-    /// The filter `setting` asks for, or nil (with a warning saying why) when
-    /// it is disabled or cannot run: a model outside the registry has no
-    /// training frames to compare with.
-    static func privacyFilter(_ setting: SynthesisRequest.PrivacySetting, model: SynthesisModel, catalog: Catalog?,
-                              warnings: inout [String]) throws -> PrivacyFilter? {
-        let givenThreshold: Float?
+    /// The copy detector `setting` asks for, or nil (with a warning saying
+    /// why) when it is disabled or cannot run: a model outside the registry
+    /// has no training frames to compare with.
+    static func copyDetector(_ setting: SynthesisRequest.PrivacySetting, model: SynthesisModel, catalog: Catalog?,
+                             warnings: inout [String]) throws -> CopyDetector? {
+        let radius: Float
         switch setting {
         case .disabled:
-            warnings.append("the privacy filter is off: near-copies of training frames are exported too")
+            warnings.append("the privacy filter is off: copies of training frames are exported too")
             return nil
-        case .threshold(let value): givenThreshold = value
-        case .derived: givenThreshold = nil
+        case .radius(let value): radius = value
+        case .standard: radius = CopyDetector.defaultRadius
         }
         guard let record = model.record, let catalog else {
             warnings.append("no privacy filter: the model's training frames are unknown (a checkpoint folder outside the registry)")
@@ -215,13 +185,7 @@ public enum Synthesizer {
             warnings.append("no privacy filter: the model makes \(model.generator.configuration.channels)-channel images")
             return nil
         }
-        let frames = try ModelFrameSets.load(model, record: record, catalog: catalog)
-        guard let threshold = givenThreshold ?? frames.nearCopyThreshold else {
-            warnings.append("no privacy filter: the model's real frames come from one series, so no threshold can be derived "
-                            + "(give --privacy-threshold)")
-            return nil
-        }
-        return PrivacyFilter(threshold: threshold, trainingFrames: frames.training)
+        return try ModelFrameSets.load(model, record: record, catalog: catalog).copyDetector(radius: radius)
     }
 
     /// YES unless the model's lineage shows every training instance stating NO.
@@ -293,6 +257,106 @@ public enum Synthesizer {
     }
 }
 
+/// The latents a run draws from, in order: the seeded rows 0, 1, ... up to
+/// a limit, or a file's rows.
+struct LatentPlan {
+    let source: Latents.Source
+    /// Frames to write.
+    let target: Int
+    /// The most rows drawn.
+    let limit: Int
+    let dimension: Int
+    private let file: Latents?
+
+    /// A seeded run draws at most this many latents per frame requested (and
+    /// at least 100 in all) before it gives up on reaching its count.
+    static let drawsPerFrame = 10
+
+    static func defaultDrawLimit(target: Int) -> Int { max(target * drawsPerFrame, 100) }
+
+    init(_ request: SynthesisRequest.LatentRequest, drawLimit: Int?, dimension: Int) throws {
+        self.dimension = dimension
+        switch request {
+        case .seed(let seed, let count):
+            guard (1...Synthesizer.maximumFrames).contains(count) else {
+                throw SynthesisError.tooLarge("the frame count must be between 1 and \(Synthesizer.maximumFrames), not \(count)")
+            }
+            (source, target, file) = (.seed(seed), count, nil)
+            limit = max(drawLimit ?? Self.defaultDrawLimit(target: count), count)
+        case .file(let path, let count):
+            let latents = try Latents.read(path: path, dimension: dimension, maximumRows: Synthesizer.maximumFrames)
+            if let count, count != latents.count {
+                throw SynthesisError.latents("--count \(count) differs from the file's \(latents.count) rows", path: path)
+            }
+            (source, target, limit, file) = (latents.source, latents.count, latents.count, latents)
+        }
+    }
+
+    /// Rows `range`, row-major [range.count, dimension].
+    func rows(_ range: Range<Int>) -> ArraySlice<Float> {
+        switch source {
+        case .seed(let seed): ArraySlice(Latents.seededRows(seed, range, dimension: dimension))
+        case .file: file!.rows(range)
+        }
+    }
+}
+
+/// Where written frames go: one file per frame (PNG), K frames per DICOM
+/// file, or all frames in one `frames.npy` at the end.
+struct FrameSink {
+    let request: SynthesisRequest
+    let series: SyntheticSeries
+    let side: Int
+    private var pending: [(index: Int, pixels: [UInt8])] = []
+    private var rawFrames: [Float] = []
+
+    init(request: SynthesisRequest, series: SyntheticSeries, side: Int) {
+        (self.request, self.series, self.side) = (request, series, side)
+    }
+
+    mutating func add(_ values: ArraySlice<Float>, latentIndex: Int, into result: inout SynthesisResult) throws {
+        switch request.format {
+        case .npy:
+            rawFrames.append(contentsOf: values)
+        case .png:
+            let name = String(format: "synthetic-%06d.png", latentIndex)
+            try Synthesizer.publish(request.output.appendingPathComponent(name).path) {
+                try PNGWriter.write(path: $0, pixels: values.map(SampleGrid.byte(fromSigned:)), width: side, height: side, channels: 1)
+            }
+            result.files.append(name)
+        case .dicom:
+            pending.append((latentIndex, values.map(SampleGrid.byte(fromSigned:))))
+            if pending.count == request.framesPerFile { try flushDicom(into: &result) }
+        }
+    }
+
+    /// Writes what is still held: the last DICOM file, or `frames.npy`.
+    mutating func finish(into result: inout SynthesisResult) throws {
+        try flushDicom(into: &result)
+        guard request.format == .npy, result.framesWritten > 0 else { return }
+        let shape = [result.framesWritten, rawFrames.count / (result.framesWritten * side * side), side, side]
+        try Synthesizer.publish(request.output.appendingPathComponent(Synthesizer.framesFile).path) {
+            try NumpyFile.write(NamedArray(shape: shape, values: rawFrames), to: $0)
+        }
+        result.files.append(Synthesizer.framesFile)
+    }
+
+    private mutating func flushDicom(into result: inout SynthesisResult) throws {
+        guard !pending.isEmpty else { return }
+        let name = String(format: "synthetic-%06d.dcm", pending[0].index)
+        var uid = ""
+        let frames = pending
+        let instanceNumber = result.files.count + 1
+        try Synthesizer.publish(request.output.appendingPathComponent(name).path) { path in
+            uid = try SyntheticDicomWriter.write(frames: frames.map(\.pixels), side: side, latentIndices: frames.map(\.index),
+                                                 instanceNumber: instanceNumber, series: series, to: path)
+        }
+        result.files.append(name)
+        result.instances.append(GeneratedInstance(sopInstanceUid: uid, latentIndices: frames.map(\.index)))
+        pending.removeAll()
+    }
+}
+
 /// `synthesis.json`: the run's provenance beside its files, so that a
 /// folder copied out of the workbench still says what made it.
 struct Manifest: Encodable {
@@ -323,8 +387,9 @@ struct Manifest: Encodable {
     var framesGenerated: Int
     var framesWritten: Int
     var stopped: Bool
-    /// The distance below which frames were withheld; absent when no filter ran.
-    var privacyThreshold: Float?
+    /// The copy radius of the privacy filter; absent when no filter ran.
+    var privacyRadius: Float?
+    var drawLimit: Int
     var withheldLatentIndices: [Int]
     var studyInstanceUid: String?
     var seriesInstanceUid: String?
@@ -343,7 +408,8 @@ struct Manifest: Encodable {
         framesRequested = result.framesRequested
         framesGenerated = result.framesGenerated
         framesWritten = result.framesWritten
-        privacyThreshold = result.privacyThreshold
+        privacyRadius = result.privacyRadius
+        drawLimit = result.drawLimit
         withheldLatentIndices = result.withheldLatentIndices
         stopped = result.stopped
         let dicom = request.format == .dicom

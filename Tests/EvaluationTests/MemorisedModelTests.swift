@@ -61,22 +61,25 @@ struct MemorisedModelTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let (catalog, model, copied) = try Self.copyingModel(in: folder)
-        let probe = model.generate(Latents.seeded(99, count: 1, dimension: 128), 0..<1)
+        let probe = model.generate(latentRows: Latents.seeded(99, count: 1, dimension: 128).values)
         let copyDistance = FrameDistance.between(probe[...], copied[...])
         print("copying model: distance of a generated frame to the copied training frame \(copyDistance)")
 
         let result = try Evaluator.evaluate(model: model, catalog: catalog, count: 24, seed: 1)
         let figures = result.figures
-        print("copying model: data-copying Z \(figures.dataCopyingZ ?? .nan), near copies \(figures.nearCopies) of 24, "
-              + "threshold \(figures.nearCopyThreshold ?? .nan), nearest distance mean \(figures.nearestTrainL2Mean)")
+        print("copying model: data-copying Z \(figures.dataCopyingZ ?? .nan), copies \(figures.copies) of 24, "
+              + "copy distance mean \(figures.copyDistanceMean), held-out frames flagged \(figures.heldOutCopies ?? -1)")
         #expect(result.validationFrames >= 20)
         #expect(figures.dataCopyingFlagged == true)
-        #expect(figures.nearCopies == 24)
+        #expect(figures.copies == 24 && figures.copyRateInterval[0] > 0.85)
         #expect(try catalog.evaluations(modelId: model.record!.id!).count == 1)
 
+        // Every frame is a copy: the run draws up to its limit, writes nothing and says it is short.
         var request = SynthesisRequest(latentSource: .seed(5, count: 8), output: folder.url.appendingPathComponent("filtered"))
+        request.drawLimit = 40
         let filtered = try Synthesizer.run(model: model, request: request, catalog: catalog)
-        #expect(filtered.framesWritten == 0 && filtered.withheldLatentIndices == Array(0..<8) && filtered.files.isEmpty)
+        #expect(filtered.framesWritten == 0 && filtered.withheldLatentIndices == Array(0..<40) && filtered.files.isEmpty)
+        #expect(filtered.isShort && filtered.framesGenerated == 40)
         #expect(try catalog.query(.instances, filter: QueryFilter(synthetic: .yes)).rows.isEmpty)
         request.output = folder.url.appendingPathComponent("unfiltered")
         request.privacy = .disabled

@@ -39,16 +39,14 @@ struct MetricTests {
     @Test("two-sample test: two draws of one distribution are near chance, blobs against noise are separated")
     func twoSample() throws {
         let each = Array(0..<40)
-        let same = try #require(ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), groups: each, blobFrames(40, seed: 2), groups: each,
-                                                                 frameSide: 64, seed: 3))
+        let same = try #require(ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), groups: each, blobFrames(40, seed: 2), groups: each, seed: 3))
         let different = try #require(ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), groups: each, noiseFrames(40, seed: 2),
-                                                                      groups: each, frameSide: 64, seed: 3))
+                                                                      groups: each, seed: 3))
         print("C2ST: same distribution \(same.accuracy), blobs vs noise \(different.accuracy), \(same.testFrames) test frames")
         #expect(same.testFrames == 40)
         #expect(same.accuracy <= 0.75)
         #expect(different.accuracy >= 0.95)
-        #expect(ClassifierTwoSampleTest.accuracy(blobFrames(3, seed: 1), groups: [0, 1, 2], blobFrames(40, seed: 2), groups: each,
-                                                 frameSide: 64, seed: 3) == nil)
+        #expect(ClassifierTwoSampleTest.accuracy(blobFrames(3, seed: 1), groups: [0, 1, 2], blobFrames(40, seed: 2), groups: each, seed: 3) == nil)
         // Halves keep whole groups on one side.
         var random = EngineRandom(seed: 4)
         let groups = (0..<40).map { $0 / 8 }
@@ -56,7 +54,7 @@ struct MetricTests {
         #expect(Set(first.map { groups[$0] }).isDisjoint(with: second.map { groups[$0] }))
         #expect(first.count + second.count == 40 && first.count >= 16 && second.count >= 16)
         // One group cannot be halved, so the calibration has no answer.
-        #expect(ClassifierTwoSampleTest.calibration(blobFrames(10, seed: 5), groups: Array(repeating: 0, count: 10), frameSide: 64,
+        #expect(ClassifierTwoSampleTest.calibration(blobFrames(10, seed: 5), groups: Array(repeating: 0, count: 10),
                                                     seed: 1) == nil)
     }
 
@@ -64,9 +62,13 @@ struct MetricTests {
     func dataCopying() throws {
         let training = blobFrames(60, seed: 10), heldOut = blobFrames(40, seed: 11)
         let copies = training.rows(Array(0..<40))
-        let copying = try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: copies))
-        let fresh = try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: blobFrames(40, seed: 12)))
-        let noise = try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: noiseFrames(40, seed: 13)))
+        let detector = CopyDetector(training: training, series: Array(0..<60), patients: Array(repeating: nil, count: 60))
+        let heldOutDistances = detector.check(heldOut).map(\.distance)
+        func test(_ generated: FrameMatrix) throws -> DataCopyingTest {
+            try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: generated, heldOutDistances: heldOutDistances,
+                                             generatedDistances: detector.check(generated).map(\.distance)))
+        }
+        let copying = try test(copies), fresh = try test(blobFrames(40, seed: 12)), noise = try test(noiseFrames(40, seed: 13))
         print("data-copying Z: copies \(copying.z), fresh \(fresh.z), noise \(noise.z)")
         #expect(copying.z < DataCopyingTest.copyingThreshold)
         #expect(abs(fresh.z) < 2)
@@ -115,10 +117,9 @@ struct MetricTests {
         }
     }
 
-    @Test("nearest neighbours by matrix product agree with brute force, with exclusions and k candidates")
+    @Test("nearest neighbours by matrix product agree with brute force, k candidates")
     func nearestNeighbours() {
         let references = blobFrames(30, seed: 50), queries = blobFrames(7, seed: 51)
-        let groups = (0..<30).map { $0 / 3 }
         let found = FrameDistance.nearest(queries, in: references, count: 3)
         for query in 0..<queries.count {
             let brute = (0..<references.count).map { (index: $0, distance: FrameDistance.between(queries.row(query), references.row($0))) }
@@ -126,35 +127,28 @@ struct MetricTests {
             #expect(found[query].map(\.index) == brute.prefix(3).map(\.index))
             #expect(abs(found[query][0].distance - brute[0].distance) < 1e-6)
         }
-        // Closest pair of distinct groups, by brute force.
-        var closest = Float.infinity
-        for i in 0..<30 { for j in 0..<30 where groups[i] != groups[j] { closest = min(closest, FrameDistance.between(references.row(i), references.row(j))) } }
-        #expect(FrameDistance.closestPairOfDistinctGroups(references, groups: groups) == closest)
-        #expect(FrameDistance.closestPairOfDistinctGroups(references, groups: Array(repeating: 0, count: 30)) == nil)
-        // A copy in another series gives the floor, not 0.
-        let duplicated = FrameMatrix(pixels: 4096, values: references.values + Array(references.row(0)))
-        #expect(PrivacyFilter.derivedThreshold(realFrames: duplicated, series: groups + [99]) == PrivacyFilter.minimumThreshold)
     }
 
     @Test("all figures: a generator returning training frames is flagged; one returning a single frame shows no diversity")
     func wholeEvaluation() {
         let training = blobFrames(40, seed: 40), validation = blobFrames(30, seed: 41)
         let trainingSeries = (0..<40).map { $0 / 5 }, validationSeries = (0..<30).map { 100 + $0 / 5 }
-        func figures(_ generated: FrameMatrix, threshold: Float?) -> EvaluationFigures {
+        let detector = CopyDetector(training: training, series: trainingSeries, patients: Array(repeating: nil, count: 40))
+        func figures(_ generated: FrameMatrix) -> EvaluationFigures {
             Evaluator.measure(generated: generated, nearest: FrameDistance.nearest(generated, in: training, count: 8), training: training,
                               validation: validation, trainingSeries: trainingSeries, validationSeries: validationSeries,
-                              nearCopyThreshold: threshold, side: 64, seed: 1)
+                              copyChecks: CopyChecks(detector, generated: generated, heldOut: validation), side: 64, seed: 1)
         }
-        let copying = figures(training.rows(Array(0..<24)), threshold: 0.05)
+        let copying = figures(training.rows(Array(0..<24)))
         #expect(copying.nearestTrainL2Mean == 0 && copying.nearestTrainL2Min == 0)
         #expect(abs(copying.nearestTrainSsimMean - 1) < 1e-5)
-        #expect(copying.nearCopies == 24)
+        #expect(copying.copies == 24 && copying.copyDistanceMin == 0 && copying.heldOutCopies == 0)
+        #expect(copying.copyRateInterval[0] > 0.85 && copying.copyRateInterval[1] == 1)
         #expect(copying.dataCopyingFlagged == true)
         let singleFrame = FrameMatrix(pixels: 4096, values: Array((0..<24).map { _ in validation.row(0) }.joined()))
-        let collapsed = figures(singleFrame, threshold: nil)
+        let collapsed = figures(singleFrame)
         #expect(collapsed.msSsimGenerated! > 0.999 && collapsed.msSsimReal! < 0.8)
-        #expect(collapsed.nearCopies == nil, "no threshold, no count")
-        let encoded = String(decoding: try! JSONEncoder().encode(collapsed), as: UTF8.self)
-        #expect(encoded.contains("\"nearCopies\":null"), "an absent figure is written as null: \(encoded)")
+        let encoded = String(decoding: try! JSONEncoder().encode(figures(singleFrame.rows([0]))), as: UTF8.self)
+        #expect(encoded.contains("\"msSsimGenerated\":null"), "an absent figure is written as null: \(encoded)")
     }
 }

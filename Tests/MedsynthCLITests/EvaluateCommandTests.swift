@@ -19,10 +19,10 @@ struct EvaluateCommandTests {
                                     "--threads", "2"])
         #expect(run.status == 0, "\(run.standardError)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
-        for key in ["c2st_accuracy", "c2st_calibration_accuracy", "data_copying_z", "near_copies", "nearest_train_l2_mean",
+        for key in ["c2st_accuracy", "c2st_calibration_accuracy", "data_copying_z", "copies", "copy_rate", "copy_rate_interval", "nearest_train_l2_mean",
                     "ms_ssim_generated", "ms_ssim_real", "histogram_distance", "spectrum_distance", "against_training",
                     "model", "model_id", "checkpoint_sha256", "generated_frames", "seed", "training_frames", "validation_frames",
-                    "near_copy_threshold", "data_copying_flagged", "evaluation_id"] {
+                    "copy_radius", "held_out_copy_rate_interval", "data_copying_flagged", "evaluation_id"] {
             #expect(object.keys.contains(key), "missing \(key)")
         }
         #expect(object["generated_frames"] as? Int == 8 && object["model"] as? String == "m")
