@@ -39,12 +39,19 @@ public enum EvaluationReport {
     static func page(_ result: EvaluationResult, nearestCaptions: String) -> String {
         let f = result.figures
         func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a (too few frames)" }
+        func withInterval(_ value: Float?, _ bounds: [Float]?) -> String {
+            guard let value, let bounds else { return show(value) }
+            return String(format: "%.3f (95 %% interval %.3f-%.3f)", value, bounds[0], bounds[1])
+        }
         func interval(_ rate: Float, _ bounds: [Float]) -> String { String(format: "%.3f (95 %% interval %.3f-%.3f)", rate, bounds[0], bounds[1]) }
         let rows: [(String, String, String)] = [
-            ("c2st_accuracy", show(f.c2stAccuracy), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable"),
-            ("c2st_calibration_accuracy", show(f.c2stCalibrationAccuracy), "the same test on two random halves of the validation frames"),
-            ("against_training.c2st_accuracy", show(f.againstTraining.c2stAccuracy), "generated vs training frames"),
-            ("against_training.c2st_calibration_accuracy", show(f.againstTraining.c2stCalibrationAccuracy), "two halves of the training frames"),
+            ("c2st_accuracy", withInterval(f.c2stAccuracy, f.c2stAccuracyInterval), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable; 95 % interval by bootstrap over the test series"),
+            ("c2st_test_frames, c2st_test_series", f.c2stTestFrames.map { "\($0) frames of \(f.c2stTestSeries!) series" } ?? "n/a", "the size of the test"),
+            ("c2st_calibration_accuracy", withInterval(f.c2stCalibrationAccuracy, f.c2stCalibrationInterval), "the same test on two halves of the validation frames, split by series"),
+            ("c2st_verdict", f.c2stVerdict?.rawValue ?? "n/a", "what the intervals allow: distinguishable, indistinguishable, or undecided (too few series)"),
+            ("against_training.c2st_accuracy", withInterval(f.againstTraining.c2stAccuracy, f.againstTraining.c2stAccuracyInterval), "generated vs training frames"),
+            ("against_training.c2st_calibration_accuracy", withInterval(f.againstTraining.c2stCalibrationAccuracy, f.againstTraining.c2stCalibrationInterval), "two halves of the training frames"),
+            ("against_training.c2st_verdict", f.againstTraining.c2stVerdict?.rawValue ?? "n/a", "the verdict against the training frames"),
             ("data_copying_z", show(f.dataCopyingZ), "Meehan et al. C_T: below \(DataCopyingTest.copyingThreshold) flags copying, near 0 healthy, above 0 under-fitting"),
             ("copies", "\(f.copies) of \(result.generatedFrames): \(interval(f.copyRate, f.copyRateInterval))", "generated frames that copy a training frame (copy distance within its radius)"),
             ("held_out_copies", f.heldOutCopies.map { "\($0) of \(result.validationFrames): \(interval(f.heldOutCopyRate!, f.heldOutCopyRateInterval!))" } ?? "n/a (no held-out frames)", "held-out real frames the same test flags: its false-positive rate on this data"),
@@ -52,6 +59,9 @@ public enum EvaluationReport {
             ("copy_distance_mean", show(f.copyDistanceMean), "mean copy distance of a generated frame to its nearest training frame: 0 copy, 0.8 blank, about 1 unrelated"),
             ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),
             ("nearest_train_ssim_mean", show(f.nearestTrainSsimMean), "mean SSIM to the most similar of the 8 nearest training frames"),
+            ("density", withInterval(f.density, f.densityInterval), "Naeem et al.: generated frames in real frames' neighbourhoods (random CNN features), 1 like the real frames, below 1 outside them"),
+            ("coverage", withInterval(f.coverage, f.coverageInterval), "share of real frames' neighbourhoods reached by a generated frame: low for a collapsed model"),
+            ("against_training.density, coverage", "\(withInterval(f.againstTraining.density, f.againstTraining.densityInterval)), \(withInterval(f.againstTraining.coverage, f.againstTraining.coverageInterval))", "the same against the training frames"),
             ("ms_ssim_generated", show(f.msSsimGenerated), "mean pairwise MS-SSIM of generated frames (higher than real: less diverse)"),
             ("ms_ssim_real", show(f.msSsimReal), "the same among validation frames"),
             ("against_training.ms_ssim_real", show(f.againstTraining.msSsimReal), "the same among training frames"),

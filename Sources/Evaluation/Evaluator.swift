@@ -11,9 +11,16 @@ import Training
 /// intensities; figures that need more frames than there are are null.
 public struct EvaluationFigures: Codable, Sendable, Equatable {
     /// Compared with the held-out validation frames (unless named otherwise).
+    /// The two-sample test: accuracy, its 95 % interval (bootstrap over the
+    /// test series), the test's size, the real-vs-real calibration and the
+    /// verdict the intervals allow.
     public var c2stAccuracy: Float?
+    public var c2stAccuracyInterval: [Float]?
     public var c2stCalibrationAccuracy: Float?
+    public var c2stCalibrationInterval: [Float]?
     public var c2stTestFrames: Int?
+    public var c2stTestSeries: Int?
+    public var c2stVerdict: ClassifierTwoSampleTest.Verdict?
     public var dataCopyingZ: Float?
     public var dataCopyingCells: Int?
     public var dataCopyingFlagged: Bool?
@@ -34,6 +41,11 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public var nearestTrainL2Mean: Float
     public var nearestTrainL2Min: Float
     public var nearestTrainSsimMean: Float
+    /// Density and coverage (Naeem et al.) in the random embedding, with 95 % intervals.
+    public var density: Float?
+    public var densityInterval: [Float]?
+    public var coverage: Float?
+    public var coverageInterval: [Float]?
     public var msSsimGenerated: Float?
     public var msSsimReal: Float?
     public var histogramDistance: Float?
@@ -42,8 +54,16 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     /// The same comparisons against the training frames.
     public struct AgainstTraining: Codable, Sendable, Equatable {
         public var c2stAccuracy: Float?
+        public var c2stAccuracyInterval: [Float]?
         public var c2stCalibrationAccuracy: Float?
+        public var c2stCalibrationInterval: [Float]?
         public var c2stTestFrames: Int?
+        public var c2stTestSeries: Int?
+        public var c2stVerdict: ClassifierTwoSampleTest.Verdict?
+        public var density: Float?
+        public var densityInterval: [Float]?
+        public var coverage: Float?
+        public var coverageInterval: [Float]?
         public var msSsimReal: Float?
         public var histogramDistance: Float
         public var spectrumDistance: Float
@@ -52,8 +72,16 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(c2stAccuracy, forKey: .c2stAccuracy)
+            try container.encode(c2stAccuracyInterval, forKey: .c2stAccuracyInterval)
             try container.encode(c2stCalibrationAccuracy, forKey: .c2stCalibrationAccuracy)
+            try container.encode(c2stCalibrationInterval, forKey: .c2stCalibrationInterval)
             try container.encode(c2stTestFrames, forKey: .c2stTestFrames)
+            try container.encode(c2stTestSeries, forKey: .c2stTestSeries)
+            try container.encode(c2stVerdict, forKey: .c2stVerdict)
+            try container.encode(density, forKey: .density)
+            try container.encode(densityInterval, forKey: .densityInterval)
+            try container.encode(coverage, forKey: .coverage)
+            try container.encode(coverageInterval, forKey: .coverageInterval)
             try container.encode(msSsimReal, forKey: .msSsimReal)
             try container.encode(histogramDistance, forKey: .histogramDistance)
             try container.encode(spectrumDistance, forKey: .spectrumDistance)
@@ -62,9 +90,10 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public var againstTraining: AgainstTraining
 
     enum CodingKeys: String, CodingKey {
-        case c2stAccuracy, c2stCalibrationAccuracy, c2stTestFrames, dataCopyingZ, dataCopyingCells, dataCopyingFlagged, copies, copyRate
+        case c2stAccuracy, c2stAccuracyInterval, c2stCalibrationAccuracy, c2stCalibrationInterval, c2stTestFrames, c2stTestSeries
+        case c2stVerdict, dataCopyingZ, dataCopyingCells, dataCopyingFlagged, copies, copyRate
         case copyRateInterval, heldOutCopies, heldOutCopyRate, heldOutCopyRateInterval, copyRadius, copyDistanceMean, copyDistanceMin
-        case nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean, msSsimGenerated, msSsimReal
+        case density, densityInterval, coverage, coverageInterval, nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean, msSsimGenerated, msSsimReal
         case histogramDistance, spectrumDistance, againstTraining
     }
 
@@ -72,8 +101,12 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(c2stAccuracy, forKey: .c2stAccuracy)
+        try container.encode(c2stAccuracyInterval, forKey: .c2stAccuracyInterval)
         try container.encode(c2stCalibrationAccuracy, forKey: .c2stCalibrationAccuracy)
+        try container.encode(c2stCalibrationInterval, forKey: .c2stCalibrationInterval)
         try container.encode(c2stTestFrames, forKey: .c2stTestFrames)
+        try container.encode(c2stTestSeries, forKey: .c2stTestSeries)
+        try container.encode(c2stVerdict, forKey: .c2stVerdict)
         try container.encode(dataCopyingZ, forKey: .dataCopyingZ)
         try container.encode(dataCopyingCells, forKey: .dataCopyingCells)
         try container.encode(dataCopyingFlagged, forKey: .dataCopyingFlagged)
@@ -89,6 +122,10 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
         try container.encode(nearestTrainL2Mean, forKey: .nearestTrainL2Mean)
         try container.encode(nearestTrainL2Min, forKey: .nearestTrainL2Min)
         try container.encode(nearestTrainSsimMean, forKey: .nearestTrainSsimMean)
+        try container.encode(density, forKey: .density)
+        try container.encode(densityInterval, forKey: .densityInterval)
+        try container.encode(coverage, forKey: .coverage)
+        try container.encode(coverageInterval, forKey: .coverageInterval)
         try container.encode(msSsimGenerated, forKey: .msSsimGenerated)
         try container.encode(msSsimReal, forKey: .msSsimReal)
         try container.encode(histogramDistance, forKey: .histogramDistance)
@@ -197,11 +234,19 @@ public enum Evaluator {
         let calibration = ClassifierTwoSampleTest.calibration(validation, groups: validationSeries, seed: seed)
         let c2stTraining = ClassifierTwoSampleTest.accuracy(generated, groups: independent, training, groups: trainingSeries, seed: seed)
         let calibrationTraining = ClassifierTwoSampleTest.calibration(training, groups: trainingSeries, seed: seed)
+        progress("density and coverage")
+        let generatedFeatures = RandomEmbedding.features(generated)
+        let fidelity = DensityCoverage.measure(real: RandomEmbedding.features(validation), series: validationSeries,
+                                               generated: generatedFeatures, seed: seed)
+        let fidelityTraining = DensityCoverage.measure(real: RandomEmbedding.features(training), series: trainingSeries,
+                                                       generated: generatedFeatures, seed: seed)
         progress("diversity and statistics")
         let generatedSpectrum = ImageStatistics.meanLogSpectrum(frames(generated, limit: spectrumFrames), side: side)
         let generatedIntensities = generated.values.map(unitValue)
         return EvaluationFigures(
-            c2stAccuracy: c2st?.accuracy, c2stCalibrationAccuracy: calibration, c2stTestFrames: c2st?.testFrames,
+            c2stAccuracy: c2st?.accuracy, c2stAccuracyInterval: c2st?.interval, c2stCalibrationAccuracy: calibration?.accuracy,
+            c2stCalibrationInterval: calibration?.interval, c2stTestFrames: c2st?.testFrames, c2stTestSeries: c2st?.testGroups,
+            c2stVerdict: ClassifierTwoSampleTest.verdict(c2st, calibration: calibration),
             dataCopyingZ: copying?.z, dataCopyingCells: copying?.cells, dataCopyingFlagged: copying.map { $0.z < DataCopyingTest.copyingThreshold },
             copies: copies, copyRate: Float(copies) / Float(max(1, generated.count)),
             copyRateInterval: BinomialInterval.wilson(successes: copies, trials: generated.count),
@@ -211,13 +256,20 @@ public enum Evaluator {
             copyRadius: copyChecks.radius, copyDistanceMean: mean(copyDistances), copyDistanceMin: copyDistances.min() ?? .infinity,
             nearestTrainL2Mean: mean(nearestDistances), nearestTrainL2Min: nearestDistances.min() ?? 0,
             nearestTrainSsimMean: mean(ssims),
+            density: fidelity?.density, densityInterval: fidelity?.densityInterval, coverage: fidelity?.coverage,
+            coverageInterval: fidelity?.coverageInterval,
             msSsimGenerated: meanPairwiseMSSSIM(generated, side: side, seed: seed),
             msSsimReal: meanPairwiseMSSSIM(validation, side: side, seed: seed),
             histogramDistance: validation.count == 0 ? nil : ImageStatistics.histogramDistance(generatedIntensities, validation.values.map(unitValue)),
             spectrumDistance: validation.count == 0 ? nil
                 : ImageStatistics.spectrumDistance(generatedSpectrum, ImageStatistics.meanLogSpectrum(frames(validation, limit: spectrumFrames), side: side)),
-            againstTraining: .init(c2stAccuracy: c2stTraining?.accuracy, c2stCalibrationAccuracy: calibrationTraining,
-                                   c2stTestFrames: c2stTraining?.testFrames,
+            againstTraining: .init(c2stAccuracy: c2stTraining?.accuracy, c2stAccuracyInterval: c2stTraining?.interval,
+                                   c2stCalibrationAccuracy: calibrationTraining?.accuracy,
+                                   c2stCalibrationInterval: calibrationTraining?.interval, c2stTestFrames: c2stTraining?.testFrames,
+                                   c2stTestSeries: c2stTraining?.testGroups,
+                                   c2stVerdict: ClassifierTwoSampleTest.verdict(c2stTraining, calibration: calibrationTraining),
+                                   density: fidelityTraining?.density, densityInterval: fidelityTraining?.densityInterval,
+                                   coverage: fidelityTraining?.coverage, coverageInterval: fidelityTraining?.coverageInterval,
                                    msSsimReal: meanPairwiseMSSSIM(training, side: side, seed: seed),
                                    histogramDistance: ImageStatistics.histogramDistance(generatedIntensities, training.values.map(unitValue)),
                                    spectrumDistance: ImageStatistics.spectrumDistance(

@@ -13,6 +13,19 @@ public enum ClassifierTwoSampleTest {
     public static let epochs = 20
     public static let batchSize = 16
     public static let learningRate: Float = 1e-3
+    /// Bootstrap draws for the accuracy's interval.
+    static let bootstrapDraws = 1000
+
+    /// An accuracy with its 95 % interval from a bootstrap over the test
+    /// frames' groups (series of each side; a generated frame is its own
+    /// group), since frames of one cine are not independent; and how many
+    /// frames and groups the test halves held.
+    public struct Result: Sendable, Equatable {
+        public let accuracy: Float
+        public let interval: [Float]
+        public let testFrames: Int
+        public let testGroups: Int
+    }
 
     /// Accuracy on the held-out halves and how many frames they held; nil
     /// when either half of either set would hold fewer than 2 frames. Each
@@ -20,7 +33,7 @@ public enum ClassifierTwoSampleTest {
     /// near-duplicates and must not sit on both sides), then the larger side
     /// of each half is cut to the smaller's size, so that chance is 0.5.
     public static func accuracy(_ a: FrameMatrix, groups aGroups: [Int], _ b: FrameMatrix, groups bGroups: [Int],
-                                seed: UInt64) -> (accuracy: Float, testFrames: Int)? {
+                                seed: UInt64) -> Result? {
         var random = EngineRandom(seed: seed)
         let (trainA, testA) = halves(aGroups, random: &random), (trainB, testB) = halves(bGroups, random: &random)
         let trainCount = min(trainA.count, trainB.count), testCount = min(testA.count, testB.count)
@@ -46,22 +59,65 @@ public enum ClassifierTwoSampleTest {
                 optimizer.update()
             }
         }
-        var correct = 0
-        for (frames, isB) in [(testing.0, false), (testing.1, true)] {
+        // Per test frame: right or wrong, by group of its side.
+        var outcomes: [[Int: [Bool]]] = [[:], [:]]
+        for (side, (frames, indices, groups)) in [(testing.0, testA, aGroups), (testing.1, testB, bGroups)].enumerated() {
             for start in stride(from: 0, to: frames.count, by: 64) {
                 let logits = classifier.forward(batch(frames, Array(start..<min(start + 64, frames.count))), training: false)
-                for index in 0..<logits.count where (logits.data[index] > 0) == isB { correct += 1 }
+                for index in 0..<logits.count {
+                    outcomes[side][groups[indices[start + index]], default: []].append((logits.data[index] > 0) == (side == 1))
+                }
             }
         }
-        return (Float(correct) / Float(2 * testCount), 2 * testCount)
+        let correct = outcomes.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.filter { $0 }.count } }
+        return Result(accuracy: Float(correct) / Float(2 * testCount), interval: bootstrapInterval(outcomes, random: &random),
+                      testFrames: 2 * testCount, testGroups: outcomes[0].count + outcomes[1].count)
+    }
+
+    /// The 2.5th and 97.5th percentiles of the accuracy when each side's
+    /// groups are drawn again with replacement.
+    static func bootstrapInterval(_ outcomes: [[Int: [Bool]]], random: inout EngineRandom) -> [Float] {
+        let sides = outcomes.map { side in
+            side.keys.sorted().map { group in (right: side[group]!.filter { $0 }.count, frames: side[group]!.count) }
+        }
+        var accuracies: [Float] = []
+        for _ in 0..<bootstrapDraws {
+            var right = 0, frames = 0
+            for groups in sides {
+                for _ in groups.indices {
+                    let group = groups[Int(random.nextUInt64() % UInt64(groups.count))]
+                    right += group.right
+                    frames += group.frames
+                }
+            }
+            accuracies.append(Float(right) / Float(max(1, frames)))
+        }
+        accuracies.sort()
+        return [accuracies[bootstrapDraws * 25 / 1000], accuracies[bootstrapDraws * 975 / 1000 - 1]]
+    }
+
+    /// What the interval allows one to say against chance, or against the
+    /// calibration's interval when there is one: distinguishable when its
+    /// low end lies above both; indistinguishable when it reaches them and
+    /// is at most 0.2 wide; else undecided (too few test series).
+    public static func verdict(_ test: Result?, calibration: Result?) -> Verdict? {
+        guard let test else { return nil }
+        let chance = max(0.5, calibration?.interval[1] ?? 0.5)
+        if test.interval[0] > chance { return .distinguishable }
+        if test.interval[1] - test.interval[0] <= 0.2 { return .indistinguishable }
+        return .undecided
+    }
+
+    public enum Verdict: String, Codable, Sendable {
+        case distinguishable, indistinguishable, undecided
     }
 
     /// The test between two halves of one real set, split by `groups`: what
     /// "indistinguishable" scores with these frames; nil with too few groups.
-    public static func calibration(_ set: FrameMatrix, groups: [Int], seed: UInt64) -> Float? {
+    public static func calibration(_ set: FrameMatrix, groups: [Int], seed: UInt64) -> Result? {
         var random = EngineRandom(seed: seed ^ 0xC0FFEE)
         let (first, second) = halves(groups, random: &random)
-        return accuracy(set.rows(first), groups: first.map { groups[$0] }, set.rows(second), groups: second.map { groups[$0] }, seed: seed)?.accuracy
+        return accuracy(set.rows(first), groups: first.map { groups[$0] }, set.rows(second), groups: second.map { groups[$0] }, seed: seed)
     }
 
     /// Frame indices in two parts of about half the frames each, whole groups

@@ -63,14 +63,16 @@ struct EvaluateCommand: ParsableCommand {
             print(String(decoding: try result.json(), as: UTF8.self))
             return
         }
-        let f = result.figures
+        let f = result.figures, t = result.figures.againstTraining
         func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a" }
         print("""
             model \(result.modelId) "\(result.model)": \(result.generatedFrames) generated frames (seed \(result.seed)) against \
             \(result.validationFrames) validation and \(result.trainingFrames) training frames, \(String(format: "%.0f", result.seconds)) s
+              two-sample test vs validation  \(twoSample(f.c2stAccuracy, f.c2stAccuracyInterval, f.c2stTestFrames, f.c2stTestSeries, f.c2stCalibrationAccuracy, f.c2stCalibrationInterval, f.c2stVerdict))
+              two-sample test vs training    \(twoSample(t.c2stAccuracy, t.c2stAccuracyInterval, t.c2stTestFrames, t.c2stTestSeries, t.c2stCalibrationAccuracy, t.c2stCalibrationInterval, t.c2stVerdict))
                                           vs validation   vs training
-              two-sample test accuracy    \(pad(show(f.c2stAccuracy)))  \(show(f.againstTraining.c2stAccuracy))
-              calibration (real vs real)  \(pad(show(f.c2stCalibrationAccuracy)))  \(show(f.againstTraining.c2stCalibrationAccuracy))
+              density                     \(pad(withInterval(f.density, f.densityInterval)))  \(withInterval(t.density, t.densityInterval))
+              coverage                    \(pad(withInterval(f.coverage, f.coverageInterval)))  \(withInterval(t.coverage, t.coverageInterval))
               MS-SSIM among real frames   \(pad(show(f.msSsimReal)))  \(show(f.againstTraining.msSsimReal))
               histogram distance          \(pad(show(f.histogramDistance)))  \(show(f.againstTraining.histogramDistance))
               spectrum distance           \(pad(show(f.spectrumDistance)))  \(show(f.againstTraining.spectrumDistance))
@@ -83,9 +85,24 @@ struct EvaluateCommand: ParsableCommand {
             """)
     }
 
+    /// "accuracy 0.62 (0.55-0.70; 128 test frames of 70 series), calibration 0.51 (0.40-0.62): indistinguishable".
+    private func twoSample(_ accuracy: Float?, _ interval: [Float]?, _ frames: Int?, _ series: Int?, _ calibration: Float?,
+                           _ calibrationInterval: [Float]?, _ verdict: ClassifierTwoSampleTest.Verdict?) -> String {
+        guard let accuracy, let interval, let frames, let series, let verdict else { return "n/a (too few frames or series)" }
+        let calibrationText = calibration.map { String(format: "%.2f (%.2f-%.2f)", $0, calibrationInterval![0], calibrationInterval![1]) } ?? "n/a"
+        return String(format: "accuracy %.2f (95 %% interval %.2f-%.2f; %d test frames of %d series), calibration %@: %@",
+                      accuracy, interval[0], interval[1], frames, series, calibrationText, verdict.rawValue)
+    }
+
+    /// "0.91 (0.80-1.02)", or "n/a".
+    private func withInterval(_ value: Float?, _ interval: [Float]?) -> String {
+        guard let value, let interval else { return "n/a" }
+        return String(format: "%.2f (%.2f-%.2f)", value, interval[0], interval[1])
+    }
+
     private func rate(_ count: Int, of total: Int, _ interval: [Float]) -> String {
         String(format: "%d of %d (95 %% interval %.1f-%.1f %%)", count, total, 100 * interval[0], 100 * interval[1])
     }
 
-    private func pad(_ text: String) -> String { text.padding(toLength: 14, withPad: " ", startingAt: 0) }
+    private func pad(_ text: String) -> String { text.padding(toLength: max(14, text.count), withPad: " ", startingAt: 0) }
 }

@@ -1,65 +1,18 @@
-import Catalog
 import Engine
 import Foundation
 import Synthesis
 import TestSupport
 import Testing
-import Training
 
 /// Known-answer tests of the copy measure (docs/evaluation.md) on the sample
 /// US frames and on the simulated B-mode set: disguised copies are caught,
 /// real frames of held-out series and frames that copy nothing are not.
 @Suite("Copy detection on the sample US frames and the simulated set", .serialized)
 struct CopyDetectionTests {
-    /// The decodable ultrasound files of the sample corpora: 4 cines and 7 single frames, 234 frames.
-    static let ultrasoundFiles = [
-        "deid-data/GREYSCALE_CINE.dcm", "deid-data/ultrasounds/GREYSCALE_IMAGE.dcm", "deid-data/RGB_CINE.dcm",
-        "deid-data/ultrasounds/RGB_IMAGE.dcm", "deid-data/ultrasounds/ultrasound-multiframe.dcm",
-        "pydicom-data/JPGLosslessP14SV1_1s_1f_8b.dcm", "pydicom-data/OBXXXX1A.dcm", "pydicom-data/US1_UNCR.dcm",
-        "pydicom-data/color-pl.dcm", "pydicom-data/color3d_jpeg_baseline.dcm",
-    ]
-
-    /// Phantoms and frames per cine of the simulated set in these tests (the
-    /// documented benchmark uses 300 x 8; docs/evaluation.md).
-    static let simulatedPhantoms = 100, simulatedFrames = 4
-
-    /// A data set's ultrasound frames at 64 x 64, with the series and patient of each.
-    struct SampleFrames: Sendable {
-        let name: String
-        let frames: FrameMatrix
-        let series: [Int]
-        let patients: [String?]
-
-        func unitFrame(_ index: Int) -> [Float] { frames.row(index).map { ($0 + 1) / 2 } }
-
-        /// The files' frames, through import and the training preprocessing.
-        static func load(_ name: String, paths: [String]) throws -> SampleFrames {
-            EngineThreads.configure(2)
-            let folder = try TemporaryFolder()
-            defer { folder.remove() }
-            let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
-            _ = try Importer(catalog: catalog).run(paths: paths)
-            let candidates = try catalog.trainingCandidates(modality: "US", filter: QueryFilter(), includeSynthetic: false).filter(\.decodable)
-            let dataset = try FrameDataset.load(candidates, preprocessing: FramePreprocessing(resolution: 64), catalog: catalog)
-            let patients = dataset.frameInstance.map { dataset.instances[$0].patientId.isEmpty ? nil : dataset.instances[$0].patientId }
-            return SampleFrames(name: name, frames: FrameMatrix(pixels: 64 * 64, values: dataset.values),
-                                series: dataset.frameSeriesNumbers, patients: patients)
-        }
-    }
-
-    static let sample = Result { try SampleFrames.load("sample US", paths: ultrasoundFiles.map(Samples.path)) }
-    static let simulated = Result { () throws -> SampleFrames in
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try SimulatedUltrasound.generate(phantoms: simulatedPhantoms, frames: simulatedFrames, seed: 7, into: folder.path)
-        let paths = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().map(folder.file)
-        return try SampleFrames.load("simulated", paths: paths)
-    }
-
     enum DataSet: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case sampleUS, simulated
         var testDescription: String { rawValue }
-        func frames() throws -> SampleFrames { try (self == .sampleUS ? CopyDetectionTests.sample : CopyDetectionTests.simulated).get() }
+        func frames() throws -> UltrasoundFrames { try (self == .sampleUS ? UltrasoundFrames.sample : UltrasoundFrames.simulated).get() }
     }
 
     /// Signed [-1, 1] frames from 0-to-1 ones.
@@ -69,14 +22,14 @@ struct CopyDetectionTests {
 
     @Test("the copy distance equals a direct search over mirrors, shifts and gains, with the mask's weights")
     func copyDistanceAgainstDirectSearch() throws {
-        let sample = try Self.sample.get()
-        let mask = StructureMask(training: StructureMaps(sample.frames), series: sample.series)
+        let sample = try UltrasoundFrames.sample.get()
+        let mask = StructureMask(training: StructureMaps(sample.matrix), series: sample.series)
         #expect(mask.weights.contains { $0 > 0.1 && $0 < 0.9 }, "a mask with weights between 0 and 1")
         var random = EngineRandom(seed: 3)
         let referenceIndices = [10, 100, 200]
         let queries = [Disguise.combined.apply(sample.unitFrame(100), side: 64, random: &random), sample.unitFrame(150),
                        sample.unitFrame(20)]
-        let referenceMaps = StructureMaps(sample.frames.rows(referenceIndices)), queryMaps = StructureMaps(Self.matrix(queries))
+        let referenceMaps = StructureMaps(sample.matrix.rows(referenceIndices)), queryMaps = StructureMaps(Self.matrix(queries))
         let found = CopyDistance.nearest(queryMaps, in: CopyReferences(referenceMaps, mask: mask))
         var largest: Float = 0
         for query in 0..<queries.count {
@@ -121,11 +74,11 @@ struct CopyDetectionTests {
     @Test("(a) disguised copies of training frames are caught at least 95 % of the time, each disguise", arguments: DataSet.allCases)
     func disguisedCopiesAreCaught(_ dataSet: DataSet) throws {
         let sample = try dataSet.frames()
-        #expect(sample.frames.count == (dataSet == .sampleUS ? 234 : Self.simulatedPhantoms * Self.simulatedFrames))
-        let detector = CopyDetector(training: sample.frames, series: sample.series, patients: sample.patients)
+        #expect(sample.count == (dataSet == .sampleUS ? 234 : UltrasoundFrames.simulatedPhantoms * UltrasoundFrames.simulatedFrames))
+        let detector = CopyDetector(training: sample.matrix, series: sample.series, patients: sample.patients)
         var random = EngineRandom(seed: 13)
         // 60 training frames evenly spread over the set.
-        let sources = (0..<60).map { $0 * sample.frames.count / 60 }
+        let sources = (0..<60).map { $0 * sample.count / 60 }
         for disguise in Disguise.allCases {
             let disguised = sources.map { disguise.apply(sample.unitFrame($0), side: 64, random: &random) }
             let checks = detector.check(Self.matrix(disguised))
@@ -146,9 +99,9 @@ struct CopyDetectionTests {
         for heldOut in folds {
             let training = sample.series.indices.filter { !heldOut.contains(sample.series[$0]) }
             let tested = sample.series.indices.filter { heldOut.contains(sample.series[$0]) }
-            let detector = CopyDetector(training: sample.frames.rows(training), series: training.map { sample.series[$0] },
+            let detector = CopyDetector(training: sample.matrix.rows(training), series: training.map { sample.series[$0] },
                                         patients: training.map { sample.patients[$0] })
-            let checks = detector.check(sample.frames.rows(tested))
+            let checks = detector.check(sample.matrix.rows(tested))
             let count = checks.filter(\.isCopy).count
             print("copy detection, \(sample.name): held-out series \(heldOut.count == 1 ? "\(heldOut[0])" : "fold of \(heldOut.count)") (\(tested.count) frames): \(count) flagged, "
                   + "nearest copy distance \(checks.map(\.distance).min()!)")
@@ -162,9 +115,9 @@ struct CopyDetectionTests {
     @Test("(c) averaged, blurred and uniform dark frames that copy nothing are not flagged", arguments: DataSet.allCases)
     func framesThatCopyNothingAreNotFlagged(_ dataSet: DataSet) throws {
         let sample = try dataSet.frames()
-        let detector = CopyDetector(training: sample.frames, series: sample.series, patients: sample.patients)
+        let detector = CopyDetector(training: sample.matrix, series: sample.series, patients: sample.patients)
         var random = EngineRandom(seed: 29)
-        let bySeries = Dictionary(grouping: sample.frames.count.indicesRange, by: { sample.series[$0] })
+        let bySeries = Dictionary(grouping: 0..<sample.count, by: { sample.series[$0] })
         let seriesList = bySeries.keys.sorted()
         // 20 frames spread over the series (a mean of 20 frames of one cine is that cine, and is a copy);
         // on the simulated set, 20 different phantoms.
@@ -174,7 +127,7 @@ struct CopyDetectionTests {
                 return sample.unitFrame(members[random.integer(0...(members.count - 1))])
             })
         }
-        let blurred = (0..<40).map { CopyFreeFrames.blurred(sample.unitFrame($0 * sample.frames.count / 40), side: 64, sigma: 4) }
+        let blurred = (0..<40).map { CopyFreeFrames.blurred(sample.unitFrame($0 * sample.count / 40), side: 64, sigma: 4) }
         let uniform = (0..<40).map { _ in [Float](repeating: random.uniform(0, 0.15), count: 64 * 64) }
         for (name, frames) in [("mean of 20 frames", means), ("blurred, sigma 4 px", blurred), ("uniform dark", uniform)] {
             let checks = detector.check(Self.matrix(frames))
@@ -185,7 +138,7 @@ struct CopyDetectionTests {
     }
 }
 
-extension Int {
-    /// 0 ..< self as an array.
-    fileprivate var indicesRange: [Int] { Array(0..<self) }
+
+extension UltrasoundFrames {
+    var matrix: FrameMatrix { FrameMatrix(pixels: 64 * 64, values: values) }
 }

@@ -1,0 +1,63 @@
+import Engine
+import Foundation
+import Synthesis
+import TestSupport
+import Testing
+@testable import Evaluation
+
+/// Known-answer tests of the two-sample test and of density and coverage on
+/// the simulated B-mode set (docs/evaluation.md): real against real sits at
+/// chance within its interval; real against visibly different frames is
+/// detected.
+@Suite("Two-sample test and density/coverage on the simulated set", .serialized)
+struct SimulatedSetTests {
+    static func halves() throws -> (first: FrameMatrix, firstSeries: [Int], second: FrameMatrix, secondSeries: [Int]) {
+        let set = try UltrasoundFrames.simulated.get()
+        let first = (0..<set.count).filter { set.series[$0] % 2 == 0 }, second = (0..<set.count).filter { set.series[$0] % 2 == 1 }
+        let matrix = FrameMatrix(pixels: 4096, values: set.values)
+        return (matrix.rows(first), first.map { set.series[$0] }, matrix.rows(second), second.map { set.series[$0] })
+    }
+
+    @Test("(e) the calibration sits at chance within its interval; real against blurred frames is detected")
+    func twoSampleCalibrationAndPower() throws {
+        let set = try UltrasoundFrames.simulated.get()
+        let matrix = FrameMatrix(pixels: 4096, values: set.values)
+        let calibration = try #require(ClassifierTwoSampleTest.calibration(matrix, groups: set.series, seed: 1))
+        print("two-sample test, simulated real vs real: \(calibration.accuracy) \(calibration.interval), "
+              + "\(calibration.testFrames) test frames of \(calibration.testGroups) series")
+        #expect(calibration.interval[0] <= 0.5 && 0.5 <= calibration.interval[1])
+        #expect(calibration.testGroups >= 40)
+
+        // Every frame blurred (sigma 2 px): the same anatomy, visibly softer speckle.
+        let (first, firstSeries, second, _) = try Self.halves()
+        let blurred = FrameMatrix(pixels: 4096, values: (0..<second.count).flatMap { index in
+            CopyFreeFrames.blurred(second.row(index).map { ($0 + 1) / 2 }, side: 64, sigma: 2).map { $0 * 2 - 1 }
+        })
+        let different = try #require(ClassifierTwoSampleTest.accuracy(first, groups: firstSeries, blurred,
+                                                                      groups: Array(0..<blurred.count), seed: 1))
+        print("two-sample test, simulated real vs blurred: \(different.accuracy) \(different.interval)")
+        #expect(ClassifierTwoSampleTest.verdict(different, calibration: calibration) == .distinguishable)
+    }
+
+    @Test("density and coverage: high for other real frames, low for a collapsed or blurred set")
+    func densityAndCoverage() throws {
+        let (first, firstSeries, second, _) = try Self.halves()
+        let real = RandomEmbedding.features(first)
+        let same = try #require(DensityCoverage.measure(real: real, series: firstSeries, generated: RandomEmbedding.features(second), seed: 1))
+        let collapsed = FrameMatrix(pixels: 4096, values: Array((0..<second.count).map { _ in second.row(0) }.joined()))
+        let single = try #require(DensityCoverage.measure(real: real, series: firstSeries, generated: RandomEmbedding.features(collapsed),
+                                                          seed: 1))
+        let blurred = FrameMatrix(pixels: 4096, values: (0..<second.count).flatMap { index in
+            CopyFreeFrames.blurred(second.row(index).map { ($0 + 1) / 2 }, side: 64, sigma: 2).map { $0 * 2 - 1 }
+        })
+        let soft = try #require(DensityCoverage.measure(real: real, series: firstSeries, generated: RandomEmbedding.features(blurred), seed: 1))
+        for (name, figures) in [("other real frames", same), ("one frame repeated", single), ("blurred", soft)] {
+            print("density/coverage, simulated, \(name): density \(figures.density) \(figures.densityInterval), "
+                  + "coverage \(figures.coverage) \(figures.coverageInterval)")
+        }
+        // A series' frames make a union of balls, so real against real gives a density above 1 on cines (docs/evaluation.md).
+        #expect(same.densityInterval[0] >= 0.8 && same.densityInterval[1] <= 2 && same.coverage >= 0.8)
+        #expect(single.coverage < 0.2 && single.coverageInterval[1] < same.coverageInterval[0])
+        #expect(soft.densityInterval[1] < same.densityInterval[0])
+    }
+}
