@@ -25,7 +25,13 @@ public enum ClassifierTwoSampleTest {
         public let interval: [Float]
         public let testFrames: Int
         public let testGroups: Int
+        /// The test groups of the side that has fewer.
+        public let fewestGroupsPerSide: Int
     }
+
+    /// A verdict needs at least this many test groups on each side: one or two
+    /// cines say nothing about a modality, however many frames they hold.
+    public static let minimumGroupsForVerdict = 5
 
     /// Accuracy on the held-out halves and how many frames they held; nil
     /// when either half of either set would hold fewer than 2 frames. Each
@@ -71,7 +77,8 @@ public enum ClassifierTwoSampleTest {
         }
         let correct = outcomes.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.filter { $0 }.count } }
         return Result(accuracy: Float(correct) / Float(2 * testCount), interval: bootstrapInterval(outcomes, random: &random),
-                      testFrames: 2 * testCount, testGroups: outcomes[0].count + outcomes[1].count)
+                      testFrames: 2 * testCount, testGroups: outcomes[0].count + outcomes[1].count,
+                      fewestGroupsPerSide: min(outcomes[0].count, outcomes[1].count))
     }
 
     /// The 2.5th and 97.5th percentiles of the accuracy when each side's
@@ -99,9 +106,11 @@ public enum ClassifierTwoSampleTest {
     /// What the interval allows one to say against chance, or against the
     /// calibration's interval when there is one: distinguishable when its
     /// low end lies above both; indistinguishable when it reaches them and
-    /// is at most 0.2 wide; else undecided (too few test series).
+    /// is at most 0.2 wide; else, or with fewer than
+    /// `minimumGroupsForVerdict` test series on a side, undecided.
     public static func verdict(_ test: Result?, calibration: Result?) -> Verdict? {
         guard let test else { return nil }
+        guard test.fewestGroupsPerSide >= minimumGroupsForVerdict else { return .undecided }
         let chance = max(0.5, calibration?.interval[1] ?? 0.5)
         if test.interval[0] > chance { return .distinguishable }
         if test.interval[1] - test.interval[0] <= 0.2 { return .indistinguishable }
