@@ -80,6 +80,11 @@ struct MemorisedModelTests {
         let filtered = try Synthesizer.run(model: model, request: request, catalog: catalog)
         #expect(filtered.framesWritten == 0 && filtered.withheldLatentIndices == Array(0..<40) && filtered.files.isEmpty)
         #expect(filtered.isShort && filtered.framesGenerated == 40)
+        // The command line says so with its own status, naming the count and the cause.
+        let short = try Medsynth.run(["synthesize", "--catalog", folder.url.appendingPathComponent("catalog").path, "--model", "copier",
+                                      "--count", "4", "--max-draws", "12", "--seed", "5", "--out", folder.file("short")])
+        #expect(short.status == 62, "\(short.standardError)")
+        #expect(short.standardError.contains("wrote only 0 of 4 frames") && short.standardError.contains("12 generated"))
         #expect(try catalog.query(.instances, filter: QueryFilter(synthetic: .yes)).rows.isEmpty)
         request.output = folder.url.appendingPathComponent("unfiltered")
         request.privacy = .disabled

@@ -39,6 +39,20 @@ struct SimulatedSetTests {
         #expect(ClassifierTwoSampleTest.verdict(different, calibration: calibration) == .distinguishable)
     }
 
+    @Test("(d) a generator that returns training frames is flagged: every frame a copy, the data-copying test below -2")
+    func copiesOfTrainingFramesAreFlagged() throws {
+        let (training, trainingSeries, validation, validationSeries) = try Self.halves()
+        let detector = CopyDetector(training: training, series: trainingSeries, patients: Array(repeating: nil, count: training.count))
+        let returned = training.rows((0..<48).map { $0 * training.count / 48 })
+        let figures = Evaluator.measure(generated: returned, nearest: FrameDistance.nearest(returned, in: training, count: 8),
+                                        training: training, validation: validation, trainingSeries: trainingSeries,
+                                        validationSeries: validationSeries,
+                                        copyChecks: CopyChecks(detector, generated: returned, heldOut: validation), side: 64, seed: 1)
+        print("simulated, generator returning training frames: copies \(figures.copies) of 48, held-out flagged "
+              + "\(figures.heldOutCopies ?? -1) of \(validation.count), data-copying Z \(figures.dataCopyingZ ?? .nan)")
+        #expect(figures.copies == 48 && figures.heldOutCopies == 0 && figures.dataCopyingFlagged == true)
+    }
+
     @Test("density and coverage: high for other real frames, low for a collapsed or blurred set")
     func densityAndCoverage() throws {
         let (first, firstSeries, second, _) = try Self.halves()

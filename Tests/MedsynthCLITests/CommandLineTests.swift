@@ -2,22 +2,6 @@ import Foundation
 import TestSupport
 import Testing
 
-/// Runs the built `medsynth` executable (a sibling of the test bundle).
-struct Medsynth {
-    static let executable: URL = {
-        var folder = Bundle.main.bundleURL
-        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("medsynth").path) {
-            folder.deleteLastPathComponent()
-            precondition(folder.path != "/", "the medsynth executable was not built next to the tests")
-        }
-        return folder.appendingPathComponent("medsynth")
-    }()
-
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try ExternalProcess.run(executable.path, arguments, environment: environment)
-    }
-}
-
 @Suite("The medsynth command line")
 struct CommandLineTests {
     @Test("import --json, exit 1 with each rejected file named, then stats, query and show")

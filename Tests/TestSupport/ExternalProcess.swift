@@ -41,3 +41,19 @@ public enum ExternalProcess {
         public var description: String { "\(name) is not installed: run scripts/install-system-packages.sh" }
     }
 }
+
+/// Runs the built `medsynth` executable (a sibling of the test bundle).
+public struct Medsynth {
+    public static let executable: URL = {
+        var folder = Bundle.main.bundleURL
+        while !FileManager.default.fileExists(atPath: folder.appendingPathComponent("medsynth").path) {
+            folder.deleteLastPathComponent()
+            precondition(folder.path != "/", "the medsynth executable was not built next to the tests")
+        }
+        return folder.appendingPathComponent("medsynth")
+    }()
+
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+        try ExternalProcess.run(executable.path, arguments, environment: environment)
+    }
+}
