@@ -173,6 +173,13 @@ public enum Evaluator {
             warnings.append("only \(frames.validation.count) held-out validation frames: figures against them are noisy or missing; "
                             + "see against_training, and train with a larger --validation-fraction")
         }
+        let heldOutSeries = Set(frames.validationIndices.map { frames.series[$0] }).count
+        if heldOutSeries < 2 * ClassifierTwoSampleTest.minimumGroupsForVerdict {
+            warnings.append("only \(heldOutSeries) held-out series: the two-sample test against them cannot reach a verdict (its test "
+                            + "half needs \(ClassifierTwoSampleTest.minimumGroupsForVerdict) series, so about "
+                            + "\(2 * ClassifierTwoSampleTest.minimumGroupsForVerdict) held out); hold out more with --validation-fraction, "
+                            + "or the data set has too few series to support it")
+        }
         progress("generating \(count) frames")
         let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
         var generatedValues: [Float] = []

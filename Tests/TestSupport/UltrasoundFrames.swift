@@ -40,17 +40,19 @@ public struct UltrasoundFrames: Sendable {
 
     /// The simulated set of the tests: 100 phantoms of 4 frames, seed 7, loaded once per test process.
     public static let simulatedPhantoms = 100, simulatedFrames = 4
-    public static let simulated = Result { () throws -> UltrasoundFrames in
-        let folder = try TemporaryFolder()
-        defer { folder.remove() }
-        try SimulatedUltrasound.generate(phantoms: simulatedPhantoms, frames: simulatedFrames, seed: 7, into: folder.path)
-        let paths = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().map(folder.file)
-        return try load("simulated", paths: paths)
-    }
+    public static let simulated = Result { try load("simulated", paths: SimulatedUltrasound.testFiles.get()) }
 }
 
 /// The simulated B-mode set of `samples/simulate_bmode.py`.
 public enum SimulatedUltrasound {
+    /// The test set's files (`UltrasoundFrames.simulatedPhantoms` x `simulatedFrames`, seed 7),
+    /// written once per test process into a temporary folder.
+    public static let testFiles = Result { () throws -> [String] in
+        let folder = try TemporaryFolder("medsynth-simulated")
+        try generate(phantoms: UltrasoundFrames.simulatedPhantoms, frames: UltrasoundFrames.simulatedFrames, seed: 7, into: folder.path)
+        return try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted().map(folder.file)
+    }
+
     /// Writes `phantoms` cines of `frames` frames (US Multi-frame DICOM) into `folder`.
     public static func generate(phantoms: Int, frames: Int, seed: Int, into folder: String) throws {
         let script = Samples.repositoryRoot.appendingPathComponent("samples/simulate_bmode.py").path
