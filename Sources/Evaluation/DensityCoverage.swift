@@ -20,7 +20,6 @@ public struct DensityCoverage: Sendable, Equatable {
     public let coverageInterval: [Float]
 
     public static let neighbours = 5
-    static let bootstrapDraws = 1000
 
     /// Nil when a real frame has fewer than `neighbours` other series.
     /// Intervals: 95 % bootstrap over generated frames (density) and over
@@ -49,25 +48,11 @@ public struct DensityCoverage: Sendable, Equatable {
             inBalls[j] = seriesHit.count
         }
         var random = EngineRandom(seed: seed ^ 0xDE5C0)
-        let perFrame = inBalls.map { Float($0) / Float(neighbours) }
-        let densityDraws = (0..<bootstrapDraws).map { _ in
-            (0..<m).reduce(Float(0)) { total, _ in total + perFrame[Int(random.nextUInt64() % UInt64(m))] } / Float(m)
-        }.sorted()
-        let bySeries = Dictionary(grouping: 0..<n, by: { series[$0] }).values.map { members in
-            (covered: members.filter { covered[$0] }.count, frames: members.count)
-        }
-        let coverageDraws = (0..<bootstrapDraws).map { _ -> Float in
-            var hit = 0, total = 0
-            for _ in bySeries.indices {
-                let group = bySeries[Int(random.nextUInt64() % UInt64(bySeries.count))]
-                hit += group.covered
-                total += group.frames
-            }
-            return Float(hit) / Float(total)
-        }.sorted()
-        func percentiles(_ draws: [Float]) -> [Float] { [draws[bootstrapDraws * 25 / 1000], draws[bootstrapDraws * 975 / 1000 - 1]] }
-        return DensityCoverage(density: perFrame.reduce(0, +) / Float(m), densityInterval: percentiles(densityDraws),
-                               coverage: Float(covered.filter { $0 }.count) / Float(n), coverageInterval: percentiles(coverageDraws))
+        // Density: each generated frame its own group (series hit over k); coverage: real frames grouped by series.
+        let densityInterval = GroupBootstrap.ratioInterval([inBalls.map { (hits: $0, total: neighbours) }], random: &random)
+        let coverageInterval = GroupBootstrap.ratioInterval([GroupBootstrap.groups(of: series) { covered[$0] }], random: &random)
+        return DensityCoverage(density: Float(inBalls.reduce(0, +)) / Float(neighbours * m), densityInterval: densityInterval,
+                               coverage: Float(covered.filter { $0 }.count) / Float(n), coverageInterval: coverageInterval)
     }
 
     /// |a_i - b_j|^2 for every pair, [a.count, b.count], from one matrix product.

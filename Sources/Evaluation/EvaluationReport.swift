@@ -43,7 +43,6 @@ public enum EvaluationReport {
             guard let value, let bounds else { return show(value) }
             return String(format: "%.3f (95 %% interval %.3f-%.3f)", value, bounds[0], bounds[1])
         }
-        func interval(_ rate: Float, _ bounds: [Float]) -> String { String(format: "%.3f (95 %% interval %.3f-%.3f)", rate, bounds[0], bounds[1]) }
         let rows: [(String, String, String)] = [
             ("c2st_accuracy", withInterval(f.c2stAccuracy, f.c2stAccuracyInterval), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable; 95 % interval by bootstrap over the test series"),
             ("c2st_test_frames, c2st_test_series", f.c2stTestFrames.map { "\($0) frames of \(f.c2stTestSeries!) series" } ?? "n/a", "the size of the test"),
@@ -53,8 +52,8 @@ public enum EvaluationReport {
             ("against_training.c2st_calibration_accuracy", withInterval(f.againstTraining.c2stCalibrationAccuracy, f.againstTraining.c2stCalibrationInterval), "two halves of the training frames"),
             ("against_training.c2st_verdict", f.againstTraining.c2stVerdict?.rawValue ?? "n/a", "the verdict against the training frames"),
             ("data_copying_z", show(f.dataCopyingZ), "Meehan et al. C_T: below \(DataCopyingTest.copyingThreshold) flags copying, near 0 healthy, above 0 under-fitting"),
-            ("copies", "\(f.copies) of \(result.generatedFrames): \(interval(f.copyRate, f.copyRateInterval))", "generated frames that copy a training frame (copy distance within its radius)"),
-            ("held_out_copies", f.heldOutCopies.map { "\($0) of \(result.validationFrames): \(interval(f.heldOutCopyRate!, f.heldOutCopyRateInterval!))" } ?? "n/a (no held-out frames)", "held-out real frames the same test flags: its false-positive rate on this data"),
+            ("copies", "\(f.copies) of \(result.generatedFrames): \(withInterval(f.copyRate, f.copyRateInterval))", "generated frames that copy a training frame (copy distance within its radius)"),
+            ("held_out_copies", f.heldOutCopies.map { "\($0) of \(result.validationFrames): \(withInterval(f.heldOutCopyRate, f.heldOutCopyRateInterval))" } ?? "n/a (no held-out frames)", "held-out real frames the same test flags: its false-positive rate on this data"),
             ("copy_radius", show(f.copyRadius), "copy distance within which a frame counts as a copy (smaller where real frames of different series come closer)"),
             ("copy_distance_mean", show(f.copyDistanceMean), "mean copy distance of a generated frame to its nearest training frame: 0 copy, 0.8 blank, about 1 unrelated"),
             ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),

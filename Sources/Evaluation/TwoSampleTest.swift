@@ -13,9 +13,6 @@ public enum ClassifierTwoSampleTest {
     public static let epochs = 20
     public static let batchSize = 16
     public static let learningRate: Float = 1e-3
-    /// Bootstrap draws for the accuracy's interval.
-    static let bootstrapDraws = 1000
-
     /// An accuracy with its 95 % interval from a bootstrap over the test
     /// frames' groups (series of each side; a generated frame is its own
     /// group), since frames of one cine are not independent; and how many
@@ -65,42 +62,22 @@ public enum ClassifierTwoSampleTest {
                 optimizer.update()
             }
         }
-        // Per test frame: right or wrong, by group of its side.
-        var outcomes: [[Int: [Bool]]] = [[:], [:]]
-        for (side, (frames, indices, groups)) in [(testing.0, testA, aGroups), (testing.1, testB, bGroups)].enumerated() {
+        // Per test frame: its group and whether the classifier was right, by side.
+        var groups: [[Int]] = [[], []], right: [[Bool]] = [[], []]
+        for (side, (frames, indices, frameGroups)) in [(testing.0, testA, aGroups), (testing.1, testB, bGroups)].enumerated() {
             for start in stride(from: 0, to: frames.count, by: 64) {
                 let logits = classifier.forward(batch(frames, Array(start..<min(start + 64, frames.count))), training: false)
                 for index in 0..<logits.count {
-                    outcomes[side][groups[indices[start + index]], default: []].append((logits.data[index] > 0) == (side == 1))
+                    groups[side].append(frameGroups[indices[start + index]])
+                    right[side].append((logits.data[index] > 0) == (side == 1))
                 }
             }
         }
-        let correct = outcomes.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.filter { $0 }.count } }
-        return Result(accuracy: Float(correct) / Float(2 * testCount), interval: bootstrapInterval(outcomes, random: &random),
-                      testFrames: 2 * testCount, testGroups: outcomes[0].count + outcomes[1].count,
-                      fewestGroupsPerSide: min(outcomes[0].count, outcomes[1].count))
-    }
-
-    /// The 2.5th and 97.5th percentiles of the accuracy when each side's
-    /// groups are drawn again with replacement.
-    static func bootstrapInterval(_ outcomes: [[Int: [Bool]]], random: inout EngineRandom) -> [Float] {
-        let sides = outcomes.map { side in
-            side.keys.sorted().map { group in (right: side[group]!.filter { $0 }.count, frames: side[group]!.count) }
-        }
-        var accuracies: [Float] = []
-        for _ in 0..<bootstrapDraws {
-            var right = 0, frames = 0
-            for groups in sides {
-                for _ in groups.indices {
-                    let group = groups[Int(random.nextUInt64() % UInt64(groups.count))]
-                    right += group.right
-                    frames += group.frames
-                }
-            }
-            accuracies.append(Float(right) / Float(max(1, frames)))
-        }
-        accuracies.sort()
-        return [accuracies[bootstrapDraws * 25 / 1000], accuracies[bootstrapDraws * 975 / 1000 - 1]]
+        let strata = (0..<2).map { side in GroupBootstrap.groups(of: groups[side]) { right[side][$0] } }
+        let correct = right.reduce(0) { $0 + $1.filter { $0 }.count }
+        return Result(accuracy: Float(correct) / Float(2 * testCount), interval: GroupBootstrap.ratioInterval(strata, random: &random),
+                      testFrames: 2 * testCount, testGroups: strata[0].count + strata[1].count,
+                      fewestGroupsPerSide: min(strata[0].count, strata[1].count))
     }
 
     /// What the interval allows one to say against chance, or against the

@@ -38,6 +38,9 @@ struct SynthesizeCommand: ParsableCommand {
             """
     )
 
+    /// Frames written when neither --count nor --latents says.
+    static let defaultCount = 16
+
     @OptionGroup var catalogOptions: CatalogOptions
 
     @Option(help: ArgumentHelp("The model: id or name from 'medsynth models', or a checkpoint folder.", valueName: "model"))
@@ -94,7 +97,7 @@ struct SynthesizeCommand: ParsableCommand {
         if let privacyThreshold, !(privacyThreshold >= 0 && privacyThreshold <= 1) {
             throw ValidationError("--privacy-threshold is a copy distance between 0 and 1.")
         }
-        if let maxDraws, let count, maxDraws < count { throw ValidationError("--max-draws must be at least --count.") }
+        if let maxDraws, maxDraws < count ?? Self.defaultCount { throw ValidationError("--max-draws must be at least --count.") }
         if maxDraws != nil && latents != nil { throw ValidationError("--max-draws applies to seeded latents; a --latents file is drawn once.") }
     }
 
@@ -105,7 +108,7 @@ struct SynthesizeCommand: ParsableCommand {
         let synthesisModel = try failingWithStatus { try SynthesisModel.open(model, catalog: catalog) }
         let chosenSeed = seed ?? UInt64.random(in: 0...UInt64(Int64.max))
         let latentRequest: SynthesisRequest.LatentRequest = latents.map { .file(path: $0, count: count) }
-            ?? .seed(chosenSeed, count: count ?? 16)
+            ?? .seed(chosenSeed, count: count ?? Self.defaultCount)
         var request = SynthesisRequest(latentSource: latentRequest, output: outputFolder(modelName: synthesisModel.name))
         request.format = format
         request.framesPerFile = framesPerFile

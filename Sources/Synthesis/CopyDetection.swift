@@ -76,7 +76,8 @@ public struct StructureMask: Sendable {
         }
         let plane = StructureMaps.plane
         var mean = [Double](repeating: 0, count: plane), square = mean
-        for members in groups.values {
+        // In series order, so that the sums (and the weights) are the same in every run.
+        for (_, members) in groups.sorted(by: { $0.key < $1.key }) {
             let share = 1 / (Double(groups.count) * Double(members.count))
             for frame in members {
                 for pixel in 0..<plane {
@@ -103,7 +104,6 @@ public struct StructureMask: Sendable {
 /// central windows times the squared weights, the weighted energy of each,
 /// and coarse energy maps that pick candidates.
 public struct CopyReferences: Sendable {
-    public let count: Int
     public let mask: StructureMask
     let windowSquares: [Float]
     /// [count, windowPixels]: window(r) * w^2.
@@ -112,9 +112,9 @@ public struct CopyReferences: Sendable {
     let energy: [Float]
     /// Coarse energy maps [count, cells].
     let coarse: [Float]
+    public var count: Int { energy.count }
 
     public init(_ maps: StructureMaps, mask: StructureMask) {
-        count = maps.count
         self.mask = mask
         let squares = mask.windowSquares
         windowSquares = squares

@@ -18,6 +18,13 @@ struct SimulatedSetTests {
         return (matrix.rows(first), first.map { set.series[$0] }, matrix.rows(second), second.map { set.series[$0] })
     }
 
+    /// `frames` blurred with sigma 2 px: the same anatomy, visibly softer speckle.
+    static func blurred(_ frames: FrameMatrix) -> FrameMatrix {
+        FrameMatrix(pixels: 4096, values: (0..<frames.count).flatMap { index in
+            CopyFreeFrames.blurred(frames.row(index).map { ($0 + 1) / 2 }, side: 64, sigma: 2).map { $0 * 2 - 1 }
+        })
+    }
+
     @Test("(e) the calibration sits at chance within its interval; real against blurred frames is detected")
     func twoSampleCalibrationAndPower() throws {
         let set = try UltrasoundFrames.simulated.get()
@@ -28,11 +35,8 @@ struct SimulatedSetTests {
         #expect(calibration.interval[0] <= 0.5 && 0.5 <= calibration.interval[1])
         #expect(calibration.testGroups >= 40)
 
-        // Every frame blurred (sigma 2 px): the same anatomy, visibly softer speckle.
         let (first, firstSeries, second, _) = try Self.halves()
-        let blurred = FrameMatrix(pixels: 4096, values: (0..<second.count).flatMap { index in
-            CopyFreeFrames.blurred(second.row(index).map { ($0 + 1) / 2 }, side: 64, sigma: 2).map { $0 * 2 - 1 }
-        })
+        let blurred = Self.blurred(second)
         let different = try #require(ClassifierTwoSampleTest.accuracy(first, groups: firstSeries, blurred,
                                                                       groups: Array(0..<blurred.count), seed: 1))
         print("two-sample test, simulated real vs blurred: \(different.accuracy) \(different.interval)")
@@ -61,9 +65,7 @@ struct SimulatedSetTests {
         let collapsed = FrameMatrix(pixels: 4096, values: Array((0..<second.count).map { _ in second.row(0) }.joined()))
         let single = try #require(DensityCoverage.measure(real: real, series: firstSeries, generated: RandomEmbedding.features(collapsed),
                                                           seed: 1))
-        let blurred = FrameMatrix(pixels: 4096, values: (0..<second.count).flatMap { index in
-            CopyFreeFrames.blurred(second.row(index).map { ($0 + 1) / 2 }, side: 64, sigma: 2).map { $0 * 2 - 1 }
-        })
+        let blurred = Self.blurred(second)
         let soft = try #require(DensityCoverage.measure(real: real, series: firstSeries, generated: RandomEmbedding.features(blurred), seed: 1))
         for (name, figures) in [("other real frames", same), ("one frame repeated", single), ("blurred", soft)] {
             print("density/coverage, simulated, \(name): density \(figures.density) \(figures.densityInterval), "

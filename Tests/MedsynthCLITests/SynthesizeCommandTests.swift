@@ -41,6 +41,9 @@ struct SynthesizeCommandTests {
         #expect(both.status == 2 && both.standardError.contains("--seed or --latents"))
         let perFile = try Medsynth.run(["synthesize", "--model", checkpoint, "--format", "npy", "--frames-per-file", "4"])
         #expect(perFile.status == 2)
+        // Fewer draws than the default 16 frames cannot write them.
+        let fewDraws = try Medsynth.run(["synthesize", "--model", checkpoint, "--max-draws", "5"])
+        #expect(fewDraws.status == 2 && fewDraws.standardError.contains("--max-draws must be at least --count"))
         let unknown = try Medsynth.run(["synthesize", "--catalog", catalog, "--model", "no-such-model"])
         #expect(unknown.status == 22 && unknown.standardError.contains("no-such-model"))
         let noCatalog = try Medsynth.run(["synthesize", "--catalog", folder.file("missing"), "--model", "us-1"])

@@ -53,7 +53,7 @@ public enum Disguise: String, CaseIterable, Sendable {
 
 /// Frames that copy nothing: averages, heavy blur, uniform dark frames.
 public enum CopyFreeFrames {
-    /// The mean of `frames` (indices into `pool`).
+    /// The pixel-wise mean of `frames`.
     public static func mean(of frames: [[Float]]) -> [Float] {
         var total = [Float](repeating: 0, count: frames[0].count)
         for frame in frames { for index in total.indices { total[index] += frame[index] } }
