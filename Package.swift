@@ -2,10 +2,11 @@
 import PackageDescription
 
 /// DCMTK libraries the bridge needs: parsing, image rendering and the
-/// decompression codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE).
+/// decompression codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE);
+/// zlib for the pre-scan of deflated datasets.
 let dcmtkLibraries = [
     "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
-    "dcmdata", "oflog", "ofstd", "crypto",
+    "dcmdata", "oflog", "ofstd", "crypto", "z",
 ].map { LinkerSetting.linkedLibrary($0) }
 
 let package = Package(
@@ -37,7 +38,7 @@ let package = Package(
         .target(name: "CPlatform"),
         .target(
             name: "DICOM",
-            dependencies: ["CDCMTKBridge", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CDCMTKBridge", "CPlatform", .product(name: "Logging", package: "swift-log")]
         ),
         .target(name: "Imaging", dependencies: ["CPNG"]),
         // OpenBLAS's CBLAS, for every matrix product of the engine.

@@ -19,6 +19,9 @@
 
 #include <openssl/evp.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -38,6 +41,9 @@ namespace {
 // Values longer than this stay on disk until asked for, so that opening a
 // 100 MB cine to read its metadata costs a few kilobytes.
 const Uint32 kLazyValueThreshold = 4096;
+
+/// What `with_frame_image` returns for an image DCMTK cannot render at all.
+const int kUnsupportedImage = -2;
 
 void copy_message(const std::string &message, char *buffer, size_t capacity) {
     if (buffer == nullptr || capacity == 0) return;
@@ -158,9 +164,9 @@ int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error
     DicomImage image(&file->format, dataset->getOriginalXfer(),
                      CIF_UsePartialAccessToPixelData, frame_index, 1);
     if (image.getStatus() != EIS_Normal) {
-        copy_message(std::string("cannot decode frame: ") + DicomImage::getString(image.getStatus()),
-                     error, error_capacity);
-        return -1;
+        copy_message(DicomImage::getString(image.getStatus()), error, error_capacity);
+        // A kind of image DCMTK does not render (32-bit colour), unlike corrupt data.
+        return image.getStatus() == EIS_NotSupportedValue ? kUnsupportedImage : -1;
     }
     return body(image);
 }
@@ -187,6 +193,7 @@ void ms_dicom_initialize(ms_log_callback callback, int minimum_level) {
 }
 
 ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacity) {
+    if (ms_dicom_prescan(path, error, error_capacity) != 0) return nullptr;
     std::unique_ptr<ms_dicom_file> file(new ms_dicom_file());
     file->path = path;
     OFCondition status = file->format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange,
@@ -200,6 +207,15 @@ ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacit
     if (dataset == nullptr || dataset->card() == 0) {
         copy_message("not readable as DICOM (empty dataset)", error, error_capacity);
         return nullptr;
+    }
+    // Names and text in a declared character set (ISO_IR 100 and the others)
+    // become UTF-8 here, so that Swift reads letters, not replacement marks.
+    // A value that does not convert stays as stored: the file is not refused
+    // for it (DCMTK logs a warning).
+    OFString charset;
+    if (dataset->findAndGetOFStringArray(DCM_SpecificCharacterSet, charset, OFFalse).good() &&
+        !charset.empty() && charset != "ISO_IR 192") {
+        dataset->convertToUTF8();
     }
     int depth = sequence_depth(dataset, MS_MAX_SEQUENCE_DEPTH);
     if (depth > MS_MAX_SEQUENCE_DEPTH) {
@@ -385,6 +401,35 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, 
     return 0;
 }
 
+int ms_dicom_verify_frames(ms_dicom_file *file, char *reason, size_t reason_capacity) {
+    int status = ms_dicom_check_pixel_data(file, reason, reason_capacity);
+    if (status != 0) return status;
+    if (!ms_dicom_is_decodable(file, reason, reason_capacity)) return -1;
+    DcmDataset *dataset = file->format.getDataset();
+    ImageGeometry g = geometry(dataset);
+    if (g.photometric == "PALETTE COLOR" && dataset->tagExists(DCM_SegmentedRedPaletteColorLookupTableData)) {
+        copy_message("DCMTK does not render segmented palette colour lookup tables", reason, reason_capacity);
+        return 2;
+    }
+    std::unique_ptr<uint8_t[]> frame(new uint8_t[static_cast<size_t>(g.rows) * g.columns]);
+    for (unsigned long index = 0; index < g.frames; ++index) {
+        char error[512];
+        int decoded = ms_dicom_decode_frame_gray8(file, index, frame.get(),
+                                                  static_cast<size_t>(g.rows) * g.columns, error, sizeof error);
+        if (decoded == kUnsupportedImage && index == 0) {
+            copy_message(std::string("DCMTK does not render this kind of image (") + error + ")", reason,
+                         reason_capacity);
+            return 2;
+        }
+        if (decoded != 0) {
+            copy_message("cannot decode frame " + std::to_string(index) + " (" + error + ")", reason,
+                         reason_capacity);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int ms_dicom_set_string(ms_dicom_file *file, uint16_t group, uint16_t element, const char *vr,
                         const char *value, char *error, size_t error_capacity) {
     DcmTag tag(group, element);
@@ -455,31 +500,91 @@ int ms_dicom_save(ms_dicom_file *file, const char *path, char *error, size_t err
     return 0;
 }
 
+}  // extern "C"
+
+namespace {
+
+void hex_digest(EVP_MD_CTX *context, char *hex) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(context, digest, &length);
+    for (unsigned int i = 0; i < length; ++i) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+}
+
+/// Reads `input` to its end, hashing every chunk and handing it to `sink`
+/// (which returns false on failure). Returns the error text, or "".
+std::string digest_stream(int input, EVP_MD_CTX *context, char *hex,
+                          const std::function<bool(const unsigned char *, size_t)> &sink) {
+    EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
+    std::unique_ptr<unsigned char[]> chunk(new unsigned char[1 << 20]);
+    while (true) {
+        ssize_t count = read(input, chunk.get(), 1 << 20);
+        if (count < 0 && errno == EINTR) continue;
+        if (count < 0) return std::string("cannot read: ") + strerror(errno);
+        if (count == 0) break;
+        EVP_DigestUpdate(context, chunk.get(), static_cast<size_t>(count));
+        if (!sink(chunk.get(), static_cast<size_t>(count))) return std::string("cannot write: ") + strerror(errno);
+    }
+    hex_digest(context, hex);
+    return "";
+}
+
+using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
+}  // namespace
+
+extern "C" {
+
 int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capacity) {
-    FILE *stream = fopen(path, "rb");
-    if (stream == nullptr) {
+    int input = open(path, O_RDONLY | O_CLOEXEC);
+    if (input < 0) {
         copy_message(std::string("cannot open: ") + strerror(errno), error, error_capacity);
         return -1;
     }
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
-                                                                    EVP_MD_CTX_free);
-    EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
-    std::unique_ptr<unsigned char[]> chunk(new unsigned char[1 << 20]);
-    size_t count;
-    while ((count = fread(chunk.get(), 1, 1 << 20, stream)) > 0) {
-        EVP_DigestUpdate(context.get(), chunk.get(), count);
-    }
-    bool failed = ferror(stream) != 0;
-    int saved_errno = errno;
-    fclose(stream);
-    if (failed) {
-        copy_message(std::string("cannot read: ") + strerror(saved_errno), error, error_capacity);
+    DigestContext context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    std::string failure = digest_stream(input, context.get(), hex, [](const unsigned char *, size_t) { return true; });
+    close(input);
+    if (!failure.empty()) {
+        copy_message(failure, error, error_capacity);
         return -1;
     }
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(context.get(), digest, &length);
-    for (unsigned int i = 0; i < length; ++i) snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+    return 0;
+}
+
+int ms_copy_with_sha256(const char *source, const char *destination, char *hex, long long *size,
+                        char *error, size_t error_capacity) {
+    int input = open(source, O_RDONLY | O_CLOEXEC);
+    if (input < 0) {
+        copy_message(std::string("cannot open: ") + strerror(errno), error, error_capacity);
+        return -1;
+    }
+    int output = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (output < 0) {
+        copy_message(std::string("cannot create ") + destination + ": " + strerror(errno), error, error_capacity);
+        close(input);
+        return -1;
+    }
+    long long copied = 0;
+    DigestContext context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    std::string failure = digest_stream(input, context.get(), hex, [&](const unsigned char *bytes, size_t count) {
+        size_t written = 0;
+        while (written < count) {
+            ssize_t result = write(output, bytes + written, count - written);
+            if (result < 0 && errno == EINTR) continue;
+            if (result <= 0) return false;
+            written += static_cast<size_t>(result);
+        }
+        copied += static_cast<long long>(count);
+        return true;
+    });
+    close(input);
+    if (close(output) != 0 && failure.empty()) failure = std::string("cannot write: ") + strerror(errno);
+    if (!failure.empty()) {
+        unlink(destination);
+        copy_message(failure, error, error_capacity);
+        return -1;
+    }
+    *size = copied;
     return 0;
 }
 

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "medsynth_platform.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
@@ -8,9 +9,7 @@
 
 int ms_syncfs(int descriptor) { return syncfs(descriptor); }
 
-ssize_t ms_copy_file_range(int input, int output, size_t length) {
-    return copy_file_range(input, NULL, output, NULL, length, 0);
-}
+int ms_pipe_cloexec(int descriptors[2]) { return pipe2(descriptors, O_CLOEXEC); }
 
 static volatile sig_atomic_t stop_signal = 0;
 

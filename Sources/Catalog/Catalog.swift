@@ -124,7 +124,7 @@ final class ImportLock {
     /// Takes the lock; with `wait == false` returns nil when another process holds it.
     init?(catalog: URL, wait: Bool) throws {
         let path = catalog.appendingPathComponent("import.lock").path
-        descriptor = open(path, O_RDWR | O_CREAT, 0o600)
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
             throw StorageError(reason: "cannot create the import lock (\(String(cString: strerror(errno))))", path: path)
         }

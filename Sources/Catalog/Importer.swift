@@ -10,18 +10,28 @@ public struct ImportOptions: Sendable {
     public var jobs: Int
     /// Files per transaction.
     public var batchSize: Int
+    /// Longest time the decode worker may spend on one file before it is
+    /// stopped and the file rejected.
+    public var decodeTimeout: Duration
+    /// The medsynth executable that runs the decode workers.
+    public var workerExecutable: String
 
-    public init(jobs: Int? = nil, batchSize: Int = 128) {
+    public init(jobs: Int? = nil, batchSize: Int = 128, decodeTimeout: Duration = .seconds(600),
+                workerExecutable: String = DecodeWorker.defaultExecutable()) {
         self.jobs = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
         self.batchSize = max(1, batchSize)
+        self.decodeTimeout = decodeTimeout
+        self.workerExecutable = workerExecutable
     }
 }
 
-/// Imports files into a catalog: parses them in parallel, copies new
-/// instances into managed storage and commits their rows in batches.
+/// Imports files into a catalog: copies each file once into managed storage,
+/// hashing it on the way, parses and decodes the copy in a decode worker
+/// process (`DecodeWorker`: a file that crashes the decoder is rejected, not
+/// the import), and commits the rows in batches.
 ///
-/// Per batch: stage the copies, publish them (durable, renamed into place),
-/// then commit the rows in one transaction. A failed commit removes the
+/// Per batch: stage the copies, publish the new ones (durable, renamed into
+/// place), then commit the rows in one transaction. A failed commit removes the
 /// batch's published files; a crash leaves at most unreferenced files, which
 /// the next open of the catalog removes.
 public final class Importer {
@@ -53,6 +63,8 @@ public final class Importer {
             throw CatalogError.busy(catalog.directory.path)
         }
         defer { lock.release() }
+        // Holding the lock, anything staged is left over from a run that died.
+        catalog.storage.clearIncoming()
         let started = Date()
         let collector = FileCollector(paths: paths)
         let pathsJSON = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
@@ -67,9 +79,20 @@ public final class Importer {
         let failure = Mutex<Error?>(nil)
         let total = collector.files.count
         var done = 0
+        let workers = (0..<options.jobs).map { _ in
+            DecodeWorker(executable: options.workerExecutable, timeout: options.decodeTimeout)
+        }
+        defer { workers.forEach { $0.stop() } }
         for start in stride(from: 0, to: total, by: options.batchSize) {
             let batch = Array(collector.files[start..<min(start + options.batchSize, total)])
-            let parsed = Self.parseInParallel(batch, jobs: options.jobs)
+            let parsed: [ParsedFile]
+            do {
+                parsed = try Self.parseInParallel(batch, storage: catalog.storage, workers: workers)
+            } catch {
+                writeQueue.sync {}
+                failure.withLock { if $0 == nil { $0 = error } }
+                break
+            }
             slots.wait()
             if failure.withLock({ $0 != nil }) { break }
             done += batch.count
@@ -103,61 +126,98 @@ public final class Importer {
         date.formatted(.iso8601)
     }
 
-    /// Parses `paths` on `jobs` threads, keeping their order.
-    static func parseInParallel(_ paths: [String], jobs: Int) -> [ParsedFile] {
+    /// Stages and inspects `paths` on one thread per worker, keeping their
+    /// order. Throws when a worker cannot run; the batch's staged copies are
+    /// then removed.
+    static func parseInParallel(_ paths: [String], storage: ManagedStorage, workers: [DecodeWorker]) throws -> [ParsedFile] {
         let results = UnsafeSendableBuffer<ParsedFile>(count: paths.count, initial: .notDicom(""))
         let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: min(jobs, paths.count)) { _ in
-            while true {
+        let failure = Mutex<Error?>(nil)
+        let pool = UnsafeSendableBuffer<DecodeWorker>(workers)
+        DispatchQueue.concurrentPerform(iterations: min(workers.count, paths.count)) { thread in
+            while failure.withLock({ $0 == nil }) {
                 let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
                 guard index < paths.count else { return }
-                results.set(index, ParsedFile(path: paths[index]))
+                do {
+                    results.set(index, try ParsedFile(path: paths[index], storage: storage, worker: pool[thread]))
+                } catch {
+                    failure.withLock { $0 = error }
+                }
             }
+        }
+        if let error = failure.withLock({ $0 }) {
+            storage.discard(results.values.compactMap(\.stagedFile))
+            throw error
         }
         return results.values
     }
 }
 
-/// A fixed array written by several threads, each index by exactly one.
+/// A fixed array shared by several threads, each index used by exactly one.
 private final class UnsafeSendableBuffer<Element>: @unchecked Sendable {
     private var storage: [Element]
     init(count: Int, initial: Element) { storage = Array(repeating: initial, count: count) }
+    init(_ elements: [Element]) { storage = elements }
     func set(_ index: Int, _ value: Element) {
         storage.withUnsafeMutableBufferPointer { $0[index] = value }
     }
+    subscript(index: Int) -> Element { storage.withUnsafeBufferPointer { $0[index] } }
     var values: [Element] { storage }
 }
 
-/// A file after parsing, before anything is written.
+/// A file after staging and inspection, before anything is published.
 enum ParsedFile: Sendable {
     case notDicom(String)
     case rejected(ImportProblem)
     case dicom(ParsedInstance)
 
-    init(path: String) {
+    /// Copies `path` into `incoming/` and has `worker` parse and decode the
+    /// copy. Throws only when the worker cannot run.
+    init(path: String, storage: ManagedStorage, worker: DecodeWorker) throws {
+        let staged: ManagedStorage.StagedFile
         do {
             if try DicomProbe.classify(path: path) == .notDicom {
                 self = .notDicom(path)
                 return
             }
-            let file = try DicomFile(path: path)
-            let metadata = try InstanceMetadata(file: file)
-            let attributes = try FileManager.default.attributesOfItem(atPath: path)
-            let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
-            self = .dicom(ParsedInstance(path: path, sha256: try FileDigest.sha256(path: path), size: size, metadata: metadata))
+            staged = try storage.stage(source: path)
         } catch let error as DicomError {
             self = .rejected(ImportProblem(path: path, reason: error.reason))
+            return
         } catch {
             self = .rejected(ImportProblem(path: path, reason: "\(error)"))
+            return
         }
+        let outcome: DecodeWorker.Outcome
+        do {
+            outcome = try worker.inspect(path: staged.stagedPath)
+        } catch {
+            storage.discard([staged])
+            throw error
+        }
+        switch outcome {
+        case .instance(let metadata):
+            self = .dicom(ParsedInstance(path: path, staged: staged, metadata: metadata))
+        case .rejected(let reason):
+            storage.discard([staged])
+            self = .rejected(ImportProblem(path: path, reason: reason))
+        }
+    }
+
+    /// The staged copy, for a file that has one.
+    var stagedFile: ManagedStorage.StagedFile? {
+        if case .dicom(let instance) = self { instance.staged } else { nil }
     }
 }
 
 struct ParsedInstance: Sendable {
+    /// Where the file was imported from.
     let path: String
-    let sha256: String
-    let size: Int64
+    /// Its copy in `incoming/`, hashed as it was made.
+    let staged: ManagedStorage.StagedFile
     let metadata: InstanceMetadata
+
+    var sha256: String { staged.sha256 }
 }
 
 /// Writes parsed batches into the catalog, one at a time. Used from the
@@ -208,9 +268,11 @@ private final class BatchWriter: @unchecked Sendable {
         let candidates = batch.compactMap { if case .dicom(let instance) = $0 { instance } else { nil } }
         try lookUpCatalogued(candidates.map(\.metadata.sopInstanceUID))
         var newInstances: [ParsedInstance] = []
-        var staged: [ManagedStorage.StagedFile] = []
         var conflicts: [(ParsedInstance, String)] = []
-        defer { catalog.storage.discard(staged) }
+        // Copies of duplicates, and of everything when this batch fails before
+        // publishing; a published copy was renamed away, so unlinking its
+        // staged path does nothing.
+        defer { catalog.storage.discard(batch.compactMap(\.stagedFile)) }
         for file in batch {
             switch file {
             case .notDicom:
@@ -226,20 +288,13 @@ private final class BatchWriter: @unchecked Sendable {
                     }
                     continue
                 }
-                do {
-                    staged.append(try catalog.storage.stage(source: instance.path, sha256: instance.sha256))
-                } catch {
-                    reject(ImportProblem(path: instance.path, reason: "\(error)"))
-                    continue
-                }
                 known[uid] = KnownInstance(id: nil, sha256: instance.sha256,
                                            transferSyntax: instance.metadata.transferSyntaxName, path: instance.path)
                 newInstances.append(instance)
             }
         }
-        try catalog.storage.publish(staged)
-        let published = staged
-        staged = []
+        let published = newInstances.map(\.staged)
+        try catalog.storage.publish(published)
         do {
             try catalog.write { db in
                 if faultInjection == .failCommit { throw Importer.InjectedFault() }
@@ -328,7 +383,7 @@ private final class BatchWriter: @unchecked Sendable {
             imageType: m.imageType, conversionType: m.conversionType, syntheticData: m.syntheticData,
             synthetic: m.isSynthetic, decodable: m.decodable, undecodableReason: m.undecodableReason,
             sha256: instance.sha256, storedPath: catalog.storage.relativePath(sha256: instance.sha256),
-            originalPath: instance.path, fileSize: instance.size, importRunId: runID)
+            originalPath: instance.path, fileSize: instance.staged.size, importRunId: runID)
         try record.insert(db)
         known[m.sopInstanceUID]?.id = record.id
     }

@@ -1,4 +1,5 @@
 import CPlatform
+import DICOM
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,9 @@ import Glibc
 /// file (removed on the next open) but never a row without its file:
 /// `stage` writes `storage/incoming/<random>`, `publish` makes the staged
 /// files durable and renames them into place; only then does the importer
-/// commit the rows.
+/// commit the rows. The staged copy is the only read of the source: it is
+/// hashed as it is copied, then parsed and decoded, so the name, the row and
+/// the stored bytes agree even when the source changes during the import.
 public struct ManagedStorage: Sendable {
     /// The catalog folder.
     public let catalogRoot: URL
@@ -31,16 +34,20 @@ public struct ManagedStorage: Sendable {
     }
 
     /// A file copied into `incoming/`, waiting to be published.
-    struct StagedFile {
+    struct StagedFile: Sendable {
         let stagedPath: String
+        /// SHA-256 of the staged bytes.
+        let sha256: String
+        let size: Int64
         let finalPath: String
     }
 
-    /// Copies `source` into `incoming/`. The copy is not yet durable.
-    func stage(source: String, sha256: String) throws -> StagedFile {
+    /// Copies `source` into `incoming/`, hashing it on the way. The copy is not yet durable.
+    func stage(source: String) throws -> StagedFile {
         let staged = incoming.appendingPathComponent(UUID().uuidString).path
-        try copyFile(from: source, to: staged)
-        return StagedFile(stagedPath: staged, finalPath: absolutePath(relative: relativePath(sha256: sha256)))
+        let (sha256, size) = try FileDigest.copy(from: source, to: staged)
+        return StagedFile(stagedPath: staged, sha256: sha256, size: size,
+                          finalPath: absolutePath(relative: relativePath(sha256: sha256)))
     }
 
     /// Makes the staged files durable, then renames them into place and makes
@@ -86,53 +93,6 @@ public struct ManagedStorage: Sendable {
     func clearIncoming() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: incoming.path)) ?? []
         for name in names { unlink(incoming.appendingPathComponent(name).path) }
-    }
-
-    /// Copies in the kernel where it can (`copy_file_range`), else by reads
-    /// and writes (file systems that refuse it, older kernels). Returns the
-    /// error text, or nil.
-    private func copyContents(from input: Int32, to output: Int32) -> String? {
-        var copiedAny = false
-        while true {
-            let copied = ms_copy_file_range(input, output, 1 << 30)
-            if copied == 0 { return nil }
-            if copied > 0 {
-                copiedAny = true
-                continue
-            }
-            if !copiedAny, [EXDEV, ENOSYS, EINVAL, EOPNOTSUPP].contains(errno) { break }
-            return String(cString: strerror(errno))
-        }
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let count = read(input, &buffer, buffer.count)
-            if count == 0 { return nil }
-            if count < 0 { return String(cString: strerror(errno)) }
-            var written = 0
-            while written < count {
-                let result = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, count - written) }
-                if result < 0 { return String(cString: strerror(errno)) }
-                written += result
-            }
-        }
-    }
-
-    private func copyFile(from source: String, to destination: String) throws {
-        let input = open(source, O_RDONLY)
-        guard input >= 0 else {
-            throw StorageError(reason: "cannot open (\(String(cString: strerror(errno))))", path: source)
-        }
-        defer { close(input) }
-        let output = open(destination, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard output >= 0 else {
-            throw StorageError(reason: "cannot create (\(String(cString: strerror(errno))))", path: destination)
-        }
-        var failure = copyContents(from: input, to: output)
-        if close(output) != 0, failure == nil { failure = String(cString: strerror(errno)) }
-        if let failure {
-            unlink(destination)
-            throw StorageError(reason: "cannot copy into storage (\(failure))", path: source)
-        }
     }
 }
 

@@ -83,6 +83,20 @@ public final class DicomFile {
         }
     }
 
+    /// Decodes every frame (and discards it), so that a file accepted as
+    /// decodable is decodable. Returns nil when every frame decodes, or why
+    /// DCMTK renders no image of this kind (32-bit colour); throws naming the
+    /// first frame that does not decode.
+    public func verifyFrames() throws -> String? {
+        let (status, reason) = withErrorBuffer { ms_dicom_verify_frames(handle, $0, $1) }
+        switch status {
+        case 0: return nil
+        case 1: throw DicomError("no pixel data", path: path)
+        case 2: return reason
+        default: throw DicomError(reason, path: path)
+        }
+    }
+
     /// Rows, columns and frames as the file states them.
     public var geometry: FrameGeometry {
         FrameGeometry(rows: integer(.rows) ?? 0, columns: integer(.columns) ?? 0,

@@ -16,4 +16,15 @@ public enum FileDigest {
         bytes.withUnsafeBytes { ms_sha256_bytes($0.baseAddress, $0.count, &hex) }
         return hex.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
+
+    /// Copies `source` to the new file `destination` (owner-only) and returns
+    /// the SHA-256 and size of the bytes copied: one read of the source, so the
+    /// copy is exactly what was hashed. Throws `DicomError` naming the source.
+    public static func copy(from source: String, to destination: String) throws -> (sha256: String, size: Int64) {
+        var hex = [CChar](repeating: 0, count: 65)
+        var size: Int64 = 0
+        let (status, message) = withErrorBuffer { ms_copy_with_sha256(source, destination, &hex, &size, $0, $1) }
+        guard status == 0 else { throw DicomError(message, path: source) }
+        return (hex.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }, size)
+    }
 }

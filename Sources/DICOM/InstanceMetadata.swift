@@ -1,6 +1,6 @@
 /// What the catalog records of one DICOM instance: patient, study, series and
 /// instance attributes, read from the file's dataset and meta header.
-public struct InstanceMetadata: Sendable, Equatable {
+public struct InstanceMetadata: Sendable, Equatable, Codable {
     public var patientID: String
     public var patientName: String
     public var patientBirthDate: String?
@@ -66,7 +66,11 @@ extension InstanceMetadata {
         let sopInstanceUID = try required(.sopInstanceUID, "SOP Instance UID")
         let hasPixelData = try file.validatePixelData()
         let syntax = file.transferSyntax
-        let undecodable = hasPixelData ? file.undecodableReason ?? file.firstFrameFailure() : "no pixel data"
+        // No decoder here (JPEG 2000) or a kind of image DCMTK does not render:
+        // catalogued as not decodable, to become usable with a decoder. A
+        // decoder that fails on a frame: the pixel data is corrupt and the file
+        // is rejected, so that whatever is catalogued as decodable decodes in full.
+        let undecodable = hasPixelData ? try file.undecodableReason ?? file.verifyFrames() : "no pixel data"
         self.init(
             patientID: file.string(.patientID) ?? "",
             patientName: file.string(.patientName) ?? "",
@@ -104,22 +108,6 @@ extension InstanceMetadata {
             decodable: undecodable == nil,
             undecodableReason: undecodable
         )
-    }
-}
-
-extension DicomFile {
-    /// Decodability is proven by decoding, not inferred from the transfer
-    /// syntax: DCMTK parses some images it cannot render (32-bit colour,
-    /// segmented palettes). Returns why frame 0 does not decode, or nil.
-    func firstFrameFailure() -> String? {
-        do {
-            _ = try displayFrame(0)
-            return nil
-        } catch let error as DicomError {
-            return error.reason
-        } catch {
-            return "\(error)"
-        }
     }
 }
 

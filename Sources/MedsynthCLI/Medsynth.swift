@@ -20,7 +20,8 @@ struct Medsynth: ParsableCommand {
             """,
         version: SoftwareVersion.current,
         subcommands: [ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
-                      ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, BenchCommand.self]
+                      ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, BenchCommand.self,
+                      DecodeWorkerCommand.self]
     )
 
     static func main() {

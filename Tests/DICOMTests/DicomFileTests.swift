@@ -37,6 +37,14 @@ struct DicomFileTests {
         #expect(error?.path == path)
     }
 
+    @Test("names in a declared character set (ISO_IR 100) are read as UTF-8 letters")
+    func latin1Name() throws {
+        let url = try #require(Bundle.module.url(forResource: "latin1-name", withExtension: "dcm", subdirectory: "Fixtures"))
+        let metadata = try InstanceMetadata(file: DicomFile(path: url.path))
+        #expect(metadata.patientName == "Müller^Jürgen")
+        #expect(metadata.studyDescription == "Schädel Übersicht")
+    }
+
     @Test("non-DICOM files are told apart by their first bytes")
     func probe() throws {
         #expect(DicomProbe.classify(head: Data("# README\n\nsome text".utf8)) == .notDicom)

@@ -42,12 +42,28 @@ enum {
     /// Largest Number of Frames accepted.
     MS_MAX_FRAMES = 100000,
     /// Deepest nesting of sequences accepted.
-    MS_MAX_SEQUENCE_DEPTH = 16
+    MS_MAX_SEQUENCE_DEPTH = 16,
+    /// Most fragments of encapsulated pixel data accepted.
+    MS_MAX_FRAGMENTS = 1000000
 };
 
-/// Opens and parses `path` (with or without preamble and meta header).
-/// Values longer than 4 KiB are not read until needed. Returns NULL and a
-/// reason in `error` when the file is not readable DICOM.
+/// The pre-scan: walks the raw bytes of a file before DCMTK parses them and
+/// rejects what would exhaust DCMTK's stack or memory or make its decoders
+/// read out of bounds: sequences nested deeper than MS_MAX_SEQUENCE_DEPTH,
+/// more than MS_MAX_FRAGMENTS fragments, empty fragments, fewer fragments than
+/// frames, an offset table that points between fragments, RLE headers whose
+/// segment offsets lie. Returns 0 when the file may be parsed, -1 with the
+/// reason otherwise. `ms_dicom_open` runs it on every file.
+int ms_dicom_prescan(const char *path, char *reason, size_t reason_capacity);
+
+/// The pre-scan over `count` bytes in memory (the fuzzing harness's entry).
+int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason,
+                           size_t reason_capacity);
+
+/// Pre-scans (`ms_dicom_prescan`), opens and parses `path` (with or without
+/// preamble and meta header). Values longer than 4 KiB are not read until
+/// needed. Returns NULL and a reason in `error` when the file is not readable
+/// DICOM or the pre-scan rejects it.
 ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacity);
 
 /// Frees the handle and everything DCMTK allocated for it.
@@ -74,6 +90,16 @@ int ms_dicom_is_decodable(ms_dicom_file *file, char *reason, size_t reason_capac
 /// consistent, 1 when the file has no pixel data (not an image), and -1 with a
 /// reason otherwise.
 int ms_dicom_check_pixel_data(ms_dicom_file *file, char *reason, size_t reason_capacity);
+
+/// Proves the pixel data decodable: checks it (`ms_dicom_check_pixel_data`),
+/// then decodes every frame as `ms_dicom_decode_frame_gray8` would. Returns 0
+/// when every frame decodes, 1 when the file has no pixel data, 2 with the
+/// reason when DCMTK does not render this kind of image at all (32-bit colour,
+/// segmented palettes:
+/// a limit of the decoder, not a fault of the file), and -1 with the reason
+/// (naming the frame) when the pixel data does not decode. Import runs it on every instance,
+/// so that a file accepted as decodable is decodable.
+int ms_dicom_verify_frames(ms_dicom_file *file, char *reason, size_t reason_capacity);
 
 /// Decodes frame `frame_index` (0-based) alone, without the other frames in
 /// memory, into `output` as 8-bit grayscale (rows x columns bytes), pixel data
@@ -127,6 +153,15 @@ int ms_dicom_save(ms_dicom_file *file, const char *path, char *error, size_t err
 /// SHA-256 of a whole file, as 64 lowercase hexadecimal digits plus NUL in
 /// `hex` (capacity at least 65). Returns 0, or -1 with the reason.
 int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capacity);
+
+/// Copies `source` into a new file `destination` (created owner-only, never
+/// overwriting) and computes the SHA-256 of the bytes copied, in one read of
+/// the source: what is stored is what is hashed, even if the source changes
+/// meanwhile. Writes 64 hexadecimal digits and a NUL into `hex` and the byte
+/// count into `size`. Returns 0, or -1 with the reason (the destination is
+/// then removed).
+int ms_copy_with_sha256(const char *source, const char *destination, char *hex, long long *size,
+                        char *error, size_t error_capacity);
 
 /// SHA-256 of `count` bytes in memory, as 64 lowercase hexadecimal digits
 /// and a NUL into `hex` (65 bytes).

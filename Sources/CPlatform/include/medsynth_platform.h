@@ -11,8 +11,8 @@ extern "C" {
 /// syncfs(2): flushes the file system holding `descriptor`.
 int ms_syncfs(int descriptor);
 
-/// copy_file_range(2) between the current offsets of two descriptors.
-ssize_t ms_copy_file_range(int input, int output, size_t length);
+/// pipe2(2) with O_CLOEXEC: both ends close when the process runs another program.
+int ms_pipe_cloexec(int descriptors[2]);
 
 /// Makes SIGINT and SIGTERM set a flag instead of ending the process, so that
 /// long work can stop at a safe point. A second signal of either kind ends the

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harness over the bridge's parse-and-decode entry point
+# (Tests/Fuzz/dicom_fuzzer.cpp) with AddressSanitizer and runs it on seeds made
+# from the sample corpus.
+#
+#   bash scripts/fuzz.sh [SECONDS]      (default 3600)
+#
+# Crashing inputs land in .build/fuzz/artifacts/; the grown corpus in
+# .build/fuzz/corpus/. DCMTK itself is Debian's build (not instrumented):
+# ASan checks the bridge's and the pre-scan's own memory accesses, and every
+# crash, abort or leak anywhere in the process ends the run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+seconds="${1:-3600}"
+out=.build/fuzz
+mkdir -p "$out/corpus" "$out/artifacts" "$out/seeds"
+clang=${CLANGXX:-clang++}
+dcmtk_libs="-ldcmimage -ldcmimgle -ldcmjpeg -lijg8 -lijg12 -lijg16 -ldcmjpls -ldcmtkcharls -ldcmdata -loflog -lofstd -lcrypto -lz"
+if [ ! -x "$out/dicom_fuzzer" ] || [ Tests/Fuzz/dicom_fuzzer.cpp -nt "$out/dicom_fuzzer" ] \
+    || [ Sources/CDCMTKBridge/dicom_bridge.cpp -nt "$out/dicom_fuzzer" ] \
+    || [ Sources/CDCMTKBridge/structure_scan.cpp -nt "$out/dicom_fuzzer" ]; then
+    "$clang" -std=c++17 -g -O1 -fsanitize=fuzzer,address -fno-omit-frame-pointer \
+        -ISources/CDCMTKBridge/include \
+        Tests/Fuzz/dicom_fuzzer.cpp Sources/CDCMTKBridge/dicom_bridge.cpp Sources/CDCMTKBridge/structure_scan.cpp \
+        $dcmtk_libs -o "$out/dicom_fuzzer"
+fi
+# Seeds: every sample file up to 64 KiB, plus the first 64 KiB of larger ones
+# (their headers and first fragments), so that each transfer syntax is there.
+if [ -z "$(ls -A "$out/seeds")" ]; then
+    [ -d samples/data ] || bash samples/fetch.sh
+    python3 - "$out/seeds" <<'PY'
+import hashlib, pathlib, sys
+out = pathlib.Path(sys.argv[1])
+for path in sorted(pathlib.Path("samples/data").rglob("*")):
+    if not path.is_file():
+        continue
+    data = path.read_bytes()[: 64 * 1024]
+    if len(data) > 132 and (data[128:132] == b"DICM" or data[:2] in (b"\x08\x00", b"\x02\x00")):
+        (out / hashlib.sha256(data).hexdigest()[:16]).write_bytes(data)
+PY
+fi
+export FUZZ_SCRATCH="${FUZZ_SCRATCH:-/dev/shm}"
+exec "$out/dicom_fuzzer" "$out/corpus" "$out/seeds" -max_total_time="$seconds" -max_len=65536 \
+    -timeout=30 -rss_limit_mb=4096 -artifact_prefix="$out/artifacts/" -print_final_stats=1
