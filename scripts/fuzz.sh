@@ -3,7 +3,8 @@
 # (Tests/Fuzz/dicom_fuzzer.cpp) with AddressSanitizer and runs it on seeds made
 # from the sample corpus.
 #
-#   bash scripts/fuzz.sh [SECONDS]      (default 3600)
+#   bash scripts/fuzz.sh [SECONDS]      fuzz for SECONDS (default 3600)
+#   bash scripts/fuzz.sh FILE...        run the harness once on each FILE (a crash to reproduce)
 #
 # Crashing inputs land in .build/fuzz/artifacts/; the grown corpus in
 # .build/fuzz/corpus/. DCMTK itself is Debian's build (not instrumented):
@@ -11,7 +12,8 @@
 # crash, abort or leak anywhere in the process ends the run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-seconds="${1:-3600}"
+seconds=3600
+if [ $# -gt 0 ] && [ -f "$1" ]; then replay=1; else replay=0; seconds="${1:-3600}"; fi
 out=.build/fuzz
 mkdir -p "$out/corpus" "$out/artifacts" "$out/seeds"
 clang=${CLANGXX:-clang++}
@@ -23,6 +25,9 @@ if [ ! -x "$out/dicom_fuzzer" ] || [ Tests/Fuzz/dicom_fuzzer.cpp -nt "$out/dicom
         -ISources/CDCMTKBridge/include \
         Tests/Fuzz/dicom_fuzzer.cpp Sources/CDCMTKBridge/dicom_bridge.cpp Sources/CDCMTKBridge/structure_scan.cpp \
         $dcmtk_libs -o "$out/dicom_fuzzer"
+fi
+if [ "$replay" = 1 ]; then
+    exec "$out/dicom_fuzzer" -rss_limit_mb=4096 "$@"
 fi
 # Seeds: every sample file up to 64 KiB, plus the first 64 KiB of larger ones
 # (their headers and first fragments), so that each transfer syntax is there.

@@ -7,6 +7,7 @@
 #include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dctk.h"
 #include "dcmtk/dcmdata/dcpath.h"
+#include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
 #include "dcmtk/dcmimgle/dcmimage.h"
 #include "dcmtk/dcmimage/diregist.h"
@@ -324,6 +325,33 @@ int ms_dicom_check_pixel_data(ms_dicom_file *file, char *reason, size_t reason_c
                          std::to_string(g.frames) + " frames",
                      reason, reason_capacity);
         return -1;
+    }
+    // The pre-scan checked the bytes as it read them; these are the fragments
+    // as DCMTK parsed them, which its decoders will use.
+    bool rle = dataset->getOriginalXfer() == EXS_RLELossless;
+    if (rle && fragments != g.frames) {
+        copy_message("RLE pixel data has " + std::to_string(fragments) + " fragments for " +
+                         std::to_string(g.frames) + " frames (RLE needs one per frame)",
+                     reason, reason_capacity);
+        return -1;
+    }
+    long segments_per_frame = static_cast<long>(g.samples * bytes_per_sample);
+    for (unsigned long index = 1; index <= fragments; ++index) {
+        DcmPixelItem *item = nullptr;
+        if (sequence->getItem(item, index).bad() || item == nullptr || item->getLength() == 0) {
+            copy_message("pixel data fragment " + std::to_string(index) + " is empty", reason, reason_capacity);
+            return -1;
+        }
+        Uint8 *bytes = nullptr;
+        if (rle && (item->getUint8Array(bytes).bad() || bytes == nullptr)) {
+            copy_message("RLE frame " + std::to_string(index - 1) + " cannot be read", reason, reason_capacity);
+            return -1;
+        }
+        char problem[256];
+        if (rle && ms_rle_fragment_problem(bytes, item->getLength(), segments_per_frame, problem, sizeof problem) != 0) {
+            copy_message("RLE frame " + std::to_string(index - 1) + problem, reason, reason_capacity);
+            return -1;
+        }
     }
     return 0;
 }

@@ -68,19 +68,31 @@ struct Scan {
     }
 };
 
+void copy_reason(const std::string &message, char *buffer, size_t capacity) {
+    if (buffer == nullptr || capacity == 0) return;
+    size_t length = message.size() < capacity - 1 ? message.size() : capacity - 1;
+    memcpy(buffer, message.data(), length);
+    buffer[length] = '\0';
+}
+
 std::string tag_text(uint16_t group, uint16_t element) {
     char text[16];
     snprintf(text, sizeof text, "(%04X,%04X)", group, element);
     return text;
 }
 
+/// Whether an explicit VR has a 4-byte length (after 2 reserved bytes), as
+/// DCMTK 3.6.7 reads it (DcmVR::setVR): the standard long-form VRs, and any
+/// other pair of capital letters (a "future" VR); other bytes are an illegal
+/// VR with a 2-byte length.
 bool is_long_form_vr(const uint8_t *vr) {
-    static const char *const kLongForm[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ",
-                                           "UC", "UN", "UR", "UT", "SV", "UV"};
-    for (const char *name : kLongForm) {
-        if (vr[0] == name[0] && vr[1] == name[1]) return true;
+    static const char *const kShortForm[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS",
+                                            "LO", "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US"};
+    if (!(vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z')) return false;
+    for (const char *name : kShortForm) {
+        if (vr[0] == name[0] && vr[1] == name[1]) return false;
     }
-    return false;
+    return true;
 }
 
 bool is_vr_text(const uint8_t *vr) {
@@ -188,7 +200,6 @@ bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, in
         size_t header;
         bool sequence = false, unknown = false;
         if (explicit_vr) {
-            if (!is_vr_text(vr)) return true;  // not explicit VR here: leave it to DCMTK
             if (is_long_form_vr(vr)) {
                 if (start + 12 > end) return true;
                 length = scan.u32(start + 8);
@@ -286,8 +297,7 @@ bool inflate_dataset(const uint8_t *data, size_t size, std::vector<uint8_t> &out
 }
 
 /// Checks the fragments of RLE Lossless pixel data (PS3.5 Annex G): one
-/// fragment per frame, each with a 64-byte header whose segment offsets lie
-/// inside the fragment in increasing order.
+/// fragment per frame, each with a valid header (`ms_rle_fragment_problem`).
 bool check_rle(Scan &scan) {
     if (scan.fragments.size() != static_cast<size_t>(scan.frames)) {
         return scan.reject("RLE pixel data has " + std::to_string(scan.fragments.size()) +
@@ -295,32 +305,12 @@ bool check_rle(Scan &scan) {
                            " frames (RLE needs one per frame)");
     }
     long bytes_per_sample = scan.bits_allocated <= 8 ? 1 : (scan.bits_allocated + 7) / 8;
-    long expected_segments = scan.samples * bytes_per_sample;
     for (size_t index = 0; index < scan.fragments.size(); ++index) {
         const Fragment &fragment = scan.fragments[index];
-        std::string frame = "RLE frame " + std::to_string(index);
-        if (fragment.length < 64) return scan.reject(frame + " is shorter than its 64-byte header");
-        const uint8_t *header = scan.data + fragment.offset;
-        auto le32 = [&](int at) {
-            return uint32_t(header[at]) | uint32_t(header[at + 1]) << 8 |
-                   uint32_t(header[at + 2]) << 16 | uint32_t(header[at + 3]) << 24;
-        };
-        uint32_t segments = le32(0);
-        if (segments < 1 || segments > 15 || long(segments) != expected_segments) {
-            return scan.reject(frame + " has " + std::to_string(segments) + " segments, " +
-                               std::to_string(expected_segments) + " expected");
-        }
-        uint32_t previous = 0;
-        for (uint32_t segment = 0; segment < segments; ++segment) {
-            uint32_t offset = le32(4 + 4 * segment);
-            bool valid = segment == 0 ? offset == 64 : offset > previous;
-            if (!valid || offset >= fragment.length) {
-                return scan.reject(frame + ": segment " + std::to_string(segment) +
-                                   " offset " + std::to_string(offset) +
-                                   " lies outside the fragment of " +
-                                   std::to_string(fragment.length) + " bytes");
-            }
-            previous = offset;
+        char problem[256];
+        if (ms_rle_fragment_problem(scan.data + fragment.offset, fragment.length,
+                                    scan.samples * bytes_per_sample, problem, sizeof problem) != 0) {
+            return scan.reject("RLE frame " + std::to_string(index) + problem);
         }
     }
     return true;
@@ -418,14 +408,39 @@ bool scan_bytes(Scan &scan) {
     return scan.encapsulated ? check_fragments(scan, rle) : true;
 }
 
-void copy_reason(const std::string &message, char *buffer, size_t capacity) {
-    if (buffer == nullptr || capacity == 0) return;
-    size_t length = message.size() < capacity - 1 ? message.size() : capacity - 1;
-    memcpy(buffer, message.data(), length);
-    buffer[length] = '\0';
-}
-
 }  // namespace
+
+extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments,
+                                       char *problem, size_t problem_capacity) {
+    if (length < 64) {
+        copy_reason(" is shorter than its 64-byte header", problem, problem_capacity);
+        return -1;
+    }
+    auto le32 = [&](int at) {
+        return uint32_t(fragment[at]) | uint32_t(fragment[at + 1]) << 8 | uint32_t(fragment[at + 2]) << 16 |
+               uint32_t(fragment[at + 3]) << 24;
+    };
+    uint32_t segments = le32(0);
+    if (segments < 1 || segments > 15 || long(segments) != expected_segments) {
+        copy_reason(" has " + std::to_string(segments) + " segments, " + std::to_string(expected_segments) +
+                        " expected",
+                    problem, problem_capacity);
+        return -1;
+    }
+    uint32_t previous = 0;
+    for (uint32_t segment = 0; segment < segments; ++segment) {
+        uint32_t offset = le32(4 + 4 * segment);
+        bool valid = segment == 0 ? offset == 64 : offset > previous;
+        if (!valid || offset >= length) {
+            copy_reason(": segment " + std::to_string(segment) + " offset " + std::to_string(offset) +
+                            " lies outside the fragment of " + std::to_string(length) + " bytes",
+                        problem, problem_capacity);
+            return -1;
+        }
+        previous = offset;
+    }
+    return 0;
+}
 
 extern "C" int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason,
                                       size_t reason_capacity) {

@@ -7,42 +7,104 @@ import Glibc
 /// The study catalog: a SQLite database (WAL) and the managed copies of the
 /// imported files, in one folder. Owns the database writer; every read and
 /// write of the catalog goes through it.
+///
+/// Opened for writing (`init(directory:create:)`), it creates and migrates the
+/// database under the schema lock, so that two first imports or a reader
+/// during creation never see a half-made schema. Opened for reading
+/// (`init(readingDirectory:)`), it never writes: it waits for a creation in
+/// progress, never migrates, and works on a read-only catalog or medium.
 public final class Catalog: Sendable {
     /// The catalog folder.
     public let directory: URL
     public let storage: ManagedStorage
     let database: any DatabaseWriter
+    /// Opened for reading only: nothing may be written.
+    public let isReadOnly: Bool
 
     /// The database file inside the catalog folder.
     public static let databaseFileName = "catalog.sqlite"
 
-    /// Opens the catalog in `directory`. With `create`, makes the folder
-    /// (owner-only: it holds patient data) and the database when missing;
-    /// without, a missing catalog is an error. Recovers from an interrupted
-    /// import (see `recoverInterruptedImports`).
+    /// Opens the catalog in `directory` for writing. With `create`, makes the
+    /// folder (owner-only: it holds patient data) and the database when
+    /// missing; without, a missing catalog is an error. Migrates the schema
+    /// and recovers from an interrupted import (see `recoverInterruptedImports`).
     public init(directory: URL, create: Bool) throws {
         self.directory = directory
         self.storage = ManagedStorage(catalogRoot: directory)
+        isReadOnly = false
         let databasePath = directory.appendingPathComponent(Self.databaseFileName).path
         if !FileManager.default.fileExists(atPath: databasePath) {
             guard create else { throw CatalogError.missing(directory.path) }
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-            // An existing folder (the repository's catalog/) keeps its files but
-            // becomes owner-only too.
-            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: directory.path)
+            // Modes apply to the folders created here only: a folder the user
+            // made keeps the mode the user gave it.
+            do {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw CatalogError.unwritable(directory.path, error.localizedDescription)
+            }
         }
-        var configuration = Configuration()
-        configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(10)
+        let schemaLock = try SchemaLock(catalog: directory, exclusive: true)
+        defer { schemaLock.release() }
+        try Self.restrictDatabaseFiles(databasePath)
+        database = try Self.openDatabase(databasePath, readOnly: false)
         do {
-            database = try DatabasePool(path: databasePath, configuration: configuration)
+            try CatalogSchema.migrator.migrate(database)
         } catch {
             throw CatalogError.unreadable(databasePath, "\(error)")
         }
         try storage.prepare()
-        try CatalogSchema.migrator.migrate(database)
         try recoverInterruptedImports()
+    }
+
+    /// Opens the catalog in `directory` for reading: never creates, migrates
+    /// or recovers anything, and works where nothing can be written.
+    public init(readingDirectory directory: URL) throws {
+        self.directory = directory
+        self.storage = ManagedStorage(catalogRoot: directory)
+        isReadOnly = true
+        let databasePath = directory.appendingPathComponent(Self.databaseFileName).path
+        guard FileManager.default.fileExists(atPath: databasePath) else { throw CatalogError.missing(directory.path) }
+        // Waits while a writer creates or migrates the schema.
+        let schemaLock = try SchemaLock(catalog: directory, exclusive: false)
+        defer { schemaLock.release() }
+        database = try Self.openDatabase(databasePath, readOnly: true)
+        let current = try database.read { try CatalogSchema.migrator.hasCompletedMigrations($0) }
+        guard current else { throw CatalogError.outdated(directory.path) }
+    }
+
+    /// Creates the database file owner-only before SQLite does (its WAL and
+    /// shared-memory files then take the same mode), and makes the files of a
+    /// catalog made by an older medsynth owner-only too.
+    private static func restrictDatabaseFiles(_ databasePath: String) throws {
+        let created = open(databasePath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        if created >= 0 {
+            close(created)
+            return
+        }
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: databasePath + suffix) {
+            chmod(databasePath + suffix, 0o600)
+        }
+    }
+
+    private static func openDatabase(_ path: String, readOnly: Bool) throws -> any DatabaseWriter {
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = true
+        configuration.busyMode = .timeout(10)
+        configuration.readonly = readOnly
+        do {
+            return try DatabasePool(path: path, configuration: configuration)
+        } catch {
+            guard readOnly else { throw CatalogError.unreadable(path, "\(error)") }
+            // On read-only media SQLite cannot create the WAL index; nothing can
+            // change the database there, so it may be read as immutable.
+            do {
+                let uri = "file:" + (path.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? path) + "?immutable=1"
+                return try DatabaseQueue(path: uri, configuration: configuration)
+            } catch {
+                throw CatalogError.unreadable(path, "\(error)")
+            }
+        }
     }
 
     /// A catalog whose database lives in memory, for tests; storage still
@@ -53,6 +115,7 @@ public final class Catalog: Sendable {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         database = try DatabaseQueue(configuration: configuration)
+        isReadOnly = false
         try storage.prepare()
         try CatalogSchema.migrator.migrate(database)
     }
@@ -101,7 +164,10 @@ public final class Catalog: Sendable {
 public enum CatalogError: Error, CustomStringConvertible, Sendable {
     case missing(String)
     case unreadable(String, String)
+    case unwritable(String, String)
     case busy(String)
+    /// Made by a newer or an interrupted medsynth: a writer must migrate it first.
+    case outdated(String)
 
     public var description: String {
         switch self {
@@ -109,9 +175,44 @@ public enum CatalogError: Error, CustomStringConvertible, Sendable {
             return "no catalog (run 'medsynth import PATH...' first, or pass --catalog DIR): \(path)"
         case .unreadable(let path, let reason):
             return "cannot open the catalog database (\(reason)): \(path)"
+        case .unwritable(let path, let reason):
+            return "cannot create the catalog (\(reason)): \(path)"
         case .busy(let path):
             return "another import is writing to this catalog: \(path)"
+        case .outdated(let path):
+            return "the catalog's tables are not set up for this version (run 'medsynth import' on it once to upgrade): \(path)"
         }
+    }
+}
+
+/// Serialises creating and migrating the schema: writers hold it exclusively
+/// while they open and migrate, readers share it while they open, so that a
+/// reader never sees a schema half made. Held for milliseconds, not for a
+/// whole import (that is `ImportLock`).
+struct SchemaLock {
+    private let descriptor: Int32
+
+    init(catalog: URL, exclusive: Bool) throws {
+        let path = catalog.appendingPathComponent("schema.lock").path
+        if exclusive {
+            descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+            guard descriptor >= 0 else {
+                throw CatalogError.unwritable(path, String(cString: strerror(errno)))
+            }
+        } else {
+            // A read-only catalog may have no lock file and cannot get one:
+            // nothing can be creating it then.
+            descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        }
+        if descriptor >= 0 {
+            while flock(descriptor, exclusive ? LOCK_EX : LOCK_SH) != 0 && errno == EINTR {}
+        }
+    }
+
+    func release() {
+        guard descriptor >= 0 else { return }
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
     }
 }
 

@@ -204,6 +204,10 @@ public enum Evaluator {
             try EvaluationReport.write(result, generated: generated, training: frames.training, validation: frames.validation,
                                        copyChecks: copyChecks.generated, side: frames.side, to: reportFolder)
         }
+        guard !catalog.isReadOnly else {
+            result.warnings.append("the catalog is read-only: these figures are printed, not stored in the registry")
+            return result
+        }
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import Glibc
 import Logging
 
 /// Options every subcommand that uses the catalog shares.
@@ -18,10 +19,33 @@ struct CatalogOptions: ParsableArguments {
         return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
     }
 
-    /// Sets up logging, then opens the catalog (creating it only for commands that write).
-    func openCatalog(create: Bool) throws -> Catalog {
+    /// How a command uses the catalog.
+    enum Access {
+        /// Reads only: works on a read-only catalog, never migrates.
+        case read
+        /// Writes when the catalog can be written, else reads (evaluate: its
+        /// figures are then printed but not stored).
+        case writeIfPossible
+        /// Writes; `create` makes a missing catalog.
+        case write(create: Bool)
+    }
+
+    /// Sets up logging, then opens the catalog.
+    func openCatalog(_ use: Access) throws -> Catalog {
         ConsoleLogHandler.bootstrap(verbose: verbose)
-        return try failingWithStatus { try Catalog(directory: catalogDirectory, create: create) }
+        let directory = catalogDirectory
+        return try failingWithStatus {
+            switch use {
+            case .read:
+                return try Catalog(readingDirectory: directory)
+            case .writeIfPossible:
+                let database = directory.appendingPathComponent(Catalog.databaseFileName).path
+                let writable = Glibc.access(directory.path, W_OK) == 0 && Glibc.access(database, W_OK) == 0
+                return writable ? try Catalog(directory: directory, create: false) : try Catalog(readingDirectory: directory)
+            case .write(let create):
+                return try Catalog(directory: directory, create: create)
+            }
+        }
     }
 }
 

@@ -49,7 +49,7 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = try catalogOptions.openCatalog(create: false)
+        let catalog = try catalogOptions.openCatalog(.writeIfPossible)
         EngineThreads.configure(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let result = try failingWithStatus {
             let synthesisModel = try SynthesisModel.open(model, catalog: catalog)

@@ -53,7 +53,8 @@ struct CommandFailure: Error {
         case let catalogError as CatalogError:
             switch catalogError {
             case .missing: self.init(.catalogMissing, "\(catalogError)")
-            case .unreadable: self.init(.inputUnreadable, "\(catalogError)")
+            case .unreadable, .outdated: self.init(.inputUnreadable, "\(catalogError)")
+            case .unwritable: self.init(.catalogUnwritable, "\(catalogError)")
             case .busy: self.init(.catalogBusy, "\(catalogError)")
             }
         case let storageError as StorageError:

@@ -38,7 +38,7 @@ struct ImportCommand: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = try catalogOptions.openCatalog(create: true)
+        let catalog = try catalogOptions.openCatalog(.write(create: true))
         let progress = ProgressLine(label: "import", unit: "files")
         let result = try failingWithStatus {
             try Importer(catalog: catalog, options: ImportOptions(jobs: jobs)).run(paths: paths) {

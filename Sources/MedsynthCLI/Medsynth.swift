@@ -25,6 +25,11 @@ struct Medsynth: ParsableCommand {
     )
 
     static func main() {
+        // Everything medsynth writes can hold patient data (the catalog and its
+        // WAL, managed copies, model folders, the frame cache, synthetic output,
+        // reports): owner-only, whatever the user's umask. Modes of folders
+        // that already exist are left as they are.
+        umask(0o077)
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -17,7 +17,7 @@ struct ModelsCommand: ParsableCommand {
     var format: TableFormat = .table
 
     func run() throws {
-        let catalog = try catalogOptions.openCatalog(create: false)
+        let catalog = try catalogOptions.openCatalog(.read)
         print(try failingWithStatus { try catalog.modelsTable() }.rendered(as: format), terminator: "")
     }
 }

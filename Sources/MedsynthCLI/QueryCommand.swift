@@ -52,7 +52,7 @@ struct QueryCommand: ParsableCommand {
     var format: TableFormat = .table
 
     func run() throws {
-        let catalog = try catalogOptions.openCatalog(create: false)
+        let catalog = try catalogOptions.openCatalog(.read)
         let table = try failingWithStatus { try catalog.query(level, filter: filterOptions.filter) }
         print(table.rendered(as: format), terminator: "")
     }

@@ -32,7 +32,7 @@ struct ShowCommand: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = try catalogOptions.openCatalog(create: false)
+        let catalog = try catalogOptions.openCatalog(.read)
         guard let instance = try failingWithStatus({ try catalog.instance(sopInstanceUID: sopInstanceUID) }) else {
             throw CommandFailure(.notInCatalog, "no instance with this SOP Instance UID in the catalog: \(sopInstanceUID)")
         }

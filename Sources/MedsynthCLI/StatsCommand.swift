@@ -13,7 +13,7 @@ struct StatsCommand: ParsableCommand {
     var format: TableFormat = .table
 
     func run() throws {
-        let catalog = try catalogOptions.openCatalog(create: false)
+        let catalog = try catalogOptions.openCatalog(.read)
         let table = try failingWithStatus { try catalog.statistics() }
         print(table.rendered(as: format), terminator: "")
     }

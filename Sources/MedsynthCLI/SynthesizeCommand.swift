@@ -160,7 +160,7 @@ struct SynthesizeCommand: ParsableCommand {
             ConsoleLogHandler.bootstrap(verbose: catalogOptions.verbose)
             return nil
         }
-        return try catalogOptions.openCatalog(create: false)
+        return try catalogOptions.openCatalog(.write(create: false))
     }
 
     /// --out, else ./synthetic/<model>-<UTC date-time>, with a suffix when a

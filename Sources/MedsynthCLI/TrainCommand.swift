@@ -134,7 +134,7 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
-        let catalog = try catalogOptions.openCatalog(create: false)
+        let catalog = try catalogOptions.openCatalog(.write(create: false))
         ms_install_stop_handlers()
         let trainer = try failingWithStatus { try openTrainer(catalog: catalog) }
         for warning in trainer.warnings { printError("warning: \(warning)") }

@@ -45,6 +45,14 @@ struct DicomFileTests {
         #expect(metadata.studyDescription == "Schädel Übersicht")
     }
 
+    @Test("a file the fuzzer found (an illegal VR hides RLE offsets that lie from the pre-scan) is rejected, not decoded")
+    func fuzzerFinding() throws {
+        let url = try #require(Bundle.module.url(forResource: "rle-offset-past-fragment", withExtension: "dcm",
+                                                 subdirectory: "Fixtures/fuzz"))
+        let error = #expect(throws: DicomError.self) { _ = try InstanceMetadata(file: DicomFile(path: url.path)) }
+        #expect(error?.reason == "RLE frame 3: segment 1 offset 2294130 lies outside the fragment of 4530 bytes")
+    }
+
     @Test("non-DICOM files are told apart by their first bytes")
     func probe() throws {
         #expect(DicomProbe.classify(head: Data("# README\n\nsome text".utf8)) == .notDicom)

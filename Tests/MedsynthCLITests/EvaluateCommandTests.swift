@@ -31,6 +31,27 @@ struct EvaluateCommandTests {
         let page = try String(contentsOfFile: "\(report)/index.html", encoding: .utf8)
         #expect(page.contains("data_copying_z") && page.contains("sheet.png"))
 
+        // A read-only catalog (as on read-only media): every read command works,
+        // evaluate prints its figures and says they are not stored.
+        try Medsynth.makeReadOnly(catalog)
+        let readable = folder.file("readable")
+        try FileManager.default.createDirectory(atPath: readable, withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o777])
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
+        let listing = try Medsynth.runWithoutWriteAccess(["query", "instances", "--catalog", catalog, "--format", "csv"])
+        let uid = try #require(listing.standardOutput.split(whereSeparator: \.isNewline).dropFirst().first?
+            .split(separator: ",").first.map(String.init), "\(listing.standardError)")
+        for command in [["query", "instances"], ["stats"], ["models"], ["show", uid, "--png", "\(readable)/frame.png"],
+                        ["evaluate", "--model", "m", "--count", "8", "--threads", "2"]] {
+            let result = try Medsynth.runWithoutWriteAccess(command + ["--catalog", catalog])
+            #expect(result.status == 0, "\(command[0]) on a read-only catalog: \(result.standardError)")
+            if command[0] == "evaluate" {
+                #expect(result.standardError.contains("the catalog is read-only: these figures are printed, not stored"))
+                #expect(result.standardOutput.contains("two-sample test"))
+            }
+        }
+        #expect(FileManager.default.fileExists(atPath: "\(readable)/frame.png"))
+
         let checkpoint = try ForeignCheckpoint.make(at: folder.url.appendingPathComponent("checkpoint"),
                                                     modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1}"#)
         let foreign = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", checkpoint.path])

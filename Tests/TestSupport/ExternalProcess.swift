@@ -36,6 +36,13 @@ public enum ExternalProcess {
         throw MissingProgram(name: name)
     }
 
+    /// A helper command that exited with a failure.
+    public struct Failed: Error, CustomStringConvertible {
+        public let command: [String]
+        public let output: ProcessOutput
+        public var description: String { "\(command.joined(separator: " ")) exited \(output.status): \(output.standardError)" }
+    }
+
     public struct MissingProgram: Error, CustomStringConvertible {
         public let name: String
         public var description: String { "\(name) is not installed: run scripts/install-system-packages.sh" }
@@ -55,5 +62,22 @@ public struct Medsynth {
 
     public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
         try ExternalProcess.run(executable.path, arguments, environment: environment)
+    }
+
+    /// Makes everything below `folder` read-only for the user `runWithoutWriteAccess` runs as.
+    public static func makeReadOnly(_ folder: String) throws {
+        let owner = getuid() == 0 ? ["chown", "-R", "nobody", folder] : nil
+        for command in [owner, ["chmod", "-R", "a-w", folder]].compactMap({ $0 }) {
+            let result = try ExternalProcess.run(try ExternalProcess.find(command[0]), Array(command.dropFirst()))
+            guard result.status == 0 else { throw ExternalProcess.Failed(command: command, output: result) }
+        }
+    }
+
+    /// Runs medsynth where write permissions hold: as `nobody` when the tests
+    /// run as root (root writes through any mode), else as the current user.
+    public static func runWithoutWriteAccess(_ arguments: [String]) throws -> ProcessOutput {
+        guard getuid() == 0 else { return try run(arguments) }
+        return try ExternalProcess.run(try ExternalProcess.find("setpriv"),
+                                       ["--reuid=nobody", "--regid=nogroup", "--clear-groups", executable.path] + arguments)
     }
 }

@@ -56,6 +56,14 @@ enum {
 /// reason otherwise. `ms_dicom_open` runs it on every file.
 int ms_dicom_prescan(const char *path, char *reason, size_t reason_capacity);
 
+/// Checks one RLE Lossless fragment's 64-byte header (PS3.5 Annex G): a
+/// segment count of `expected_segments` (1 to 15), the first segment at 64,
+/// each next one further on, all inside the fragment. Returns 0, or -1 with
+/// the problem (a phrase that follows "RLE frame N") in `problem`. DCMTK's RLE
+/// decoder trusts these offsets and reads past the fragment when they lie.
+int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments,
+                            char *problem, size_t problem_capacity);
+
 /// The pre-scan over `count` bytes in memory (the fuzzing harness's entry).
 int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason,
                            size_t reason_capacity);
