@@ -28,6 +28,16 @@ public struct NamedArray: Sendable {
 /// (PyTorch's int64 `num_batches_tracked`) are listed as skipped.
 public enum SafeTensors {
     public static func write(_ tensors: [(name: String, array: NamedArray)], metadata: [String: String] = [:], to path: String) throws {
+        let data = try encode(tensors, metadata: metadata)
+        do {
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw TensorFileError("cannot write safetensors (\(error.localizedDescription))", path: path)
+        }
+    }
+
+    /// The bytes of a safetensors file holding `tensors`.
+    public static func encode(_ tensors: [(name: String, array: NamedArray)], metadata: [String: String] = [:]) throws -> Data {
         var header: [String: Any] = [:]
         var offset = 0
         for (name, array) in tensors {
@@ -44,11 +54,7 @@ public enum SafeTensors {
         for (_, array) in tensors {
             array.values.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
         }
-        do {
-            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw TensorFileError("cannot write safetensors (\(error.localizedDescription))", path: path)
-        }
+        return data
     }
 
     /// Reads every F32 tensor; `metadata` is the header's `__metadata__`.

@@ -161,43 +161,106 @@ public enum CheckpointFolder {
     public static let discriminatorFile = "discriminator.safetensors"
     public static let optimizerFile = "optimizer.safetensors"
 
+    /// Marks a new checkpoint as complete: its files wait under `.next` names.
+    public static let commitMarker = "checkpoint.commit"
+    static let pendingSuffix = ".next"
+
     /// Writes the description and the generator, and the discriminator and
-    /// optimiser state when given; creates the folder.
+    /// optimiser state when given; creates the folder. Survives a kill at any
+    /// instant: see `writeOperations`.
     public static func write(_ description: ModelDescription, generator: Generator, training: TrainingStep? = nil,
                              to folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for operation in try writeOperations(description, generator: generator, training: training, to: folder) {
+            try operation.run()
+        }
+    }
+
+    /// One file operation of a checkpoint write.
+    public struct Operation {
+        public let name: String
+        public let run: () throws -> Void
+    }
+
+    /// The file operations of a checkpoint write, in order, so that a test can
+    /// stop after any of them as a kill would. Each file is written complete
+    /// and durable under a `.next` name; then the commit marker is made
+    /// durable (the switch: from here `recover` finishes the checkpoint, before
+    /// it `recover` discards it and the previous one stands untouched); then
+    /// the files are renamed into place and the marker removed.
+    public static func writeOperations(_ description: ModelDescription, generator: Generator, training: TrainingStep? = nil,
+                                       to folder: URL) throws -> [Operation] {
         var described = description
         if let training {
             described.discriminator = described.discriminator ?? "dcgan"
             described.step = training.generatorOptimizer.step
         }
-        // Tensors first, model.json last; every file carries the step, so a
-        // checkpoint cut short (power loss between files) is detected on load.
+        // Every file carries the step, so a mix of checkpoints is detected on load.
         var metadata = ["preset": described.preset, "latent_dim": String(described.latentDim),
                         "resolution": String(described.resolution), "channels": String(described.channels)]
         if let training { metadata["step"] = String(training.generatorOptimizer.step) }
-        try SafeTensors.write(generator.store.namedArrays(), metadata: metadata,
-                              to: folder.appendingPathComponent(generatorFile).path)
+        var files: [(name: String, bytes: () throws -> Data)] = [
+            (generatorFile, { try SafeTensors.encode(generator.store.namedArrays(), metadata: metadata) }),
+        ]
         if let training {
-            try SafeTensors.write(training.discriminator.store.namedArrays(), metadata: metadata,
-                                  to: folder.appendingPathComponent(discriminatorFile).path)
+            files.append((discriminatorFile, { try SafeTensors.encode(training.discriminator.store.namedArrays(), metadata: metadata) }))
             func moments(_ name: String, _ optimizer: Adam) -> [(name: String, array: NamedArray)] {
                 [("\(name).first_moment", NamedArray(shape: optimizer.firstMoment.shape, values: optimizer.firstMoment.values)),
                  ("\(name).second_moment", NamedArray(shape: optimizer.secondMoment.shape, values: optimizer.secondMoment.values))]
             }
-            try SafeTensors.write(moments("generator", training.generatorOptimizer) + moments("discriminator", training.discriminatorOptimizer),
-                                  metadata: ["generator_step": String(training.generatorOptimizer.step),
-                                             "discriminator_step": String(training.discriminatorOptimizer.step)],
-                                  to: folder.appendingPathComponent(optimizerFile).path)
+            let state = moments("generator", training.generatorOptimizer) + moments("discriminator", training.discriminatorOptimizer)
+            let steps = ["generator_step": String(training.generatorOptimizer.step),
+                         "discriminator_step": String(training.discriminatorOptimizer.step)]
+            files.append((optimizerFile, { try SafeTensors.encode(state, metadata: steps) }))
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let modelPath = folder.appendingPathComponent(modelFile)
-        do {
-            try encoder.encode(described).write(to: modelPath, options: .atomic)
-        } catch {
-            throw TensorFileError("cannot write (\(error.localizedDescription))", path: modelPath.path)
+        files.append((modelFile, {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            return try encoder.encode(described)
+        }))
+        let path = { (name: String) in folder.appendingPathComponent(name).path }
+        var operations = [Operation(name: "create the folder") {
+            do {
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            } catch {
+                throw TensorFileError("cannot create the checkpoint folder (\(error.localizedDescription))", path: folder.path)
+            }
+            try recover(folder: folder)
+        }]
+        for file in files {
+            operations.append(Operation(name: "write \(file.name)\(pendingSuffix)") {
+                try DurableFile.write(try file.bytes(), to: path(file.name + pendingSuffix))
+            })
         }
+        operations.append(Operation(name: "commit") {
+            try DurableFile.write(Data(), to: path(commitMarker))
+        })
+        for file in files {
+            operations.append(Operation(name: "rename \(file.name)") {
+                try DurableFile.rename(path(file.name + pendingSuffix), to: path(file.name))
+            })
+        }
+        operations.append(Operation(name: "finish") {
+            try DurableFile.remove(path(commitMarker))
+        })
+        return operations
+    }
+
+    /// Completes or discards a checkpoint write that a kill interrupted: with
+    /// the commit marker, renames the waiting `.next` files into place; without
+    /// it, removes them. Call it holding the model's lock (training does,
+    /// before it reads the folder); harmless on a folder never interrupted.
+    public static func recover(folder: URL) throws {
+        let names = [generatorFile, discriminatorFile, optimizerFile, modelFile]
+        let path = { (name: String) in folder.appendingPathComponent(name).path }
+        let committed = FileManager.default.fileExists(atPath: path(commitMarker))
+        for name in names where FileManager.default.fileExists(atPath: path(name + pendingSuffix)) {
+            if committed {
+                try DurableFile.rename(path(name + pendingSuffix), to: path(name))
+            } else {
+                try DurableFile.remove(path(name + pendingSuffix))
+            }
+        }
+        if committed { try DurableFile.remove(path(commitMarker)) }
     }
 
     /// Reads and checks `model.json`.

@@ -70,6 +70,7 @@ struct CommandFailure: Error {
             case .inconsistentCheckpoint: self.init(.modelFilesFailed, "\(trainingError)")
             case .stoppedBeforeStart: self.init(.interrupted, "\(trainingError)")
             case .noBackbone: self.init(.usage, "\(trainingError)")
+            case .busy: self.init(.catalogBusy, "\(trainingError)")
             }
         case let registryError as ModelRegistryError:
             self.init(.usage, "\(registryError)")

@@ -81,6 +81,8 @@ public final class ModelTrainer {
     let seed: UInt64
     private(set) var losses: [LossRecord]
     private var realBatch: Tensor?
+    /// Held for the trainer's life: no other process trains this model meanwhile.
+    private let lock: ModelLock
 
     public static let lossesFile = "losses.csv"
     public static let lossPlotFile = "losses.png"
@@ -95,7 +97,8 @@ public final class ModelTrainer {
     public var epoch: Int { step / hyperparameters.stepsPerEpoch }
 
     private init(catalog: Catalog, model: ModelRecord, description: ModelDescription, dataset: FrameDataset,
-                 split: ValidationSplit, training: TrainingStep, losses: [LossRecord]) {
+                 split: ValidationSplit, training: TrainingStep, losses: [LossRecord], lock: ModelLock) {
+        self.lock = lock
         self.catalog = catalog
         self.model = model
         self.description = description
@@ -173,8 +176,10 @@ public final class ModelTrainer {
         description.backbone = transfer?.summary
         EngineThreads.configure(request.threads)
         let training = makeTrainingStep(description: description, configuration: configuration, backbone: transfer?.backbone)
+        let folder = catalog.directory.appendingPathComponent(model.folder, isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let trainer = ModelTrainer(catalog: catalog, model: model, description: description, dataset: dataset,
-                                   split: split, training: training, losses: [])
+                                   split: split, training: training, losses: [], lock: try ModelLock(folder: folder, model: model.name))
         trainer.warnings = dataset.failures
         let heldShare = Double(sides.validation.count) / Double(dataset.count)
         if request.validationFraction > 0, heldShare > 2 * request.validationFraction {
@@ -198,6 +203,9 @@ public final class ModelTrainer {
                               decodeProgress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> ModelTrainer {
         guard let model = try catalog.model(idOrName) else { throw TrainingError.modelNotFound(idOrName) }
         let folder = catalog.directory.appendingPathComponent(model.folder, isDirectory: true)
+        let lock = try ModelLock(folder: folder, model: model.name)
+        // A kill during the last checkpoint write left it to finish or to discard.
+        try CheckpointFolder.recover(folder: folder)
         var description = try CheckpointFolder.readDescription(folder: folder)
         guard let preset = GeneratorPreset(rawValue: description.preset), var hyperparameters = description.hyperparameters,
               description.seed != nil, let recordedSet = description.trainingSet else {
@@ -232,7 +240,7 @@ public final class ModelTrainer {
         try CheckpointFolder.restore(training, from: folder)
         let losses = try LossRecord.read(folder.appendingPathComponent(lossesFile)).filter { $0.step <= training.generatorOptimizer.step }
         let trainer = ModelTrainer(catalog: catalog, model: model, description: description, dataset: dataset, split: split,
-                                   training: training, losses: losses)
+                                   training: training, losses: losses, lock: lock)
         trainer.warnings = warnings
         return trainer
     }

@@ -72,6 +72,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     case inconsistentCheckpoint(String, path: String)
     case stoppedBeforeStart
     case noBackbone
+    /// Another process is training this model.
+    case busy(String)
 
     public var description: String {
         switch self {
@@ -85,6 +87,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
             return "\(reason): \(path)"
         case .stoppedBeforeStart:
             return "stopped before training started; no model was registered"
+        case .busy(let name):
+            return "another medsynth is training this model (wait for it, or stop it first): \(name)"
         case .noBackbone:
             return "the transfer discriminator needs --backbone xception|mobilenetv2 and --backbone-weights FILE (a Keras *_notop.h5)"
         }

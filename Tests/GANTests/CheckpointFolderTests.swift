@@ -55,6 +55,41 @@ struct CheckpointFolderTests {
         #expect(a == b)
     }
 
+    @Test("a kill after any file operation of a checkpoint write leaves a checkpoint that restores (the old or the new one)")
+    func killAtEveryOperation() throws {
+        func makeStep(seed: UInt64) -> TrainingStep {
+            TrainingStep(generator: Generator(preset: .compact, seed: seed), discriminator: Discriminator(resolution: 64, seed: seed + 1))
+        }
+        var random = EngineRandom(seed: 6)
+        let real = Tensor(shape: [2, 1, 64, 64], values: (0..<(2 * 64 * 64)).map { _ in random.uniform(-1, 1) })
+        let latents = Tensor(shape: [2, 128], values: (0..<256).map { _ in random.normal() })
+        let training = makeStep(seed: 3)
+        training.run(real: real, latents: latents)
+        let count = try CheckpointFolder.writeOperations(ModelDescription(preset: .compact), generator: training.generator,
+                                                         training: training, to: FileManager.default.temporaryDirectory).count
+        #expect(count == 11)  // folder, four files, commit, four renames, finish
+        for completed in 0...count {
+            let folder = try TemporaryFolder()
+            defer { folder.remove() }
+            let first = makeStep(seed: 3)
+            first.run(real: real, latents: latents)
+            try CheckpointFolder.write(ModelDescription(preset: .compact), generator: first.generator, training: first, to: folder.url)
+            first.run(real: real, latents: latents)
+            // The process dies after `completed` operations: nothing after them runs, nothing is cleaned up.
+            let operations = try CheckpointFolder.writeOperations(ModelDescription(preset: .compact), generator: first.generator,
+                                                                  training: first, to: folder.url)
+            for operation in operations.prefix(completed) { try operation.run() }
+            try CheckpointFolder.recover(folder: folder.url)
+            let restored = makeStep(seed: 77)
+            try CheckpointFolder.restore(restored, from: folder.url)
+            let committed = completed > operations.firstIndex { $0.name == "commit" }!
+            #expect(restored.generatorOptimizer.step == (committed ? 2 : 1), "killed after \(completed) operations")
+            #expect(try CheckpointFolder.readDescription(folder: folder.url).step == restored.generatorOptimizer.step)
+            let left = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            #expect(left.allSatisfy { !$0.hasSuffix(".next") && $0 != CheckpointFolder.commitMarker }, "\(left)")
+        }
+    }
+
     @Test("clear errors: no model.json, an unknown preset, a size that does not match, a missing weight file")
     func errors() throws {
         let folder = try TemporaryFolder()

@@ -51,9 +51,14 @@ struct ModelTrainerTests {
             request.gridEveryEpochs = 1
             return request
         }
-        let first = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
-        #expect(first.description.hyperparameters?.stepsPerEpoch ?? 0 < 8)
-        #expect(try first.train(.steps(4)) == .finished)
+        do {
+            // The first trainer holds the model's lock until it is gone.
+            let first = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
+            #expect(first.description.hyperparameters?.stepsPerEpoch ?? 0 < 8)
+            #expect(try first.train(.steps(4)) == .finished)
+            let second = #expect(throws: TrainingError.self) { _ = try ModelTrainer.resume("a", catalog: fixture.catalog) }
+            #expect(second?.description == "another medsynth is training this model (wait for it, or stop it first): a")
+        }
         let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
         #expect(resumed.step == 4)
         #expect(try resumed.train(.steps(4)) == .finished)
@@ -80,7 +85,7 @@ struct ModelTrainerTests {
     func stopWritesCheckpoint() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
-        let trainer = try ModelTrainer.create(fixture.request(name: "stopped"), catalog: fixture.catalog)
+        var trainer: ModelTrainer! = try ModelTrainer.create(fixture.request(name: "stopped"), catalog: fixture.catalog)
         var asked = 0
         let outcome = try trainer.train(.steps(50), shouldStop: { asked += 1; return asked == 1 })
         #expect(outcome == .stopped)
@@ -91,6 +96,7 @@ struct ModelTrainerTests {
                 "one step is not a plot")
         #expect(try LossRecord.read(trainer.folder.appendingPathComponent(ModelTrainer.lossesFile)).count == 1)
         #expect(try fixture.catalog.model("stopped")?.status == "stopped")
+        trainer = nil  // its process would have exited: the lock goes with it
         #expect(try ModelTrainer.resume("stopped", catalog: fixture.catalog).step == 1)
     }
 

@@ -22,11 +22,13 @@ struct TransferTrainingTests {
     func resumeEqualsOneRun() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
-        let first = try ModelTrainer.create(request(fixture, name: "a"), catalog: fixture.catalog)
-        #expect(first.model.discriminator == "transfer-mobilenetv2")
-        #expect(first.description.backbone?.trainableParameters == 1281 && first.description.backbone?.frozenParameters == 410_208)
-        #expect(first.training.discriminator.store.count == 1281, "only the head is trained")
-        #expect(try first.train(.steps(2)) == .finished)
+        do {  // the first trainer and its model lock end here
+            let first = try ModelTrainer.create(request(fixture, name: "a"), catalog: fixture.catalog)
+            #expect(first.model.discriminator == "transfer-mobilenetv2")
+            #expect(first.description.backbone?.trainableParameters == 1281 && first.description.backbone?.frozenParameters == 410_208)
+            #expect(first.training.discriminator.store.count == 1281, "only the head is trained")
+            #expect(try first.train(.steps(2)) == .finished)
+        }
         let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
         #expect(try resumed.train(.steps(2)) == .finished)
         let single = try ModelTrainer.create(request(fixture, name: "b"), catalog: fixture.catalog)

@@ -14,8 +14,14 @@ int ms_syncfs(int descriptor);
 /// pipe2(2) with O_CLOEXEC: both ends close when the process runs another program.
 int ms_pipe_cloexec(int descriptors[2]);
 
+/// Seconds after a first stop signal during which another one is taken as
+/// the same request.
+#define MS_STOP_GRACE_SECONDS 2
+
 /// Makes SIGINT and SIGTERM set a flag instead of ending the process, so that
-/// long work can stop at a safe point. A second signal of either kind ends the
+/// long work can stop at a safe point. A second signal within
+/// MS_STOP_GRACE_SECONDS is the same request (`timeout` and some terminals
+/// send one to the process and one to its group); a later one ends the
 /// process at once (the default action), for a user who cannot wait.
 void ms_install_stop_handlers(void);
 
