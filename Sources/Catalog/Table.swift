@@ -39,7 +39,7 @@ extension Table {
     }
 
     private func renderedAsText() -> String {
-        let cells = rows.map { $0.map(Self.plain) }
+        let cells = rows.map { $0.map { Self.plain($0).escapingControlCharacters } }
         var widths = columns.map(\.count)
         for row in cells {
             for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
@@ -71,8 +71,15 @@ extension Table {
             text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
                 ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
+        // Text read from files that a spreadsheet would run as a formula gets a
+        // leading apostrophe (OWASP, CSV injection); numbers stay numbers.
+        func cell(_ value: CatalogValue) -> String {
+            guard case .text(let text) = value, let first = text.unicodeScalars.first,
+                  ["=", "+", "-", "@", "\t", "\r"].contains(first) else { return Self.plain(value) }
+            return "'" + text
+        }
         let lines = [columns.map(field).joined(separator: ",")]
-            + rows.map { $0.map { field(Self.plain($0)) }.joined(separator: ",") }
+            + rows.map { $0.map { field(cell($0)) }.joined(separator: ",") }
         return lines.joined(separator: "\r\n") + "\r\n"
     }
 
@@ -109,5 +116,30 @@ extension Table {
             }
         }
         return result + "\""
+    }
+}
+
+extension String {
+    /// The text with control characters written as escapes (`\n`, `\r`, `\t`,
+    /// `\u{1b}`), so that a file name or a value read from a file can neither
+    /// forge a line of output nor drive the terminal with escape sequences.
+    public var escapingControlCharacters: String {
+        guard unicodeScalars.contains(where: Self.isControl) else { return self }
+        var result = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case _ where Self.isControl(scalar): result += "\\u{" + String(scalar.value, radix: 16) + "}"
+            default: result.unicodeScalars.append(scalar)
+            }
+        }
+        return result
+    }
+
+    /// C0 controls, DEL, C1 controls (0x80-0x9F, where CSI 0x9B starts an escape sequence too).
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
     }
 }

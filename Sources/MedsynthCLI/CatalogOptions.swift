@@ -60,7 +60,7 @@ struct ConsoleLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        let text = "medsynth: \(event.level): \(event.message)\n"
+        let text = "medsynth: \(event.level): \("\(event.message)".escapingControlCharacters)\n"
         FileHandle.standardError.write(Data(text.utf8))
     }
 

@@ -97,9 +97,10 @@ struct CommandFailure: Error {
     }
 }
 
-/// `medsynth: <message>` on stderr, the form of every message the command line prints there.
+/// `medsynth: <message>` on stderr, the form of every message the command line
+/// prints there, one line each: file names and values in it are escaped.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("medsynth: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("medsynth: \(message.escapingControlCharacters)\n".utf8))
 }
 
 /// Runs `body`, turning any library error into a `CommandFailure`.

@@ -20,9 +20,9 @@ struct ImportReport {
             Swift.print(String(decoding: try! encoder.encode(summary), as: UTF8.self))
             return
         }
-        let modalities = summary.byModality.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+        let modalities = summary.byModality.sorted { $0.key < $1.key }.map { "\($0.key.escapingControlCharacters) \($0.value)" }
         Swift.print("""
-            Import into \(catalog):
+            Import into \(catalog.escapingControlCharacters):
               files seen   \(summary.filesSeen)
               imported     \(summary.imported) instances, \(summary.frames) frames
               duplicates   \(summary.duplicates) (already catalogued, not stored again)

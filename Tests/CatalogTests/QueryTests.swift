@@ -78,6 +78,19 @@ struct QueryTests {
         #expect(lines[0].hasPrefix("series_instance_uid,study_instance_uid,patient_id,modality"))
     }
 
+    @Test("CSV cells that a spreadsheet would run as formulas are neutralised; numbers are not")
+    func csvFormulas() {
+        let table = Table(columns: ["value"], rows: [[.text("=HYPERLINK(\"http://x\")")], [.text("+1")], [.text("-2+3")],
+                                                     [.text("@SUM(A1)")], [.text("\tx")], [.integer(-4)], [.text("Smith^J")]])
+        #expect(table.rendered(as: .csv) == "value\r\n\"'=HYPERLINK(\"\"http://x\"\")\"\r\n'+1\r\n'-2+3\r\n'@SUM(A1)\r\n'\tx\r\n-4\r\nSmith^J\r\n")
+    }
+
+    @Test("table: control characters in values are shown escaped, never passed to the terminal")
+    func tableEscaping() {
+        let table = Table(columns: ["name"], rows: [[.text("a\nmedsynth: forged\u{1b}[31m\u{9b}2J")]])
+        #expect(table.rendered(as: .table) == "name\na\\nmedsynth: forged\\u{1b}[31m\\u{9b}2J\n(1 row)\n")
+    }
+
     @Test("table: aligned columns and a row count")
     func table() {
         let table = Table(columns: ["a", "long_name"], rows: [[.text("x"), .integer(1)], [.text("longer"), .null]])

@@ -4,6 +4,24 @@ import Testing
 
 @Suite("The medsynth command line")
 struct CommandLineTests {
+    @Test("a file name with a newline and escape sequences is printed escaped: it cannot forge a medsynth line")
+    func forgedFileName() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let name = "evil\nmedsynth: all files imported\u{1b}[2J.dcm"
+        var garbage = Data(count: 128) + Data("DICM".utf8)
+        garbage += Data(repeating: 0xAB, count: 64)
+        let inputs = folder.url.appendingPathComponent("inputs")
+        try FileManager.default.createDirectory(at: inputs, withIntermediateDirectories: false)
+        try garbage.write(to: inputs.appendingPathComponent(name))
+        let run = try Medsynth.run(["import", "--catalog", folder.file("catalog"), inputs.path])
+        #expect(run.status == 1)
+        let lines = run.standardError.split(separator: "\n").filter { $0.hasPrefix("medsynth:") }
+        #expect(lines.count == 1, "\(lines)")
+        #expect(lines.first?.hasSuffix("evil\\nmedsynth: all files imported\\u{1b}[2J.dcm") == true)
+        #expect(!run.standardError.contains("\u{1b}"))
+    }
+
     @Test("import --json, exit 1 with each rejected file named, then stats, query and show")
     func importQueryShow() throws {
         let folder = try TemporaryFolder()
