@@ -60,7 +60,7 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Latents to use instead of random ones: float32 .npy of shape [N, latent_dim].", valueName: "file.npy"))
     var latents: String?
 
-    @Option(help: ArgumentHelp("Output folder, new or empty (default ./synthetic/<model>-<UTC date-time>).", valueName: "dir"))
+    @Option(help: ArgumentHelp("Output folder: new, empty, or left by an interrupted run (default ./synthetic/<model>-<UTC date-time>).", valueName: "dir"))
     var out: String?
 
     @Option(help: "dicom, png (8-bit grayscale, one per frame) or npy (raw float32 [N, channels, H, W]).")

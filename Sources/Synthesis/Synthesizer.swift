@@ -111,7 +111,18 @@ public enum Synthesizer {
         }
         var warnings: [String] = []
         let detector = try copyDetector(request.privacy, model: model, catalog: catalog, warnings: &warnings)
-        try prepareEmptyFolder(request.output)
+        if let removed = try prepareEmptyFolder(request.output) {
+            warnings.append("removed \(removed) files an interrupted run had left in the output folder")
+        }
+        // Written first and removed last: a folder holding it is an interrupted
+        // run whose files were never registered, and the next run may reuse it.
+        try publish(request.output.appendingPathComponent(incompleteMarker).path) {
+            try Data("""
+                An interrupted medsynth synthesize: these files were not registered and have no synthesis.json.
+                Run synthesize again with this --out to replace them.
+
+                """.utf8).write(to: URL(fileURLWithPath: $0))
+        }
 
         let series = SyntheticSeries(modelName: model.name, modelId: model.record?.id, checkpointDigest: model.checkpointDigest,
                                      step: model.description.step, preset: model.description.preset, modality: model.modality,
@@ -157,10 +168,12 @@ public enum Synthesizer {
             } catch {
                 // The files stay complete and described, whatever the catalog did.
                 try? Manifest(model: model, series: series, request: request, result: result).write(to: request.output)
+                unlink(request.output.appendingPathComponent(incompleteMarker).path)
                 throw error
             }
         }
         try Manifest(model: model, series: series, request: request, result: result).write(to: request.output)
+        unlink(request.output.appendingPathComponent(incompleteMarker).path)
         return result
     }
 
@@ -195,28 +208,50 @@ public enum Synthesizer {
         return !stated.isEmpty && stated.allSatisfy({ $0?.uppercased() == "NO" }) ? "NO" : "YES"
     }
 
-    /// Creates `folder`, or accepts it when it exists and is empty: a run
-    /// never mixes its files with, or overwrites, earlier ones.
-    static func prepareEmptyFolder(_ folder: URL) throws {
+    /// Creates `folder`, or accepts it when it exists and is empty, or when it
+    /// holds only what an interrupted run wrote (its marker says so; those
+    /// files are removed and their number returned): a run never mixes its
+    /// files with, or overwrites, those of a finished run or anyone else.
+    static func prepareEmptyFolder(_ folder: URL) throws -> Int? {
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else { throw SynthesisError.output("exists and is not a folder", path: folder.path) }
-            let entries: [String]
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else {
             do {
-                entries = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             } catch {
-                throw SynthesisError.output("cannot list the output folder (\(error.localizedDescription))", path: folder.path)
+                throw SynthesisError.output("cannot create the output folder (\(error.localizedDescription))", path: folder.path)
             }
-            guard entries.isEmpty else {
-                throw SynthesisError.output("the output folder is not empty (choose another --out)", path: folder.path)
-            }
-            return
+            return nil
         }
+        guard isDirectory.boolValue else { throw SynthesisError.output("exists and is not a folder", path: folder.path) }
+        let entries: [String]
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            entries = try FileManager.default.contentsOfDirectory(atPath: folder.path)
         } catch {
-            throw SynthesisError.output("cannot create the output folder (\(error.localizedDescription))", path: folder.path)
+            throw SynthesisError.output("cannot list the output folder (\(error.localizedDescription))", path: folder.path)
         }
+        if entries.isEmpty { return nil }
+        guard entries.contains(incompleteMarker), entries.allSatisfy(isRunFile) else {
+            throw SynthesisError.output("the output folder is not empty (choose another --out)", path: folder.path)
+        }
+        for name in entries where name != incompleteMarker {
+            guard unlink(folder.appendingPathComponent(name).path) == 0 else {
+                throw SynthesisError.output("cannot remove a file of an interrupted run (\(String(cString: strerror(errno))))",
+                                            path: folder.appendingPathComponent(name).path)
+            }
+        }
+        unlink(folder.appendingPathComponent(incompleteMarker).path)
+        return entries.count - 1
+    }
+
+    /// Marks an output folder whose run has not finished.
+    public static let incompleteMarker = "synthesis.incomplete"
+
+    /// A name a synthesize run writes: its frames, latents, manifest, marker and temporary files.
+    static func isRunFile(_ name: String) -> Bool {
+        let base = name.hasSuffix(".partial") ? String(name.dropLast(".partial".count)) : name
+        if [incompleteMarker, manifestFile, latentsFile, framesFile].contains(base) { return true }
+        guard base.hasPrefix("synthetic-"), base.hasSuffix(".dcm") || base.hasSuffix(".png") else { return false }
+        return base.dropFirst("synthetic-".count).dropLast(4).allSatisfy(\.isNumber)
     }
 
     /// Writes a file through `<path>.partial` and links it into place without

@@ -30,6 +30,47 @@ struct SynthesizeCommandTests {
         }
     }
 
+    @Test("a synthesize killed midway leaves a folder that says so and nothing registered; a rerun into it completes")
+    func killedThenRerun() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        _ = try Medsynth.run(["import", "--catalog", catalog, Samples.path("deid-data/GREYSCALE_CINE.dcm")])
+        let trained = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--steps", "1", "--batch", "4",
+                                        "--name", "m", "--threads", "2"])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let out = folder.file("out")
+        let process = Process()
+        process.executableURL = Medsynth.executable
+        process.arguments = ["synthesize", "--catalog", catalog, "--model", "m", "--count", "20000", "--frames-per-file", "1",
+                             "--out", out, "--no-privacy-filter"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        func written() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).filter { $0.hasSuffix(".dcm") }.count
+        }
+        while written() < 5 && Date() < deadline && process.isRunning { Thread.sleep(forTimeInterval: 0.05) }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        let left = try FileManager.default.contentsOfDirectory(atPath: out)
+        #expect(left.contains("synthesis.incomplete") && !left.contains("synthesis.json"), "\(left)")
+        #expect(written() >= 5)
+        let listed = try Medsynth.run(["query", "instances", "--catalog", catalog, "--synthetic", "yes", "--format", "csv"])
+        #expect(listed.standardOutput.split(whereSeparator: \.isNewline).count == 1, "nothing registered: \(listed.standardOutput)")
+
+        let rerun = try Medsynth.run(["synthesize", "--catalog", catalog, "--model", "m", "--count", "3", "--out", out,
+                                      "--no-privacy-filter"])
+        #expect(rerun.status == 0, "\(rerun.standardError)")
+        #expect(rerun.standardError.contains("files an interrupted run had left in the output folder"))
+        let after = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+        #expect(after.contains("synthesis.json") && !after.contains("synthesis.incomplete"))
+        #expect(after.filter { $0.hasSuffix(".dcm") }.count == 3)
+        let registered = try Medsynth.run(["query", "instances", "--catalog", catalog, "--synthetic", "yes", "--format", "csv"])
+        #expect(registered.standardOutput.split(whereSeparator: \.isNewline).count == 1 + 3)
+    }
+
     @Test("errors exit with the documented status and name the cause")
     func errors() throws {
         let folder = try TemporaryFolder()
