@@ -69,6 +69,14 @@ struct SynthesizeCommandTests {
         #expect(after.filter { $0.hasSuffix(".dcm") }.count == 3)
         let registered = try Medsynth.run(["query", "instances", "--catalog", catalog, "--synthetic", "yes", "--format", "csv"])
         #expect(registered.standardOutput.split(whereSeparator: \.isNewline).count == 1 + 3)
+        // Model folders, the frame cache and synthetic output are owner-only too.
+        func mode(_ path: String) -> Int? {
+            (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue
+        }
+        #expect(mode(out) == 0o700 && mode("\(out)/synthesis.json") == 0o600)
+        #expect(after.allSatisfy { mode("\(out)/\($0)") == 0o600 })
+        #expect(mode("\(catalog)/models/1") == 0o700 && mode("\(catalog)/models/1/model.json") == 0o600)
+        #expect(mode("\(catalog)/models/1/generator.safetensors") == 0o600)
     }
 
     @Test("errors exit with the documented status and name the cause")
