@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -31,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 struct ms_dicom_file {
     DcmFileFormat format;
@@ -329,6 +331,7 @@ int ms_dicom_check_pixel_data(ms_dicom_file *file, char *reason, size_t reason_c
     // The pre-scan checked the bytes as it read them; these are the fragments
     // as DCMTK parsed them, which its decoders will use.
     bool rle = dataset->getOriginalXfer() == EXS_RLELossless;
+    bool jpeg = ms_is_dcmjpeg_syntax(DcmXfer(dataset->getOriginalXfer()).getXferID()) != 0;
     if (rle && fragments != g.frames) {
         copy_message("RLE pixel data has " + std::to_string(fragments) + " fragments for " +
                          std::to_string(g.frames) + " frames (RLE needs one per frame)",
@@ -342,14 +345,22 @@ int ms_dicom_check_pixel_data(ms_dicom_file *file, char *reason, size_t reason_c
             copy_message("pixel data fragment " + std::to_string(index) + " is empty", reason, reason_capacity);
             return -1;
         }
-        Uint8 *bytes = nullptr;
-        if (rle && (item->getUint8Array(bytes).bad() || bytes == nullptr)) {
-            copy_message("RLE frame " + std::to_string(index - 1) + " cannot be read", reason, reason_capacity);
+        if (!rle && !jpeg) continue;
+        // Read without keeping the value loaded: RLE needs the 64-byte header,
+        // JPEG the marker walk from the start of the fragment.
+        Uint32 length = item->getLength();
+        std::vector<Uint8> bytes(rle ? std::min<Uint32>(length, 64) : length);
+        if (item->getPartialValue(bytes.data(), 0, static_cast<Uint32>(bytes.size())).bad()) {
+            copy_message("pixel data fragment " + std::to_string(index) + " cannot be read", reason, reason_capacity);
             return -1;
         }
         char problem[256];
-        if (rle && ms_rle_fragment_problem(bytes, item->getLength(), segments_per_frame, problem, sizeof problem) != 0) {
+        if (rle && ms_rle_fragment_problem(bytes.data(), length, segments_per_frame, problem, sizeof problem) != 0) {
             copy_message("RLE frame " + std::to_string(index - 1) + problem, reason, reason_capacity);
+            return -1;
+        }
+        if (jpeg && ms_jpeg_fragment_problem(bytes.data(), bytes.size(), problem, sizeof problem) != 0) {
+            copy_message("pixel data fragment " + std::to_string(index) + " has " + problem, reason, reason_capacity);
             return -1;
         }
     }

@@ -49,6 +49,8 @@ struct Scan {
     // Top-level image attributes, as stated.
     long rows = -1, columns = -1, frames = 1, samples = 1, bits_allocated = -1;
     bool encapsulated = false;
+    /// A transfer syntax DCMTK's JPEG decoder (dcmjpeg) reads.
+    bool jpeg = false;
     size_t offset_table_offset = 0, offset_table_length = 0;
     std::vector<Fragment> fragments;
 
@@ -353,6 +355,15 @@ bool check_fragments(Scan &scan, bool rle) {
             ++next_fragment;
         }
     }
+    if (scan.jpeg) {
+        for (size_t index = 0; index < scan.fragments.size(); ++index) {
+            char problem[256];
+            if (ms_jpeg_fragment_problem(scan.data + scan.fragments[index].offset, scan.fragments[index].length,
+                                         problem, sizeof problem) != 0) {
+                return scan.reject("pixel data fragment " + std::to_string(index + 1) + " has " + problem);
+            }
+        }
+    }
     return rle ? check_rle(scan) : true;
 }
 
@@ -388,6 +399,7 @@ bool scan_bytes(Scan &scan) {
         }
     }
     bool rle = syntax == "1.2.840.10008.1.2.5";
+    scan.jpeg = ms_is_dcmjpeg_syntax(syntax.c_str());
     if (syntax == "1.2.840.10008.1.2.1.99") {
         std::vector<uint8_t> inflated;
         if (!inflate_dataset(scan.data + position, scan.size - position, inflated, scan.reason)) {
@@ -438,6 +450,47 @@ extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, l
             return -1;
         }
         previous = offset;
+    }
+    return 0;
+}
+
+extern "C" int ms_is_dcmjpeg_syntax(const char *uid) {
+    // 1.2.840.10008.1.2.4.50 to .70: the JPEG processes dcmjpeg decodes
+    // (.80 and up are JPEG-LS, JPEG 2000 and video).
+    const char *prefix = "1.2.840.10008.1.2.4.";
+    if (strncmp(uid, prefix, strlen(prefix)) != 0) return 0;
+    long process = strtol(uid + strlen(prefix), nullptr, 10);
+    return process >= 50 && process <= 70;
+}
+
+extern "C" int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char *problem,
+                                        size_t problem_capacity) {
+    // The walk of DJCodecDecoder::scanJpegDataForBitDepth (DCMTK 3.6.7), step for
+    // step: it returns at the first frame header or invalid marker, and never
+    // moves past a TEM marker (0xFF01) - DCMTK bug #1190, fixed after 3.6.7.
+    auto be16 = [&](size_t at) { return static_cast<unsigned>(data[at] << 8 | data[at + 1]); };
+    size_t offset = 0;
+    while (offset + 4 < length) {
+        unsigned marker = be16(offset);
+        bool frame_header = (marker >= 0xffc0 && marker <= 0xffcf) && marker != 0xffc4 && marker != 0xffc8 &&
+                            marker != 0xffcc;
+        if (frame_header) return 0;
+        if (marker == 0xffc4 || marker == 0xffc8 || marker == 0xffcc || (marker >= 0xffda && marker <= 0xfffe)) {
+            offset += be16(offset + 2) + 2;
+        } else if (marker >= 0xffd0 && marker <= 0xffd9) {
+            offset += 2;
+        } else if (marker == 0xffff) {
+            offset += 1;
+        } else if (marker == 0xff01) {
+            copy_reason("a JPEG TEM marker (0xFF01) before the frame header, on which DCMTK 3.6.7 never "
+                        "returns (its bug #1190)",
+                        problem, problem_capacity);
+            return -1;
+        } else if (data[offset] == 0xff && data[offset + 1] > 2 && data[offset + 1] <= 0xbf) {
+            offset += 2;
+        } else {
+            return 0;  // DCMTK stops here too
+        }
     }
     return 0;
 }

@@ -53,6 +53,14 @@ struct DicomFileTests {
         #expect(error?.reason == "RLE frame 3: segment 1 offset 2294130 lies outside the fragment of 4530 bytes")
     }
 
+    @Test("a file the fuzzer found (a JPEG TEM marker on which DCMTK's marker scan never returns) is rejected at once")
+    func fuzzerFindingJPEGMarker() throws {
+        let url = try #require(Bundle.module.url(forResource: "jpeg-tem-marker", withExtension: "dcm", subdirectory: "Fixtures/fuzz"))
+        let error = #expect(throws: DicomError.self) { _ = try InstanceMetadata(file: DicomFile(path: url.path)) }
+        #expect(error?.reason.hasPrefix("pixel data fragment 1 has a JPEG TEM marker (0xFF01) before the frame header") == true,
+                "\(error?.reason ?? "")")
+    }
+
     @Test("non-DICOM files are told apart by their first bytes")
     func probe() throws {
         #expect(DicomProbe.classify(head: Data("# README\n\nsome text".utf8)) == .notDicom)

@@ -52,7 +52,7 @@ enum {
 /// read out of bounds: sequences nested deeper than MS_MAX_SEQUENCE_DEPTH,
 /// more than MS_MAX_FRAGMENTS fragments, empty fragments, fewer fragments than
 /// frames, an offset table that points between fragments, RLE headers whose
-/// segment offsets lie. Returns 0 when the file may be parsed, -1 with the
+/// segment offsets lie, JPEG fragments on which DCMTK's marker scan never ends. Returns 0 when the file may be parsed, -1 with the
 /// reason otherwise. `ms_dicom_open` runs it on every file.
 int ms_dicom_prescan(const char *path, char *reason, size_t reason_capacity);
 
@@ -63,6 +63,16 @@ int ms_dicom_prescan(const char *path, char *reason, size_t reason_capacity);
 /// decoder trusts these offsets and reads past the fragment when they lie.
 int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments,
                             char *problem, size_t problem_capacity);
+
+/// Whether `uid` is a JPEG transfer syntax that DCMTK's dcmjpeg decodes
+/// (1.2.840.10008.1.2.4.50 to .70).
+int ms_is_dcmjpeg_syntax(const char *uid);
+
+/// Walks the markers of one JPEG fragment as DCMTK 3.6.7's
+/// `DJCodecDecoder::scanJpegDataForBitDepth` does before decoding, and returns
+/// -1 with the problem when that walk would never end (a TEM marker, 0xFF01,
+/// before the frame header: DCMTK bug #1190); 0 otherwise.
+int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char *problem, size_t problem_capacity);
 
 /// The pre-scan over `count` bytes in memory (the fuzzing harness's entry).
 int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason,
