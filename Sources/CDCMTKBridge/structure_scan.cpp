@@ -223,13 +223,13 @@ bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, in
                 scan.encapsulated = true;
                 if (!walk_fragments(scan, position, end)) return false;
             } else if (pixel_data) {
-                size_t ignored = position;
-                Scan nested_fragments = scan;
-                nested_fragments.fragments.clear();
-                if (!walk_fragments(nested_fragments, ignored, end)) {
-                    return scan.reject(nested_fragments.reason);
-                }
-                position = ignored;
+                // Nested pixel data (an icon image): bounded like the top
+                // level's, but its fragments are not the image's.
+                Scan nested;
+                nested.data = scan.data;
+                nested.size = scan.size;
+                nested.little_endian = scan.little_endian;
+                if (!walk_fragments(nested, position, end)) return scan.reject(nested.reason);
             } else {
                 // An undefined length is a sequence; an explicit UN one holds
                 // Implicit VR Little Endian items (PS3.5 6.2.2).

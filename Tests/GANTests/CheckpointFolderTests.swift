@@ -8,6 +8,18 @@ import Testing
 struct CheckpointFolderTests {
     init() { EngineThreads.configure(2) }
 
+    /// A compact generator with a 64 x 64 DCGAN discriminator, both seeded.
+    static func makeStep(seed: UInt64) -> TrainingStep {
+        TrainingStep(generator: Generator(preset: .compact, seed: seed), discriminator: Discriminator(resolution: 64, seed: seed + 1))
+    }
+
+    /// `count` random real frames in [-1, 1] and latents, for one training step.
+    static func batch(_ count: Int, _ random: inout EngineRandom) -> (real: Tensor, latents: Tensor) {
+        let real = Tensor(shape: [count, 1, 64, 64], values: (0..<(count * 64 * 64)).map { _ in random.uniform(-1, 1) })
+        let latents = Tensor(shape: [count, 128], values: (0..<(count * 128)).map { _ in random.normal() })
+        return (real, latents)
+    }
+
     @Test("a folder written by another tool (model.json + generator.safetensors) gives that tool's output")
     func foreignFolder() throws {
         let folder = try TemporaryFolder()
@@ -29,19 +41,15 @@ struct CheckpointFolderTests {
     func roundTrip() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        func makeStep(seed: UInt64) -> TrainingStep {
-            TrainingStep(generator: Generator(preset: .compact, seed: seed), discriminator: Discriminator(resolution: 64, seed: seed + 1))
-        }
         var random = EngineRandom(seed: 5)
-        let real = Tensor(shape: [4, 1, 64, 64], values: (0..<(4 * 64 * 64)).map { _ in random.uniform(-1, 1) })
-        let latents = Tensor(shape: [4, 128], values: (0..<512).map { _ in random.normal() })
-        let original = makeStep(seed: 1)
+        let (real, latents) = Self.batch(4, &random)
+        let original = Self.makeStep(seed: 1)
         original.run(real: real, latents: latents)
         try CheckpointFolder.write(ModelDescription(preset: .compact), generator: original.generator, training: original, to: folder.url)
         let description = try CheckpointFolder.readDescription(folder: folder.url)
         #expect(description.step == 1 && description.discriminator == "dcgan" && description.resolution == 64)
 
-        let restored = makeStep(seed: 99)
+        let restored = Self.makeStep(seed: 99)
         try CheckpointFolder.restore(restored, from: folder.url)
         #expect(restored.generatorOptimizer.step == 1)
         #expect(restored.discriminatorOptimizer.secondMoment.values == original.discriminatorOptimizer.secondMoment.values)
@@ -57,30 +65,23 @@ struct CheckpointFolderTests {
 
     @Test("a kill after any file operation of a checkpoint write leaves a checkpoint that restores (the old or the new one)")
     func killAtEveryOperation() throws {
-        func makeStep(seed: UInt64) -> TrainingStep {
-            TrainingStep(generator: Generator(preset: .compact, seed: seed), discriminator: Discriminator(resolution: 64, seed: seed + 1))
-        }
         var random = EngineRandom(seed: 6)
-        let real = Tensor(shape: [2, 1, 64, 64], values: (0..<(2 * 64 * 64)).map { _ in random.uniform(-1, 1) })
-        let latents = Tensor(shape: [2, 128], values: (0..<256).map { _ in random.normal() })
-        let training = makeStep(seed: 3)
-        training.run(real: real, latents: latents)
-        let count = try CheckpointFolder.writeOperations(ModelDescription(preset: .compact), generator: training.generator,
-                                                         training: training, to: FileManager.default.temporaryDirectory).count
-        #expect(count == 11)  // folder, four files, commit, four renames, finish
-        for completed in 0...count {
+        let (real, latents) = Self.batch(2, &random)
+        let operationCount = 11  // folder, four files, commit, four renames, finish
+        for completed in 0...operationCount {
             let folder = try TemporaryFolder()
             defer { folder.remove() }
-            let first = makeStep(seed: 3)
+            let first = Self.makeStep(seed: 3)
             first.run(real: real, latents: latents)
             try CheckpointFolder.write(ModelDescription(preset: .compact), generator: first.generator, training: first, to: folder.url)
             first.run(real: real, latents: latents)
             // The process dies after `completed` operations: nothing after them runs, nothing is cleaned up.
             let operations = try CheckpointFolder.writeOperations(ModelDescription(preset: .compact), generator: first.generator,
                                                                   training: first, to: folder.url)
+            #expect(operations.count == operationCount)
             for operation in operations.prefix(completed) { try operation.run() }
             try CheckpointFolder.recover(folder: folder.url)
-            let restored = makeStep(seed: 77)
+            let restored = Self.makeStep(seed: 77)
             try CheckpointFolder.restore(restored, from: folder.url)
             let committed = completed > operations.firstIndex { $0.name == "commit" }!
             #expect(restored.generatorOptimizer.step == (committed ? 2 : 1), "killed after \(completed) operations")
