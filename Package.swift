@@ -55,30 +55,36 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Data sets from the catalog, the training loop, model folders and the registry.
-        .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging"]),
+        // What training, synthesis and evaluation share: the model registry and
+        // model.json, checkpoint folders, the frame data set and its split, a
+        // model's real frames, seed streams, a trained model opened for
+        // inference, frame matrices and the copy measure.
+        .target(name: "Models", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Creating and resuming models, the training loop, the model folder's files.
+        .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", "Models"]),
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
-        .target(name: "Synthesis", dependencies: ["Catalog", "COpenBLAS", "DICOM", "Engine", "GAN", "Imaging", "Training"]),
+        .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Models"]),
         // The figures of `medsynth evaluate`: two-sample test, data copying, diversity, statistics, report.
-        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "GAN", "Imaging", "Synthesis", "Training"]),
+        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Imaging", "Models"]),
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [
-                "CPlatform", "Catalog", "DICOM", "Engine", "Evaluation", "GAN", "Imaging", "Synthesis", "Training",
+                "CPlatform", "Catalog", "DICOM", "Engine", "Evaluation", "GAN", "Imaging", "Models", "Synthesis", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Helpers the test targets share: sample paths, temporary folders.
-        .target(name: "TestSupport", dependencies: ["Catalog", "Engine", "Training"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Catalog", "Engine", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
-        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Training", "Catalog", "DICOM", "GAN", "Engine", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Synthesis", "Training", "Catalog", "Engine", "GAN", "TestSupport"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "GAN", "Engine", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
+        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Training", "Catalog", "DICOM", "GAN", "Engine", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Training", "Catalog", "Engine", "GAN", "TestSupport"]),
         .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

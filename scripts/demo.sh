@@ -16,6 +16,10 @@ medsynth="$(swift build -c release --show-bin-path)/medsynth"
 [[ -x "$medsynth" ]] || { echo "demo: the build did not produce $medsynth" >&2; exit 2; }
 
 catalog="${MEDSYNTH_CATALOG:-catalog}"
+results="$(mktemp -d)"
+trap 'rm -rf "$results"' EXIT
+# A key of the JSON object a command printed with --json (docs/cli.md).
+json_key() { /usr/bin/python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 echo "import: $medsynth import --catalog $catalog samples/data"
 # Exit status 1 means some files were rejected (the corpus holds a truncated
 # file on purpose); each is named above. 2 or more is fatal.
@@ -29,13 +33,12 @@ echo
 "$medsynth" stats --catalog "$catalog"
 echo
 epochs="${DEMO_TRAIN_EPOCHS:-30}"
-echo "train: $medsynth train --catalog $catalog --modality US --epochs $epochs --grid-every 10"
-"$medsynth" train --catalog "$catalog" --modality US --epochs "$epochs" --grid-every 10
+echo "train: $medsynth train --catalog $catalog --modality US --epochs $epochs --grid-every 10 --json"
+"$medsynth" train --catalog "$catalog" --modality US --epochs "$epochs" --grid-every 10 --json >"$results/train.json"
+model_name="$(json_key "$results/train.json" name)"
+model_folder="$(json_key "$results/train.json" folder)"
 echo
 "$medsynth" models --catalog "$catalog"
-model_row="$("$medsynth" models --catalog "$catalog" --format csv | tail -n 1)"
-model_name="$(awk -F, '{print $2}' <<<"$model_row")"
-model_folder="$(cd "$catalog" && pwd)/$(awk -F, '{print $15}' <<<"$model_row")"
 echo
 echo "evaluate: $medsynth evaluate --catalog $catalog --model $model_name --report $model_folder/evaluation"
 "$medsynth" evaluate --catalog "$catalog" --model "$model_name" --report "$model_folder/evaluation"
@@ -45,12 +48,14 @@ echo "synthesize: $medsynth synthesize --catalog $catalog --model <the model> --
 # Exit status 62: the privacy filter withheld so many copies of training frames
 # that fewer than 32 were written within the draw limit (named on stderr).
 status=0
-"$medsynth" synthesize --catalog "$catalog" --model "$model_name" --count 32 --frames-per-file 8 --seed 1 --out "$out" || status=$?
+"$medsynth" synthesize --catalog "$catalog" --model "$model_name" --count 32 --frames-per-file 8 --seed 1 --out "$out" --json \
+  >"$results/synthesize.json" || status=$?
 if [[ $status -ne 0 && $status -ne 62 ]]; then
   echo "demo: synthesize failed with status $status" >&2
   exit "$status"
 fi
-first_file="$(find "$out" -name '*.dcm' | sort | head -n 1)"
+out="$(json_key "$results/synthesize.json" folder)"
+first_file="$(/usr/bin/python3 -c 'import json, sys; print((json.load(open(sys.argv[1]))["files"] or [""])[0])' "$results/synthesize.json")"
 if [[ -z "$first_file" ]]; then
   echo "demo: the privacy filter withheld every frame (copies of training frames); train longer" >&2
   exit 1
@@ -67,10 +72,18 @@ if grep '^Error' <<<"$validation" | grep -vq '(0x0008,0x001c)'; then
 fi
 echo "dciodvfy: no errors apart from the unknown Synthetic Data tag (0008,001C)"
 echo
-"$medsynth" query instances --catalog "$catalog" --synthetic yes --modality US --format csv | cut -d, -f1,5,11,25-27 | head -n 5
+"$medsynth" query instances --catalog "$catalog" --synthetic yes --modality US --json >"$results/synthetic.json"
+/usr/bin/python3 - "$results/synthetic.json" <<'PYTHON'
+import json, sys
+instances = json.load(open(sys.argv[1]))
+print(f"{len(instances)} synthetic US instances in the catalog, for example:")
+for instance in instances[:4]:
+    print(f"  {instance['sop_instance_uid']}  {instance['frames']} frames  model {instance['model']}  "
+          f"seed {instance['seed']}  latents {instance['latent_indices']}")
+PYTHON
 echo
 echo "Catalog:    $(cd "$catalog" && pwd) (database catalog.sqlite, copies under storage/)"
 echo "Model:      $model_folder (model.json, generator.safetensors, losses.png, samples/, evaluation/index.html)"
-echo "Synthetic:  $(cd "$out" && pwd) (DICOM, latents.npy, synthesis.json)"
+echo "Synthetic:  $out (DICOM, latents.npy, synthesis.json)"
 echo "Executable: $medsynth"
 echo "Next:       $medsynth synthesize --catalog $catalog --model $model_name --count 100 --format png"

@@ -185,80 +185,95 @@ void record_image_attribute(Scan &scan, uint16_t group, uint16_t element, size_t
     }
 }
 
+/// An attribute's header as DCMTK 3.6.7 reads it.
+struct ElementHeader {
+    uint16_t group = 0, element = 0;
+    uint32_t length = 0;
+    bool sequence = false;  // explicit VR SQ
+    bool unknown = false;   // explicit VR UN
+};
+
+/// Reads the header of the attribute at `position` and moves past it; false
+/// when the header itself runs past `end`.
+bool read_header(Scan &scan, size_t &position, size_t end, bool explicit_vr, ElementHeader &header) {
+    size_t start = position;
+    header = ElementHeader{scan.u16(start), scan.u16(start + 2)};
+    const uint8_t *vr = scan.data + start + 4;
+    if (explicit_vr && is_long_form_vr(vr)) {
+        if (start + 12 > end) return false;
+        header.length = scan.u32(start + 8);
+        header.sequence = vr[0] == 'S' && vr[1] == 'Q';
+        header.unknown = vr[0] == 'U' && vr[1] == 'N';
+        position = start + 12;
+        return true;
+    }
+    header.length = explicit_vr ? scan.u16(start + 6) : scan.u32(start + 4);
+    position = start + 8;
+    return true;
+}
+
+/// Walks the items of a sequence value. An explicit UN one holds Implicit
+/// VR Little Endian items (PS3.5 6.2.2).
+bool walk_sequence_value(Scan &scan, size_t &position, size_t end, bool explicit_vr, const ElementHeader &header,
+                         int depth) {
+    bool saved = scan.little_endian;
+    if (header.unknown) scan.little_endian = true;
+    bool ok = walk_sequence(scan, position, end, explicit_vr && !header.unknown, depth + 1);
+    scan.little_endian = saved;
+    return ok;
+}
+
+/// Walks a value of undefined length: the fragments of encapsulated pixel
+/// data, or a sequence.
+bool walk_undefined_length(Scan &scan, size_t &position, size_t end, bool explicit_vr, const ElementHeader &header,
+                           int depth) {
+    bool pixel_data = header.group == 0x7FE0 && header.element == 0x0010;
+    if (pixel_data && depth == 0) {
+        scan.encapsulated = true;
+        return walk_fragments(scan, position, end);
+    }
+    if (pixel_data) {
+        // Nested pixel data (an icon image): bounded like the top level's,
+        // but its fragments are not the image's.
+        Scan nested;
+        nested.data = scan.data;
+        nested.size = scan.size;
+        nested.little_endian = scan.little_endian;
+        return walk_fragments(nested, position, end) || scan.reject(nested.reason);
+    }
+    return walk_sequence_value(scan, position, end, explicit_vr, header, depth);
+}
+
 /// Walks the attributes from `position` to `end` (or to an item delimiter when
 /// `item_with_undefined_length`), recursing into sequences.
 bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, int depth,
                   bool item_with_undefined_length) {
     while (position + 8 <= end) {
-        size_t start = position;
-        uint16_t group = scan.u16(start), element = scan.u16(start + 2);
-        if (group == kItemGroup) {
+        if (scan.u16(position) == kItemGroup) {
+            bool item_end = scan.u16(position + 2) == kItemDelimiter;
             position += 8;
-            if (element == kItemDelimiter && item_with_undefined_length) return true;
+            if (item_end && item_with_undefined_length) return true;
             continue;  // a stray delimiter: DCMTK skips it too
         }
-        const uint8_t *vr = scan.data + start + 4;
-        uint32_t length;
-        size_t header;
-        bool sequence = false, unknown = false;
-        if (explicit_vr) {
-            if (is_long_form_vr(vr)) {
-                if (start + 12 > end) return true;
-                length = scan.u32(start + 8);
-                header = 12;
-                sequence = vr[0] == 'S' && vr[1] == 'Q';
-                unknown = vr[0] == 'U' && vr[1] == 'N';
-            } else {
-                length = scan.u16(start + 6);
-                header = 8;
-            }
-        } else {
-            length = scan.u32(start + 4);
-            header = 8;
-        }
-        position = start + header;
-        bool pixel_data = group == 0x7FE0 && element == 0x0010;
-        if (length == kUndefinedLength) {
-            if (pixel_data && depth == 0) {
-                scan.encapsulated = true;
-                if (!walk_fragments(scan, position, end)) return false;
-            } else if (pixel_data) {
-                // Nested pixel data (an icon image): bounded like the top
-                // level's, but its fragments are not the image's.
-                Scan nested;
-                nested.data = scan.data;
-                nested.size = scan.size;
-                nested.little_endian = scan.little_endian;
-                if (!walk_fragments(nested, position, end)) return scan.reject(nested.reason);
-            } else {
-                // An undefined length is a sequence; an explicit UN one holds
-                // Implicit VR Little Endian items (PS3.5 6.2.2).
-                bool inner_explicit = explicit_vr && !unknown;
-                bool saved = scan.little_endian;
-                if (unknown) scan.little_endian = true;
-                bool ok = walk_sequence(scan, position, end, inner_explicit, depth + 1);
-                scan.little_endian = saved;
-                if (!ok) return false;
-            }
+        ElementHeader header;
+        if (!read_header(scan, position, end, explicit_vr, header)) return true;
+        if (header.length == kUndefinedLength) {
+            if (!walk_undefined_length(scan, position, end, explicit_vr, header, depth)) return false;
             continue;
         }
-        size_t value_end = length > end - position ? end : position + length;
+        bool pixel_data = header.group == 0x7FE0 && header.element == 0x0010;
+        size_t value_end = header.length > end - position ? end : position + header.length;
         bool looks_like_items = value_end - position >= 8 && scan.u16(position) == kItemGroup &&
                                 scan.u16(position + 2) == kItem;
-        if (sequence || (!pixel_data && looks_like_items)) {
+        if (header.sequence || (!pixel_data && looks_like_items)) {
             // A defined-length sequence, or a value DCMTK may read as one (an
             // implicit VR sequence, or UN that its dictionary knows as SQ).
-            bool inner_explicit = explicit_vr && !unknown;
-            bool saved = scan.little_endian;
-            if (unknown) scan.little_endian = true;
             size_t inner = position;
-            bool ok = walk_sequence(scan, inner, value_end, inner_explicit, depth + 1);
-            scan.little_endian = saved;
-            if (!ok) return false;
-        } else if (depth == 0 && length <= end - position) {
-            record_image_attribute(scan, group, element, position, length);
+            if (!walk_sequence_value(scan, inner, value_end, explicit_vr, header, depth)) return false;
+        } else if (depth == 0 && header.length <= end - position) {
+            record_image_attribute(scan, header.group, header.element, position, header.length);
         }
-        if (length > end - position) return true;  // runs past the end: DCMTK decides
+        if (header.length > end - position) return true;  // runs past the end: DCMTK decides
         position = value_end;
     }
     return true;

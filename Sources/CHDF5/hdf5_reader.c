@@ -40,6 +40,60 @@ void ms_h5_close(ms_h5_file *file) {
     free(file);
 }
 
+/* Appends one string of an attribute to `buffer`, newline-separated, as far
+   as it fits (leaving one byte for the final NUL); counts what all need. */
+static void append_string(const char *text, size_t length, int last, char *buffer, size_t capacity, size_t *used,
+                          size_t *needed) {
+    size_t separator = last ? 0 : 1;
+    *needed += length + separator;
+    if (*used + length + separator < capacity) {
+        memcpy(buffer + *used, text, length);
+        *used += length;
+        if (!last) buffer[(*used)++] = '\n';
+    }
+}
+
+/* A variable-length string attribute; -2 when it cannot be read. */
+static long read_variable_strings(hid_t attribute, hid_t type, hid_t space, hssize_t count, char *buffer,
+                                  size_t capacity, size_t *used) {
+    size_t items = (size_t)(count > 0 ? count : 1), needed = 0;
+    long result = -2;
+    char **strings = items <= MS_H5_MAX_ATTRIBUTE_BYTES / sizeof(char *) ? calloc(items, sizeof(char *)) : NULL;
+    hid_t memory = H5Tcopy(H5T_C_S1);
+    H5Tset_size(memory, H5T_VARIABLE);
+    /* h5py writes str as UTF-8; HDF5 will not convert it to an ASCII memory type. */
+    H5Tset_cset(memory, H5Tget_cset(type));
+    if (strings && H5Aread(attribute, memory, strings) >= 0) {
+        for (hssize_t i = 0; i < count; i++) {
+            append_string(strings[i] ? strings[i] : "", strings[i] ? strlen(strings[i]) : 0, i + 1 == count, buffer,
+                          capacity, used, &needed);
+        }
+        H5Dvlen_reclaim(memory, space, H5P_DEFAULT, strings);
+        result = (long)needed;
+    }
+    H5Tclose(memory);
+    free(strings);
+    return result;
+}
+
+/* A fixed-length string attribute; -2 when it cannot be read. */
+static long read_fixed_strings(hid_t attribute, hid_t type, hssize_t count, char *buffer, size_t capacity,
+                               size_t *used) {
+    size_t size = H5Tget_size(type), items = (size_t)(count > 0 ? count : 1), needed = 0;
+    long result = -2;
+    /* The sizes come from the file: refuse an attribute over 16 MB before allocating it. */
+    char *raw = size > 0 && items <= MS_H5_MAX_ATTRIBUTE_BYTES / size ? calloc(items * size + 1, 1) : NULL;
+    if (raw && H5Aread(attribute, type, raw) >= 0) {
+        for (hssize_t i = 0; i < count; i++) {
+            const char *item = raw + (size_t)i * size;
+            append_string(item, strnlen(item, size), i + 1 == count, buffer, capacity, used, &needed);
+        }
+        result = (long)needed;
+    }
+    free(raw);
+    return result;
+}
+
 long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const char *name, char *buffer, size_t capacity) {
     if (H5Aexists_by_name(file->id, object_path, name, H5P_DEFAULT) <= 0) return -1;
     hid_t attribute = H5Aopen_by_name(file->id, object_path, name, H5P_DEFAULT, H5P_DEFAULT);
@@ -49,53 +103,9 @@ long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const cha
     long result = -2;
     if (H5Tget_class(type) == H5T_STRING) {
         hssize_t count = H5Sget_simple_extent_npoints(space);
-        size_t needed = 0, used = 0;
-        if (H5Tis_variable_str(type) > 0) {
-            size_t items = (size_t)(count > 0 ? count : 1);
-            char **strings = items <= MS_H5_MAX_ATTRIBUTE_BYTES / sizeof(char *) ? calloc(items, sizeof(char *)) : NULL;
-            hid_t memory = H5Tcopy(H5T_C_S1);
-            H5Tset_size(memory, H5T_VARIABLE);
-            /* h5py writes str as UTF-8; HDF5 will not convert it to an ASCII memory type. */
-            H5Tset_cset(memory, H5Tget_cset(type));
-            if (strings && H5Aread(attribute, memory, strings) >= 0) {
-                for (hssize_t i = 0; i < count; i++) {
-                    size_t length = strings[i] ? strlen(strings[i]) : 0;
-                    size_t separator = i + 1 < count ? 1 : 0;
-                    needed += length + separator;
-                    /* The text and its separator, leaving one byte for the final NUL. */
-                    if (used + length + separator < capacity) {
-                        memcpy(buffer + used, strings[i], length);
-                        used += length;
-                        if (i + 1 < count) buffer[used++] = '\n';
-                    }
-                }
-                H5Dvlen_reclaim(memory, space, H5P_DEFAULT, strings);
-                result = (long)needed;
-            }
-            H5Tclose(memory);
-            free(strings);
-        } else {
-            size_t size = H5Tget_size(type);
-            size_t items = (size_t)(count > 0 ? count : 1);
-            /* The sizes come from the file: refuse an attribute over 16 MB before allocating it. */
-            char *raw = size > 0 && items <= MS_H5_MAX_ATTRIBUTE_BYTES / size ? calloc(items * size + 1, 1) : NULL;
-            if (raw && H5Aread(attribute, type, raw) >= 0) {
-                for (hssize_t i = 0; i < count; i++) {
-                    const char *item = raw + (size_t)i * size;
-                    size_t length = strnlen(item, size);
-                    size_t separator = i + 1 < count ? 1 : 0;
-                    needed += length + separator;
-                    /* The text and its separator, leaving one byte for the final NUL. */
-                    if (used + length + separator < capacity) {
-                        memcpy(buffer + used, item, length);
-                        used += length;
-                        if (i + 1 < count) buffer[used++] = '\n';
-                    }
-                }
-                result = (long)needed;
-            }
-            free(raw);
-        }
+        size_t used = 0;
+        result = H5Tis_variable_str(type) > 0 ? read_variable_strings(attribute, type, space, count, buffer, capacity, &used)
+                                              : read_fixed_strings(attribute, type, count, buffer, capacity, &used);
         if (capacity > 0) buffer[used < capacity ? used : capacity - 1] = '\0';
     }
     H5Sclose(space);

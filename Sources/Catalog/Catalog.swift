@@ -29,6 +29,7 @@ public final class Catalog: Sendable {
     /// missing; without, a missing catalog is an error. Migrates the schema
     /// and recovers from an interrupted import (see `recoverInterruptedImports`).
     public init(directory: URL, create: Bool) throws {
+        try Self.checkIsFolder(directory)
         self.directory = directory
         self.storage = ManagedStorage(catalogRoot: directory)
         isReadOnly = false
@@ -60,6 +61,7 @@ public final class Catalog: Sendable {
     /// Opens the catalog in `directory` for reading: never creates, migrates
     /// or recovers anything, and works where nothing can be written.
     public init(readingDirectory directory: URL) throws {
+        try Self.checkIsFolder(directory)
         self.directory = directory
         self.storage = ManagedStorage(catalogRoot: directory)
         isReadOnly = true
@@ -71,6 +73,14 @@ public final class Catalog: Sendable {
         database = try Self.openDatabase(databasePath, readOnly: true)
         let current = try database.read { try CatalogSchema.migrator.hasCompletedMigrations($0) }
         guard current else { throw CatalogError.outdated(directory.path) }
+    }
+
+    /// A catalog path that names something other than a folder.
+    private static func checkIsFolder(_ directory: URL) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw CatalogError.notAFolder(directory.path)
+        }
     }
 
     /// Creates the database file owner-only before SQLite does (its WAL and
@@ -127,7 +137,7 @@ public final class Catalog: Sendable {
     /// runs interrupted.
     func recoverInterruptedImports() throws {
         let interrupted = try database.read { db in
-            try ImportRun.filter(Column("status") == "running").fetchAll(db)
+            try ImportRun.filter(Column("status") == ImportRunStatus.running).fetchAll(db)
         }
         guard !interrupted.isEmpty, let lock = try ImportLock(catalog: directory, wait: false) else { return }
         defer { lock.release() }
@@ -144,7 +154,7 @@ public final class Catalog: Sendable {
                 for row in rows where !FileManager.default.fileExists(atPath: storage.absolutePath(relative: row.storedPath)) {
                     _ = try row.delete(db)
                 }
-                try db.execute(sql: "UPDATE import_runs SET status = 'interrupted' WHERE id = ?", arguments: [run.id])
+                try db.execute(sql: "UPDATE import_runs SET status = ? WHERE id = ?", arguments: [ImportRunStatus.interrupted, run.id])
             }
         }
     }
@@ -163,6 +173,8 @@ public final class Catalog: Sendable {
 /// The catalog cannot be used.
 public enum CatalogError: Error, CustomStringConvertible, Sendable {
     case missing(String)
+    /// The catalog path exists and is a file (or something else), not a folder.
+    case notAFolder(String)
     case unreadable(String, String)
     case unwritable(String, String)
     case busy(String)
@@ -173,6 +185,8 @@ public enum CatalogError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .missing(let path):
             return "no catalog (run 'medsynth import PATH...' first, or pass --catalog DIR): \(path)"
+        case .notAFolder(let path):
+            return "the catalog path is not a folder (--catalog names the catalog's folder): \(path)"
         case .unreadable(let path, let reason):
             return "cannot open the catalog database (\(reason)): \(path)"
         case .unwritable(let path, let reason):

@@ -151,7 +151,8 @@ extension Catalog {
         try read { db in try InstanceRecord.filter(Column("sop_instance_uid") == sopInstanceUID).fetchOne(db) }
     }
 
-    static func value(_ databaseValue: DatabaseValue, boolean: Bool) -> CatalogValue {
+    /// A column's value as a table cell; `boolean` reads 0 and 1 as no and yes.
+    public static func value(_ databaseValue: DatabaseValue, boolean: Bool) -> CatalogValue {
         switch databaseValue.storage {
         case .null: return .null
         case .int64(let number): return boolean ? .bool(number != 0) : .integer(number)

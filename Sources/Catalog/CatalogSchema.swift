@@ -165,6 +165,16 @@ enum CatalogSchema {
                 t.column("created_at", .text).notNull()
             }
         }
+        migrator.registerMigration("v5-model-backbone") { db in
+            // The registry spells the discriminator as model.json does (dcgan,
+            // transfer) and names a transfer discriminator's backbone in its own
+            // column; v2 to v4 stored "transfer-<backbone>" in one.
+            try db.alter(table: "models") { t in t.add(column: "backbone", .text) }
+            try db.execute(sql: """
+                UPDATE models SET backbone = substr(discriminator, length('transfer-') + 1), discriminator = 'transfer'
+                WHERE discriminator LIKE 'transfer-%'
+                """)
+        }
         return migrator
     }
 }

@@ -37,18 +37,6 @@ public struct ImportOptions: Sendable {
 public final class Importer {
     let catalog: Catalog
     let options: ImportOptions
-    /// Failure injected between publishing a batch and committing it, for tests.
-    var faultInjection: FaultInjection?
-
-    enum FaultInjection {
-        /// The commit fails (as on a full disk): the importer cleans up.
-        case failCommit
-        /// The process dies: nothing is cleaned up, as after kill -9.
-        case crashAfterPublish
-    }
-
-    struct InjectedFault: Error {}
-    struct InjectedCrash: Error {}
 
     public init(catalog: Catalog, options: ImportOptions = ImportOptions()) {
         self.catalog = catalog
@@ -68,23 +56,42 @@ public final class Importer {
         let started = Date()
         let collector = FileCollector(paths: paths)
         let pathsJSON = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
-        var run = ImportRun(id: nil, startedAt: Self.timestamp(started), status: "running", paths: pathsJSON)
+        var run = ImportRun(id: nil, startedAt: Self.timestamp(started), status: .running, paths: pathsJSON)
         try catalog.write { db in try run.insert(db) }
-        let writer = BatchWriter(catalog: catalog, runID: run.id!, faultInjection: faultInjection)
+        let writer = BatchWriter(catalog: catalog, runID: run.id!)
         writer.result.summary.filesSeen = collector.files.count
         writer.recordUnreadablePaths(collector.problems)
+        do {
+            try importBatches(collector.files, into: writer) { filesDone in
+                progress(ImportProgress(filesDone: filesDone, filesTotal: collector.files.count, summary: writer.result.summary,
+                                        elapsed: Date().timeIntervalSince(started)))
+            }
+        } catch {
+            try? catalog.write { db in
+                try db.execute(sql: "UPDATE import_runs SET status = ?, finished_at = ? WHERE id = ?",
+                               arguments: [ImportRunStatus.failed, Self.timestamp(Date()), run.id])
+            }
+            throw error
+        }
+        try writer.finish(finishedAt: Self.timestamp(Date()))
+        return writer.result
+    }
 
+    /// Parses the files batch by batch in the decode workers while the
+    /// previous batch is written; `written` gets the files done after each
+    /// batch, from the write queue. Throws the first failure, once nothing
+    /// is being written any more.
+    private func importBatches(_ files: [String], into writer: BatchWriter, written: @escaping @Sendable (Int) -> Void) throws {
         let writeQueue = DispatchQueue(label: "medsynth.import.writer")
         let slots = DispatchSemaphore(value: 1)  // one batch writing while the next one parses
         let failure = Mutex<Error?>(nil)
-        let total = collector.files.count
         var done = 0
         let workers = (0..<options.jobs).map { _ in
             DecodeWorker(executable: options.workerExecutable, timeout: options.decodeTimeout)
         }
-        defer { workers.forEach { $0.stop() } }
-        for start in stride(from: 0, to: total, by: options.batchSize) {
-            let batch = Array(collector.files[start..<min(start + options.batchSize, total)])
+        defer { for worker in workers { worker.stop() } }
+        for start in stride(from: 0, to: files.count, by: options.batchSize) {
+            let batch = Array(files[start..<min(start + options.batchSize, files.count)])
             let parsed: [ParsedFile]
             do {
                 parsed = try Self.parseInParallel(batch, storage: catalog.storage, workers: workers)
@@ -101,25 +108,14 @@ public final class Importer {
                 defer { slots.signal() }
                 do {
                     try writer.write(parsed)
-                    progress(ImportProgress(filesDone: filesDone, filesTotal: total, summary: writer.result.summary,
-                                            elapsed: Date().timeIntervalSince(started)))
+                    written(filesDone)
                 } catch {
                     failure.withLock { $0 = error }
                 }
             }
         }
         writeQueue.sync {}
-        if let error = failure.withLock({ $0 }) {
-            if !(error is InjectedCrash) {
-                try? catalog.write { db in
-                    try db.execute(sql: "UPDATE import_runs SET status = 'failed', finished_at = ? WHERE id = ?",
-                                   arguments: [Self.timestamp(Date()), run.id])
-                }
-            }
-            throw error
-        }
-        try writer.finish(finishedAt: Self.timestamp(Date()))
-        return writer.result
+        if let error = failure.withLock({ $0 }) { throw error }
     }
 
     static func timestamp(_ date: Date) -> String {
@@ -225,7 +221,6 @@ struct ParsedInstance: Sendable {
 private final class BatchWriter: @unchecked Sendable {
     let catalog: Catalog
     let runID: Int64
-    let faultInjection: Importer.FaultInjection?
     var result: ImportResult
 
     /// Instances seen so far in this run or found in the catalog, by SOP Instance UID.
@@ -247,10 +242,9 @@ private final class BatchWriter: @unchecked Sendable {
         let name: String
     }
 
-    init(catalog: Catalog, runID: Int64, faultInjection: Importer.FaultInjection?) {
+    init(catalog: Catalog, runID: Int64) {
         self.catalog = catalog
         self.runID = runID
-        self.faultInjection = faultInjection
         result = ImportResult(summary: ImportSummary(), rejections: [], conflicts: [], runID: runID)
     }
 
@@ -297,18 +291,14 @@ private final class BatchWriter: @unchecked Sendable {
         try catalog.storage.publish(published)
         do {
             try catalog.write { db in
-                if faultInjection == .failCommit { throw Importer.InjectedFault() }
-                if faultInjection == .crashAfterPublish { throw Importer.InjectedCrash() }
                 for instance in newInstances { try insert(instance, db) }
                 for (instance, reason) in conflicts { try recordConflict(instance, reason: reason, db) }
                 for problem in pendingRejections {
                     var record = RejectionRecord(id: nil, path: problem.path, reason: problem.reason, importRunId: runID)
                     try record.insert(db, onConflict: .ignore)
                 }
-                try updateRunCounts(status: "running", finishedAt: nil, db)
+                try updateRunCounts(status: .running, finishedAt: nil, db)
             }
-        } catch let crash as Importer.InjectedCrash {
-            throw crash
         } catch {
             for file in published { unlink(file.finalPath) }
             throw error
@@ -328,12 +318,12 @@ private final class BatchWriter: @unchecked Sendable {
                 var record = RejectionRecord(id: nil, path: problem.path, reason: problem.reason, importRunId: runID)
                 try record.insert(db, onConflict: .ignore)
             }
-            try updateRunCounts(status: "finished", finishedAt: finishedAt, db)
+            try updateRunCounts(status: .finished, finishedAt: finishedAt, db)
         }
         pendingRejections = []
     }
 
-    private func updateRunCounts(status: String, finishedAt: String?, _ db: Database) throws {
+    private func updateRunCounts(status: ImportRunStatus, finishedAt: String?, _ db: Database) throws {
         let s = result.summary
         try db.execute(
             sql: """

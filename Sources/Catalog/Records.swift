@@ -1,11 +1,20 @@
 import GRDB
 
+/// Where an import run is.
+public enum ImportRunStatus: String, Codable, CaseIterable, Sendable, DatabaseValueConvertible {
+    case running, finished
+    /// It stopped without finishing (crash, kill); the next open cleaned up after it.
+    case interrupted
+    /// It ended with an error; what it committed stays.
+    case failed
+}
+
 /// One `medsynth import` invocation and its counts.
 public struct ImportRun: Codable, Sendable, Equatable {
     public var id: Int64?
     public var startedAt: String
     public var finishedAt: String?
-    public var status: String
+    public var status: ImportRunStatus
     public var paths: String
     public var filesSeen = 0
     public var imported = 0

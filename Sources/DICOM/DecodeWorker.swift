@@ -108,7 +108,7 @@ public final class DecodeWorker {
         posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
         let arguments: [UnsafeMutablePointer<CChar>?] = [strdup(executable), strdup(Self.subcommand), nil]
-        defer { arguments.forEach { free($0) } }
+        defer { for argument in arguments { free(argument) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, nil, arguments, environ)
         close(input[0])

@@ -58,3 +58,52 @@ extension DicomTag {
     public static let pixelRepresentation = DicomTag(0x0028, 0x0103)
     public static let burnedInAnnotation = DicomTag(0x0028, 0x0301)
 }
+
+/// The attributes medsynth writes into synthetic files besides those it reads.
+extension DicomTag {
+    public static let instanceCreationDate = DicomTag(0x0008, 0x0012)
+    public static let instanceCreationTime = DicomTag(0x0008, 0x0013)
+    public static let contentDate = DicomTag(0x0008, 0x0023)
+    public static let contentTime = DicomTag(0x0008, 0x0033)
+    public static let referringPhysicianName = DicomTag(0x0008, 0x0090)
+    public static let codeValue = DicomTag(0x0008, 0x0100)
+    public static let codingSchemeDesignator = DicomTag(0x0008, 0x0102)
+    public static let codeMeaning = DicomTag(0x0008, 0x0104)
+    public static let timezoneOffsetFromUTC = DicomTag(0x0008, 0x0201)
+    public static let softwareVersions = DicomTag(0x0018, 0x1020)
+    public static let secondaryCaptureDeviceManufacturer = DicomTag(0x0018, 0x1016)
+    public static let secondaryCaptureDeviceManufacturerModelName = DicomTag(0x0018, 0x1018)
+    public static let secondaryCaptureDeviceSoftwareVersions = DicomTag(0x0018, 0x1019)
+    public static let frameLabelVector = DicomTag(0x0018, 0x2002)
+    public static let contributingEquipmentSequence = DicomTag(0x0018, 0xA001)
+    public static let contributionDateTime = DicomTag(0x0018, 0xA002)
+    public static let contributionDescription = DicomTag(0x0018, 0xA003)
+    public static let studyID = DicomTag(0x0020, 0x0010)
+    public static let patientOrientation = DicomTag(0x0020, 0x0020)
+    public static let laterality = DicomTag(0x0020, 0x0060)
+    public static let highBit = DicomTag(0x0028, 0x0102)
+    public static let frameIncrementPointer = DicomTag(0x0028, 0x0009)
+    public static let rescaleIntercept = DicomTag(0x0028, 0x1052)
+    public static let rescaleSlope = DicomTag(0x0028, 0x1053)
+    public static let rescaleType = DicomTag(0x0028, 0x1054)
+    public static let lossyImageCompression = DicomTag(0x0028, 0x2110)
+    public static let purposeOfReferenceCodeSequence = DicomTag(0x0040, 0xA170)
+    public static let presentationLUTShape = DicomTag(0x2050, 0x0020)
+}
+
+/// Where an attribute sits, as DCMTK's path syntax spells it: a tag at the
+/// top level, or inside an item of a sequence ("(0018,A001)[0].(0008,0070)").
+public struct DicomPath: Sendable, CustomStringConvertible {
+    public let description: String
+
+    /// `tag` at the top level.
+    public init(_ tag: DicomTag) { description = tag.description }
+
+    private init(description: String) { self.description = description }
+
+    /// `tag` inside item `item` (from 0) of the sequence at this path.
+    public func item(_ item: Int, _ tag: DicomTag) -> DicomPath {
+        DicomPath(description: "\(description)[\(item)].\(tag)")
+    }
+}
+

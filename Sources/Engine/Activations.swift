@@ -37,7 +37,9 @@ public final class LeakyReLU: Layer {
     }
 }
 
-/// ReLU is LeakyReLU with slope 0.
+/// ReLU is LeakyReLU with slope 0. Named like the layer classes (as
+/// PyTorch's `nn.ReLU()`), so that a network's layer list reads as one.
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public func ReLU() -> LeakyReLU { LeakyReLU(slope: 0) }
 
 /// min(max(x, 0), 6): MobileNetV2's ReLU6 (Keras `ReLU(6.)`).
@@ -108,7 +110,10 @@ public final class SquashingActivation: Layer {
     }
 }
 
+/// tanh and the logistic sigmoid, named like the layer classes (as `ReLU()`).
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public func Tanh() -> SquashingActivation { SquashingActivation(.tanh) }
+// swift-format-ignore: AlwaysUseLowerCamelCase
 public func Sigmoid() -> SquashingActivation { SquashingActivation(.sigmoid) }
 
 /// Nearest-neighbour upsampling by 2: each pixel becomes a 2x2 block.

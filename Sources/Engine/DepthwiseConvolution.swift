@@ -76,65 +76,77 @@ public final class DepthwiseConv2d: Layer {
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("DepthwiseConv2d", .backward) {
             let x = input!
-            let (n, c, h, w) = x.nchw
+            let (_, _, h, w) = x.nchw
             let (_, _, oh, ow) = dy.nchw
             let dx = reuseTensor(&inputGradient, x.shape)
             dx.fill(0)
-            let weights = store.value(weight)
-            let (k, s, p) = (kernel, stride, padding)
-            let (validRows, validColumns) = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
-            // Input gradients: planes are independent.
-            parallelChunks(n * c, minimumPerThread: 1) { range in
-                for plane in range {
-                    let filter = weights + (plane % c) * k * k
-                    let gradient = dy.data + plane * oh * ow, target = dx.data + plane * h * w
+            let valid = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
+            backwardInput(dy, into: dx, valid: valid)
+            if parameterGradients { accumulateParameterGradients(dy, input: x, valid: valid) }
+            return dx
+        }
+    }
+
+    /// dx from dy: each plane's filter taps scattered back. Planes are independent.
+    private func backwardInput(_ dy: Tensor, into dx: Tensor, valid: (rows: [Range<Int>], columns: [Range<Int>])) {
+        let (n, c, h, w) = dx.nchw
+        let (_, _, oh, ow) = dy.nchw
+        let weights = store.value(weight)
+        let (k, s, p) = (kernel, stride, padding)
+        parallelChunks(n * c, minimumPerThread: 1) { range in
+            for plane in range {
+                let filter = weights + (plane % c) * k * k
+                let gradient = dy.data + plane * oh * ow, target = dx.data + plane * h * w
+                for ki in 0..<k {
+                    for kj in 0..<k {
+                        let value = filter[ki * k + kj], columns = valid.columns[kj]
+                        guard !columns.isEmpty else { continue }
+                        for oy in valid.rows[ki] {
+                            let to = target + (oy * s - p + ki) * w + columns.lowerBound * s - p + kj
+                            let from = gradient + oy * ow + columns.lowerBound
+                            if s == 1 {
+                                for i in 0..<columns.count { to[i] += value * from[i] }
+                            } else {
+                                for i in 0..<columns.count { to[i * s] += value * from[i] }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Weight and bias gradients, added into the store. Channels are independent.
+    private func accumulateParameterGradients(_ dy: Tensor, input x: Tensor, valid: (rows: [Range<Int>], columns: [Range<Int>])) {
+        let (n, c, h, w) = x.nchw
+        let (_, _, oh, ow) = dy.nchw
+        let (k, s, p) = (kernel, stride, padding)
+        let weightGradients = store.gradient(weight), biasGradients = bias.map { store.gradient($0) }
+        parallelChunks(c, minimumPerThread: 1) { range in
+            for channel in range {
+                for image in 0..<n {
+                    let plane = image * c + channel
+                    let gradient = dy.data + plane * oh * ow, source = x.data + plane * h * w
+                    if let biasGradients {
+                        var total: Float = 0
+                        for i in 0..<(oh * ow) { total += gradient[i] }
+                        biasGradients[channel] += total
+                    }
                     for ki in 0..<k {
                         for kj in 0..<k {
-                            let value = filter[ki * k + kj], columns = validColumns[kj]
+                            let columns = valid.columns[kj]
                             guard !columns.isEmpty else { continue }
-                            for oy in validRows[ki] {
-                                let to = target + (oy * s - p + ki) * w + columns.lowerBound * s - p + kj
-                                let from = gradient + oy * ow + columns.lowerBound
-                                if s == 1 {
-                                    for i in 0..<columns.count { to[i] += value * from[i] }
-                                } else {
-                                    for i in 0..<columns.count { to[i * s] += value * from[i] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            guard parameterGradients else { return dx }
-            // Weight and bias gradients, added into the store: channels are independent.
-            let weightGradients = store.gradient(weight), biasGradients = bias.map { store.gradient($0) }
-            parallelChunks(c, minimumPerThread: 1) { range in
-                for channel in range {
-                    for image in 0..<n {
-                        let plane = image * c + channel
-                        let gradient = dy.data + plane * oh * ow, source = x.data + plane * h * w
-                        if let biasGradients {
                             var total: Float = 0
-                            for i in 0..<(oh * ow) { total += gradient[i] }
-                            biasGradients[channel] += total
-                        }
-                        for ki in 0..<k {
-                            for kj in 0..<k {
-                                let columns = validColumns[kj]
-                                guard !columns.isEmpty else { continue }
-                                var total: Float = 0
-                                for oy in validRows[ki] {
-                                    let from = source + (oy * s - p + ki) * w + columns.lowerBound * s - p + kj
-                                    let g = gradient + oy * ow + columns.lowerBound
-                                    for i in 0..<columns.count { total += from[i * s] * g[i] }
-                                }
-                                weightGradients[channel * k * k + ki * k + kj] += total
+                            for oy in valid.rows[ki] {
+                                let from = source + (oy * s - p + ki) * w + columns.lowerBound * s - p + kj
+                                let g = gradient + oy * ow + columns.lowerBound
+                                for i in 0..<columns.count { total += from[i * s] * g[i] }
                             }
+                            weightGradients[channel * k * k + ki * k + kj] += total
                         }
                     }
                 }
             }
-            return dx
         }
     }
 }

@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Synthesis
+import Models
 
 /// The data-copying test of Meehan, Chaudhuri and Dasgupta (AISTATS 2020):
 /// within cells of the training data, are generated frames closer to their

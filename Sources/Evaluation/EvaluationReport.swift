@@ -1,6 +1,6 @@
 import Foundation
 import Imaging
-import Synthesis
+import Models
 
 /// `evaluate --report DIR`: `sheet.png` (real frames, generated frames, and
 /// the generated frames nearest to a training frame by copy distance above
@@ -10,13 +10,26 @@ public enum EvaluationReport {
     public static let pageFile = "index.html"
     static let columns = 8
 
-    static func write(_ result: EvaluationResult, generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix,
-                      copyChecks: [CopyCheck], side: Int, to folder: URL) throws {
+    /// Creates the report folder, or checks that an existing one can be
+    /// written: before the evaluation, so that a bad --report fails at once.
+    static func prepare(folder: URL) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw EvaluationError.report("the report folder is a file", path: folder.path)
+        }
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         } catch {
             throw EvaluationError.report("cannot create the report folder (\(error.localizedDescription))", path: folder.path)
         }
+        guard FileManager.default.isWritableFile(atPath: folder.path) else {
+            throw EvaluationError.report("cannot write into the report folder", path: folder.path)
+        }
+    }
+
+    /// Writes the sheet and the page into `folder` (made by `prepare`).
+    static func write(_ result: EvaluationResult, generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix,
+                      copyChecks: [CopyCheck], side: Int, to folder: URL) throws {
         let real = Array((0..<min(columns, validation.count)).map { validation.row($0) }
                          + (0..<min(columns, training.count)).map { training.row($0 * max(1, training.count / columns)) }).prefix(columns)
         let closest = copyChecks.indices.filter { copyChecks[$0].nearestTraining >= 0 }
@@ -44,10 +57,10 @@ public enum EvaluationReport {
             return String(format: "%.3f (95 %% interval %.3f-%.3f)", value, bounds[0], bounds[1])
         }
         let rows: [(String, String, String)] = [
-            ("c2st_accuracy", withInterval(f.c2stAccuracy, f.c2stAccuracyInterval), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable; 95 % interval by bootstrap over the test series"),
-            ("c2st_test_frames, c2st_test_series", f.c2stTestFrames.map { "\($0) frames of \(f.c2stTestSeries!) series" } ?? "n/a", "the size of the test"),
-            ("c2st_calibration_accuracy", withInterval(f.c2stCalibrationAccuracy, f.c2stCalibrationInterval), "the same test on two halves of the validation frames, split by series"),
-            ("c2st_verdict", f.c2stVerdict?.rawValue ?? "n/a", "what the intervals allow: distinguishable, indistinguishable, or undecided (too few series)"),
+            ("c2st_accuracy", withInterval(f.validation.c2stAccuracy, f.validation.c2stAccuracyInterval), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable; 95 % interval by bootstrap over the test series"),
+            ("c2st_test_frames, c2st_test_series", f.validation.c2stTestFrames.map { "\($0) frames of \(f.validation.c2stTestSeries!) series" } ?? "n/a", "the size of the test"),
+            ("c2st_calibration_accuracy", withInterval(f.validation.c2stCalibrationAccuracy, f.validation.c2stCalibrationInterval), "the same test on two halves of the validation frames, split by series"),
+            ("c2st_verdict", f.validation.c2stVerdict?.rawValue ?? "n/a", "what the intervals allow: distinguishable, indistinguishable, or undecided (too few series)"),
             ("against_training.c2st_accuracy", withInterval(f.againstTraining.c2stAccuracy, f.againstTraining.c2stAccuracyInterval), "generated vs training frames"),
             ("against_training.c2st_calibration_accuracy", withInterval(f.againstTraining.c2stCalibrationAccuracy, f.againstTraining.c2stCalibrationInterval), "two halves of the training frames"),
             ("against_training.c2st_verdict", f.againstTraining.c2stVerdict?.rawValue ?? "n/a", "the verdict against the training frames"),
@@ -58,15 +71,15 @@ public enum EvaluationReport {
             ("copy_distance_mean", show(f.copyDistanceMean), "mean copy distance of a generated frame to its nearest training frame: 0 copy, 0.8 blank, about 1 unrelated"),
             ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),
             ("nearest_train_ssim_mean", show(f.nearestTrainSsimMean), "mean SSIM to the most similar of the 8 nearest training frames"),
-            ("density", withInterval(f.density, f.densityInterval), "Naeem et al.: generated frames in real frames' neighbourhoods (random CNN features), 1 like the real frames, below 1 outside them"),
-            ("coverage", withInterval(f.coverage, f.coverageInterval), "share of real frames' neighbourhoods reached by a generated frame: low for a collapsed model"),
+            ("density", withInterval(f.validation.density, f.validation.densityInterval), "Naeem et al.: generated frames in real frames' neighbourhoods (random CNN features), 1 like the real frames, below 1 outside them"),
+            ("coverage", withInterval(f.validation.coverage, f.validation.coverageInterval), "share of real frames' neighbourhoods reached by a generated frame: low for a collapsed model"),
             ("against_training.density, coverage", "\(withInterval(f.againstTraining.density, f.againstTraining.densityInterval)), \(withInterval(f.againstTraining.coverage, f.againstTraining.coverageInterval))", "the same against the training frames"),
             ("ms_ssim_generated", show(f.msSsimGenerated), "mean pairwise MS-SSIM of generated frames (higher than real: less diverse)"),
-            ("ms_ssim_real", show(f.msSsimReal), "the same among validation frames"),
+            ("ms_ssim_real", show(f.validation.msSsimReal), "the same among validation frames"),
             ("against_training.ms_ssim_real", show(f.againstTraining.msSsimReal), "the same among training frames"),
-            ("histogram_distance", show(f.histogramDistance), "Wasserstein-1 distance of intensity histograms, vs validation"),
+            ("histogram_distance", show(f.validation.histogramDistance), "Wasserstein-1 distance of intensity histograms, vs validation"),
             ("against_training.histogram_distance", show(f.againstTraining.histogramDistance), "vs training"),
-            ("spectrum_distance", show(f.spectrumDistance), "mean |difference| of log10 radial power spectra, vs validation"),
+            ("spectrum_distance", show(f.validation.spectrumDistance), "mean |difference| of log10 radial power spectra, vs validation"),
             ("against_training.spectrum_distance", show(f.againstTraining.spectrumDistance), "vs training"),
         ]
         func escape(_ text: String) -> String {

@@ -1,16 +1,14 @@
 import Catalog
 import Engine
 import Foundation
-import GAN
 import Imaging
-import Synthesis
-import Training
+import Models
 
-/// The figures of one evaluation (docs/evaluation.md); JSON keys are the
-/// snake_case names and stay stable. Distances are RMS differences of 0-to-1
-/// intensities; figures that need more frames than there are are null.
-public struct EvaluationFigures: Codable, Sendable, Equatable {
-    /// Compared with the held-out validation frames (unless named otherwise).
+/// How the generated frames compare with one set of real frames (the
+/// held-out validation frames, or the training frames). JSON keys are the
+/// snake_case names, every one always present (null when it needs more
+/// frames or series than there are).
+public struct RealSetComparison: Codable, Sendable, Equatable {
     /// The two-sample test: accuracy, its 95 % interval (bootstrap over the
     /// test series), the test's size, the real-vs-real calibration and the
     /// verdict the intervals allow.
@@ -21,6 +19,45 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public var c2stTestFrames: Int?
     public var c2stTestSeries: Int?
     public var c2stVerdict: ClassifierTwoSampleTest.Verdict?
+    /// Density and coverage (Naeem et al.) in the random embedding, with 95 % intervals.
+    public var density: Float?
+    public var densityInterval: [Float]?
+    public var coverage: Float?
+    public var coverageInterval: [Float]?
+    /// Mean pairwise MS-SSIM among the real frames.
+    public var msSsimReal: Float?
+    public var histogramDistance: Float?
+    public var spectrumDistance: Float?
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(c2stAccuracy, forKey: .c2stAccuracy)
+        try container.encode(c2stAccuracyInterval, forKey: .c2stAccuracyInterval)
+        try container.encode(c2stCalibrationAccuracy, forKey: .c2stCalibrationAccuracy)
+        try container.encode(c2stCalibrationInterval, forKey: .c2stCalibrationInterval)
+        try container.encode(c2stTestFrames, forKey: .c2stTestFrames)
+        try container.encode(c2stTestSeries, forKey: .c2stTestSeries)
+        try container.encode(c2stVerdict, forKey: .c2stVerdict)
+        try container.encode(density, forKey: .density)
+        try container.encode(densityInterval, forKey: .densityInterval)
+        try container.encode(coverage, forKey: .coverage)
+        try container.encode(coverageInterval, forKey: .coverageInterval)
+        try container.encode(msSsimReal, forKey: .msSsimReal)
+        try container.encode(histogramDistance, forKey: .histogramDistance)
+        try container.encode(spectrumDistance, forKey: .spectrumDistance)
+    }
+}
+
+/// The figures of one evaluation (docs/evaluation.md); JSON keys are the
+/// snake_case names and stay stable: the comparison with the validation
+/// frames at the top level, the one with the training frames under
+/// `against_training`. Distances are RMS differences of 0-to-1 intensities;
+/// figures that need more frames than there are are null.
+public struct EvaluationFigures: Codable, Sendable, Equatable {
+    /// Compared with the held-out validation frames.
+    public var validation: RealSetComparison
+    /// The same comparisons against the training frames.
+    public var againstTraining: RealSetComparison
     public var dataCopyingZ: Float?
     public var dataCopyingCells: Int?
     public var dataCopyingFlagged: Bool?
@@ -41,72 +78,56 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
     public var nearestTrainL2Mean: Float
     public var nearestTrainL2Min: Float
     public var nearestTrainSsimMean: Float
-    /// Density and coverage (Naeem et al.) in the random embedding, with 95 % intervals.
-    public var density: Float?
-    public var densityInterval: [Float]?
-    public var coverage: Float?
-    public var coverageInterval: [Float]?
+    /// Mean pairwise MS-SSIM among the generated frames.
     public var msSsimGenerated: Float?
-    public var msSsimReal: Float?
-    public var histogramDistance: Float?
-    public var spectrumDistance: Float?
-
-    /// The same comparisons against the training frames.
-    public struct AgainstTraining: Codable, Sendable, Equatable {
-        public var c2stAccuracy: Float?
-        public var c2stAccuracyInterval: [Float]?
-        public var c2stCalibrationAccuracy: Float?
-        public var c2stCalibrationInterval: [Float]?
-        public var c2stTestFrames: Int?
-        public var c2stTestSeries: Int?
-        public var c2stVerdict: ClassifierTwoSampleTest.Verdict?
-        public var density: Float?
-        public var densityInterval: [Float]?
-        public var coverage: Float?
-        public var coverageInterval: [Float]?
-        public var msSsimReal: Float?
-        public var histogramDistance: Float
-        public var spectrumDistance: Float
-
-        /// Every key always present, as in the figures.
-        public func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(c2stAccuracy, forKey: .c2stAccuracy)
-            try container.encode(c2stAccuracyInterval, forKey: .c2stAccuracyInterval)
-            try container.encode(c2stCalibrationAccuracy, forKey: .c2stCalibrationAccuracy)
-            try container.encode(c2stCalibrationInterval, forKey: .c2stCalibrationInterval)
-            try container.encode(c2stTestFrames, forKey: .c2stTestFrames)
-            try container.encode(c2stTestSeries, forKey: .c2stTestSeries)
-            try container.encode(c2stVerdict, forKey: .c2stVerdict)
-            try container.encode(density, forKey: .density)
-            try container.encode(densityInterval, forKey: .densityInterval)
-            try container.encode(coverage, forKey: .coverage)
-            try container.encode(coverageInterval, forKey: .coverageInterval)
-            try container.encode(msSsimReal, forKey: .msSsimReal)
-            try container.encode(histogramDistance, forKey: .histogramDistance)
-            try container.encode(spectrumDistance, forKey: .spectrumDistance)
-        }
-    }
-    public var againstTraining: AgainstTraining
 
     enum CodingKeys: String, CodingKey {
-        case c2stAccuracy, c2stAccuracyInterval, c2stCalibrationAccuracy, c2stCalibrationInterval, c2stTestFrames, c2stTestSeries
-        case c2stVerdict, dataCopyingZ, dataCopyingCells, dataCopyingFlagged, copies, copyRate
-        case copyRateInterval, heldOutCopies, heldOutCopyRate, heldOutCopyRateInterval, copyRadius, copyDistanceMean, copyDistanceMin
-        case density, densityInterval, coverage, coverageInterval, nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean, msSsimGenerated, msSsimReal
-        case histogramDistance, spectrumDistance, againstTraining
+        case dataCopyingZ, dataCopyingCells, dataCopyingFlagged, copies, copyRate, copyRateInterval, heldOutCopies, heldOutCopyRate
+        case heldOutCopyRateInterval, copyRadius, copyDistanceMean, copyDistanceMin, nearestTrainL2Mean, nearestTrainL2Min
+        case nearestTrainSsimMean, msSsimGenerated, againstTraining
+    }
+
+    public init(validation: RealSetComparison, againstTraining: RealSetComparison, copying: DataCopyingTest?,
+                copies: CopyFigures, nearest: NearestFigures, msSsimGenerated: Float?) {
+        self.validation = validation
+        self.againstTraining = againstTraining
+        dataCopyingZ = copying?.z
+        dataCopyingCells = copying?.cells
+        dataCopyingFlagged = copying.map { $0.z < DataCopyingTest.copyingThreshold }
+        (self.copies, copyRate, copyRateInterval) = (copies.copies, copies.copyRate, copies.copyRateInterval)
+        (heldOutCopies, heldOutCopyRate, heldOutCopyRateInterval) = (copies.heldOutCopies, copies.heldOutCopyRate, copies.heldOutCopyRateInterval)
+        (copyRadius, copyDistanceMean, copyDistanceMin) = (copies.radius, copies.distanceMean, copies.distanceMin)
+        (nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean) = (nearest.l2Mean, nearest.l2Min, nearest.ssimMean)
+        self.msSsimGenerated = msSsimGenerated
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        validation = try RealSetComparison(from: decoder)
+        againstTraining = try container.decode(RealSetComparison.self, forKey: .againstTraining)
+        dataCopyingZ = try container.decodeIfPresent(Float.self, forKey: .dataCopyingZ)
+        dataCopyingCells = try container.decodeIfPresent(Int.self, forKey: .dataCopyingCells)
+        dataCopyingFlagged = try container.decodeIfPresent(Bool.self, forKey: .dataCopyingFlagged)
+        copies = try container.decode(Int.self, forKey: .copies)
+        copyRate = try container.decode(Float.self, forKey: .copyRate)
+        copyRateInterval = try container.decode([Float].self, forKey: .copyRateInterval)
+        heldOutCopies = try container.decodeIfPresent(Int.self, forKey: .heldOutCopies)
+        heldOutCopyRate = try container.decodeIfPresent(Float.self, forKey: .heldOutCopyRate)
+        heldOutCopyRateInterval = try container.decodeIfPresent([Float].self, forKey: .heldOutCopyRateInterval)
+        copyRadius = try container.decode(Float.self, forKey: .copyRadius)
+        copyDistanceMean = try container.decode(Float.self, forKey: .copyDistanceMean)
+        copyDistanceMin = try container.decode(Float.self, forKey: .copyDistanceMin)
+        nearestTrainL2Mean = try container.decode(Float.self, forKey: .nearestTrainL2Mean)
+        nearestTrainL2Min = try container.decode(Float.self, forKey: .nearestTrainL2Min)
+        nearestTrainSsimMean = try container.decode(Float.self, forKey: .nearestTrainSsimMean)
+        msSsimGenerated = try container.decodeIfPresent(Float.self, forKey: .msSsimGenerated)
     }
 
     /// Every key always present: a figure that could not be computed is null.
     public func encode(to encoder: any Encoder) throws {
+        try validation.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(c2stAccuracy, forKey: .c2stAccuracy)
-        try container.encode(c2stAccuracyInterval, forKey: .c2stAccuracyInterval)
-        try container.encode(c2stCalibrationAccuracy, forKey: .c2stCalibrationAccuracy)
-        try container.encode(c2stCalibrationInterval, forKey: .c2stCalibrationInterval)
-        try container.encode(c2stTestFrames, forKey: .c2stTestFrames)
-        try container.encode(c2stTestSeries, forKey: .c2stTestSeries)
-        try container.encode(c2stVerdict, forKey: .c2stVerdict)
+        try container.encode(againstTraining, forKey: .againstTraining)
         try container.encode(dataCopyingZ, forKey: .dataCopyingZ)
         try container.encode(dataCopyingCells, forKey: .dataCopyingCells)
         try container.encode(dataCopyingFlagged, forKey: .dataCopyingFlagged)
@@ -122,16 +143,45 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
         try container.encode(nearestTrainL2Mean, forKey: .nearestTrainL2Mean)
         try container.encode(nearestTrainL2Min, forKey: .nearestTrainL2Min)
         try container.encode(nearestTrainSsimMean, forKey: .nearestTrainSsimMean)
-        try container.encode(density, forKey: .density)
-        try container.encode(densityInterval, forKey: .densityInterval)
-        try container.encode(coverage, forKey: .coverage)
-        try container.encode(coverageInterval, forKey: .coverageInterval)
         try container.encode(msSsimGenerated, forKey: .msSsimGenerated)
-        try container.encode(msSsimReal, forKey: .msSsimReal)
-        try container.encode(histogramDistance, forKey: .histogramDistance)
-        try container.encode(spectrumDistance, forKey: .spectrumDistance)
-        try container.encode(againstTraining, forKey: .againstTraining)
     }
+}
+
+/// The copy detector's figures: on the generated frames, on the held-out
+/// real frames (its false-positive rate), and the distances.
+public struct CopyFigures: Sendable {
+    public var copies: Int
+    public var copyRate: Float
+    public var copyRateInterval: [Float]
+    public var heldOutCopies: Int?
+    public var heldOutCopyRate: Float?
+    public var heldOutCopyRateInterval: [Float]?
+    public var radius: Float
+    public var distanceMean: Float
+    public var distanceMin: Float
+
+    init(_ checks: CopyChecks, generated: Int, heldOut: Int) {
+        copies = checks.generated.filter(\.isCopy).count
+        copyRate = Float(copies) / Float(max(1, generated))
+        copyRateInterval = BinomialInterval.wilson(successes: copies, trials: generated)
+        let flagged = checks.heldOut.filter(\.isCopy).count
+        heldOutCopies = heldOut == 0 ? nil : flagged
+        heldOutCopyRate = heldOut == 0 ? nil : Float(flagged) / Float(heldOut)
+        heldOutCopyRateInterval = heldOut == 0 ? nil : BinomialInterval.wilson(successes: flagged, trials: heldOut)
+        radius = checks.radius
+        let distances = checks.generated.map(\.distance).filter(\.isFinite)
+        distanceMean = Evaluator.mean(distances)
+        distanceMin = distances.min() ?? .infinity
+    }
+}
+
+/// How close each generated frame comes to its nearest training frames.
+public struct NearestFigures: Sendable {
+    /// Pixel distance to the nearest training frame: mean and minimum.
+    public var l2Mean: Float
+    public var l2Min: Float
+    /// The mean of each generated frame's best SSIM among its nearest training frames.
+    public var ssimMean: Float
 }
 
 /// One evaluation: what was compared, the figures, and warnings about them.
@@ -149,6 +199,8 @@ public struct EvaluationResult: Codable, Sendable {
     public var createdAt: String
     /// The registry's record of this evaluation.
     public var evaluationId: Int64?
+    /// The folder of `sheet.png` and `index.html`, when a report was written.
+    public var reportFolder: String?
 }
 
 /// Runs `medsynth evaluate`: N generated frames against the model's held-out
@@ -161,10 +213,11 @@ public enum Evaluator {
     /// Frames per set whose power spectra are averaged (evenly spaced).
     static let spectrumFrames = 500
 
-    public static func evaluate(model: SynthesisModel, catalog: Catalog, count: Int, seed: UInt64, reportFolder: URL? = nil,
+    public static func evaluate(model: TrainedModel, catalog: Catalog, count: Int, seed: UInt64, reportFolder: URL? = nil,
                                 progress: (String) -> Void = { _ in }) throws -> EvaluationResult {
         guard let record = model.record else { throw EvaluationError.notRegistered(model.folder.path) }
         guard model.generator.configuration.channels == 1 else { throw EvaluationError.notGrayscale(model.generator.configuration.channels) }
+        if let reportFolder { try EvaluationReport.prepare(folder: reportFolder) }
         let started = Date()
         progress("loading the model's frames")
         let frames = try ModelFrameSets.load(model, record: record, catalog: catalog)
@@ -203,6 +256,7 @@ public enum Evaluator {
             progress("writing the report")
             try EvaluationReport.write(result, generated: generated, training: frames.training, validation: frames.validation,
                                        copyChecks: copyChecks.generated, side: frames.side, to: reportFolder)
+            result.reportFolder = reportFolder.path
         }
         guard !catalog.isReadOnly else {
             result.warnings.append("the catalog is read-only: these figures are printed, not stored in the registry")
@@ -232,59 +286,54 @@ public enum Evaluator {
             nearest[index].map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0.index)), side: side) }.max() ?? 0
         }
         progress("data-copying test")
-        let generatedChecks = copyChecks.generated, heldOutChecks = copyChecks.heldOut
-        let copies = generatedChecks.filter(\.isCopy).count, heldOutCopies = heldOutChecks.filter(\.isCopy).count
-        let copyDistances = generatedChecks.map(\.distance).filter(\.isFinite)
         let copying = DataCopyingTest.run(training: training, heldOut: validation, generated: generated,
-                                          heldOutDistances: heldOutChecks.map(\.distance), generatedDistances: generatedChecks.map(\.distance),
-                                          seed: seed)
-        progress("two-sample tests")
-        let independent = Array(0..<generated.count)
-        let c2st = ClassifierTwoSampleTest.accuracy(generated, groups: independent, validation, groups: validationSeries,
-                                                    seed: seed)
-        let calibration = ClassifierTwoSampleTest.calibration(validation, groups: validationSeries, seed: seed)
-        let c2stTraining = ClassifierTwoSampleTest.accuracy(generated, groups: independent, training, groups: trainingSeries, seed: seed)
-        let calibrationTraining = ClassifierTwoSampleTest.calibration(training, groups: trainingSeries, seed: seed)
-        progress("density and coverage")
-        let generatedFeatures = RandomEmbedding.features(generated)
-        let fidelity = DensityCoverage.measure(real: RandomEmbedding.features(validation), series: validationSeries,
-                                               generated: generatedFeatures, seed: seed)
-        let fidelityTraining = DensityCoverage.measure(real: RandomEmbedding.features(training), series: trainingSeries,
-                                                       generated: generatedFeatures, seed: seed)
-        progress("diversity and statistics")
-        let generatedSpectrum = ImageStatistics.meanLogSpectrum(frames(generated, limit: spectrumFrames), side: side)
-        let generatedIntensities = generated.values.map(unitValue)
+                                          heldOutDistances: copyChecks.heldOut.map(\.distance),
+                                          generatedDistances: copyChecks.generated.map(\.distance), seed: seed)
+        let reference = GeneratedSet(generated, side: side)
+        progress("comparison with the validation frames")
+        let againstValidation = compare(reference, with: validation, series: validationSeries, side: side, seed: seed)
+        progress("comparison with the training frames")
+        let againstTraining = compare(reference, with: training, series: trainingSeries, side: side, seed: seed)
         return EvaluationFigures(
+            validation: againstValidation, againstTraining: againstTraining, copying: copying,
+            copies: CopyFigures(copyChecks, generated: generated.count, heldOut: validation.count),
+            nearest: NearestFigures(l2Mean: mean(nearestDistances), l2Min: nearestDistances.min() ?? 0, ssimMean: mean(ssims)),
+            msSsimGenerated: meanPairwiseMSSSIM(generated, side: side, seed: seed))
+    }
+
+    /// What the comparisons need of the generated frames, computed once.
+    struct GeneratedSet {
+        let frames: FrameMatrix
+        let features: FrameMatrix
+        let spectrum: [Double]
+        let intensities: [Float]
+
+        init(_ frames: FrameMatrix, side: Int) {
+            self.frames = frames
+            features = RandomEmbedding.features(frames)
+            spectrum = ImageStatistics.meanLogSpectrum(Evaluator.frames(frames, limit: spectrumFrames), side: side)
+            intensities = frames.values.map(unitValue)
+        }
+    }
+
+    /// The generated frames against one set of real frames, whose series
+    /// numbers keep the tests' halves apart. With no real frames every
+    /// figure is null.
+    static func compare(_ generated: GeneratedSet, with real: FrameMatrix, series: [Int], side: Int, seed: UInt64) -> RealSetComparison {
+        let independent = Array(0..<generated.frames.count)
+        let c2st = ClassifierTwoSampleTest.accuracy(generated.frames, groups: independent, real, groups: series, seed: seed)
+        let calibration = ClassifierTwoSampleTest.calibration(real, groups: series, seed: seed)
+        let fidelity = DensityCoverage.measure(real: RandomEmbedding.features(real), series: series, generated: generated.features,
+                                               seed: seed)
+        let spectrum = real.count == 0 ? nil : ImageStatistics.meanLogSpectrum(frames(real, limit: spectrumFrames), side: side)
+        return RealSetComparison(
             c2stAccuracy: c2st?.accuracy, c2stAccuracyInterval: c2st?.interval, c2stCalibrationAccuracy: calibration?.accuracy,
             c2stCalibrationInterval: calibration?.interval, c2stTestFrames: c2st?.testFrames, c2stTestSeries: c2st?.testGroups,
             c2stVerdict: ClassifierTwoSampleTest.verdict(c2st, calibration: calibration),
-            dataCopyingZ: copying?.z, dataCopyingCells: copying?.cells, dataCopyingFlagged: copying.map { $0.z < DataCopyingTest.copyingThreshold },
-            copies: copies, copyRate: Float(copies) / Float(max(1, generated.count)),
-            copyRateInterval: BinomialInterval.wilson(successes: copies, trials: generated.count),
-            heldOutCopies: validation.count == 0 ? nil : heldOutCopies,
-            heldOutCopyRate: validation.count == 0 ? nil : Float(heldOutCopies) / Float(validation.count),
-            heldOutCopyRateInterval: validation.count == 0 ? nil : BinomialInterval.wilson(successes: heldOutCopies, trials: validation.count),
-            copyRadius: copyChecks.radius, copyDistanceMean: mean(copyDistances), copyDistanceMin: copyDistances.min() ?? .infinity,
-            nearestTrainL2Mean: mean(nearestDistances), nearestTrainL2Min: nearestDistances.min() ?? 0,
-            nearestTrainSsimMean: mean(ssims),
             density: fidelity?.density, densityInterval: fidelity?.densityInterval, coverage: fidelity?.coverage,
-            coverageInterval: fidelity?.coverageInterval,
-            msSsimGenerated: meanPairwiseMSSSIM(generated, side: side, seed: seed),
-            msSsimReal: meanPairwiseMSSSIM(validation, side: side, seed: seed),
-            histogramDistance: validation.count == 0 ? nil : ImageStatistics.histogramDistance(generatedIntensities, validation.values.map(unitValue)),
-            spectrumDistance: validation.count == 0 ? nil
-                : ImageStatistics.spectrumDistance(generatedSpectrum, ImageStatistics.meanLogSpectrum(frames(validation, limit: spectrumFrames), side: side)),
-            againstTraining: .init(c2stAccuracy: c2stTraining?.accuracy, c2stAccuracyInterval: c2stTraining?.interval,
-                                   c2stCalibrationAccuracy: calibrationTraining?.accuracy,
-                                   c2stCalibrationInterval: calibrationTraining?.interval, c2stTestFrames: c2stTraining?.testFrames,
-                                   c2stTestSeries: c2stTraining?.testGroups,
-                                   c2stVerdict: ClassifierTwoSampleTest.verdict(c2stTraining, calibration: calibrationTraining),
-                                   density: fidelityTraining?.density, densityInterval: fidelityTraining?.densityInterval,
-                                   coverage: fidelityTraining?.coverage, coverageInterval: fidelityTraining?.coverageInterval,
-                                   msSsimReal: meanPairwiseMSSSIM(training, side: side, seed: seed),
-                                   histogramDistance: ImageStatistics.histogramDistance(generatedIntensities, training.values.map(unitValue)),
-                                   spectrumDistance: ImageStatistics.spectrumDistance(
-                                       generatedSpectrum, ImageStatistics.meanLogSpectrum(frames(training, limit: spectrumFrames), side: side))))
+            coverageInterval: fidelity?.coverageInterval, msSsimReal: meanPairwiseMSSSIM(real, side: side, seed: seed),
+            histogramDistance: real.count == 0 ? nil : ImageStatistics.histogramDistance(generated.intensities, real.values.map(unitValue)),
+            spectrumDistance: spectrum.map { ImageStatistics.spectrumDistance(generated.spectrum, $0) })
     }
 
     static func unitValue(_ value: Float) -> Float { (value + 1) / 2 }

@@ -18,11 +18,14 @@ public final class TrainingStep {
     public var augmentation: DiffAugment?
     private var logitGradient: Tensor?
 
-    public init(generator: Generator, discriminator: any DiscriminatorNetwork, learningRate: Float = 2e-4) {
+    /// Both networks get Adam with these settings (defaults: the architecture page's).
+    public init(generator: Generator, discriminator: any DiscriminatorNetwork, learningRate: Float = 2e-4, beta1: Float = 0.5,
+                beta2: Float = 0.999, epsilon: Float = 1e-8) {
         self.generator = generator
         self.discriminator = discriminator
-        generatorOptimizer = Adam(store: generator.store, learningRate: learningRate)
-        discriminatorOptimizer = Adam(store: discriminator.store, learningRate: learningRate)
+        generatorOptimizer = Adam(store: generator.store, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
+        discriminatorOptimizer = Adam(store: discriminator.store, learningRate: learningRate, beta1: beta1, beta2: beta2,
+                                      epsilon: epsilon)
     }
 
     /// Runs one step on `real` [N, channels, R, R] in [-1, 1] and `latents`

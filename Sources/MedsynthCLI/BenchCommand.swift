@@ -34,10 +34,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "The scenario to run: \(BenchScenario.allCases.map(\.rawValue).joined(separator: ", ")).")
     var scenario: BenchScenario = .compact
 
-    @Option(help: "compact, paper: measured steps after the two warm-up steps.")
+    @Option(parsing: .unconditional, help: "compact, paper: measured steps after the two warm-up steps.")
     var steps = 10
 
-    @Option(help: "compact, paper: threads for OpenBLAS and the engine (default: one per core).")
+    @Option(parsing: .unconditional, help: "compact, paper: threads for OpenBLAS and the engine (default: one per core).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
     @Flag(help: "compact, paper: also print the time per layer type, forward and backward.")
@@ -46,22 +46,28 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "compact, paper: time the transfer discriminator on this backbone (xception, mobilenetv2; random weights) instead of dcgan.")
     var backbone: BackboneKind?
 
-    @Option(help: "import: how many instances to generate and import.")
+    @Option(parsing: .unconditional, help: "import: how many instances to generate and import.")
     var instances = 10_000
 
-    @Option(help: ArgumentHelp("import: the real DICOM file to copy under new UIDs.", valueName: "file"))
-    var sample = "samples/data/pydicom-data/SC_rgb.dcm"
+    @Option(help: ArgumentHelp("""
+        import: the real DICOM file to copy under new UIDs (default: \(Self.defaultSample) of the repository, \
+        looked up from the current folder, then from the executable's).
+        """, valueName: "file"))
+    var sample: String?
 
-    @Option(help: "import: files parsed in parallel (default: one per core).")
+    @Option(parsing: .unconditional, help: "import: files parsed in parallel (default: one per core).")
     var jobs: Int?
 
-    @Flag(help: "Print the figures as one JSON object.")
-    var json = false
+    @OptionGroup var output: JSONOption
+
+    /// The import scenario's sample, as samples/fetch.sh unpacks it.
+    static let defaultSample = "samples/data/pydicom-data/SC_rgb.dcm"
 
     func validate() throws {
         if instances < 1 { throw ValidationError("--instances must be at least 1.") }
         if steps < 1 { throw ValidationError("--steps must be at least 1.") }
         if threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
     }
 
     func run() throws {
@@ -80,7 +86,7 @@ struct BenchCommand: ParsableCommand {
             progress.update(done: done, total: steps, elapsed: Date().timeIntervalSince(started))
         }
         progress.finish()
-        if json {
+        if output.json {
             try printJSON(result)
             return
         }
@@ -106,13 +112,22 @@ struct BenchCommand: ParsableCommand {
         }
     }
 
-    private func printJSON<T: Encodable>(_ value: T) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    /// --sample, else the repository's sample below the current folder or
+    /// the executable's (`.build/<configuration>/medsynth`), absolute.
+    private func samplePath() throws -> String {
+        if let sample { return absolutePath(sample).path }
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let candidates = [absolutePath(Self.defaultSample),
+                          executable.deletingLastPathComponent().appendingPathComponent("../../../\(Self.defaultSample)").standardizedFileURL]
+        guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
+            throw CommandFailure(.inputUnreadable, "no sample for the import scenario (give --sample FILE; samples/fetch.sh in the "
+                                 + "repository fetches the default): \(candidates[0].path)")
+        }
+        return found.path
     }
 
     private func runImport() throws {
+        let sample = try samplePath()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medsynth-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
         let inputs = work.appendingPathComponent("inputs")
@@ -122,7 +137,7 @@ struct BenchCommand: ParsableCommand {
             return try ImportBenchmark.run(sample: sample, inputs: inputs, count: instances,
                                            catalogFolder: work.appendingPathComponent("catalog"), jobs: jobs)
         }
-        if json {
+        if output.json {
             try printJSON(result)
         } else {
             print(String(format: """

@@ -72,5 +72,3 @@ struct ConsoleLogHandler: LogHandler {
     }
 }
 
-/// Output formats of the listing commands.
-extension TableFormat: ExpressibleByArgument {}

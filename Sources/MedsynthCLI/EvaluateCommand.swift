@@ -2,7 +2,7 @@ import ArgumentParser
 import Engine
 import Evaluation
 import Foundation
-import Synthesis
+import Models
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,19 +28,18 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The model: id or name from 'medsynth models'.", valueName: "model"))
     var model: String
 
-    @Option(help: "Frames to generate and compare.")
+    @Option(parsing: .unconditional, help: "Frames to generate and compare.")
     var count = 256
 
     @Option(help: "Seed of the generated frames and of the tests' random splits.")
     var seed: UInt64 = 1
 
-    @Flag(help: "Print the figures as one JSON object (stable snake_case keys, docs/evaluation.md).")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     @Option(help: ArgumentHelp("Also write sheet.png and index.html into this folder.", valueName: "dir"))
     var report: String?
 
-    @Option(help: "Engine threads (default: one per core).")
+    @Option(parsing: .unconditional, help: "Engine threads (default: one per core).")
     var threads: Int?
 
     func validate() throws {
@@ -52,14 +51,14 @@ struct EvaluateCommand: ParsableCommand {
         let catalog = try catalogOptions.openCatalog(.writeIfPossible)
         EngineThreads.configure(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let result = try failingWithStatus {
-            let synthesisModel = try SynthesisModel.open(model, catalog: catalog)
+            let synthesisModel = try TrainedModel.open(model, catalog: catalog)
             return try Evaluator.evaluate(model: synthesisModel, catalog: catalog, count: count, seed: seed,
-                                          reportFolder: report.map { URL(fileURLWithPath: $0, isDirectory: true).standardizedFileURL }) { step in
+                                          reportFolder: report.map { absolutePath($0, isDirectory: true) }) { step in
                 FileHandle.standardError.write(Data("evaluate: \(step)\n".utf8))
             }
         }
         for warning in result.warnings { printError("warning: \(warning)") }
-        if json {
+        if output.json {
             print(String(decoding: try result.json(), as: UTF8.self))
             return
         }
@@ -68,20 +67,20 @@ struct EvaluateCommand: ParsableCommand {
         print("""
             model \(result.modelId) "\(result.model)": \(result.generatedFrames) generated frames (seed \(result.seed)) against \
             \(result.validationFrames) validation and \(result.trainingFrames) training frames, \(String(format: "%.0f", result.seconds)) s
-              two-sample test vs validation  \(twoSample(f.c2stAccuracy, f.c2stAccuracyInterval, f.c2stTestFrames, f.c2stTestSeries, f.c2stCalibrationAccuracy, f.c2stCalibrationInterval, f.c2stVerdict))
+              two-sample test vs validation  \(twoSample(f.validation.c2stAccuracy, f.validation.c2stAccuracyInterval, f.validation.c2stTestFrames, f.validation.c2stTestSeries, f.validation.c2stCalibrationAccuracy, f.validation.c2stCalibrationInterval, f.validation.c2stVerdict))
               two-sample test vs training    \(twoSample(t.c2stAccuracy, t.c2stAccuracyInterval, t.c2stTestFrames, t.c2stTestSeries, t.c2stCalibrationAccuracy, t.c2stCalibrationInterval, t.c2stVerdict))
                                           vs validation   vs training
-              density                     \(pad(withInterval(f.density, f.densityInterval)))  \(withInterval(t.density, t.densityInterval))
-              coverage                    \(pad(withInterval(f.coverage, f.coverageInterval)))  \(withInterval(t.coverage, t.coverageInterval))
-              MS-SSIM among real frames   \(pad(show(f.msSsimReal)))  \(show(f.againstTraining.msSsimReal))
-              histogram distance          \(pad(show(f.histogramDistance)))  \(show(f.againstTraining.histogramDistance))
-              spectrum distance           \(pad(show(f.spectrumDistance)))  \(show(f.againstTraining.spectrumDistance))
+              density                     \(pad(withInterval(f.validation.density, f.validation.densityInterval)))  \(withInterval(t.density, t.densityInterval))
+              coverage                    \(pad(withInterval(f.validation.coverage, f.validation.coverageInterval)))  \(withInterval(t.coverage, t.coverageInterval))
+              MS-SSIM among real frames   \(pad(show(f.validation.msSsimReal)))  \(show(f.againstTraining.msSsimReal))
+              histogram distance          \(pad(show(f.validation.histogramDistance)))  \(show(f.againstTraining.histogramDistance))
+              spectrum distance           \(pad(show(f.validation.spectrumDistance)))  \(show(f.againstTraining.spectrumDistance))
               MS-SSIM among generated     \(show(f.msSsimGenerated))
               data-copying Z              \(show(f.dataCopyingZ))\(f.dataCopyingFlagged == true ? "  COPYING: generated frames sit closer to training frames than new real frames do" : "")
               copies of training frames   \(rate(f.copies, of: result.generatedFrames, f.copyRateInterval)) (copy radius \(show(f.copyRadius)); copy distance mean \(show(f.copyDistanceMean)))
               held-out frames flagged     \(f.heldOutCopies.map { rate($0, of: result.validationFrames, f.heldOutCopyRateInterval!) } ?? "n/a") (real frames that copy nothing: the false-positive rate)
               nearest training frame      distance mean \(show(f.nearestTrainL2Mean)), min \(show(f.nearestTrainL2Min)); SSIM mean \(show(f.nearestTrainSsimMean))
-            stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(report.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
+            stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(result.reportFolder.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
             """)
     }
 

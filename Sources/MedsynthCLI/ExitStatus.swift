@@ -4,6 +4,7 @@ import DICOM
 import Engine
 import Evaluation
 import Imaging
+import Models
 import Synthesis
 import Training
 
@@ -52,7 +53,7 @@ struct CommandFailure: Error {
             self = failure
         case let catalogError as CatalogError:
             switch catalogError {
-            case .missing: self.init(.catalogMissing, "\(catalogError)")
+            case .missing, .notAFolder: self.init(.catalogMissing, "\(catalogError)")
             case .unreadable, .outdated: self.init(.inputUnreadable, "\(catalogError)")
             case .unwritable: self.init(.catalogUnwritable, "\(catalogError)")
             case .busy: self.init(.catalogBusy, "\(catalogError)")
@@ -63,23 +64,27 @@ struct CommandFailure: Error {
             self.init(.outputUnwritable, "\(pngError)")
         case let dicomError as DicomError:
             self.init(.decodingFailed, "\(dicomError)")
+        case let modelError as ModelError:
+            switch modelError {
+            case .notFound: self.init(.notInCatalog, "\(modelError)")
+            case .noCheckpoint, .modelFiles: self.init(.modelFilesFailed, "\(modelError)")
+            case .catalogNeeded: self.init(.catalogMissing, "\(modelError)")
+            case .tooLarge: self.init(.noTrainingFrames, "\(modelError)")
+            case .latents: self.init(.inputUnreadable, "\(modelError)")
+            }
         case let trainingError as TrainingError:
             switch trainingError {
-            case .unknownModality, .modelNotFound: self.init(.notInCatalog, "\(trainingError)")
-            case .noInstances, .noDecodableFrames, .tooLarge: self.init(.noTrainingFrames, "\(trainingError)")
-            case .inconsistentCheckpoint: self.init(.modelFilesFailed, "\(trainingError)")
+            case .unknownModality: self.init(.notInCatalog, "\(trainingError)")
+            case .noInstances, .noDecodableFrames: self.init(.noTrainingFrames, "\(trainingError)")
             case .stoppedBeforeStart: self.init(.interrupted, "\(trainingError)")
-            case .noBackbone: self.init(.usage, "\(trainingError)")
+            case .notApplicable, .nothingPlanned: self.init(.usage, "\(trainingError)")
             case .busy: self.init(.catalogBusy, "\(trainingError)")
             }
         case let registryError as ModelRegistryError:
             self.init(.usage, "\(registryError)")
         case let synthesisError as SynthesisError:
             switch synthesisError {
-            case .catalogNeeded: self.init(.catalogMissing, "\(synthesisError)")
-            case .latents: self.init(.inputUnreadable, "\(synthesisError)")
             case .unsupportedChannels, .tooLarge: self.init(.usage, "\(synthesisError)")
-            case .noCheckpoint: self.init(.modelFilesFailed, "\(synthesisError)")
             case .output: self.init(.outputUnwritable, "\(synthesisError)")
             }
         case let evaluationError as EvaluationError:

@@ -26,11 +26,10 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("DICOM files and folders to import.", valueName: "path"))
     var paths: [String]
 
-    @Option(help: "Files parsed in parallel (default: one per core).")
+    @Option(parsing: .unconditional, help: "Files parsed in parallel (default: one per core).")
     var jobs: Int?
 
-    @Flag(help: "Print the summary as one JSON object (files_seen, imported, duplicates, skipped, rejected, frames, by_modality).")
-    var json = false
+    @OptionGroup var output: JSONOption
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("Name at least one file or folder to import.") }
@@ -47,7 +46,7 @@ struct ImportCommand: ParsableCommand {
             }
         }
         progress.finish()
-        ImportReport(result: result, catalog: catalog.directory.path).print(json: json)
+        ImportReport(result: result, catalog: catalog.directory.path).print(json: output.json)
         if result.summary.rejected > 0 { throw ExitCode(ExitStatus.someInputsRejected.rawValue) }
     }
 }

@@ -15,9 +15,7 @@ struct ImportReport {
         }
         let summary = result.summary
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            Swift.print(String(decoding: try! encoder.encode(summary), as: UTF8.self))
+            try? printJSON(ImportOutput(summary: summary, catalog: catalog, importRunId: result.runID))
             return
         }
         let modalities = summary.byModality.sorted { $0.key < $1.key }.map { "\($0.key.escapingControlCharacters) \($0.value)" }
@@ -30,5 +28,23 @@ struct ImportReport {
               rejected     \(summary.rejected)\(summary.rejected > 0 ? " (reasons above)" : "")
               by modality  \(modalities.isEmpty ? "-" : modalities.joined(separator: ", "))
             """)
+    }
+}
+
+/// `import --json`: the summary's counts beside the catalog and the run's id.
+struct ImportOutput: Encodable {
+    let summary: ImportSummary
+    /// The catalog folder, absolute.
+    let catalog: String
+    /// The catalog's record of this import (its `import_runs` row).
+    let importRunId: Int64
+
+    enum CodingKeys: String, CodingKey { case catalog, importRunId = "import_run_id" }
+
+    func encode(to encoder: any Encoder) throws {
+        try summary.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(catalog, forKey: .catalog)
+        try container.encode(importRunId, forKey: .importRunId)
     }
 }

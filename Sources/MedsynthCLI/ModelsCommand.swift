@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import Models
 
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,11 +14,10 @@ struct ModelsCommand: ParsableCommand {
 
     @OptionGroup var catalogOptions: CatalogOptions
 
-    @Option(help: "table, json or csv.")
-    var format: TableFormat = .table
+    @OptionGroup var output: ListingOptions
 
     func run() throws {
         let catalog = try catalogOptions.openCatalog(.read)
-        print(try failingWithStatus { try catalog.modelsTable() }.rendered(as: format), terminator: "")
+        output.print(try failingWithStatus { try catalog.modelsTable() })
     }
 }

@@ -48,12 +48,11 @@ struct QueryCommand: ParsableCommand {
 
     @OptionGroup var filterOptions: InstanceFilterOptions
 
-    @Option(help: "table, json or csv.")
-    var format: TableFormat = .table
+    @OptionGroup var output: ListingOptions
 
     func run() throws {
         let catalog = try catalogOptions.openCatalog(.read)
         let table = try failingWithStatus { try catalog.query(level, filter: filterOptions.filter) }
-        print(table.rendered(as: format), terminator: "")
+        output.print(table)
     }
 }

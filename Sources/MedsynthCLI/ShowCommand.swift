@@ -12,7 +12,8 @@ struct ShowCommand: ParsableCommand {
             than 8 bits are stored); colour frames stay in colour.
 
             Example:
-              medsynth show 1.2.840.113619.2.1.1.322987881.621.736170080.681 --frame 10 --png frame.png
+              medsynth show 1.2.840.113619.2.1.1.322987881.621.736170080.681 \\
+                  --frame 10 --png frame.png
             """
     )
 
@@ -21,11 +22,13 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "The instance's SOP Instance UID (see 'medsynth query instances').")
     var sopInstanceUID: String
 
-    @Option(help: "Frame number, from 0.")
+    @Option(parsing: .unconditional, help: "Frame number, from 0.")
     var frame = 0
 
     @Option(help: ArgumentHelp("Where to write the PNG.", valueName: "file"))
     var png: String
+
+    @OptionGroup var output: JSONOption
 
     func validate() throws {
         if frame < 0 { throw ValidationError("--frame counts from 0.") }
@@ -36,13 +39,33 @@ struct ShowCommand: ParsableCommand {
         guard let instance = try failingWithStatus({ try catalog.instance(sopInstanceUID: sopInstanceUID) }) else {
             throw CommandFailure(.notInCatalog, "no instance with this SOP Instance UID in the catalog: \(sopInstanceUID)")
         }
+        guard frame < instance.frames else {
+            throw CommandFailure(.notInCatalog, "--frame \(frame) is out of range: the instance has \(instance.frames) "
+                                 + "frame\(instance.frames == 1 ? "" : "s"), numbered from 0: \(sopInstanceUID)")
+        }
         let rendered = try failingWithStatus {
             try DicomFile(path: catalog.storage.absolutePath(relative: instance.storedPath)).displayFrame(frame)
         }
+        let destination = absolutePath(png).path
         try failingWithStatus {
-            try PNGWriter.write(path: png, pixels: rendered.pixels, width: rendered.width,
+            try PNGWriter.write(path: destination, pixels: rendered.pixels, width: rendered.width,
                                 height: rendered.height, channels: rendered.channels)
         }
-        print("Wrote frame \(frame) of \(sopInstanceUID) (\(rendered.width)x\(rendered.height)) to \(png)")
+        if output.json {
+            try printJSON(ShowOutput(sopInstanceUid: sopInstanceUID, frame: frame, width: rendered.width, height: rendered.height,
+                                     channels: rendered.channels, png: destination))
+        } else {
+            print("Wrote frame \(frame) of \(sopInstanceUID) (\(rendered.width)x\(rendered.height)) to \(destination)")
+        }
     }
+}
+
+/// `show --json`: the frame written and where.
+struct ShowOutput: Encodable {
+    var sopInstanceUid: String
+    var frame: Int
+    var width: Int
+    var height: Int
+    var channels: Int
+    var png: String
 }

@@ -9,12 +9,11 @@ struct StatsCommand: ParsableCommand {
 
     @OptionGroup var catalogOptions: CatalogOptions
 
-    @Option(help: "table, json or csv.")
-    var format: TableFormat = .table
+    @OptionGroup var output: ListingOptions
 
     func run() throws {
         let catalog = try catalogOptions.openCatalog(.read)
         let table = try failingWithStatus { try catalog.statistics() }
-        print(table.rendered(as: format), terminator: "")
+        output.print(table)
     }
 }

@@ -3,6 +3,7 @@ import CPlatform
 import Catalog
 import Engine
 import Foundation
+import Models
 import Synthesis
 
 struct SynthesizeCommand: ParsableCommand {
@@ -33,8 +34,10 @@ struct SynthesizeCommand: ParsableCommand {
 
             Examples:
               medsynth synthesize --model us-compact-1 --count 100 --seed 7
-              medsynth synthesize --model 1 --count 64 --frames-per-file 16 --out exports/us
-              medsynth synthesize --model path/to/checkpoint --latents z.npy --format npy --no-catalog
+              medsynth synthesize --model 1 --count 64 --frames-per-file 16 \\
+                  --out exports/us --json
+              medsynth synthesize --model path/to/checkpoint --latents z.npy \\
+                  --format npy --no-catalog
             """
     )
 
@@ -46,10 +49,10 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The model: id or name from 'medsynth models', or a checkpoint folder.", valueName: "model"))
     var model: String
 
-    @Option(help: "Frames to write (default 16; with --latents: the file's rows).")
+    @Option(parsing: .unconditional, help: "Frames to write (default 16; with --latents: the file's rows).")
     var count: Int?
 
-    @Option(help: ArgumentHelp("""
+    @Option(parsing: .unconditional, help: ArgumentHelp("""
         The most latents to draw so that --count frames pass the privacy filter (default 10 x --count, at least 100).
         """, valueName: "n"))
     var maxDraws: Int?
@@ -66,13 +69,13 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: "dicom, png (8-bit grayscale, one per frame) or npy (raw float32 [N, channels, H, W]).")
     var format: OutputFormat = .dicom
 
-    @Option(help: "Frames per DICOM file: one multi-frame instance per K frames.")
+    @Option(parsing: .unconditional, help: "Frames per DICOM file: one multi-frame instance per K frames.")
     var framesPerFile = 1
 
     @Flag(help: "Write files only; do not register the DICOM files in the catalog.")
     var noCatalog = false
 
-    @Option(help: ArgumentHelp("""
+    @Option(parsing: .unconditional, help: ArgumentHelp("""
         Copy radius: withhold frames within this copy distance of a training frame (the share of its structure \
         not reproduced: 0 an exact copy, 0.8 a blank frame; default \(CopyDetector.defaultRadius)). Near training \
         frames that another series comes closer to, the radius shrinks to that distance.
@@ -82,8 +85,10 @@ struct SynthesizeCommand: ParsableCommand {
     @Flag(help: "Export near-copies of training frames too (not recommended; a warning is printed).")
     var noPrivacyFilter = false
 
-    @Option(help: "Engine threads (default: one per core).")
+    @Option(parsing: .unconditional, help: "Engine threads (default: one per core).")
     var threads: Int?
+
+    @OptionGroup var output: JSONOption
 
     func validate() throws {
         if let count, !(1...Synthesizer.maximumFrames).contains(count) {
@@ -105,39 +110,20 @@ struct SynthesizeCommand: ParsableCommand {
         let catalog = try openCatalog()
         EngineThreads.configure(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         ms_install_stop_handlers()
-        let synthesisModel = try failingWithStatus { try SynthesisModel.open(model, catalog: catalog) }
+        let trainedModel = try failingWithStatus { try TrainedModel.open(model, catalog: catalog) }
         let chosenSeed = seed ?? UInt64.random(in: 0...UInt64(Int64.max))
-        let latentRequest: SynthesisRequest.LatentRequest = latents.map { .file(path: $0, count: count) }
-            ?? .seed(chosenSeed, count: count ?? Self.defaultCount)
-        var request = SynthesisRequest(latentSource: latentRequest, output: outputFolder(modelName: synthesisModel.name))
-        request.format = format
-        request.framesPerFile = framesPerFile
-        request.register = !noCatalog
-        request.privacy = noPrivacyFilter ? .disabled : privacyThreshold.map { .radius($0) } ?? .standard
-        request.drawLimit = maxDraws
         let progress = ProgressLine(label: "synthesize", unit: "frames")
         let started = Date()
         let result = try failingWithStatus {
-            try Synthesizer.run(model: synthesisModel, request: request, catalog: catalog,
+            try Synthesizer.run(model: trainedModel, request: request(seed: chosenSeed, modelName: trainedModel.name), catalog: catalog,
                                 shouldStop: { ms_stop_requested() != 0 }) { done, total in
                 progress.update(done: done, total: total, elapsed: Date().timeIntervalSince(started))
             }
         }
         progress.finish()
         for warning in result.warnings { printError("warning: \(warning)") }
-        if let radius = result.privacyRadius {
-            print(String(format: "privacy filter: withheld %d of %d frames drawn as copies of training frames (copy radius %.2f)",
-                         result.withheldLatentIndices.count, result.framesGenerated, radius)
-                  + (result.withheldLatentIndices.isEmpty ? "" : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"))
-        }
-        let origin = latents.map { "latents \($0)" } ?? "seed \(chosenSeed)"
-        print("""
-            wrote \(result.framesWritten) synthetic \(synthesisModel.modality) frames in \(result.files.count) \
-            \(format.rawValue) file\(result.files.count == 1 ? "" : "s") from model "\(synthesisModel.name)" (\(origin)) to \(result.folder.path)
-            """)
-        if let synthesis = result.synthesis {
-            print("catalog: synthesis \(synthesis.id!), \(result.instances.count) instances registered as synthetic in study \(synthesis.studyInstanceUid)")
-        }
+        report(result, model: trainedModel, seed: chosenSeed)
+        if output.json { try printJSON(SynthesizeOutput(result, model: trainedModel, seed: latents == nil ? chosenSeed : nil)) }
         if result.stopped {
             printError("stopped after \(result.framesWritten) of \(result.framesRequested) frames; the files written are complete and recorded")
             throw ExitCode(ExitStatus.interrupted.rawValue)
@@ -153,10 +139,42 @@ struct SynthesizeCommand: ParsableCommand {
         }
     }
 
+    /// The run the options ask for.
+    private func request(seed chosenSeed: UInt64, modelName: String) -> SynthesisRequest {
+        let latentRequest: SynthesisRequest.LatentRequest = latents.map { .file(path: absolutePath($0).path, count: count) }
+            ?? .seed(chosenSeed, count: count ?? Self.defaultCount)
+        var request = SynthesisRequest(latentSource: latentRequest, output: outputFolder(modelName: modelName))
+        request.format = format
+        request.framesPerFile = framesPerFile
+        request.register = !noCatalog
+        request.privacy = noPrivacyFilter ? .disabled : privacyThreshold.map { .radius($0) } ?? .standard
+        request.drawLimit = maxDraws
+        return request
+    }
+
+    /// What was written, for a person (stderr under --json).
+    private func report(_ result: SynthesisResult, model: TrainedModel, seed chosenSeed: UInt64) {
+        if let radius = result.privacyRadius {
+            printResult(String(format: "privacy filter: withheld %d of %d frames drawn as copies of training frames (copy radius %.2f)",
+                               result.withheldLatentIndices.count, result.framesGenerated, radius)
+                        + (result.withheldLatentIndices.isEmpty ? ""
+                           : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"), json: output.json)
+        }
+        let origin = latents.map { "latents \($0)" } ?? "seed \(chosenSeed)"
+        printResult("""
+            wrote \(result.framesWritten) synthetic \(model.modality) frames in \(result.files.count) \
+            \(format.rawValue) file\(result.files.count == 1 ? "" : "s") from model "\(model.name)" (\(origin)) to \(result.folder.path)
+            """, json: output.json)
+        if let synthesis = result.synthesis {
+            printResult("catalog: synthesis \(synthesis.id!), \(result.instances.count) instances registered as synthetic in study "
+                        + synthesis.studyInstanceUid, json: output.json)
+        }
+    }
+
     /// The catalog, or nil when the files need none: --no-catalog with a
     /// checkpoint folder.
     private func openCatalog() throws -> Catalog? {
-        if noCatalog && SynthesisModel.isCheckpointFolder(model) {
+        if noCatalog && TrainedModel.isCheckpointFolder(model) {
             ConsoleLogHandler.bootstrap(verbose: catalogOptions.verbose)
             return nil
         }
@@ -166,7 +184,7 @@ struct SynthesizeCommand: ParsableCommand {
     /// --out, else ./synthetic/<model>-<UTC date-time>, with a suffix when a
     /// run in the same second took that name.
     private func outputFolder(modelName: String) -> URL {
-        if let out { return URL(fileURLWithPath: out, isDirectory: true).standardizedFileURL }
+        if let out { return absolutePath(out, isDirectory: true) }
         let stamp = Date().formatted(Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted)
             .year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
         let safeName = String(modelName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
@@ -176,7 +194,51 @@ struct SynthesizeCommand: ParsableCommand {
             suffix += 1
             candidate = "synthetic/\(safeName)-\(stamp)-\(suffix)"
         }
-        return URL(fileURLWithPath: candidate, isDirectory: true).standardizedFileURL
+        return absolutePath(candidate, isDirectory: true)
+    }
+}
+
+/// `synthesize --json`: what the run wrote, with absolute paths.
+struct SynthesizeOutput: Encodable {
+    var model: String
+    var modelId: Int64?
+    var checkpointSha256: String
+    /// Decimal text, as synthesis.json writes it: seeds reach 2^64.
+    var seed: String?
+    var folder: String
+    var files: [String]
+    var manifest: String
+    var latents: String
+    var framesRequested: Int
+    var framesWritten: Int
+    var framesGenerated: Int
+    var withheldLatentIndices: [Int]
+    var privacyRadius: Float?
+    var stopped: Bool
+    var synthesisId: Int64?
+    var studyInstanceUid: String?
+    var seriesInstanceUid: String?
+    var sopInstanceUids: [String]
+
+    init(_ result: SynthesisResult, model: TrainedModel, seed: UInt64?) {
+        self.model = model.name
+        modelId = model.record?.id
+        checkpointSha256 = model.checkpointDigest
+        self.seed = seed.map(String.init)
+        folder = result.folder.path
+        files = result.files.map { result.folder.appendingPathComponent($0).path }
+        manifest = result.folder.appendingPathComponent(Synthesizer.manifestFile).path
+        latents = result.folder.appendingPathComponent(Synthesizer.latentsFile).path
+        framesRequested = result.framesRequested
+        framesWritten = result.framesWritten
+        framesGenerated = result.framesGenerated
+        withheldLatentIndices = result.withheldLatentIndices
+        privacyRadius = result.privacyRadius
+        stopped = result.stopped
+        synthesisId = result.synthesis?.id
+        studyInstanceUid = result.synthesis?.studyInstanceUid
+        seriesInstanceUid = result.synthesis?.seriesInstanceUid
+        sopInstanceUids = result.instances.map(\.sopInstanceUid)
     }
 }
 

@@ -3,6 +3,7 @@ import CPlatform
 import Catalog
 import Foundation
 import GAN
+import Models
 import Training
 
 struct TrainCommand: ParsableCommand {
@@ -22,12 +23,18 @@ struct TrainCommand: ParsableCommand {
 
             Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with status 3; a second one \
             ends at once. --resume continues exactly where the model stopped: the same seed, \
-            machine and thread count give the same bytes as one uninterrupted run.
+            machine and thread count give the same bytes as one uninterrupted run. Without \
+            --epochs or --steps it finishes the plan of the run that stopped. The options that \
+            define the model (preset, discriminator, batch, rate, seed, augmentation, split) are \
+            its own and cannot change on --resume; --threads, --grid-every, --checkpoint-every \
+            and --backbone-weights (the same file, moved) can.
 
             Examples:
               medsynth train --modality US --epochs 100
-              medsynth train --modality US --steps 2000 --batch 16 --name us-small --seed 7
-              medsynth train --resume us-small --steps 1000
+              medsynth train --modality US --steps 2000 --batch 16 \\
+                  --name us-small --seed 7
+              medsynth train --resume us-small
+              medsynth train --resume us-small --steps 1000 --json
             """
     )
 
@@ -39,14 +46,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue training this model (id or name from 'medsynth models').", valueName: "model"))
     var resume: String?
 
-    @Option(help: "Generator preset: compact (64x64) or paper (256x256).")
-    var preset: GeneratorPreset = .compact
+    @Option(help: "Generator preset: compact (64x64, the default) or paper (256x256).")
+    var preset: GeneratorPreset?
 
     @Option(help: """
-        Discriminator: dcgan (trained from scratch), or transfer (the paper's: a frozen ImageNet backbone, \
-        --backbone, with a trainable Linear head on its pooled features).
+        Discriminator: dcgan (trained from scratch, the default), or transfer (the paper's: a frozen ImageNet \
+        backbone, --backbone, with a trainable Linear head on its pooled features).
         """)
-    var discriminator: DiscriminatorKind = .dcgan
+    var discriminator: DiscriminatorKind?
 
     @Option(help: "The transfer discriminator's backbone: xception (the paper's) or mobilenetv2.")
     var backbone: BackboneKind?
@@ -55,23 +62,23 @@ struct TrainCommand: ParsableCommand {
                                valueName: "file"))
     var backboneWeights: String?
 
-    @Option(help: "Epochs to train (passes over the training frames; default 100). With --resume: additional epochs.")
+    @Option(parsing: .unconditional, help: "Epochs to train (passes over the training frames; default 100). With --resume: additional epochs.")
     var epochs: Int?
 
-    @Option(help: "Steps to train instead of epochs. With --resume: additional steps.")
+    @Option(parsing: .unconditional, help: "Steps to train instead of epochs. With --resume: additional steps.")
     var steps: Int?
 
-    @Option(help: "Images per batch (at least 2, for BatchNorm).")
-    var batch = 32
+    @Option(parsing: .unconditional, help: "Images per batch (at least 2, for BatchNorm; default 32).")
+    var batch: Int?
 
-    @Option(help: "Adam learning rate of both networks.")
-    var lr = 2e-4
+    @Option(parsing: .unconditional, help: "Adam learning rate of both networks (default 0.0002).")
+    var lr: Double?
 
-    @Option(help: "Seed of every random draw: initialisation, split, batch order, latents, augmentation.")
-    var seed: UInt64 = 1
+    @Option(help: "Seed of every random draw: initialisation, split, batch order, latents, augmentation (default 1).")
+    var seed: UInt64?
 
-    @Option(help: "diffaugment (translation, cutout, brightness, contrast on every batch D sees) or none.")
-    var augment: AugmentationKind = .diffaugment
+    @Option(help: "diffaugment (translation, cutout, brightness, contrast on every batch D sees; the default) or none.")
+    var augment: Augmentation?
 
     @Option(help: "Train only on this patient (Patient ID).")
     var patient: String?
@@ -88,48 +95,61 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Name of the new model (default <modality>-<preset>-<id>).")
     var name: String?
 
-    @Option(help: "Share of the frames held out for validation, by whole series or patient.")
-    var validationFraction = 0.1
+    @Option(parsing: .unconditional, help: "Share of the frames held out for validation, by whole series or patient (default 0.1).")
+    var validationFraction: Double?
 
-    @Option(help: "Hold out whole series or whole patients.")
-    var splitBy: SplitGrouping = .series
+    @Option(help: "Hold out whole series (the default) or whole patients.")
+    var splitBy: SplitGrouping?
 
-    @Option(help: "Write a sample grid every this many epochs (and always at the end of a run).")
-    var gridEvery = 10
+    @Option(parsing: .unconditional, help: "Write a sample grid every this many epochs (default 10; always at the end of a run).")
+    var gridEvery: Int?
 
-    @Option(help: "Write a checkpoint every this many steps (and always at the end of a run).")
-    var checkpointEvery = 250
+    @Option(parsing: .unconditional, help: "Write a checkpoint every this many steps (default 250; always at the end of a run).")
+    var checkpointEvery: Int?
 
-    @Option(help: "Engine threads (default: one per core). The same count is needed for identical results.")
+    @Option(parsing: .unconditional, help: "Engine threads (default: one per core). The same count is needed for identical results.")
     var threads: Int?
 
-    enum DiscriminatorKind: String, ExpressibleByArgument, CaseIterable { case dcgan, transfer }
-    enum AugmentationKind: String, ExpressibleByArgument, CaseIterable { case diffaugment, none }
+    @OptionGroup var output: JSONOption
 
     func validate() throws {
         if epochs != nil && steps != nil { throw ValidationError("Give --epochs or --steps, not both.") }
         if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
-        if resume != nil {
-            if modality != nil || name != nil || patient != nil || study != nil || series != nil || includeSynthetic {
-                throw ValidationError("--resume continues a model on its own training set; drop --modality, --name and the filters.")
-            }
-            return
-        }
+        if let gridEvery, gridEvery < 1 { throw ValidationError("--grid-every must be at least 1.") }
+        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1.") }
+        if resume != nil { return try validateResume() }
         guard let modality, !modality.isEmpty else { throw ValidationError("Give --modality (for example US), or --resume MODEL.") }
-        if batch < 2 { throw ValidationError("--batch must be at least 2 (BatchNorm needs two images).") }
-        if !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
-        if !(0..<0.9).contains(validationFraction) { throw ValidationError("--validation-fraction must be in [0, 0.9).") }
-        if gridEvery < 1 || checkpointEvery < 1 { throw ValidationError("--grid-every and --checkpoint-every must be at least 1.") }
+        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (BatchNorm needs two images).") }
+        if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
+        if let validationFraction, !(0..<0.9).contains(validationFraction) {
+            throw ValidationError("--validation-fraction must be in [0, 0.9).")
+        }
         if discriminator == .transfer, backbone == nil || backboneWeights == nil {
             throw ValidationError("--discriminator transfer needs --backbone xception|mobilenetv2 and --backbone-weights FILE.")
         }
-        if discriminator == .dcgan, backbone != nil || backboneWeights != nil {
+        if discriminator != .transfer, backbone != nil || backboneWeights != nil {
             throw ValidationError("--backbone and --backbone-weights go with --discriminator transfer.")
         }
         if let name, name.isEmpty || Int(name) != nil {
             throw ValidationError("--name must be non-empty and not a number (numbers are model ids).")
+        }
+    }
+
+    /// --resume keeps what defines the model: those options are refused, not dropped.
+    private func validateResume() throws {
+        let fixed: [(String, Bool)] = [
+            ("--modality", modality != nil), ("--name", name != nil), ("--patient", patient != nil), ("--study", study != nil),
+            ("--series", series != nil), ("--include-synthetic", includeSynthetic), ("--preset", preset != nil),
+            ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
+            ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil),
+            ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
+        ]
+        let given = fixed.filter(\.1).map(\.0)
+        if !given.isEmpty {
+            throw ValidationError("--resume continues a model as it was created; drop \(given.joined(separator: ", ")) "
+                                  + "(train a new model to change them).")
         }
     }
 
@@ -138,23 +158,7 @@ struct TrainCommand: ParsableCommand {
         ms_install_stop_handlers()
         let trainer = try failingWithStatus { try openTrainer(catalog: catalog) }
         for warning in trainer.warnings { printError("warning: \(warning)") }
-        let summary = trainer.description.trainingSet!
-        // Unbuffered, so that it comes before the progress lines on stderr.
-        FileHandle.standardOutput.write(Data("""
-            model \(trainer.model.id!) "\(trainer.model.name)": \(trainer.model.modality), \(trainer.model.preset) \
-            \(trainer.model.resolution)x\(trainer.model.resolution), \(summary.trainingFrames) training frames from \
-            \(summary.trainingInstances) instances, \(summary.validationFrames) validation frames \
-            (\(summary.validationGroups) \(summary.validationGroupedBy) held out), \
-            \(trainer.description.hyperparameters!.stepsPerEpoch) steps per epoch, from step \(trainer.step)
-
-            """.utf8))
-        if let backbone = trainer.description.backbone {
-            FileHandle.standardOutput.write(Data("""
-                discriminator: transfer, \(backbone.kind.rawValue) frozen (\(backbone.frozenParameters) parameters) + Linear head, \
-                \(backbone.trainableParameters) trainable parameters
-
-                """.utf8))
-        }
+        printResult(Self.describe(trainer), json: output.json)
         let progress = ProgressLine(label: "train", unit: "steps")
         let started = Date()
         let outcome = try failingWithStatus {
@@ -165,22 +169,43 @@ struct TrainCommand: ParsableCommand {
             }
         }
         progress.finish()
-        let folder = trainer.folder.path
-        print("""
-            step \(trainer.step), epoch \(trainer.epoch): checkpoint in \(folder)
-              samples:     \(folder)/\(ModelTrainer.samplesFolder)/
-              loss plot:   \(folder)/\(ModelTrainer.lossPlotFile)
-            """)
+        if output.json {
+            try printJSON(TrainOutput(trainer, outcome: outcome))
+        } else {
+            let folder = trainer.folder.path
+            printResult("""
+                step \(trainer.step), epoch \(trainer.epoch): checkpoint in \(folder)
+                  samples:     \(folder)/\(ModelFolderWriter.samplesFolder)/
+                  loss plot:   \(folder)/\(ModelFolderWriter.lossPlotFile)
+                """, json: false)
+        }
         if outcome == .stopped {
             printError("stopped at step \(trainer.step) with a checkpoint; continue with: "
-                       + "medsynth train --catalog '\(catalogOptions.catalogDirectory.path)' --resume '\(trainer.model.name)' --steps N")
+                       + "medsynth train --catalog '\(catalogOptions.catalogDirectory.path)' --resume '\(trainer.model.name)'")
             throw ExitCode(ExitStatus.interrupted.rawValue)
         }
     }
 
+    /// What is trained, on what, from which step: on stderr before the progress lines.
+    private static func describe(_ trainer: ModelTrainer) -> String {
+        let model = trainer.model, summary = trainer.record.trainingSet
+        var text = """
+            model \(model.id!) "\(model.name)": \(model.modality), \(model.preset) \(model.resolution)x\(model.resolution), \
+            \(summary.trainingFrames) training frames from \(summary.trainingInstances) instances, \(summary.validationFrames) \
+            validation frames (\(summary.validationGroups) \(summary.validationGroupedBy.rawValue) held out), \
+            \(trainer.record.hyperparameters.stepsPerEpoch) steps per epoch, from step \(trainer.step)
+            """
+        if let backbone = trainer.record.backbone {
+            text += "\ndiscriminator: transfer, \(backbone.kind.rawValue) frozen (\(backbone.frozenParameters) parameters) "
+                + "+ Linear head, \(backbone.trainableParameters) trainable parameters"
+        }
+        return text
+    }
+
     private var length: TrainingLength {
         if let steps { return .steps(steps) }
-        return .epochs(epochs ?? 100)
+        if let epochs { return .epochs(epochs) }
+        return resume != nil ? .plannedRemainder : .epochs(100)
     }
 
     private func openTrainer(catalog: Catalog) throws -> ModelTrainer {
@@ -191,29 +216,77 @@ struct TrainCommand: ParsableCommand {
             decoding.update(done: done, total: total, elapsed: Date().timeIntervalSince(started))
         }
         if let resume {
-            return try ModelTrainer.resume(resume, catalog: catalog, threads: threads, decodeProgress: report)
+            let options = ResumeOptions(threads: threads, backboneWeights: backboneWeights.map { absolutePath($0).path },
+                                        gridEveryEpochs: gridEvery, checkpointEverySteps: checkpointEvery)
+            try ModelTrainer.checkResumable(resume, length: length, options: options, catalog: catalog)
+            return try ModelTrainer.resume(resume, catalog: catalog, options: options, decodeProgress: report)
         }
+        return try ModelTrainer.create(request, catalog: catalog, shouldStop: { ms_stop_requested() != 0 }, decodeProgress: report)
+    }
+
+    /// The new model the options describe, with the defaults the help names.
+    private var request: TrainingRequest {
         var request = TrainingRequest(modality: modality!)
         request.filter = QueryFilter(patient: patient, study: study, series: series)
         request.includeSynthetic = includeSynthetic
         request.name = name ?? ""
-        request.preset = preset
-        request.discriminator = discriminator.rawValue
-        request.backbone = backbone
-        request.backboneWeights = backboneWeights
-        request.batchSize = batch
-        request.learningRate = lr
-        request.seed = seed
-        request.augment = augment == .diffaugment
+        request.preset = preset ?? request.preset
+        if discriminator == .transfer, let backbone, let backboneWeights {
+            request.discriminator = .transfer(backbone, weights: absolutePath(backboneWeights).path)
+        }
+        request.batchSize = batch ?? request.batchSize
+        request.learningRate = lr ?? request.learningRate
+        request.seed = seed ?? request.seed
+        request.augmentation = augment ?? request.augmentation
         request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        request.gridEveryEpochs = gridEvery
-        request.checkpointEverySteps = checkpointEvery
-        request.validationFraction = validationFraction
-        request.splitBy = splitBy
-        return try ModelTrainer.create(request, catalog: catalog, shouldStop: { ms_stop_requested() != 0 }, decodeProgress: report)
+        request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
+        request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps
+        request.validationFraction = validationFraction ?? request.validationFraction
+        request.splitBy = splitBy ?? request.splitBy
+        return request
+    }
+}
+
+/// `train --json`: the model and the files of its folder, absolute.
+struct TrainOutput: Encodable {
+    var modelId: Int64
+    var name: String
+    var status: ModelStatus
+    /// Stopped: resume with --resume.
+    var outcome: TrainingOutcome
+    var step: Int
+    var epoch: Int
+    var plannedStep: Int?
+    var checkpointSha256: String?
+    var folder: String
+    var modelJson: String
+    var generator: String
+    var losses: String
+    var lossPlot: String
+    var samples: String
+
+    init(_ trainer: ModelTrainer, outcome: TrainingOutcome) {
+        let folder = trainer.folder
+        let path = { (name: String) in folder.appendingPathComponent(name).path }
+        modelId = trainer.model.id!
+        name = trainer.model.name
+        status = trainer.model.status
+        self.outcome = outcome
+        step = trainer.step
+        epoch = trainer.epoch
+        plannedStep = trainer.record.plannedStep
+        checkpointSha256 = trainer.model.checkpointDigest
+        self.folder = folder.path
+        modelJson = path(CheckpointFolder.modelFile)
+        generator = path(CheckpointFolder.generatorFile)
+        losses = path(ModelFolderWriter.lossesFile)
+        lossPlot = path(ModelFolderWriter.lossPlotFile)
+        samples = path(ModelFolderWriter.samplesFolder)
     }
 }
 
 extension GeneratorPreset: ExpressibleByArgument {}
 extension BackboneKind: ExpressibleByArgument {}
 extension SplitGrouping: ExpressibleByArgument {}
+extension DiscriminatorKind: ExpressibleByArgument {}
+extension Augmentation: ExpressibleByArgument {}

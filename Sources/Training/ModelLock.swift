@@ -1,4 +1,5 @@
 import Foundation
+import Models
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ final class ModelLock {
         let path = folder.appendingPathComponent(Self.fileName).path
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
-            throw TrainingError.inconsistentCheckpoint("cannot create the model's lock (\(String(cString: strerror(errno))))", path: path)
+            throw ModelError.modelFiles("cannot create the model's lock (\(String(cString: strerror(errno))))", path: path)
         }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)

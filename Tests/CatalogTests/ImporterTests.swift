@@ -98,11 +98,13 @@ struct ImporterTests {
         try workspace.copySample("pydicom-data/emri_small.dcm", as: "a.dcm")
         try workspace.copySample("deid-data/ultrasounds/GREYSCALE_IMAGE.dcm", as: "b.dcm")
         do {
+            // What a crash (kill -9, power loss) leaves between the importer's two
+            // steps: files published into storage, no rows, the run still running.
             let catalog = try workspace.openCatalog()
-            let importer = Importer(catalog: catalog)
-            importer.faultInjection = .crashAfterPublish
-            #expect(throws: Importer.InjectedCrash.self) { try importer.run(paths: [workspace.inputs.path]) }
-            // What a crash leaves: published files without rows, and a run still "running".
+            let staged = try ["a.dcm", "b.dcm"].map { try catalog.storage.stage(source: workspace.input($0)) }
+            try catalog.storage.publish(staged)
+            var run = ImportRun(id: nil, startedAt: "2026-11-30T00:00:00Z", status: .running, paths: "[]")
+            try catalog.write { try run.insert($0) }
             #expect(workspace.storedFiles(catalog).count == 2)
             #expect(try catalog.read { try InstanceRecord.fetchCount($0) } == 0)
         }
@@ -122,9 +124,11 @@ struct ImporterTests {
         defer { workspace.folder.remove() }
         try workspace.copySample("pydicom-data/emri_small.dcm", as: "a.dcm")
         let catalog = try workspace.openCatalog()
-        let importer = Importer(catalog: catalog)
-        importer.faultInjection = .failCommit
-        #expect(throws: Importer.InjectedFault.self) { try importer.run(paths: [workspace.inputs.path]) }
+        // The commit fails as on a full disk: a trigger on the writer's connection refuses the rows.
+        try catalog.write {
+            try $0.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON instances BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+        }
+        #expect { try Importer(catalog: catalog).run(paths: [workspace.inputs.path]) } throws: { "\($0)".contains("disk is full") }
         #expect(workspace.storedFiles(catalog).isEmpty)
         #expect(try catalog.read { try InstanceRecord.fetchCount($0) } == 0)
         #expect(try catalog.read { try String.fetchAll($0, sql: "SELECT status FROM import_runs") } == ["failed"])

@@ -1,13 +1,14 @@
 import Catalog
 import DICOM
 import Engine
+@testable import Evaluation
 import Foundation
 import GAN
+import Models
 import Synthesis
 import TestSupport
 import Testing
 import Training
-@testable import Evaluation
 
 @Suite("A model that memorised", .serialized)
 struct MemorisedModelTests {
@@ -31,7 +32,7 @@ struct MemorisedModelTests {
     /// Registers a US model on `dataSet` (60 % of the frames held out), then
     /// trains its generator to reproduce one training frame whatever the
     /// latent (mean squared error, Adam): a model that copies a patient's image.
-    static func copyingModel(_ dataSet: DataSet, in folder: TemporaryFolder) throws -> (catalog: Catalog, model: SynthesisModel, copied: [Float]) {
+    static func copyingModel(_ dataSet: DataSet, in folder: TemporaryFolder) throws -> (catalog: Catalog, model: TrainedModel, copied: [Float]) {
         let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
         _ = try Importer(catalog: catalog).run(paths: dataSet.paths())
         var request = TrainingRequest(modality: "US")
@@ -43,7 +44,8 @@ struct MemorisedModelTests {
         request.checkpointEverySteps = 1000
         let trainer = try ModelTrainer.create(request, catalog: catalog)
         _ = try trainer.train(.steps(1))
-        let (dataset, split) = try ModelTrainer.frames(of: trainer.model, description: trainer.description, catalog: catalog)
+        let frames = try ModelFrames.load(trainer.model, description: trainer.description, catalog: catalog)
+        let (dataset, split) = (frames.dataset, frames.split)
         let plane = dataset.resolution * dataset.resolution
         let copiedIndex = split.frames(of: dataset).training[0]
         let copied = Array(dataset.values[(copiedIndex * plane)..<((copiedIndex + 1) * plane)])
@@ -68,7 +70,7 @@ struct MemorisedModelTests {
         var record = trainer.model
         record.checkpointDigest = try FileDigest.sha256(path: trainer.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)
         try catalog.updateModel(record)
-        return (catalog, try SynthesisModel.open("copier", catalog: catalog), copied)
+        return (catalog, try TrainedModel.open("copier", catalog: catalog), copied)
     }
 
     @Test("(d) it is flagged by evaluate, and synthesize withholds its copies unless the filter is off", arguments: DataSet.allCases)

@@ -1,9 +1,10 @@
 import Engine
+@testable import Evaluation
 import Foundation
+import Models
 import Synthesis
 import TestSupport
 import Testing
-@testable import Evaluation
 
 /// Frames with known structure: bright elliptic blobs (a few per frame, random
 /// position and size) on a dark speckled background, 64 x 64 in [-1, 1].
@@ -130,7 +131,7 @@ struct MetricTests {
     }
 
     @Test("all figures: a generator returning training frames is flagged; one returning a single frame shows no diversity")
-    func wholeEvaluation() {
+    func wholeEvaluation() throws {
         let training = blobFrames(40, seed: 40), validation = blobFrames(30, seed: 41)
         let trainingSeries = (0..<40).map { $0 / 5 }, validationSeries = (0..<30).map { 100 + $0 / 5 }
         let detector = CopyDetector(training: training, series: trainingSeries, patients: Array(repeating: nil, count: 40))
@@ -145,9 +146,12 @@ struct MetricTests {
         #expect(copying.copies == 24 && copying.copyDistanceMin == 0 && copying.heldOutCopies == 0)
         #expect(copying.copyRateInterval[0] > 0.85 && copying.copyRateInterval[1] == 1)
         #expect(copying.dataCopyingFlagged == true)
+        // The figures stored in the registry read back as they were measured.
+        let stored = try JSONEncoder().encode(copying)
+        #expect(try JSONDecoder().decode(EvaluationFigures.self, from: stored) == copying)
         let singleFrame = FrameMatrix(pixels: 4096, values: Array((0..<24).map { _ in validation.row(0) }.joined()))
         let collapsed = figures(singleFrame)
-        #expect(collapsed.msSsimGenerated! > 0.999 && collapsed.msSsimReal! < 0.8)
+        #expect(collapsed.msSsimGenerated! > 0.999 && collapsed.validation.msSsimReal! < 0.8)
         let encoded = String(decoding: try! JSONEncoder().encode(figures(singleFrame.rows([0]))), as: UTF8.self)
         #expect(encoded.contains("\"msSsimGenerated\":null"), "an absent figure is written as null: \(encoded)")
     }

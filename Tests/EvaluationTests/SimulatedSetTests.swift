@@ -1,9 +1,10 @@
 import Engine
+@testable import Evaluation
 import Foundation
+import Models
 import Synthesis
 import TestSupport
 import Testing
-@testable import Evaluation
 
 /// Known-answer tests of the two-sample test and of density and coverage on
 /// the simulated B-mode set (docs/evaluation.md): real against real sits at

@@ -37,9 +37,9 @@ struct TrainCommandTests {
         _ = out.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 3, "stderr: \(standardError)")
-        #expect(standardError.contains("--resume 'cine' --steps N"))
+        #expect(standardError.contains("continue with: medsynth train --catalog '\(catalog)' --resume 'cine'"))
 
-        let listed = try Medsynth.run(["models", "--catalog", catalog, "--format", "json"])
+        let listed = try Medsynth.run(["models", "--catalog", catalog, "--json"])
         let models = try #require(try JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [[String: Any]])
         #expect(models.count == 1)
         #expect(models.first?["status"] as? String == "stopped")

@@ -4,9 +4,10 @@ import Engine
 import Foundation
 import GAN
 import Imaging
+@testable import Models
+@testable import Synthesis
 import TestSupport
 import Testing
-@testable import Synthesis
 import Training
 
 /// A catalog with three real US instances of three patients (one cine, two
@@ -15,7 +16,7 @@ struct TrainedModelFixture {
     static let trainingSamples = ["deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm", "pydicom-data/OBXXXX1A.dcm"]
     let folder: TemporaryFolder
     let catalog: Catalog
-    let model: SynthesisModel
+    let model: TrainedModel
 
     init() throws {
         folder = try TemporaryFolder()
@@ -30,7 +31,7 @@ struct TrainedModelFixture {
         request.checkpointEverySteps = 1000
         let trainer = try ModelTrainer.create(request, catalog: catalog)
         _ = try trainer.train(.steps(2))
-        model = try SynthesisModel.open("us-test", catalog: catalog)
+        model = try TrainedModel.open("us-test", catalog: catalog)
     }
 
     func synthesize(_ latents: SynthesisRequest.LatentRequest, format: OutputFormat = .dicom, framesPerFile: Int = 1,
@@ -264,7 +265,7 @@ struct SyntheticExportTests {
         #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("x")), "nothing is written before the inputs are checked")
         // A file is never replaced: publishing over an existing name fails and leaves it, and no .partial stays behind.
         let existing = used.appendingPathComponent("notes.txt").path
-        #expect { try Synthesizer.publish(existing) { try Data("new".utf8).write(to: URL(fileURLWithPath: $0)) } }
+        #expect { try OutputFolder.publish(existing) { try Data("new".utf8).write(to: URL(fileURLWithPath: $0)) } }
             throws: { "\($0)".contains("appeared meanwhile") && "\($0)".contains(existing) }
         #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep")
         #expect(try FileManager.default.contentsOfDirectory(atPath: used.path) == ["notes.txt"])
@@ -296,7 +297,7 @@ struct ForeignCheckpointTests {
         let latentsPath = folder.file("latents.npy")
         try NumpyFile.write(reference["latents"]!, to: latentsPath)
 
-        let model = try SynthesisModel.open(checkpoint.path, catalog: nil)
+        let model = try TrainedModel.open(checkpoint.path, catalog: nil)
         #expect(model.record == nil && model.name == "numpy-checkpoint" && model.modality == "OT")
         var request = SynthesisRequest(latentSource: .file(path: latentsPath, count: nil), output: folder.url.appendingPathComponent("out"))
         request.format = .npy
@@ -313,7 +314,7 @@ struct ForeignCheckpointTests {
         let file = try DicomFile(path: exported.folder.appendingPathComponent(exported.files[0]).path)
         #expect(file.string(.modality) == "OT" && file.string(.burnedInAnnotation) == "YES")
         #expect(file.string(.derivationDescription)?.contains("GAN numpy-checkpoint,") == true)
-        #expect(SynthesisModel.modalityCode("us") == "US" && SynthesisModel.modalityCode("US-2") == "OT"
-                && SynthesisModel.modalityCode(nil) == "OT" && SynthesisModel.modalityCode(String(repeating: "A", count: 17)) == "OT")
+        #expect(TrainedModel.modalityCode("us") == "US" && TrainedModel.modalityCode("US-2") == "OT"
+                && TrainedModel.modalityCode(nil) == "OT" && TrainedModel.modalityCode(String(repeating: "A", count: 17)) == "OT")
     }
 }

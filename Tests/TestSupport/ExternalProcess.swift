@@ -11,8 +11,10 @@ public struct ProcessOutput: Sendable {
 /// dciodvfy, dcmdump, python3).
 public enum ExternalProcess {
     /// Runs `executable` (a path, or a name looked up in PATH) to completion.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                           currentDirectory: URL? = nil) throws -> ProcessOutput {
         let process = Process()
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : try find(executable))
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
@@ -41,6 +43,11 @@ public enum ExternalProcess {
         public let command: [String]
         public let output: ProcessOutput
         public var description: String { "\(command.joined(separator: " ")) exited \(output.status): \(output.standardError)" }
+
+        public init(command: [String], output: ProcessOutput) {
+            self.command = command
+            self.output = output
+        }
     }
 
     public struct MissingProgram: Error, CustomStringConvertible {
@@ -60,8 +67,9 @@ public struct Medsynth {
         return folder.appendingPathComponent("medsynth")
     }()
 
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
-        try ExternalProcess.run(executable.path, arguments, environment: environment)
+    /// Runs medsynth with `arguments`, in `currentDirectory` when given.
+    public static func run(_ arguments: [String], environment: [String: String] = [:], currentDirectory: URL? = nil) throws -> ProcessOutput {
+        try ExternalProcess.run(executable.path, arguments, environment: environment, currentDirectory: currentDirectory)
     }
 
     /// Makes everything below `folder` read-only for the user `runWithoutWriteAccess` runs as.

@@ -1,6 +1,6 @@
 import Catalog
 import Foundation
-import Training
+import Models
 
 /// A data set's ultrasound frames as training sees them (import, then the
 /// frame preprocessing at 64 x 64, values in [-1, 1]), with the series and

@@ -2,6 +2,7 @@ import Catalog
 import DICOM
 import Foundation
 import GAN
+import Models
 import TestSupport
 import Testing
 @testable import Training
@@ -38,7 +39,7 @@ struct TrainingFixture {
 @Suite("Training models from the catalog", .serialized)
 struct ModelTrainerTests {
     static let checkpointFiles = [CheckpointFolder.generatorFile, CheckpointFolder.discriminatorFile,
-                                  CheckpointFolder.optimizerFile, ModelTrainer.lossesFile]
+                                  CheckpointFolder.optimizerFile, ModelFolderWriter.lossesFile]
 
     @Test("N steps, then N more after --resume, equal 2N steps in one go byte for byte; another seed differs")
     func resumeEqualsOneRun() throws {
@@ -54,7 +55,7 @@ struct ModelTrainerTests {
         do {
             // The first trainer holds the model's lock until it is gone.
             let first = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
-            #expect(first.description.hyperparameters?.stepsPerEpoch ?? 0 < 8)
+            #expect(first.record.hyperparameters.stepsPerEpoch < 8)
             #expect(try first.train(.steps(4)) == .finished)
             let second = #expect(throws: TrainingError.self) { _ = try ModelTrainer.resume("a", catalog: fixture.catalog) }
             #expect(second?.description == "another medsynth is training this model (wait for it, or stop it first): a")
@@ -67,37 +68,47 @@ struct ModelTrainerTests {
         for file in Self.checkpointFiles {
             #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resuming")
         }
-        let lossLines = String(decoding: try fixture.bytes(single, ModelTrainer.lossesFile), as: UTF8.self).split(separator: "\n")
+        let lossLines = String(decoding: try fixture.bytes(single, ModelFolderWriter.lossesFile), as: UTF8.self).split(separator: "\n")
         #expect(lossLines.count == 9)
         let description = try CheckpointFolder.readDescription(folder: resumed.folder)
-        #expect(description.step == 8 && description.seed == 5 && description.modality == "US")
-        #expect(description.trainingSet?.digest == resumed.model.trainingSetDigest)
+        #expect(description.step == 8 && description.training?.seed == 5 && description.modality == "US")
+        #expect(description.training?.trainingSet.digest == resumed.model.trainingSetDigest)
+        #expect(description.training?.plannedStep == 8 && description.training?.hyperparameters.augment == .diffaugment)
 
         let otherSeed = try ModelTrainer.create(request("c", seed: 6), catalog: fixture.catalog)
         #expect(try otherSeed.train(.steps(2)) == .finished)
         #expect(try fixture.bytes(otherSeed, CheckpointFolder.generatorFile) != fixture.bytes(single, CheckpointFolder.generatorFile))
         let registry = try #require(try fixture.catalog.model("b"))
-        #expect(registry.status == "finished" && registry.steps == 8)
+        #expect(registry.status == .finished && registry.steps == 8)
         #expect(registry.checkpointDigest == (try FileDigest.sha256(path: single.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)))
     }
 
-    @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped")
+    @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped; resuming finishes the plan")
     func stopWritesCheckpoint() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
         var trainer: ModelTrainer! = try ModelTrainer.create(fixture.request(name: "stopped"), catalog: fixture.catalog)
         var asked = 0
-        let outcome = try trainer.train(.steps(50), shouldStop: { asked += 1; return asked == 1 })
+        let outcome = try trainer.train(.steps(3), shouldStop: { asked += 1; return asked == 1 })
         #expect(outcome == .stopped)
-        #expect(try CheckpointFolder.readDescription(folder: trainer.folder).step == 1)
+        let description = try CheckpointFolder.readDescription(folder: trainer.folder)
+        #expect(description.step == 1 && description.training?.plannedStep == 3)
         #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent("samples/step-000001.png").path))
         #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent("samples/training-frames.png").path))
-        #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent(ModelTrainer.lossPlotFile).path) == false,
+        #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent(ModelFolderWriter.lossPlotFile).path) == false,
                 "one step is not a plot")
-        #expect(try LossRecord.read(trainer.folder.appendingPathComponent(ModelTrainer.lossesFile)).count == 1)
-        #expect(try fixture.catalog.model("stopped")?.status == "stopped")
+        #expect(try LossRecord.read(trainer.folder.appendingPathComponent(ModelFolderWriter.lossesFile)).count == 1)
+        #expect(try fixture.catalog.model("stopped")?.status == .stopped)
         trainer = nil  // its process would have exited: the lock goes with it
-        #expect(try ModelTrainer.resume("stopped", catalog: fixture.catalog).step == 1)
+        var resumed: ModelTrainer! = try ModelTrainer.resume("stopped", catalog: fixture.catalog)
+        #expect(resumed.step == 1)
+        #expect(try resumed.train(.plannedRemainder) == .finished)
+        let status = try fixture.catalog.model("stopped")?.status
+        #expect(resumed.step == 3 && status == .finished)
+        resumed = nil
+        let finished = try ModelTrainer.resume("stopped", catalog: fixture.catalog)
+        #expect(throws: TrainingError.self) { try finished.train(.plannedRemainder) }
+        #expect(try finished.train(.steps(1)) == .finished && finished.step == 4)
     }
 
     @Test("the frame cache, the lineage rows, the split by series and the exclusion of synthetic instances")

@@ -12,9 +12,7 @@ struct TransferTrainingTests {
 
     func request(_ fixture: TrainingFixture, name: String) -> TrainingRequest {
         var request = fixture.request(name: name)
-        request.discriminator = "transfer"
-        request.backbone = .mobilenetv2
-        request.backboneWeights = Self.weights
+        request.discriminator = .transfer(.mobilenetv2, weights: Self.weights)
         return request
     }
 
@@ -24,8 +22,9 @@ struct TransferTrainingTests {
         defer { fixture.folder.remove() }
         do {  // the first trainer and its model lock end here
             let first = try ModelTrainer.create(request(fixture, name: "a"), catalog: fixture.catalog)
-            #expect(first.model.discriminator == "transfer-mobilenetv2")
-            #expect(first.description.backbone?.trainableParameters == 1281 && first.description.backbone?.frozenParameters == 410_208)
+            #expect(first.model.discriminator == .transfer && first.model.backbone == .mobilenetv2)
+            #expect(first.record.backbone?.trainableParameters == 1281 && first.record.backbone?.frozenParameters == 410_208)
+            #expect(first.description.discriminator == .transfer)
             #expect(first.training.discriminator.store.count == 1281, "only the head is trained")
             #expect(try first.train(.steps(2)) == .finished)
         }
@@ -36,7 +35,7 @@ struct TransferTrainingTests {
         for file in ModelTrainerTests.checkpointFiles {
             #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resume")
         }
-        let losses = try LossRecord.read(single.folder.appendingPathComponent(ModelTrainer.lossesFile))
+        let losses = try LossRecord.read(single.folder.appendingPathComponent(ModelFolderWriter.lossesFile))
         #expect(losses.count == 4 && losses.allSatisfy { $0.discriminatorLoss.isFinite && $0.generatorLoss.isFinite })
     }
 
@@ -45,14 +44,11 @@ struct TransferTrainingTests {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
         var wrongKind = request(fixture, name: "x")
-        wrongKind.backbone = .xception
+        wrongKind.discriminator = .transfer(.xception, weights: Self.weights)
         #expect { try ModelTrainer.create(wrongKind, catalog: fixture.catalog) } throws: { "\($0)".contains("block1_conv1") }
         var missing = request(fixture, name: "y")
-        missing.backboneWeights = fixture.folder.file("nowhere.h5")
+        missing.discriminator = .transfer(.mobilenetv2, weights: fixture.folder.file("nowhere.h5"))
         #expect { try ModelTrainer.create(missing, catalog: fixture.catalog) } throws: { "\($0)".contains("nowhere.h5") }
-        var none = request(fixture, name: "z")
-        none.backbone = nil
-        #expect(throws: TrainingError.self) { try ModelTrainer.create(none, catalog: fixture.catalog) }
         #expect(try fixture.catalog.modelsTable().rows.isEmpty)
     }
 }

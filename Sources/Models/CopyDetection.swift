@@ -272,9 +272,23 @@ public enum CopyDistance {
     /// rule out, each with its exact copy distance, nearest first.
     public static func nearest(_ queries: StructureMaps, in references: CopyReferences,
                                excluding excluded: ((Int, Int) -> Bool)? = nil) -> [[(index: Int, distance: Float)]] {
-        let n = queries.count, m = references.count, cells = CoarseEnergy.cells, pixels = StructureMaps.windowPixels
+        let n = queries.count, m = references.count
         guard n > 0, m > 0 else { return Array(repeating: [], count: n) }
-        // Coarse similarity of every pair: the best of the query's variants.
+        let similarity = coarseSimilarity(queries, references)
+        var exact = ExactDistances(references: references)
+        return (0..<n).map { query in
+            let ranked = (0..<m).filter { excluded?(query, $0) != true }
+                .map { ($0, similarity[query * m + $0]) }
+                .sorted { $0.1 > $1.1 }.prefix(candidates).map(\.0)
+            guard !ranked.isEmpty else { return [] }
+            return exact.measure(queries, frame: query, against: ranked).sorted { $0.distance < $1.distance }
+        }
+    }
+
+    /// The coarse similarity of every (query, reference) pair, row-major
+    /// [queries, references]: the best of the query's variants, by one GEMM.
+    static func coarseSimilarity(_ queries: StructureMaps, _ references: CopyReferences) -> [Float] {
+        let n = queries.count, m = references.count, cells = CoarseEnergy.cells
         let variants = CoarseEnergy.variants.count
         let queryCoarse = CoarseEnergy.allVariants(queries, mask: references.mask)
         var coarseProducts = [Float](repeating: 0, count: n * variants * m)
@@ -293,21 +307,32 @@ public enum CopyDistance {
                 for reference in 0..<m { similarity[query * m + reference] = max(similarity[query * m + reference], coarseProducts[row + reference]) }
             }
         }
-        let shifts = shiftedWindows()
-        var moved = [Float](repeating: 0, count: shifts.count * pixels)
-        var candidateWindows = [Float](repeating: 0, count: candidates * pixels)
-        var products = [Float](repeating: 0, count: shifts.count * candidates)
-        var result: [[(index: Int, distance: Float)]] = []
-        result.reserveCapacity(n)
-        for query in 0..<n {
-            let ranked = (0..<m).filter { excluded?(query, $0) != true }
-                .map { ($0, similarity[query * m + $0]) }
-                .sorted { $0.1 > $1.1 }.prefix(candidates).map(\.0)
-            guard !ranked.isEmpty else {
-                result.append([])
-                continue
-            }
-            let movedEnergy = fillShiftedWindows(of: queries, frame: query, shifts: shifts, windowSquares: references.windowSquares,
+        return similarity
+    }
+
+    /// The exact copy distances of one query frame to its candidates: every
+    /// shift of its windows against every candidate by one GEMM, in buffers
+    /// reused from query to query.
+    struct ExactDistances {
+        let references: CopyReferences
+        let shifts: [(mirrored: Bool, dy: Int, dx: Int)]
+        private var moved: [Float]
+        private var candidateWindows: [Float]
+        private var products: [Float]
+
+        init(references: CopyReferences) {
+            self.references = references
+            let pixels = StructureMaps.windowPixels, shifts = shiftedWindows()
+            self.shifts = shifts
+            moved = [Float](repeating: 0, count: shifts.count * pixels)
+            candidateWindows = [Float](repeating: 0, count: candidates * pixels)
+            products = [Float](repeating: 0, count: shifts.count * candidates)
+        }
+
+        /// The distance of frame `frame` of `queries` to each reference of `ranked`, in that order.
+        mutating func measure(_ queries: StructureMaps, frame: Int, against ranked: [Int]) -> [(index: Int, distance: Float)] {
+            let pixels = StructureMaps.windowPixels, shiftCount = shifts.count
+            let movedEnergy = fillShiftedWindows(of: queries, frame: frame, shifts: shifts, windowSquares: references.windowSquares,
                                                  into: &moved)
             references.weightedWindows.withUnsafeBufferPointer { source in
                 candidateWindows.withUnsafeMutableBufferPointer { target in
@@ -319,28 +344,22 @@ public enum CopyDistance {
             moved.withUnsafeBufferPointer { a in
                 candidateWindows.withUnsafeBufferPointer { b in
                     products.withUnsafeMutableBufferPointer { c in
-                        gemm(transposeA: false, transposeB: true, m: shifts.count, n: ranked.count, k: pixels,
+                        gemm(transposeA: false, transposeB: true, m: shiftCount, n: ranked.count, k: pixels,
                              a.baseAddress!, b.baseAddress!, beta: 0, c.baseAddress!)
                     }
                 }
             }
-            var measured: [(index: Int, distance: Float)] = []
-            for (slot, reference) in ranked.enumerated() {
+            return ranked.enumerated().map { slot, reference in
                 let referenceEnergy = references.energy[reference]
-                guard referenceEnergy > minimumEnergy else {
-                    measured.append((reference, .infinity))
-                    continue
-                }
+                guard referenceEnergy > minimumEnergy else { return (reference, .infinity) }
                 var best = Float.infinity
-                for shift in 0..<shifts.count {
+                for shift in 0..<shiftCount {
                     best = min(best, residual(product: products[shift * ranked.count + slot], queryEnergy: movedEnergy[shift],
                                               referenceEnergy: referenceEnergy))
                 }
-                measured.append((reference, best))
+                return (reference, best)
             }
-            result.append(measured.sorted { $0.distance < $1.distance })
         }
-        return result
     }
 
     /// |q - a r| / |r| (weighted) at the best gain a in `gains`, from q.r, |q|^2 and |r|^2.

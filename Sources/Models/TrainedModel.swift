@@ -3,12 +3,12 @@ import DICOM
 import Engine
 import Foundation
 import GAN
-import Training
 
-/// The model a synthesis runs: a registered model or a checkpoint folder
-/// (`model.json` + `generator.safetensors`, architecture page), loaded with
-/// everything the provenance of its frames names.
-public struct SynthesisModel {
+/// A trained model opened for inference, as synthesis and evaluation run it:
+/// a registered model or a checkpoint folder (`model.json` +
+/// `generator.safetensors`, architecture page), loaded with everything the
+/// provenance of its frames names.
+public struct TrainedModel {
     /// The registry's record, nil for a folder outside the registry.
     public let record: ModelRecord?
     public let folder: URL
@@ -23,14 +23,14 @@ public struct SynthesisModel {
 
     /// Resolves `reference`: a folder holding `model.json` wins, else a model
     /// id or name in `catalog`.
-    public static func open(_ reference: String, catalog: Catalog?) throws -> SynthesisModel {
+    public static func open(_ reference: String, catalog: Catalog?) throws -> TrainedModel {
         if isCheckpointFolder(reference) {
-            return try SynthesisModel(folder: URL(fileURLWithPath: reference, isDirectory: true).standardizedFileURL, record: nil)
+            return try TrainedModel(folder: URL(fileURLWithPath: reference, isDirectory: true).standardizedFileURL, record: nil)
         }
-        guard let catalog else { throw SynthesisError.catalogNeeded(reference) }
-        guard let record = try catalog.model(reference) else { throw TrainingError.modelNotFound(reference) }
-        guard record.checkpointDigest != nil else { throw SynthesisError.noCheckpoint(record.name) }
-        return try SynthesisModel(folder: catalog.directory.appendingPathComponent(record.folder, isDirectory: true), record: record)
+        guard let catalog else { throw ModelError.catalogNeeded(reference) }
+        guard let record = try catalog.model(reference) else { throw ModelError.notFound(reference) }
+        guard record.checkpointDigest != nil else { throw ModelError.noCheckpoint(record.name) }
+        return try TrainedModel(folder: catalog.folder(of: record), record: record)
     }
 
     /// Generator outputs [N, channels, R, R] in [-1, 1] for N latent rows

@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Synthesis
+@testable import Models
 import TestSupport
 import Testing
 

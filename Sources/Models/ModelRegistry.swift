@@ -1,5 +1,19 @@
+import Catalog
 import Foundation
+import GAN
 import GRDB
+import struct Catalog.Table
+
+/// Where a model of the registry is in its life.
+public enum ModelStatus: String, Codable, CaseIterable, Sendable {
+    /// Being trained, or killed while it was (`train --resume` continues).
+    case training
+    /// Stopped on request with a checkpoint; `train --resume` continues.
+    case stopped
+    case finished
+    /// A run failed; the last checkpoint stands.
+    case failed
+}
 
 /// A trained (or training) model in the registry. Its files live in
 /// `folder`, relative to the catalog folder (`models/<id>`).
@@ -8,10 +22,11 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     public var name: String
     public var modality: String
     public var preset: String
-    public var discriminator: String
+    public var discriminator: DiscriminatorKind
+    /// The frozen backbone of a transfer discriminator.
+    public var backbone: BackboneKind?
     public var resolution: Int
-    /// training, stopped (interrupted, resumable), finished, failed
-    public var status: String
+    public var status: ModelStatus
     public var steps = 0
     public var epochs = 0
     public var frameCount: Int
@@ -22,14 +37,15 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     public var createdAt: String
     public var updatedAt: String
 
-    public init(name: String, modality: String, preset: String, discriminator: String, resolution: Int,
-                frameCount: Int, validationFrameCount: Int, trainingSetDigest: String, createdAt: String) {
+    public init(name: String, modality: String, preset: String, discriminator: DiscriminatorKind, backbone: BackboneKind?,
+                resolution: Int, frameCount: Int, validationFrameCount: Int, trainingSetDigest: String, createdAt: String) {
         self.name = name
         self.modality = modality
         self.preset = preset
         self.discriminator = discriminator
+        self.backbone = backbone
         self.resolution = resolution
-        status = "training"
+        status = .training
         self.frameCount = frameCount
         self.validationFrameCount = validationFrameCount
         self.trainingSetDigest = trainingSetDigest
@@ -149,7 +165,7 @@ extension Catalog {
             }
             var inserted = model
             try inserted.insert(db)
-            inserted.folder = "models/\(inserted.id!)"
+            inserted.folder = Self.modelFolder(id: inserted.id!)
             if inserted.name.isEmpty { inserted.name = "\(model.modality.lowercased())-\(model.preset)-\(inserted.id!)" }
             try inserted.update(db)
             for entry in lineage {
@@ -174,12 +190,12 @@ extension Catalog {
 
     /// The registry as `medsynth models` lists it.
     public func modelsTable() throws -> Table {
-        let columns = ["id", "name", "modality", "preset", "discriminator", "resolution", "status", "steps", "epochs",
+        let columns = ["id", "name", "modality", "preset", "discriminator", "backbone", "resolution", "status", "steps", "epochs",
                        "frame_count", "validation_frame_count", "instances", "training_set_digest", "checkpoint_digest",
                        "folder", "created_at", "updated_at"]
         let rows = try read { db in
             try Row.fetchAll(db, sql: """
-                SELECT m.id, m.name, m.modality, m.preset, m.discriminator, m.resolution, m.status, m.steps, m.epochs,
+                SELECT m.id, m.name, m.modality, m.preset, m.discriminator, m.backbone, m.resolution, m.status, m.steps, m.epochs,
                        m.frame_count, m.validation_frame_count,
                        (SELECT COUNT(*) FROM model_instances l WHERE l.model_id = m.id),
                        m.training_set_digest, m.checkpoint_digest, m.folder, m.created_at, m.updated_at

@@ -4,7 +4,7 @@ import Engine
 /// What held-out validation frames are grouped by. Frames of one cine (one
 /// series) are near copies of each other, so a split by frame would leak
 /// training frames into validation; a split by patient is stricter still.
-public enum SplitGrouping: String, CaseIterable, Sendable {
+public enum SplitGrouping: String, Codable, CaseIterable, Sendable {
     case series, patient
 }
 
@@ -59,38 +59,5 @@ public struct ValidationSplit: Equatable, Sendable {
         Set(dataset.instances.indices.filter { heldOut[$0] }.map {
             grouping == .series ? dataset.instances[$0].seriesInstanceUid : dataset.instances[$0].patientId
         }).count
-    }
-}
-
-/// Why training cannot start or go on.
-public enum TrainingError: Error, CustomStringConvertible, Sendable {
-    case unknownModality(String, known: [String])
-    case noInstances(String)
-    case noDecodableFrames(String)
-    case tooLarge(String)
-    case modelNotFound(String)
-    case inconsistentCheckpoint(String, path: String)
-    case stoppedBeforeStart
-    case noBackbone
-    /// Another process is training this model.
-    case busy(String)
-
-    public var description: String {
-        switch self {
-        case .unknownModality(let modality, let known):
-            return "no instances of modality \(modality) in the catalog (it has: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
-        case .noInstances(let reason), .noDecodableFrames(let reason), .tooLarge(let reason):
-            return reason
-        case .modelNotFound(let name):
-            return "no model with this id or name in the catalog (see 'medsynth models'): \(name)"
-        case .inconsistentCheckpoint(let reason, let path):
-            return "\(reason): \(path)"
-        case .stoppedBeforeStart:
-            return "stopped before training started; no model was registered"
-        case .busy(let name):
-            return "another medsynth is training this model (wait for it, or stop it first): \(name)"
-        case .noBackbone:
-            return "the transfer discriminator needs --backbone xception|mobilenetv2 and --backbone-weights FILE (a Keras *_notop.h5)"
-        }
     }
 }

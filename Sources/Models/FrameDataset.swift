@@ -50,7 +50,7 @@ public struct FrameDataset: Sendable {
         let totalFrames = instances.reduce(0) { $0 + $1.frames }
         let bytes = totalFrames * side * side * 4
         guard bytes <= maximumBytes else {
-            throw TrainingError.tooLarge("\(totalFrames) frames of \(side)x\(side) need \(bytes >> 20) MiB, over the limit of "
+            throw ModelError.tooLarge("\(totalFrames) frames of \(side)x\(side) need \(bytes >> 20) MiB, over the limit of "
                                          + "\(maximumBytes >> 20) MiB; narrow the data set with --patient, --study or --series")
         }
         let cache = cacheFile(for: instances, preprocessing: preprocessing, catalog: catalog)
@@ -138,8 +138,7 @@ public struct FrameDataset: Sendable {
     static func cacheFile(for instances: [TrainingCandidate], preprocessing: FramePreprocessing, catalog: Catalog) -> URL {
         var text = "medsynth frame cache\n\(preprocessing.summary)\n"
         for instance in instances { text += "\(instance.sha256)\n" }
-        return catalog.directory.appendingPathComponent("cache/frames", isDirectory: true)
-            .appendingPathComponent(FileDigest.sha256(bytes: Array(text.utf8)) + ".safetensors")
+        return catalog.frameCacheFolder.appendingPathComponent(FileDigest.sha256(bytes: Array(text.utf8)) + ".safetensors")
     }
 
     private func writeCache(_ file: URL) throws {

@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import GAN
+@testable import Models
 import TestSupport
 import Testing
 
@@ -24,7 +25,7 @@ struct CheckpointFolderTests {
     func foreignFolder() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let io = try #require(Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let io = ForeignCheckpoint.fixtures.appendingPathComponent("compact_generator_io.safetensors")
         // Keys as another tool may write them, in another order, with an extra one.
         _ = try ForeignCheckpoint.make(at: folder.url,
                                        modelJSON: #"{"resolution": 64, "channels": 1, "framework": "pytorch", "preset": "compact", "latent_dim": 128}"#)
@@ -47,7 +48,7 @@ struct CheckpointFolderTests {
         original.run(real: real, latents: latents)
         try CheckpointFolder.write(ModelDescription(preset: .compact), generator: original.generator, training: original, to: folder.url)
         let description = try CheckpointFolder.readDescription(folder: folder.url)
-        #expect(description.step == 1 && description.discriminator == "dcgan" && description.resolution == 64)
+        #expect(description.step == 1 && description.discriminator == .dcgan && description.resolution == 64)
 
         let restored = Self.makeStep(seed: 99)
         try CheckpointFolder.restore(restored, from: folder.url)

@@ -1,7 +1,6 @@
-import Engine
 import DICOM
+import Engine
 import Foundation
-import Training
 
 /// The generator inputs of a synthesis: [count, latent_dim] float32, drawn
 /// from a seed or read from a `.npy` file.
@@ -39,7 +38,7 @@ public struct Latents: Sendable {
         var values = [Float]()
         values.reserveCapacity(indices.count * dimension)
         for index in indices {
-            var random = TrainingRandom.stream(.synthesisLatents, seed: seed, index: UInt64(index))
+            var random = SeedStreams.stream(.synthesisLatents, seed: seed, index: UInt64(index))
             for _ in 0..<dimension { values.append(random.normal()) }
         }
         return values
@@ -52,19 +51,19 @@ public struct Latents: Sendable {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         // A .npy header is at most 64 KiB in practice (version 1 allows 65,535 bytes).
         guard size <= maximumRows * dimension * 4 + 65_536 else {
-            throw SynthesisError.latents("larger than \(maximumRows) rows of \(dimension) float32 values", path: path)
+            throw ModelError.latents("larger than \(maximumRows) rows of \(dimension) float32 values", path: path)
         }
         let array: NamedArray
         do {
             array = try NumpyFile.read(path: path)
         } catch let error as TensorFileError {
-            throw SynthesisError.latents(error.reason, path: path)
+            throw ModelError.latents(error.reason, path: path)
         }
         guard array.shape.count == 2, array.shape[1] == dimension, array.shape[0] >= 1 else {
-            throw SynthesisError.latents("expected float32 [N, \(dimension)], the file holds \(array.shape)", path: path)
+            throw ModelError.latents("expected float32 [N, \(dimension)], the file holds \(array.shape)", path: path)
         }
         if let row = array.values.firstIndex(where: { !$0.isFinite }).map({ $0 / dimension }) {
-            throw SynthesisError.latents("row \(row) holds a value that is not finite", path: path)
+            throw ModelError.latents("row \(row) holds a value that is not finite", path: path)
         }
         return Latents(source: .file(path: path, sha256: try FileDigest.sha256(path: path)), count: array.shape[0],
                        dimension: dimension, values: array.values)

@@ -1,156 +1,6 @@
 import Engine
 import Foundation
-
-/// `model.json` of a checkpoint folder: at least the four keys of the
-/// architecture page. Later keys (training hyper-parameters, lineage) are
-/// optional here, and unknown keys are ignored, so folders written by other
-/// tools load.
-public struct ModelDescription: Codable, Equatable, Sendable {
-    public var preset: String
-    public var latentDim: Int
-    public var resolution: Int
-    public var channels: Int
-    /// The discriminator kind when one is saved (`dcgan`).
-    public var discriminator: String?
-    /// Optimiser steps taken (with optimiser state saved).
-    public var step: Int?
-    /// The fields below are written by `medsynth train`.
-    public var name: String?
-    public var modality: String?
-    /// Epochs completed: `step / steps_per_epoch`.
-    public var epoch: Int?
-    /// The seed every random draw of the training derives from.
-    public var seed: UInt64?
-    public var hyperparameters: Hyperparameters?
-    public var trainingSet: TrainingSetSummary?
-    /// The frozen backbone of a `transfer` discriminator.
-    public var backbone: BackboneSummary?
-
-    public init(preset: GeneratorPreset, channels: Int = 1, discriminator: String? = nil, step: Int? = nil) {
-        self.preset = preset.rawValue
-        let configuration = preset.configuration(channels: channels)
-        latentDim = configuration.latentDimension
-        resolution = configuration.resolution
-        self.channels = channels
-        self.discriminator = discriminator
-        self.step = step
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case preset, resolution, channels, discriminator, step, name, modality, epoch, seed, hyperparameters, backbone
-        case latentDim = "latent_dim"
-        case trainingSet = "training_set"
-    }
-
-    /// The generator this description names, checked for consistency.
-    public func generatorConfiguration(source: String) throws -> GeneratorConfiguration {
-        guard let known = GeneratorPreset(rawValue: preset) else {
-            throw TensorFileError("unknown preset \"\(preset)\" (known: \(GeneratorPreset.allCases.map(\.rawValue).joined(separator: ", ")))", path: source)
-        }
-        let configuration = known.configuration(channels: channels)
-        guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1 else {
-            throw TensorFileError("preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "
-                                  + "the file says \(latentDim) and \(resolution) with \(channels) channels", path: source)
-        }
-        return configuration
-    }
-}
-
-/// How a model is trained (architecture page: Adam with lr 2e-4, betas 0.5
-/// and 0.999, eps 1e-8).
-public struct Hyperparameters: Codable, Equatable, Sendable {
-    public var batchSize: Int
-    public var learningRate: Double
-    public var beta1 = 0.5
-    public var beta2 = 0.999
-    public var epsilon = 1e-8
-    /// `diffaugment` or `none`.
-    public var augment: String
-    /// Engine threads; results are identical only for the same count.
-    public var threads: Int
-    public var stepsPerEpoch: Int
-    /// A sample grid every this many epochs (and at the end of every run).
-    public var gridEveryEpochs: Int
-    public var checkpointEverySteps: Int
-
-    public init(batchSize: Int, learningRate: Double, augment: String, threads: Int, stepsPerEpoch: Int,
-                gridEveryEpochs: Int, checkpointEverySteps: Int) {
-        self.batchSize = batchSize
-        self.learningRate = learningRate
-        self.augment = augment
-        self.threads = threads
-        self.stepsPerEpoch = stepsPerEpoch
-        self.gridEveryEpochs = gridEveryEpochs
-        self.checkpointEverySteps = checkpointEverySteps
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case beta1, beta2, epsilon, augment, threads
-        case batchSize = "batch_size", learningRate = "learning_rate", stepsPerEpoch = "steps_per_epoch"
-        case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
-    }
-}
-
-/// The backbone of a `transfer` discriminator: which network, and the
-/// weight file it was loaded from (needed again to resume) with its SHA-256.
-public struct BackboneSummary: Codable, Equatable, Sendable {
-    public var kind: BackboneKind
-    public var weights: String
-    public var weightsSha256: String
-    /// Parameters of the frozen backbone, as Keras counts them.
-    public var frozenParameters: Int
-    /// Parameters of the trainable head.
-    public var trainableParameters: Int
-
-    public init(kind: BackboneKind, weights: String, weightsSha256: String, frozenParameters: Int, trainableParameters: Int) {
-        self.kind = kind
-        self.weights = weights
-        self.weightsSha256 = weightsSha256
-        self.frozenParameters = frozenParameters
-        self.trainableParameters = trainableParameters
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case kind, weights
-        case weightsSha256 = "weights_sha256", frozenParameters = "frozen_parameters", trainableParameters = "trainable_parameters"
-    }
-}
-
-/// What a model trained on, without naming any patient, study or instance
-/// (the lineage is in the catalog's registry), so that a model folder can
-/// be shared.
-public struct TrainingSetSummary: Codable, Equatable, Sendable {
-    /// SHA-256 over the preprocessing and the (SOP Instance UID, file SHA-256,
-    /// role) of every instance, in UID order.
-    public var digest: String
-    public var preprocessing: String
-    public var trainingFrames: Int
-    public var trainingInstances: Int
-    /// `series` or `patient`: what the validation frames are held out by.
-    public var validationGroupedBy: String
-    public var validationGroups: Int
-    public var validationFrames: Int
-    public var validationInstances: Int
-
-    public init(digest: String, preprocessing: String, trainingFrames: Int, trainingInstances: Int, validationGroupedBy: String,
-                validationGroups: Int, validationFrames: Int, validationInstances: Int) {
-        self.digest = digest
-        self.preprocessing = preprocessing
-        self.trainingFrames = trainingFrames
-        self.trainingInstances = trainingInstances
-        self.validationGroupedBy = validationGroupedBy
-        self.validationGroups = validationGroups
-        self.validationFrames = validationFrames
-        self.validationInstances = validationInstances
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case digest, preprocessing
-        case trainingFrames = "training_frames", trainingInstances = "training_instances"
-        case validationGroupedBy = "validation_grouped_by", validationGroups = "validation_groups"
-        case validationFrames = "validation_frames", validationInstances = "validation_instances"
-    }
-}
+import GAN
 
 /// A checkpoint folder: `model.json`, `generator.safetensors`, and where saved
 /// `discriminator.safetensors` and `optimizer.safetensors` (the Adam moments
@@ -191,7 +41,7 @@ public enum CheckpointFolder {
                                        to folder: URL) throws -> [Operation] {
         var described = description
         if let training {
-            described.discriminator = described.discriminator ?? "dcgan"
+            described.discriminator = described.discriminator ?? .dcgan
             described.step = training.generatorOptimizer.step
         }
         // Every file carries the step, so a mix of checkpoints is detected on load.
@@ -272,7 +122,8 @@ public enum CheckpointFolder {
         do {
             return try JSONDecoder().decode(ModelDescription.self, from: data)
         } catch {
-            throw TensorFileError("\(modelFile) lacks preset, latent_dim, resolution or channels, or is not JSON", path: path.path)
+            throw TensorFileError("\(modelFile) lacks preset, latent_dim, resolution or channels, has an incomplete training record, "
+                                  + "or is not JSON", path: path.path)
         }
     }
 

@@ -1,0 +1,225 @@
+import Engine
+import Foundation
+import GAN
+
+/// The discriminator a model trains with (architecture page): the DCGAN one,
+/// trained from scratch, or the paper's transfer discriminator, a frozen
+/// ImageNet backbone with a trainable Linear head.
+public enum DiscriminatorKind: String, Codable, CaseIterable, Sendable {
+    case dcgan, transfer
+}
+
+/// What every batch the discriminator sees goes through.
+public enum Augmentation: String, Codable, CaseIterable, Sendable {
+    /// DiffAugment: translation, cutout, brightness and contrast.
+    case diffaugment
+    case off = "none"
+}
+
+/// `model.json` of a checkpoint folder: at least the four keys of the
+/// architecture page. What `medsynth train` adds is `training`, written at
+/// the same level of the file; unknown keys are ignored, so folders written
+/// by other tools load.
+public struct ModelDescription: Codable, Equatable, Sendable {
+    public var preset: String
+    public var latentDim: Int
+    public var resolution: Int
+    public var channels: Int
+    /// The discriminator kind when one is saved.
+    public var discriminator: DiscriminatorKind?
+    /// Optimiser steps taken (with optimiser state saved).
+    public var step: Int?
+    /// The model's name and modality: medsynth always states them, another
+    /// tool's folder may.
+    public var name: String?
+    public var modality: String?
+    /// What `medsynth train` records; nil in a folder another tool wrote.
+    public var training: TrainingRecord?
+
+    public init(preset: GeneratorPreset, channels: Int = 1, discriminator: DiscriminatorKind? = nil, step: Int? = nil) {
+        self.preset = preset.rawValue
+        let configuration = preset.configuration(channels: channels)
+        latentDim = configuration.latentDimension
+        resolution = configuration.resolution
+        self.channels = channels
+        self.discriminator = discriminator
+        self.step = step
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case preset, resolution, channels, discriminator, step, name, modality
+        case latentDim = "latent_dim"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        preset = try container.decode(String.self, forKey: .preset)
+        latentDim = try container.decode(Int.self, forKey: .latentDim)
+        resolution = try container.decode(Int.self, forKey: .resolution)
+        channels = try container.decode(Int.self, forKey: .channels)
+        // Another tool's folder may name a discriminator medsynth does not know; only its generator is used.
+        discriminator = (try? container.decodeIfPresent(DiscriminatorKind.self, forKey: .discriminator)) ?? nil
+        step = try container.decodeIfPresent(Int.self, forKey: .step)
+        name = try container.decodeIfPresent(String.self, forKey: .name)
+        modality = try container.decodeIfPresent(String.self, forKey: .modality)
+        training = try TrainingRecord.isPresent(in: decoder) ? TrainingRecord(from: decoder) : nil
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(preset, forKey: .preset)
+        try container.encode(latentDim, forKey: .latentDim)
+        try container.encode(resolution, forKey: .resolution)
+        try container.encode(channels, forKey: .channels)
+        try container.encodeIfPresent(discriminator, forKey: .discriminator)
+        try container.encodeIfPresent(step, forKey: .step)
+        try container.encodeIfPresent(name, forKey: .name)
+        try container.encodeIfPresent(modality, forKey: .modality)
+        // The training keys sit beside the architecture page's, as they always have.
+        try training?.encode(to: encoder)
+    }
+
+    /// The generator this description names, checked for consistency.
+    public func generatorConfiguration(source: String) throws -> GeneratorConfiguration {
+        guard let known = GeneratorPreset(rawValue: preset) else {
+            throw TensorFileError("unknown preset \"\(preset)\" (known: \(GeneratorPreset.allCases.map(\.rawValue).joined(separator: ", ")))", path: source)
+        }
+        let configuration = known.configuration(channels: channels)
+        guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1 else {
+            throw TensorFileError("preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "
+                                  + "the file says \(latentDim) and \(resolution) with \(channels) channels", path: source)
+        }
+        return configuration
+    }
+}
+
+/// The keys `medsynth train` writes into `model.json`, all present in every
+/// folder it writes.
+public struct TrainingRecord: Codable, Equatable, Sendable {
+    /// Epochs completed: `step / steps_per_epoch`.
+    public var epoch: Int
+    /// The seed every random draw of the training derives from.
+    public var seed: UInt64
+    public var hyperparameters: Hyperparameters
+    public var trainingSet: TrainingSetSummary
+    /// The frozen backbone of a `transfer` discriminator.
+    public var backbone: BackboneSummary?
+    /// The step the latest run set out to reach, so that `train --resume`
+    /// finishes a stopped run's plan; nil in folders written before it was recorded.
+    public var plannedStep: Int?
+
+    public init(epoch: Int, seed: UInt64, hyperparameters: Hyperparameters, trainingSet: TrainingSetSummary,
+                backbone: BackboneSummary?) {
+        self.epoch = epoch
+        self.seed = seed
+        self.hyperparameters = hyperparameters
+        self.trainingSet = trainingSet
+        self.backbone = backbone
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epoch, seed, hyperparameters, backbone
+        case trainingSet = "training_set", plannedStep = "planned_step"
+    }
+
+    /// Whether a `model.json` holds a training record: `seed` marks one.
+    static func isPresent(in decoder: any Decoder) throws -> Bool {
+        try decoder.container(keyedBy: CodingKeys.self).contains(.seed)
+    }
+}
+
+/// How a model is trained (architecture page: Adam with lr 2e-4, betas 0.5
+/// and 0.999, eps 1e-8).
+public struct Hyperparameters: Codable, Equatable, Sendable {
+    public var batchSize: Int
+    public var learningRate: Double
+    /// Adam's settings, those of both networks.
+    public var beta1 = 0.5
+    public var beta2 = 0.999
+    public var epsilon = 1e-8
+    public var augment: Augmentation
+    /// Engine threads; results are identical only for the same count.
+    public var threads: Int
+    public var stepsPerEpoch: Int
+    /// A sample grid every this many epochs (and at the end of every run).
+    public var gridEveryEpochs: Int
+    public var checkpointEverySteps: Int
+
+    public init(batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
+                gridEveryEpochs: Int, checkpointEverySteps: Int) {
+        self.batchSize = batchSize
+        self.learningRate = learningRate
+        self.augment = augment
+        self.threads = threads
+        self.stepsPerEpoch = stepsPerEpoch
+        self.gridEveryEpochs = gridEveryEpochs
+        self.checkpointEverySteps = checkpointEverySteps
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case beta1, beta2, epsilon, augment, threads
+        case batchSize = "batch_size", learningRate = "learning_rate", stepsPerEpoch = "steps_per_epoch"
+        case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
+    }
+}
+
+/// The backbone of a `transfer` discriminator: which network, and the
+/// weight file it was loaded from (needed again to resume) with its SHA-256.
+public struct BackboneSummary: Codable, Equatable, Sendable {
+    public var kind: BackboneKind
+    public var weights: String
+    public var weightsSha256: String
+    /// Parameters of the frozen backbone, as Keras counts them.
+    public var frozenParameters: Int
+    /// Parameters of the trainable head.
+    public var trainableParameters: Int
+
+    public init(kind: BackboneKind, weights: String, weightsSha256: String, frozenParameters: Int, trainableParameters: Int) {
+        self.kind = kind
+        self.weights = weights
+        self.weightsSha256 = weightsSha256
+        self.frozenParameters = frozenParameters
+        self.trainableParameters = trainableParameters
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, weights
+        case weightsSha256 = "weights_sha256", frozenParameters = "frozen_parameters", trainableParameters = "trainable_parameters"
+    }
+}
+
+/// What a model trained on, without naming any patient, study or instance
+/// (the lineage is in the catalog's registry), so that a model folder can
+/// be shared.
+public struct TrainingSetSummary: Codable, Equatable, Sendable {
+    /// SHA-256 over the preprocessing and the (SOP Instance UID, file SHA-256,
+    /// role) of every instance, in UID order.
+    public var digest: String
+    public var preprocessing: String
+    public var trainingFrames: Int
+    public var trainingInstances: Int
+    /// What the validation frames are held out by.
+    public var validationGroupedBy: SplitGrouping
+    public var validationGroups: Int
+    public var validationFrames: Int
+    public var validationInstances: Int
+
+    public init(digest: String, preprocessing: String, trainingFrames: Int, trainingInstances: Int, validationGroupedBy: SplitGrouping,
+                validationGroups: Int, validationFrames: Int, validationInstances: Int) {
+        self.digest = digest
+        self.preprocessing = preprocessing
+        self.trainingFrames = trainingFrames
+        self.trainingInstances = trainingInstances
+        self.validationGroupedBy = validationGroupedBy
+        self.validationGroups = validationGroups
+        self.validationFrames = validationFrames
+        self.validationInstances = validationInstances
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case digest, preprocessing
+        case trainingFrames = "training_frames", trainingInstances = "training_instances"
+        case validationGroupedBy = "validation_grouped_by", validationGroups = "validation_groups"
+        case validationFrames = "validation_frames", validationInstances = "validation_instances"
+    }
+}

@@ -1,0 +1,88 @@
+import Catalog
+import DICOM
+import Foundation
+
+/// A registered model's real frames: the data set its lineage names, in
+/// data set order, and its training/validation split, checked against the
+/// training-set digest of its `model.json`.
+public struct ModelFrames: Sendable {
+    public let dataset: FrameDataset
+    public let split: ValidationSplit
+
+    public init(dataset: FrameDataset, split: ValidationSplit) {
+        self.dataset = dataset
+        self.split = split
+    }
+
+    /// Loads (from the frame cache when present) the frames of `model`'s lineage.
+    public static func load(_ model: ModelRecord, description: ModelDescription, catalog: Catalog,
+                            progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> ModelFrames {
+        let modelFile = catalog.folder(of: model).appendingPathComponent(CheckpointFolder.modelFile).path
+        guard let training = description.training else {
+            throw ModelError.modelFiles("model.json lacks the training record medsynth writes", path: modelFile)
+        }
+        let lineage = try catalog.lineage(modelId: model.id!)
+        let dataset = try FrameDataset.load(lineage.map(\.candidate), preprocessing: FramePreprocessing(resolution: description.resolution),
+                                            catalog: catalog, progress: progress)
+        let split = ValidationSplit(grouping: training.trainingSet.validationGroupedBy, heldOut: lineage.map { $0.role == .validation })
+        guard TrainingSetSummary(dataset: dataset, split: split).digest == training.trainingSet.digest else {
+            throw ModelError.modelFiles("the model's training frames no longer match its training-set digest",
+                                        path: catalog.folder(of: model).path)
+        }
+        return ModelFrames(dataset: dataset, split: split)
+    }
+}
+
+extension TrainingSetSummary {
+    /// The digest and counts `model.json` records of a data set and its split
+    /// (no identifiers).
+    public init(dataset: FrameDataset, split: ValidationSplit) {
+        var text = dataset.preprocessing.summary + "\n"
+        let framesPerInstance = dataset.framesPerInstance
+        for (index, instance) in dataset.instances.enumerated() where framesPerInstance[index] > 0 {
+            let role: LineageRole = split.heldOut[index] ? .validation : .training
+            text += "\(instance.sopInstanceUid) \(instance.sha256) \(role.rawValue)\n"
+        }
+        let sides = split.frames(of: dataset)
+        let used = dataset.instances.indices.filter { framesPerInstance[$0] > 0 }
+        self.init(digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
+                  trainingFrames: sides.training.count, trainingInstances: used.filter { !split.heldOut[$0] }.count,
+                  validationGroupedBy: split.grouping, validationGroups: split.validationGroups(of: dataset),
+                  validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count)
+    }
+}
+
+/// A registered model's real frames as matrices, as the evaluation and the
+/// export's privacy gate compare generated frames with them.
+public struct ModelFrameSets: Sendable {
+    public let side: Int
+    public let all: FrameMatrix
+    /// The series of each frame of `all`, numbered from 0.
+    public let series: [Int]
+    /// The Patient ID of each frame of `all`, nil when the instance names none.
+    public let patients: [String?]
+    public let trainingIndices: [Int]
+    public let validationIndices: [Int]
+    public let training: FrameMatrix
+    public let validation: FrameMatrix
+
+    /// The frames of `model`'s lineage (`ModelFrames`).
+    public static func load(_ model: TrainedModel, record: ModelRecord, catalog: Catalog) throws -> ModelFrameSets {
+        let frames = try ModelFrames.load(record, description: model.description, catalog: catalog)
+        let dataset = frames.dataset
+        let all = FrameMatrix(pixels: dataset.resolution * dataset.resolution, values: dataset.values)
+        let (training, validation) = frames.split.frames(of: dataset)
+        let patients = dataset.frameInstance.map { dataset.instances[$0].patientId.isEmpty ? nil : dataset.instances[$0].patientId }
+        return ModelFrameSets(side: dataset.resolution, all: all, series: dataset.frameSeriesNumbers, patients: patients,
+                              trainingIndices: training, validationIndices: validation, training: all.rows(training),
+                              validation: all.rows(validation))
+    }
+
+    /// The copy detector over the training frames. The validation frames
+    /// stay out of it, so that how often it flags them is an honest false
+    /// positive rate.
+    public func copyDetector(radius: Float = CopyDetector.defaultRadius) -> CopyDetector {
+        CopyDetector(training: training, series: trainingIndices.map { series[$0] }, patients: trainingIndices.map { patients[$0] },
+                     radius: radius)
+    }
+}

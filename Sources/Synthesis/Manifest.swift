@@ -1,0 +1,82 @@
+import Foundation
+import Models
+
+/// `synthesis.json`: the run's provenance beside its files, so that a
+/// folder copied out of the workbench still says what made it.
+struct Manifest: Encodable {
+    struct Model: Encodable {
+        var name: String
+        var registryId: Int64?
+        var folder: String
+        var preset: String
+        var modality: String
+        var step: Int?
+        var checkpointSha256: String
+    }
+    struct File: Encodable {
+        var file: String
+        var sopInstanceUid: String?
+        var latentIndices: [Int]
+    }
+    var software = "medsynth \(SoftwareVersion.current)"
+    var createdAt: String
+    var model: Model
+    /// Decimal text: seeds reach 2^64, beyond what JSON readers keep exactly.
+    var seed: String?
+    var latentsFrom: String?
+    var latentsFromSha256: String?
+    var latentsFile = Synthesizer.latentsFile
+    var format: String
+    var framesRequested: Int
+    var framesGenerated: Int
+    var framesWritten: Int
+    var stopped: Bool
+    /// The copy radius of the privacy filter; absent when no filter ran.
+    var privacyRadius: Float?
+    var drawLimit: Int
+    var withheldLatentIndices: [Int]
+    var studyInstanceUid: String?
+    var seriesInstanceUid: String?
+    var catalogSynthesisId: Int64?
+    var files: [File]
+
+    init(model: TrainedModel, series: SyntheticSeries, request: SynthesisRequest, result: SynthesisResult) {
+        createdAt = series.createdAt.formatted(.iso8601)
+        self.model = Model(name: model.name, registryId: model.record?.id, folder: model.folder.path, preset: model.description.preset,
+                           modality: model.modality, step: model.description.step, checkpointSha256: model.checkpointDigest)
+        switch series.latentSource {
+        case .seed(let value): seed = String(value)
+        case .file(let path, let sha256): (latentsFrom, latentsFromSha256) = (path, sha256)
+        }
+        format = request.format.rawValue
+        framesRequested = result.framesRequested
+        framesGenerated = result.framesGenerated
+        framesWritten = result.framesWritten
+        privacyRadius = result.privacyRadius
+        drawLimit = result.drawLimit
+        withheldLatentIndices = result.withheldLatentIndices
+        stopped = result.stopped
+        let dicom = request.format == .dicom
+        studyInstanceUid = dicom ? series.studyInstanceUID : nil
+        seriesInstanceUid = dicom ? series.seriesInstanceUID : nil
+        catalogSynthesisId = result.synthesis?.id
+        switch request.format {
+        case .dicom:
+            files = result.instances.enumerated().map { File(file: result.files[$0.offset], sopInstanceUid: $0.element.sopInstanceUid,
+                                                              latentIndices: $0.element.latentIndices) }
+        case .png:
+            files = zip(result.files, result.writtenLatentIndices).map { File(file: $0, latentIndices: [$1]) }
+        case .npy:
+            files = result.files.map { File(file: $0, latentIndices: result.writtenLatentIndices) }
+        }
+    }
+
+    /// Writes `synthesis.json` into `folder`.
+    func write(to folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        let data = try encoder.encode(self)
+        try OutputFolder.publish(folder.appendingPathComponent(Synthesizer.manifestFile).path) { try data.write(to: URL(fileURLWithPath: $0)) }
+    }
+}

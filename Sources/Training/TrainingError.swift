@@ -1,0 +1,28 @@
+/// Why training cannot start or go on.
+public enum TrainingError: Error, CustomStringConvertible, Sendable {
+    case unknownModality(String, known: [String])
+    case noInstances(String)
+    case noDecodableFrames(String)
+    case stoppedBeforeStart
+    /// Another process is training this model.
+    case busy(String)
+    /// An option that does not apply to this model.
+    case notApplicable(String)
+    /// `--resume` without a length on a model whose last run reached its plan.
+    case nothingPlanned(String, step: Int)
+
+    public var description: String {
+        switch self {
+        case .unknownModality(let modality, let known):
+            return "no instances of modality \(modality) in the catalog (it has: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+        case .noInstances(let reason), .noDecodableFrames(let reason), .notApplicable(let reason):
+            return reason
+        case .stoppedBeforeStart:
+            return "stopped before training started; no model was registered"
+        case .busy(let name):
+            return "another medsynth is training this model (wait for it, or stop it first): \(name)"
+        case .nothingPlanned(let name, let step):
+            return "the model's last run reached its planned step (\(step)); give --steps or --epochs to train further: \(name)"
+        }
+    }
+}

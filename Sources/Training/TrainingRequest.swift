@@ -1,0 +1,85 @@
+import Catalog
+import GAN
+import Models
+
+/// A new model: what it trains on and how.
+public struct TrainingRequest: Sendable {
+    public var modality: String
+    /// Patient, study and series filters (the modality and synthetic fields are ignored).
+    public var filter = QueryFilter()
+    public var includeSynthetic = false
+    /// Empty: `<modality>-<preset>-<id>`.
+    public var name = ""
+    public var preset: GeneratorPreset = .compact
+    public var discriminator: DiscriminatorChoice = .dcgan
+    public var batchSize = 32
+    public var learningRate = 2e-4
+    public var seed: UInt64 = 1
+    public var augmentation: Augmentation = .diffaugment
+    public var threads = 2
+    public var gridEveryEpochs = 10
+    public var checkpointEverySteps = 250
+    public var validationFraction = 0.1
+    public var splitBy: SplitGrouping = .series
+
+    public init(modality: String) { self.modality = modality }
+}
+
+/// The discriminator a new model trains with.
+public enum DiscriminatorChoice: Sendable, Equatable {
+    case dcgan
+    /// The paper's: `backbone` frozen with the weights of a Keras 2 file (`*_notop.h5`), a Linear head trained.
+    case transfer(BackboneKind, weights: String)
+
+    public var kind: DiscriminatorKind {
+        switch self {
+        case .dcgan: .dcgan
+        case .transfer: .transfer
+        }
+    }
+}
+
+/// What `train --resume` may change: settings that do not define the model.
+public struct ResumeOptions: Sendable {
+    /// Engine threads instead of the recorded count (the continuation then
+    /// differs in the last bits from a single run).
+    public var threads: Int?
+    /// The transfer backbone's weight file at a new path; it must have the recorded SHA-256.
+    public var backboneWeights: String?
+    public var gridEveryEpochs: Int?
+    public var checkpointEverySteps: Int?
+
+    public init(threads: Int? = nil, backboneWeights: String? = nil, gridEveryEpochs: Int? = nil, checkpointEverySteps: Int? = nil) {
+        self.threads = threads
+        self.backboneWeights = backboneWeights
+        self.gridEveryEpochs = gridEveryEpochs
+        self.checkpointEverySteps = checkpointEverySteps
+    }
+}
+
+/// How much to train in one run.
+public enum TrainingLength: Sendable, Equatable {
+    case steps(Int)
+    case epochs(Int)
+    /// Up to the step the model's last run planned to reach (a stopped run's remainder).
+    case plannedRemainder
+}
+
+/// What a running training reports after each step.
+public struct TrainingProgress: Sendable {
+    /// Steps of the model in all runs, and of this run.
+    public var step: Int
+    public var runStep: Int
+    public var runSteps: Int
+    public var epoch: Int
+    public var discriminatorLoss: Float
+    public var generatorLoss: Float
+    public var imagesPerSecond: Double
+}
+
+/// How a run ended.
+public enum TrainingOutcome: String, Codable, Sendable, Equatable {
+    case finished
+    /// Stopped on request after writing a checkpoint; `--resume` continues.
+    case stopped
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Checks the rules of the source tree that no compiler checks, for .ci/run:
+
+1. No function in Sources is longer than a limit (default 60 lines,
+   declaration to closing brace) unless docs/architecture.md's "Long
+   functions" section lists it (as `name` in `path`) and says why. Swift:
+   every `func`, `init` and `deinit`. C and C++: every function definition
+   (a brace block whose header has a parameter list and is not a control
+   statement, a lambda or a type). String literals and comments are blanked
+   before braces are counted.
+2. No Swift string literal in Sources spells a model status, import-run
+   status, lineage role, discriminator or augmentation: those are enums
+   (their raw values are implicit, or `case off = "none"`).
+3. README.md's Layout section names every target of Package.swift.
+
+Prints each violation; exit status 1 when there is one.
+"""
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT = int(sys.argv[1]) if len(sys.argv) > 1 else 60
+
+
+def blank_literals(text: str, c_like: bool) -> str:
+    """Replaces the contents of comments and string/char literals with spaces, keeping newlines."""
+    out, i, n = [], 0, len(text)
+    while i < n:
+        if text.startswith('"""', i) and not c_like:
+            end = text.find('"""', i + 3)
+            end = n if end < 0 else end + 3
+            out.append(re.sub(r"[^\n]", " ", text[i:end]))
+            i = end
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end < 0 else end
+            out.append(" " * (end - i))
+            i = end
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end < 0 else end + 2
+            out.append(re.sub(r"[^\n]", " ", text[i:end]))
+            i = end
+        elif text[i] == '"' or (c_like and text[i] == "'"):
+            quote, j = text[i], i + 1
+            depth = 0  # Swift interpolation \( ... ) may hold quotes
+            while j < n:
+                if text[j] == "\\" and not c_like and j + 1 < n and text[j + 1] == "(":
+                    depth += 1
+                    j += 2
+                    continue
+                if depth and text[j] == "(":
+                    depth += 1
+                elif depth and text[j] == ")":
+                    depth -= 1
+                elif text[j] == "\\":
+                    j += 2
+                    continue
+                elif text[j] == quote and depth == 0:
+                    break
+                elif text[j] == "\n":
+                    break
+                j += 1
+            out.append(quote + " " * (j - i - 1) + (quote if j < n else ""))
+            i = j + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+SWIFT_DECL = re.compile(r"\b(func\s+[^\s(<]+|init[?!]?\s*[(<]|deinit\b)")
+C_CONTROL = re.compile(r"^\s*(if|for|while|switch|catch|do|else|return|struct|class|enum|union|namespace|extern)\b")
+
+
+def functions(path: Path):
+    c_like = path.suffix in (".c", ".cpp", ".h")
+    lines = blank_literals(path.read_text(), c_like).split("\n")
+    stack = []  # (start line, name or None)
+    header = ""
+    for number, line in enumerate(lines, 1):
+        for k, ch in enumerate(line):
+            if ch == "{":
+                context = (header + " " + line[:k]).strip()
+                name = None
+                # A brace inside the parameter list opens a default-argument closure, not the body.
+                in_parameters = context.count("(") > context.count(")")
+                if in_parameters:
+                    pass
+                elif c_like:
+                    if "(" in context and not C_CONTROL.match(context) and "=" not in context.split("(")[0] \
+                            and "[" not in context and not context.endswith(";"):
+                        name = re.findall(r"([A-Za-z_][A-Za-z0-9_:~]*)\s*\(", context)
+                        name = name[-1] if name else None
+                else:
+                    match = None
+                    for match in SWIFT_DECL.finditer(context):
+                        pass
+                    if match and context[match.end():].count("{") == context[match.end():].count("}") and not re.search(r"\bin\s*$", context):
+                        name = re.sub(r"\s+", " ", match.group(1)).rstrip("(<").replace("func ", "")
+                stack.append((number, name, number))
+                if not in_parameters:
+                    header = ""
+            elif ch == "}":
+                if stack:
+                    start, name, opened = stack.pop()
+                    if name:
+                        yield name, declaration_line(lines, opened, name), number
+                if not (header + line[:k]).count("(") > (header + line[:k]).count(")"):
+                    header = ""
+            elif ch == ";" and c_like:
+                header = ""
+        ended = line.strip().endswith(("}", ";")) or (c_like and not line.strip())
+        # What follows the line's last brace continues into the next line's header.
+        last_brace = max(line.rfind("{"), line.rfind("}"))
+        if (header + line).count("(") > (header + line).count(")") or last_brace < 0:
+            header = "" if ended else header + "\n" + line
+        else:
+            header = "" if ended else line[last_brace + 1:]
+        if len(header) > 2000:
+            header = header[-2000:]
+
+
+def declaration_line(lines, opened, name):
+    """The line where `name` is declared, searching back from the brace."""
+    plain = name.split("::")[-1].rstrip("?!")
+    for number in range(opened, max(0, opened - 15), -1):
+        if plain in lines[number - 1]:
+            return number
+    return opened
+
+
+STATE_LITERAL = re.compile(r'"(training|validation|dcgan|transfer|diffaugment|running|finished|stopped|interrupted|failed)"')
+
+
+def state_literals():
+    """Swift string literals that spell a state an enum owns."""
+    found = []
+    for path in sorted((ROOT / "Sources").rglob("*.swift")):
+        for number, line in enumerate(path.read_text().split("\n"), 1):
+            if STATE_LITERAL.search(line.split("//")[0]):
+                found.append(f"{path.relative_to(ROOT)}:{number}: a state spelled as a string literal (use its enum)")
+    return found
+
+
+def layout_omissions():
+    """Targets of Package.swift that README.md's Layout section does not name."""
+    targets = re.findall(r'\.(?:target|executableTarget|systemLibrary|testTarget)\(\s*name: "([^"]+)"',
+                         (ROOT / "Package.swift").read_text())
+    layout = (ROOT / "README.md").read_text().split("## Layout", 1)[-1].split("\n## ", 1)[0]
+    return [f"README.md: the Layout section does not name the target `{target}`" for target in targets
+            if f"`{target}`" not in layout and not target.endswith("Tests")]
+
+
+def main():
+    problems = state_literals() + layout_omissions()
+    for problem in problems:
+        print(problem)
+    allowed = set()
+    architecture = (ROOT / "docs/architecture.md").read_text()
+    if "## Long functions" in architecture:
+        section = architecture.split("## Long functions", 1)[1].split("\n## ", 1)[0]
+        allowed = set(re.findall(r"`([^`]+)` in `([^`]+)`", section))
+    failed = bool(problems)
+    for path in sorted((ROOT / "Sources").rglob("*")):
+        if path.suffix not in (".swift", ".c", ".cpp", ".h"):
+            continue
+        relative = str(path.relative_to(ROOT))
+        for name, start, end in functions(path):
+            length = end - start + 1
+            if length > LIMIT:
+                listed = (name, relative) in allowed
+                failed |= not listed
+                print(f"{relative}:{start}: {name} is {length} lines{' (docs/architecture.md says why)' if listed else ''}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
