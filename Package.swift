@@ -13,7 +13,7 @@ let package = Package(
     name: "medsynth",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "medsynth", targets: ["MedsynthCLI"]),
+        .executable(name: "medsynth", targets: ["MedsynthCLI"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -59,7 +59,8 @@ let package = Package(
         // model.json, checkpoint folders, the frame data set and its split, a
         // model's real frames, seed streams, a trained model opened for
         // inference, frame matrices and the copy measure.
-        .target(name: "Models", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(
+            name: "Models", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
         // Creating and resuming models, the training loop, the model folder's files.
         .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", "Models"]),
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
@@ -82,9 +83,12 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "GAN", "Engine", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Models", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
-        .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Training", "Catalog", "DICOM", "GAN", "Engine", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Training", "Catalog", "Engine", "GAN", "TestSupport"]),
+        .testTarget(
+            name: "TrainingTests", dependencies: ["Training", "Models", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
+        .testTarget(
+            name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Training", "Catalog", "DICOM", "GAN", "Engine", "TestSupport"]),
+        .testTarget(
+            name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Training", "Catalog", "Engine", "GAN", "TestSupport"]),
         .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17

@@ -1,7 +1,8 @@
 import Foundation
 import GRDB
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The study catalog: a SQLite database (WAL) and the managed copies of the
@@ -39,8 +40,9 @@ public final class Catalog: Sendable {
             // Modes apply to the folders created here only: a folder the user
             // made keeps the mode the user gave it.
             do {
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
+                try FileManager.default.createDirectory(
+                    at: directory, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             } catch {
                 throw CatalogError.unwritable(directory.path, error.localizedDescription)
             }

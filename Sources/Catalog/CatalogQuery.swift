@@ -23,8 +23,10 @@ public struct QueryFilter: Sendable, Equatable {
     /// Series Instance UID, exactly.
     public var series: String?
 
-    public init(modality: String? = nil, synthetic: SyntheticFilter = .any, patient: String? = nil,
-                study: String? = nil, series: String? = nil) {
+    public init(
+        modality: String? = nil, synthetic: SyntheticFilter = .any, patient: String? = nil,
+        study: String? = nil, series: String? = nil
+    ) {
         self.modality = modality
         self.synthetic = synthetic
         self.patient = patient
@@ -71,10 +73,13 @@ extension Catalog {
             ("seed", "(SELECT sy.seed \(Catalog.synthesisOfInstance))"),
             // group_concat keeps the subquery's frame order in SQLite's implementation (not a documented
             // promise; ORDER BY inside the aggregate needs SQLite 3.44, newer than Debian 12's 3.40).
-            ("latent_indices", """
+            (
+                "latent_indices",
+                """
                 (SELECT group_concat(latent_index, ' ') FROM (SELECT f.latent_index FROM synthetic_frames f
                  WHERE f.instance_id = i.id ORDER BY f.frame_number))
-                """),
+                """
+            ),
         ],
     ]
 
@@ -99,8 +104,10 @@ extension Catalog {
         case .no: conditions.append("i.synthetic = 0")
         case .any: break
         }
-        for (value, column) in [(filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
-                                (filter.series, "s.series_instance_uid")] {
+        for (value, column) in [
+            (filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
+            (filter.series, "s.series_instance_uid"),
+        ] {
             if let value {
                 conditions.append("\(column) = ?")
                 arguments.append(value)
@@ -111,8 +118,10 @@ extension Catalog {
         switch level {
         case .patients: (grouping, ordering) = ("GROUP BY p.id", "p.patient_id, p.patient_name")
         case .studies: (grouping, ordering) = ("GROUP BY st.id", "p.patient_id, st.study_date, st.study_instance_uid")
-        case .series: (grouping, ordering) = ("GROUP BY s.id", "p.patient_id, st.study_instance_uid, s.series_number, s.series_instance_uid")
-        case .instances: (grouping, ordering) = ("", "p.patient_id, st.study_instance_uid, s.series_instance_uid, i.instance_number, i.sop_instance_uid")
+        case .series:
+            (grouping, ordering) = ("GROUP BY s.id", "p.patient_id, st.study_instance_uid, s.series_number, s.series_instance_uid")
+        case .instances:
+            (grouping, ordering) = ("", "p.patient_id, st.study_instance_uid, s.series_instance_uid, i.instance_number, i.sop_instance_uid")
         }
         let sql = """
             SELECT \(columns.map(\.sql).joined(separator: ", "))
@@ -127,23 +136,28 @@ extension Catalog {
         let rows = try read { db in
             try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!)
         }
-        return Table(columns: columns.map(\.name), rows: rows.map { row in
-            columns.indices.map { Self.value(row[$0], boolean: Self.booleanColumns.contains(columns[$0].name)) }
-        })
+        return Table(
+            columns: columns.map(\.name),
+            rows: rows.map { row in
+                columns.indices.map { Self.value(row[$0], boolean: Self.booleanColumns.contains(columns[$0].name)) }
+            })
     }
 
     /// Instances, frames and decodable frames per modality, real and synthetic apart.
     public func statistics() throws -> Table {
         let rows = try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT COALESCE(s.modality, 'unknown'), CASE i.synthetic WHEN 1 THEN 'synthetic' ELSE 'real' END,
-                       COUNT(*), SUM(i.frames), SUM(CASE i.decodable WHEN 1 THEN i.frames ELSE 0 END)
-                FROM instances i JOIN series s ON s.id = i.series_id
-                GROUP BY 1, 2 ORDER BY 2, 1
-                """)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT COALESCE(s.modality, 'unknown'), CASE i.synthetic WHEN 1 THEN 'synthetic' ELSE 'real' END,
+                           COUNT(*), SUM(i.frames), SUM(CASE i.decodable WHEN 1 THEN i.frames ELSE 0 END)
+                    FROM instances i JOIN series s ON s.id = i.series_id
+                    GROUP BY 1, 2 ORDER BY 2, 1
+                    """)
         }
-        return Table(columns: ["modality", "kind", "instances", "frames", "decodable_frames"],
-                     rows: rows.map { row in (0..<5).map { Self.value(row[$0], boolean: false) } })
+        return Table(
+            columns: ["modality", "kind", "instances", "frames", "decodable_frames"],
+            rows: rows.map { row in (0..<5).map { Self.value(row[$0], boolean: false) } })
     }
 
     /// The catalogued instance with this SOP Instance UID, if any.

@@ -170,10 +170,11 @@ enum CatalogSchema {
             // transfer) and names a transfer discriminator's backbone in its own
             // column; v2 to v4 stored "transfer-<backbone>" in one.
             try db.alter(table: "models") { t in t.add(column: "backbone", .text) }
-            try db.execute(sql: """
-                UPDATE models SET backbone = substr(discriminator, length('transfer-') + 1), discriminator = 'transfer'
-                WHERE discriminator LIKE 'transfer-%'
-                """)
+            try db.execute(
+                sql: """
+                    UPDATE models SET backbone = substr(discriminator, length('transfer-') + 1), discriminator = 'transfer'
+                    WHERE discriminator LIKE 'transfer-%'
+                    """)
         }
         return migrator
     }

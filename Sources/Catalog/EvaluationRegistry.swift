@@ -13,8 +13,10 @@ public struct EvaluationRecord: Codable, Sendable, Equatable {
     public var reportFolder: String?
     public var createdAt: String
 
-    public init(modelId: Int64, checkpointDigest: String, generatedFrames: Int, seed: UInt64, figures: String, reportFolder: String?,
-                createdAt: String) {
+    public init(
+        modelId: Int64, checkpointDigest: String, generatedFrames: Int, seed: UInt64, figures: String, reportFolder: String?,
+        createdAt: String
+    ) {
         self.modelId = modelId
         self.checkpointDigest = checkpointDigest
         self.generatedFrames = generatedFrames

@@ -68,8 +68,9 @@ public enum ImportBenchmark {
         let lastStart = marks.last { $0.done <= count - thousand }!
         let firstRate = Double(first.done) / first.elapsed
         let lastRate = Double(total.done - lastStart.done) / (total.elapsed - lastStart.elapsed)
-        return Result(sample: sample, instances: count, jobs: options.jobs, seconds: total.elapsed,
-                      instancesPerSecond: Double(count) / total.elapsed, firstThousandPerSecond: firstRate,
-                      lastThousandPerSecond: lastRate, lastToFirstRatio: lastRate / firstRate)
+        return Result(
+            sample: sample, instances: count, jobs: options.jobs, seconds: total.elapsed,
+            instancesPerSecond: Double(count) / total.elapsed, firstThousandPerSecond: firstRate,
+            lastThousandPerSecond: lastRate, lastToFirstRatio: lastRate / firstRate)
     }
 }

@@ -16,8 +16,10 @@ public struct ImportOptions: Sendable {
     /// The medsynth executable that runs the decode workers.
     public var workerExecutable: String
 
-    public init(jobs: Int? = nil, batchSize: Int = 128, decodeTimeout: Duration = .seconds(600),
-                workerExecutable: String = DecodeWorker.defaultExecutable()) {
+    public init(
+        jobs: Int? = nil, batchSize: Int = 128, decodeTimeout: Duration = .seconds(600),
+        workerExecutable: String = DecodeWorker.defaultExecutable()
+    ) {
         self.jobs = max(1, jobs ?? ProcessInfo.processInfo.activeProcessorCount)
         self.batchSize = max(1, batchSize)
         self.decodeTimeout = decodeTimeout
@@ -63,13 +65,16 @@ public final class Importer {
         writer.recordUnreadablePaths(collector.problems)
         do {
             try importBatches(collector.files, into: writer) { filesDone in
-                progress(ImportProgress(filesDone: filesDone, filesTotal: collector.files.count, summary: writer.result.summary,
-                                        elapsed: Date().timeIntervalSince(started)))
+                progress(
+                    ImportProgress(
+                        filesDone: filesDone, filesTotal: collector.files.count, summary: writer.result.summary,
+                        elapsed: Date().timeIntervalSince(started)))
             }
         } catch {
             try? catalog.write { db in
-                try db.execute(sql: "UPDATE import_runs SET status = ?, finished_at = ? WHERE id = ?",
-                               arguments: [ImportRunStatus.failed, Self.timestamp(Date()), run.id])
+                try db.execute(
+                    sql: "UPDATE import_runs SET status = ?, finished_at = ? WHERE id = ?",
+                    arguments: [ImportRunStatus.failed, Self.timestamp(Date()), run.id])
             }
             throw error
         }
@@ -282,8 +287,9 @@ private final class BatchWriter: @unchecked Sendable {
                     }
                     continue
                 }
-                known[uid] = KnownInstance(id: nil, sha256: instance.sha256,
-                                           transferSyntax: instance.metadata.transferSyntaxName, path: instance.path)
+                known[uid] = KnownInstance(
+                    id: nil, sha256: instance.sha256,
+                    transferSyntax: instance.metadata.transferSyntaxName, path: instance.path)
                 newInstances.append(instance)
             }
         }
@@ -341,8 +347,9 @@ private final class BatchWriter: @unchecked Sendable {
             try InstanceRecord.filter(unknown.contains(Column("sop_instance_uid"))).fetchAll(db)
         }
         for row in rows {
-            known[row.sopInstanceUid] = KnownInstance(id: row.id, sha256: row.sha256,
-                                                      transferSyntax: row.transferSyntax, path: row.originalPath)
+            known[row.sopInstanceUid] = KnownInstance(
+                id: row.id, sha256: row.sha256,
+                transferSyntax: row.transferSyntax, path: row.originalPath)
         }
     }
 
@@ -356,8 +363,9 @@ private final class BatchWriter: @unchecked Sendable {
 
     private func recordConflict(_ instance: ParsedInstance, reason: String, _ db: Database) throws {
         guard let keptID = known[instance.metadata.sopInstanceUID]?.id else { return }
-        var record = DuplicateRecord(id: nil, sopInstanceUid: instance.metadata.sopInstanceUID, sha256: instance.sha256,
-                                     path: instance.path, reason: reason, keptInstanceId: keptID, importRunId: runID)
+        var record = DuplicateRecord(
+            id: nil, sopInstanceUid: instance.metadata.sopInstanceUID, sha256: instance.sha256,
+            path: instance.path, reason: reason, keptInstanceId: keptID, importRunId: runID)
         try record.insert(db, onConflict: .ignore)
     }
 
@@ -381,9 +389,10 @@ private final class BatchWriter: @unchecked Sendable {
     private func seriesID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
         if let id = seriesIDs[m.seriesInstanceUID] { return id }
         let id = try findOrInsert(Column("series_instance_uid") == m.seriesInstanceUID, db) {
-            SeriesRecord(id: nil, seriesInstanceUid: m.seriesInstanceUID, studyId: try studyID(for: m, db),
-                         modality: m.modality, seriesNumber: m.seriesNumber,
-                         description: m.seriesDescription, bodyPart: m.bodyPartExamined)
+            SeriesRecord(
+                id: nil, seriesInstanceUid: m.seriesInstanceUID, studyId: try studyID(for: m, db),
+                modality: m.modality, seriesNumber: m.seriesNumber,
+                description: m.seriesDescription, bodyPart: m.bodyPartExamined)
         }
         seriesIDs[m.seriesInstanceUID] = id
         return id
@@ -392,9 +401,10 @@ private final class BatchWriter: @unchecked Sendable {
     private func studyID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {
         if let id = studyIDs[m.studyInstanceUID] { return id }
         let id = try findOrInsert(Column("study_instance_uid") == m.studyInstanceUID, db) {
-            StudyRecord(id: nil, studyInstanceUid: m.studyInstanceUID, patientId: try patientID(for: m, db),
-                        studyDate: m.studyDate, studyTime: m.studyTime,
-                        description: m.studyDescription, accessionNumber: m.accessionNumber)
+            StudyRecord(
+                id: nil, studyInstanceUid: m.studyInstanceUID, patientId: try patientID(for: m, db),
+                studyDate: m.studyDate, studyTime: m.studyTime,
+                description: m.studyDescription, accessionNumber: m.accessionNumber)
         }
         studyIDs[m.studyInstanceUID] = id
         return id
@@ -412,8 +422,10 @@ private final class BatchWriter: @unchecked Sendable {
 
     /// The id of the row matching `filter`, inserting `make()` when there is none
     /// (an earlier import may have catalogued the patient, study or series).
-    private func findOrInsert<Record: CatalogRecord>(_ filter: SQLExpression, _ db: Database,
-                                                     make: () throws -> Record) throws -> Int64 {
+    private func findOrInsert<Record: CatalogRecord>(
+        _ filter: SQLExpression, _ db: Database,
+        make: () throws -> Record
+    ) throws -> Int64 {
         if let existing = try Record.filter(filter).fetchOne(db) { return existing.id! }
         var record = try make()
         try record.insert(db)

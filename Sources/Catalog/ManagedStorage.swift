@@ -1,8 +1,9 @@
 import CPlatform
 import DICOM
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The catalog's managed copies: `storage/<aa>/<sha256>.dcm`, named by
@@ -46,8 +47,9 @@ public struct ManagedStorage: Sendable {
     func stage(source: String) throws -> StagedFile {
         let staged = incoming.appendingPathComponent(UUID().uuidString).path
         let (sha256, size) = try FileDigest.copy(from: source, to: staged)
-        return StagedFile(stagedPath: staged, sha256: sha256, size: size,
-                          finalPath: absolutePath(relative: relativePath(sha256: sha256)))
+        return StagedFile(
+            stagedPath: staged, sha256: sha256, size: size,
+            finalPath: absolutePath(relative: relativePath(sha256: sha256)))
     }
 
     /// Makes the staged files durable, then renames them into place and makes
@@ -75,8 +77,9 @@ public struct ManagedStorage: Sendable {
 
     /// Creates the storage folders, owner-only.
     func prepare() throws {
-        try FileManager.default.createDirectory(at: incoming, withIntermediateDirectories: true,
-                                                attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            at: incoming, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o700])
     }
 
     /// Every content file present in storage, as relative paths.

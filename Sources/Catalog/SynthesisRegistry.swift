@@ -19,8 +19,10 @@ public struct SynthesisRecord: Codable, Sendable, Equatable {
     public var outputFolder: String
     public var createdAt: String
 
-    public init(modelId: Int64?, modelName: String, checkpointDigest: String, seed: UInt64?, latentsSha256: String?,
-                frameCount: Int, studyInstanceUid: String, seriesInstanceUid: String, outputFolder: String, createdAt: String) {
+    public init(
+        modelId: Int64?, modelName: String, checkpointDigest: String, seed: UInt64?, latentsSha256: String?,
+        frameCount: Int, studyInstanceUid: String, seriesInstanceUid: String, outputFolder: String, createdAt: String
+    ) {
         self.modelId = modelId
         self.modelName = modelName
         self.checkpointDigest = checkpointDigest
@@ -74,13 +76,18 @@ extension Catalog {
             var inserted = synthesis
             try inserted.insert(db)
             for instance in instances {
-                guard let instanceId = try Int64.fetchOne(db, sql: "SELECT id FROM instances WHERE sop_instance_uid = ?",
-                                                          arguments: [instance.sopInstanceUid]) else {
+                guard
+                    let instanceId = try Int64.fetchOne(
+                        db, sql: "SELECT id FROM instances WHERE sop_instance_uid = ?",
+                        arguments: [instance.sopInstanceUid])
+                else {
                     throw SynthesisRegistryError.instanceNotCatalogued(instance.sopInstanceUid)
                 }
                 for (offset, latentIndex) in instance.latentIndices.enumerated() {
-                    try SyntheticFrameRecord(instanceId: instanceId, frameNumber: offset + 1, synthesisId: inserted.id!,
-                                             latentIndex: latentIndex).insert(db)
+                    try SyntheticFrameRecord(
+                        instanceId: instanceId, frameNumber: offset + 1, synthesisId: inserted.id!,
+                        latentIndex: latentIndex
+                    ).insert(db)
                 }
             }
             return inserted
@@ -91,10 +98,12 @@ extension Catalog {
     /// (NULL when a file did not state it), for the honest value of exports.
     public func burnedInAnnotations(modelId: Int64) throws -> [String?] {
         try read { db in
-            try String?.fetchAll(db, sql: """
-                SELECT i.burned_in_annotation FROM model_instances l JOIN instances i ON i.id = l.instance_id
-                WHERE l.model_id = ? AND l.role = 'training'
-                """, arguments: [modelId])
+            try String?.fetchAll(
+                db,
+                sql: """
+                    SELECT i.burned_in_annotation FROM model_instances l JOIN instances i ON i.id = l.instance_id
+                    WHERE l.model_id = ? AND l.role = 'training'
+                    """, arguments: [modelId])
         }
     }
 }

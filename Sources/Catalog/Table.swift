@@ -75,10 +75,12 @@ extension Table {
         // leading apostrophe (OWASP, CSV injection); numbers stay numbers.
         func cell(_ value: CatalogValue) -> String {
             guard case .text(let text) = value, let first = text.unicodeScalars.first,
-                  ["=", "+", "-", "@", "\t", "\r"].contains(first) else { return Self.plain(value) }
+                ["=", "+", "-", "@", "\t", "\r"].contains(first)
+            else { return Self.plain(value) }
             return "'" + text
         }
-        let lines = [columns.map(field).joined(separator: ",")]
+        let lines =
+            [columns.map(field).joined(separator: ",")]
             + rows.map { $0.map { field(cell($0)) }.joined(separator: ",") }
         return lines.joined(separator: "\r\n") + "\r\n"
     }

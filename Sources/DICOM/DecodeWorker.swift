@@ -1,7 +1,8 @@
 import CPlatform
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Parses and decodes untrusted files in a child process, so that a file that
@@ -99,7 +100,8 @@ public final class DecodeWorker {
         guard ms_pipe_cloexec(&input) == 0 else { throw startFailure(errno) }
         guard ms_pipe_cloexec(&output) == 0 else {
             let saved = errno
-            close(input[0]); close(input[1])
+            close(input[0])
+            close(input[1])
             throw startFailure(saved)
         }
         var actions = posix_spawn_file_actions_t()
@@ -114,7 +116,8 @@ public final class DecodeWorker {
         close(input[0])
         close(output[1])
         guard status == 0 else {
-            close(input[1]); close(output[0])
+            close(input[1])
+            close(output[0])
             throw startFailure(status)
         }
         child = pid
@@ -170,8 +173,10 @@ public final class DecodeWorker {
     }
 
     static func signalName(_ number: Int32) -> String {
-        let names: [Int32: String] = [SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGFPE: "SIGFPE",
-                                      SIGILL: "SIGILL", SIGKILL: "SIGKILL, perhaps out of memory"]
+        let names: [Int32: String] = [
+            SIGSEGV: "SIGSEGV", SIGBUS: "SIGBUS", SIGABRT: "SIGABRT", SIGFPE: "SIGFPE",
+            SIGILL: "SIGILL", SIGKILL: "SIGKILL, perhaps out of memory",
+        ]
         return "signal \(number)" + (names[number].map { ", \($0)" } ?? "")
     }
 

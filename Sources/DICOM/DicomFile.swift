@@ -99,8 +99,9 @@ public final class DicomFile {
 
     /// Rows, columns and frames as the file states them.
     public var geometry: FrameGeometry {
-        FrameGeometry(rows: integer(.rows) ?? 0, columns: integer(.columns) ?? 0,
-                      frames: integer(.numberOfFrames) ?? 1)
+        FrameGeometry(
+            rows: integer(.rows) ?? 0, columns: integer(.columns) ?? 0,
+            frames: integer(.numberOfFrames) ?? 1)
     }
 
     /// Frame `index` (0-based) as 8-bit grayscale for training; see

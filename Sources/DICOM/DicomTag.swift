@@ -106,4 +106,3 @@ public struct DicomPath: Sendable, CustomStringConvertible {
         DicomPath(description: "\(description)[\(item)].\(tag)")
     }
 }
-

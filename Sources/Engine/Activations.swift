@@ -18,7 +18,10 @@ public final class LeakyReLU: Layer {
             let y = reuseTensor(&output, x.shape)
             let slope = self.slope
             parallelChunks(x.count) { range in
-                for i in range { let v = x.data[i]; y.data[i] = v > 0 ? v : v * slope }
+                for i in range {
+                    let v = x.data[i]
+                    y.data[i] = v > 0 ? v : v * slope
+                }
             }
             return y
         }
@@ -136,8 +139,10 @@ public final class Upsample2x: Layer {
                         let top = target + 2 * i * 2 * w, bottom = top + 2 * w
                         for j in 0..<w {
                             let v = source[i * w + j]
-                            top[2 * j] = v; top[2 * j + 1] = v
-                            bottom[2 * j] = v; bottom[2 * j + 1] = v
+                            top[2 * j] = v
+                            top[2 * j + 1] = v
+                            bottom[2 * j] = v
+                            bottom[2 * j + 1] = v
                         }
                     }
                 }

@@ -109,8 +109,10 @@ func channelMajor(_ source: UnsafePointer<Float>, batch: Int, channels: Int, pla
 }
 
 /// [C, N*HW] to [N, C, HW], adding `bias[c]` when given.
-func batchMajor(_ source: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int, bias: UnsafePointer<Float>?,
-                into destination: UnsafeMutablePointer<Float>) {
+func batchMajor(
+    _ source: UnsafePointer<Float>, batch: Int, channels: Int, plane: Int, bias: UnsafePointer<Float>?,
+    into destination: UnsafeMutablePointer<Float>
+) {
     parallelChunks(channels, minimumPerThread: 1) { range in
         for c in range {
             let b = bias?[c] ?? 0
@@ -137,12 +139,15 @@ func addChannelSums(_ tensor: Tensor, into sums: UnsafeMutablePointer<Float>) {
 
 /// Row-major single-precision GEMM: C = alpha * op(A) op(B) + beta * C.
 @inline(__always)
-public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
-          _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float, _ c: UnsafeMutablePointer<Float>) {
+public func gemm(
+    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float = 1,
+    _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, beta: Float, _ c: UnsafeMutablePointer<Float>
+) {
     Profiler.countGEMM(m: m, n: n, k: k)
-    cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
-                beta, c, Int32(n))
+    cblas_sgemm(
+        CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+        Int32(m), Int32(n), Int32(k), alpha, a, Int32(transposeA ? m : k), b, Int32(transposeB ? k : n),
+        beta, c, Int32(n))
 }
 
 /// Transient matrices of one model's layers (permuted gradients, columns),
@@ -189,8 +194,10 @@ public final class Conv2d: Layer {
     static let pointwisePlane = 256
     private var isPointwise = false
 
-    public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-                kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true) {
+    public init(
+        _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
+        kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true
+    ) {
         self.store = store
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -198,8 +205,9 @@ public final class Conv2d: Layer {
         self.stride = stride
         self.padding = padding
         let fanIn = inChannels * kernel * kernel
-        weight = store.make("\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
-                            initialize: initializer.uniform(fanIn: fanIn))
+        weight = store.make(
+            "\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
+            initialize: initializer.uniform(fanIn: fanIn))
         self.bias = bias ? store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn)) : nil
     }
 
@@ -208,8 +216,9 @@ public final class Conv2d: Layer {
             let (n, c, h, w) = input.nchw
             precondition(c == inChannels, "Conv2d \(weight.name): input has \(c) channels, expected \(inChannels)")
             let outHeight = (h + 2 * padding - kernel) / stride + 1, outWidth = (w + 2 * padding - kernel) / stride + 1
-            geometry = PatchGeometry(channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
-                                     columnsHigh: outHeight, columnsWide: outWidth)
+            geometry = PatchGeometry(
+                channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
+                columnsHigh: outHeight, columnsWide: outWidth)
             inputShape = input.shape
             isPointwise = kernel == 1 && stride == 1 && padding == 0 && h * w >= Self.pointwisePlane
             if convolvesDirectly || isPointwise {
@@ -221,10 +230,12 @@ public final class Conv2d: Layer {
             let cols = reuseTensor(&columns, [geometry.rows, n * geometry.positions])
             im2col(input.data, batch: n, geometry, into: cols.data)
             let product = store.workspace.a(outChannels * n * geometry.positions)
-            gemm(transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
-                 store.value(weight), cols.data, beta: 0, product)
+            gemm(
+                transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
+                store.value(weight), cols.data, beta: 0, product)
             let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-            batchMajor(product, batch: n, channels: outChannels, plane: geometry.positions, bias: bias.map { store.value($0) }, into: y.data)
+            batchMajor(
+                product, batch: n, channels: outChannels, plane: geometry.positions, bias: bias.map { store.value($0) }, into: y.data)
             return y
         }
     }
@@ -237,13 +248,15 @@ public final class Conv2d: Layer {
             let dy = store.workspace.a(outChannels * positions)
             channelMajor(outputGradient.data, batch: n, channels: outChannels, plane: geometry.positions, into: dy)
             if parameterGradients {
-                gemm(transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
-                     dy, columns!.data, beta: 1, store.gradient(weight))
+                gemm(
+                    transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
+                    dy, columns!.data, beta: 1, store.gradient(weight))
                 if let bias { addChannelSums(outputGradient, into: store.gradient(bias)) }
             }
             let dcols = store.workspace.b(geometry.rows * positions)
-            gemm(transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
-                 store.value(weight), dy, beta: 0, dcols)
+            gemm(
+                transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
+                store.value(weight), dy, beta: 0, dcols)
             let dx = reuseTensor(&inputGradient, inputShape)
             col2im(dcols, batch: n, geometry, into: dx.data)
             return dx
@@ -260,8 +273,9 @@ extension Conv2d {
         for image in 0..<n {
             let target = y.data + image * outChannels * plane
             for o in 0..<outChannels { (target + o * plane).update(repeating: biases?[o] ?? 0, count: plane) }
-            gemm(transposeA: false, transposeB: false, m: outChannels, n: plane, k: c, store.value(weight),
-                 x.data + image * c * plane, beta: 1, target)
+            gemm(
+                transposeA: false, transposeB: false, m: outChannels, n: plane, k: c, store.value(weight),
+                x.data + image * c * plane, beta: 1, target)
         }
     }
 
@@ -274,11 +288,13 @@ extension Conv2d {
         for image in 0..<n {
             let gradient = dy.data + image * outChannels * plane
             if parameterGradients {
-                gemm(transposeA: false, transposeB: true, m: outChannels, n: c, k: plane, gradient,
-                     x.data + image * c * plane, beta: 1, store.gradient(weight))
+                gemm(
+                    transposeA: false, transposeB: true, m: outChannels, n: c, k: plane, gradient,
+                    x.data + image * c * plane, beta: 1, store.gradient(weight))
             }
-            gemm(transposeA: true, transposeB: false, m: c, n: plane, k: outChannels, store.value(weight), gradient,
-                 beta: 0, dx.data + image * c * plane)
+            gemm(
+                transposeA: true, transposeB: false, m: c, n: plane, k: outChannels, store.value(weight), gradient,
+                beta: 0, dx.data + image * c * plane)
         }
         if parameterGradients, let bias { addChannelSums(dy, into: store.gradient(bias)) }
         return dx
@@ -394,8 +410,10 @@ public final class ConvTranspose2d: Layer {
     private var inputShape: [Int] = []
     private var geometry: PatchGeometry!
 
-    public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-                kernel: Int, stride: Int, padding: Int, outputPadding: Int) {
+    public init(
+        _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
+        kernel: Int, stride: Int, padding: Int, outputPadding: Int
+    ) {
         self.store = store
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -405,8 +423,9 @@ public final class ConvTranspose2d: Layer {
         self.outputPadding = outputPadding
         // PyTorch computes fan-in from dimension 1 of the weight: out * k * k.
         let fanIn = outChannels * kernel * kernel
-        weight = store.make("\(name).weight", shape: [inChannels, outChannels, kernel, kernel],
-                            initialize: initializer.uniform(fanIn: fanIn))
+        weight = store.make(
+            "\(name).weight", shape: [inChannels, outChannels, kernel, kernel],
+            initialize: initializer.uniform(fanIn: fanIn))
         bias = store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn))
     }
 
@@ -416,14 +435,16 @@ public final class ConvTranspose2d: Layer {
             precondition(c == inChannels, "ConvTranspose2d \(weight.name): input has \(c) channels, expected \(inChannels)")
             let outHeight = (h - 1) * stride - 2 * padding + kernel + outputPadding
             let outWidth = (w - 1) * stride - 2 * padding + kernel + outputPadding
-            geometry = PatchGeometry(channels: outChannels, height: outHeight, width: outWidth, kernel: kernel, stride: stride,
-                                     padding: padding, columnsHigh: h, columnsWide: w)
+            geometry = PatchGeometry(
+                channels: outChannels, height: outHeight, width: outWidth, kernel: kernel, stride: stride,
+                padding: padding, columnsHigh: h, columnsWide: w)
             inputShape = input.shape
             let x = reuseTensor(&channelMajorInput, [c, n * h * w])
             channelMajor(input.data, batch: n, channels: c, plane: h * w, into: x.data)
             let cols = store.workspace.a(geometry.rows * n * h * w)
-            gemm(transposeA: true, transposeB: false, m: geometry.rows, n: n * h * w, k: inChannels,
-                 store.value(weight), x.data, beta: 0, cols)
+            gemm(
+                transposeA: true, transposeB: false, m: geometry.rows, n: n * h * w, k: inChannels,
+                store.value(weight), x.data, beta: 0, cols)
             let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
             col2im(cols, batch: n, geometry, into: y.data)
             addBias(y)
@@ -449,13 +470,15 @@ public final class ConvTranspose2d: Layer {
             let dcols = store.workspace.a(geometry.rows * positions)
             im2col(outputGradient.data, batch: n, geometry, into: dcols)
             if parameterGradients {
-                gemm(transposeA: false, transposeB: true, m: inChannels, n: geometry.rows, k: positions,
-                     channelMajorInput!.data, dcols, beta: 1, store.gradient(weight))
+                gemm(
+                    transposeA: false, transposeB: true, m: inChannels, n: geometry.rows, k: positions,
+                    channelMajorInput!.data, dcols, beta: 1, store.gradient(weight))
                 addChannelSums(outputGradient, into: store.gradient(bias))
             }
             let dxMajor = store.workspace.b(inChannels * positions)
-            gemm(transposeA: false, transposeB: false, m: inChannels, n: positions, k: geometry.rows,
-                 store.value(weight), dcols, beta: 0, dxMajor)
+            gemm(
+                transposeA: false, transposeB: false, m: inChannels, n: positions, k: geometry.rows,
+                store.value(weight), dcols, beta: 0, dxMajor)
             let dx = reuseTensor(&inputGradient, inputShape)
             batchMajor(dxMajor, batch: n, channels: inChannels, plane: geometry.positions, bias: nil, into: dx.data)
             return dx

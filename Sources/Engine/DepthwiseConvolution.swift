@@ -14,14 +14,17 @@ public final class DepthwiseConv2d: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
 
-    public init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, channels: Int, kernel: Int, stride: Int = 1,
-                padding: Int = 0, bias: Bool = true) {
+    public init(
+        _ name: String, store: ParameterStore, initializer: DefaultInitializer, channels: Int, kernel: Int, stride: Int = 1,
+        padding: Int = 0, bias: Bool = true
+    ) {
         self.store = store
         self.channels = channels
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
-        weight = store.make("\(name).weight", shape: [channels, 1, kernel, kernel], initialize: initializer.uniform(fanIn: kernel * kernel))
+        weight = store.make(
+            "\(name).weight", shape: [channels, 1, kernel, kernel], initialize: initializer.uniform(fanIn: kernel * kernel))
         self.bias = bias ? store.make("\(name).bias", shape: [channels], initialize: initializer.uniform(fanIn: kernel * kernel)) : nil
     }
 
@@ -29,11 +32,15 @@ public final class DepthwiseConv2d: Layer {
     /// image (`PatchGeometry.validColumns`, applied to both axes), so that
     /// the inner loops run without bounds tests over contiguous (stride 1)
     /// or evenly strided memory.
-    private func validRanges(height h: Int, width w: Int, outHeight oh: Int, outWidth ow: Int) -> (rows: [Range<Int>], columns: [Range<Int>]) {
-        let columns = PatchGeometry(channels: 1, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
-                                    columnsHigh: oh, columnsWide: ow)
-        let rows = PatchGeometry(channels: 1, height: w, width: h, kernel: kernel, stride: stride, padding: padding,
-                                 columnsHigh: ow, columnsWide: oh)
+    private func validRanges(height h: Int, width w: Int, outHeight oh: Int, outWidth ow: Int) -> (
+        rows: [Range<Int>], columns: [Range<Int>]
+    ) {
+        let columns = PatchGeometry(
+            channels: 1, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
+            columnsHigh: oh, columnsWide: ow)
+        let rows = PatchGeometry(
+            channels: 1, height: w, width: h, kernel: kernel, stride: stride, padding: padding,
+            columnsHigh: ow, columnsWide: oh)
         return ((0..<kernel).map { rows.validColumns(kj: $0) }, (0..<kernel).map { columns.validColumns(kj: $0) })
     }
 

@@ -22,7 +22,8 @@ public final class Linear: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         Profiler.measure("Linear", .forward) {
             let n = x.shape[0]
-            precondition(x.count == n * inFeatures, "Linear \(weight.name): input \(x.shape) does not hold \(inFeatures) features per sample")
+            precondition(
+                x.count == n * inFeatures, "Linear \(weight.name): input \(x.shape) does not hold \(inFeatures) features per sample")
             input = x
             let y = reuseTensor(&output, [n, outFeatures])
             let bias = store.value(self.bias)
@@ -37,8 +38,9 @@ public final class Linear: Layer {
             let x = input!
             let n = x.shape[0]
             if parameterGradients {
-                gemm(transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: n, dy.data, x.data, beta: 1,
-                     store.gradient(weight))
+                gemm(
+                    transposeA: true, transposeB: false, m: outFeatures, n: inFeatures, k: n, dy.data, x.data, beta: 1,
+                    store.gradient(weight))
                 let biasGradient = store.gradient(bias)
                 for row in 0..<n {
                     for j in 0..<outFeatures { biasGradient[j] += dy.data[row * outFeatures + j] }

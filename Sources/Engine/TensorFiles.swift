@@ -52,7 +52,10 @@ public enum SafeTensors {
         withUnsafeBytes(of: UInt64(json.count).littleEndian) { data.append(contentsOf: $0) }
         data.append(json)
         for (_, array) in tensors {
-            array.values.withUnsafeBufferPointer { data.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
+            array.values.withUnsafeBufferPointer {
+                data.append(
+                    UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4))
+            }
         }
         return data
     }
@@ -66,7 +69,9 @@ public enum SafeTensors {
     }
 
     /// Reads the tensors of a safetensors file already in memory; `path` names it in errors.
-    public static func read(data: Data, path: String) throws -> (tensors: [String: NamedArray], metadata: [String: String], skipped: [String]) {
+    public static func read(data: Data, path: String) throws -> (
+        tensors: [String: NamedArray], metadata: [String: String], skipped: [String]
+    ) {
         guard data.count >= 8 else { throw TensorFileError("not a safetensors file (too short)", path: path) }
         let headerLength = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) }
         guard headerLength <= UInt64(data.count - 8), headerLength < 100_000_000 else {
@@ -85,14 +90,16 @@ public enum SafeTensors {
                 continue
             }
             guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-                  let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2 else {
+                let shape = entry["shape"] as? [Int], let offsets = entry["data_offsets"] as? [Int], offsets.count == 2
+            else {
                 throw TensorFileError("malformed entry for tensor \(name)", path: path)
             }
             guard dtype == "F32" else {
                 skipped.append(name)
                 continue
             }
-            guard let count = elementCount(shape), offsets[0] >= 0, offsets[1] - offsets[0] == count * 4, start + offsets[1] <= data.count else {
+            guard let count = elementCount(shape), offsets[0] >= 0, offsets[1] - offsets[0] == count * 4, start + offsets[1] <= data.count
+            else {
                 throw TensorFileError("tensor \(name) of shape \(shape) has byte range \(offsets), outside the file", path: path)
             }
             var values = [Float](repeating: 0, count: count)
@@ -145,18 +152,24 @@ public enum NumpyFile {
         let major = bytes[6]
         let headerStart = major == 1 ? 10 : 12
         guard bytes.count >= headerStart else { throw TensorFileError("truncated .npy header", path: path) }
-        let headerLength = major == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
+        let headerLength =
+            major == 1
+            ? Int(bytes[8]) | Int(bytes[9]) << 8
             : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
         guard headerStart + headerLength <= bytes.count else { throw TensorFileError("truncated .npy header", path: path) }
         let header = String(decoding: bytes[headerStart..<(headerStart + headerLength)], as: UTF8.self)
         guard header.contains("'descr': '<f4'") else {
-            throw TensorFileError("only float32 little-endian .npy files are supported (header \(header.trimmingCharacters(in: .whitespacesAndNewlines)))", path: path)
+            throw TensorFileError(
+                "only float32 little-endian .npy files are supported (header \(header.trimmingCharacters(in: .whitespacesAndNewlines)))",
+                path: path)
         }
         guard header.contains("'fortran_order': False") else { throw TensorFileError("Fortran-ordered .npy is not supported", path: path) }
         guard let open = header.firstIndex(of: "("), let close = header.firstIndex(of: ")") else {
             throw TensorFileError("no shape in .npy header", path: path)
         }
-        let shape = header[header.index(after: open)..<close].split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        let shape = header[header.index(after: open)..<close].split(separator: ",").compactMap {
+            Int($0.trimmingCharacters(in: .whitespaces))
+        }
         let start = headerStart + headerLength
         guard let count = elementCount(shape) else { throw TensorFileError(".npy shape \(shape) is impossible", path: path) }
         guard bytes.count - start == count * 4 else {
@@ -181,7 +194,10 @@ extension ParameterStore {
     public func load(_ arrays: [String: NamedArray], source: String) throws -> [String] {
         var problems: [String] = []
         for parameter in parameters {
-            guard let array = arrays[parameter.name] else { problems.append("missing \(parameter.name)"); continue }
+            guard let array = arrays[parameter.name] else {
+                problems.append("missing \(parameter.name)")
+                continue
+            }
             guard array.shape == parameter.shape else {
                 problems.append("\(parameter.name) has shape \(array.shape), expected \(parameter.shape)")
                 continue
@@ -189,7 +205,10 @@ extension ParameterStore {
             array.values.withUnsafeBufferPointer { value(parameter).update(from: $0.baseAddress!, count: parameter.count) }
         }
         for (name, tensor) in buffers {
-            guard let array = arrays[name] else { problems.append("missing \(name)"); continue }
+            guard let array = arrays[name] else {
+                problems.append("missing \(name)")
+                continue
+            }
             guard array.shape == tensor.shape else {
                 problems.append("\(name) has shape \(array.shape), expected \(tensor.shape)")
                 continue
@@ -197,8 +216,9 @@ extension ParameterStore {
             array.values.withUnsafeBufferPointer { tensor.data.update(from: $0.baseAddress!, count: tensor.count) }
         }
         guard problems.isEmpty else {
-            throw TensorFileError("checkpoint does not fit the model: " + problems.prefix(8).joined(separator: "; ")
-                                  + (problems.count > 8 ? "; and \(problems.count - 8) more" : ""), path: source)
+            throw TensorFileError(
+                "checkpoint does not fit the model: " + problems.prefix(8).joined(separator: "; ")
+                    + (problems.count > 8 ? "; and \(problems.count - 8) more" : ""), path: source)
         }
         let known = Set(parameters.map(\.name) + buffers.map(\.name))
         return arrays.keys.filter { !known.contains($0) }.sorted()

@@ -24,8 +24,10 @@ public struct DataCopyingTest: Sendable {
     /// generated frames, else all frames form one cell. Nil when there are
     /// fewer than 2 held-out or generated frames. The distances are each
     /// frame's to its nearest training frame.
-    public static func run(training: FrameMatrix, heldOut: FrameMatrix, generated: FrameMatrix, heldOutDistances: [Float],
-                           generatedDistances: [Float], seed: UInt64 = 1) -> DataCopyingTest? {
+    public static func run(
+        training: FrameMatrix, heldOut: FrameMatrix, generated: FrameMatrix, heldOutDistances: [Float],
+        generatedDistances: [Float], seed: UInt64 = 1
+    ) -> DataCopyingTest? {
         guard heldOut.count >= 2, generated.count >= 2, training.count >= 1 else { return nil }
         let k = max(1, min(10, heldOut.count / 20, training.count))
         let centroids = kMeans(training, k: k, seed: seed)

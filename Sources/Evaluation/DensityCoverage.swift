@@ -51,8 +51,9 @@ public struct DensityCoverage: Sendable, Equatable {
         // Density: each generated frame its own group (series hit over k); coverage: real frames grouped by series.
         let densityInterval = GroupBootstrap.ratioInterval([inBalls.map { (hits: $0, total: neighbours) }], random: &random)
         let coverageInterval = GroupBootstrap.ratioInterval([GroupBootstrap.groups(of: series) { covered[$0] }], random: &random)
-        return DensityCoverage(density: Float(inBalls.reduce(0, +)) / Float(neighbours * m), densityInterval: densityInterval,
-                               coverage: Float(covered.filter { $0 }.count) / Float(n), coverageInterval: coverageInterval)
+        return DensityCoverage(
+            density: Float(inBalls.reduce(0, +)) / Float(neighbours * m), densityInterval: densityInterval,
+            coverage: Float(covered.filter { $0 }.count) / Float(n), coverageInterval: coverageInterval)
     }
 
     /// |a_i - b_j|^2 for every pair, [a.count, b.count], from one matrix product.
@@ -88,8 +89,10 @@ public enum RandomEmbedding {
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         var layers: [Layer] = []
         for (index, (input, output)) in [(1, 32), (32, 64), (64, 128)].enumerated() {
-            layers.append(Conv2d("embedding\(index)", store: store, initializer: initializer, inChannels: input, outChannels: output,
-                                 kernel: 4, stride: 2, padding: 1))
+            layers.append(
+                Conv2d(
+                    "embedding\(index)", store: store, initializer: initializer, inChannels: input, outChannels: output,
+                    kernel: 4, stride: 2, padding: 1))
             layers.append(LeakyReLU(slope: 0))
         }
         let network = Sequential(layers)

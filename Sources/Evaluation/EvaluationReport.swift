@@ -28,52 +28,88 @@ public enum EvaluationReport {
     }
 
     /// Writes the sheet and the page into `folder` (made by `prepare`).
-    static func write(_ result: EvaluationResult, generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix,
-                      copyChecks: [CopyCheck], side: Int, to folder: URL) throws {
-        let real = Array((0..<min(columns, validation.count)).map { validation.row($0) }
-                         + (0..<min(columns, training.count)).map { training.row($0 * max(1, training.count / columns)) }).prefix(columns)
+    static func write(
+        _ result: EvaluationResult, generated: FrameMatrix, training: FrameMatrix, validation: FrameMatrix,
+        copyChecks: [CopyCheck], side: Int, to folder: URL
+    ) throws {
+        let real = Array(
+            (0..<min(columns, validation.count)).map { validation.row($0) }
+                + (0..<min(columns, training.count)).map { training.row($0 * max(1, training.count / columns)) }
+        ).prefix(columns)
         let closest = copyChecks.indices.filter { copyChecks[$0].nearestTraining >= 0 }
             .sorted { copyChecks[$0].distance < copyChecks[$1].distance }.prefix(columns)
-        var rows: [[ArraySlice<Float>]] = [Array(real), (0..<min(columns, generated.count)).map { generated.row($0) },
-                                            closest.map { generated.row($0) }, closest.map { training.row(copyChecks[$0].nearestTraining) }]
+        var rows: [[ArraySlice<Float>]] = [
+            Array(real), (0..<min(columns, generated.count)).map { generated.row($0) },
+            closest.map { generated.row($0) }, closest.map { training.row(copyChecks[$0].nearestTraining) },
+        ]
         let blank = ArraySlice([Float](repeating: -1, count: side * side))
         rows = rows.map { $0 + Array(repeating: blank, count: columns - $0.count) }
-        try SampleGrid.write(images: rows.flatMap { $0.flatMap { $0 } }, count: rows.count * columns, side: side, columns: columns,
-                             path: folder.appendingPathComponent(sheetFile).path)
+        try SampleGrid.write(
+            images: rows.flatMap { $0.flatMap { $0 } }, count: rows.count * columns, side: side, columns: columns,
+            path: folder.appendingPathComponent(sheetFile).path)
         let captions = closest.map { String(format: "%.3f", copyChecks[$0].distance) + (copyChecks[$0].isCopy ? " (copy)" : "") }
             .joined(separator: ", ")
         do {
-            try page(result, nearestCaptions: captions).write(to: folder.appendingPathComponent(pageFile), atomically: true, encoding: .utf8)
+            try page(result, nearestCaptions: captions).write(
+                to: folder.appendingPathComponent(pageFile), atomically: true, encoding: .utf8)
         } catch {
             throw EvaluationError.report("cannot write (\(error.localizedDescription))", path: folder.appendingPathComponent(pageFile).path)
         }
     }
 
-    static func page(_ result: EvaluationResult, nearestCaptions: String) -> String {
-        let f = result.figures
-        func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a (too few frames)" }
-        func withInterval(_ value: Float?, _ bounds: [Float]?) -> String {
-            guard let value, let bounds else { return show(value) }
-            return String(format: "%.3f (95 %% interval %.3f-%.3f)", value, bounds[0], bounds[1])
-        }
-        let rows: [(String, String, String)] = [
-            ("c2st_accuracy", withInterval(f.validation.c2stAccuracy, f.validation.c2stAccuracyInterval), "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable; 95 % interval by bootstrap over the test series"),
-            ("c2st_test_frames, c2st_test_series", f.validation.c2stTestFrames.map { "\($0) frames of \(f.validation.c2stTestSeries!) series" } ?? "n/a", "the size of the test"),
-            ("c2st_calibration_accuracy", withInterval(f.validation.c2stCalibrationAccuracy, f.validation.c2stCalibrationInterval), "the same test on two halves of the validation frames, split by series"),
-            ("c2st_verdict", f.validation.c2stVerdict?.rawValue ?? "n/a", "what the intervals allow: distinguishable, indistinguishable, or undecided (too few series)"),
-            ("against_training.c2st_accuracy", withInterval(f.againstTraining.c2stAccuracy, f.againstTraining.c2stAccuracyInterval), "generated vs training frames"),
-            ("against_training.c2st_calibration_accuracy", withInterval(f.againstTraining.c2stCalibrationAccuracy, f.againstTraining.c2stCalibrationInterval), "two halves of the training frames"),
+    /// "0.1234", or a reason when a figure could not be computed.
+    static func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a (too few frames)" }
+
+    /// "0.123 (95 % interval 0.100-0.150)".
+    static func withInterval(_ value: Float?, _ bounds: [Float]?) -> String {
+        guard let value, let bounds else { return show(value) }
+        return String(format: "%.3f (95 %% interval %.3f-%.3f)", value, bounds[0], bounds[1])
+    }
+
+    /// The page's rows (JSON key, value, meaning) comparing the generated
+    /// frames with the validation and the training frames.
+    static func comparisonRows(_ f: EvaluationFigures) -> [(String, String, String)] {
+        [
+            (
+                "c2st_accuracy", withInterval(f.validation.c2stAccuracy, f.validation.c2stAccuracyInterval),
+                "classifier two-sample test, generated vs held-out validation frames: 0.5 indistinguishable, 1.0 separable; 95 % interval by bootstrap over the test series"
+            ),
+            (
+                "c2st_test_frames, c2st_test_series",
+                f.validation.c2stTestFrames.map { "\($0) frames of \(f.validation.c2stTestSeries!) series" } ?? "n/a",
+                "the size of the test"
+            ),
+            (
+                "c2st_calibration_accuracy", withInterval(f.validation.c2stCalibrationAccuracy, f.validation.c2stCalibrationInterval),
+                "the same test on two halves of the validation frames, split by series"
+            ),
+            (
+                "c2st_verdict", f.validation.c2stVerdict?.rawValue ?? "n/a",
+                "what the intervals allow: distinguishable, indistinguishable, or undecided (too few series)"
+            ),
+            (
+                "against_training.c2st_accuracy", withInterval(f.againstTraining.c2stAccuracy, f.againstTraining.c2stAccuracyInterval),
+                "generated vs training frames"
+            ),
+            (
+                "against_training.c2st_calibration_accuracy",
+                withInterval(f.againstTraining.c2stCalibrationAccuracy, f.againstTraining.c2stCalibrationInterval),
+                "two halves of the training frames"
+            ),
             ("against_training.c2st_verdict", f.againstTraining.c2stVerdict?.rawValue ?? "n/a", "the verdict against the training frames"),
-            ("data_copying_z", show(f.dataCopyingZ), "Meehan et al. C_T: below \(DataCopyingTest.copyingThreshold) flags copying, near 0 healthy, above 0 under-fitting"),
-            ("copies", "\(f.copies) of \(result.generatedFrames): \(withInterval(f.copyRate, f.copyRateInterval))", "generated frames that copy a training frame (copy distance within its radius)"),
-            ("held_out_copies", f.heldOutCopies.map { "\($0) of \(result.validationFrames): \(withInterval(f.heldOutCopyRate, f.heldOutCopyRateInterval))" } ?? "n/a (no held-out frames)", "held-out real frames the same test flags: its false-positive rate on this data"),
-            ("copy_radius", show(f.copyRadius), "copy distance within which a frame counts as a copy (smaller where real frames of different series come closer)"),
-            ("copy_distance_mean", show(f.copyDistanceMean), "mean copy distance of a generated frame to its nearest training frame: 0 copy, 0.8 blank, about 1 unrelated"),
-            ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),
-            ("nearest_train_ssim_mean", show(f.nearestTrainSsimMean), "mean SSIM to the most similar of the 8 nearest training frames"),
-            ("density", withInterval(f.validation.density, f.validation.densityInterval), "Naeem et al.: generated frames in real frames' neighbourhoods (random CNN features), 1 like the real frames, below 1 outside them"),
-            ("coverage", withInterval(f.validation.coverage, f.validation.coverageInterval), "share of real frames' neighbourhoods reached by a generated frame: low for a collapsed model"),
-            ("against_training.density, coverage", "\(withInterval(f.againstTraining.density, f.againstTraining.densityInterval)), \(withInterval(f.againstTraining.coverage, f.againstTraining.coverageInterval))", "the same against the training frames"),
+            (
+                "density", withInterval(f.validation.density, f.validation.densityInterval),
+                "Naeem et al.: generated frames in real frames' neighbourhoods (random CNN features), 1 like the real frames, below 1 outside them"
+            ),
+            (
+                "coverage", withInterval(f.validation.coverage, f.validation.coverageInterval),
+                "share of real frames' neighbourhoods reached by a generated frame: low for a collapsed model"
+            ),
+            (
+                "against_training.density, coverage",
+                "\(withInterval(f.againstTraining.density, f.againstTraining.densityInterval)), \(withInterval(f.againstTraining.coverage, f.againstTraining.coverageInterval))",
+                "the same against the training frames"
+            ),
             ("ms_ssim_generated", show(f.msSsimGenerated), "mean pairwise MS-SSIM of generated frames (higher than real: less diverse)"),
             ("ms_ssim_real", show(f.validation.msSsimReal), "the same among validation frames"),
             ("against_training.ms_ssim_real", show(f.againstTraining.msSsimReal), "the same among training frames"),
@@ -82,10 +118,46 @@ public enum EvaluationReport {
             ("spectrum_distance", show(f.validation.spectrumDistance), "mean |difference| of log10 radial power spectra, vs validation"),
             ("against_training.spectrum_distance", show(f.againstTraining.spectrumDistance), "vs training"),
         ]
+    }
+
+    /// The page's rows (JSON key, value, meaning) about copies of training frames.
+    static func copyRows(_ result: EvaluationResult) -> [(String, String, String)] {
+        let f = result.figures
+        return [
+            (
+                "data_copying_z", show(f.dataCopyingZ),
+                "Meehan et al. C_T: below \(DataCopyingTest.copyingThreshold) flags copying, near 0 healthy, above 0 under-fitting"
+            ),
+            (
+                "copies", "\(f.copies) of \(result.generatedFrames): \(withInterval(f.copyRate, f.copyRateInterval))",
+                "generated frames that copy a training frame (copy distance within its radius)"
+            ),
+            (
+                "held_out_copies",
+                f.heldOutCopies.map { "\($0) of \(result.validationFrames): \(withInterval(f.heldOutCopyRate, f.heldOutCopyRateInterval))" }
+                    ?? "n/a (no held-out frames)", "held-out real frames the same test flags: its false-positive rate on this data"
+            ),
+            (
+                "copy_radius", show(f.copyRadius),
+                "copy distance within which a frame counts as a copy (smaller where real frames of different series come closer)"
+            ),
+            (
+                "copy_distance_mean", show(f.copyDistanceMean),
+                "mean copy distance of a generated frame to its nearest training frame: 0 copy, 0.8 blank, about 1 unrelated"
+            ),
+            ("nearest_train_l2_mean", show(f.nearestTrainL2Mean), "mean distance of a generated frame to its nearest training frame"),
+            ("nearest_train_ssim_mean", show(f.nearestTrainSsimMean), "mean SSIM to the most similar of the 8 nearest training frames"),
+        ]
+    }
+
+    static func page(_ result: EvaluationResult, nearestCaptions: String) -> String {
+        let rows = comparisonRows(result.figures) + copyRows(result)
         func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+                of: ">", with: "&gt;")
         }
-        let table = rows.map { "<tr><td><code>\($0.0)</code></td><td>\(escape($0.1))</td><td>\(escape($0.2))</td></tr>" }.joined(separator: "\n")
+        let table = rows.map { "<tr><td><code>\($0.0)</code></td><td>\(escape($0.1))</td><td>\(escape($0.2))</td></tr>" }.joined(
+            separator: "\n")
         let warnings = result.warnings.map { "<li>\(escape($0))</li>" }.joined(separator: "\n")
         return """
             <!DOCTYPE html>

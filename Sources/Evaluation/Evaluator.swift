@@ -87,15 +87,19 @@ public struct EvaluationFigures: Codable, Sendable, Equatable {
         case nearestTrainSsimMean, msSsimGenerated, againstTraining
     }
 
-    public init(validation: RealSetComparison, againstTraining: RealSetComparison, copying: DataCopyingTest?,
-                copies: CopyFigures, nearest: NearestFigures, msSsimGenerated: Float?) {
+    public init(
+        validation: RealSetComparison, againstTraining: RealSetComparison, copying: DataCopyingTest?,
+        copies: CopyFigures, nearest: NearestFigures, msSsimGenerated: Float?
+    ) {
         self.validation = validation
         self.againstTraining = againstTraining
         dataCopyingZ = copying?.z
         dataCopyingCells = copying?.cells
         dataCopyingFlagged = copying.map { $0.z < DataCopyingTest.copyingThreshold }
         (self.copies, copyRate, copyRateInterval) = (copies.copies, copies.copyRate, copies.copyRateInterval)
-        (heldOutCopies, heldOutCopyRate, heldOutCopyRateInterval) = (copies.heldOutCopies, copies.heldOutCopyRate, copies.heldOutCopyRateInterval)
+        (heldOutCopies, heldOutCopyRate, heldOutCopyRateInterval) = (
+            copies.heldOutCopies, copies.heldOutCopyRate, copies.heldOutCopyRateInterval
+        )
         (copyRadius, copyDistanceMean, copyDistanceMin) = (copies.radius, copies.distanceMean, copies.distanceMin)
         (nearestTrainL2Mean, nearestTrainL2Min, nearestTrainSsimMean) = (nearest.l2Mean, nearest.l2Min, nearest.ssimMean)
         self.msSsimGenerated = msSsimGenerated
@@ -213,30 +217,38 @@ public enum Evaluator {
     /// Frames per set whose power spectra are averaged (evenly spaced).
     static let spectrumFrames = 500
 
-    public static func evaluate(model: TrainedModel, catalog: Catalog, count: Int, seed: UInt64, reportFolder: URL? = nil,
-                                progress: (String) -> Void = { _ in }) throws -> EvaluationResult {
+    public static func evaluate(
+        model: TrainedModel, catalog: Catalog, count: Int, seed: UInt64, reportFolder: URL? = nil,
+        progress: (String) -> Void = { _ in }
+    ) throws -> EvaluationResult {
         guard let record = model.record else { throw EvaluationError.notRegistered(model.folder.path) }
-        guard model.generator.configuration.channels == 1 else { throw EvaluationError.notGrayscale(model.generator.configuration.channels) }
+        guard model.generator.configuration.channels == 1 else {
+            throw EvaluationError.notGrayscale(model.generator.configuration.channels)
+        }
         if let reportFolder { try EvaluationReport.prepare(folder: reportFolder) }
         let started = Date()
         progress("loading the model's frames")
         let frames = try ModelFrameSets.load(model, record: record, catalog: catalog)
         var warnings: [String] = []
         if frames.validation.count < 20 {
-            warnings.append("only \(frames.validation.count) held-out validation frames: figures against them are noisy or missing; "
-                            + "see against_training, and train with a larger --validation-fraction")
+            warnings.append(
+                "only \(frames.validation.count) held-out validation frames: figures against them are noisy or missing; "
+                    + "see against_training, and train with a larger --validation-fraction")
         }
         let heldOutSeries = Set(frames.validationIndices.map { frames.series[$0] }).count
         if heldOutSeries < 2 * ClassifierTwoSampleTest.minimumGroupsForVerdict {
-            warnings.append("only \(heldOutSeries) held-out series: the two-sample test against them cannot reach a verdict (its test "
-                            + "half needs \(ClassifierTwoSampleTest.minimumGroupsForVerdict) series, so about "
-                            + "\(2 * ClassifierTwoSampleTest.minimumGroupsForVerdict) held out); hold out more with --validation-fraction, "
-                            + "or the data set has too few series to support it")
+            warnings.append(
+                "only \(heldOutSeries) held-out series: the two-sample test against them cannot reach a verdict (its test "
+                    + "half needs \(ClassifierTwoSampleTest.minimumGroupsForVerdict) series, so about "
+                    + "\(2 * ClassifierTwoSampleTest.minimumGroupsForVerdict) held out); hold out more with --validation-fraction, "
+                    + "or the data set has too few series to support it")
         }
         progress("generating \(count) frames")
         let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
         var generatedValues: [Float] = []
-        for start in stride(from: 0, to: count, by: 32) { generatedValues += model.generate(latentRows: latents.rows(start..<min(start + 32, count))) }
+        for start in stride(from: 0, to: count, by: 32) {
+            generatedValues += model.generate(latentRows: latents.rows(start..<min(start + 32, count)))
+        }
         if let bad = generatedValues.firstIndex(where: { !$0.isFinite }) {
             throw EvaluationError.diverged(frame: bad / (frames.side * frames.side))
         }
@@ -244,18 +256,21 @@ public enum Evaluator {
         let nearest = FrameDistance.nearest(generated, in: frames.training, count: ssimCandidates)
         progress("copy detection")
         let copyChecks = CopyChecks(frames.copyDetector(), generated: generated, heldOut: frames.validation)
-        let figures = measure(generated: generated, nearest: nearest, training: frames.training, validation: frames.validation,
-                              trainingSeries: frames.trainingIndices.map { frames.series[$0] },
-                              validationSeries: frames.validationIndices.map { frames.series[$0] },
-                              copyChecks: copyChecks, side: frames.side, seed: seed, progress: progress)
-        var result = EvaluationResult(model: record.name, modelId: record.id!, checkpointSha256: model.checkpointDigest,
-                                      generatedFrames: count, seed: seed, trainingFrames: frames.training.count,
-                                      validationFrames: frames.validation.count, figures: figures, warnings: warnings,
-                                      seconds: Date().timeIntervalSince(started), createdAt: Date().formatted(.iso8601))
+        let figures = measure(
+            generated: generated, nearest: nearest, training: frames.training, validation: frames.validation,
+            trainingSeries: frames.trainingIndices.map { frames.series[$0] },
+            validationSeries: frames.validationIndices.map { frames.series[$0] },
+            copyChecks: copyChecks, side: frames.side, seed: seed, progress: progress)
+        var result = EvaluationResult(
+            model: record.name, modelId: record.id!, checkpointSha256: model.checkpointDigest,
+            generatedFrames: count, seed: seed, trainingFrames: frames.training.count,
+            validationFrames: frames.validation.count, figures: figures, warnings: warnings,
+            seconds: Date().timeIntervalSince(started), createdAt: Date().formatted(.iso8601))
         if let reportFolder {
             progress("writing the report")
-            try EvaluationReport.write(result, generated: generated, training: frames.training, validation: frames.validation,
-                                       copyChecks: copyChecks.generated, side: frames.side, to: reportFolder)
+            try EvaluationReport.write(
+                result, generated: generated, training: frames.training, validation: frames.validation,
+                copyChecks: copyChecks.generated, side: frames.side, to: reportFolder)
             result.reportFolder = reportFolder.path
         }
         guard !catalog.isReadOnly else {
@@ -265,10 +280,11 @@ public enum Evaluator {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys]
-        let stored = try catalog.recordEvaluation(EvaluationRecord(
-            modelId: record.id!, checkpointDigest: model.checkpointDigest, generatedFrames: count, seed: seed,
-            figures: String(decoding: try encoder.encode(figures), as: UTF8.self), reportFolder: reportFolder?.path,
-            createdAt: result.createdAt))
+        let stored = try catalog.recordEvaluation(
+            EvaluationRecord(
+                modelId: record.id!, checkpointDigest: model.checkpointDigest, generatedFrames: count, seed: seed,
+                figures: String(decoding: try encoder.encode(figures), as: UTF8.self), reportFolder: reportFolder?.path,
+                createdAt: result.createdAt))
         result.evaluationId = stored.id
         return result
     }
@@ -278,17 +294,21 @@ public enum Evaluator {
     /// (nearest first); `copyChecks` compare the generated and the
     /// validation frames with `training`; the series numbers keep the
     /// two-sample tests' halves apart by series.
-    public static func measure(generated: FrameMatrix, nearest: [[(index: Int, distance: Float)]], training: FrameMatrix,
-                               validation: FrameMatrix, trainingSeries: [Int], validationSeries: [Int], copyChecks: CopyChecks,
-                               side: Int, seed: UInt64, progress: (String) -> Void = { _ in }) -> EvaluationFigures {
+    public static func measure(
+        generated: FrameMatrix, nearest: [[(index: Int, distance: Float)]], training: FrameMatrix,
+        validation: FrameMatrix, trainingSeries: [Int], validationSeries: [Int], copyChecks: CopyChecks,
+        side: Int, seed: UInt64, progress: (String) -> Void = { _ in }
+    ) -> EvaluationFigures {
         let nearestDistances = nearest.map { $0[0].distance }
         let ssims = (0..<generated.count).map { index -> Float in
-            nearest[index].map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0.index)), side: side) }.max() ?? 0
+            nearest[index].map { StructuralSimilarity.ssim(unit(generated.row(index)), unit(training.row($0.index)), side: side) }.max()
+                ?? 0
         }
         progress("data-copying test")
-        let copying = DataCopyingTest.run(training: training, heldOut: validation, generated: generated,
-                                          heldOutDistances: copyChecks.heldOut.map(\.distance),
-                                          generatedDistances: copyChecks.generated.map(\.distance), seed: seed)
+        let copying = DataCopyingTest.run(
+            training: training, heldOut: validation, generated: generated,
+            heldOutDistances: copyChecks.heldOut.map(\.distance),
+            generatedDistances: copyChecks.generated.map(\.distance), seed: seed)
         let reference = GeneratedSet(generated, side: side)
         progress("comparison with the validation frames")
         let againstValidation = compare(reference, with: validation, series: validationSeries, side: side, seed: seed)
@@ -323,8 +343,9 @@ public enum Evaluator {
         let independent = Array(0..<generated.frames.count)
         let c2st = ClassifierTwoSampleTest.accuracy(generated.frames, groups: independent, real, groups: series, seed: seed)
         let calibration = ClassifierTwoSampleTest.calibration(real, groups: series, seed: seed)
-        let fidelity = DensityCoverage.measure(real: RandomEmbedding.features(real), series: series, generated: generated.features,
-                                               seed: seed)
+        let fidelity = DensityCoverage.measure(
+            real: RandomEmbedding.features(real), series: series, generated: generated.features,
+            seed: seed)
         let spectrum = real.count == 0 ? nil : ImageStatistics.meanLogSpectrum(frames(real, limit: spectrumFrames), side: side)
         return RealSetComparison(
             c2stAccuracy: c2st?.accuracy, c2stAccuracyInterval: c2st?.interval, c2stCalibrationAccuracy: calibration?.accuracy,

@@ -11,7 +11,10 @@ public enum ImageStatistics {
             var counts = [Double](repeating: 0, count: bins)
             for value in values { counts[min(bins - 1, max(0, Int(value * Float(bins))))] += 1 }
             var running = 0.0
-            return counts.map { running += $0 / Double(values.count); return running }
+            return counts.map {
+                running += $0 / Double(values.count)
+                return running
+            }
         }
         let cdfA = cumulative(a), cdfB = cumulative(b)
         return Float(zip(cdfA, cdfB).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(bins))
@@ -51,18 +54,32 @@ enum FourierTransform {
     /// |F(u, v)|^2 of a side x side real image, row-major.
     static func power2D(_ image: [Float], side: Int) -> [Double] {
         precondition(side > 0 && side & (side - 1) == 0, "the frame side must be a power of two")
-        let twiddles = (0..<(side / 2)).map { k in (cos(-2 * Double.pi * Double(k) / Double(side)), sin(-2 * Double.pi * Double(k) / Double(side))) }
+        let twiddles = (0..<(side / 2)).map { k in
+            (cos(-2 * Double.pi * Double(k) / Double(side)), sin(-2 * Double.pi * Double(k) / Double(side)))
+        }
         var real = image.map(Double.init), imaginary = [Double](repeating: 0, count: side * side)
         var rowReal = [Double](repeating: 0, count: side), rowImaginary = rowReal
         for row in 0..<side {
-            for i in 0..<side { rowReal[i] = real[row * side + i]; rowImaginary[i] = imaginary[row * side + i] }
+            for i in 0..<side {
+                rowReal[i] = real[row * side + i]
+                rowImaginary[i] = imaginary[row * side + i]
+            }
             transform(&rowReal, &rowImaginary, twiddles: twiddles)
-            for i in 0..<side { real[row * side + i] = rowReal[i]; imaginary[row * side + i] = rowImaginary[i] }
+            for i in 0..<side {
+                real[row * side + i] = rowReal[i]
+                imaginary[row * side + i] = rowImaginary[i]
+            }
         }
         for column in 0..<side {
-            for i in 0..<side { rowReal[i] = real[i * side + column]; rowImaginary[i] = imaginary[i * side + column] }
+            for i in 0..<side {
+                rowReal[i] = real[i * side + column]
+                rowImaginary[i] = imaginary[i * side + column]
+            }
             transform(&rowReal, &rowImaginary, twiddles: twiddles)
-            for i in 0..<side { real[i * side + column] = rowReal[i]; imaginary[i * side + column] = rowImaginary[i] }
+            for i in 0..<side {
+                real[i * side + column] = rowReal[i]
+                imaginary[i * side + column] = rowImaginary[i]
+            }
         }
         return zip(real, imaginary).map { $0 * $0 + $1 * $1 }
     }
@@ -73,9 +90,15 @@ enum FourierTransform {
         var j = 0
         for i in 1..<n {
             var bit = n >> 1
-            while j & bit != 0 { j ^= bit; bit >>= 1 }
+            while j & bit != 0 {
+                j ^= bit
+                bit >>= 1
+            }
             j |= bit
-            if i < j { real.swapAt(i, j); imaginary.swapAt(i, j) }
+            if i < j {
+                real.swapAt(i, j)
+                imaginary.swapAt(i, j)
+            }
         }
         var length = 2
         while length <= n {
@@ -85,8 +108,10 @@ enum FourierTransform {
                     let (wr, wi) = twiddles[k * step]
                     let a = start + k, b = a + length / 2
                     let tr = real[b] * wr - imaginary[b] * wi, ti = real[b] * wi + imaginary[b] * wr
-                    real[b] = real[a] - tr; imaginary[b] = imaginary[a] - ti
-                    real[a] += tr; imaginary[a] += ti
+                    real[b] = real[a] - tr
+                    imaginary[b] = imaginary[a] - ti
+                    real[a] += tr
+                    imaginary[a] += ti
                 }
             }
             length <<= 1

@@ -35,16 +35,22 @@ public enum ClassifierTwoSampleTest {
     /// set is halved by its `groups` (series: frames of one cine are
     /// near-duplicates and must not sit on both sides), then the larger side
     /// of each half is cut to the smaller's size, so that chance is 0.5.
-    public static func accuracy(_ a: FrameMatrix, groups aGroups: [Int], _ b: FrameMatrix, groups bGroups: [Int],
-                                seed: UInt64) -> Result? {
+    public static func accuracy(
+        _ a: FrameMatrix, groups aGroups: [Int], _ b: FrameMatrix, groups bGroups: [Int],
+        seed: UInt64
+    ) -> Result? {
         var random = EngineRandom(seed: seed)
         let (trainA, testA) = halves(aGroups, random: &random), (trainB, testB) = halves(bGroups, random: &random)
         let trainCount = min(trainA.count, trainB.count), testCount = min(testA.count, testB.count)
         guard trainCount >= 2, testCount >= 2 else { return nil }
-        let training = (a.rows(Array(trainA.prefix(trainCount))).downsampled(to: side),
-                        b.rows(Array(trainB.prefix(trainCount))).downsampled(to: side))
-        let testing = (a.rows(Array(testA.prefix(testCount))).downsampled(to: side),
-                       b.rows(Array(testB.prefix(testCount))).downsampled(to: side))
+        let training = (
+            a.rows(Array(trainA.prefix(trainCount))).downsampled(to: side),
+            b.rows(Array(trainB.prefix(trainCount))).downsampled(to: side)
+        )
+        let testing = (
+            a.rows(Array(testA.prefix(testCount))).downsampled(to: side),
+            b.rows(Array(testB.prefix(testCount))).downsampled(to: side)
+        )
 
         let classifier = Classifier(seed: random.nextUInt64())
         let optimizer = Adam(store: classifier.store, learningRate: learningRate, beta1: 0.9, beta2: 0.999)
@@ -75,9 +81,10 @@ public enum ClassifierTwoSampleTest {
         }
         let strata = (0..<2).map { side in GroupBootstrap.groups(of: groups[side]) { right[side][$0] } }
         let correct = right.reduce(0) { $0 + $1.filter { $0 }.count }
-        return Result(accuracy: Float(correct) / Float(2 * testCount), interval: GroupBootstrap.ratioInterval(strata, random: &random),
-                      testFrames: 2 * testCount, testGroups: strata[0].count + strata[1].count,
-                      fewestGroupsPerSide: min(strata[0].count, strata[1].count))
+        return Result(
+            accuracy: Float(correct) / Float(2 * testCount), interval: GroupBootstrap.ratioInterval(strata, random: &random),
+            testFrames: 2 * testCount, testGroups: strata[0].count + strata[1].count,
+            fewestGroupsPerSide: min(strata[0].count, strata[1].count))
     }
 
     /// What the interval allows one to say against chance, or against the
@@ -136,8 +143,10 @@ public enum ClassifierTwoSampleTest {
             var layers: [Layer] = []
             var inChannels = 1
             for (index, width) in [16, 32, 64].enumerated() {
-                layers.append(Conv2d("conv\(index)", store: store, initializer: initializer, inChannels: inChannels, outChannels: width,
-                                     kernel: 4, stride: 2, padding: 1))
+                layers.append(
+                    Conv2d(
+                        "conv\(index)", store: store, initializer: initializer, inChannels: inChannels, outChannels: width,
+                        kernel: 4, stride: 2, padding: 1))
                 layers.append(LeakyReLU(slope: 0.2))
                 inChannels = width
             }

@@ -104,7 +104,12 @@ public final class DiffAugment {
         let maxShiftRows = Int(Float(height) * translationRatio + 0.5), maxShiftColumns = Int(Float(width) * translationRatio + 0.5)
         cutoutHeight = Int(Float(height) * cutoutRatio + 0.5)
         cutoutWidth = Int(Float(width) * cutoutRatio + 0.5)
-        brightness = []; contrast = []; shiftRows = []; shiftColumns = []; cutoutRow = []; cutoutColumn = []
+        brightness = []
+        contrast = []
+        shiftRows = []
+        shiftColumns = []
+        cutoutRow = []
+        cutoutColumn = []
         for _ in 0..<count {
             brightness.append(random.uniform() - 0.5)
             contrast.append(random.uniform() + 0.5)

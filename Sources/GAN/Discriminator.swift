@@ -14,14 +14,17 @@ public final class Discriminator {
 
     /// `negativeSlope` is the LeakyReLUs' slope for negative inputs (0.2 on the architecture page).
     public init(resolution: Int, channels: Int = 1, negativeSlope: Float = 0.2, seed: UInt64) {
-        precondition(resolution % 16 == 0 && resolution >= 16, "the dcgan discriminator needs a resolution divisible by 16, got \(resolution)")
+        precondition(
+            resolution % 16 == 0 && resolution >= 16, "the dcgan discriminator needs a resolution divisible by 16, got \(resolution)")
         self.resolution = resolution
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         var layers: [Layer] = []
         var inChannels = channels
         for (index, width) in Self.widths.enumerated() {
-            layers.append(Conv2d("blocks.\(index).conv", store: store, initializer: initializer, inChannels: inChannels,
-                                 outChannels: width, kernel: 4, stride: 2, padding: 1))
+            layers.append(
+                Conv2d(
+                    "blocks.\(index).conv", store: store, initializer: initializer, inChannels: inChannels,
+                    outChannels: width, kernel: 4, stride: 2, padding: 1))
             if index > 0 { layers.append(BatchNorm2d("blocks.\(index).bn", store: store, channels: width)) }
             layers.append(LeakyReLU(slope: negativeSlope))
             inChannels = width

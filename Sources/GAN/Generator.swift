@@ -60,11 +60,13 @@ final class GeneratorLevel: Layer {
         activation = LeakyReLU(slope: negativeSlope)
         a = Conv2d("\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1)
         b1 = Conv2d("\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
-        b2 = ConvTranspose2d("\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
-                             kernel: 3, stride: 2, padding: 1, outputPadding: 1)
+        b2 = ConvTranspose2d(
+            "\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
+            kernel: 3, stride: 2, padding: 1, outputPadding: 1)
         c1 = Conv2d("\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
-        c2 = ConvTranspose2d("\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
-                             kernel: 1, stride: 2, padding: 0, outputPadding: 1)
+        c2 = ConvTranspose2d(
+            "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
+            kernel: 1, stride: 2, padding: 0, outputPadding: 1)
         norm = BatchNorm2d("\(name).bn", store: store, channels: 3 * f)
     }
 
@@ -120,20 +122,24 @@ public final class Generator {
         var made: [GeneratorLevel] = []
         for (index, exponent) in configuration.levels.enumerated() {
             let filters = (1 << exponent) * 8
-            made.append(GeneratorLevel("levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
-                                       negativeSlope: configuration.negativeSlope))
+            made.append(
+                GeneratorLevel(
+                    "levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
+                    negativeSlope: configuration.negativeSlope))
             inChannels = 3 * filters
         }
         levels = made
-        out = Conv2d("out", store: store, initializer: initializer, inChannels: inChannels, outChannels: configuration.channels,
-                     kernel: 3, padding: 1)
+        out = Conv2d(
+            "out", store: store, initializer: initializer, inChannels: inChannels, outChannels: configuration.channels,
+            kernel: 3, padding: 1)
         store.seal()
     }
 
     /// latents [N, latent_dim] -> images [N, channels, R, R].
     public func forward(_ latents: Tensor, training: Bool) -> Tensor {
-        precondition(latents.shape.count == 2 && latents.shape[1] == configuration.latentDimension,
-                     "generator input must be [N, \(configuration.latentDimension)], got \(latents.shape)")
+        precondition(
+            latents.shape.count == 2 && latents.shape[1] == configuration.latentDimension,
+            "generator input must be [N, \(configuration.latentDimension)], got \(latents.shape)")
         let n = latents.shape[0]
         let projected = fc.forward(latents, training: training)
         projected.view(as: [n, configuration.baseChannels, 4, 4])

@@ -35,7 +35,8 @@ public final class KerasWeightFile {
     /// The layers in model order.
     public func layerNames() throws -> [String] {
         guard let names = strings(at: "/", attribute: "layer_names") else {
-            throw TensorFileError("no layer_names attribute: not a Keras 2 weights file (Keras 3's .weights.h5 is another layout)", path: path)
+            throw TensorFileError(
+                "no layer_names attribute: not a Keras 2 weights file (Keras 3's .weights.h5 is another layout)", path: path)
         }
         return names
     }
@@ -57,8 +58,9 @@ public final class KerasWeightFile {
         for size in shape {
             let (product, overflow) = count.multipliedReportingOverflow(by: size)
             guard size >= 0, !overflow, product <= valueLimit else {
-                throw TensorFileError("\(datasetPath) declares shape \(shape), more than the \(valueLimit) values this weight file may hold",
-                                      path: path)
+                throw TensorFileError(
+                    "\(datasetPath) declares shape \(shape), more than the \(valueLimit) values this weight file may hold",
+                    path: path)
             }
             count = product
         }
@@ -129,9 +131,15 @@ public final class KerasWeightFile {
     static func convolutionLayout(_ array: NamedArray) -> NamedArray {
         let (kh, kw, input, output) = (array.shape[0], array.shape[1], array.shape[2], array.shape[3])
         var values = [Float](repeating: 0, count: array.values.count)
-        for i in 0..<kh { for j in 0..<kw { for c in 0..<input { for o in 0..<output {
-            values[((o * input + c) * kh + i) * kw + j] = array.values[((i * kw + j) * input + c) * output + o]
-        } } } }
+        for i in 0..<kh {
+            for j in 0..<kw {
+                for c in 0..<input {
+                    for o in 0..<output {
+                        values[((o * input + c) * kh + i) * kw + j] = array.values[((i * kw + j) * input + c) * output + o]
+                    }
+                }
+            }
+        }
         return NamedArray(shape: [output, input, kh, kw], values: values)
     }
 
@@ -139,9 +147,13 @@ public final class KerasWeightFile {
     static func depthwiseLayout(_ array: NamedArray) -> NamedArray {
         let (kh, kw, input) = (array.shape[0], array.shape[1], array.shape[2])
         var values = [Float](repeating: 0, count: array.values.count)
-        for i in 0..<kh { for j in 0..<kw { for c in 0..<input {
-            values[(c * kh + i) * kw + j] = array.values[(i * kw + j) * input + c]
-        } } }
+        for i in 0..<kh {
+            for j in 0..<kw {
+                for c in 0..<input {
+                    values[(c * kh + i) * kw + j] = array.values[(i * kw + j) * input + c]
+                }
+            }
+        }
         return NamedArray(shape: [input, 1, kh, kw], values: values)
     }
 }

@@ -38,13 +38,16 @@ public final class MobileNetV2: Backbone {
         var blocks: [ResidualBlock] = []
         for (index, (filters, stride, expansion)) in Self.blockSettings.enumerated() {
             let outChannels = Self.divisible(Float(filters) * alpha)
-            blocks.append(.invertedResidual(index: index, store: store, initializer: initializer, inChannels: inChannels,
-                                            outChannels: outChannels, stride: stride, expansion: expansion))
+            blocks.append(
+                .invertedResidual(
+                    index: index, store: store, initializer: initializer, inChannels: inChannels,
+                    outChannels: outChannels, stride: stride, expansion: expansion))
             inChannels = outChannels
         }
         featureCount = alpha > 1 ? Self.divisible(1280 * alpha) : 1280
         let head = Sequential([
-            Conv2d("Conv_1", store: store, initializer: initializer, inChannels: inChannels, outChannels: featureCount, kernel: 1, bias: false),
+            Conv2d(
+                "Conv_1", store: store, initializer: initializer, inChannels: inChannels, outChannels: featureCount, kernel: 1, bias: false),
             BatchNorm2d("Conv_1_bn", store: store, channels: featureCount, epsilon: 1e-3), ReLU6(),
         ])
         stages = BackboneStages(front: stem, blocks: blocks, back: head)
@@ -60,23 +63,32 @@ public final class MobileNetV2: Backbone {
 /// ["same" zero padding when stride 2], depthwise 3x3 + BN + ReLU6,
 /// project 1x1 + BN, plus the input when shapes allow (stride 1, same width).
 extension ResidualBlock {
-    static func invertedResidual(index: Int, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-                                 stride: Int, expansion: Int) -> ResidualBlock {
+    static func invertedResidual(
+        index: Int, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
+        stride: Int, expansion: Int
+    ) -> ResidualBlock {
         let prefix = index == 0 ? "expanded_conv_" : "block_\(index)_"
         let expanded = inChannels * expansion
         var layers: [Layer] = []
         if index > 0 {
-            layers += [Conv2d("\(prefix)expand", store: store, initializer: initializer, inChannels: inChannels, outChannels: expanded,
-                              kernel: 1, bias: false),
-                       BatchNorm2d("\(prefix)expand_BN", store: store, channels: expanded, epsilon: 1e-3), ReLU6()]
+            layers += [
+                Conv2d(
+                    "\(prefix)expand", store: store, initializer: initializer, inChannels: inChannels, outChannels: expanded,
+                    kernel: 1, bias: false),
+                BatchNorm2d("\(prefix)expand_BN", store: store, channels: expanded, epsilon: 1e-3), ReLU6(),
+            ]
         }
         if stride == 2 { layers.append(ZeroPad2d(sameFor: 3, stride: 2)) }
-        layers += [DepthwiseConv2d("\(prefix)depthwise", store: store, initializer: initializer, channels: expanded, kernel: 3,
-                                   stride: stride, padding: stride == 1 ? 1 : 0, bias: false),
-                   BatchNorm2d("\(prefix)depthwise_BN", store: store, channels: expanded, epsilon: 1e-3), ReLU6(),
-                   Conv2d("\(prefix)project", store: store, initializer: initializer, inChannels: expanded, outChannels: outChannels,
-                          kernel: 1, bias: false),
-                   BatchNorm2d("\(prefix)project_BN", store: store, channels: outChannels, epsilon: 1e-3)]
+        layers += [
+            DepthwiseConv2d(
+                "\(prefix)depthwise", store: store, initializer: initializer, channels: expanded, kernel: 3,
+                stride: stride, padding: stride == 1 ? 1 : 0, bias: false),
+            BatchNorm2d("\(prefix)depthwise_BN", store: store, channels: expanded, epsilon: 1e-3), ReLU6(),
+            Conv2d(
+                "\(prefix)project", store: store, initializer: initializer, inChannels: expanded, outChannels: outChannels,
+                kernel: 1, bias: false),
+            BatchNorm2d("\(prefix)project_BN", store: store, channels: outChannels, epsilon: 1e-3),
+        ]
         return ResidualBlock(main: Sequential(layers), shortcut: stride == 1 && inChannels == outChannels ? .identity : .none)
     }
 }

@@ -49,19 +49,24 @@ public enum StepBenchmark {
 
     /// With `backbone`, the discriminator is the transfer one on that backbone,
     /// randomly initialised (the time of a step does not depend on the weights).
-    public static func run(_ scenario: Scenario, backbone: BackboneKind? = nil, steps: Int, threads: Int, profile: Bool,
-                           progress: (Int) -> Void = { _ in }) -> Result {
+    public static func run(
+        _ scenario: Scenario, backbone: BackboneKind? = nil, steps: Int, threads: Int, profile: Bool,
+        progress: (Int) -> Void = { _ in }
+    ) -> Result {
         EngineThreads.configure(threads)
         let sgemmPeak = Engine.sgemmRate(size: 2048, repetitions: 4)
         let generator = Generator(preset: scenario.preset, seed: 1)
         let resolution = scenario.preset.configuration().resolution
-        let discriminator: any DiscriminatorNetwork = backbone.map {
-            TransferDiscriminator(backbone: $0 == .xception ? Xception(seed: 2) : MobileNetV2(alpha: 1, seed: 2), resolution: resolution, seed: 2)
-        } ?? Discriminator(resolution: resolution, seed: 2)
+        let discriminator: any DiscriminatorNetwork =
+            backbone.map {
+                TransferDiscriminator(
+                    backbone: $0 == .xception ? Xception(seed: 2) : MobileNetV2(alpha: 1, seed: 2), resolution: resolution, seed: 2)
+            } ?? Discriminator(resolution: resolution, seed: 2)
         let step = TrainingStep(generator: generator, discriminator: discriminator)
         var random = EngineRandom(seed: 3)
-        let real = Tensor(shape: [scenario.batch, 1, resolution, resolution],
-                          values: (0..<(scenario.batch * resolution * resolution)).map { _ in random.uniform(-1, 1) })
+        let real = Tensor(
+            shape: [scenario.batch, 1, resolution, resolution],
+            values: (0..<(scenario.batch * resolution * resolution)).map { _ in random.uniform(-1, 1) })
         let latents = Tensor(shape: [scenario.batch, 128])
         func drawLatents() {
             for i in 0..<latents.count { latents.data[i] = random.normal() }
@@ -85,12 +90,14 @@ public enum StepBenchmark {
         let report = Profiler.report
         let stepSeconds = seconds / Double(steps)
         let gemmRate = report.gemmOperations / seconds / 1e9
-        return Result(scenario: scenario.rawValue + (backbone.map { "+transfer-\($0.rawValue)" } ?? ""), batch: scenario.batch, steps: steps, stepSeconds: stepSeconds,
-                      imagesPerSecond: Double(scenario.batch) / stepSeconds, gflopsPerSecond: gemmRate,
-                      gflopPerStep: report.gemmOperations / Double(steps) / 1e9, threads: threads,
-                      sgemmPeakGflopsPerSecond: sgemmPeak, fractionOfSGEMMPeak: gemmRate / sgemmPeak,
-                      peakRSSBytes: peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup, rssAtEndBytes: residentBytes(),
-                      discriminatorLoss: losses.0, generatorLoss: losses.1, profile: profile ? report.seconds : nil)
+        return Result(
+            scenario: scenario.rawValue + (backbone.map { "+transfer-\($0.rawValue)" } ?? ""), batch: scenario.batch, steps: steps,
+            stepSeconds: stepSeconds,
+            imagesPerSecond: Double(scenario.batch) / stepSeconds, gflopsPerSecond: gemmRate,
+            gflopPerStep: report.gemmOperations / Double(steps) / 1e9, threads: threads,
+            sgemmPeakGflopsPerSecond: sgemmPeak, fractionOfSGEMMPeak: gemmRate / sgemmPeak,
+            peakRSSBytes: peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup, rssAtEndBytes: residentBytes(),
+            discriminatorLoss: losses.0, generatorLoss: losses.1, profile: profile ? report.seconds : nil)
     }
 
     /// Peak resident set size of this process (getrusage).

@@ -19,13 +19,16 @@ public final class TrainingStep {
     private var logitGradient: Tensor?
 
     /// Both networks get Adam with these settings (defaults: the architecture page's).
-    public init(generator: Generator, discriminator: any DiscriminatorNetwork, learningRate: Float = 2e-4, beta1: Float = 0.5,
-                beta2: Float = 0.999, epsilon: Float = 1e-8) {
+    public init(
+        generator: Generator, discriminator: any DiscriminatorNetwork, learningRate: Float = 2e-4, beta1: Float = 0.5,
+        beta2: Float = 0.999, epsilon: Float = 1e-8
+    ) {
         self.generator = generator
         self.discriminator = discriminator
         generatorOptimizer = Adam(store: generator.store, learningRate: learningRate, beta1: beta1, beta2: beta2, epsilon: epsilon)
-        discriminatorOptimizer = Adam(store: discriminator.store, learningRate: learningRate, beta1: beta1, beta2: beta2,
-                                      epsilon: epsilon)
+        discriminatorOptimizer = Adam(
+            store: discriminator.store, learningRate: learningRate, beta1: beta1, beta2: beta2,
+            epsilon: epsilon)
     }
 
     /// Runs one step on `real` [N, channels, R, R] in [-1, 1] and `latents`
@@ -37,17 +40,20 @@ public final class TrainingStep {
         func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
 
         discriminator.store.zeroGradients()
-        let realLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(real), training: true), target: 1,
-                                                     gradient: &logitGradient)
+        let realLoss = BinaryCrossEntropy.withLogits(
+            discriminator.forward(seenByDiscriminator(real), training: true), target: 1,
+            gradient: &logitGradient)
         discriminator.accumulateParameterGradients(logitGradient!)
-        let generatedLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(generated), training: true),
-                                                          target: 0, gradient: &logitGradient)
+        let generatedLoss = BinaryCrossEntropy.withLogits(
+            discriminator.forward(seenByDiscriminator(generated), training: true),
+            target: 0, gradient: &logitGradient)
         discriminator.accumulateParameterGradients(logitGradient!)
         discriminatorOptimizer.update()
 
         generator.store.zeroGradients()
-        let generatorLoss = BinaryCrossEntropy.withLogits(discriminator.forward(seenByDiscriminator(generated), training: true),
-                                                          target: 1, gradient: &logitGradient)
+        let generatorLoss = BinaryCrossEntropy.withLogits(
+            discriminator.forward(seenByDiscriminator(generated), training: true),
+            target: 1, gradient: &logitGradient)
         let imageGradient = discriminator.backward(logitGradient!, parameterGradients: false)
         generator.backward(augmentation?.backward(imageGradient) ?? imageGradient)
         generatorOptimizer.update()

@@ -39,7 +39,8 @@ public enum BackboneKind: String, CaseIterable, Sendable, Codable {
             switch self {
             case .xception: backbone = Xception()
             case .mobilenetv2:
-                guard let project = tensors["block_16_project.weight"], let alpha = MobileNetV2.alpha(lastProjectionWidth: project.shape[0]) else {
+                guard let project = tensors["block_16_project.weight"], let alpha = MobileNetV2.alpha(lastProjectionWidth: project.shape[0])
+                else {
                     throw TensorFileError("no block_16_project.weight of a known MobileNetV2 width", path: path)
                 }
                 backbone = MobileNetV2(alpha: alpha)
@@ -86,8 +87,9 @@ public final class TransferDiscriminator: DiscriminatorNetwork {
             side *= 2
         }
         enlargements = doublings
-        head = Linear("head", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: seed)),
-                      inFeatures: backbone.featureCount, outFeatures: 1)
+        head = Linear(
+            "head", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: seed)),
+            inFeatures: backbone.featureCount, outFeatures: 1)
         store.seal()
     }
 
@@ -120,7 +122,8 @@ public final class TransferDiscriminator: DiscriminatorNetwork {
         let plane = h * w
         for image in 0..<n {
             for p in 0..<plane {
-                dx.data[image * plane + p] = rgb.data[(image * 3) * plane + p] + rgb.data[(image * 3 + 1) * plane + p]
+                dx.data[image * plane + p] =
+                    rgb.data[(image * 3) * plane + p] + rgb.data[(image * 3 + 1) * plane + p]
                     + rgb.data[(image * 3 + 2) * plane + p]
             }
         }
@@ -134,8 +137,9 @@ extension MobileNetV2 {
     public static func alpha(of file: KerasWeightFile) throws -> Float {
         let kernel = try file.array(layer: "block_16_project", weight: "block_16_project/kernel:0")
         guard kernel.shape.count == 4, let alpha = alpha(lastProjectionWidth: kernel.shape[3]) else {
-            throw TensorFileError("block_16_project has \(kernel.shape.last ?? 0) filters, which no Keras MobileNetV2 width multiplier gives",
-                                  path: file.path)
+            throw TensorFileError(
+                "block_16_project has \(kernel.shape.last ?? 0) filters, which no Keras MobileNetV2 width multiplier gives",
+                path: file.path)
         }
         return alpha
     }

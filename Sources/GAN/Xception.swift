@@ -24,26 +24,39 @@ public final class Xception: Backbone {
         let store = ParameterStore()
         self.store = store
         func convolution(_ name: String, _ input: Int, _ output: Int, stride: Int = 1) -> [Layer] {
-            [Conv2d(name, store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 3, stride: stride, bias: false),
-             BatchNorm2d("\(name)_bn", store: store, channels: output, epsilon: 1e-3), ReLU()]
+            [
+                Conv2d(
+                    name, store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 3, stride: stride,
+                    bias: false),
+                BatchNorm2d("\(name)_bn", store: store, channels: output, epsilon: 1e-3), ReLU(),
+            ]
         }
         func separable(_ name: String, _ input: Int, _ output: Int) -> [Layer] {
-            [DepthwiseConv2d("\(name).depthwise", store: store, initializer: initializer, channels: input, kernel: 3, padding: 1, bias: false),
-             Conv2d("\(name).pointwise", store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 1, bias: false),
-             BatchNorm2d("\(name)_bn", store: store, channels: output, epsilon: 1e-3)]
+            [
+                DepthwiseConv2d(
+                    "\(name).depthwise", store: store, initializer: initializer, channels: input, kernel: 3, padding: 1, bias: false),
+                Conv2d(
+                    "\(name).pointwise", store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 1,
+                    bias: false),
+                BatchNorm2d("\(name)_bn", store: store, channels: output, epsilon: 1e-3),
+            ]
         }
         func residual(_ index: Int, _ input: Int, _ output: Int) -> ResidualBlock.Shortcut {
-            .projection(Sequential([
-                Conv2d("residual_\(index)", store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 1, stride: 2,
-                       bias: false),
-                BatchNorm2d("residual_\(index)_bn", store: store, channels: output, epsilon: 1e-3),
-            ]))
+            .projection(
+                Sequential([
+                    Conv2d(
+                        "residual_\(index)", store: store, initializer: initializer, inChannels: input, outChannels: output, kernel: 1,
+                        stride: 2,
+                        bias: false),
+                    BatchNorm2d("residual_\(index)_bn", store: store, channels: output, epsilon: 1e-3),
+                ]))
         }
         let entry = Sequential(convolution("block1_conv1", 3, 32, stride: 2) + convolution("block1_conv2", 32, 64))
         var blocks: [ResidualBlock] = []
         // Entry flow: (block, in, out); block 2 starts without a ReLU (block1 ends with one).
         for (index, (block, input, output)) in [(2, 64, 128), (3, 128, 256), (4, 256, 728)].enumerated() {
-            let main = (block == 2 ? [] : [ReLU()]) + separable("block\(block)_sepconv1", input, output) + [ReLU()]
+            let main =
+                (block == 2 ? [] : [ReLU()]) + separable("block\(block)_sepconv1", input, output) + [ReLU()]
                 + separable("block\(block)_sepconv2", output, output) + [MaxPool2d(sameWithKernel: 3, stride: 2)]
             blocks.append(ResidualBlock(main: Sequential(main), shortcut: residual(index, input, output)))
         }
@@ -51,9 +64,12 @@ public final class Xception: Backbone {
             let main = (1...3).flatMap { [ReLU()] + separable("block\(block)_sepconv\($0)", 728, 728) }
             blocks.append(ResidualBlock(main: Sequential(main), shortcut: .identity))
         }
-        blocks.append(ResidualBlock(main: Sequential([ReLU()] + separable("block13_sepconv1", 728, 728) + [ReLU()]
-                                                         + separable("block13_sepconv2", 728, 1024) + [MaxPool2d(sameWithKernel: 3, stride: 2)]),
-                                    shortcut: residual(3, 728, 1024)))
+        blocks.append(
+            ResidualBlock(
+                main: Sequential(
+                    [ReLU()] + separable("block13_sepconv1", 728, 728) + [ReLU()]
+                        + separable("block13_sepconv2", 728, 1024) + [MaxPool2d(sameWithKernel: 3, stride: 2)]),
+                shortcut: residual(3, 728, 1024)))
         let exit = Sequential(separable("block14_sepconv1", 1024, 1536) + [ReLU()] + separable("block14_sepconv2", 1536, 2048) + [ReLU()])
         stages = BackboneStages(front: entry, blocks: blocks, back: exit)
         store.seal()

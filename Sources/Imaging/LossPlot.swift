@@ -48,15 +48,18 @@ public struct LossPlot {
             canvas.text("\(step)", centredAt: x(step), top: marginTop + plotHeight + 6)
         }
         canvas.line(from: (marginLeft, marginTop), to: (marginLeft, marginTop + plotHeight - 1), colour: (0, 0, 0))
-        canvas.line(from: (marginLeft, marginTop + plotHeight - 1), to: (marginLeft + plotWidth - 1, marginTop + plotHeight - 1),
-                    colour: (0, 0, 0))
+        canvas.line(
+            from: (marginLeft, marginTop + plotHeight - 1), to: (marginLeft + plotWidth - 1, marginTop + plotHeight - 1),
+            colour: (0, 0, 0))
         canvas.text("STEP", centredAt: marginLeft + plotWidth / 2, top: height - 14)
         canvas.text("LOSS", centredAt: 20, top: 8)
 
         let window = max(1, steps.count / 50)
         for (index, entry) in series.enumerated() {
-            let faint = (UInt8(155 + Int(entry.colour.0) * 100 / 255), UInt8(155 + Int(entry.colour.1) * 100 / 255),
-                         UInt8(155 + Int(entry.colour.2) * 100 / 255))
+            let faint = (
+                UInt8(155 + Int(entry.colour.0) * 100 / 255), UInt8(155 + Int(entry.colour.1) * 100 / 255),
+                UInt8(155 + Int(entry.colour.2) * 100 / 255)
+            )
             for i in 1..<max(1, steps.count) where entry.values[i - 1].isFinite && entry.values[i].isFinite {
                 canvas.line(from: (x(steps[i - 1]), y(entry.values[i - 1])), to: (x(steps[i]), y(entry.values[i])), colour: faint)
             }
@@ -77,8 +80,14 @@ public struct LossPlot {
         var result = [Float](repeating: .nan, count: values.count)
         var sum: Double = 0, count = 0
         for i in values.indices {
-            if values[i].isFinite { sum += Double(values[i]); count += 1 }
-            if i >= window, values[i - window].isFinite { sum -= Double(values[i - window]); count -= 1 }
+            if values[i].isFinite {
+                sum += Double(values[i])
+                count += 1
+            }
+            if i >= window, values[i - window].isFinite {
+                sum -= Double(values[i - window])
+                count -= 1
+            }
             if count > 0 { result[i] = Float(sum / Double(count)) }
         }
         return result
@@ -132,8 +141,14 @@ struct Canvas {
             if thick { set(x, y + 1, colour) }
             if x == end.0 && y == end.1 { break }
             let doubled = 2 * error
-            if doubled >= dy { error += dy; x += stepX }
-            if doubled <= dx { error += dx; y += stepY }
+            if doubled >= dy {
+                error += dy
+                x += stepX
+            }
+            if doubled <= dx {
+                error += dx
+                y += stepY
+            }
         }
     }
 

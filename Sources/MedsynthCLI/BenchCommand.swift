@@ -43,16 +43,19 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "compact, paper: also print the time per layer type, forward and backward.")
     var profile = false
 
-    @Option(help: "compact, paper: time the transfer discriminator on this backbone (xception, mobilenetv2; random weights) instead of dcgan.")
+    @Option(
+        help: "compact, paper: time the transfer discriminator on this backbone (xception, mobilenetv2; random weights) instead of dcgan.")
     var backbone: BackboneKind?
 
     @Option(parsing: .unconditional, help: "import: how many instances to generate and import.")
     var instances = 10_000
 
-    @Option(help: ArgumentHelp("""
-        import: the real DICOM file to copy under new UIDs (default: \(Self.defaultSample) of the repository, \
-        looked up from the current folder, then from the executable's).
-        """, valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            """
+            import: the real DICOM file to copy under new UIDs (default: \(Self.defaultSample) of the repository, \
+            looked up from the current folder, then from the executable's).
+            """, valueName: "file"))
     var sample: String?
 
     @Option(parsing: .unconditional, help: "import: files parsed in parallel (default: one per core).")
@@ -90,18 +93,20 @@ struct BenchCommand: ParsableCommand {
             try printJSON(result)
             return
         }
-        print(String(format: """
-            %@: batch %d, %d threads, %d steps after 2 warm-up steps
-              step            %.3f s
-              images/s        %.2f
-              GEMM GFLOP/s    %.1f (%.1f GFLOP per step), %.0f %% of the SGEMM peak measured now (%.1f GFLOP/s)
-              peak memory     %.0f MiB (resident after warm-up %.0f MiB, at the end %.0f MiB)
-              last losses     D %.4f, G %.4f
-            """, result.scenario, result.batch, result.threads, result.steps, result.stepSeconds, result.imagesPerSecond,
-            result.gflopsPerSecond, result.gflopPerStep, 100 * result.fractionOfSGEMMPeak, result.sgemmPeakGflopsPerSecond,
-            Double(result.peakRSSBytes) / 1_048_576,
-            Double(result.rssAfterWarmupBytes) / 1_048_576, Double(result.rssAtEndBytes) / 1_048_576,
-            result.discriminatorLoss, result.generatorLoss))
+        print(
+            String(
+                format: """
+                    %@: batch %d, %d threads, %d steps after 2 warm-up steps
+                      step            %.3f s
+                      images/s        %.2f
+                      GEMM GFLOP/s    %.1f (%.1f GFLOP per step), %.0f %% of the SGEMM peak measured now (%.1f GFLOP/s)
+                      peak memory     %.0f MiB (resident after warm-up %.0f MiB, at the end %.0f MiB)
+                      last losses     D %.4f, G %.4f
+                    """, result.scenario, result.batch, result.threads, result.steps, result.stepSeconds, result.imagesPerSecond,
+                result.gflopsPerSecond, result.gflopPerStep, 100 * result.fractionOfSGEMMPeak, result.sgemmPeakGflopsPerSecond,
+                Double(result.peakRSSBytes) / 1_048_576,
+                Double(result.rssAfterWarmupBytes) / 1_048_576, Double(result.rssAtEndBytes) / 1_048_576,
+                result.discriminatorLoss, result.generatorLoss))
         if let profile = result.profile {
             let total = profile.values.reduce(0, +)
             print("  time per layer type over \(result.steps) steps:")
@@ -117,11 +122,15 @@ struct BenchCommand: ParsableCommand {
     private func samplePath() throws -> String {
         if let sample { return absolutePath(sample).path }
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        let candidates = [absolutePath(Self.defaultSample),
-                          executable.deletingLastPathComponent().appendingPathComponent("../../../\(Self.defaultSample)").standardizedFileURL]
+        let candidates = [
+            absolutePath(Self.defaultSample),
+            executable.deletingLastPathComponent().appendingPathComponent("../../../\(Self.defaultSample)").standardizedFileURL,
+        ]
         guard let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) else {
-            throw CommandFailure(.inputUnreadable, "no sample for the import scenario (give --sample FILE; samples/fetch.sh in the "
-                                 + "repository fetches the default): \(candidates[0].path)")
+            throw CommandFailure(
+                .inputUnreadable,
+                "no sample for the import scenario (give --sample FILE; samples/fetch.sh in the "
+                    + "repository fetches the default): \(candidates[0].path)")
         }
         return found.path
     }
@@ -134,19 +143,22 @@ struct BenchCommand: ParsableCommand {
         FileHandle.standardError.write(Data("bench: writing \(instances) instances from \(sample)\n".utf8))
         let result = try failingWithStatus {
             try ImportBenchmark.generate(sample: sample, count: instances, into: inputs)
-            return try ImportBenchmark.run(sample: sample, inputs: inputs, count: instances,
-                                           catalogFolder: work.appendingPathComponent("catalog"), jobs: jobs)
+            return try ImportBenchmark.run(
+                sample: sample, inputs: inputs, count: instances,
+                catalogFolder: work.appendingPathComponent("catalog"), jobs: jobs)
         }
         if output.json {
             try printJSON(result)
         } else {
-            print(String(format: """
-                import of %d instances (%@), %d jobs:
-                  total           %.2f s, %.0f instances/s
-                  first thousand  %.0f instances/s
-                  last thousand   %.0f instances/s (%.2f of the first)
-                """, result.instances, result.sample, result.jobs, result.seconds, result.instancesPerSecond,
-                result.firstThousandPerSecond, result.lastThousandPerSecond, result.lastToFirstRatio))
+            print(
+                String(
+                    format: """
+                        import of %d instances (%@), %d jobs:
+                          total           %.2f s, %.0f instances/s
+                          first thousand  %.0f instances/s
+                          last thousand   %.0f instances/s (%.2f of the first)
+                        """, result.instances, result.sample, result.jobs, result.seconds, result.instancesPerSecond,
+                    result.firstThousandPerSecond, result.lastThousandPerSecond, result.lastToFirstRatio))
         }
     }
 }

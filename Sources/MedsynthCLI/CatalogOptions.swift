@@ -6,8 +6,10 @@ import Logging
 
 /// Options every subcommand that uses the catalog shares.
 struct CatalogOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "The catalog folder (default: $MEDSYNTH_CATALOG, else ./catalog).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The catalog folder (default: $MEDSYNTH_CATALOG, else ./catalog).", valueName: "dir"))
     var catalog: String?
 
     @Flag(name: .long, help: "Also print DCMTK's warnings about odd files.")
@@ -71,4 +73,3 @@ struct ConsoleLogHandler: LogHandler {
         }
     }
 }
-

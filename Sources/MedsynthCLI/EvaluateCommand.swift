@@ -52,8 +52,10 @@ struct EvaluateCommand: ParsableCommand {
         EngineThreads.configure(threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let result = try failingWithStatus {
             let synthesisModel = try TrainedModel.open(model, catalog: catalog)
-            return try Evaluator.evaluate(model: synthesisModel, catalog: catalog, count: count, seed: seed,
-                                          reportFolder: report.map { absolutePath($0, isDirectory: true) }) { step in
+            return try Evaluator.evaluate(
+                model: synthesisModel, catalog: catalog, count: count, seed: seed,
+                reportFolder: report.map { absolutePath($0, isDirectory: true) }
+            ) { step in
                 FileHandle.standardError.write(Data("evaluate: \(step)\n".utf8))
             }
         }
@@ -64,7 +66,8 @@ struct EvaluateCommand: ParsableCommand {
         }
         let f = result.figures, t = result.figures.againstTraining
         func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a" }
-        print("""
+        print(
+            """
             model \(result.modelId) "\(result.model)": \(result.generatedFrames) generated frames (seed \(result.seed)) against \
             \(result.validationFrames) validation and \(result.trainingFrames) training frames, \(String(format: "%.0f", result.seconds)) s
               two-sample test vs validation  \(twoSample(f.validation.c2stAccuracy, f.validation.c2stAccuracyInterval, f.validation.c2stTestFrames, f.validation.c2stTestSeries, f.validation.c2stCalibrationAccuracy, f.validation.c2stCalibrationInterval, f.validation.c2stVerdict))
@@ -85,12 +88,16 @@ struct EvaluateCommand: ParsableCommand {
     }
 
     /// "accuracy 0.62 (0.55-0.70; 128 test frames of 70 series), calibration 0.51 (0.40-0.62): indistinguishable".
-    private func twoSample(_ accuracy: Float?, _ interval: [Float]?, _ frames: Int?, _ series: Int?, _ calibration: Float?,
-                           _ calibrationInterval: [Float]?, _ verdict: ClassifierTwoSampleTest.Verdict?) -> String {
+    private func twoSample(
+        _ accuracy: Float?, _ interval: [Float]?, _ frames: Int?, _ series: Int?, _ calibration: Float?,
+        _ calibrationInterval: [Float]?, _ verdict: ClassifierTwoSampleTest.Verdict?
+    ) -> String {
         guard let accuracy, let interval, let frames, let series, let verdict else { return "n/a (too few frames or series)" }
-        let calibrationText = calibration.map { String(format: "%.2f (%.2f-%.2f)", $0, calibrationInterval![0], calibrationInterval![1]) } ?? "n/a"
-        return String(format: "accuracy %.2f (95 %% interval %.2f-%.2f; %d test frames of %d series), calibration %@: %@",
-                      accuracy, interval[0], interval[1], frames, series, calibrationText, verdict.rawValue)
+        let calibrationText =
+            calibration.map { String(format: "%.2f (%.2f-%.2f)", $0, calibrationInterval![0], calibrationInterval![1]) } ?? "n/a"
+        return String(
+            format: "accuracy %.2f (95 %% interval %.2f-%.2f; %d test frames of %d series), calibration %@: %@",
+            accuracy, interval[0], interval[1], frames, series, calibrationText, verdict.rawValue)
     }
 
     /// "0.91 (0.80-1.02)", or "n/a".

@@ -1,8 +1,8 @@
-import Foundation
 import Catalog
 import DICOM
 import Engine
 import Evaluation
+import Foundation
 import Imaging
 import Models
 import Synthesis

@@ -41,8 +41,9 @@ struct ImportCommand: ParsableCommand {
         let progress = ProgressLine(label: "import", unit: "files")
         let result = try failingWithStatus {
             try Importer(catalog: catalog, options: ImportOptions(jobs: jobs)).run(paths: paths) {
-                progress.update(done: $0.filesDone, total: $0.filesTotal, elapsed: $0.elapsed,
-                                detail: "\($0.summary.imported) new")
+                progress.update(
+                    done: $0.filesDone, total: $0.filesTotal, elapsed: $0.elapsed,
+                    detail: "\($0.summary.imported) new")
             }
         }
         progress.finish()

@@ -19,7 +19,8 @@ struct ImportReport {
             return
         }
         let modalities = summary.byModality.sorted { $0.key < $1.key }.map { "\($0.key.escapingControlCharacters) \($0.value)" }
-        Swift.print("""
+        Swift.print(
+            """
             Import into \(catalog.escapingControlCharacters):
               files seen   \(summary.filesSeen)
               imported     \(summary.imported) instances, \(summary.frames) frames

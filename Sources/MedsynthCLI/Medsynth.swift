@@ -19,9 +19,11 @@ struct Medsynth: ParsableCommand {
             20-39 input errors, 40-59 output errors, 60-79 processing errors (see docs/cli.md).
             """,
         version: SoftwareVersion.current,
-        subcommands: [ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
-                      ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, BenchCommand.self,
-                      DecodeWorkerCommand.self]
+        subcommands: [
+            ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
+            ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, BenchCommand.self,
+            DecodeWorkerCommand.self,
+        ]
     )
 
     static func main() {

@@ -40,20 +40,25 @@ struct ShowCommand: ParsableCommand {
             throw CommandFailure(.notInCatalog, "no instance with this SOP Instance UID in the catalog: \(sopInstanceUID)")
         }
         guard frame < instance.frames else {
-            throw CommandFailure(.notInCatalog, "--frame \(frame) is out of range: the instance has \(instance.frames) "
-                                 + "frame\(instance.frames == 1 ? "" : "s"), numbered from 0: \(sopInstanceUID)")
+            throw CommandFailure(
+                .notInCatalog,
+                "--frame \(frame) is out of range: the instance has \(instance.frames) "
+                    + "frame\(instance.frames == 1 ? "" : "s"), numbered from 0: \(sopInstanceUID)")
         }
         let rendered = try failingWithStatus {
             try DicomFile(path: catalog.storage.absolutePath(relative: instance.storedPath)).displayFrame(frame)
         }
         let destination = absolutePath(png).path
         try failingWithStatus {
-            try PNGWriter.write(path: destination, pixels: rendered.pixels, width: rendered.width,
-                                height: rendered.height, channels: rendered.channels)
+            try PNGWriter.write(
+                path: destination, pixels: rendered.pixels, width: rendered.width,
+                height: rendered.height, channels: rendered.channels)
         }
         if output.json {
-            try printJSON(ShowOutput(sopInstanceUid: sopInstanceUID, frame: frame, width: rendered.width, height: rendered.height,
-                                     channels: rendered.channels, png: destination))
+            try printJSON(
+                ShowOutput(
+                    sopInstanceUid: sopInstanceUID, frame: frame, width: rendered.width, height: rendered.height,
+                    channels: rendered.channels, png: destination))
         } else {
             print("Wrote frame \(frame) of \(sopInstanceUID) (\(rendered.width)x\(rendered.height)) to \(destination)")
         }

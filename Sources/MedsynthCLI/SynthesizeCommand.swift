@@ -52,9 +52,12 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Frames to write (default 16; with --latents: the file's rows).")
     var count: Int?
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("""
-        The most latents to draw so that --count frames pass the privacy filter (default 10 x --count, at least 100).
-        """, valueName: "n"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            """
+            The most latents to draw so that --count frames pass the privacy filter (default 10 x --count, at least 100).
+            """, valueName: "n"))
     var maxDraws: Int?
 
     @Option(help: "Seed of the latents (default: a random one, printed and recorded in every file).")
@@ -63,7 +66,9 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Latents to use instead of random ones: float32 .npy of shape [N, latent_dim].", valueName: "file.npy"))
     var latents: String?
 
-    @Option(help: ArgumentHelp("Output folder: new, empty, or left by an interrupted run (default ./synthetic/<model>-<UTC date-time>).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Output folder: new, empty, or left by an interrupted run (default ./synthetic/<model>-<UTC date-time>).", valueName: "dir"))
     var out: String?
 
     @Option(help: "dicom, png (8-bit grayscale, one per frame) or npy (raw float32 [N, channels, H, W]).")
@@ -75,11 +80,14 @@ struct SynthesizeCommand: ParsableCommand {
     @Flag(help: "Write files only; do not register the DICOM files in the catalog.")
     var noCatalog = false
 
-    @Option(parsing: .unconditional, help: ArgumentHelp("""
-        Copy radius: withhold frames within this copy distance of a training frame (the share of its structure \
-        not reproduced: 0 an exact copy, 0.8 a blank frame; default \(CopyDetector.defaultRadius)). Near training \
-        frames that another series comes closer to, the radius shrinks to that distance.
-        """, valueName: "distance"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            """
+            Copy radius: withhold frames within this copy distance of a training frame (the share of its structure \
+            not reproduced: 0 an exact copy, 0.8 a blank frame; default \(CopyDetector.defaultRadius)). Near training \
+            frames that another series comes closer to, the radius shrinks to that distance.
+            """, valueName: "distance"))
     var privacyThreshold: Float?
 
     @Flag(help: "Export near-copies of training frames too (not recommended; a warning is printed).")
@@ -98,12 +106,16 @@ struct SynthesizeCommand: ParsableCommand {
         if !(1...1000).contains(framesPerFile) { throw ValidationError("--frames-per-file must be between 1 and 1000.") }
         if framesPerFile != 1 && format != .dicom { throw ValidationError("--frames-per-file applies to --format dicom only.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
-        if noPrivacyFilter && privacyThreshold != nil { throw ValidationError("Give --privacy-threshold or --no-privacy-filter, not both.") }
+        if noPrivacyFilter && privacyThreshold != nil {
+            throw ValidationError("Give --privacy-threshold or --no-privacy-filter, not both.")
+        }
         if let privacyThreshold, !(privacyThreshold >= 0 && privacyThreshold <= 1) {
             throw ValidationError("--privacy-threshold is a copy distance between 0 and 1.")
         }
         if let maxDraws, maxDraws < count ?? Self.defaultCount { throw ValidationError("--max-draws must be at least --count.") }
-        if maxDraws != nil && latents != nil { throw ValidationError("--max-draws applies to seeded latents; a --latents file is drawn once.") }
+        if maxDraws != nil && latents != nil {
+            throw ValidationError("--max-draws applies to seeded latents; a --latents file is drawn once.")
+        }
     }
 
     func run() throws {
@@ -115,8 +127,10 @@ struct SynthesizeCommand: ParsableCommand {
         let progress = ProgressLine(label: "synthesize", unit: "frames")
         let started = Date()
         let result = try failingWithStatus {
-            try Synthesizer.run(model: trainedModel, request: request(seed: chosenSeed, modelName: trainedModel.name), catalog: catalog,
-                                shouldStop: { ms_stop_requested() != 0 }) { done, total in
+            try Synthesizer.run(
+                model: trainedModel, request: request(seed: chosenSeed, modelName: trainedModel.name), catalog: catalog,
+                shouldStop: { ms_stop_requested() != 0 }
+            ) { done, total in
                 progress.update(done: done, total: total, elapsed: Date().timeIntervalSince(started))
             }
         }
@@ -125,12 +139,17 @@ struct SynthesizeCommand: ParsableCommand {
         report(result, model: trainedModel, seed: chosenSeed)
         if output.json { try printJSON(SynthesizeOutput(result, model: trainedModel, seed: latents == nil ? chosenSeed : nil)) }
         if result.stopped {
-            printError("stopped after \(result.framesWritten) of \(result.framesRequested) frames; the files written are complete and recorded")
+            printError(
+                "stopped after \(result.framesWritten) of \(result.framesRequested) frames; the files written are complete and recorded")
             throw ExitCode(ExitStatus.interrupted.rawValue)
         }
         if result.isShort {
-            let why = latents != nil ? "the latents file has \(result.drawLimit) rows" : "the limit of \(result.drawLimit) latents drawn (--max-draws) was reached"
-            printError("""
+            let why =
+                latents != nil
+                ? "the latents file has \(result.drawLimit) rows"
+                : "the limit of \(result.drawLimit) latents drawn (--max-draws) was reached"
+            printError(
+                """
                 wrote only \(result.framesWritten) of \(result.framesRequested) frames: \(result.withheldLatentIndices.count) of the \
                 \(result.framesGenerated) generated copy a training frame and \(why); the model copies its training frames \
                 (see 'medsynth evaluate'): \(result.folder.path)
@@ -141,7 +160,8 @@ struct SynthesizeCommand: ParsableCommand {
 
     /// The run the options ask for.
     private func request(seed chosenSeed: UInt64, modelName: String) -> SynthesisRequest {
-        let latentRequest: SynthesisRequest.LatentRequest = latents.map { .file(path: absolutePath($0).path, count: count) }
+        let latentRequest: SynthesisRequest.LatentRequest =
+            latents.map { .file(path: absolutePath($0).path, count: count) }
             ?? .seed(chosenSeed, count: count ?? Self.defaultCount)
         var request = SynthesisRequest(latentSource: latentRequest, output: outputFolder(modelName: modelName))
         request.format = format
@@ -155,19 +175,25 @@ struct SynthesizeCommand: ParsableCommand {
     /// What was written, for a person (stderr under --json).
     private func report(_ result: SynthesisResult, model: TrainedModel, seed chosenSeed: UInt64) {
         if let radius = result.privacyRadius {
-            printResult(String(format: "privacy filter: withheld %d of %d frames drawn as copies of training frames (copy radius %.2f)",
-                               result.withheldLatentIndices.count, result.framesGenerated, radius)
-                        + (result.withheldLatentIndices.isEmpty ? ""
-                           : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"), json: output.json)
+            printResult(
+                String(
+                    format: "privacy filter: withheld %d of %d frames drawn as copies of training frames (copy radius %.2f)",
+                    result.withheldLatentIndices.count, result.framesGenerated, radius)
+                    + (result.withheldLatentIndices.isEmpty
+                        ? ""
+                        : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"),
+                json: output.json)
         }
         let origin = latents.map { "latents \($0)" } ?? "seed \(chosenSeed)"
-        printResult("""
+        printResult(
+            """
             wrote \(result.framesWritten) synthetic \(model.modality) frames in \(result.files.count) \
             \(format.rawValue) file\(result.files.count == 1 ? "" : "s") from model "\(model.name)" (\(origin)) to \(result.folder.path)
             """, json: output.json)
         if let synthesis = result.synthesis {
-            printResult("catalog: synthesis \(synthesis.id!), \(result.instances.count) instances registered as synthetic in study "
-                        + synthesis.studyInstanceUid, json: output.json)
+            printResult(
+                "catalog: synthesis \(synthesis.id!), \(result.instances.count) instances registered as synthetic in study "
+                    + synthesis.studyInstanceUid, json: output.json)
         }
     }
 
@@ -185,8 +211,9 @@ struct SynthesizeCommand: ParsableCommand {
     /// run in the same second took that name.
     private func outputFolder(modelName: String) -> URL {
         if let out { return absolutePath(out, isDirectory: true) }
-        let stamp = Date().formatted(Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted)
-            .year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
+        let stamp = Date().formatted(
+            Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted)
+                .year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
         let safeName = String(modelName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
         var candidate = "synthetic/\(safeName)-\(stamp)"
         var suffix = 1

@@ -49,20 +49,24 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Generator preset: compact (64x64, the default) or paper (256x256).")
     var preset: GeneratorPreset?
 
-    @Option(help: """
-        Discriminator: dcgan (trained from scratch, the default), or transfer (the paper's: a frozen ImageNet \
-        backbone, --backbone, with a trainable Linear head on its pooled features).
-        """)
+    @Option(
+        help: """
+            Discriminator: dcgan (trained from scratch, the default), or transfer (the paper's: a frozen ImageNet \
+            backbone, --backbone, with a trainable Linear head on its pooled features).
+            """)
     var discriminator: DiscriminatorKind?
 
     @Option(help: "The transfer discriminator's backbone: xception (the paper's) or mobilenetv2.")
     var backbone: BackboneKind?
 
-    @Option(help: ArgumentHelp("Keras weights of the backbone: the *_notop.h5 file of Keras Applications (docs/transfer.md).",
-                               valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Keras weights of the backbone: the *_notop.h5 file of Keras Applications (docs/transfer.md).",
+            valueName: "file"))
     var backboneWeights: String?
 
-    @Option(parsing: .unconditional, help: "Epochs to train (passes over the training frames; default 100). With --resume: additional epochs.")
+    @Option(
+        parsing: .unconditional, help: "Epochs to train (passes over the training frames; default 100). With --resume: additional epochs.")
     var epochs: Int?
 
     @Option(parsing: .unconditional, help: "Steps to train instead of epochs. With --resume: additional steps.")
@@ -148,8 +152,9 @@ struct TrainCommand: ParsableCommand {
         ]
         let given = fixed.filter(\.1).map(\.0)
         if !given.isEmpty {
-            throw ValidationError("--resume continues a model as it was created; drop \(given.joined(separator: ", ")) "
-                                  + "(train a new model to change them).")
+            throw ValidationError(
+                "--resume continues a model as it was created; drop \(given.joined(separator: ", ")) "
+                    + "(train a new model to change them).")
         }
     }
 
@@ -163,9 +168,11 @@ struct TrainCommand: ParsableCommand {
         let started = Date()
         let outcome = try failingWithStatus {
             try trainer.train(length, shouldStop: { ms_stop_requested() != 0 }) { report in
-                progress.update(done: report.runStep, total: report.runSteps, elapsed: Date().timeIntervalSince(started),
-                                detail: String(format: "epoch %d, step %d, D %.3f, G %.3f, %.1f img/s", report.epoch, report.step,
-                                               report.discriminatorLoss, report.generatorLoss, report.imagesPerSecond))
+                progress.update(
+                    done: report.runStep, total: report.runSteps, elapsed: Date().timeIntervalSince(started),
+                    detail: String(
+                        format: "epoch %d, step %d, D %.3f, G %.3f, %.1f img/s", report.epoch, report.step,
+                        report.discriminatorLoss, report.generatorLoss, report.imagesPerSecond))
             }
         }
         progress.finish()
@@ -173,15 +180,17 @@ struct TrainCommand: ParsableCommand {
             try printJSON(TrainOutput(trainer, outcome: outcome))
         } else {
             let folder = trainer.folder.path
-            printResult("""
+            printResult(
+                """
                 step \(trainer.step), epoch \(trainer.epoch): checkpoint in \(folder)
                   samples:     \(folder)/\(ModelFolderWriter.samplesFolder)/
                   loss plot:   \(folder)/\(ModelFolderWriter.lossPlotFile)
                 """, json: false)
         }
         if outcome == .stopped {
-            printError("stopped at step \(trainer.step) with a checkpoint; continue with: "
-                       + "medsynth train --catalog '\(catalogOptions.catalogDirectory.path)' --resume '\(trainer.model.name)'")
+            printError(
+                "stopped at step \(trainer.step) with a checkpoint; continue with: "
+                    + "medsynth train --catalog '\(catalogOptions.catalogDirectory.path)' --resume '\(trainer.model.name)'")
             throw ExitCode(ExitStatus.interrupted.rawValue)
         }
     }
@@ -196,7 +205,8 @@ struct TrainCommand: ParsableCommand {
             \(trainer.record.hyperparameters.stepsPerEpoch) steps per epoch, from step \(trainer.step)
             """
         if let backbone = trainer.record.backbone {
-            text += "\ndiscriminator: transfer, \(backbone.kind.rawValue) frozen (\(backbone.frozenParameters) parameters) "
+            text +=
+                "\ndiscriminator: transfer, \(backbone.kind.rawValue) frozen (\(backbone.frozenParameters) parameters) "
                 + "+ Linear head, \(backbone.trainableParameters) trainable parameters"
         }
         return text
@@ -216,8 +226,9 @@ struct TrainCommand: ParsableCommand {
             decoding.update(done: done, total: total, elapsed: Date().timeIntervalSince(started))
         }
         if let resume {
-            let options = ResumeOptions(threads: threads, backboneWeights: backboneWeights.map { absolutePath($0).path },
-                                        gridEveryEpochs: gridEvery, checkpointEverySteps: checkpointEvery)
+            let options = ResumeOptions(
+                threads: threads, backboneWeights: backboneWeights.map { absolutePath($0).path },
+                gridEveryEpochs: gridEvery, checkpointEverySteps: checkpointEvery)
             try ModelTrainer.checkResumable(resume, length: length, options: options, catalog: catalog)
             return try ModelTrainer.resume(resume, catalog: catalog, options: options, decodeProgress: report)
         }

@@ -18,8 +18,10 @@ public enum CheckpointFolder {
     /// Writes the description and the generator, and the discriminator and
     /// optimiser state when given; creates the folder. Survives a kill at any
     /// instant: see `writeOperations`.
-    public static func write(_ description: ModelDescription, generator: Generator, training: TrainingStep? = nil,
-                             to folder: URL) throws {
+    public static func write(
+        _ description: ModelDescription, generator: Generator, training: TrainingStep? = nil,
+        to folder: URL
+    ) throws {
         for operation in try writeOperations(description, generator: generator, training: training, to: folder) {
             try operation.run()
         }
@@ -37,62 +39,83 @@ public enum CheckpointFolder {
     /// durable (the switch: from here `recover` finishes the checkpoint, before
     /// it `recover` discards it and the previous one stands untouched); then
     /// the files are renamed into place and the marker removed.
-    public static func writeOperations(_ description: ModelDescription, generator: Generator, training: TrainingStep? = nil,
-                                       to folder: URL) throws -> [Operation] {
-        var described = description
-        if let training {
-            described.discriminator = described.discriminator ?? .dcgan
-            described.step = training.generatorOptimizer.step
-        }
-        // Every file carries the step, so a mix of checkpoints is detected on load.
-        var metadata = ["preset": described.preset, "latent_dim": String(described.latentDim),
-                        "resolution": String(described.resolution), "channels": String(described.channels)]
-        if let training { metadata["step"] = String(training.generatorOptimizer.step) }
-        var files: [(name: String, bytes: () throws -> Data)] = [
-            (generatorFile, { try SafeTensors.encode(generator.store.namedArrays(), metadata: metadata) }),
-        ]
-        if let training {
-            files.append((discriminatorFile, { try SafeTensors.encode(training.discriminator.store.namedArrays(), metadata: metadata) }))
-            func moments(_ name: String, _ optimizer: Adam) -> [(name: String, array: NamedArray)] {
-                [("\(name).first_moment", NamedArray(shape: optimizer.firstMoment.shape, values: optimizer.firstMoment.values)),
-                 ("\(name).second_moment", NamedArray(shape: optimizer.secondMoment.shape, values: optimizer.secondMoment.values))]
-            }
-            let state = moments("generator", training.generatorOptimizer) + moments("discriminator", training.discriminatorOptimizer)
-            let steps = ["generator_step": String(training.generatorOptimizer.step),
-                         "discriminator_step": String(training.discriminatorOptimizer.step)]
-            files.append((optimizerFile, { try SafeTensors.encode(state, metadata: steps) }))
-        }
-        files.append((modelFile, {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            return try encoder.encode(described)
-        }))
+    public static func writeOperations(
+        _ description: ModelDescription, generator: Generator, training: TrainingStep? = nil,
+        to folder: URL
+    ) throws -> [Operation] {
+        let files = checkpointFiles(description, generator: generator, training: training)
         let path = { (name: String) in folder.appendingPathComponent(name).path }
-        var operations = [Operation(name: "create the folder") {
+        let create = Operation(name: "create the folder") {
             do {
                 try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             } catch {
                 throw TensorFileError("cannot create the checkpoint folder (\(error.localizedDescription))", path: folder.path)
             }
             try recover(folder: folder)
-        }]
-        for file in files {
-            operations.append(Operation(name: "write \(file.name)\(pendingSuffix)") {
+        }
+        let writes = files.map { file in
+            Operation(name: "write \(file.name)\(pendingSuffix)") {
                 try DurableFile.write(try file.bytes(), to: path(file.name + pendingSuffix))
-            })
+            }
         }
-        operations.append(Operation(name: "commit") {
-            try DurableFile.write(Data(), to: path(commitMarker))
-        })
-        for file in files {
-            operations.append(Operation(name: "rename \(file.name)") {
-                try DurableFile.rename(path(file.name + pendingSuffix), to: path(file.name))
-            })
+        let commit = Operation(name: "commit") { try DurableFile.write(Data(), to: path(commitMarker)) }
+        let renames = files.map { file in
+            Operation(name: "rename \(file.name)") { try DurableFile.rename(path(file.name + pendingSuffix), to: path(file.name)) }
         }
-        operations.append(Operation(name: "finish") {
-            try DurableFile.remove(path(commitMarker))
-        })
-        return operations
+        let finish = Operation(name: "finish") { try DurableFile.remove(path(commitMarker)) }
+        return [create] + writes + [commit] + renames + [finish]
+    }
+
+    /// The files of a checkpoint, each with a function that encodes it:
+    /// the generator, and with `training` the discriminator and both Adam
+    /// states; `model.json` last.
+    static func checkpointFiles(_ description: ModelDescription, generator: Generator, training: TrainingStep?)
+        -> [(name: String, bytes: () throws -> Data)]
+    {
+        var described = description
+        if let training {
+            described.discriminator = described.discriminator ?? .dcgan
+            described.step = training.generatorOptimizer.step
+        }
+        // Every file carries the step, so a mix of checkpoints is detected on load.
+        var metadata = [
+            "preset": described.preset, "latent_dim": String(described.latentDim),
+            "resolution": String(described.resolution), "channels": String(described.channels),
+        ]
+        if let training { metadata["step"] = String(training.generatorOptimizer.step) }
+        var files: [(name: String, bytes: () throws -> Data)] = [
+            (generatorFile, { try SafeTensors.encode(generator.store.namedArrays(), metadata: metadata) })
+        ]
+        if let training {
+            files.append((discriminatorFile, { try SafeTensors.encode(training.discriminator.store.namedArrays(), metadata: metadata) }))
+            files.append((optimizerFile, { try optimizerState(training) }))
+        }
+        files.append(
+            (
+                modelFile,
+                {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                    return try encoder.encode(described)
+                }
+            ))
+        return files
+    }
+
+    /// `optimizer.safetensors`: both Adam states (moments and steps).
+    static func optimizerState(_ training: TrainingStep) throws -> Data {
+        func moments(_ name: String, _ optimizer: Adam) -> [(name: String, array: NamedArray)] {
+            [
+                ("\(name).first_moment", NamedArray(shape: optimizer.firstMoment.shape, values: optimizer.firstMoment.values)),
+                ("\(name).second_moment", NamedArray(shape: optimizer.secondMoment.shape, values: optimizer.secondMoment.values)),
+            ]
+        }
+        let state = moments("generator", training.generatorOptimizer) + moments("discriminator", training.discriminatorOptimizer)
+        let steps = [
+            "generator_step": String(training.generatorOptimizer.step),
+            "discriminator_step": String(training.discriminatorOptimizer.step),
+        ]
+        return try SafeTensors.encode(state, metadata: steps)
     }
 
     /// Completes or discards a checkpoint write that a kill interrupted: with
@@ -122,8 +145,9 @@ public enum CheckpointFolder {
         do {
             return try JSONDecoder().decode(ModelDescription.self, from: data)
         } catch {
-            throw TensorFileError("\(modelFile) lacks preset, latent_dim, resolution or channels, has an incomplete training record, "
-                                  + "or is not JSON", path: path.path)
+            throw TensorFileError(
+                "\(modelFile) lacks preset, latent_dim, resolution or channels, has an incomplete training record, "
+                    + "or is not JSON", path: path.path)
         }
     }
 
@@ -165,8 +189,9 @@ public enum CheckpointFolder {
         let state = try SafeTensors.read(path: optimizerPath)
         for (name, optimizer) in [("generator", training.generatorOptimizer), ("discriminator", training.discriminatorOptimizer)] {
             guard let first = state.tensors["\(name).first_moment"], let second = state.tensors["\(name).second_moment"],
-                  first.values.count == optimizer.firstMoment.count, second.values.count == optimizer.secondMoment.count,
-                  let step = state.metadata["\(name)_step"].flatMap(Int.init) else {
+                first.values.count == optimizer.firstMoment.count, second.values.count == optimizer.secondMoment.count,
+                let step = state.metadata["\(name)_step"].flatMap(Int.init)
+            else {
                 throw TensorFileError("optimiser state for the \(name) is missing or does not fit the model", path: optimizerPath)
             }
             first.values.withUnsafeBufferPointer { optimizer.firstMoment.data.update(from: $0.baseAddress!, count: first.values.count) }
@@ -176,8 +201,9 @@ public enum CheckpointFolder {
         // Files written by `write` name their step; all must agree.
         let steps = [generatorTensors.metadata["step"], discriminatorTensors.metadata["step"], state.metadata["generator_step"]]
         if steps[0] != nil || steps[1] != nil, Set(steps).count != 1 {
-            throw TensorFileError("the checkpoint's files are from different steps (\(steps.map { $0 ?? "?" }.joined(separator: ", "))); "
-                                  + "it was cut short while being written", path: folder.path)
+            throw TensorFileError(
+                "the checkpoint's files are from different steps (\(steps.map { $0 ?? "?" }.joined(separator: ", "))); "
+                    + "it was cut short while being written", path: folder.path)
         }
     }
 }

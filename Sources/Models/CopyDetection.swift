@@ -223,7 +223,9 @@ struct GaussianFilter {
                     for y in 0..<side {
                         for x in 0..<side {
                             var total: Float = 0
-                            for k in max(0, radius - x)..<min(w.count, side + radius - x) { total += w[k] * source[y * side + x + k - radius] }
+                            for k in max(0, radius - x)..<min(w.count, side + radius - x) {
+                                total += w[k] * source[y * side + x + k - radius]
+                            }
                             horizontal[y * side + x] = total
                         }
                     }
@@ -270,8 +272,10 @@ public enum CopyDistance {
     /// For every query frame, the `candidates` reference frames most alike by
     /// their coarse energy maps (either orientation) that `excluded` does not
     /// rule out, each with its exact copy distance, nearest first.
-    public static func nearest(_ queries: StructureMaps, in references: CopyReferences,
-                               excluding excluded: ((Int, Int) -> Bool)? = nil) -> [[(index: Int, distance: Float)]] {
+    public static func nearest(
+        _ queries: StructureMaps, in references: CopyReferences,
+        excluding excluded: ((Int, Int) -> Bool)? = nil
+    ) -> [[(index: Int, distance: Float)]] {
         let n = queries.count, m = references.count
         guard n > 0, m > 0 else { return Array(repeating: [], count: n) }
         let similarity = coarseSimilarity(queries, references)
@@ -295,8 +299,9 @@ public enum CopyDistance {
         queryCoarse.withUnsafeBufferPointer { q in
             references.coarse.withUnsafeBufferPointer { r in
                 coarseProducts.withUnsafeMutableBufferPointer {
-                    gemm(transposeA: false, transposeB: true, m: n * variants, n: m, k: cells, q.baseAddress!, r.baseAddress!, beta: 0,
-                         $0.baseAddress!)
+                    gemm(
+                        transposeA: false, transposeB: true, m: n * variants, n: m, k: cells, q.baseAddress!, r.baseAddress!, beta: 0,
+                        $0.baseAddress!)
                 }
             }
         }
@@ -304,7 +309,9 @@ public enum CopyDistance {
         for query in 0..<n {
             for variant in 0..<variants {
                 let row = (query * variants + variant) * m
-                for reference in 0..<m { similarity[query * m + reference] = max(similarity[query * m + reference], coarseProducts[row + reference]) }
+                for reference in 0..<m {
+                    similarity[query * m + reference] = max(similarity[query * m + reference], coarseProducts[row + reference])
+                }
             }
         }
         return similarity
@@ -332,8 +339,9 @@ public enum CopyDistance {
         /// The distance of frame `frame` of `queries` to each reference of `ranked`, in that order.
         mutating func measure(_ queries: StructureMaps, frame: Int, against ranked: [Int]) -> [(index: Int, distance: Float)] {
             let pixels = StructureMaps.windowPixels, shiftCount = shifts.count
-            let movedEnergy = fillShiftedWindows(of: queries, frame: frame, shifts: shifts, windowSquares: references.windowSquares,
-                                                 into: &moved)
+            let movedEnergy = fillShiftedWindows(
+                of: queries, frame: frame, shifts: shifts, windowSquares: references.windowSquares,
+                into: &moved)
             references.weightedWindows.withUnsafeBufferPointer { source in
                 candidateWindows.withUnsafeMutableBufferPointer { target in
                     for (slot, reference) in ranked.enumerated() {
@@ -344,8 +352,9 @@ public enum CopyDistance {
             moved.withUnsafeBufferPointer { a in
                 candidateWindows.withUnsafeBufferPointer { b in
                     products.withUnsafeMutableBufferPointer { c in
-                        gemm(transposeA: false, transposeB: true, m: shiftCount, n: ranked.count, k: pixels,
-                             a.baseAddress!, b.baseAddress!, beta: 0, c.baseAddress!)
+                        gemm(
+                            transposeA: false, transposeB: true, m: shiftCount, n: ranked.count, k: pixels,
+                            a.baseAddress!, b.baseAddress!, beta: 0, c.baseAddress!)
                     }
                 }
             }
@@ -354,8 +363,11 @@ public enum CopyDistance {
                 guard referenceEnergy > minimumEnergy else { return (reference, .infinity) }
                 var best = Float.infinity
                 for shift in 0..<shiftCount {
-                    best = min(best, residual(product: products[shift * ranked.count + slot], queryEnergy: movedEnergy[shift],
-                                              referenceEnergy: referenceEnergy))
+                    best = min(
+                        best,
+                        residual(
+                            product: products[shift * ranked.count + slot], queryEnergy: movedEnergy[shift],
+                            referenceEnergy: referenceEnergy))
                 }
                 return (reference, best)
             }
@@ -377,8 +389,10 @@ public enum CopyDistance {
 
     /// The query's windows at every shift, as rows of `matrix`; returns each
     /// row's weighted energy (sum of w^2 q^2).
-    static func fillShiftedWindows(of maps: StructureMaps, frame: Int, shifts: [(mirrored: Bool, dy: Int, dx: Int)],
-                                   windowSquares: [Float], into matrix: inout [Float]) -> [Float] {
+    static func fillShiftedWindows(
+        of maps: StructureMaps, frame: Int, shifts: [(mirrored: Bool, dy: Int, dx: Int)],
+        windowSquares: [Float], into matrix: inout [Float]
+    ) -> [Float] {
         let side = StructureMaps.side, pixels = StructureMaps.windowPixels
         let map = maps.map(frame)
         let mirroredMap = (0..<StructureMaps.plane).map { map[($0 / side) * side + side - 1 - $0 % side] }
@@ -389,8 +403,9 @@ public enum CopyDistance {
                     matrix.withUnsafeMutableBufferPointer { rows in
                         for (row, shift) in shifts.enumerated() {
                             let target = rows.baseAddress! + row * pixels
-                            StructureMaps.copyWindow(of: (shift.mirrored ? mirroredPointer : plainPointer).baseAddress!, dy: shift.dy,
-                                                     dx: shift.dx, to: target)
+                            StructureMaps.copyWindow(
+                                of: (shift.mirrored ? mirroredPointer : plainPointer).baseAddress!, dy: shift.dy,
+                                dx: shift.dx, to: target)
                             var total: Float = 0
                             for index in 0..<pixels { total += squares[index] * target[index] * target[index] }
                             energies[row] = total

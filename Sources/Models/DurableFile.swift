@@ -1,7 +1,8 @@
 import Engine
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// File operations that are on disk when they return (fsync of the file and

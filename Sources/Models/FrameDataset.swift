@@ -44,14 +44,17 @@ public struct FrameDataset: Sendable {
     /// Decodes, or reads from the cache inside the catalog, every frame of
     /// `instances` (undecodable instances are skipped by the caller).
     /// `progress` gets (frames done, frames total) while decoding.
-    public static func load(_ instances: [TrainingCandidate], preprocessing: FramePreprocessing, catalog: Catalog,
-                            progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> FrameDataset {
+    public static func load(
+        _ instances: [TrainingCandidate], preprocessing: FramePreprocessing, catalog: Catalog,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> FrameDataset {
         let side = preprocessing.resolution
         let totalFrames = instances.reduce(0) { $0 + $1.frames }
         let bytes = totalFrames * side * side * 4
         guard bytes <= maximumBytes else {
-            throw ModelError.tooLarge("\(totalFrames) frames of \(side)x\(side) need \(bytes >> 20) MiB, over the limit of "
-                                         + "\(maximumBytes >> 20) MiB; narrow the data set with --patient, --study or --series")
+            throw ModelError.tooLarge(
+                "\(totalFrames) frames of \(side)x\(side) need \(bytes >> 20) MiB, over the limit of "
+                    + "\(maximumBytes >> 20) MiB; narrow the data set with --patient, --study or --series")
         }
         let cache = cacheFile(for: instances, preprocessing: preprocessing, catalog: catalog)
         if let cached = try? readCache(cache, instances: instances, preprocessing: preprocessing) { return cached }
@@ -68,8 +71,9 @@ public struct FrameDataset: Sendable {
                 for frameIndex in 0..<candidate.frames {
                     do {
                         let frame = try file.grayFrame(frameIndex)
-                        let resampled = SquareResampler.centreCropAreaAverage(pixels: frame.pixels, width: frame.width,
-                                                                               height: frame.height, side: side)
+                        let resampled = SquareResampler.centreCropAreaAverage(
+                            pixels: frame.pixels, width: frame.width,
+                            height: frame.height, side: side)
                         frames.append(resampled.map { $0 / 127.5 - 1 })
                     } catch {
                         failures.append("\(error)")
@@ -92,8 +96,9 @@ public struct FrameDataset: Sendable {
             }
             failures += result.failures
         }
-        var dataset = FrameDataset(preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
-                                   values: values, failures: failures, fromCache: false)
+        var dataset = FrameDataset(
+            preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
+            values: values, failures: failures, fromCache: false)
         // The cache only saves time: a full disk or a read-only catalog does not stop training.
         do {
             try dataset.writeCache(cache)
@@ -144,11 +149,14 @@ public struct FrameDataset: Sendable {
     private func writeCache(_ file: URL) throws {
         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
         let perInstance = framesPerInstance
-        let metadata = ["preprocessing": preprocessing.summary,
-                        "frames_per_instance": perInstance.map(String.init).joined(separator: ","),
-                        "failures": String(decoding: try JSONEncoder().encode(failures), as: UTF8.self)]
-        try SafeTensors.write([("frames", NamedArray(shape: [count, 1, resolution, resolution], values: values))],
-                              metadata: metadata, to: file.path)
+        let metadata = [
+            "preprocessing": preprocessing.summary,
+            "frames_per_instance": perInstance.map(String.init).joined(separator: ","),
+            "failures": String(decoding: try JSONEncoder().encode(failures), as: UTF8.self),
+        ]
+        try SafeTensors.write(
+            [("frames", NamedArray(shape: [count, 1, resolution, resolution], values: values))],
+            metadata: metadata, to: file.path)
     }
 
     /// The cached data set, or nil (then it is rebuilt) when the entry is
@@ -158,12 +166,13 @@ public struct FrameDataset: Sendable {
         let contents = try SafeTensors.read(path: file.path)
         let perInstance = (contents.metadata["frames_per_instance"] ?? "").split(separator: ",").compactMap { Int($0) }
         guard contents.metadata["preprocessing"] == preprocessing.summary, perInstance.count == instances.count,
-              let frames = contents.tensors["frames"],
-              frames.shape == [perInstance.reduce(0, +), 1, preprocessing.resolution, preprocessing.resolution],
-              let failures = try? JSONDecoder().decode([String].self, from: Data((contents.metadata["failures"] ?? "[]").utf8))
+            let frames = contents.tensors["frames"],
+            frames.shape == [perInstance.reduce(0, +), 1, preprocessing.resolution, preprocessing.resolution],
+            let failures = try? JSONDecoder().decode([String].self, from: Data((contents.metadata["failures"] ?? "[]").utf8))
         else { return nil }
         let frameInstance = perInstance.enumerated().flatMap { index, count in Array(repeating: index, count: count) }
-        return FrameDataset(preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
-                            values: frames.values, failures: failures, fromCache: true)
+        return FrameDataset(
+            preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
+            values: frames.values, failures: failures, fromCache: true)
     }
 }

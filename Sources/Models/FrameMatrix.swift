@@ -26,8 +26,9 @@ public struct FrameMatrix: Sendable {
     /// Square frames box-averaged down to `side` x `side`; their side must be a multiple of it.
     public func downsampled(to side: Int) -> FrameMatrix {
         let frameSide = Int(Double(pixels).squareRoot().rounded())
-        precondition(frameSide * frameSide == pixels && frameSide >= side && frameSide % side == 0,
-                     "frames must be square and a multiple of \(side) pixels wide")
+        precondition(
+            frameSide * frameSide == pixels && frameSide >= side && frameSide % side == 0,
+            "frames must be square and a multiple of \(side) pixels wide")
         guard frameSide != side else { return self }
         let factor = frameSide / side, scale = 1 / Float(factor * factor)
         var result = [Float](repeating: 0, count: count * side * side)
@@ -88,8 +89,9 @@ public enum FrameDistance {
             queries.values.withUnsafeBufferPointer { q in
                 references.values.withUnsafeBufferPointer { r in
                     products.withUnsafeMutableBufferPointer { c in
-                        gemm(transposeA: false, transposeB: true, m: rows, n: m, k: p, q.baseAddress! + start * p, r.baseAddress!,
-                             beta: 0, c.baseAddress!)
+                        gemm(
+                            transposeA: false, transposeB: true, m: rows, n: m, k: p, q.baseAddress! + start * p, r.baseAddress!,
+                            beta: 0, c.baseAddress!)
                     }
                 }
             }
@@ -105,8 +107,9 @@ public enum FrameDistance {
                         if best.count > count { best.removeLast() }
                     }
                 }
-                result.append(best.map { ($0.index, between(queries.row(query), references.row($0.index))) }
-                    .sorted { $0.distance < $1.distance })
+                result.append(
+                    best.map { ($0.index, between(queries.row(query), references.row($0.index))) }
+                        .sorted { $0.distance < $1.distance })
             }
         }
         return result

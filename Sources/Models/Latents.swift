@@ -65,8 +65,9 @@ public struct Latents: Sendable {
         if let row = array.values.firstIndex(where: { !$0.isFinite }).map({ $0 / dimension }) {
             throw ModelError.latents("row \(row) holds a value that is not finite", path: path)
         }
-        return Latents(source: .file(path: path, sha256: try FileDigest.sha256(path: path)), count: array.shape[0],
-                       dimension: dimension, values: array.values)
+        return Latents(
+            source: .file(path: path, sha256: try FileDigest.sha256(path: path)), count: array.shape[0],
+            dimension: dimension, values: array.values)
     }
 
     /// Rows `range` (row-major).

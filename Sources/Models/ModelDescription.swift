@@ -82,12 +82,14 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// The generator this description names, checked for consistency.
     public func generatorConfiguration(source: String) throws -> GeneratorConfiguration {
         guard let known = GeneratorPreset(rawValue: preset) else {
-            throw TensorFileError("unknown preset \"\(preset)\" (known: \(GeneratorPreset.allCases.map(\.rawValue).joined(separator: ", ")))", path: source)
+            throw TensorFileError(
+                "unknown preset \"\(preset)\" (known: \(GeneratorPreset.allCases.map(\.rawValue).joined(separator: ", ")))", path: source)
         }
         let configuration = known.configuration(channels: channels)
         guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1 else {
-            throw TensorFileError("preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "
-                                  + "the file says \(latentDim) and \(resolution) with \(channels) channels", path: source)
+            throw TensorFileError(
+                "preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "
+                    + "the file says \(latentDim) and \(resolution) with \(channels) channels", path: source)
         }
         return configuration
     }
@@ -108,8 +110,10 @@ public struct TrainingRecord: Codable, Equatable, Sendable {
     /// finishes a stopped run's plan; nil in folders written before it was recorded.
     public var plannedStep: Int?
 
-    public init(epoch: Int, seed: UInt64, hyperparameters: Hyperparameters, trainingSet: TrainingSetSummary,
-                backbone: BackboneSummary?) {
+    public init(
+        epoch: Int, seed: UInt64, hyperparameters: Hyperparameters, trainingSet: TrainingSetSummary,
+        backbone: BackboneSummary?
+    ) {
         self.epoch = epoch
         self.seed = seed
         self.hyperparameters = hyperparameters
@@ -145,8 +149,10 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     public var gridEveryEpochs: Int
     public var checkpointEverySteps: Int
 
-    public init(batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
-                gridEveryEpochs: Int, checkpointEverySteps: Int) {
+    public init(
+        batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
+        gridEveryEpochs: Int, checkpointEverySteps: Int
+    ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.augment = augment
@@ -204,8 +210,10 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
     public var validationFrames: Int
     public var validationInstances: Int
 
-    public init(digest: String, preprocessing: String, trainingFrames: Int, trainingInstances: Int, validationGroupedBy: SplitGrouping,
-                validationGroups: Int, validationFrames: Int, validationInstances: Int) {
+    public init(
+        digest: String, preprocessing: String, trainingFrames: Int, trainingInstances: Int, validationGroupedBy: SplitGrouping,
+        validationGroups: Int, validationFrames: Int, validationInstances: Int
+    ) {
         self.digest = digest
         self.preprocessing = preprocessing
         self.trainingFrames = trainingFrames

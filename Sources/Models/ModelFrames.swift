@@ -15,19 +15,23 @@ public struct ModelFrames: Sendable {
     }
 
     /// Loads (from the frame cache when present) the frames of `model`'s lineage.
-    public static func load(_ model: ModelRecord, description: ModelDescription, catalog: Catalog,
-                            progress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> ModelFrames {
+    public static func load(
+        _ model: ModelRecord, description: ModelDescription, catalog: Catalog,
+        progress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> ModelFrames {
         let modelFile = catalog.folder(of: model).appendingPathComponent(CheckpointFolder.modelFile).path
         guard let training = description.training else {
             throw ModelError.modelFiles("model.json lacks the training record medsynth writes", path: modelFile)
         }
         let lineage = try catalog.lineage(modelId: model.id!)
-        let dataset = try FrameDataset.load(lineage.map(\.candidate), preprocessing: FramePreprocessing(resolution: description.resolution),
-                                            catalog: catalog, progress: progress)
+        let dataset = try FrameDataset.load(
+            lineage.map(\.candidate), preprocessing: FramePreprocessing(resolution: description.resolution),
+            catalog: catalog, progress: progress)
         let split = ValidationSplit(grouping: training.trainingSet.validationGroupedBy, heldOut: lineage.map { $0.role == .validation })
         guard TrainingSetSummary(dataset: dataset, split: split).digest == training.trainingSet.digest else {
-            throw ModelError.modelFiles("the model's training frames no longer match its training-set digest",
-                                        path: catalog.folder(of: model).path)
+            throw ModelError.modelFiles(
+                "the model's training frames no longer match its training-set digest",
+                path: catalog.folder(of: model).path)
         }
         return ModelFrames(dataset: dataset, split: split)
     }
@@ -45,10 +49,11 @@ extension TrainingSetSummary {
         }
         let sides = split.frames(of: dataset)
         let used = dataset.instances.indices.filter { framesPerInstance[$0] > 0 }
-        self.init(digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
-                  trainingFrames: sides.training.count, trainingInstances: used.filter { !split.heldOut[$0] }.count,
-                  validationGroupedBy: split.grouping, validationGroups: split.validationGroups(of: dataset),
-                  validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count)
+        self.init(
+            digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
+            trainingFrames: sides.training.count, trainingInstances: used.filter { !split.heldOut[$0] }.count,
+            validationGroupedBy: split.grouping, validationGroups: split.validationGroups(of: dataset),
+            validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count)
     }
 }
 
@@ -73,16 +78,18 @@ public struct ModelFrameSets: Sendable {
         let all = FrameMatrix(pixels: dataset.resolution * dataset.resolution, values: dataset.values)
         let (training, validation) = frames.split.frames(of: dataset)
         let patients = dataset.frameInstance.map { dataset.instances[$0].patientId.isEmpty ? nil : dataset.instances[$0].patientId }
-        return ModelFrameSets(side: dataset.resolution, all: all, series: dataset.frameSeriesNumbers, patients: patients,
-                              trainingIndices: training, validationIndices: validation, training: all.rows(training),
-                              validation: all.rows(validation))
+        return ModelFrameSets(
+            side: dataset.resolution, all: all, series: dataset.frameSeriesNumbers, patients: patients,
+            trainingIndices: training, validationIndices: validation, training: all.rows(training),
+            validation: all.rows(validation))
     }
 
     /// The copy detector over the training frames. The validation frames
     /// stay out of it, so that how often it flags them is an honest false
     /// positive rate.
     public func copyDetector(radius: Float = CopyDetector.defaultRadius) -> CopyDetector {
-        CopyDetector(training: training, series: trainingIndices.map { series[$0] }, patients: trainingIndices.map { patients[$0] },
-                     radius: radius)
+        CopyDetector(
+            training: training, series: trainingIndices.map { series[$0] }, patients: trainingIndices.map { patients[$0] },
+            radius: radius)
     }
 }

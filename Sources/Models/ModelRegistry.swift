@@ -2,6 +2,7 @@ import Catalog
 import Foundation
 import GAN
 import GRDB
+
 import struct Catalog.Table
 
 /// Where a model of the registry is in its life.
@@ -37,8 +38,10 @@ public struct ModelRecord: Codable, Sendable, Equatable {
     public var createdAt: String
     public var updatedAt: String
 
-    public init(name: String, modality: String, preset: String, discriminator: DiscriminatorKind, backbone: BackboneKind?,
-                resolution: Int, frameCount: Int, validationFrameCount: Int, trainingSetDigest: String, createdAt: String) {
+    public init(
+        name: String, modality: String, preset: String, discriminator: DiscriminatorKind, backbone: BackboneKind?,
+        resolution: Int, frameCount: Int, validationFrameCount: Int, trainingSetDigest: String, createdAt: String
+    ) {
         self.name = name
         self.modality = modality
         self.preset = preset
@@ -131,8 +134,10 @@ extension Catalog {
         var conditions = ["UPPER(s.modality) = UPPER(?)"]
         var arguments: [(any DatabaseValueConvertible)?] = [modality]
         if !includeSynthetic { conditions.append("i.synthetic = 0") }
-        for (value, column) in [(filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
-                                (filter.series, "s.series_instance_uid")] {
+        for (value, column) in [
+            (filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
+            (filter.series, "s.series_instance_uid"),
+        ] {
             if let value {
                 conditions.append("\(column) = ?")
                 arguments.append(value)
@@ -145,7 +150,8 @@ extension Catalog {
     /// The instances a model was registered with, and their roles.
     public func lineage(modelId: Int64) throws -> [(candidate: TrainingCandidate, role: LineageRole)] {
         try read { db in
-            let sql = TrainingCandidate.selection(extraColumns: ", m.role")
+            let sql =
+                TrainingCandidate.selection(extraColumns: ", m.role")
                 + " JOIN model_instances m ON m.instance_id = i.id WHERE m.model_id = ? ORDER BY i.sop_instance_uid"
             let rows = try Row.fetchAll(db, sql: sql, arguments: [modelId])
             return try rows.map { row in
@@ -169,7 +175,8 @@ extension Catalog {
             if inserted.name.isEmpty { inserted.name = "\(model.modality.lowercased())-\(model.preset)-\(inserted.id!)" }
             try inserted.update(db)
             for entry in lineage {
-                try ModelInstanceRecord(modelId: inserted.id!, instanceId: entry.instanceId, role: entry.role, frames: entry.frames).insert(db)
+                try ModelInstanceRecord(modelId: inserted.id!, instanceId: entry.instanceId, role: entry.role, frames: entry.frames).insert(
+                    db)
             }
             return inserted
         }
@@ -190,21 +197,27 @@ extension Catalog {
 
     /// The registry as `medsynth models` lists it.
     public func modelsTable() throws -> Table {
-        let columns = ["id", "name", "modality", "preset", "discriminator", "backbone", "resolution", "status", "steps", "epochs",
-                       "frame_count", "validation_frame_count", "instances", "training_set_digest", "checkpoint_digest",
-                       "folder", "created_at", "updated_at"]
+        let columns = [
+            "id", "name", "modality", "preset", "discriminator", "backbone", "resolution", "status", "steps", "epochs",
+            "frame_count", "validation_frame_count", "instances", "training_set_digest", "checkpoint_digest",
+            "folder", "created_at", "updated_at",
+        ]
         let rows = try read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT m.id, m.name, m.modality, m.preset, m.discriminator, m.backbone, m.resolution, m.status, m.steps, m.epochs,
-                       m.frame_count, m.validation_frame_count,
-                       (SELECT COUNT(*) FROM model_instances l WHERE l.model_id = m.id),
-                       m.training_set_digest, m.checkpoint_digest, m.folder, m.created_at, m.updated_at
-                FROM models m ORDER BY m.id
-                """)
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT m.id, m.name, m.modality, m.preset, m.discriminator, m.backbone, m.resolution, m.status, m.steps, m.epochs,
+                           m.frame_count, m.validation_frame_count,
+                           (SELECT COUNT(*) FROM model_instances l WHERE l.model_id = m.id),
+                           m.training_set_digest, m.checkpoint_digest, m.folder, m.created_at, m.updated_at
+                    FROM models m ORDER BY m.id
+                    """)
         }
-        return Table(columns: columns, rows: rows.map { row in
-            columns.indices.map { Self.value(row[$0], boolean: false) }
-        })
+        return Table(
+            columns: columns,
+            rows: rows.map { row in
+                columns.indices.map { Self.value(row[$0], boolean: false) }
+            })
     }
 }
 

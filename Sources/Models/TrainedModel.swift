@@ -38,13 +38,15 @@ public struct TrainedModel {
     /// latent only, not on the batch it is generated in.
     public func generate(latentRows: some Collection<Float>) -> [Float] {
         let dimension = generator.configuration.latentDimension
-        return generator.forward(Tensor(shape: [latentRows.count / dimension, dimension], values: Array(latentRows)), training: false).values
+        return generator.forward(Tensor(shape: [latentRows.count / dimension, dimension], values: Array(latentRows)), training: false)
+            .values
     }
 
     /// Whether `reference` names a folder holding `model.json`.
     public static func isCheckpointFolder(_ reference: String) -> Bool {
-        FileManager.default.fileExists(atPath: URL(fileURLWithPath: reference, isDirectory: true)
-            .appendingPathComponent(CheckpointFolder.modelFile).path)
+        FileManager.default.fileExists(
+            atPath: URL(fileURLWithPath: reference, isDirectory: true)
+                .appendingPathComponent(CheckpointFolder.modelFile).path)
     }
 
     private init(folder: URL, record: ModelRecord?) throws {

@@ -56,8 +56,10 @@ public struct ValidationSplit: Equatable, Sendable {
 
     /// The number of distinct held-out groups.
     public func validationGroups(of dataset: FrameDataset) -> Int {
-        Set(dataset.instances.indices.filter { heldOut[$0] }.map {
-            grouping == .series ? dataset.instances[$0].seriesInstanceUid : dataset.instances[$0].patientId
-        }).count
+        Set(
+            dataset.instances.indices.filter { heldOut[$0] }.map {
+                grouping == .series ? dataset.instances[$0].seriesInstanceUid : dataset.instances[$0].patientId
+            }
+        ).count
     }
 }

@@ -45,8 +45,9 @@ struct DicomSink: FrameSink {
         var uid = ""
         let frames = pending, instanceNumber = result.files.count + 1, side = side, series = series
         try OutputFolder.publish(folder.appendingPathComponent(name).path) { path in
-            uid = try SyntheticDicomWriter.write(frames: frames.map(\.pixels), side: side, latentIndices: frames.map(\.index),
-                                                 instanceNumber: instanceNumber, series: series, to: path)
+            uid = try SyntheticDicomWriter.write(
+                frames: frames.map(\.pixels), side: side, latentIndices: frames.map(\.index),
+                instanceNumber: instanceNumber, series: series, to: path)
         }
         result.files.append(name)
         result.instances.append(GeneratedInstance(sopInstanceUid: uid, latentIndices: frames.map(\.index)))

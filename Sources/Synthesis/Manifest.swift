@@ -42,8 +42,9 @@ struct Manifest: Encodable {
 
     init(model: TrainedModel, series: SyntheticSeries, request: SynthesisRequest, result: SynthesisResult) {
         createdAt = series.createdAt.formatted(.iso8601)
-        self.model = Model(name: model.name, registryId: model.record?.id, folder: model.folder.path, preset: model.description.preset,
-                           modality: model.modality, step: model.description.step, checkpointSha256: model.checkpointDigest)
+        self.model = Model(
+            name: model.name, registryId: model.record?.id, folder: model.folder.path, preset: model.description.preset,
+            modality: model.modality, step: model.description.step, checkpointSha256: model.checkpointDigest)
         switch series.latentSource {
         case .seed(let value): seed = String(value)
         case .file(let path, let sha256): (latentsFrom, latentsFromSha256) = (path, sha256)
@@ -62,8 +63,11 @@ struct Manifest: Encodable {
         catalogSynthesisId = result.synthesis?.id
         switch request.format {
         case .dicom:
-            files = result.instances.enumerated().map { File(file: result.files[$0.offset], sopInstanceUid: $0.element.sopInstanceUid,
-                                                              latentIndices: $0.element.latentIndices) }
+            files = result.instances.enumerated().map {
+                File(
+                    file: result.files[$0.offset], sopInstanceUid: $0.element.sopInstanceUid,
+                    latentIndices: $0.element.latentIndices)
+            }
         case .png:
             files = zip(result.files, result.writtenLatentIndices).map { File(file: $0, latentIndices: [$1]) }
         case .npy:
@@ -77,6 +81,8 @@ struct Manifest: Encodable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.keyEncodingStrategy = .convertToSnakeCase
         let data = try encoder.encode(self)
-        try OutputFolder.publish(folder.appendingPathComponent(Synthesizer.manifestFile).path) { try data.write(to: URL(fileURLWithPath: $0)) }
+        try OutputFolder.publish(folder.appendingPathComponent(Synthesizer.manifestFile).path) {
+            try data.write(to: URL(fileURLWithPath: $0))
+        }
     }
 }

@@ -34,8 +34,9 @@ public enum OutputFolder {
         }
         for name in entries where name != incompleteMarker {
             guard unlink(folder.appendingPathComponent(name).path) == 0 else {
-                throw SynthesisError.output("cannot remove a file of an interrupted run (\(String(cString: strerror(errno))))",
-                                            path: folder.appendingPathComponent(name).path)
+                throw SynthesisError.output(
+                    "cannot remove a file of an interrupted run (\(String(cString: strerror(errno))))",
+                    path: folder.appendingPathComponent(name).path)
             }
         }
         unlink(folder.appendingPathComponent(incompleteMarker).path)
@@ -62,12 +63,15 @@ public enum OutputFolder {
         do {
             try write(temporary)
         } catch {
-            let reason = (error as? DicomError)?.reason ?? (error as? TensorFileError)?.reason ?? (error as? PNGError)?.reason
+            let reason =
+                (error as? DicomError)?.reason ?? (error as? TensorFileError)?.reason ?? (error as? PNGError)?.reason
                 ?? error.localizedDescription
             throw SynthesisError.output("cannot write (\(reason))", path: path)
         }
         guard link(temporary, path) == 0 else {
-            let reason = errno == EEXIST ? "a file of this name appeared meanwhile (another run writing here?); it was left alone"
+            let reason =
+                errno == EEXIST
+                ? "a file of this name appeared meanwhile (another run writing here?); it was left alone"
                 : "cannot write (\(String(cString: strerror(errno))))"
             throw SynthesisError.output(reason, path: path)
         }
@@ -76,11 +80,13 @@ public enum OutputFolder {
     /// Writes the marker of a run in progress into `folder`.
     static func markIncomplete(_ folder: URL) throws {
         try publish(folder.appendingPathComponent(incompleteMarker).path) {
-            try Data("""
+            try Data(
+                """
                 An interrupted medsynth synthesize: these files were not registered and have no synthesis.json.
                 Run synthesize again with this --out to replace them.
 
-                """.utf8).write(to: URL(fileURLWithPath: $0))
+                """.utf8
+            ).write(to: URL(fileURLWithPath: $0))
         }
     }
 

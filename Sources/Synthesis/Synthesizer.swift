@@ -18,9 +18,11 @@ public enum Synthesizer {
     /// The most frames of one run (and rows of a `--latents` file).
     public static let maximumFrames = 100_000
 
-    public static func run(model: TrainedModel, request: SynthesisRequest, catalog: Catalog?,
-                           shouldStop: () -> Bool = { false },
-                           progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> SynthesisResult {
+    public static func run(
+        model: TrainedModel, request: SynthesisRequest, catalog: Catalog?,
+        shouldStop: () -> Bool = { false },
+        progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }
+    ) throws -> SynthesisResult {
         let plan = try checkedPlan(model: model, request: request)
         var result = SynthesisResult(folder: request.output, framesRequested: plan.target)
         result.drawLimit = plan.limit
@@ -32,13 +34,15 @@ public enum Synthesizer {
         // Written first and removed last: a folder holding it is an interrupted
         // run whose files were never registered, and the next run may reuse it.
         try OutputFolder.markIncomplete(request.output)
-        let series = SyntheticSeries(modelName: model.name, modelId: model.record?.id, checkpointDigest: model.checkpointDigest,
-                                     step: model.description.step, preset: model.description.preset, modality: model.modality,
-                                     latentSource: plan.source,
-                                     burnedInAnnotation: try burnedInAnnotation(of: model, catalog: catalog), createdAt: Date())
+        let series = SyntheticSeries(
+            modelName: model.name, modelId: model.record?.id, checkpointDigest: model.checkpointDigest,
+            step: model.description.step, preset: model.description.preset, modality: model.modality,
+            latentSource: plan.source,
+            burnedInAnnotation: try burnedInAnnotation(of: model, catalog: catalog), createdAt: Date())
         var sink = makeFrameSink(request, series: series, side: model.generator.configuration.resolution)
-        let writtenLatents = try generate(model: model, plan: plan, batchSize: request.batchSize, detector: detector, sink: &sink,
-                                          result: &result, shouldStop: shouldStop, progress: progress)
+        let writtenLatents = try generate(
+            model: model, plan: plan, batchSize: request.batchSize, detector: detector, sink: &sink,
+            result: &result, shouldStop: shouldStop, progress: progress)
         try sink.finish(into: &result)
         // The latents of the frames written, in order: withheld copies cannot be regenerated from the folder.
         try OutputFolder.publish(request.output.appendingPathComponent(latentsFile).path) {
@@ -57,8 +61,9 @@ public enum Synthesizer {
         }
         let plan = try LatentPlan(request.latentSource, drawLimit: request.drawLimit, dimension: configuration.latentDimension)
         if request.format == .npy, plan.target * side * side * channels * 4 > maximumArrayBytes {
-            throw SynthesisError.tooLarge("\(plan.target) frames of \(channels)x\(side)x\(side) float32 exceed the "
-                                          + "\(maximumArrayBytes >> 30) GiB limit of \(framesFile); generate fewer per run")
+            throw SynthesisError.tooLarge(
+                "\(plan.target) frames of \(channels)x\(side)x\(side) float32 exceed the "
+                    + "\(maximumArrayBytes >> 30) GiB limit of \(framesFile); generate fewer per run")
         }
         return plan
     }
@@ -67,10 +72,13 @@ public enum Synthesizer {
     /// passed the privacy gate, the draw limit is reached or a stop is asked
     /// for; hands every frame that passes to `sink`. Returns the latents of
     /// the frames written, row-major.
-    static func generate(model: TrainedModel, plan: LatentPlan, batchSize: Int, detector: CopyDetector?, sink: inout any FrameSink,
-                         result: inout SynthesisResult, shouldStop: () -> Bool,
-                         progress: (_ done: Int, _ total: Int) -> Void) throws -> [Float] {
-        let frameValues = model.generator.configuration.resolution * model.generator.configuration.resolution
+    static func generate(
+        model: TrainedModel, plan: LatentPlan, batchSize: Int, detector: CopyDetector?, sink: inout any FrameSink,
+        result: inout SynthesisResult, shouldStop: () -> Bool,
+        progress: (_ done: Int, _ total: Int) -> Void
+    ) throws -> [Float] {
+        let frameValues =
+            model.generator.configuration.resolution * model.generator.configuration.resolution
             * model.generator.configuration.channels
         var writtenLatents: [Float] = []
         while result.framesWritten < plan.target, result.framesGenerated < plan.limit {
@@ -79,8 +87,11 @@ public enum Synthesizer {
                 break
             }
             // Never more than still needed: every frame drawn is either written or withheld.
-            let range = result.framesGenerated..<min(result.framesGenerated + batchSize, plan.limit,
-                                                     result.framesGenerated + plan.target - result.framesWritten)
+            let range =
+                result
+                .framesGenerated..<min(
+                    result.framesGenerated + batchSize, plan.limit,
+                    result.framesGenerated + plan.target - result.framesWritten)
             let latentRows = plan.rows(range)
             let images = model.generate(latentRows: latentRows)
             let checks = detector?.check(FrameMatrix(pixels: frameValues, values: images))
@@ -104,8 +115,10 @@ public enum Synthesizer {
     /// removes the marker. When the catalog fails, the files stay complete
     /// and described all the same; when the manifest cannot be written, the
     /// marker stays and the folder counts as interrupted.
-    static func record(_ result: inout SynthesisResult, series: SyntheticSeries, model: TrainedModel, request: SynthesisRequest,
-                       catalog: Catalog?) throws {
+    static func record(
+        _ result: inout SynthesisResult, series: SyntheticSeries, model: TrainedModel, request: SynthesisRequest,
+        catalog: Catalog?
+    ) throws {
         if request.format == .dicom, request.register, let catalog, !result.instances.isEmpty {
             do {
                 result.synthesis = try register(result, series: series, model: model, catalog: catalog)
@@ -122,8 +135,10 @@ public enum Synthesizer {
     /// The copy detector `setting` asks for, or nil (with a warning saying
     /// why) when it is disabled or cannot run: a model outside the registry
     /// has no training frames to compare with.
-    static func copyDetector(_ setting: SynthesisRequest.PrivacySetting, model: TrainedModel, catalog: Catalog?,
-                             warnings: inout [String]) throws -> CopyDetector? {
+    static func copyDetector(
+        _ setting: SynthesisRequest.PrivacySetting, model: TrainedModel, catalog: Catalog?,
+        warnings: inout [String]
+    ) throws -> CopyDetector? {
         let radius: Float
         switch setting {
         case .disabled:
@@ -153,17 +168,20 @@ public enum Synthesizer {
     /// Imports the written files (catalogued as synthetic from their own
     /// Synthetic Data attribute, with managed copies), then records the run
     /// and the latent of every frame.
-    static func register(_ result: SynthesisResult, series: SyntheticSeries, model: TrainedModel, catalog: Catalog) throws -> SynthesisRecord {
+    static func register(_ result: SynthesisResult, series: SyntheticSeries, model: TrainedModel, catalog: Catalog) throws
+        -> SynthesisRecord
+    {
         let paths = result.files.map { result.folder.appendingPathComponent($0).path }
         let imported = try Importer(catalog: catalog).run(paths: paths)
         if let problem = imported.rejections.first ?? imported.conflicts.first {
             throw SynthesisError.output("the catalog did not accept a generated file (\(problem.reason))", path: problem.path)
         }
-        let record = SynthesisRecord(modelId: model.record?.id, modelName: model.name, checkpointDigest: model.checkpointDigest,
-                                     seed: series.latentSource.seed, latentsSha256: series.latentSource.fileSha256,
-                                     frameCount: result.framesWritten,
-                                     studyInstanceUid: series.studyInstanceUID, seriesInstanceUid: series.seriesInstanceUID,
-                                     outputFolder: result.folder.path, createdAt: series.createdAt.formatted(.iso8601))
+        let record = SynthesisRecord(
+            modelId: model.record?.id, modelName: model.name, checkpointDigest: model.checkpointDigest,
+            seed: series.latentSource.seed, latentsSha256: series.latentSource.fileSha256,
+            frameCount: result.framesWritten,
+            studyInstanceUid: series.studyInstanceUID, seriesInstanceUid: series.seriesInstanceUID,
+            outputFolder: result.folder.path, createdAt: series.createdAt.formatted(.iso8601))
         return try catalog.registerSynthesis(record, instances: result.instances)
     }
 }

@@ -28,7 +28,8 @@ struct LossRecord: Equatable, Sendable {
         return try String(decoding: data, as: UTF8.self).split(separator: "\n").dropFirst().map { line in
             let fields = line.split(separator: ",")
             guard fields.count == 4, let step = Int(fields[0]), let epoch = Int(fields[1]),
-                  let discriminatorLoss = Float(fields[2]), let generatorLoss = Float(fields[3]) else {
+                let discriminatorLoss = Float(fields[2]), let generatorLoss = Float(fields[3])
+            else {
                 throw TensorFileError("unreadable line \"\(line)\"", path: file.path)
             }
             return LossRecord(step: step, epoch: epoch, discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss)

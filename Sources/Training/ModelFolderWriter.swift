@@ -22,10 +22,13 @@ public struct ModelFolderWriter {
         try CheckpointFolder.write(description, generator: training.generator, training: training, to: folder)
         try LossRecord.write(losses, to: folder.appendingPathComponent(Self.lossesFile))
         if losses.count >= 2 {
-            try LossPlot(steps: losses.map(\.step), series: [
-                .init(label: "D", values: losses.map(\.discriminatorLoss), colour: (200, 60, 40)),
-                .init(label: "G", values: losses.map(\.generatorLoss), colour: (40, 90, 200)),
-            ]).write(path: folder.appendingPathComponent(Self.lossPlotFile).path)
+            try LossPlot(
+                steps: losses.map(\.step),
+                series: [
+                    .init(label: "D", values: losses.map(\.discriminatorLoss), colour: (200, 60, 40)),
+                    .init(label: "G", values: losses.map(\.generatorLoss), colour: (40, 90, 200)),
+                ]
+            ).write(path: folder.appendingPathComponent(Self.lossPlotFile).path)
         }
         return try FileDigest.sha256(path: folder.appendingPathComponent(CheckpointFolder.generatorFile).path)
     }

@@ -1,7 +1,8 @@
 import Foundation
 import Models
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The exclusive lock of one model folder for as long as a process trains it,

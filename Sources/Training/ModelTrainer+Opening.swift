@@ -8,36 +8,43 @@ import Models
 extension ModelTrainer {
     /// Builds the data set of `request`, registers the model with its
     /// lineage, and writes its first checkpoint (step 0).
-    public static func create(_ request: TrainingRequest, catalog: Catalog, shouldStop: () -> Bool = { false },
-                              decodeProgress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> ModelTrainer {
+    public static func create(
+        _ request: TrainingRequest, catalog: Catalog, shouldStop: () -> Bool = { false },
+        decodeProgress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> ModelTrainer {
         let modality = request.modality.uppercased()
         // The backbone first: a weight file that does not fit stops the run before anything is registered.
         let transfer = try TransferBackbone(request.discriminator)
         let configuration = request.preset.configuration()
-        let dataset = try trainingFrames(of: request, modality: modality, resolution: configuration.resolution, catalog: catalog,
-                                         progress: decodeProgress)
+        let dataset = try trainingFrames(
+            of: request, modality: modality, resolution: configuration.resolution, catalog: catalog,
+            progress: decodeProgress)
         // A stop asked for while the frames were decoded: nothing registered yet.
         guard !shouldStop() else { throw TrainingError.stoppedBeforeStart }
-        let split = ValidationSplit.make(dataset, grouping: request.splitBy, fraction: request.validationFraction,
-                                         random: SeedStreams.stream(.split, seed: request.seed))
+        let split = ValidationSplit.make(
+            dataset, grouping: request.splitBy, fraction: request.validationFraction,
+            random: SeedStreams.stream(.split, seed: request.seed))
         let frames = ModelFrames(dataset: dataset, split: split)
         let summary = TrainingSetSummary(dataset: dataset, split: split)
         let hyperparameters = Hyperparameters(
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
             threads: request.threads, stepsPerEpoch: max(1, summary.trainingFrames / request.batchSize),
             gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps)
-        let model = try register(request, modality: modality, resolution: configuration.resolution, summary: summary,
-                                 backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
+        let model = try register(
+            request, modality: modality, resolution: configuration.resolution, summary: summary,
+            backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
         var architecture = ModelDescription(preset: request.preset, discriminator: request.discriminator.kind, step: 0)
         (architecture.name, architecture.modality) = (model.name, modality)
-        let record = TrainingRecord(epoch: 0, seed: request.seed, hyperparameters: hyperparameters, trainingSet: summary,
-                                    backbone: transfer?.summary)
+        let record = TrainingRecord(
+            epoch: 0, seed: request.seed, hyperparameters: hyperparameters, trainingSet: summary,
+            backbone: transfer?.summary)
         EngineThreads.configure(request.threads)
         let training = makeTrainingStep(record, configuration: configuration, backbone: transfer?.backbone)
         let folder = catalog.folder(of: model)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let trainer = ModelTrainer(catalog: catalog, model: model, architecture: architecture, record: record, frames: frames,
-                                   training: training, losses: [], lock: try ModelLock(folder: folder, model: model.name))
+        let trainer = ModelTrainer(
+            catalog: catalog, model: model, architecture: architecture, record: record, frames: frames,
+            training: training, losses: [], lock: try ModelLock(folder: folder, model: model.name))
         trainer.warnings = dataset.failures + creationWarnings(request, frames: frames)
         try trainer.writeTrainingFramesGrid()
         try trainer.saveCheckpoint(status: .training)
@@ -46,8 +53,10 @@ extension ModelTrainer {
 
     /// Reopens a model of the registry at its last checkpoint, with the
     /// changes `options` allows.
-    public static func resume(_ idOrName: String, catalog: Catalog, options: ResumeOptions = ResumeOptions(),
-                              decodeProgress: @Sendable (Int, Int) -> Void = { _, _ in }) throws -> ModelTrainer {
+    public static func resume(
+        _ idOrName: String, catalog: Catalog, options: ResumeOptions = ResumeOptions(),
+        decodeProgress: @Sendable (Int, Int) -> Void = { _, _ in }
+    ) throws -> ModelTrainer {
         guard let model = try catalog.model(idOrName) else { throw ModelError.notFound(idOrName) }
         let folder = catalog.folder(of: model)
         let lock = try ModelLock(folder: folder, model: model.name)
@@ -63,14 +72,16 @@ extension ModelTrainer {
         try check(options, on: architecture, model: model)
         let warnings = apply(options, to: &record)
         EngineThreads.configure(record.hyperparameters.threads)
-        let backbone = try architecture.discriminator == .transfer
+        let backbone =
+            try architecture.discriminator == .transfer
             ? TransferBackbone.reload(&record.backbone, from: options.backboneWeights, modelFile: modelFile) : nil
         let training = makeTrainingStep(record, configuration: preset.configuration(channels: architecture.channels), backbone: backbone)
         try CheckpointFolder.restore(training, from: folder)
         let losses = try LossRecord.read(folder.appendingPathComponent(ModelFolderWriter.lossesFile))
             .filter { $0.step <= training.generatorOptimizer.step }
-        let trainer = ModelTrainer(catalog: catalog, model: model, architecture: architecture, record: record, frames: frames,
-                                   training: training, losses: losses, lock: lock)
+        let trainer = ModelTrainer(
+            catalog: catalog, model: model, architecture: architecture, record: record, frames: frames,
+            training: training, losses: losses, lock: lock)
         trainer.warnings = warnings
         return trainer
     }
@@ -86,15 +97,16 @@ extension ModelTrainer {
         guard length == .plannedRemainder else { return }
         let step = description.step ?? 0
         guard let planned = description.training?.plannedStep, planned > step else {
-            throw TrainingError.nothingPlanned(model.name, step: step)
+            throw TrainingError.nothingPlanned(model.name, step: step, planned: description.training?.plannedStep)
         }
     }
 
     /// Refuses what `options` would change that this model does not have.
     private static func check(_ options: ResumeOptions, on description: ModelDescription, model: ModelRecord) throws {
         if options.backboneWeights != nil, description.discriminator != .transfer {
-            throw TrainingError.notApplicable("--backbone-weights goes with a transfer discriminator; this model's is "
-                                              + "\((description.discriminator ?? .dcgan).rawValue): \(model.name)")
+            throw TrainingError.notApplicable(
+                "--backbone-weights goes with a transfer discriminator; this model's is "
+                    + "\((description.discriminator ?? .dcgan).rawValue): \(model.name)")
         }
     }
 
@@ -102,8 +114,9 @@ extension ModelTrainer {
     private static func apply(_ options: ResumeOptions, to record: inout TrainingRecord) -> [String] {
         var warnings: [String] = []
         if let threads = options.threads, threads != record.hyperparameters.threads {
-            warnings.append("resuming with \(threads) threads instead of \(record.hyperparameters.threads): "
-                            + "the result will differ slightly from an uninterrupted run")
+            warnings.append(
+                "resuming with \(threads) threads instead of \(record.hyperparameters.threads): "
+                    + "the result will differ slightly from an uninterrupted run")
             record.hyperparameters.threads = threads
         }
         record.hyperparameters.gridEveryEpochs = options.gridEveryEpochs ?? record.hyperparameters.gridEveryEpochs
@@ -112,38 +125,48 @@ extension ModelTrainer {
     }
 
     /// The decoded frames of the instances `request` selects.
-    private static func trainingFrames(of request: TrainingRequest, modality: String, resolution: Int, catalog: Catalog,
-                                       progress: @Sendable (Int, Int) -> Void) throws -> FrameDataset {
+    private static func trainingFrames(
+        of request: TrainingRequest, modality: String, resolution: Int, catalog: Catalog,
+        progress: @Sendable (Int, Int) -> Void
+    ) throws -> FrameDataset {
         let known = try catalog.modalities()
         guard known.contains(modality) else { throw TrainingError.unknownModality(modality, known: known) }
-        let candidates = try catalog.trainingCandidates(modality: modality, filter: request.filter,
-                                                        includeSynthetic: request.includeSynthetic)
+        let candidates = try catalog.trainingCandidates(
+            modality: modality, filter: request.filter,
+            includeSynthetic: request.includeSynthetic)
         guard !candidates.isEmpty else {
             let synthetic = try catalog.trainingCandidates(modality: modality, filter: request.filter, includeSynthetic: true)
-            throw TrainingError.noInstances("no real \(modality) instances match the filters"
-                                            + (synthetic.isEmpty ? "" : " (\(synthetic.count) synthetic ones do; --include-synthetic trains on them)"))
+            throw TrainingError.noInstances(
+                "no real \(modality) instances match the filters"
+                    + (synthetic.isEmpty ? "" : " (\(synthetic.count) synthetic ones do; --include-synthetic trains on them)"))
         }
         let decodable = candidates.filter(\.decodable)
         guard !decodable.isEmpty else {
-            throw TrainingError.noDecodableFrames("none of the \(candidates.count) \(modality) instances has frames DCMTK can decode "
-                                                  + "(see 'medsynth query instances --modality \(modality)')")
+            throw TrainingError.noDecodableFrames(
+                "none of the \(candidates.count) \(modality) instances has frames DCMTK can decode "
+                    + "(see 'medsynth query instances --modality \(modality)')")
         }
-        let dataset = try FrameDataset.load(decodable, preprocessing: FramePreprocessing(resolution: resolution), catalog: catalog,
-                                            progress: progress)
+        let dataset = try FrameDataset.load(
+            decodable, preprocessing: FramePreprocessing(resolution: resolution), catalog: catalog,
+            progress: progress)
         guard dataset.count > 0 else {
-            throw TrainingError.noDecodableFrames("no frame of the \(decodable.count) decodable \(modality) instances decoded: "
-                                                  + dataset.failures.prefix(3).joined(separator: "; "))
+            throw TrainingError.noDecodableFrames(
+                "no frame of the \(decodable.count) decodable \(modality) instances decoded: "
+                    + dataset.failures.prefix(3).joined(separator: "; "))
         }
         return dataset
     }
 
     /// Registers the model with its lineage: every instance that gave frames, and its role.
-    private static func register(_ request: TrainingRequest, modality: String, resolution: Int, summary: TrainingSetSummary,
-                                 backbone: BackboneKind?, frames: ModelFrames, catalog: Catalog) throws -> ModelRecord {
-        var model = ModelRecord(name: request.name, modality: modality, preset: request.preset.rawValue,
-                                discriminator: request.discriminator.kind, backbone: backbone, resolution: resolution,
-                                frameCount: summary.trainingFrames, validationFrameCount: summary.validationFrames,
-                                trainingSetDigest: summary.digest, createdAt: timestamp())
+    private static func register(
+        _ request: TrainingRequest, modality: String, resolution: Int, summary: TrainingSetSummary,
+        backbone: BackboneKind?, frames: ModelFrames, catalog: Catalog
+    ) throws -> ModelRecord {
+        var model = ModelRecord(
+            name: request.name, modality: modality, preset: request.preset.rawValue,
+            discriminator: request.discriminator.kind, backbone: backbone, resolution: resolution,
+            frameCount: summary.trainingFrames, validationFrameCount: summary.validationFrames,
+            trainingSetDigest: summary.digest, createdAt: timestamp())
         let dataset = frames.dataset, framesPerInstance = dataset.framesPerInstance
         let lineage = dataset.instances.indices.compactMap { index -> (instanceId: Int64, role: LineageRole, frames: Int)? in
             guard framesPerInstance[index] > 0 else { return nil }
@@ -159,29 +182,35 @@ extension ModelTrainer {
         var warnings: [String] = []
         let heldShare = Double(sides.validation.count) / Double(dataset.count)
         if request.validationFraction > 0, heldShare > 2 * request.validationFraction {
-            warnings.append("\(sides.validation.count) of \(dataset.count) frames (" + String(format: "%.0f%%", 100 * heldShare)
-                            + ") are held out for validation, more than --validation-fraction \(request.validationFraction), "
-                            + "because no smaller \(request.splitBy.rawValue) fits")
+            warnings.append(
+                "\(sides.validation.count) of \(dataset.count) frames (" + String(format: "%.0f%%", 100 * heldShare)
+                    + ") are held out for validation, more than --validation-fraction \(request.validationFraction), "
+                    + "because no smaller \(request.splitBy.rawValue) fits")
         }
         if sides.training.count < fewFramesWarningThreshold {
-            warnings.append("only \(sides.training.count) training frames (from \(Set(sides.training.map { dataset.frameInstance[$0] }).count) "
-                            + "instances); GANs usually need thousands, so expect samples close to the training frames")
+            warnings.append(
+                "only \(sides.training.count) training frames (from \(Set(sides.training.map { dataset.frameInstance[$0] }).count) "
+                    + "instances); GANs usually need thousands, so expect samples close to the training frames")
         }
         return warnings
     }
 
     /// The networks and their optimisers, initialised from the seed streams,
     /// with Adam's settings as `model.json` records them.
-    private static func makeTrainingStep(_ record: TrainingRecord, configuration: GeneratorConfiguration, backbone: Backbone?) -> TrainingStep {
+    private static func makeTrainingStep(_ record: TrainingRecord, configuration: GeneratorConfiguration, backbone: Backbone?)
+        -> TrainingStep
+    {
         let generator = Generator(configuration: configuration, seed: SeedStreams.seed(.generatorInitialisation, seed: record.seed))
         let discriminatorSeed = SeedStreams.seed(.discriminatorInitialisation, seed: record.seed)
-        let discriminator: any DiscriminatorNetwork = backbone.map {
-            TransferDiscriminator(backbone: $0, resolution: configuration.resolution, seed: discriminatorSeed)
-        } ?? Discriminator(resolution: configuration.resolution, channels: configuration.channels, seed: discriminatorSeed)
+        let discriminator: any DiscriminatorNetwork =
+            backbone.map {
+                TransferDiscriminator(backbone: $0, resolution: configuration.resolution, seed: discriminatorSeed)
+            } ?? Discriminator(resolution: configuration.resolution, channels: configuration.channels, seed: discriminatorSeed)
         let hyperparameters = record.hyperparameters
-        let training = TrainingStep(generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),
-                                    beta1: Float(hyperparameters.beta1), beta2: Float(hyperparameters.beta2),
-                                    epsilon: Float(hyperparameters.epsilon))
+        let training = TrainingStep(
+            generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),
+            beta1: Float(hyperparameters.beta1), beta2: Float(hyperparameters.beta2),
+            epsilon: Float(hyperparameters.epsilon))
         if hyperparameters.augment == .diffaugment { training.augmentation = DiffAugment(seed: 0) }
         return training
     }

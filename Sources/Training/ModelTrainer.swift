@@ -49,8 +49,10 @@ public final class ModelTrainer {
         return description
     }
 
-    init(catalog: Catalog, model: ModelRecord, architecture: ModelDescription, record: TrainingRecord, frames: ModelFrames,
-         training: TrainingStep, losses: [LossRecord], lock: ModelLock) {
+    init(
+        catalog: Catalog, model: ModelRecord, architecture: ModelDescription, record: TrainingRecord, frames: ModelFrames,
+        training: TrainingStep, losses: [LossRecord], lock: ModelLock
+    ) {
         self.lock = lock
         self.catalog = catalog
         self.model = model
@@ -71,8 +73,10 @@ public final class ModelTrainer {
     /// signal arrived) and reports `progress`. Writes a checkpoint every
     /// `checkpoint_every_steps`, a sample grid every `grid_every_epochs`, and
     /// both at the end of the run, stopped or not.
-    public func train(_ length: TrainingLength, shouldStop: () -> Bool = { false },
-                      progress: (TrainingProgress) -> Void = { _ in }) throws -> TrainingOutcome {
+    public func train(
+        _ length: TrainingLength, shouldStop: () -> Bool = { false },
+        progress: (TrainingProgress) -> Void = { _ in }
+    ) throws -> TrainingOutcome {
         let runSteps = try steps(of: length)
         record.plannedStep = step + runSteps
         let clock = ContinuousClock(), started = clock.now
@@ -83,9 +87,11 @@ public final class ModelTrainer {
                 losses.append(LossRecord(step: step, epoch: epoch, discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss))
                 let elapsed = started.duration(to: clock.now)
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-                progress(TrainingProgress(step: step, runStep: runStep, runSteps: runSteps, epoch: epoch,
-                                          discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss,
-                                          imagesPerSecond: Double(runStep * record.hyperparameters.batchSize) / max(seconds, 1e-9)))
+                progress(
+                    TrainingProgress(
+                        step: step, runStep: runStep, runSteps: runSteps, epoch: epoch,
+                        discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss,
+                        imagesPerSecond: Double(runStep * record.hyperparameters.batchSize) / max(seconds, 1e-9)))
                 guard runStep < runSteps else { break }
                 if shouldStop() {
                     try finishRun(status: .stopped)
@@ -111,7 +117,7 @@ public final class ModelTrainer {
         case .epochs(let count): steps = count * record.hyperparameters.stepsPerEpoch
         case .plannedRemainder:
             guard let planned = record.plannedStep, planned > step else {
-                throw TrainingError.nothingPlanned(model.name, step: step)
+                throw TrainingError.nothingPlanned(model.name, step: step, planned: record.plannedStep)
             }
             steps = planned - step
         }
@@ -130,7 +136,8 @@ public final class ModelTrainer {
         let real = dataset.batch(indices, into: &realBatch)
         var latentRandom = SeedStreams.stream(.latents, seed: record.seed, index: UInt64(step))
         let latentDimension = training.generator.configuration.latentDimension
-        let latents = Tensor(shape: [batchSize, latentDimension], values: (0..<batchSize * latentDimension).map { _ in latentRandom.normal() })
+        let latents = Tensor(
+            shape: [batchSize, latentDimension], values: (0..<batchSize * latentDimension).map { _ in latentRandom.normal() })
         training.augmentation?.random = SeedStreams.stream(.augmentation, seed: record.seed, index: UInt64(step))
         let result = training.run(real: real, latents: latents)
         return (result.discriminatorLoss, result.generatorLoss)
@@ -195,8 +202,9 @@ public final class ModelTrainer {
         var images: [Float] = []
         let chunk = 16
         for start in stride(from: 0, to: Self.gridSize, by: chunk) {
-            let batch = Tensor(shape: [chunk, latentDimension],
-                               values: Array(latents[(start * latentDimension)..<((start + chunk) * latentDimension)]))
+            let batch = Tensor(
+                shape: [chunk, latentDimension],
+                values: Array(latents[(start * latentDimension)..<((start + chunk) * latentDimension)]))
             images += training.generator.forward(batch, training: false).values
         }
         return images

@@ -9,7 +9,7 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     /// An option that does not apply to this model.
     case notApplicable(String)
     /// `--resume` without a length on a model whose last run reached its plan.
-    case nothingPlanned(String, step: Int)
+    case nothingPlanned(String, step: Int, planned: Int?)
 
     public var description: String {
         switch self {
@@ -21,8 +21,11 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
             return "stopped before training started; no model was registered"
         case .busy(let name):
             return "another medsynth is training this model (wait for it, or stop it first): \(name)"
-        case .nothingPlanned(let name, let step):
-            return "the model's last run reached its planned step (\(step)); give --steps or --epochs to train further: \(name)"
+        case .nothingPlanned(let name, let step, let planned):
+            let state =
+                planned == nil
+                ? "the model records no unfinished run (it is at step \(step))" : "the model's last run reached its planned step (\(step))"
+            return "\(state); give --steps or --epochs to train further: \(name)"
         }
     }
 }

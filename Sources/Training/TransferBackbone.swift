@@ -17,8 +17,9 @@ struct TransferBackbone {
         let digest = try Self.weightFileDigest(absolute)
         backbone = try kind.load(weights: absolute)
         // The head's parameters: the Linear layer on the pooled features.
-        summary = BackboneSummary(kind: kind, weights: absolute, weightsSha256: digest,
-                                  frozenParameters: backbone.kerasParameterCount, trainableParameters: backbone.featureCount + 1)
+        summary = BackboneSummary(
+            kind: kind, weights: absolute, weightsSha256: digest,
+            frozenParameters: backbone.kerasParameterCount, trainableParameters: backbone.featureCount + 1)
     }
 
     /// The backbone a resumed model recorded, from the recorded weight file
@@ -31,9 +32,10 @@ struct TransferBackbone {
         let weights = movedWeights ?? summary.weights
         let digest = try weightFileDigest(weights)
         guard digest == summary.weightsSha256 else {
-            throw ModelError.modelFiles("the backbone weight file is not the one the model was created with "
-                                        + "(sha256 \(digest.prefix(12))..., recorded \(summary.weightsSha256.prefix(12))...)",
-                                        path: weights)
+            throw ModelError.modelFiles(
+                "the backbone weight file is not the one the model was created with "
+                    + "(sha256 \(digest.prefix(12))..., recorded \(summary.weightsSha256.prefix(12))...)",
+                path: weights)
         }
         summary.weights = weights
         recorded = summary

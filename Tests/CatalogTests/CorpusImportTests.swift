@@ -79,9 +79,10 @@ struct CorpusImportTests {
         #expect(cine[column("modality")] == .text("US"))
         #expect(cine[column("frames")] == .integer(51))
         #expect(cine[column("rows")] == .integer(672) && cine[column("columns")] == .integer(1016))
-        let jpeg = try #require(byUID.values.first {
-            $0[column("original_path")] == .text(Samples.path("pydicom-data/color3d_jpeg_baseline.dcm"))
-        })
+        let jpeg = try #require(
+            byUID.values.first {
+                $0[column("original_path")] == .text(Samples.path("pydicom-data/color3d_jpeg_baseline.dcm"))
+            })
         #expect(jpeg[column("modality")] == .text("US") && jpeg[column("frames")] == .integer(120))
         #expect(jpeg[column("rows")] == .integer(480) && jpeg[column("columns")] == .integer(640))
     }
@@ -115,10 +116,12 @@ struct CorpusImportTests {
     @Test("every frame of every decodable ultrasound instance decodes")
     func ultrasoundFramesDecode() throws {
         let rows = try corpus.catalog.read { db in
-            try InstanceRecord.fetchAll(db, sql: """
-                SELECT i.* FROM instances i JOIN series s ON s.id = i.series_id
-                WHERE s.modality = 'US' AND i.decodable = 1
-                """)
+            try InstanceRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT i.* FROM instances i JOIN series s ON s.id = i.series_id
+                    WHERE s.modality = 'US' AND i.decodable = 1
+                    """)
         }
         #expect(rows.count >= 8)
         var frames = 0

@@ -1,9 +1,10 @@
 import DICOM
 import Foundation
 import GRDB
-import TestSupport
 import Synchronization
+import TestSupport
 import Testing
+
 @testable import Catalog
 
 /// The malformed-input corpus of samples/make_malformed.py, imported once.
@@ -23,8 +24,9 @@ final class MalformedCorpus: Sendable {
         let script = Samples.repositoryRoot.appendingPathComponent("samples/make_malformed.py").path
         let generated = try ExternalProcess.run("/usr/bin/python3", [script, inputs.path])
         guard generated.status == 0 else { throw StorageError(reason: generated.standardError, path: script) }
-        let manifest = try String(contentsOf: Samples.repositoryRoot.appendingPathComponent("samples/malformed.sha256"),
-                                  encoding: .utf8)
+        let manifest = try String(
+            contentsOf: Samples.repositoryRoot.appendingPathComponent("samples/malformed.sha256"),
+            encoding: .utf8)
         names = manifest.split(separator: "\n").map { String($0.split(separator: " ").last!) }
         catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
         result = try Importer(catalog: catalog).run(paths: [inputs.path])
@@ -43,8 +45,9 @@ struct HostileInputTests {
     func corpusMatchesManifest() throws {
         let corpus = MalformedCorpus.shared
         #expect(corpus.names.count >= 1000)
-        let manifest = try String(contentsOf: Samples.repositoryRoot.appendingPathComponent("samples/malformed.sha256"),
-                                  encoding: .utf8)
+        let manifest = try String(
+            contentsOf: Samples.repositoryRoot.appendingPathComponent("samples/malformed.sha256"),
+            encoding: .utf8)
         for line in manifest.split(separator: "\n") {
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
             #expect(try FileDigest.sha256(path: corpus.path(String(parts[1]))) == String(parts[0]), "\(parts[1])")
@@ -66,11 +69,13 @@ struct HostileInputTests {
         // The pre-scan and the decoder turn down every kind here: the worker
         // never dies and never times out on this corpus.
         for rejection in corpus.result.rejections {
-            #expect(!rejection.reason.contains("crashed") && !rejection.reason.contains("took longer"),
-                    "\(rejection.path): \(rejection.reason)")
+            #expect(
+                !rejection.reason.contains("crashed") && !rejection.reason.contains("took longer"),
+                "\(rejection.path): \(rejection.reason)")
         }
-        print("malformed corpus: \(catalogued.count) catalogued, \(rejected.count) rejected, "
-            + "\(Set(corpus.result.rejections.map(\.reason)).count) distinct reasons")
+        print(
+            "malformed corpus: \(catalogued.count) catalogued, \(rejected.count) rejected, "
+                + "\(Set(corpus.result.rejections.map(\.reason)).count) distinct reasons")
         // What is catalogued decodes in full, checked again from the stored copy.
         let worker = DecodeWorker()
         defer { worker.stop() }
@@ -129,14 +134,14 @@ struct DecodeWorkerTests {
         let script = folder.file("worker.sh")
         let medsynth = DecodeWorker.defaultExecutable()
         try """
-            #!/bin/sh
-            while read -r request; do
-              path=$(printf '%s' "$request" | sed 's/^{"path":"\\(.*\\)"}$/\\1/; s#\\\\/#/#g')
-              if grep -q CRASH "$path"; then kill -SEGV $$; fi
-              if grep -q HANG "$path"; then exec sleep 600; fi
-              printf '%s\\n' "$request" | "\(medsynth)" decode-worker
-            done
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        while read -r request; do
+          path=$(printf '%s' "$request" | sed 's/^{"path":"\\(.*\\)"}$/\\1/; s#\\\\/#/#g')
+          if grep -q CRASH "$path"; then kill -SEGV $$; fi
+          if grep -q HANG "$path"; then exec sleep 600; fi
+          printf '%s\\n' "$request" | "\(medsynth)" decode-worker
+        done
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script)
         return script
     }
@@ -153,8 +158,9 @@ struct DecodeWorkerTests {
             try file.save(to: workspace.input(name))
         }
         try workspace.copySample("pydicom-data/emri_small_RLE.dcm", as: "4-good.dcm")
-        let options = ImportOptions(jobs: 1, decodeTimeout: .seconds(3),
-                                    workerExecutable: try Self.misbehavingWorker(in: workspace.folder))
+        let options = ImportOptions(
+            jobs: 1, decodeTimeout: .seconds(3),
+            workerExecutable: try Self.misbehavingWorker(in: workspace.folder))
         let catalog = try workspace.openCatalog()
         let result = try Importer(catalog: catalog, options: options).run(paths: [workspace.inputs.path])
         #expect(result.summary.imported == 1)  // 4-good.dcm shares 1-good's UID: a conflict

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import TestSupport
 import Testing
+
 @testable import Catalog
 
 /// A catalog in a temporary folder, with a folder for the files to import.
@@ -84,8 +85,11 @@ struct ImporterTests {
         #expect(result.summary.skipped == 2)
         #expect(result.summary.imported == 1)
         #expect(result.summary.rejected == 3)
-        #expect(Set(result.rejections.map(\.path)) == [workspace.input("truncated.dcm"), workspace.input("garbage.dcm"),
-                                                      workspace.input("missing.dcm")])
+        #expect(
+            Set(result.rejections.map(\.path)) == [
+                workspace.input("truncated.dcm"), workspace.input("garbage.dcm"),
+                workspace.input("missing.dcm"),
+            ])
         #expect(result.rejections.allSatisfy { !$0.reason.isEmpty })
         #expect(try catalog.read { try RejectionRecord.fetchCount($0) } == 3)
         #expect(workspace.storedFiles(catalog).count == 1)
@@ -126,7 +130,8 @@ struct ImporterTests {
         let catalog = try workspace.openCatalog()
         // The commit fails as on a full disk: a trigger on the writer's connection refuses the rows.
         try catalog.write {
-            try $0.execute(sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON instances BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+            try $0.execute(
+                sql: "CREATE TEMP TRIGGER refuse BEFORE INSERT ON instances BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
         }
         #expect { try Importer(catalog: catalog).run(paths: [workspace.inputs.path]) } throws: { "\($0)".contains("disk is full") }
         #expect(workspace.storedFiles(catalog).isEmpty)
@@ -161,10 +166,12 @@ struct ImporterTests {
         defer { workspace.folder.remove() }
         let nested = workspace.inputs.appendingPathComponent("a/b")
         try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: Samples.path("pydicom-data/emri_small.dcm"),
-                                         toPath: nested.appendingPathComponent("x.dcm").path)
-        try FileManager.default.createSymbolicLink(atPath: nested.appendingPathComponent("up").path,
-                                                   withDestinationPath: workspace.inputs.path)
+        try FileManager.default.copyItem(
+            atPath: Samples.path("pydicom-data/emri_small.dcm"),
+            toPath: nested.appendingPathComponent("x.dcm").path)
+        try FileManager.default.createSymbolicLink(
+            atPath: nested.appendingPathComponent("up").path,
+            withDestinationPath: workspace.inputs.path)
         let catalog = try workspace.openCatalog()
         let result = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
         #expect(result.summary.filesSeen == 1 && result.summary.imported == 1)

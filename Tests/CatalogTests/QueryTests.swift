@@ -55,8 +55,10 @@ struct QueryTests {
         let objects = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]])
         #expect(objects.count == 1)
         let keys = Set(objects[0].keys)
-        for key in ["sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id", "modality",
-                    "frames", "rows", "columns", "transfer_syntax", "decodable", "synthetic"] {
+        for key in [
+            "sop_instance_uid", "series_instance_uid", "study_instance_uid", "patient_id", "modality",
+            "frames", "rows", "columns", "transfer_syntax", "decodable", "synthetic",
+        ] {
             #expect(keys.contains(key), "missing \(key)")
         }
         #expect(objects[0]["frames"] as? Int == 27)
@@ -68,8 +70,9 @@ struct QueryTests {
 
     @Test("CSV: a header, one line per row, quoted where needed")
     func csv() throws {
-        let table = Table(columns: ["name", "note", "count"],
-                          rows: [[.text("a,b"), .text("say \"hi\""), .integer(3)], [.text("plain"), .null, .bool(true)]])
+        let table = Table(
+            columns: ["name", "note", "count"],
+            rows: [[.text("a,b"), .text("say \"hi\""), .integer(3)], [.text("plain"), .null, .bool(true)]])
         #expect(table.rendered(as: .csv) == "name,note,count\r\n\"a,b\",\"say \"\"hi\"\"\",3\r\nplain,,yes\r\n")
         let (catalog, folder) = try smallCatalog()
         defer { folder.remove() }
@@ -80,9 +83,15 @@ struct QueryTests {
 
     @Test("CSV cells that a spreadsheet would run as formulas are neutralised; numbers are not")
     func csvFormulas() {
-        let table = Table(columns: ["value"], rows: [[.text("=HYPERLINK(\"http://x\")")], [.text("+1")], [.text("-2+3")],
-                                                     [.text("@SUM(A1)")], [.text("\tx")], [.integer(-4)], [.text("Smith^J")]])
-        #expect(table.rendered(as: .csv) == "value\r\n\"'=HYPERLINK(\"\"http://x\"\")\"\r\n'+1\r\n'-2+3\r\n'@SUM(A1)\r\n'\tx\r\n-4\r\nSmith^J\r\n")
+        let table = Table(
+            columns: ["value"],
+            rows: [
+                [.text("=HYPERLINK(\"http://x\")")], [.text("+1")], [.text("-2+3")],
+                [.text("@SUM(A1)")], [.text("\tx")], [.integer(-4)], [.text("Smith^J")],
+            ])
+        #expect(
+            table.rendered(as: .csv)
+                == "value\r\n\"'=HYPERLINK(\"\"http://x\"\")\"\r\n'+1\r\n'-2+3\r\n'@SUM(A1)\r\n'\tx\r\n-4\r\nSmith^J\r\n")
     }
 
     @Test("table: control characters in values are shown escaped, never passed to the terminal")

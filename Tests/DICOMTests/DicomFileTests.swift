@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import Testing
+
 @testable import DICOM
 
 @Suite("DICOM files: limits and bad input")
@@ -47,8 +48,10 @@ struct DicomFileTests {
 
     @Test("a file the fuzzer found (an illegal VR hides RLE offsets that lie from the pre-scan) is rejected, not decoded")
     func fuzzerFinding() throws {
-        let url = try #require(Bundle.module.url(forResource: "rle-offset-past-fragment", withExtension: "dcm",
-                                                 subdirectory: "Fixtures/fuzz"))
+        let url = try #require(
+            Bundle.module.url(
+                forResource: "rle-offset-past-fragment", withExtension: "dcm",
+                subdirectory: "Fixtures/fuzz"))
         let error = #expect(throws: DicomError.self) { _ = try InstanceMetadata(file: DicomFile(path: url.path)) }
         #expect(error?.reason == "RLE frame 3: segment 1 offset 2294130 lies outside the fragment of 4530 bytes")
     }
@@ -57,8 +60,9 @@ struct DicomFileTests {
     func fuzzerFindingJPEGMarker() throws {
         let url = try #require(Bundle.module.url(forResource: "jpeg-tem-marker", withExtension: "dcm", subdirectory: "Fixtures/fuzz"))
         let error = #expect(throws: DicomError.self) { _ = try InstanceMetadata(file: DicomFile(path: url.path)) }
-        #expect(error?.reason.hasPrefix("pixel data fragment 1 has a JPEG TEM marker (0xFF01) before the frame header") == true,
-                "\(error?.reason ?? "")")
+        #expect(
+            error?.reason.hasPrefix("pixel data fragment 1 has a JPEG TEM marker (0xFF01) before the frame header") == true,
+            "\(error?.reason ?? "")")
     }
 
     @Test("non-DICOM files are told apart by their first bytes")
@@ -148,7 +152,8 @@ struct DicomFileTests {
     func uids() {
         #expect(DicomUID.decimal(of: [0, 0, 0, 0]) == "0")
         #expect(DicomUID.decimal(of: [0, 0, 0, 1_000_000]) == "1000000")
-        #expect(DicomUID.decimal(of: [UInt32.max, UInt32.max, UInt32.max, UInt32.max])
+        #expect(
+            DicomUID.decimal(of: [UInt32.max, UInt32.max, UInt32.max, UInt32.max])
                 == "340282366920938463463374607431768211455")
         let uids = (0..<1000).map { _ in DicomUID.make() }
         #expect(Set(uids).count == uids.count)
@@ -160,7 +165,8 @@ struct DicomFileTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         try Data("abc".utf8).write(to: folder.url.appendingPathComponent("abc"))
-        #expect(try FileDigest.sha256(path: folder.file("abc"))
+        #expect(
+            try FileDigest.sha256(path: folder.file("abc"))
                 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(throws: DicomError.self) { _ = try FileDigest.sha256(path: folder.file("missing")) }
     }

@@ -87,9 +87,11 @@ struct ReferenceTests {
         }
     }
 
-    @Test("8-bit grayscale frames", arguments: ReferenceFile.all.filter {
-        !$0.frameChecks.isEmpty && !dcmtkRenderingLimits.contains($0.file)
-    })
+    @Test(
+        "8-bit grayscale frames",
+        arguments: ReferenceFile.all.filter {
+            !$0.frameChecks.isEmpty && !dcmtkRenderingLimits.contains($0.file)
+        })
     func grayFrames(reference: ReferenceFile) throws {
         let file = try DicomFile(path: Samples.path(reference.file))
         let allowed = tolerance(for: reference)
@@ -105,7 +107,9 @@ struct ReferenceTests {
                 }
             }
             let largest = zip(samples, check.samples).map { abs($0 - $1) }.max()!
-            print("\(reference.file) frame \(check.frame): largest sample difference \(largest), mean difference \(String(format: "%.4f", abs(mean - check.mean)))")
+            print(
+                "\(reference.file) frame \(check.frame): largest sample difference \(largest), mean difference \(String(format: "%.4f", abs(mean - check.mean)))"
+            )
             #expect(largest <= allowed.sample, "frame \(check.frame)")
             #expect(abs(mean - check.mean) <= allowed.mean, "frame \(check.frame): mean \(mean) vs \(check.mean)")
         }

@@ -1,5 +1,5 @@
-import Foundation
 import Engine
+import Foundation
 import TestSupport
 import Testing
 
@@ -17,8 +17,10 @@ struct GradientCheck {
     /// Checks d(loss)/d(input) at sampled entries and d(loss)/d(parameter) at
     /// sampled entries of every parameter of `store`. `run` does the forward
     /// pass and returns the output tensor.
-    static func check(_ label: String, input: Tensor, store: ParameterStore?, samples: Int = 12,
-                      run: (Tensor) -> Tensor, backward: (Tensor) -> Tensor) {
+    static func check(
+        _ label: String, input: Tensor, store: ParameterStore?, samples: Int = 12,
+        run: (Tensor) -> Tensor, backward: (Tensor) -> Tensor
+    ) {
         var random = EngineRandom(seed: 99)
         let output = run(input)
         let weights = Tensor(shape: output.shape, values: (0..<output.count).map { _ in random.uniform(-1, 1) })
@@ -56,8 +58,9 @@ struct GradientCheck {
             for parameter in store.parameters {
                 for _ in 0..<min(samples, parameter.count) {
                     let index = Int(random.nextUInt64() % UInt64(parameter.count))
-                    compare(analyticParameters[parameter.offset + index], numeric(store.value(parameter) + index),
-                            "\(parameter.name)[\(index)]")
+                    compare(
+                        analyticParameters[parameter.offset + index], numeric(store.value(parameter) + index),
+                        "\(parameter.name)[\(index)]")
                 }
             }
         }
@@ -68,10 +71,12 @@ struct GradientCheck {
     static func input(_ shape: [Int], seed: UInt64) -> Tensor {
         var random = EngineRandom(seed: seed)
         let count = shape.reduce(1, *)
-        return Tensor(shape: shape, values: (0..<count).map { _ in
-            let v = random.uniform(0.1, 1)
-            return random.uniform() < 0.5 ? -v : v
-        })
+        return Tensor(
+            shape: shape,
+            values: (0..<count).map { _ in
+                let v = random.uniform(0.1, 1)
+                return random.uniform() < 0.5 ? -v : v
+            })
     }
 }
 
@@ -83,14 +88,17 @@ struct GradientCheckTests {
         let store = ParameterStore()
         let layer = build(store, DefaultInitializer(random: EngineRandom(seed: 5)))
         store.seal()
-        GradientCheck.check(label, input: GradientCheck.input(shape, seed: 3), store: store.count > 0 ? store : nil,
-                            run: { layer.forward($0, training: true) },
-                            backward: { layer.backward($0, parameterGradients: true) })
+        GradientCheck.check(
+            label, input: GradientCheck.input(shape, seed: 3), store: store.count > 0 ? store : nil,
+            run: { layer.forward($0, training: true) },
+            backward: { layer.backward($0, parameterGradients: true) })
     }
 
     @Test("Conv2d 3x3 pad 1, 1x1, 4x4 stride 2")
     func convolutions() {
-        layerCheck("conv3x3", [2, 3, 5, 5]) { Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 4, kernel: 3, padding: 1) }
+        layerCheck("conv3x3", [2, 3, 5, 5]) {
+            Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 4, kernel: 3, padding: 1)
+        }
         layerCheck("conv3x3 one output (direct)", [2, 3, 5, 5]) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 1, kernel: 3, padding: 1)
         }
@@ -112,10 +120,12 @@ struct GradientCheckTests {
     @Test("ConvTranspose2d 3x3 stride 2 and 1x1 stride 2, with output padding")
     func transposedConvolutions() {
         layerCheck("convT3x3", [2, 3, 3, 3]) {
-            ConvTranspose2d("t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 3, stride: 2, padding: 1, outputPadding: 1)
+            ConvTranspose2d(
+                "t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 3, stride: 2, padding: 1, outputPadding: 1)
         }
         layerCheck("convT1x1", [2, 3, 3, 3]) {
-            ConvTranspose2d("t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1, stride: 2, padding: 0, outputPadding: 1)
+            ConvTranspose2d(
+                "t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1, stride: 2, padding: 0, outputPadding: 1)
         }
     }
 
@@ -141,12 +151,14 @@ struct GradientCheckTests {
         var random = EngineRandom(seed: 6)
         let spaced = Tensor(shape: [2, 2, 6, 6], values: random.shuffled(Array(0..<144)).map { Float($0) * 0.05 - 3.6 })
         let pool = MaxPool2d(kernel: 3, stride: 2, padBottom: 1, padRight: 1)
-        GradientCheck.check("maxpool3x3s2 same", input: spaced, store: nil, run: { pool.forward($0, training: false) },
-                            backward: { pool.backward($0, parameterGradients: false) })
+        GradientCheck.check(
+            "maxpool3x3s2 same", input: spaced, store: nil, run: { pool.forward($0, training: false) },
+            backward: { pool.backward($0, parameterGradients: false) })
         let oddSpaced = Tensor(shape: [2, 2, 7, 7], values: random.shuffled(Array(0..<196)).map { Float($0) * 0.05 - 4.9 })
         let samePool = MaxPool2d(sameWithKernel: 3, stride: 2)
-        GradientCheck.check("maxpool3x3s2 same on 7x7 (padding 1 and 1)", input: oddSpaced, store: nil,
-                            run: { samePool.forward($0, training: false) }, backward: { samePool.backward($0, parameterGradients: false) })
+        GradientCheck.check(
+            "maxpool3x3s2 same on 7x7 (padding 1 and 1)", input: oddSpaced, store: nil,
+            run: { samePool.forward($0, training: false) }, backward: { samePool.backward($0, parameterGradients: false) })
         #expect(samePool.forward(oddSpaced, training: false).shape == [2, 2, 4, 4])
         // A window of only NaN or -inf (a diverging generator) has an in-bounds winner: NaN is passed
         // on, and backward sends each gradient to a pixel of its own window.
@@ -156,7 +168,10 @@ struct GradientCheckTests {
         #expect(pooled[0].isNaN && pooled[1].isNaN && pooled[2] == -.infinity && pooled[3] == -.infinity)
         #expect(rowPool.backward(Tensor(shape: [1, 1, 2, 2], values: [1, 2, 3, 4]), parameterGradients: false).values == [1, 2, 3, 4])
         let windowPool = MaxPool2d(kernel: 2, stride: 2)
-        #expect(windowPool.forward(Tensor(shape: [1, 1, 2, 2], values: Array(repeating: -.infinity, count: 4)), training: false).values == [-.infinity])
+        #expect(
+            windowPool.forward(Tensor(shape: [1, 1, 2, 2], values: Array(repeating: -.infinity, count: 4)), training: false).values == [
+                -.infinity
+            ])
         #expect(windowPool.backward(Tensor(shape: [1, 1, 1, 1], values: [5]), parameterGradients: false).values == [5, 0, 0, 0])
         layerCheck("zeropad same 3x3 stride 2", [2, 2, 6, 5]) { _, _ in ZeroPad2d(sameFor: 3, stride: 2) }
         layerCheck("zeropad", [2, 2, 3, 4]) { _, _ in ZeroPad2d(top: 1, bottom: 0, left: 0, right: 2) }

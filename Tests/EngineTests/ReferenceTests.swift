@@ -40,16 +40,21 @@ func gradients(_ store: ParameterStore, _ parameter: Parameter) -> [Float] {
 struct ReferenceTests {
     init() { EngineThreads.configure(2) }
 
-    @Test("Conv2d forward and backward", arguments: ["conv3x3_pad1", "conv1x1", "conv4x4_stride2_pad1", "conv4x4_stride2_pad1_2x2",
-                                                              "conv3x3_pad1_one_output"])
+    @Test(
+        "Conv2d forward and backward",
+        arguments: [
+            "conv3x3_pad1", "conv1x1", "conv4x4_stride2_pad1", "conv4x4_stride2_pad1_2x2",
+            "conv3x3_pad1_one_output",
+        ])
     func convolution(name: String) throws {
         let fixture = try OpCase(name)
         let weightShape = fixture["weight"].shape
         let config = fixture["config"].values.map { Int($0) }
         let store = ParameterStore()
-        let layer = Conv2d("op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
-                           inChannels: weightShape[1], outChannels: weightShape[0], kernel: weightShape[2],
-                           stride: config[0], padding: config[1])
+        let layer = Conv2d(
+            "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
+            inChannels: weightShape[1], outChannels: weightShape[0], kernel: weightShape[2],
+            stride: config[0], padding: config[1])
         store.seal()
         try fixture.loadParameters(into: store)
         let y = layer.forward(fixture.tensor("x"), training: true)
@@ -66,9 +71,10 @@ struct ReferenceTests {
         let weightShape = fixture["weight"].shape
         let config = fixture["config"].values.map { Int($0) }
         let store = ParameterStore()
-        let layer = ConvTranspose2d("op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
-                                    inChannels: weightShape[0], outChannels: weightShape[1], kernel: weightShape[2],
-                                    stride: config[0], padding: config[1], outputPadding: config[2])
+        let layer = ConvTranspose2d(
+            "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
+            inChannels: weightShape[0], outChannels: weightShape[1], kernel: weightShape[2],
+            stride: config[0], padding: config[1], outputPadding: config[2])
         store.seal()
         try fixture.loadParameters(into: store)
         let y = layer.forward(fixture.tensor("x"), training: true)
@@ -84,7 +90,8 @@ struct ReferenceTests {
     func linear() throws {
         let fixture = try OpCase("linear")
         let store = ParameterStore()
-        let layer = Linear("op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)), inFeatures: 7, outFeatures: 5)
+        let layer = Linear(
+            "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)), inFeatures: 7, outFeatures: 5)
         store.seal()
         try fixture.loadParameters(into: store)
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", "linear")
@@ -99,9 +106,12 @@ struct ReferenceTests {
         let store = ParameterStore()
         let layer = BatchNorm2d("op", store: store, channels: 4)
         store.seal()
-        try store.load(["op.weight": fixture["weight"], "op.bias": fixture["bias"],
-                        "op.running_mean": NamedArray(shape: [4], values: [0, 0, 0, 0]),
-                        "op.running_var": NamedArray(shape: [4], values: [1, 1, 1, 1])], source: "fixture")
+        try store.load(
+            [
+                "op.weight": fixture["weight"], "op.bias": fixture["bias"],
+                "op.running_mean": NamedArray(shape: [4], values: [0, 0, 0, 0]),
+                "op.running_var": NamedArray(shape: [4], values: [1, 1, 1, 1]),
+            ], source: "fixture")
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", "batchnorm")
         fixture.expectClose(layer.runningMean.values, "running_mean", "batchnorm")
         fixture.expectClose(layer.runningVariance.values, "running_var", "batchnorm")
@@ -124,13 +134,14 @@ struct ReferenceTests {
     @Test("activations and upsampling", arguments: ["leaky_relu", "relu", "tanh", "sigmoid", "upsample2x"])
     func elementwise(name: String) throws {
         let fixture = try OpCase(name)
-        let layer: Layer = switch name {
-        case "leaky_relu": LeakyReLU(slope: 0.2)
-        case "relu": ReLU()
-        case "tanh": Tanh()
-        case "sigmoid": Sigmoid()
-        default: Upsample2x()
-        }
+        let layer: Layer =
+            switch name {
+            case "leaky_relu": LeakyReLU(slope: 0.2)
+            case "relu": ReLU()
+            case "tanh": Tanh()
+            case "sigmoid": Sigmoid()
+            default: Upsample2x()
+            }
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", name)
         fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", name)
     }
@@ -141,8 +152,9 @@ struct ReferenceTests {
         let weightShape = fixture["weight"].shape
         let config = fixture["config"].values.map { Int($0) }
         let store = ParameterStore()
-        let layer = DepthwiseConv2d("op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
-                                    channels: weightShape[0], kernel: weightShape[2], stride: config[0], padding: config[1])
+        let layer = DepthwiseConv2d(
+            "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
+            channels: weightShape[0], kernel: weightShape[2], stride: config[0], padding: config[1])
         store.seal()
         try fixture.loadParameters(into: store)
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: false).values, "y", name)
@@ -151,17 +163,20 @@ struct ReferenceTests {
         fixture.expectClose(gradients(store, layer.bias!), "dbias", name)
     }
 
-    @Test("backbone layers: max pooling with same padding, zero padding, global average, ReLU6",
-          arguments: ["maxpool3x3_stride2_same", "zeropad_t0_b1_l2_r1", "global_average", "relu6"])
+    @Test(
+        "backbone layers: max pooling with same padding, zero padding, global average, ReLU6",
+        arguments: ["maxpool3x3_stride2_same", "zeropad_t0_b1_l2_r1", "global_average", "relu6"])
     func backboneLayers(name: String) throws {
         let fixture = try OpCase(name)
         let (before, after) = MaxPool2d.samePadding(size: 6, kernel: 3, stride: 2)
-        let layer: Layer = switch name {
-        case "maxpool3x3_stride2_same": MaxPool2d(kernel: 3, stride: 2, padTop: before, padLeft: before, padBottom: after, padRight: after)
-        case "zeropad_t0_b1_l2_r1": ZeroPad2d(top: 0, bottom: 1, left: 2, right: 1)
-        case "global_average": GlobalAveragePool()
-        default: ReLU6()
-        }
+        let layer: Layer =
+            switch name {
+            case "maxpool3x3_stride2_same":
+                MaxPool2d(kernel: 3, stride: 2, padTop: before, padLeft: before, padBottom: after, padRight: after)
+            case "zeropad_t0_b1_l2_r1": ZeroPad2d(top: 0, bottom: 1, left: 2, right: 1)
+            case "global_average": GlobalAveragePool()
+            default: ReLU6()
+            }
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: false).values, "y", name)
         fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: false).values, "dx", name)
     }

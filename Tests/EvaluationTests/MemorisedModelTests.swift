@@ -1,7 +1,6 @@
 import Catalog
 import DICOM
 import Engine
-@testable import Evaluation
 import Foundation
 import GAN
 import Models
@@ -9,6 +8,8 @@ import Synthesis
 import TestSupport
 import Testing
 import Training
+
+@testable import Evaluation
 
 @Suite("A model that memorised", .serialized)
 struct MemorisedModelTests {
@@ -22,8 +23,10 @@ struct MemorisedModelTests {
         func paths() throws -> [String] {
             switch self {
             case .sampleUS:
-                ["deid-data/GREYSCALE_CINE.dcm", "deid-data/ultrasounds/ultrasound-multiframe.dcm", "pydicom-data/US1_UNCR.dcm",
-                 "pydicom-data/OBXXXX1A.dcm"].map(Samples.path)
+                [
+                    "deid-data/GREYSCALE_CINE.dcm", "deid-data/ultrasounds/ultrasound-multiframe.dcm", "pydicom-data/US1_UNCR.dcm",
+                    "pydicom-data/OBXXXX1A.dcm",
+                ].map(Samples.path)
             case .simulated: try SimulatedUltrasound.testFiles.get()
             }
         }
@@ -32,7 +35,9 @@ struct MemorisedModelTests {
     /// Registers a US model on `dataSet` (60 % of the frames held out), then
     /// trains its generator to reproduce one training frame whatever the
     /// latent (mean squared error, Adam): a model that copies a patient's image.
-    static func copyingModel(_ dataSet: DataSet, in folder: TemporaryFolder) throws -> (catalog: Catalog, model: TrainedModel, copied: [Float]) {
+    static func copyingModel(_ dataSet: DataSet, in folder: TemporaryFolder) throws -> (
+        catalog: Catalog, model: TrainedModel, copied: [Float]
+    ) {
         let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
         _ = try Importer(catalog: catalog).run(paths: dataSet.paths())
         var request = TrainingRequest(modality: "US")
@@ -84,8 +89,9 @@ struct MemorisedModelTests {
 
         let result = try Evaluator.evaluate(model: model, catalog: catalog, count: 24, seed: 1)
         let figures = result.figures
-        print("copying model, \(dataSet.rawValue): data-copying Z \(figures.dataCopyingZ ?? .nan), copies \(figures.copies) of 24, "
-              + "copy distance mean \(figures.copyDistanceMean), held-out frames flagged \(figures.heldOutCopies ?? -1)")
+        print(
+            "copying model, \(dataSet.rawValue): data-copying Z \(figures.dataCopyingZ ?? .nan), copies \(figures.copies) of 24, "
+                + "copy distance mean \(figures.copyDistanceMean), held-out frames flagged \(figures.heldOutCopies ?? -1)")
         #expect(result.validationFrames >= 20)
         #expect(figures.dataCopyingFlagged == true)
         #expect(figures.copies == 24 && figures.copyRateInterval[0] > 0.85)
@@ -98,8 +104,10 @@ struct MemorisedModelTests {
         #expect(filtered.framesWritten == 0 && filtered.withheldLatentIndices == Array(0..<40) && filtered.files.isEmpty)
         #expect(filtered.isShort && filtered.framesGenerated == 40)
         // The command line says so with its own status, naming the count and the cause.
-        let short = try Medsynth.run(["synthesize", "--catalog", folder.url.appendingPathComponent("catalog").path, "--model", "copier",
-                                      "--count", "4", "--max-draws", "12", "--seed", "5", "--out", folder.file("short")])
+        let short = try Medsynth.run([
+            "synthesize", "--catalog", folder.url.appendingPathComponent("catalog").path, "--model", "copier",
+            "--count", "4", "--max-draws", "12", "--seed", "5", "--out", folder.file("short"),
+        ])
         #expect(short.status == 62, "\(short.standardError)")
         #expect(short.standardError.contains("wrote only 0 of 4 frames") && short.standardError.contains("12 generated"))
         #expect(try catalog.query(.instances, filter: QueryFilter(synthetic: .yes)).rows.isEmpty)

@@ -1,10 +1,11 @@
 import Engine
-@testable import Evaluation
 import Foundation
 import Models
 import Synthesis
 import TestSupport
 import Testing
+
+@testable import Evaluation
 
 /// Frames with known structure: bright elliptic blobs (a few per frame, random
 /// position and size) on a dark speckled background, 64 x 64 in [-1, 1].
@@ -40,14 +41,19 @@ struct MetricTests {
     @Test("two-sample test: two draws of one distribution are near chance, blobs against noise are separated")
     func twoSample() throws {
         let each = Array(0..<40)
-        let same = try #require(ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), groups: each, blobFrames(40, seed: 2), groups: each, seed: 3))
-        let different = try #require(ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), groups: each, noiseFrames(40, seed: 2),
-                                                                      groups: each, seed: 3))
+        let same = try #require(
+            ClassifierTwoSampleTest.accuracy(blobFrames(40, seed: 1), groups: each, blobFrames(40, seed: 2), groups: each, seed: 3))
+        let different = try #require(
+            ClassifierTwoSampleTest.accuracy(
+                blobFrames(40, seed: 1), groups: each, noiseFrames(40, seed: 2),
+                groups: each, seed: 3))
         print("C2ST: same distribution \(same.accuracy), blobs vs noise \(different.accuracy), \(same.testFrames) test frames")
         #expect(same.testFrames == 40)
         #expect(same.accuracy <= 0.75)
         #expect(different.accuracy >= 0.95)
-        #expect(ClassifierTwoSampleTest.accuracy(blobFrames(3, seed: 1), groups: [0, 1, 2], blobFrames(40, seed: 2), groups: each, seed: 3) == nil)
+        #expect(
+            ClassifierTwoSampleTest.accuracy(blobFrames(3, seed: 1), groups: [0, 1, 2], blobFrames(40, seed: 2), groups: each, seed: 3)
+                == nil)
         // Halves keep whole groups on one side.
         var random = EngineRandom(seed: 4)
         let groups = (0..<40).map { $0 / 8 }
@@ -55,8 +61,10 @@ struct MetricTests {
         #expect(Set(first.map { groups[$0] }).isDisjoint(with: second.map { groups[$0] }))
         #expect(first.count + second.count == 40 && first.count >= 16 && second.count >= 16)
         // One group cannot be halved, so the calibration has no answer.
-        #expect(ClassifierTwoSampleTest.calibration(blobFrames(10, seed: 5), groups: Array(repeating: 0, count: 10),
-                                                    seed: 1) == nil)
+        #expect(
+            ClassifierTwoSampleTest.calibration(
+                blobFrames(10, seed: 5), groups: Array(repeating: 0, count: 10),
+                seed: 1) == nil)
     }
 
     @Test("data copying: copies of training frames give a large negative Z, fresh draws do not")
@@ -66,8 +74,10 @@ struct MetricTests {
         let detector = CopyDetector(training: training, series: Array(0..<60), patients: Array(repeating: nil, count: 60))
         let heldOutDistances = detector.check(heldOut).map(\.distance)
         func test(_ generated: FrameMatrix) throws -> DataCopyingTest {
-            try #require(DataCopyingTest.run(training: training, heldOut: heldOut, generated: generated, heldOutDistances: heldOutDistances,
-                                             generatedDistances: detector.check(generated).map(\.distance)))
+            try #require(
+                DataCopyingTest.run(
+                    training: training, heldOut: heldOut, generated: generated, heldOutDistances: heldOutDistances,
+                    generatedDistances: detector.check(generated).map(\.distance)))
         }
         let copying = try test(copies), fresh = try test(blobFrames(40, seed: 12)), noise = try test(noiseFrames(40, seed: 13))
         print("data-copying Z: copies \(copying.z), fresh \(fresh.z), noise \(noise.z)")
@@ -136,9 +146,10 @@ struct MetricTests {
         let trainingSeries = (0..<40).map { $0 / 5 }, validationSeries = (0..<30).map { 100 + $0 / 5 }
         let detector = CopyDetector(training: training, series: trainingSeries, patients: Array(repeating: nil, count: 40))
         func figures(_ generated: FrameMatrix) -> EvaluationFigures {
-            Evaluator.measure(generated: generated, nearest: FrameDistance.nearest(generated, in: training, count: 8), training: training,
-                              validation: validation, trainingSeries: trainingSeries, validationSeries: validationSeries,
-                              copyChecks: CopyChecks(detector, generated: generated, heldOut: validation), side: 64, seed: 1)
+            Evaluator.measure(
+                generated: generated, nearest: FrameDistance.nearest(generated, in: training, count: 8), training: training,
+                validation: validation, trainingSeries: trainingSeries, validationSeries: validationSeries,
+                copyChecks: CopyChecks(detector, generated: generated, heldOut: validation), side: 64, seed: 1)
         }
         let copying = figures(training.rows(Array(0..<24)))
         #expect(copying.nearestTrainL2Mean == 0 && copying.nearestTrainL2Min == 0)

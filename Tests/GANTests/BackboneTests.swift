@@ -1,8 +1,9 @@
 import Engine
 import Foundation
-@testable import GAN
 import TestSupport
 import Testing
+
+@testable import GAN
 
 @Suite("Frozen ImageNet backbones")
 struct BackboneTests {
@@ -26,7 +27,9 @@ struct BackboneTests {
         let features = backbone.forward(Tensor(shape: input.shape, values: input.values))
         #expect(features.shape == [2, 1280])
         let difference = largestDifference(features.values, reference["features"]!.values)
-        print("MobileNetV2 0.35 against Keras: largest absolute difference \(difference), largest feature \(largestMagnitude(reference["features"]!.values))")
+        print(
+            "MobileNetV2 0.35 against Keras: largest absolute difference \(difference), largest feature \(largestMagnitude(reference["features"]!.values))"
+        )
         #expect(difference <= 1e-4 * max(1, largestMagnitude(reference["features"]!.values)))
         Self.expectInputDependent(reference["features"]!)
         // Backward reaches the input with the input's shape and leaves the frozen weights' gradients at zero.
@@ -62,7 +65,9 @@ struct BackboneTests {
         }
     }
 
-    @Test("Xception has Keras' parameter count (20,861,480) and, with the same formula weights and BatchNorm statistics, Keras' pooled features to 1e-4")
+    @Test(
+        "Xception has Keras' parameter count (20,861,480) and, with the same formula weights and BatchNorm statistics, Keras' pooled features to 1e-4"
+    )
     func xceptionMatchesKeras() throws {
         let io = try #require(Bundle.module.url(forResource: "xception_formula_io", withExtension: "safetensors", subdirectory: "Fixtures"))
         let reference = try SafeTensors.read(path: io.path).tensors
@@ -71,7 +76,8 @@ struct BackboneTests {
         #expect(backbone.kerasParameterCount == Int(reference["parameters"]!.values[0]))
         var arrays: [String: NamedArray] = [:]
         for parameter in backbone.store.parameters {
-            arrays[parameter.name] = NamedArray(shape: parameter.shape, values: Self.formulaWeight(parameter.name, count: parameter.count, shape: parameter.shape))
+            arrays[parameter.name] = NamedArray(
+                shape: parameter.shape, values: Self.formulaWeight(parameter.name, count: parameter.count, shape: parameter.shape))
         }
         // The BatchNorm moving statistics were calibrated on data in Keras and are stored in the fixture.
         for (name, _) in backbone.store.buffers {
@@ -114,7 +120,9 @@ struct BackboneTests {
             input.data[index] = saved
             let numeric = (plus - minus) / Double(2 * step)
             largest = max(largest, abs(numeric - Double(analytic[index])))
-            #expect(abs(numeric - Double(analytic[index])) <= 3e-3 + 2e-2 * abs(numeric), "\(label) input[\(index)]: analytic \(analytic[index]), numeric \(numeric)")
+            #expect(
+                abs(numeric - Double(analytic[index])) <= 3e-3 + 2e-2 * abs(numeric),
+                "\(label) input[\(index)]: analytic \(analytic[index]), numeric \(numeric)")
         }
         print("gradient check \(label): largest difference \(largest)")
     }
@@ -124,30 +132,39 @@ struct BackboneTests {
         let initializer = DefaultInitializer(random: EngineRandom(seed: 4))
         for (stride, inChannels, outChannels) in [(1, 8, 8), (2, 8, 12)] {
             let store = ParameterStore()
-            let block = ResidualBlock.invertedResidual(index: 1, store: store, initializer: initializer, inChannels: inChannels,
-                                                       outChannels: outChannels, stride: stride, expansion: 3)
+            let block = ResidualBlock.invertedResidual(
+                index: 1, store: store, initializer: initializer, inChannels: inChannels,
+                outChannels: outChannels, stride: stride, expansion: 3)
             store.seal()
             let identity = if case .identity = block.shortcut { " with identity" } else { "" }
-            Self.checkBlock("inverted residual stride \(stride)\(identity)", inputShape: [2, inChannels, 8, 8],
-                            forward: block.forward, backward: block.backward)
+            Self.checkBlock(
+                "inverted residual stride \(stride)\(identity)", inputShape: [2, inChannels, 8, 8],
+                forward: block.forward, backward: block.backward)
         }
         let store = ParameterStore()
-        let main = Sequential([ReLU(), DepthwiseConv2d("d", store: store, initializer: initializer, channels: 4, kernel: 3, padding: 1, bias: false),
-                                    Conv2d("p", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, bias: false),
-                                    BatchNorm2d("b", store: store, channels: 6, epsilon: 1e-3)])
-        let residual = Sequential([Conv2d("r", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, stride: 1,
-                                               bias: false), BatchNorm2d("rb", store: store, channels: 6, epsilon: 1e-3)])
+        let main = Sequential([
+            ReLU(), DepthwiseConv2d("d", store: store, initializer: initializer, channels: 4, kernel: 3, padding: 1, bias: false),
+            Conv2d("p", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, bias: false),
+            BatchNorm2d("b", store: store, channels: 6, epsilon: 1e-3),
+        ])
+        let residual = Sequential([
+            Conv2d(
+                "r", store: store, initializer: initializer, inChannels: 4, outChannels: 6, kernel: 1, stride: 1,
+                bias: false), BatchNorm2d("rb", store: store, channels: 6, epsilon: 1e-3),
+        ])
         store.seal()
         // (Max pooling is left out here: a finite-difference step can change a window's winner;
         // EngineTests checks it alone on well-separated values.)
         let block = ResidualBlock(main: main, shortcut: .projection(residual))
-        Self.checkBlock("xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: block.forward, backward: block.backward)
+        Self.checkBlock(
+            "xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: block.forward, backward: block.backward)
     }
 
     @Test("a file Keras wrote with Xception's kinds of layers maps to the engine's names and layouts")
     func separableResidualFromKeras() throws {
         let weights = try #require(Bundle.module.url(forResource: "separable_residual", withExtension: "h5", subdirectory: "Fixtures"))
-        let io = try #require(Bundle.module.url(forResource: "separable_residual_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let io = try #require(
+            Bundle.module.url(forResource: "separable_residual_io", withExtension: "safetensors", subdirectory: "Fixtures"))
         let file = try KerasWeightFile(path: weights.path)
         let names = try file.layerNames()
         #expect(names.contains("conv2d_4") && names.contains("batch_normalization_4"), "Keras numbered the unnamed layers: \(names)")
@@ -161,7 +178,8 @@ struct BackboneTests {
 
     @Test("name lists longer than the first buffer keep every name, fixed- or variable-length")
     func longNameLists() throws {
-        let file = try KerasWeightFile(path: try #require(Bundle.module.url(forResource: "long_names", withExtension: "h5", subdirectory: "Fixtures")).path)
+        let file = try KerasWeightFile(
+            path: try #require(Bundle.module.url(forResource: "long_names", withExtension: "h5", subdirectory: "Fixtures")).path)
         let layers = try file.layerNames()
         #expect(layers.count == 400 && layers.first == "layer_with_a_long_name_000" && layers.last == "layer_with_a_long_name_399")
         let weights = file.weightNames(layer: "many")
@@ -170,9 +188,13 @@ struct BackboneTests {
 
     @Test("Xception maps a Keras file's unnamed residual layers by order")
     func xceptionRename() {
-        let rename = Xception.kerasRename(layerNames: ["input_1", "block1_conv1", "conv2d_4", "batch_normalization_4", "block2_sepconv1",
-                                                       "conv2d_5", "batch_normalization_5"])
-        #expect(rename("conv2d_4") == "residual_0" && rename("batch_normalization_5") == "residual_1_bn" && rename("block1_conv1") == "block1_conv1")
+        let rename = Xception.kerasRename(layerNames: [
+            "input_1", "block1_conv1", "conv2d_4", "batch_normalization_4", "block2_sepconv1",
+            "conv2d_5", "batch_normalization_5",
+        ])
+        #expect(
+            rename("conv2d_4") == "residual_0" && rename("batch_normalization_5") == "residual_1_bn"
+                && rename("block1_conv1") == "block1_conv1")
     }
 
     @Test("the same weights as safetensors with the engine's names give the same features")
@@ -194,7 +216,8 @@ struct BackboneTests {
     @Test("the transfer discriminator's own step adds the same head gradients without the pass back through the backbone")
     func headOnlyGradients() throws {
         let weights = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
-        let discriminator = TransferDiscriminator(backbone: try BackboneKind.mobilenetv2.load(weights: weights.path), resolution: 32, seed: 3)
+        let discriminator = TransferDiscriminator(
+            backbone: try BackboneKind.mobilenetv2.load(weights: weights.path), resolution: 32, seed: 3)
         var random = EngineRandom(seed: 5)
         let images = Tensor(shape: [3, 1, 32, 32], values: (0..<3 * 32 * 32).map { _ in random.uniform(-1, 1) })
         let logitGradient = Tensor(shape: [3, 1], values: [0.5, -1, 2])
@@ -215,7 +238,8 @@ struct BackboneTests {
         #expect { try MobileNetV2(alpha: 1).loadKerasWeights(KerasWeightFile(path: weights.path)) } throws: {
             "\($0)".contains("Conv1.weight") && "\($0)".contains("mobilenetv2_035_notop.h5")
         }
-        let notHDF5 = try #require(Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let notHDF5 = try #require(
+            Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
         #expect { try KerasWeightFile(path: notHDF5.path) } throws: { "\($0)".contains("not an HDF5 file") }
         // A dataset declaring 3 x 3 x 3 x 2^40 floats (and storing none) is refused before any allocation.
         let oversized = try #require(Bundle.module.url(forResource: "oversized_weight", withExtension: "h5", subdirectory: "Fixtures"))

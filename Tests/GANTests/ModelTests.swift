@@ -36,8 +36,10 @@ struct ModelTests {
 
     @Test("a compact checkpoint written by another tool gives its output (training and inference mode)")
     func checkpointForward() throws {
-        let checkpoint = try #require(Bundle.module.url(forResource: "compact_generator", withExtension: "safetensors", subdirectory: "Fixtures"))
-        let io = try #require(Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let checkpoint = try #require(
+            Bundle.module.url(forResource: "compact_generator", withExtension: "safetensors", subdirectory: "Fixtures"))
+        let io = try #require(
+            Bundle.module.url(forResource: "compact_generator_io", withExtension: "safetensors", subdirectory: "Fixtures"))
         let expected = try SafeTensors.read(path: io.path).tensors
         let latents = expected["latents"]!
         for mode in ["inference", "training"] {
@@ -66,9 +68,10 @@ struct ModelTests {
         var random = EngineRandom(seed: 4)
         let latents = Tensor(shape: [3, 6], values: (0..<18).map { _ in random.normal() })
         let weights = Tensor(shape: [3, 1, 16, 16], values: (0..<768).map { _ in random.uniform(-1, 1) })
-        checkWholeNetwork("generator", store: generator.store, weights: weights,
-                          forward: { generator.forward(latents, training: true) },
-                          backward: { generator.backward($0) })
+        checkWholeNetwork(
+            "generator", store: generator.store, weights: weights,
+            forward: { generator.forward(latents, training: true) },
+            backward: { generator.backward($0) })
     }
 
     /// A smooth slope, for the reason given above the generator's check.
@@ -78,9 +81,10 @@ struct ModelTests {
         var random = EngineRandom(seed: 6)
         let images = Tensor(shape: [3, 1, 16, 16], values: (0..<768).map { _ in random.uniform(-1, 1) })
         let weights = Tensor(shape: [3, 1], values: [0.7, -0.4, 1.1])
-        checkWholeNetwork("discriminator", store: discriminator.store, weights: weights,
-                          forward: { discriminator.forward(images, training: true) },
-                          backward: { _ = discriminator.backward($0, parameterGradients: true) })
+        checkWholeNetwork(
+            "discriminator", store: discriminator.store, weights: weights,
+            forward: { discriminator.forward(images, training: true) },
+            backward: { _ = discriminator.backward($0, parameterGradients: true) })
         // The input gradient (what the generator step needs), at a few pixels.
         _ = discriminator.forward(images, training: true)
         let inputGradient = discriminator.backward(weights, parameterGradients: false).values
@@ -107,8 +111,10 @@ struct ModelTests {
     /// Runs the backward pass for L = sum(output * weights), then compares
     /// three sampled entries of every parameter with central differences
     /// (step and tolerance argued in EngineTests/GradientCheckTests.swift).
-    func checkWholeNetwork(_ label: String, store: ParameterStore, weights: Tensor, forward: () -> Tensor,
-                           backward: (Tensor) -> Void) {
+    func checkWholeNetwork(
+        _ label: String, store: ParameterStore, weights: Tensor, forward: () -> Tensor,
+        backward: (Tensor) -> Void
+    ) {
         store.zeroGradients()
         _ = forward()
         backward(weights)

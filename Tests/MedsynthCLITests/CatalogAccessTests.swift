@@ -27,8 +27,9 @@ struct CatalogAccessTests {
         }
         #expect(checked >= 5)  // database, locks, storage folders, the copy
         let existing = folder.file("users-folder")
-        try FileManager.default.createDirectory(atPath: existing, withIntermediateDirectories: false,
-                                                attributes: [.posixPermissions: 0o750])
+        try FileManager.default.createDirectory(
+            atPath: existing, withIntermediateDirectories: false,
+            attributes: [.posixPermissions: 0o750])
         _ = try Medsynth.run(["import", "--catalog", existing, Samples.path("pydicom-data/emri_small.dcm")])
         #expect(try mode(existing) == 0o750)
         #expect(try mode("\(existing)/catalog.sqlite") == 0o600)
@@ -40,7 +41,8 @@ struct CatalogAccessTests {
             let folder = try TemporaryFolder()
             defer { folder.remove() }
             let catalog = folder.file("catalog")
-            let inputs = ["pydicom-data/emri_small.dcm", "pydicom-data/emri_small_RLE.dcm", "deid-data/GREYSCALE_CINE.dcm"].map(Samples.path)
+            let inputs = ["pydicom-data/emri_small.dcm", "pydicom-data/emri_small_RLE.dcm", "deid-data/GREYSCALE_CINE.dcm"].map(
+                Samples.path)
             let results = try [0, 1].concurrentMap { _ in try Medsynth.run(["import", "--catalog", catalog] + inputs) }
             let statuses = results.map(\.status).sorted()
             #expect(statuses == [0, 0] || statuses == [0, 42], "trial \(trial): \(results.map(\.standardError))")
@@ -60,8 +62,9 @@ struct CatalogAccessTests {
             if index < 0 {
                 return try Medsynth.run(["import", "--catalog", catalog, Samples.path("pydicom-data/emri_small.dcm")])
             }
-            return try Medsynth.run([["stats", "query", "models"][index % 3]] + (index % 3 == 1 ? ["instances"] : [])
-                + ["--catalog", catalog])
+            return try Medsynth.run(
+                [["stats", "query", "models"][index % 3]] + (index % 3 == 1 ? ["instances"] : [])
+                    + ["--catalog", catalog])
         }
         #expect(outcome[0].status == 0)
         for reader in outcome.dropFirst() {

@@ -15,11 +15,17 @@ struct ContractFixture: Sendable {
     private init() throws {
         folder = try TemporaryFolder()
         catalog = folder.file("catalog")
-        let imported = try Medsynth.run(["import", "--catalog", catalog] + ["deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm",
-                                                                           "pydicom-data/OBXXXX1A.dcm"].map(Samples.path))
+        let imported = try Medsynth.run(
+            ["import", "--catalog", catalog]
+                + [
+                    "deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm",
+                    "pydicom-data/OBXXXX1A.dcm",
+                ].map(Samples.path))
         guard imported.status == 0 else { throw ExternalProcess.Failed(command: ["import"], output: imported) }
-        train = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--steps", "2", "--batch", "4", "--name", "m",
-                                  "--threads", "2", "--json"])
+        train = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--steps", "2", "--batch", "4", "--name", "m",
+            "--threads", "2", "--json",
+        ])
         let instances = try Medsynth.run(["query", "instances", "--catalog", catalog, "--json"])
         let rows = try JSONSerialization.jsonObject(with: Data(instances.standardOutput.utf8)) as? [[String: Any]] ?? []
         cineUID = rows.first { $0["frames"] as? Int == 27 }?["sop_instance_uid"] as? String ?? ""
@@ -49,12 +55,17 @@ struct CommandContractTests {
     func importJSON() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
-        let run = try Medsynth.run(["import", "--catalog", "catalog", "--json", Samples.path("pydicom-data/US1_UNCR.dcm")],
-                                   currentDirectory: folder.url)
+        let run = try Medsynth.run(
+            ["import", "--catalog", "catalog", "--json", Samples.path("pydicom-data/US1_UNCR.dcm")],
+            currentDirectory: folder.url)
         #expect(run.status == 0, "\(run.standardError)")
         let object = Self.object(run)
-        Self.expectKeys(object, ["files_seen", "imported", "duplicates", "skipped", "rejected", "frames", "by_modality", "catalog",
-                                 "import_run_id"], "import")
+        Self.expectKeys(
+            object,
+            [
+                "files_seen", "imported", "duplicates", "skipped", "rejected", "frames", "by_modality", "catalog",
+                "import_run_id",
+            ], "import")
         #expect(object?["catalog"] as? String == folder.url.appendingPathComponent("catalog").standardizedFileURL.path)
         #expect((object?["by_modality"] as? [String: Int])?["US"] == 1)
     }
@@ -80,8 +91,12 @@ struct CommandContractTests {
         let fixture = try ContractFixture.shared.get()
         #expect(fixture.train.status == 0, "\(fixture.train.standardError)")
         let object = Self.object(fixture.train)
-        Self.expectKeys(object, ["model_id", "name", "status", "outcome", "step", "epoch", "planned_step", "checkpoint_sha256", "folder",
-                                 "model_json", "generator", "losses", "loss_plot", "samples"], "train")
+        Self.expectKeys(
+            object,
+            [
+                "model_id", "name", "status", "outcome", "step", "epoch", "planned_step", "checkpoint_sha256", "folder",
+                "model_json", "generator", "losses", "loss_plot", "samples",
+            ], "train")
         #expect(object?["status"] as? String == "finished" && object?["outcome"] as? String == "finished")
         #expect(object?["step"] as? Int == 2 && object?["planned_step"] as? Int == 2 && object?["name"] as? String == "m")
         for key in ["folder", "model_json", "generator", "losses", "samples"] { Self.expectAbsoluteFile(object?[key], key) }
@@ -93,13 +108,20 @@ struct CommandContractTests {
         let fixture = try ContractFixture.shared.get()
         let work = try TemporaryFolder()
         defer { work.remove() }
-        let run = try Medsynth.run(["synthesize", "--catalog", fixture.catalog, "--model", "m", "--count", "2", "--seed", "3",
-                                    "--out", "out", "--json", "--threads", "2", "--no-privacy-filter"], currentDirectory: work.url)
+        let run = try Medsynth.run(
+            [
+                "synthesize", "--catalog", fixture.catalog, "--model", "m", "--count", "2", "--seed", "3",
+                "--out", "out", "--json", "--threads", "2", "--no-privacy-filter",
+            ], currentDirectory: work.url)
         #expect(run.status == 0, "\(run.standardError)")
         let object = Self.object(run)
-        Self.expectKeys(object, ["model", "model_id", "checkpoint_sha256", "seed", "folder", "files", "manifest", "latents", "frames_requested",
-                                 "frames_written", "frames_generated", "withheld_latent_indices", "stopped", "synthesis_id",
-                                 "study_instance_uid", "series_instance_uid", "sop_instance_uids"], "synthesize")
+        Self.expectKeys(
+            object,
+            [
+                "model", "model_id", "checkpoint_sha256", "seed", "folder", "files", "manifest", "latents", "frames_requested",
+                "frames_written", "frames_generated", "withheld_latent_indices", "stopped", "synthesis_id",
+                "study_instance_uid", "series_instance_uid", "sop_instance_uids",
+            ], "synthesize")
         #expect(object?["folder"] as? String == work.url.appendingPathComponent("out").standardizedFileURL.path)
         #expect(object?["seed"] as? String == "3" && object?["frames_written"] as? Int == 2)
         let files = object?["files"] as? [String] ?? []
@@ -116,8 +138,9 @@ struct CommandContractTests {
         let fixture = try ContractFixture.shared.get()
         let work = try TemporaryFolder()
         defer { work.remove() }
-        let run = try Medsynth.run(["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "26", "--png", "f.png", "--json"],
-                                   currentDirectory: work.url)
+        let run = try Medsynth.run(
+            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "26", "--png", "f.png", "--json"],
+            currentDirectory: work.url)
         #expect(run.status == 0, "\(run.standardError)")
         let object = Self.object(run)
         Self.expectKeys(object, ["sop_instance_uid", "frame", "width", "height", "channels", "png"], "show")
@@ -147,10 +170,12 @@ struct CommandContractTests {
             #expect(run.standardOutput.isEmpty, "\(arguments)")
         }
         // A negative count is a value, not an option.
-        try expectFailure(["synthesize", "--catalog", fixture.catalog, "--model", "m", "--count", "-1"], status: 2,
-                          message: "--count must be between 1 and 100000.")
-        try expectFailure(["evaluate", "--catalog", fixture.catalog, "--model", "m", "--count", "-5"], status: 2,
-                          message: "--count must be between 8 and 20000.")
+        try expectFailure(
+            ["synthesize", "--catalog", fixture.catalog, "--model", "m", "--count", "-1"], status: 2,
+            message: "--count must be between 1 and 100000.")
+        try expectFailure(
+            ["evaluate", "--catalog", fixture.catalog, "--model", "m", "--count", "-5"], status: 2,
+            message: "--count must be between 8 and 20000.")
         // A catalog path that is a file, for a reader and a writer.
         let file = work.file("not-a-catalog")
         try Data("x".utf8).write(to: URL(fileURLWithPath: file))
@@ -160,21 +185,26 @@ struct CommandContractTests {
             #expect(run.standardError == "medsynth: the catalog path is not a folder (--catalog names the catalog's folder): \(file)\n")
         }
         // A frame the instance does not have names the instance, not a storage path.
-        try expectFailure(["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "27", "--png", "x.png"], status: 22,
-                          message: "medsynth: --frame 27 is out of range: the instance has 27 frames, numbered from 0: \(fixture.cineUID)\n")
+        try expectFailure(
+            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "27", "--png", "x.png"], status: 22,
+            message: "medsynth: --frame 27 is out of range: the instance has 27 frames, numbered from 0: \(fixture.cineUID)\n")
         // --report that cannot be a folder fails before the evaluation starts.
         let evaluate = try Medsynth.run(["evaluate", "--catalog", fixture.catalog, "--model", "m", "--count", "8", "--report", file])
         #expect(evaluate.status == 40 && evaluate.standardError.hasSuffix("medsynth: the report folder is a file: \(file)\n"))
         #expect(!evaluate.standardError.contains("generating"), "\(evaluate.standardError)")
         // --resume refuses what defines the model, and remembers the plan.
-        try expectFailure(["train", "--catalog", fixture.catalog, "--resume", "m", "--lr", "0.1", "--batch", "8"], status: 2,
-                          message: "--resume continues a model as it was created; drop --batch, --lr (train a new model to change them).")
-        try expectFailure(["train", "--catalog", fixture.catalog, "--resume", "m"], status: 2,
-                          message: "medsynth: the model's last run reached its planned step (2); give --steps or --epochs to train further: m\n")
-        try expectFailure(["train", "--catalog", fixture.catalog, "--resume", "m", "--backbone-weights", file], status: 2,
-                          message: "medsynth: --backbone-weights goes with a transfer discriminator; this model's is dcgan: m\n")
-        try expectFailure(["train", "--catalog", fixture.catalog, "--resume", "m", "--steps", "-3"], status: 2,
-                          message: "--steps must be at least 1.")
+        try expectFailure(
+            ["train", "--catalog", fixture.catalog, "--resume", "m", "--lr", "0.1", "--batch", "8"], status: 2,
+            message: "--resume continues a model as it was created; drop --batch, --lr (train a new model to change them).")
+        try expectFailure(
+            ["train", "--catalog", fixture.catalog, "--resume", "m"], status: 2,
+            message: "medsynth: the model's last run reached its planned step (2); give --steps or --epochs to train further: m\n")
+        try expectFailure(
+            ["train", "--catalog", fixture.catalog, "--resume", "m", "--backbone-weights", file], status: 2,
+            message: "medsynth: --backbone-weights goes with a transfer discriminator; this model's is dcgan: m\n")
+        try expectFailure(
+            ["train", "--catalog", fixture.catalog, "--resume", "m", "--steps", "-3"], status: 2,
+            message: "--steps must be at least 1.")
     }
 
     @Test("--help of every command: examples fit 80 columns, a long one continued with a backslash, never wrapped")
@@ -188,8 +218,9 @@ struct CommandContractTests {
                 let line = lines[index]
                 #expect(line.count <= 80, "\(command): \(line)")
                 let continued = index > start + 1 && lines[index - 1].hasSuffix("\\")
-                #expect(line.hasPrefix("  medsynth \(command)") || (continued && line.hasPrefix("      --")),
-                        "\(command) --help wraps an example: \(line)")
+                #expect(
+                    line.hasPrefix("  medsynth \(command)") || (continued && line.hasPrefix("      --")),
+                    "\(command) --help wraps an example: \(line)")
                 index += 1
             }
         }

@@ -28,9 +28,11 @@ struct CommandLineTests {
         defer { folder.remove() }
         let catalog = folder.file("catalog")
         let missing = folder.file("missing.dcm")
-        let imported = try Medsynth.run(["import", "--catalog", catalog, "--json",
-                                         Samples.path("pydicom-data/emri_small.dcm"),
-                                         Samples.path("deid-data/GREYSCALE_CINE.dcm"), missing])
+        let imported = try Medsynth.run([
+            "import", "--catalog", catalog, "--json",
+            Samples.path("pydicom-data/emri_small.dcm"),
+            Samples.path("deid-data/GREYSCALE_CINE.dcm"), missing,
+        ])
         #expect(imported.status == 1)
         #expect(imported.standardError.contains("medsynth: rejected (No such file or directory): \(missing)"))
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(imported.standardOutput.utf8)) as? [String: Any])

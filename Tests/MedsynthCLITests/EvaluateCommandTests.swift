@@ -9,25 +9,37 @@ struct EvaluateCommandTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let catalog = folder.file("catalog")
-        _ = try Medsynth.run(["import", "--catalog", catalog] + ["deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm",
-                                                                "pydicom-data/OBXXXX1A.dcm"].map(Samples.path))
-        let trained = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--steps", "1", "--batch", "4", "--name", "m",
-                                        "--threads", "2"])
+        _ = try Medsynth.run(
+            ["import", "--catalog", catalog]
+                + [
+                    "deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm",
+                    "pydicom-data/OBXXXX1A.dcm",
+                ].map(Samples.path))
+        let trained = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--steps", "1", "--batch", "4", "--name", "m",
+            "--threads", "2",
+        ])
         #expect(trained.status == 0, "\(trained.standardError)")
         let report = folder.file("report")
-        let run = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", "m", "--count", "8", "--json", "--report", report,
-                                    "--threads", "2"])
+        let run = try Medsynth.run([
+            "evaluate", "--catalog", catalog, "--model", "m", "--count", "8", "--json", "--report", report,
+            "--threads", "2",
+        ])
         #expect(run.status == 0, "\(run.standardError)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(run.standardOutput.utf8)) as? [String: Any])
-        for key in ["c2st_accuracy", "c2st_calibration_accuracy", "data_copying_z", "copies", "copy_rate", "copy_rate_interval", "nearest_train_l2_mean",
-                    "ms_ssim_generated", "ms_ssim_real", "histogram_distance", "spectrum_distance", "against_training",
-                    "model", "model_id", "checkpoint_sha256", "generated_frames", "seed", "training_frames", "validation_frames",
-                    "copy_radius", "held_out_copy_rate_interval", "data_copying_flagged", "evaluation_id"] {
+        for key in [
+            "c2st_accuracy", "c2st_calibration_accuracy", "data_copying_z", "copies", "copy_rate", "copy_rate_interval",
+            "nearest_train_l2_mean",
+            "ms_ssim_generated", "ms_ssim_real", "histogram_distance", "spectrum_distance", "against_training",
+            "model", "model_id", "checkpoint_sha256", "generated_frames", "seed", "training_frames", "validation_frames",
+            "copy_radius", "held_out_copy_rate_interval", "data_copying_flagged", "evaluation_id",
+        ] {
             #expect(object.keys.contains(key), "missing \(key)")
         }
         #expect(object["generated_frames"] as? Int == 8 && object["model"] as? String == "m")
         #expect((object["against_training"] as? [String: Any])?.keys.contains("c2st_accuracy") == true)
-        #expect(FileManager.default.fileExists(atPath: "\(report)/sheet.png") && FileManager.default.fileExists(atPath: "\(report)/index.html"))
+        #expect(
+            FileManager.default.fileExists(atPath: "\(report)/sheet.png") && FileManager.default.fileExists(atPath: "\(report)/index.html"))
         let page = try String(contentsOfFile: "\(report)/index.html", encoding: .utf8)
         #expect(page.contains("data_copying_z") && page.contains("sheet.png"))
 
@@ -35,14 +47,18 @@ struct EvaluateCommandTests {
         // evaluate prints its figures and says they are not stored.
         try Medsynth.makeReadOnly(catalog)
         let readable = folder.file("readable")
-        try FileManager.default.createDirectory(atPath: readable, withIntermediateDirectories: false,
-                                                attributes: [.posixPermissions: 0o777])
+        try FileManager.default.createDirectory(
+            atPath: readable, withIntermediateDirectories: false,
+            attributes: [.posixPermissions: 0o777])
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: folder.path)
         let listing = try Medsynth.runWithoutWriteAccess(["query", "instances", "--catalog", catalog, "--format", "csv"])
-        let uid = try #require(listing.standardOutput.split(whereSeparator: \.isNewline).dropFirst().first?
-            .split(separator: ",").first.map(String.init), "\(listing.standardError)")
-        for command in [["query", "instances"], ["stats"], ["models"], ["show", uid, "--png", "\(readable)/frame.png"],
-                        ["evaluate", "--model", "m", "--count", "8", "--threads", "2"]] {
+        let uid = try #require(
+            listing.standardOutput.split(whereSeparator: \.isNewline).dropFirst().first?
+                .split(separator: ",").first.map(String.init), "\(listing.standardError)")
+        for command in [
+            ["query", "instances"], ["stats"], ["models"], ["show", uid, "--png", "\(readable)/frame.png"],
+            ["evaluate", "--model", "m", "--count", "8", "--threads", "2"],
+        ] {
             let result = try Medsynth.runWithoutWriteAccess(command + ["--catalog", catalog])
             #expect(result.status == 0, "\(command[0]) on a read-only catalog: \(result.standardError)")
             if command[0] == "evaluate" {
@@ -52,8 +68,9 @@ struct EvaluateCommandTests {
         }
         #expect(FileManager.default.fileExists(atPath: "\(readable)/frame.png"))
 
-        let checkpoint = try ForeignCheckpoint.make(at: folder.url.appendingPathComponent("checkpoint"),
-                                                    modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1}"#)
+        let checkpoint = try ForeignCheckpoint.make(
+            at: folder.url.appendingPathComponent("checkpoint"),
+            modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1}"#)
         let foreign = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", checkpoint.path])
         #expect(foreign.status == 22 && foreign.standardError.contains("registered model"))
     }

@@ -6,8 +6,10 @@ import Testing
 @Suite("medsynth synthesize")
 struct SynthesizeCommandTests {
     static func foreignCheckpoint(in folder: TemporaryFolder) throws -> String {
-        try ForeignCheckpoint.make(at: folder.url.appendingPathComponent("checkpoint"),
-                                   modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1, "modality": "US"}"#).path
+        try ForeignCheckpoint.make(
+            at: folder.url.appendingPathComponent("checkpoint"),
+            modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1, "modality": "US"}"#
+        ).path
     }
 
     @Test("a checkpoint folder with --no-catalog writes files only; the run is reported and repeatable")
@@ -16,18 +18,24 @@ struct SynthesizeCommandTests {
         defer { folder.remove() }
         let checkpoint = try Self.foreignCheckpoint(in: folder)
         let out = folder.file("out")
-        let run = try Medsynth.run(["synthesize", "--catalog", folder.file("no-catalog-here"), "--model", checkpoint, "--count", "3",
-                                    "--seed", "4", "--out", out, "--no-catalog", "--format", "png"])
+        let run = try Medsynth.run([
+            "synthesize", "--catalog", folder.file("no-catalog-here"), "--model", checkpoint, "--count", "3",
+            "--seed", "4", "--out", out, "--no-catalog", "--format", "png",
+        ])
         #expect(run.status == 0, "\(run.standardError)")
         #expect(run.standardOutput.contains("wrote 3 synthetic US frames in 3 png files from model \"checkpoint\" (seed 4) to \(out)"))
         let files = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
         #expect(files == ["latents.npy", "synthesis.json", "synthetic-000000.png", "synthetic-000001.png", "synthetic-000002.png"])
         #expect(!FileManager.default.fileExists(atPath: folder.file("no-catalog-here")))
-        let again = try Medsynth.run(["synthesize", "--model", checkpoint, "--latents", "\(out)/latents.npy", "--out", folder.file("again"),
-                                      "--no-catalog", "--format", "png"])
+        let again = try Medsynth.run([
+            "synthesize", "--model", checkpoint, "--latents", "\(out)/latents.npy", "--out", folder.file("again"),
+            "--no-catalog", "--format", "png",
+        ])
         #expect(again.status == 0, "\(again.standardError)")
         for name in files where name.hasSuffix(".png") {
-            #expect(FileManager.default.contents(atPath: "\(out)/\(name)") == FileManager.default.contents(atPath: folder.file("again/\(name)")))
+            #expect(
+                FileManager.default.contents(atPath: "\(out)/\(name)") == FileManager.default.contents(atPath: folder.file("again/\(name)"))
+            )
         }
     }
 
@@ -37,14 +45,18 @@ struct SynthesizeCommandTests {
         defer { folder.remove() }
         let catalog = folder.file("catalog")
         _ = try Medsynth.run(["import", "--catalog", catalog, Samples.path("deid-data/GREYSCALE_CINE.dcm")])
-        let trained = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--steps", "1", "--batch", "4",
-                                        "--name", "m", "--threads", "2"])
+        let trained = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--steps", "1", "--batch", "4",
+            "--name", "m", "--threads", "2",
+        ])
         #expect(trained.status == 0, "\(trained.standardError)")
         let out = folder.file("out")
         let process = Process()
         process.executableURL = Medsynth.executable
-        process.arguments = ["synthesize", "--catalog", catalog, "--model", "m", "--count", "20000", "--frames-per-file", "1",
-                             "--out", out, "--no-privacy-filter"]
+        process.arguments = [
+            "synthesize", "--catalog", catalog, "--model", "m", "--count", "20000", "--frames-per-file", "1",
+            "--out", out, "--no-privacy-filter",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -61,8 +73,10 @@ struct SynthesizeCommandTests {
         let listed = try Medsynth.run(["query", "instances", "--catalog", catalog, "--synthetic", "yes", "--format", "csv"])
         #expect(listed.standardOutput.split(whereSeparator: \.isNewline).count == 1, "nothing registered: \(listed.standardOutput)")
 
-        let rerun = try Medsynth.run(["synthesize", "--catalog", catalog, "--model", "m", "--count", "3", "--out", out,
-                                      "--no-privacy-filter"])
+        let rerun = try Medsynth.run([
+            "synthesize", "--catalog", catalog, "--model", "m", "--count", "3", "--out", out,
+            "--no-privacy-filter",
+        ])
         #expect(rerun.status == 0, "\(rerun.standardError)")
         #expect(rerun.standardError.contains("files an interrupted run had left in the output folder"))
         let after = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
@@ -103,8 +117,10 @@ struct SynthesizeCommandTests {
         FileManager.default.createFile(atPath: "\(used)/keep.txt", contents: Data("x".utf8))
         let occupied = try Medsynth.run(["synthesize", "--model", checkpoint, "--no-catalog", "--out", used])
         #expect(occupied.status == 40 && occupied.standardError.contains("not empty") && occupied.standardError.contains(used))
-        let badLatents = try Medsynth.run(["synthesize", "--model", checkpoint, "--no-catalog", "--latents", "\(used)/keep.txt",
-                                           "--out", folder.file("x")])
+        let badLatents = try Medsynth.run([
+            "synthesize", "--model", checkpoint, "--no-catalog", "--latents", "\(used)/keep.txt",
+            "--out", folder.file("x"),
+        ])
         #expect(badLatents.status == 21 && badLatents.standardError.contains("keep.txt"))
     }
 }

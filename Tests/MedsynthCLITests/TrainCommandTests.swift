@@ -4,14 +4,18 @@ import Testing
 
 @Suite("medsynth train and models")
 struct TrainCommandTests {
-    @Test("SIGINT saves a checkpoint, exits 3 and says how to resume; --resume continues; models lists it",
-          arguments: [1, 2])
+    @Test(
+        "SIGINT saves a checkpoint, exits 3 and says how to resume; --resume continues; models lists it",
+        arguments: [1, 2])
     func interruptAndResume(signals: Int) throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let catalog = folder.file("catalog")
-        #expect(try Medsynth.run(["import", "--catalog", catalog, Samples.path("deid-data/GREYSCALE_CINE.dcm"),
-                                  Samples.path("pydicom-data/US1_UNCR.dcm")]).status == 0)
+        #expect(
+            try Medsynth.run([
+                "import", "--catalog", catalog, Samples.path("deid-data/GREYSCALE_CINE.dcm"),
+                Samples.path("pydicom-data/US1_UNCR.dcm"),
+            ]).status == 0)
 
         let process = Process()
         process.executableURL = Medsynth.executable
@@ -75,8 +79,10 @@ struct TrainCommandTests {
         let noBackbone = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--discriminator", "transfer"])
         #expect(noBackbone.status == 2 && noBackbone.standardError.contains("--backbone-weights"))
         #expect(try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--backbone", "xception"]).status == 2)
-        let badWeights = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--discriminator", "transfer",
-                                           "--backbone", "xception", "--backbone-weights", folder.file("none.h5")])
+        let badWeights = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--discriminator", "transfer",
+            "--backbone", "xception", "--backbone-weights", folder.file("none.h5"),
+        ])
         #expect(badWeights.status == 61 && badWeights.standardError.contains("none.h5"))
     }
 }

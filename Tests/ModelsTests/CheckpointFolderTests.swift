@@ -1,9 +1,10 @@
 import Engine
 import Foundation
 import GAN
-@testable import Models
 import TestSupport
 import Testing
+
+@testable import Models
 
 @Suite("Checkpoint folders")
 struct CheckpointFolderTests {
@@ -27,8 +28,9 @@ struct CheckpointFolderTests {
         defer { folder.remove() }
         let io = ForeignCheckpoint.fixtures.appendingPathComponent("compact_generator_io.safetensors")
         // Keys as another tool may write them, in another order, with an extra one.
-        _ = try ForeignCheckpoint.make(at: folder.url,
-                                       modelJSON: #"{"resolution": 64, "channels": 1, "framework": "pytorch", "preset": "compact", "latent_dim": 128}"#)
+        _ = try ForeignCheckpoint.make(
+            at: folder.url,
+            modelJSON: #"{"resolution": 64, "channels": 1, "framework": "pytorch", "preset": "compact", "latent_dim": 128}"#)
         let generator = try CheckpointFolder.loadGenerator(from: folder.url)
         let expected = try SafeTensors.read(path: io.path).tensors
         let latents = expected["latents"]!
@@ -77,8 +79,9 @@ struct CheckpointFolderTests {
             try CheckpointFolder.write(ModelDescription(preset: .compact), generator: first.generator, training: first, to: folder.url)
             first.run(real: real, latents: latents)
             // The process dies after `completed` operations: nothing after them runs, nothing is cleaned up.
-            let operations = try CheckpointFolder.writeOperations(ModelDescription(preset: .compact), generator: first.generator,
-                                                                  training: first, to: folder.url)
+            let operations = try CheckpointFolder.writeOperations(
+                ModelDescription(preset: .compact), generator: first.generator,
+                training: first, to: folder.url)
             #expect(operations.count == operationCount)
             for operation in operations.prefix(completed) { try operation.run() }
             try CheckpointFolder.recover(folder: folder.url)

@@ -1,8 +1,9 @@
 import Engine
 import Foundation
-@testable import Models
 import TestSupport
 import Testing
+
+@testable import Models
 
 /// Known-answer tests of the copy measure (docs/evaluation.md) on the sample
 /// US frames and on the simulated B-mode set: disguised copies are caught,
@@ -27,8 +28,10 @@ struct CopyDetectionTests {
         #expect(mask.weights.contains { $0 > 0.1 && $0 < 0.9 }, "a mask with weights between 0 and 1")
         var random = EngineRandom(seed: 3)
         let referenceIndices = [10, 100, 200]
-        let queries = [Disguise.combined.apply(sample.unitFrame(100), side: 64, random: &random), sample.unitFrame(150),
-                       sample.unitFrame(20)]
+        let queries = [
+            Disguise.combined.apply(sample.unitFrame(100), side: 64, random: &random), sample.unitFrame(150),
+            sample.unitFrame(20),
+        ]
         let referenceMaps = StructureMaps(sample.matrix.rows(referenceIndices)), queryMaps = StructureMaps(Self.matrix(queries))
         let found = CopyDistance.nearest(queryMaps, in: CopyReferences(referenceMaps, mask: mask))
         var largest: Float = 0
@@ -84,7 +87,9 @@ struct CopyDetectionTests {
             let checks = detector.check(Self.matrix(disguised))
             let caught = checks.filter(\.isCopy).count
             let worst = checks.map(\.distance).max()!
-            print("copy detection, \(sample.name): \(disguise.rawValue) copies caught \(caught) of \(sources.count), largest copy distance \(worst)")
+            print(
+                "copy detection, \(sample.name): \(disguise.rawValue) copies caught \(caught) of \(sources.count), largest copy distance \(worst)"
+            )
             #expect(Double(caught) >= 0.95 * Double(sources.count), "\(disguise.rawValue)")
         }
     }
@@ -99,12 +104,14 @@ struct CopyDetectionTests {
         for heldOut in folds {
             let training = sample.series.indices.filter { !heldOut.contains(sample.series[$0]) }
             let tested = sample.series.indices.filter { heldOut.contains(sample.series[$0]) }
-            let detector = CopyDetector(training: sample.matrix.rows(training), series: training.map { sample.series[$0] },
-                                        patients: training.map { sample.patients[$0] })
+            let detector = CopyDetector(
+                training: sample.matrix.rows(training), series: training.map { sample.series[$0] },
+                patients: training.map { sample.patients[$0] })
             let checks = detector.check(sample.matrix.rows(tested))
             let count = checks.filter(\.isCopy).count
-            print("copy detection, \(sample.name): held-out series \(heldOut.count == 1 ? "\(heldOut[0])" : "fold of \(heldOut.count)") (\(tested.count) frames): \(count) flagged, "
-                  + "nearest copy distance \(checks.map(\.distance).min()!)")
+            print(
+                "copy detection, \(sample.name): held-out series \(heldOut.count == 1 ? "\(heldOut[0])" : "fold of \(heldOut.count)") (\(tested.count) frames): \(count) flagged, "
+                    + "nearest copy distance \(checks.map(\.distance).min()!)")
             flagged += count
             total += tested.count
         }
@@ -122,22 +129,23 @@ struct CopyDetectionTests {
         // 20 frames spread over the series (a mean of 20 frames of one cine is that cine, and is a copy);
         // on the simulated set, 20 different phantoms.
         let means = (0..<40).map { _ in
-            CopyFreeFrames.mean(of: (0..<20).map { draw in
-                let members = bySeries[seriesList[draw % seriesList.count]]!
-                return sample.unitFrame(members[random.integer(0...(members.count - 1))])
-            })
+            CopyFreeFrames.mean(
+                of: (0..<20).map { draw in
+                    let members = bySeries[seriesList[draw % seriesList.count]]!
+                    return sample.unitFrame(members[random.integer(0...(members.count - 1))])
+                })
         }
         let blurred = (0..<40).map { CopyFreeFrames.blurred(sample.unitFrame($0 * sample.count / 40), side: 64, sigma: 4) }
         let uniform = (0..<40).map { _ in [Float](repeating: random.uniform(0, 0.15), count: 64 * 64) }
         for (name, frames) in [("mean of 20 frames", means), ("blurred, sigma 4 px", blurred), ("uniform dark", uniform)] {
             let checks = detector.check(Self.matrix(frames))
-            print("copy detection, \(sample.name): \(name): \(checks.filter(\.isCopy).count) of \(frames.count) flagged, "
-                  + "smallest copy distance \(checks.map(\.distance).min()!)")
+            print(
+                "copy detection, \(sample.name): \(name): \(checks.filter(\.isCopy).count) of \(frames.count) flagged, "
+                    + "smallest copy distance \(checks.map(\.distance).min()!)")
             #expect(checks.allSatisfy { !$0.isCopy }, "\(name)")
         }
     }
 }
-
 
 extension UltrasoundFrames {
     var matrix: FrameMatrix { FrameMatrix(pixels: 64 * 64, values: values) }

@@ -4,11 +4,12 @@ import Engine
 import Foundation
 import GAN
 import Imaging
-@testable import Models
-@testable import Synthesis
 import TestSupport
 import Testing
 import Training
+
+@testable import Models
+@testable import Synthesis
 
 /// A catalog with three real US instances of three patients (one cine, two
 /// single frames) and an MR image, and a US model trained on them for two steps.
@@ -34,8 +35,10 @@ struct TrainedModelFixture {
         model = try TrainedModel.open("us-test", catalog: catalog)
     }
 
-    func synthesize(_ latents: SynthesisRequest.LatentRequest, format: OutputFormat = .dicom, framesPerFile: Int = 1,
-                    register: Bool = true, into name: String) throws -> SynthesisResult {
+    func synthesize(
+        _ latents: SynthesisRequest.LatentRequest, format: OutputFormat = .dicom, framesPerFile: Int = 1,
+        register: Bool = true, into name: String
+    ) throws -> SynthesisResult {
         var request = SynthesisRequest(latentSource: latents, output: folder.url.appendingPathComponent(name))
         request.format = format
         request.framesPerFile = framesPerFile
@@ -74,11 +77,13 @@ struct SyntheticExportTests {
 
             let dump = try ExternalProcess.run("dcmdump", ["+L", path])
             #expect(dump.status == 0)
-            for expected in ["(0008,001c) CS [YES]", "(0008,0064) CS [SYN]", "(0008,0008) CS [DERIVED\\SECONDARY]",
-                             "(0008,0060) CS [US]", "(0008,0100) SH [109100]", "(0008,0102) SH [DCM]",
-                             "(0008,0104) LO [Synthesizing Equipment]", "(0012,0062) CS [YES]",
-                             "(0028,0301) CS [YES]", "(0010,0010) PN [SYNTHETIC^US]", "MultiframeGrayscaleByteSecondaryCaptureImageStorage",
-                             "(0008,0070) LO [medsynth]", "(0018,1020) LO [\(SoftwareVersion.current)]"] {
+            for expected in [
+                "(0008,001c) CS [YES]", "(0008,0064) CS [SYN]", "(0008,0008) CS [DERIVED\\SECONDARY]",
+                "(0008,0060) CS [US]", "(0008,0100) SH [109100]", "(0008,0102) SH [DCM]",
+                "(0008,0104) LO [Synthesizing Equipment]", "(0012,0062) CS [YES]",
+                "(0028,0301) CS [YES]", "(0010,0010) PN [SYNTHETIC^US]", "MultiframeGrayscaleByteSecondaryCaptureImageStorage",
+                "(0008,0070) LO [medsynth]", "(0018,1020) LO [\(SoftwareVersion.current)]",
+            ] {
                 #expect(dump.standardOutput.contains(expected), "dcmdump of \(path) lacks \(expected)")
             }
             let latents = indices.count == 1 ? "latent index \(indices[0])" : "latent indices \(indices.first!)-\(indices.last!)"
@@ -88,7 +93,8 @@ struct SyntheticExportTests {
             }
             let file = try DicomFile(path: path)
             let derivation = try #require(file.string(.derivationDescription))
-            #expect(derivation.contains("us-test") && derivation.contains("seed 11") && derivation.contains(latents)
+            #expect(
+                derivation.contains("us-test") && derivation.contains("seed 11") && derivation.contains(latents)
                     && derivation.contains(fixture.model.checkpointDigest.prefix(16)))
             #expect(file.string(.deidentificationMethod)?.isEmpty == false)
             #expect(file.string(.studyInstanceUID) == result.synthesis?.studyInstanceUid)
@@ -119,8 +125,10 @@ struct SyntheticExportTests {
     func noTrainingIdentity() throws {
         let fixture = try TrainedModelFixture()
         defer { fixture.folder.remove() }
-        let tags: [DicomTag] = [.patientName, .patientID, .patientBirthDate, .institutionName, .stationName, .accessionNumber,
-                                .studyInstanceUID, .seriesInstanceUID, .sopInstanceUID, .studyDate]
+        let tags: [DicomTag] = [
+            .patientName, .patientID, .patientBirthDate, .institutionName, .stationName, .accessionNumber,
+            .studyInstanceUID, .seriesInstanceUID, .sopInstanceUID, .studyDate,
+        ]
         var identifying = Set<String>()
         let lineage = try fixture.catalog.lineage(modelId: fixture.model.record!.id!)
         #expect(lineage.count == TrainedModelFixture.trainingSamples.count)
@@ -215,14 +223,22 @@ struct SyntheticExportTests {
             return nil
         }
         #expect(latentIndices.sorted() == ["0 1", "2 3", "4"])
-        #expect(rows.count == 3 && rows.allSatisfy { $0[column("model")] == .text("us-test") && $0[column("seed")] == .text("9")
-                                  && $0[column("model_id")] == .integer(fixture.model.record!.id!) })
+        #expect(
+            rows.count == 3
+                && rows.allSatisfy {
+                    $0[column("model")] == .text("us-test") && $0[column("seed")] == .text("9")
+                        && $0[column("model_id")] == .integer(fixture.model.record!.id!)
+                })
         let real = try fixture.catalog.query(.instances, filter: QueryFilter(modality: "US", synthetic: .no))
         #expect(real.rows.count == 3)
         let statistics = try fixture.catalog.statistics()
-        #expect(statistics.rows.contains { $0[0] == .text("US") && $0[1] == .text("synthetic") && $0[2] == .integer(3) && $0[3] == .integer(5) })
+        #expect(
+            statistics.rows.contains { $0[0] == .text("US") && $0[1] == .text("synthetic") && $0[2] == .integer(3) && $0[3] == .integer(5) }
+        )
         #expect(statistics.rows.contains { $0[0] == .text("US") && $0[1] == .text("real") && $0[2] == .integer(3) })
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: result.folder.appendingPathComponent(Synthesizer.manifestFile))) as? [String: Any]
+        let manifest =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: result.folder.appendingPathComponent(Synthesizer.manifestFile)))
+            as? [String: Any]
         #expect(manifest?["catalog_synthesis_id"] as? Int == Int(synthesis.id!))
         #expect(manifest?["seed"] as? String == "9")
 
@@ -231,16 +247,19 @@ struct SyntheticExportTests {
         request.framesPerFile = 3
         request.batchSize = 4
         nonisolated(unsafe) var batches = 0
-        let stopped = try Synthesizer.run(model: fixture.model, request: request, catalog: fixture.catalog, shouldStop: {
-            batches += 1
-            return batches > 1
-        })
+        let stopped = try Synthesizer.run(
+            model: fixture.model, request: request, catalog: fixture.catalog,
+            shouldStop: {
+                batches += 1
+                return batches > 1
+            })
         #expect(stopped.stopped && stopped.framesWritten == 4 && stopped.framesRequested == 10)
         #expect(stopped.files == ["synthetic-000000.dcm", "synthetic-000003.dcm"])
         #expect(stopped.instances.map(\.latentIndices) == [[0, 1, 2], [3]])
         #expect(stopped.synthesis?.frameCount == 4)
-        let stoppedManifest = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: stopped.folder.appendingPathComponent(Synthesizer.manifestFile))) as? [String: Any]
+        let stoppedManifest =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: stopped.folder.appendingPathComponent(Synthesizer.manifestFile))) as? [String: Any]
         #expect(stoppedManifest?["stopped"] as? Bool == true && stoppedManifest?["frames_written"] as? Int == 4)
     }
 
@@ -255,9 +274,12 @@ struct SyntheticExportTests {
         #expect(try String(contentsOf: used.appendingPathComponent("notes.txt"), encoding: .utf8) == "keep")
         let wrong = fixture.folder.file("wrong.npy")
         try NumpyFile.write(NamedArray(shape: [2, 64], values: Array(repeating: 0, count: 128)), to: wrong)
-        #expect { try fixture.synthesize(.file(path: wrong, count: nil), into: "x") } throws: { "\($0)".contains("[N, 128]") && "\($0)".contains(wrong) }
+        #expect { try fixture.synthesize(.file(path: wrong, count: nil), into: "x") } throws: {
+            "\($0)".contains("[N, 128]") && "\($0)".contains(wrong)
+        }
         let infinite = fixture.folder.file("infinite.npy")
-        try NumpyFile.write(NamedArray(shape: [2, 128], values: Array(repeating: 0, count: 200) + Array(repeating: .infinity, count: 56)), to: infinite)
+        try NumpyFile.write(
+            NamedArray(shape: [2, 128], values: Array(repeating: 0, count: 200) + Array(repeating: .infinity, count: 56)), to: infinite)
         #expect { try fixture.synthesize(.file(path: infinite, count: nil), into: "y") } throws: { "\($0)".contains("row 1") }
         let good = fixture.folder.file("good.npy")
         try NumpyFile.write(NamedArray(shape: [2, 128], values: Array(repeating: 0.5, count: 256)), to: good)
@@ -265,8 +287,9 @@ struct SyntheticExportTests {
         #expect(!FileManager.default.fileExists(atPath: fixture.folder.file("x")), "nothing is written before the inputs are checked")
         // A file is never replaced: publishing over an existing name fails and leaves it, and no .partial stays behind.
         let existing = used.appendingPathComponent("notes.txt").path
-        #expect { try OutputFolder.publish(existing) { try Data("new".utf8).write(to: URL(fileURLWithPath: $0)) } }
-            throws: { "\($0)".contains("appeared meanwhile") && "\($0)".contains(existing) }
+        #expect { try OutputFolder.publish(existing) { try Data("new".utf8).write(to: URL(fileURLWithPath: $0)) } } throws: {
+            "\($0)".contains("appeared meanwhile") && "\($0)".contains(existing)
+        }
         #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep")
         #expect(try FileManager.default.contentsOfDirectory(atPath: used.path) == ["notes.txt"])
         // Hostile .npy headers are errors, not crashes: a version-2 header cut short, a shape whose size overflows.
@@ -277,7 +300,8 @@ struct SyntheticExportTests {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }"
         while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
         header += "\n"
-        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)).write(to: URL(fileURLWithPath: huge))
+        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8)).write(
+            to: URL(fileURLWithPath: huge))
         #expect { try fixture.synthesize(.file(path: huge, count: nil), into: "h") } throws: { "\($0)".contains("impossible") }
     }
 }
@@ -293,7 +317,9 @@ struct ForeignCheckpointTests {
         let checkpoint = try ForeignCheckpoint.make(
             at: folder.url.appendingPathComponent("numpy-checkpoint"),
             modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1, "framework": "numpy"}"#)
-        let reference = try SafeTensors.read(path: ForeignCheckpoint.fixtures.appendingPathComponent("compact_generator_io.safetensors").path).tensors
+        let reference = try SafeTensors.read(
+            path: ForeignCheckpoint.fixtures.appendingPathComponent("compact_generator_io.safetensors").path
+        ).tensors
         let latentsPath = folder.file("latents.npy")
         try NumpyFile.write(reference["latents"]!, to: latentsPath)
 
@@ -314,7 +340,8 @@ struct ForeignCheckpointTests {
         let file = try DicomFile(path: exported.folder.appendingPathComponent(exported.files[0]).path)
         #expect(file.string(.modality) == "OT" && file.string(.burnedInAnnotation) == "YES")
         #expect(file.string(.derivationDescription)?.contains("GAN numpy-checkpoint,") == true)
-        #expect(TrainedModel.modalityCode("us") == "US" && TrainedModel.modalityCode("US-2") == "OT"
+        #expect(
+            TrainedModel.modalityCode("us") == "US" && TrainedModel.modalityCode("US-2") == "OT"
                 && TrainedModel.modalityCode(nil) == "OT" && TrainedModel.modalityCode(String(repeating: "A", count: 17)) == "OT")
     }
 }

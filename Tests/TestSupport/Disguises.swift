@@ -90,4 +90,3 @@ extension EngineRandom {
         range.lowerBound + Int(nextUInt64() % UInt64(range.count))
     }
 }
-

@@ -11,8 +11,10 @@ public struct ProcessOutput: Sendable {
 /// dciodvfy, dcmdump, python3).
 public enum ExternalProcess {
     /// Runs `executable` (a path, or a name looked up in PATH) to completion.
-    public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           currentDirectory: URL? = nil) throws -> ProcessOutput {
+    public static func run(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        currentDirectory: URL? = nil
+    ) throws -> ProcessOutput {
         let process = Process()
         if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : try find(executable))
@@ -25,8 +27,9 @@ public enum ExternalProcess {
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return ProcessOutput(status: process.terminationStatus, standardOutput: String(decoding: outData, as: UTF8.self),
-                             standardError: String(decoding: errData, as: UTF8.self))
+        return ProcessOutput(
+            status: process.terminationStatus, standardOutput: String(decoding: outData, as: UTF8.self),
+            standardError: String(decoding: errData, as: UTF8.self))
     }
 
     /// The path of `name` in PATH; throws naming the missing program (and its Debian package).
@@ -68,7 +71,8 @@ public struct Medsynth {
     }()
 
     /// Runs medsynth with `arguments`, in `currentDirectory` when given.
-    public static func run(_ arguments: [String], environment: [String: String] = [:], currentDirectory: URL? = nil) throws -> ProcessOutput {
+    public static func run(_ arguments: [String], environment: [String: String] = [:], currentDirectory: URL? = nil) throws -> ProcessOutput
+    {
         try ExternalProcess.run(executable.path, arguments, environment: environment, currentDirectory: currentDirectory)
     }
 
@@ -85,7 +89,8 @@ public struct Medsynth {
     /// run as root (root writes through any mode), else as the current user.
     public static func runWithoutWriteAccess(_ arguments: [String]) throws -> ProcessOutput {
         guard getuid() == 0 else { return try run(arguments) }
-        return try ExternalProcess.run(try ExternalProcess.find("setpriv"),
-                                       ["--reuid=nobody", "--regid=nogroup", "--clear-groups", executable.path] + arguments)
+        return try ExternalProcess.run(
+            try ExternalProcess.find("setpriv"),
+            ["--reuid=nobody", "--regid=nogroup", "--clear-groups", executable.path] + arguments)
     }
 }

@@ -44,8 +44,9 @@ public enum ForeignCheckpoint {
 
     public static func make(at folder: URL, modelJSON: String) throws -> URL {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: fixtures.appendingPathComponent("compact_generator.safetensors"),
-                                         to: folder.appendingPathComponent("generator.safetensors"))
+        try FileManager.default.copyItem(
+            at: fixtures.appendingPathComponent("compact_generator.safetensors"),
+            to: folder.appendingPathComponent("generator.safetensors"))
         try Data(modelJSON.utf8).write(to: folder.appendingPathComponent("model.json"))
         return folder
     }

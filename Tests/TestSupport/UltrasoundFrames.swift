@@ -56,8 +56,12 @@ public enum SimulatedUltrasound {
     /// Writes `phantoms` cines of `frames` frames (US Multi-frame DICOM) into `folder`.
     public static func generate(phantoms: Int, frames: Int, seed: Int, into folder: String) throws {
         let script = Samples.repositoryRoot.appendingPathComponent("samples/simulate_bmode.py").path
-        let run = try ExternalProcess.run("/usr/bin/python3", [script, folder, "--phantoms", "\(phantoms)", "--frames", "\(frames)",
-                                                               "--seed", "\(seed)"])
+        let run = try ExternalProcess.run(
+            "/usr/bin/python3",
+            [
+                script, folder, "--phantoms", "\(phantoms)", "--frames", "\(frames)",
+                "--seed", "\(seed)",
+            ])
         guard run.status == 0 else { throw SimulationFailed(message: run.standardError) }
     }
 

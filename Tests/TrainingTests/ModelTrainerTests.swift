@@ -5,6 +5,7 @@ import GAN
 import Models
 import TestSupport
 import Testing
+
 @testable import Training
 
 /// A catalog with one US cine (27 frames), two single-frame US images of
@@ -13,8 +14,12 @@ struct TrainingFixture {
     let folder: TemporaryFolder
     let catalog: Catalog
 
-    init(_ samples: [String] = ["deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm", "pydicom-data/OBXXXX1A.dcm",
-                                "pydicom-data/emri_small.dcm"]) throws {
+    init(
+        _ samples: [String] = [
+            "deid-data/GREYSCALE_CINE.dcm", "pydicom-data/US1_UNCR.dcm", "pydicom-data/OBXXXX1A.dcm",
+            "pydicom-data/emri_small.dcm",
+        ]
+    ) throws {
         folder = try TemporaryFolder()
         catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
         _ = try Importer(catalog: catalog).run(paths: samples.map(Samples.path))
@@ -38,8 +43,10 @@ struct TrainingFixture {
 
 @Suite("Training models from the catalog", .serialized)
 struct ModelTrainerTests {
-    static let checkpointFiles = [CheckpointFolder.generatorFile, CheckpointFolder.discriminatorFile,
-                                  CheckpointFolder.optimizerFile, ModelFolderWriter.lossesFile]
+    static let checkpointFiles = [
+        CheckpointFolder.generatorFile, CheckpointFolder.discriminatorFile,
+        CheckpointFolder.optimizerFile, ModelFolderWriter.lossesFile,
+    ]
 
     @Test("N steps, then N more after --resume, equal 2N steps in one go byte for byte; another seed differs")
     func resumeEqualsOneRun() throws {
@@ -80,7 +87,9 @@ struct ModelTrainerTests {
         #expect(try fixture.bytes(otherSeed, CheckpointFolder.generatorFile) != fixture.bytes(single, CheckpointFolder.generatorFile))
         let registry = try #require(try fixture.catalog.model("b"))
         #expect(registry.status == .finished && registry.steps == 8)
-        #expect(registry.checkpointDigest == (try FileDigest.sha256(path: single.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)))
+        #expect(
+            registry.checkpointDigest
+                == (try FileDigest.sha256(path: single.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)))
     }
 
     @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped; resuming finishes the plan")
@@ -89,14 +98,20 @@ struct ModelTrainerTests {
         defer { fixture.folder.remove() }
         var trainer: ModelTrainer! = try ModelTrainer.create(fixture.request(name: "stopped"), catalog: fixture.catalog)
         var asked = 0
-        let outcome = try trainer.train(.steps(3), shouldStop: { asked += 1; return asked == 1 })
+        let outcome = try trainer.train(
+            .steps(3),
+            shouldStop: {
+                asked += 1
+                return asked == 1
+            })
         #expect(outcome == .stopped)
         let description = try CheckpointFolder.readDescription(folder: trainer.folder)
         #expect(description.step == 1 && description.training?.plannedStep == 3)
         #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent("samples/step-000001.png").path))
         #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent("samples/training-frames.png").path))
-        #expect(FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent(ModelFolderWriter.lossPlotFile).path) == false,
-                "one step is not a plot")
+        #expect(
+            FileManager.default.fileExists(atPath: trainer.folder.appendingPathComponent(ModelFolderWriter.lossPlotFile).path) == false,
+            "one step is not a plot")
         #expect(try LossRecord.read(trainer.folder.appendingPathComponent(ModelFolderWriter.lossesFile)).count == 1)
         #expect(try fixture.catalog.model("stopped")?.status == .stopped)
         trainer = nil  // its process would have exited: the lock goes with it
@@ -132,7 +147,9 @@ struct ModelTrainerTests {
         #expect(lineage.filter { $0.role == .training }.allSatisfy { !heldSeries.contains($0.candidate.seriesInstanceUid) })
 
         let cine = lineage.first { $0.candidate.frames == 27 }!.candidate.sopInstanceUid
-        try fixture.catalog.write { try $0.execute(sql: "UPDATE instances SET synthetic = 1 WHERE sop_instance_uid = ?", arguments: [cine]) }
+        try fixture.catalog.write {
+            try $0.execute(sql: "UPDATE instances SET synthetic = 1 WHERE sop_instance_uid = ?", arguments: [cine])
+        }
         let realOnly = try ModelTrainer.create(fixture.request(name: "real-only"), catalog: fixture.catalog)
         #expect(realOnly.dataset.count == 2)
         #expect(try fixture.catalog.lineage(modelId: realOnly.model.id!).allSatisfy { $0.candidate.sopInstanceUid != cine })
@@ -153,7 +170,8 @@ struct ModelTrainerTests {
         }
         var request = fixture.request(name: "x")
         request.modality = "XA"
-        #expect(message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) }
+        #expect(
+            message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) }
                 == "no instances of modality XA in the catalog (it has: MR, US)")
         request = fixture.request(name: "x")
         request.filter.patient = "nobody"
@@ -162,13 +180,17 @@ struct ModelTrainerTests {
         var tiny = fixture.request(name: "taken")
         tiny.validationFraction = 0.01
         let held = try ModelTrainer.create(tiny, catalog: fixture.catalog)
-        #expect(held.warnings.contains("1 of 29 frames (3%) are held out for validation, more than --validation-fraction 0.01, "
-                                       + "because no smaller series fits"), "\(held.warnings)")
-        #expect(message { _ = try ModelTrainer.create(fixture.request(name: "taken"), catalog: fixture.catalog) }.contains("exists already"))
+        #expect(
+            held.warnings.contains(
+                "1 of 29 frames (3%) are held out for validation, more than --validation-fraction 0.01, "
+                    + "because no smaller series fits"), "\(held.warnings)")
+        #expect(
+            message { _ = try ModelTrainer.create(fixture.request(name: "taken"), catalog: fixture.catalog) }.contains("exists already"))
 
         let undecodable = try TrainingFixture(["pydicom-data/US1_J2KI.dcm"])
         defer { undecodable.folder.remove() }
-        #expect(message { _ = try ModelTrainer.create(undecodable.request(name: "x"), catalog: undecodable.catalog) }
+        #expect(
+            message { _ = try ModelTrainer.create(undecodable.request(name: "x"), catalog: undecodable.catalog) }
                 .hasPrefix("none of the 1 US instances has frames DCMTK can decode"))
     }
 }

@@ -12,8 +12,10 @@ import Testing
 
     @Test func centreCropThenAreaAverageByHand() {
         // 4 wide, 2 high: the centred square is columns 1 and 2.
-        let pixels: [UInt8] = [0, 10, 20, 99,
-                               0, 30, 40, 99]
+        let pixels: [UInt8] = [
+            0, 10, 20, 99,
+            0, 30, 40, 99,
+        ]
         #expect(SquareResampler.centreCropAreaAverage(pixels: pixels, width: 4, height: 2, side: 1) == [25])
         #expect(SquareResampler.centreCropAreaAverage(pixels: pixels, width: 4, height: 2, side: 2) == [10, 20, 30, 40])
         // 3 -> 2: each output cell covers one whole and one half source cell (weights 2/3 and 1/3).
@@ -36,10 +38,13 @@ import Testing
         #expect(read.pixels[0] == 128)
 
         let plot = folder.url.appendingPathComponent("losses.png").path
-        try LossPlot(steps: Array(1...50), series: [
-            .init(label: "D", values: (1...50).map { 1.4 - Float($0) / 100 }, colour: (200, 60, 40)),
-            .init(label: "G", values: (1...50).map { 0.7 + Float($0) / 100 }, colour: (40, 90, 200)),
-        ]).write(path: plot)
+        try LossPlot(
+            steps: Array(1...50),
+            series: [
+                .init(label: "D", values: (1...50).map { 1.4 - Float($0) / 100 }, colour: (200, 60, 40)),
+                .init(label: "G", values: (1...50).map { 0.7 + Float($0) / 100 }, colour: (40, 90, 200)),
+            ]
+        ).write(path: plot)
         let chart = try PNGWriter.read(path: plot, channels: 3)
         #expect(chart.width == 960 && chart.height == 480)
         // Both series' colours are drawn.

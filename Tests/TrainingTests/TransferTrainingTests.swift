@@ -3,6 +3,7 @@ import Foundation
 import GAN
 import TestSupport
 import Testing
+
 @testable import Training
 
 @Suite("Training with the transfer-learning discriminator", .serialized)
