@@ -34,9 +34,14 @@ install -m 0755 "$built" "$bin/medsynth"
 echo "install: swift package generate-manual"
 pages="$(mktemp -d)"
 trap 'rm -rf "$pages"' EXIT
-swift package --allow-writing-to-package-directory generate-manual --multi-page >/dev/null
+if ! swift package --allow-writing-to-package-directory generate-manual --multi-page >"$pages/log" 2>&1; then
+  cat "$pages/log" >&2
+  exit 1
+fi
 find .build/plugins/GenerateManual/outputs -name 'medsynth*.1' -exec cp {} "$pages" \;
 [[ -f "$pages/medsynth.1" ]] || { echo "install: generate-manual made no medsynth.1" >&2; exit 1; }
+# decode-worker is the import's child process, hidden from --help: no page either.
+rm -f "$pages/medsynth.decode-worker.1"
 install -m 0644 "$pages"/medsynth*.1 "$man1/"
 "$bin/medsynth" --generate-completion-script bash >"$bash_completions/medsynth"
 "$bin/medsynth" --generate-completion-script zsh >"$zsh_functions/_medsynth"
@@ -53,7 +58,7 @@ update_rc() {
   local kept=""
   [[ -f "$rc" ]] && kept="$(awk -v marker="$marker" '$0 == marker {skip = !skip; next} !skip' "$rc")"
   if [[ -n "$block$extra" ]]; then
-    printf '%s\n%s\n%s%s%s\n' "$kept" "$marker" "$block" "$extra" "$marker" >"$rc"
+    { [[ -n "$kept" ]] && printf '%s\n' "$kept"; printf '%s\n%s%s%s\n' "$marker" "$block" "$extra" "$marker"; } >"$rc"
   elif [[ -f "$rc" ]]; then
     printf '%s\n' "$kept" >"$rc"
   fi
