@@ -36,7 +36,7 @@ public struct QueryFilter: Sendable, Equatable {
 }
 
 extension Catalog {
-    /// The columns each level lists (the stable keys of `query --format json`).
+    /// The columns each level lists (the stable keys of `query --json`).
     static let queryColumns: [QueryLevel: [(name: String, sql: String)]] = [
         .patients: [
             ("patient_id", "p.patient_id"), ("patient_name", "p.patient_name"), ("birth_date", "p.birth_date"),

@@ -26,11 +26,12 @@ public enum Synthesizer {
         let plan = try checkedPlan(model: model, request: request)
         var result = SynthesisResult(folder: request.output, framesRequested: plan.target)
         result.drawLimit = plan.limit
-        let detector = try copyDetector(request.privacy, model: model, catalog: catalog, warnings: &result.warnings)
-        result.privacyRadius = detector?.radius
+        // The folder before the training frames load: a --out that cannot be used fails at once.
         if let removed = try OutputFolder.prepare(request.output) {
             result.warnings.append("removed \(removed) files an interrupted run had left in the output folder")
         }
+        let detector = try copyDetector(request.privacy, model: model, catalog: catalog, warnings: &result.warnings)
+        result.privacyRadius = detector?.radius
         // Written first and removed last: a folder holding it is an interrupted
         // run whose files were never registered, and the next run may reuse it.
         try OutputFolder.markIncomplete(request.output)

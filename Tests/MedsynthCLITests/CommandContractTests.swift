@@ -192,6 +192,13 @@ struct CommandContractTests {
         let evaluate = try Medsynth.run(["evaluate", "--catalog", fixture.catalog, "--model", "m", "--count", "8", "--report", file])
         #expect(evaluate.status == 40 && evaluate.standardError.hasSuffix("medsynth: the report folder is a file: \(file)\n"))
         #expect(!evaluate.standardError.contains("generating"), "\(evaluate.standardError)")
+        // An --out that holds other files fails before the training frames load.
+        let occupied = work.url.appendingPathComponent("occupied")
+        try FileManager.default.createDirectory(at: occupied, withIntermediateDirectories: false)
+        try Data("x".utf8).write(to: occupied.appendingPathComponent("notes.txt"))
+        try expectFailure(
+            ["synthesize", "--catalog", fixture.catalog, "--model", "m", "--count", "2", "--out", "occupied"], status: 40,
+            message: "medsynth: the output folder is not empty (choose another --out): \(occupied.path)\n")
         // --resume refuses what defines the model, and remembers the plan.
         try expectFailure(
             ["train", "--catalog", fixture.catalog, "--resume", "m", "--lr", "0.1", "--batch", "8"], status: 2,
