@@ -1,5 +1,6 @@
 import ArgumentParser
 import Catalog
+import DICOM
 import Foundation
 import GAN
 
@@ -121,7 +122,7 @@ struct BenchCommand: ParsableCommand {
     /// the executable's (`.build/<configuration>/medsynth`), absolute.
     private func samplePath() throws -> String {
         if let sample { return absolutePath(sample).path }
-        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        let executable = URL(fileURLWithPath: DecodeWorker.defaultExecutable())
         let candidates = [
             absolutePath(Self.defaultSample),
             executable.deletingLastPathComponent().appendingPathComponent("../../../\(Self.defaultSample)").standardizedFileURL,

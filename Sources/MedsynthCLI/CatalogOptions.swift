@@ -18,7 +18,7 @@ struct CatalogOptions: ParsableArguments {
     /// The catalog folder: --catalog, else MEDSYNTH_CATALOG, else ./catalog.
     var catalogDirectory: URL {
         let path = catalog ?? ProcessInfo.processInfo.environment["MEDSYNTH_CATALOG"] ?? "catalog"
-        return URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+        return absolutePath(path, isDirectory: true)
     }
 
     /// How a command uses the catalog.

@@ -68,8 +68,8 @@ extension ModelTrainer {
             throw ModelError.modelFiles("model.json lacks the training record medsynth writes", path: modelFile)
         }
         architecture.training = nil
-        let frames = try ModelFrames.load(model, description: architecture.with(record), catalog: catalog, progress: decodeProgress)
         try check(options, on: architecture, model: model)
+        let frames = try ModelFrames.load(model, description: architecture.with(record), catalog: catalog, progress: decodeProgress)
         let warnings = apply(options, to: &record)
         EngineThreads.configure(record.hyperparameters.threads)
         let backbone =
@@ -95,10 +95,8 @@ extension ModelTrainer {
         let description = try CheckpointFolder.readDescription(folder: catalog.folder(of: model))
         try check(options, on: description, model: model)
         guard length == .plannedRemainder else { return }
-        let step = description.step ?? 0
-        guard let planned = description.training?.plannedStep, planned > step else {
-            throw TrainingError.nothingPlanned(model.name, step: step, planned: description.training?.plannedStep)
-        }
+        // A model.json without a training record is refused by `resume` before any work.
+        _ = try description.training?.plannedStepsLeft(from: description.step ?? 0, model: model.name)
     }
 
     /// Refuses what `options` would change that this model does not have.
@@ -213,6 +211,17 @@ extension ModelTrainer {
             epsilon: Float(hyperparameters.epsilon))
         if hyperparameters.augment == .diffaugment { training.augmentation = DiffAugment(seed: 0) }
         return training
+    }
+}
+
+extension TrainingRecord {
+    /// The steps from `step` to the one the latest run planned to reach;
+    /// throws when none are left (or no plan was recorded).
+    func plannedStepsLeft(from step: Int, model: String) throws -> Int {
+        guard let plannedStep, plannedStep > step else {
+            throw TrainingError.nothingPlanned(model, step: step, planned: plannedStep)
+        }
+        return plannedStep - step
     }
 }
 

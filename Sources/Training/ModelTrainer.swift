@@ -43,9 +43,8 @@ public final class ModelTrainer {
     public var epoch: Int { step / record.hyperparameters.stepsPerEpoch }
     /// The whole `model.json`.
     public var description: ModelDescription {
-        var description = architecture
+        var description = architecture.with(record)
         description.step = step
-        description.training = record
         return description
     }
 
@@ -115,11 +114,7 @@ public final class ModelTrainer {
         switch length {
         case .steps(let count): steps = count
         case .epochs(let count): steps = count * record.hyperparameters.stepsPerEpoch
-        case .plannedRemainder:
-            guard let planned = record.plannedStep, planned > step else {
-                throw TrainingError.nothingPlanned(model.name, step: step, planned: record.plannedStep)
-            }
-            steps = planned - step
+        case .plannedRemainder: steps = try record.plannedStepsLeft(from: step, model: model.name)
         }
         precondition(steps > 0, "a run needs at least one step")
         return steps
