@@ -76,13 +76,15 @@ let package = Package(
             ]
         ),
         // Helpers the test targets share: sample paths, temporary folders.
-        .target(name: "TestSupport", dependencies: ["Catalog", "Engine", "Models"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Models"], path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ModelsTests", dependencies: ["Models", "Catalog", "GAN", "Engine", "TestSupport"]),
+        .testTarget(
+            name: "ModelsTests", dependencies: ["Models", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"],
+            resources: [.copy("Fixtures")]),
         .testTarget(
             name: "TrainingTests", dependencies: ["Training", "Models", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
         .testTarget(

@@ -40,6 +40,14 @@ model_folder="$(json_key "$results/train.json" folder)"
 echo
 "$medsynth" models --catalog "$catalog"
 echo
+# One cine frame as training saw it: the kept tissue region outlined, the
+# filled burned-in annotations in magenta, and the training image beside it.
+"$medsynth" query instances --catalog "$catalog" --modality US --synthetic no --json >"$results/us.json"
+cine_uid="$(/usr/bin/python3 -c 'import json, sys; print(next(i["sop_instance_uid"] for i in json.load(open(sys.argv[1])) if i["frames"] > 1 and i["decodable"]))' "$results/us.json")"
+prepared="$model_folder/samples/prepared-frame.png"
+echo "show: $medsynth show --catalog $catalog $cine_uid --prepared --png $prepared"
+"$medsynth" show --catalog "$catalog" "$cine_uid" --prepared --png "$prepared"
+echo
 echo "evaluate: $medsynth evaluate --catalog $catalog --model $model_name --report $model_folder/evaluation"
 "$medsynth" evaluate --catalog "$catalog" --model "$model_name" --report "$model_folder/evaluation"
 echo
@@ -84,6 +92,7 @@ PYTHON
 echo
 echo "Catalog:    $(cd "$catalog" && pwd) (database catalog.sqlite, copies under storage/)"
 echo "Model:      $model_folder (model.json, generator.safetensors, losses.png, samples/, evaluation/index.html)"
+echo "Prepared:   $prepared (a training frame: its tissue region, its masked annotations)"
 echo "Synthetic:  $out (DICOM, latents.npy, synthesis.json)"
 echo "Executable: $medsynth"
 echo "Next:       $medsynth synthesize --catalog $catalog --model $model_name --count 100 --format png"

@@ -521,6 +521,38 @@ int ms_dicom_set_path_string(ms_dicom_file *file, const char *path, const char *
     return 0;
 }
 
+namespace {
+
+/// The object at `path` in the dataset, or nullptr when the path does not
+/// lead to exactly one existing object (nothing is created).
+DcmObject *object_at_path(ms_dicom_file *file, const char *path) {
+    DcmPathProcessor processor;
+    if (processor.findOrCreatePath(file->format.getDataset(), path, OFFalse).bad()) return nullptr;
+    OFList<DcmPath *> found;
+    if (processor.getResults(found) != 1) return nullptr;
+    DcmPathNode *last = found.front()->back();
+    return last == nullptr ? nullptr : last->m_obj;
+}
+
+}  // namespace
+
+long ms_dicom_get_path_string(ms_dicom_file *file, const char *path, char *buffer,
+                              size_t capacity) {
+    DcmObject *object = object_at_path(file, path);
+    if (object == nullptr || !object->isLeaf()) return -1;
+    OFString value;
+    if (OFstatic_cast(DcmElement *, object)->getOFStringArray(value).bad()) return -1;
+    std::string text(value.c_str(), value.length());
+    if (buffer != nullptr && capacity > 0) copy_message(text, buffer, capacity);
+    return static_cast<long>(text.size());
+}
+
+long ms_dicom_count_items(ms_dicom_file *file, const char *path) {
+    DcmObject *object = object_at_path(file, path);
+    if (object == nullptr || object->ident() != EVR_SQ) return -1;
+    return static_cast<long>(OFstatic_cast(DcmSequenceOfItems *, object)->card());
+}
+
 int ms_dicom_set_pixel_data_8bit(ms_dicom_file *file, const uint8_t *pixels, size_t count,
                                  char *error, size_t error_capacity) {
     if (count > 0xFFFFFFFEul) {

@@ -34,10 +34,29 @@ public final class DicomFile {
     /// The value of `tag` as text (multiple values separated by `\`), with
     /// DICOM's padding spaces removed; nil when the attribute is absent.
     public func string(_ tag: DicomTag) -> String? {
+        readString { ms_dicom_get_string(handle, tag.group, tag.element, $0, $1) }
+    }
+
+    /// The value of the attribute at `attributePath` (inside sequence items
+    /// too), as `string(_:)` gives it; nil when the path leads nowhere.
+    public func string(at attributePath: DicomPath) -> String? {
+        readString { ms_dicom_get_path_string(handle, attributePath.description, $0, $1) }
+    }
+
+    /// The number of items of the sequence at `sequencePath`, or nil when
+    /// there is no sequence there.
+    public func itemCount(at sequencePath: DicomPath) -> Int? {
+        let count = ms_dicom_count_items(handle, sequencePath.description)
+        return count < 0 ? nil : count
+    }
+
+    /// Calls `read(buffer, capacity)`, which returns the value's full length
+    /// or -1, with a buffer grown until the value fits.
+    private func readString(_ read: (UnsafeMutablePointer<CChar>, Int) -> Int) -> String? {
         var capacity = 256
         while true {
             var buffer = [CChar](repeating: 0, count: capacity)
-            let length = ms_dicom_get_string(handle, tag.group, tag.element, &buffer, capacity)
+            let length = buffer.withUnsafeMutableBufferPointer { read($0.baseAddress!, capacity) }
             if length < 0 { return nil }
             if length < capacity {
                 let text = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

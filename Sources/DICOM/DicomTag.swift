@@ -57,6 +57,15 @@ extension DicomTag {
     public static let bitsStored = DicomTag(0x0028, 0x0101)
     public static let pixelRepresentation = DicomTag(0x0028, 0x0103)
     public static let burnedInAnnotation = DicomTag(0x0028, 0x0301)
+    public static let sequenceOfUltrasoundRegions = DicomTag(0x0018, 0x6011)
+    public static let regionSpatialFormat = DicomTag(0x0018, 0x6012)
+    public static let regionDataType = DicomTag(0x0018, 0x6014)
+    public static let regionLocationMinX0 = DicomTag(0x0018, 0x6018)
+    public static let regionLocationMinY0 = DicomTag(0x0018, 0x601A)
+    public static let regionLocationMaxX1 = DicomTag(0x0018, 0x601C)
+    public static let regionLocationMaxY1 = DicomTag(0x0018, 0x601E)
+    public static let sharedFunctionalGroupsSequence = DicomTag(0x5200, 0x9229)
+    public static let perFrameFunctionalGroupsSequence = DicomTag(0x5200, 0x9230)
 }
 
 /// The attributes medsynth writes into synthetic files besides those it reads.

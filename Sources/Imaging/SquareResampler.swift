@@ -6,17 +6,40 @@ public enum SquareResampler {
     /// the covered fraction (a box filter, which does not alias when
     /// shrinking). Output values stay in the input's 0...255 range, row-major.
     public static func centreCropAreaAverage(pixels: [UInt8], width: Int, height: Int, side: Int) -> [Float] {
-        precondition(pixels.count == width * height && side > 0, "pixel count does not match the frame size")
         let square = min(width, height)
-        let left = (width - square) / 2, top = (height - square) / 2
+        return squareAreaAverage(
+            pixels: pixels, width: width, height: height, square: square,
+            originX: (width - square) / 2, originY: (height - square) / 2, side: side)
+    }
+
+    /// The whole image centred on a black square of side max(width, height)
+    /// (a letterbox: nothing is cut), area-averaged to `side` x `side` as
+    /// `centreCropAreaAverage` does. An ultrasound sector is wider than it
+    /// is tall; a centred square crop would cut its edges.
+    public static func letterboxAreaAverage(pixels: [UInt8], width: Int, height: Int, side: Int) -> [Float] {
+        let square = max(width, height)
+        return squareAreaAverage(
+            pixels: pixels, width: width, height: height, square: square,
+            originX: -((square - width) / 2), originY: -((square - height) / 2), side: side)
+    }
+
+    /// The square of side `square` whose top left corner is source pixel
+    /// (`originX`, `originY`), area-averaged to `side` x `side`; square
+    /// cells outside the source count as 0.
+    private static func squareAreaAverage(
+        pixels: [UInt8], width: Int, height: Int, square: Int, originX: Int, originY: Int, side: Int
+    ) -> [Float] {
+        precondition(pixels.count == width * height && side > 0 && square > 0, "pixel count does not match the frame size")
         let weights = coverage(source: square, target: side)
-        // Horizontal pass over the cropped rows, then vertical.
+        // Horizontal pass over the square's rows that lie on the source, then vertical.
         var horizontal = [Float](repeating: 0, count: square * side)
-        for y in 0..<square {
-            let rowStart = (top + y) * width + left
+        for y in 0..<square where (0..<height).contains(originY + y) {
+            let rowStart = (originY + y) * width + originX
             for (column, taps) in weights.enumerated() {
                 var sum: Float = 0
-                for tap in taps { sum += tap.weight * Float(pixels[rowStart + tap.index]) }
+                for tap in taps where (0..<width).contains(originX + tap.index) {
+                    sum += tap.weight * Float(pixels[rowStart + tap.index])
+                }
                 horizontal[y * side + column] = sum
             }
         }

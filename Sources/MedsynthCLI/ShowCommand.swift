@@ -1,7 +1,9 @@
 import ArgumentParser
 import Catalog
 import DICOM
+import GAN
 import Imaging
+import Models
 
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -11,9 +13,16 @@ struct ShowCommand: ParsableCommand {
             Grayscale frames go through the file's first window (else a min-max window when more \
             than 8 bits are stored); colour frames stay in colour.
 
-            Example:
+            --prepared shows what training makes of the frame (see 'medsynth train --help'): \
+            left, the frame in gray with the kept region outlined in green, pixels blanked \
+            outside an estimated scan sector in blue and filled burned-in annotations in \
+            magenta; right, the training image at the preset's resolution, enlarged.
+
+            Examples:
               medsynth show 1.2.840.113619.2.1.1.322987881.621.736170080.681 \\
                   --frame 10 --png frame.png
+              medsynth show 1.2.840.113619.2.1.1.322987881.621.736170080.681 \\
+                  --prepared --png prepared.png
             """
     )
 
@@ -28,10 +37,22 @@ struct ShowCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Where to write the PNG.", valueName: "file"))
     var png: String
 
+    @Flag(help: "Write the frame as training prepares it, beside the training image.")
+    var prepared = false
+
+    @OptionGroup var preparation: PreparationOptions
+
+    @Option(help: "With --prepared: the preset whose resolution the training image has (compact, the default, or paper).")
+    var preset: GeneratorPreset?
+
     @OptionGroup var output: JSONOption
 
     func validate() throws {
         if frame < 0 { throw ValidationError("--frame counts from 0.") }
+        let preparationOnly = preparation.given + (preset != nil ? ["--preset"] : [])
+        if !prepared, !preparationOnly.isEmpty {
+            throw ValidationError("\(preparationOnly.joined(separator: ", ")) go with --prepared.")
+        }
     }
 
     func run() throws {
@@ -45,32 +66,62 @@ struct ShowCommand: ParsableCommand {
                 "--frame \(frame) is out of range: the instance has \(instance.frames) "
                     + "frame\(instance.frames == 1 ? "" : "s"), numbered from 0: \(sopInstanceUID)")
         }
-        let rendered = try failingWithStatus {
-            try DicomFile(path: catalog.storage.absolutePath(relative: instance.storedPath)).displayFrame(frame)
-        }
-        let destination = absolutePath(png).path
+        let file = try failingWithStatus { try DicomFile(path: catalog.storage.absolutePath(relative: instance.storedPath)) }
+        var shown = try failingWithStatus { prepared ? try preparedPicture(of: file) : try displayed(file) }
+        shown.png = absolutePath(png).path
         try failingWithStatus {
-            try PNGWriter.write(
-                path: destination, pixels: rendered.pixels, width: rendered.width,
-                height: rendered.height, channels: rendered.channels)
+            try PNGWriter.write(path: shown.png, pixels: shown.pixels, width: shown.width, height: shown.height, channels: shown.channels)
         }
-        if output.json {
-            try printJSON(
-                ShowOutput(
-                    sopInstanceUid: sopInstanceUID, frame: frame, width: rendered.width, height: rendered.height,
-                    channels: rendered.channels, png: destination))
-        } else {
-            print("Wrote frame \(frame) of \(sopInstanceUID) (\(rendered.width)x\(rendered.height)) to \(destination)")
-        }
+        printResult(
+            "Wrote \(prepared ? "the prepared " : "")frame \(frame) of \(sopInstanceUID) (\(shown.width)x\(shown.height)) to \(shown.png)",
+            json: output.json)
+        if output.json { try printJSON(shown) }
+    }
+
+    private func displayed(_ file: DicomFile) throws -> ShowOutput {
+        let rendered = try file.displayFrame(frame)
+        return ShowOutput(
+            sopInstanceUid: sopInstanceUID, frame: frame, width: rendered.width, height: rendered.height,
+            channels: rendered.channels, pixels: rendered.pixels)
+    }
+
+    private func preparedPicture(of file: DicomFile) throws -> ShowOutput {
+        let preprocessing = FramePreprocessing(
+            resolution: (preset ?? .compact).configuration().resolution, region: preparation.region ?? .auto,
+            annotations: preparation.annotations ?? .mask)
+        let picture = try PreparedFramePicture(file, frame: frame, preprocessing: preprocessing)
+        for note in picture.prepared.notes { printError("warning: \(note)") }
+        var shown = ShowOutput(
+            sopInstanceUid: sopInstanceUID, frame: frame, width: picture.width, height: picture.height, channels: 3,
+            pixels: picture.pixels)
+        shown.preparation = picture.prepared.record
+        return shown
     }
 }
 
-/// `show --json`: the frame written and where.
+/// `show --json`: the frame written and where; with --prepared, what the
+/// preparation did (region source, rectangle, annotation pixels filled).
 struct ShowOutput: Encodable {
     var sopInstanceUid: String
     var frame: Int
     var width: Int
     var height: Int
     var channels: Int
-    var png: String
+    var png = ""
+    var preparation: InstancePreparation?
+    /// The picture itself, not printed.
+    var pixels: [UInt8]
+
+    init(sopInstanceUid: String, frame: Int, width: Int, height: Int, channels: Int, pixels: [UInt8]) {
+        self.sopInstanceUid = sopInstanceUid
+        self.frame = frame
+        self.width = width
+        self.height = height
+        self.channels = channels
+        self.pixels = pixels
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case sopInstanceUid, frame, width, height, channels, png, preparation
+    }
 }

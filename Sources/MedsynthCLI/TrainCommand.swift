@@ -12,8 +12,12 @@ struct TrainCommand: ParsableCommand {
         abstract: "Train a GAN on the real frames of one modality, or resume a model.",
         discussion: """
             Every decodable frame of the matching real instances becomes an 8-bit grayscale image, \
-            centre-cropped to a square, area-averaged to the preset's resolution (64 for compact, \
-            256 for paper) and scaled to [-1, 1]; the frames are cached in the catalog, so the next \
+            cut to its imaging region (--region: by default the largest 2D tissue region of the \
+            file's Sequence of Ultrasound Regions, else the scan sector found from a cine, else \
+            the whole frame, with a warning), with burned-in text and calipers of cines filled from \
+            their surroundings (--annotations), centred on a black square, area-averaged to the \
+            preset's resolution (64 for compact, 256 for paper) and scaled to [-1, 1]. 'medsynth \
+            show --prepared' shows a frame so. The frames are cached in the catalog, so the next \
             run starts at once. Whole series (or patients) are held out for validation. Synthetic \
             instances never train a model unless --include-synthetic is given.
 
@@ -25,9 +29,9 @@ struct TrainCommand: ParsableCommand {
             ends at once. --resume continues exactly where the model stopped: the same seed, \
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
-            define the model (preset, discriminator, batch, rate, seed, augmentation, split) are \
-            its own and cannot change on --resume; --threads, --grid-every, --checkpoint-every \
-            and --backbone-weights (the same file, moved) can.
+            define the model (preset, discriminator, batch, rate, seed, augmentation, split, region, \
+            annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            --checkpoint-every and --backbone-weights (the same file, moved) can.
 
             Examples:
               medsynth train --modality US --epochs 100
@@ -114,6 +118,8 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Engine threads (default: one per core). The same count is needed for identical results.")
     var threads: Int?
 
+    @OptionGroup var preparation: PreparationOptions
+
     @OptionGroup var output: JSONOption
 
     func validate() throws {
@@ -150,7 +156,7 @@ struct TrainCommand: ParsableCommand {
             ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
         ]
-        let given = fixed.filter(\.1).map(\.0)
+        let given = fixed.filter(\.1).map(\.0) + preparation.given
         if !given.isEmpty {
             throw ValidationError(
                 "--resume continues a model as it was created; drop \(given.joined(separator: ", ")) "
@@ -254,6 +260,8 @@ struct TrainCommand: ParsableCommand {
         request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps
         request.validationFraction = validationFraction ?? request.validationFraction
         request.splitBy = splitBy ?? request.splitBy
+        request.region = preparation.region ?? request.region
+        request.annotations = preparation.annotations ?? request.annotations
         return request
     }
 }

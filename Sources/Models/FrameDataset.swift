@@ -10,12 +10,42 @@ import Synchronization
 /// of the training-set digest: a change here makes new cache entries.
 public struct FramePreprocessing: Equatable, Sendable {
     public var resolution: Int
+    public var region: RegionChoice
+    public var annotations: AnnotationHandling
 
-    public init(resolution: Int) { self.resolution = resolution }
+    /// Models before regions were read (and `--region none --annotations
+    /// keep`): the whole frame's centred square, as version 1 recorded it.
+    public init(resolution: Int, region: RegionChoice, annotations: AnnotationHandling) {
+        self.resolution = resolution
+        self.region = region
+        self.annotations = annotations
+    }
+
+    /// The preparation `model.json` records (`training_set.preparation`);
+    /// a model without one predates it and used the whole frame.
+    public init(resolution: Int, recorded: PreparationSummary?) {
+        self.init(resolution: resolution, region: recorded?.region ?? .none, annotations: recorded?.annotations ?? .keep)
+    }
+
+    /// Version 1: the whole frame, centre-cropped, nothing masked.
+    var isWholeFrameCentreCrop: Bool { region == .none && annotations == .keep }
 
     /// One line naming every step, versioned.
     public var summary: String {
-        "v1 gray8=dcmtk(window|8-bit|min-max; colour: BT.601 luma) crop=centre-square resize=area-average:\(resolution) scale=[-1,1]"
+        let gray = "gray8=dcmtk(window|8-bit|min-max; colour: BT.601 luma)"
+        if isWholeFrameCentreCrop {
+            return "v1 \(gray) crop=centre-square resize=area-average:\(resolution) scale=[-1,1]"
+        }
+        let regionStep =
+            switch region {
+            case .auto: "region=auto(largest 2D tissue region of (0018,6011), else cine sector estimate, else whole frame)"
+            case .none: "region=whole-frame"
+            case .fixed(let rectangle): "region=fixed(\(rectangle))"
+            }
+        let annotationStep =
+            annotations == .mask
+            ? "annotations=mask(cines: static, brighter than surroundings, filled from neighbours)" : "annotations=keep"
+        return "v2 \(gray) \(regionStep) \(annotationStep) fit=letterbox resize=area-average:\(resolution) scale=[-1,1]"
     }
 }
 
@@ -29,8 +59,10 @@ public struct FrameDataset: Sendable {
     /// The index into `instances` of each frame.
     public let frameInstance: [Int]
     public let values: [Float]
-    /// Frames that could not be decoded, each naming its file, and a cache
-    /// that could not be written.
+    /// What the preparation did to each instance (nil for one that did not open).
+    public let preparations: [InstancePreparation?]
+    /// Frames that could not be decoded, regions that fell back, annotations
+    /// not masked, each naming its file, and a cache that could not be written.
     public private(set) var failures: [String]
     /// True when the frames came from the cache.
     public let fromCache: Bool
@@ -61,20 +93,24 @@ public struct FrameDataset: Sendable {
 
         // Instances decode in parallel (separate DCMTK handles); results keep instance order.
         let done = Atomic<Int>(0)
-        let results = Mutex<[Int: (frames: [[Float]], failures: [String])]>([:])
+        let results = Mutex<[Int: InstanceFrames]>([:])
         DispatchQueue.concurrentPerform(iterations: instances.count) { index in
             let candidate = instances[index]
             let path = catalog.storage.absolutePath(relative: candidate.storedPath)
-            var frames: [[Float]] = [], failures: [String] = []
+            var frames: [[Float]] = [], failures: [String] = [], prepared: PreparedInstance?
             do {
                 let file = try DicomFile(path: path)
+                let geometry = file.geometry
+                let preparation = try preprocessing.prepare(file, geometry: geometry)
+                prepared = preparation
                 for frameIndex in 0..<candidate.frames {
                     do {
                         let frame = try file.grayFrame(frameIndex)
-                        let resampled = SquareResampler.centreCropAreaAverage(
-                            pixels: frame.pixels, width: frame.width,
-                            height: frame.height, side: side)
-                        frames.append(resampled.map { $0 / 127.5 - 1 })
+                        guard frame.width == geometry.columns, frame.height == geometry.rows else {
+                            throw DicomError("frame \(frameIndex) is \(frame.width)x\(frame.height), not the file's size", path: path)
+                        }
+                        let image = preparation.plan.trainingImage(frame.pixels, frameWidth: frame.width, side: side)
+                        frames.append(image.map { $0 / 127.5 - 1 })
                     } catch {
                         failures.append("\(error)")
                     }
@@ -83,9 +119,9 @@ public struct FrameDataset: Sendable {
             } catch {
                 failures.append("\(error)")
             }
-            results.withLock { $0[index] = (frames, failures) }
+            results.withLock { $0[index] = InstanceFrames(frames: frames, failures: failures, prepared: prepared) }
         }
-        var values: [Float] = [], frameInstance: [Int] = [], failures: [String] = []
+        var values: [Float] = [], frameInstance: [Int] = [], failures: [String] = [], notes: [String] = []
         values.reserveCapacity(totalFrames * side * side)
         let collected = results.withLock { $0 }
         for index in instances.indices {
@@ -95,10 +131,20 @@ public struct FrameDataset: Sendable {
                 frameInstance.append(index)
             }
             failures += result.failures
+            notes += result.prepared?.notes ?? []
+        }
+        let singleFrames = instances.indices.filter { instances[$0].frames == 1 && collected[$0]!.prepared != nil }
+        if preprocessing.annotations == .mask, !singleFrames.isEmpty {
+            let named = singleFrames.prefix(3).map { catalog.storage.absolutePath(relative: instances[$0].storedPath) }
+            notes.append(
+                "burned-in annotations are left as they are in \(singleFrames.count) single-frame instances (masking "
+                    + "needs a cine): \(named.joined(separator: ", "))\(singleFrames.count > 3 ? " and \(singleFrames.count - 3) more" : "")"
+            )
         }
         var dataset = FrameDataset(
             preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
-            values: values, failures: failures, fromCache: false)
+            values: values, preparations: instances.indices.map { collected[$0]!.prepared?.record },
+            failures: failures + notes, fromCache: false)
         // The cache only saves time: a full disk or a read-only catalog does not stop training.
         do {
             try dataset.writeCache(cache)
@@ -136,6 +182,13 @@ public struct FrameDataset: Sendable {
         return tensor
     }
 
+    /// One instance's decoded frames, as the parallel decode collects them.
+    private struct InstanceFrames {
+        var frames: [[Float]]
+        var failures: [String]
+        var prepared: PreparedInstance?
+    }
+
     // MARK: Cache
 
     /// `<catalog>/cache/frames/<key>.safetensors`, the key being the SHA-256
@@ -153,6 +206,7 @@ public struct FrameDataset: Sendable {
             "preprocessing": preprocessing.summary,
             "frames_per_instance": perInstance.map(String.init).joined(separator: ","),
             "failures": String(decoding: try JSONEncoder().encode(failures), as: UTF8.self),
+            "preparations": String(decoding: try JSONEncoder().encode(preparations), as: UTF8.self),
         ]
         try SafeTensors.write(
             [("frames", NamedArray(shape: [count, 1, resolution, resolution], values: values))],
@@ -168,11 +222,14 @@ public struct FrameDataset: Sendable {
         guard contents.metadata["preprocessing"] == preprocessing.summary, perInstance.count == instances.count,
             let frames = contents.tensors["frames"],
             frames.shape == [perInstance.reduce(0, +), 1, preprocessing.resolution, preprocessing.resolution],
-            let failures = try? JSONDecoder().decode([String].self, from: Data((contents.metadata["failures"] ?? "[]").utf8))
+            let failures = try? JSONDecoder().decode([String].self, from: Data((contents.metadata["failures"] ?? "[]").utf8)),
+            let preparations = try? JSONDecoder().decode(
+                [InstancePreparation?].self, from: Data((contents.metadata["preparations"] ?? "").utf8)),
+            preparations.count == instances.count
         else { return nil }
         let frameInstance = perInstance.enumerated().flatMap { index, count in Array(repeating: index, count: count) }
         return FrameDataset(
             preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
-            values: frames.values, failures: failures, fromCache: true)
+            values: frames.values, preparations: preparations, failures: failures, fromCache: true)
     }
 }

@@ -209,10 +209,13 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
     public var validationGroups: Int
     public var validationFrames: Int
     public var validationInstances: Int
+    /// The region and annotation choices and what they gave; absent in
+    /// models made before frames were prepared (the whole frame).
+    public var preparation: PreparationSummary?
 
     public init(
         digest: String, preprocessing: String, trainingFrames: Int, trainingInstances: Int, validationGroupedBy: SplitGrouping,
-        validationGroups: Int, validationFrames: Int, validationInstances: Int
+        validationGroups: Int, validationFrames: Int, validationInstances: Int, preparation: PreparationSummary? = nil
     ) {
         self.digest = digest
         self.preprocessing = preprocessing
@@ -222,6 +225,7 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
         self.validationGroups = validationGroups
         self.validationFrames = validationFrames
         self.validationInstances = validationInstances
+        self.preparation = preparation
     }
 
     enum CodingKeys: String, CodingKey {
@@ -229,5 +233,6 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
         case trainingFrames = "training_frames", trainingInstances = "training_instances"
         case validationGroupedBy = "validation_grouped_by", validationGroups = "validation_groups"
         case validationFrames = "validation_frames", validationInstances = "validation_instances"
+        case preparation
     }
 }

@@ -25,7 +25,8 @@ public struct ModelFrames: Sendable {
         }
         let lineage = try catalog.lineage(modelId: model.id!)
         let dataset = try FrameDataset.load(
-            lineage.map(\.candidate), preprocessing: FramePreprocessing(resolution: description.resolution),
+            lineage.map(\.candidate),
+            preprocessing: FramePreprocessing(resolution: description.resolution, recorded: training.trainingSet.preparation),
             catalog: catalog, progress: progress)
         let split = ValidationSplit(grouping: training.trainingSet.validationGroupedBy, heldOut: lineage.map { $0.role == .validation })
         guard TrainingSetSummary(dataset: dataset, split: split).digest == training.trainingSet.digest else {
@@ -53,7 +54,8 @@ extension TrainingSetSummary {
             digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
             trainingFrames: sides.training.count, trainingInstances: used.filter { !split.heldOut[$0] }.count,
             validationGroupedBy: split.grouping, validationGroups: split.validationGroups(of: dataset),
-            validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count)
+            validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count,
+            preparation: PreparationSummary(dataset: dataset))
     }
 }
 

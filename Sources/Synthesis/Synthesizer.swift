@@ -159,9 +159,13 @@ public enum Synthesizer {
         return try ModelFrameSets.load(model, record: record, catalog: catalog).copyDetector(radius: radius)
     }
 
-    /// YES unless the model's lineage shows every training instance stating NO.
+    /// YES unless the model's lineage shows every training instance stating
+    /// NO, or its frames all came from inside a declared tissue region with
+    /// burned-in annotations masked (docs/provenance.md, "Burned In
+    /// Annotation, honestly"). A model outside the registry always says YES.
     static func burnedInAnnotation(of model: TrainedModel, catalog: Catalog?) throws -> String {
         guard let id = model.record?.id, let catalog else { return "YES" }
+        if model.description.training?.trainingSet.preparation?.everyFrameFromMaskedTissueRegion == true { return "NO" }
         let stated = try catalog.burnedInAnnotations(modelId: id)
         return !stated.isEmpty && stated.allSatisfy({ $0?.uppercased() == "NO" }) ? "NO" : "YES"
     }

@@ -145,7 +145,9 @@ extension ModelTrainer {
                     + "(see 'medsynth query instances --modality \(modality)')")
         }
         let dataset = try FrameDataset.load(
-            decodable, preprocessing: FramePreprocessing(resolution: resolution), catalog: catalog,
+            decodable,
+            preprocessing: FramePreprocessing(resolution: resolution, region: request.region, annotations: request.annotations),
+            catalog: catalog,
             progress: progress)
         guard dataset.count > 0 else {
             throw TrainingError.noDecodableFrames(

@@ -21,6 +21,10 @@ public struct TrainingRequest: Sendable {
     public var checkpointEverySteps = 250
     public var validationFraction = 0.1
     public var splitBy: SplitGrouping = .series
+    /// Which part of each frame to train on, and what to do with burned-in
+    /// annotations inside it (docs/training.md, "Frame preparation").
+    public var region: RegionChoice = .auto
+    public var annotations: AnnotationHandling = .mask
 
     public init(modality: String) { self.modality = modality }
 }

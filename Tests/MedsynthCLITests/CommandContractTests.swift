@@ -148,6 +148,26 @@ struct CommandContractTests {
         Self.expectAbsoluteFile(object?["png"], "png")
     }
 
+    @Test("show --prepared --json: the picture beside the training image, and what the preparation did")
+    func showPreparedJSON() throws {
+        let fixture = try ContractFixture.shared.get()
+        let work = try TemporaryFolder()
+        defer { work.remove() }
+        let run = try Medsynth.run(
+            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--prepared", "--png", "p.png", "--json"], currentDirectory: work.url)
+        #expect(run.status == 0, "\(run.standardError)")
+        let object = Self.object(run)
+        let preparation = object?["preparation"] as? [String: Any]
+        // GREYSCALE_CINE: 800 x 600, its tissue region 10,31,788,592; the picture is the frame, 8 pixels, and a 600-pixel square.
+        #expect(preparation?["source"] as? String == "ultrasound_region" && preparation?["rectangle"] as? String == "10,31,788,592")
+        #expect((preparation?["annotation_pixels"] as? Int ?? 0) > 0)
+        #expect(object?["width"] as? Int == 800 + 8 + 600 && object?["height"] as? Int == 600 && object?["channels"] as? Int == 3)
+        // The PNG's IHDR: width and height, big-endian, at bytes 16 and 20.
+        let png = try [UInt8](Data(contentsOf: work.url.appendingPathComponent("p.png")))
+        let size = [16, 20].map { offset in png[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        #expect(size == [1408, 600])
+    }
+
     @Test("bench --json from outside the repository: the sample is found from the executable")
     func benchJSON() throws {
         let work = try TemporaryFolder()
@@ -212,6 +232,16 @@ struct CommandContractTests {
         try expectFailure(
             ["train", "--catalog", fixture.catalog, "--resume", "m", "--steps", "-3"], status: 2,
             message: "--steps must be at least 1.")
+        // The preparation defines the model too; its options go with --prepared on show.
+        try expectFailure(
+            ["train", "--catalog", fixture.catalog, "--resume", "m", "--region", "none"], status: 2,
+            message: "--resume continues a model as it was created; drop --region (train a new model to change them).")
+        try expectFailure(
+            ["train", "--catalog", fixture.catalog, "--modality", "US", "--region", "10,10,5,5"], status: 2,
+            message: "--region")
+        try expectFailure(
+            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--region", "none", "--png", "x.png"], status: 2,
+            message: "--region go with --prepared.")
     }
 
     @Test("--help of every command: examples fit 80 columns, a long one continued with a backslash, never wrapped")

@@ -62,6 +62,44 @@ func decodedFrames(_ path: String) throws -> [[UInt8]] {
 struct SyntheticExportTests {
     init() { EngineThreads.configure(2) }
 
+    @Test("Burned In Annotation is NO only when every frame came from a stated tissue region with its annotations masked")
+    func burnedInAnnotationFollowsThePreparation() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
+        let paths = try [UInt64(1), 2].map { seed in
+            let cine = TestCine.speckle(frames: 8, seed: seed), region = cine.speckle
+            let path = folder.file("cine-\(seed).dcm")
+            try TestCine.write(
+                frames: cine.frames, width: cine.width, height: cine.height,
+                regions: [
+                    UltrasoundRegion(spatialFormat: 1, dataType: 1, minX0: region.x0, minY0: region.y0, maxX1: region.x1, maxY1: region.y1)
+                ],
+                patientID: "P\(seed)", to: path)
+            return path
+        }
+        _ = try Importer(catalog: catalog).run(paths: paths)
+        var stated: [AnnotationHandling: String] = [:]
+        for annotations in AnnotationHandling.allCases {
+            var request = TrainingRequest(modality: "US")
+            request.name = "us-\(annotations.rawValue)"
+            request.annotations = annotations
+            request.batchSize = 4
+            request.threads = 2
+            request.validationFraction = 0
+            request.gridEveryEpochs = 1000
+            request.checkpointEverySteps = 1000
+            _ = try ModelTrainer.create(request, catalog: catalog).train(.steps(1))
+            var synthesis = SynthesisRequest(latentSource: .seed(1, count: 1), output: folder.url.appendingPathComponent(request.name))
+            synthesis.register = false
+            let result = try Synthesizer.run(
+                model: try TrainedModel.open(request.name, catalog: catalog), request: synthesis, catalog: catalog)
+            stated[annotations] = try DicomFile(path: result.folder.appendingPathComponent(result.files[0]).path).string(
+                .burnedInAnnotation)
+        }
+        #expect(stated == [.mask: "NO", .keep: "YES"])
+    }
+
     @Test("every file passes dciodvfy (no error but the unknown 0008,001C), reads in dcmdump and pydicom, and states its provenance")
     func validAndMarked() throws {
         let fixture = try TrainedModelFixture()

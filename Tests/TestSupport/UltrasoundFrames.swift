@@ -22,7 +22,8 @@ public struct UltrasoundFrames: Sendable {
         let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
         _ = try Importer(catalog: catalog).run(paths: paths)
         let candidates = try catalog.trainingCandidates(modality: "US", filter: QueryFilter(), includeSynthetic: false).filter(\.decodable)
-        let dataset = try FrameDataset.load(candidates, preprocessing: FramePreprocessing(resolution: 64), catalog: catalog)
+        let dataset = try FrameDataset.load(
+            candidates, preprocessing: FramePreprocessing(resolution: 64, region: .none, annotations: .keep), catalog: catalog)
         let patients = dataset.frameInstance.map { dataset.instances[$0].patientId.isEmpty ? nil : dataset.instances[$0].patientId }
         return UltrasoundFrames(name: name, values: dataset.values, series: dataset.frameSeriesNumbers, patients: patients)
     }

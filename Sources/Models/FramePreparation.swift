@@ -1,0 +1,261 @@
+import DICOM
+import Imaging
+
+/// Which part of each frame a model trains on (`train --region`).
+public enum RegionChoice: Equatable, Sendable, Codable, CustomStringConvertible {
+    /// The largest 2D tissue region of the Sequence of Ultrasound Regions;
+    /// without valid regions, the scan sector estimated from a cine; else
+    /// the whole frame, with a warning.
+    case auto
+    /// The whole frame.
+    case none
+    /// The same rectangle of every frame.
+    case fixed(PixelRectangle)
+
+    /// "auto", "none" or "X0,Y0,X1,Y1".
+    public init?(argument: String) {
+        switch argument {
+        case "auto": self = .auto
+        case "none": self = .none
+        default:
+            guard let rectangle = PixelRectangle(argument) else { return nil }
+            self = .fixed(rectangle)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .auto: "auto"
+        case .none: "none"
+        case .fixed(let rectangle): rectangle.description
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let choice = RegionChoice(argument: text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a region: \(text)"))
+        }
+        self = choice
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// What happens to burned-in annotations inside the region (`train --annotations`).
+public enum AnnotationHandling: String, Codable, Sendable, CaseIterable {
+    /// In cines, static bright overlays are filled from their surroundings;
+    /// single frames are left as they are.
+    case mask
+    case keep
+}
+
+/// Where an instance's training pixels came from.
+public enum RegionSource: String, Codable, Sendable {
+    /// A 2D tissue region the file's Sequence of Ultrasound Regions states.
+    case ultrasoundRegion = "ultrasound_region"
+    /// The scan sector estimated from the cine's changing pixels.
+    case estimatedSector = "estimated_sector"
+    /// The rectangle given with `--region`.
+    case fixedRegion = "fixed_region"
+    case wholeFrame = "whole_frame"
+}
+
+/// What the preparation did to one instance, as the frame cache and
+/// `model.json` record it.
+public struct InstancePreparation: Codable, Equatable, Sendable {
+    public var source: RegionSource
+    /// "x0,y0,x1,y1" of the frame.
+    public var rectangle: String
+    /// Annotation pixels filled in every frame; nil when none were looked
+    /// for (single frame, `--annotations keep`, or a cine too still to tell).
+    public var annotationPixels: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case source, rectangle
+        case annotationPixels = "annotation_pixels"
+    }
+}
+
+/// An instance's frame plan and what the user should know about it.
+public struct PreparedInstance: Sendable {
+    public let plan: FramePlan
+    public let record: InstancePreparation
+    /// Why the region fell back or the annotations were left, naming the file.
+    public let notes: [String]
+}
+
+extension FramePreprocessing {
+    /// The plan for the frames of `file` (`frames` of them, `geometry`'s
+    /// size). Reads the ultrasound regions and, when a mask must be found
+    /// from the cine, decodes every frame once first. Throws when a
+    /// `--region` rectangle does not fit the frame.
+    public func prepare(_ file: DicomFile, geometry: FrameGeometry) throws -> PreparedInstance {
+        let width = geometry.columns, height = geometry.rows, whole = PixelRectangle(wholeFrameOf: width, height: height)
+        let fit: FramePlan.Fit = isWholeFrameCentreCrop ? .centreCrop : .letterbox
+        var notes: [String] = []
+        var source = RegionSource.wholeFrame, rectangle = whole, outside: [Bool]? = nil
+        var statistics: CineStatistics?
+        func cineStatistics() -> CineStatistics {
+            if let statistics { return statistics }
+            let computed = Self.statistics(of: file, geometry: geometry)
+            statistics = computed
+            return computed
+        }
+        switch region {
+        case .none: break
+        case .fixed(let fixed):
+            guard fixed.fits(width: width, height: height) else {
+                throw DicomError("the --region rectangle \(fixed) does not fit the \(width)x\(height) frame", path: file.path)
+            }
+            (source, rectangle) = (.fixedRegion, fixed)
+        case .auto:
+            switch Self.declaredTissueRegion(of: file, geometry: geometry) {
+            case .found(let declared): (source, rectangle) = (.ultrasoundRegion, declared)
+            case .absent(let why):
+                if geometry.frames >= 2, let sector = ScanSector.estimate(cineStatistics()),
+                    let bounds = PixelRectangle(boundingTrueOf: sector, width: width)
+                {
+                    (source, rectangle) = (.estimatedSector, bounds)
+                    outside = bounds.crop(sector, frameWidth: width).map { !$0 }
+                } else {
+                    notes.append("\(why) and no scan sector could be found from the frames: the whole frame is used: \(file.path)")
+                }
+            }
+        }
+        var fill: MaskFill?
+        if annotations == .mask, geometry.frames >= 2 {
+            switch BurnedInAnnotations.detect(cineStatistics().cropped(to: rectangle)) {
+            case .found(let mask):
+                fill = MaskFill(
+                    mask: zip(mask, outside ?? mask.map { _ in false }).map { $0 && !$1 }, width: rectangle.width, height: rectangle.height)
+            case .notDetectable(let why):
+                notes.append("burned-in annotations not masked (\(why)): \(file.path)")
+            }
+        }
+        let record = InstancePreparation(source: source, rectangle: rectangle.description, annotationPixels: fill?.count)
+        return PreparedInstance(
+            plan: FramePlan(rectangle: rectangle, outside: outside, annotations: fill, fit: fit), record: record, notes: notes)
+    }
+
+    private enum DeclaredRegion {
+        case found(PixelRectangle)
+        /// Why none is used, for the warning.
+        case absent(String)
+    }
+
+    /// The largest 2D tissue region of every frame's regions; when frames
+    /// state different ones, the part common to all of them, so that no
+    /// frame contributes pixels from outside its own region.
+    private static func declaredTissueRegion(of file: DicomFile, geometry: FrameGeometry) -> DeclaredRegion {
+        let frames = file.hasPerFrameUltrasoundRegions ? Array(0..<geometry.frames) : [0]
+        var common: PixelRectangle?
+        for frame in frames {
+            let regions = file.ultrasoundRegions(frame: frame)
+            if regions.isEmpty { return .absent("no Sequence of Ultrasound Regions") }
+            let tissue = regions.filter(\.isTissueImage)
+            if tissue.isEmpty { return .absent("no 2D tissue region among the \(regions.count) ultrasound regions") }
+            let onFrame = tissue.compactMap { region in
+                PixelRectangle(x0: region.minX0, y0: region.minY0, x1: region.maxX1, y1: region.maxY1)
+                    .cut(toWidth: geometry.columns, height: geometry.rows)
+            }
+            guard let largest = onFrame.max(by: { $0.area < $1.area }) else {
+                return .absent("the 2D tissue regions lie outside the \(geometry.columns)x\(geometry.rows) frame or are empty")
+            }
+            guard let previous = common else {
+                common = largest
+                continue
+            }
+            let overlap = PixelRectangle(
+                x0: max(previous.x0, largest.x0), y0: max(previous.y0, largest.y0),
+                x1: min(previous.x1, largest.x1), y1: min(previous.y1, largest.y1))
+            guard overlap.x0 <= overlap.x1, overlap.y0 <= overlap.y1 else {
+                return .absent("the frames' 2D tissue regions have no part in common")
+            }
+            common = overlap
+        }
+        return common.map { .found($0) } ?? .absent("no Sequence of Ultrasound Regions")
+    }
+
+    /// The statistics of every frame that decodes (one that does not is
+    /// reported when the frames are read for training).
+    private static func statistics(of file: DicomFile, geometry: FrameGeometry) -> CineStatistics {
+        var statistics = CineStatistics(width: geometry.columns, height: geometry.rows)
+        for index in 0..<geometry.frames {
+            if let frame = try? file.grayFrame(index), frame.pixels.count == geometry.columns * geometry.rows {
+                statistics.add(frame.pixels)
+            }
+        }
+        return statistics
+    }
+}
+
+/// The preparation of a model's frames as `model.json` records it
+/// (`training_set.preparation`): the choices, and how many frames each
+/// source of pixels gave.
+public struct PreparationSummary: Codable, Equatable, Sendable {
+    public var region: RegionChoice
+    public var annotations: AnnotationHandling
+    public var ultrasoundRegionFrames: Int
+    public var estimatedSectorFrames: Int
+    public var fixedRegionFrames: Int
+    public var wholeFrameFrames: Int
+    /// Frames of cines whose annotations were looked for and filled.
+    public var annotationMaskedFrames: Int
+
+    /// The counts over the frames of `dataset`.
+    public init(dataset: FrameDataset) {
+        region = dataset.preprocessing.region
+        annotations = dataset.preprocessing.annotations
+        var bySource: [RegionSource: Int] = [:]
+        var masked = 0
+        for instance in dataset.frameInstance {
+            guard let record = dataset.preparations[instance] else { continue }
+            bySource[record.source, default: 0] += 1
+            if record.annotationPixels != nil { masked += 1 }
+        }
+        ultrasoundRegionFrames = bySource[.ultrasoundRegion] ?? 0
+        estimatedSectorFrames = bySource[.estimatedSector] ?? 0
+        fixedRegionFrames = bySource[.fixedRegion] ?? 0
+        wholeFrameFrames = bySource[.wholeFrame] ?? 0
+        annotationMaskedFrames = masked
+    }
+
+    /// True when every frame came from inside a 2D tissue region its file
+    /// declares and had its burned-in annotations masked: the one case in
+    /// which an export may say Burned In Annotation NO (docs/provenance.md).
+    public var everyFrameFromMaskedTissueRegion: Bool {
+        let frames = ultrasoundRegionFrames + estimatedSectorFrames + fixedRegionFrames + wholeFrameFrames
+        return frames > 0 && ultrasoundRegionFrames == frames && annotationMaskedFrames == frames
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case region, annotations
+        case ultrasoundRegionFrames = "ultrasound_region_frames", estimatedSectorFrames = "estimated_sector_frames"
+        case fixedRegionFrames = "fixed_region_frames", wholeFrameFrames = "whole_frame_frames"
+        case annotationMaskedFrames = "annotation_masked_frames"
+    }
+}
+
+/// One frame as training sees it, for `show --prepared`.
+public struct PreparedFramePicture: Sendable {
+    /// RGB, row-major (`PreparationPicture`).
+    public let pixels: [UInt8]
+    public let width: Int
+    public let height: Int
+    public let prepared: PreparedInstance
+
+    /// Frame `index` of `file` prepared as `preprocessing` prepares it for training.
+    public init(_ file: DicomFile, frame index: Int, preprocessing: FramePreprocessing) throws {
+        let geometry = file.geometry
+        prepared = try preprocessing.prepare(file, geometry: geometry)
+        let frame = try file.grayFrame(index)
+        let side = preprocessing.resolution
+        let image = prepared.plan.trainingImage(frame.pixels, frameWidth: frame.width, side: side)
+        (pixels, width, height) = PreparationPicture.render(
+            frame: frame.pixels, width: frame.width, height: frame.height, plan: prepared.plan, trainingImage: image, side: side)
+    }
+}
