@@ -67,35 +67,33 @@ struct ShowCommand: ParsableCommand {
                     + "frame\(instance.frames == 1 ? "" : "s"), numbered from 0: \(sopInstanceUID)")
         }
         let file = try failingWithStatus { try DicomFile(path: catalog.storage.absolutePath(relative: instance.storedPath)) }
-        var shown = try failingWithStatus { prepared ? try preparedPicture(of: file) : try displayed(file) }
-        shown.png = absolutePath(png).path
+        let (picture, preparationRecord) = try failingWithStatus { () throws -> (Frame, InstancePreparation?) in
+            prepared ? try preparedPicture(of: file) : (try file.displayFrame(frame), nil)
+        }
+        let destination = absolutePath(png).path
         try failingWithStatus {
-            try PNGWriter.write(path: shown.png, pixels: shown.pixels, width: shown.width, height: shown.height, channels: shown.channels)
+            try PNGWriter.write(
+                path: destination, pixels: picture.pixels, width: picture.width, height: picture.height, channels: picture.channels)
         }
         printResult(
-            "Wrote \(prepared ? "the prepared " : "")frame \(frame) of \(sopInstanceUID) (\(shown.width)x\(shown.height)) to \(shown.png)",
+            "Wrote \(prepared ? "the prepared " : "")frame \(frame) of \(sopInstanceUID) (\(picture.width)x\(picture.height)) to \(destination)",
             json: output.json)
-        if output.json { try printJSON(shown) }
+        if output.json {
+            try printJSON(
+                ShowOutput(
+                    sopInstanceUid: sopInstanceUID, frame: frame, width: picture.width, height: picture.height,
+                    channels: picture.channels, png: destination, preparation: preparationRecord))
+        }
     }
 
-    private func displayed(_ file: DicomFile) throws -> ShowOutput {
-        let rendered = try file.displayFrame(frame)
-        return ShowOutput(
-            sopInstanceUid: sopInstanceUID, frame: frame, width: rendered.width, height: rendered.height,
-            channels: rendered.channels, pixels: rendered.pixels)
-    }
-
-    private func preparedPicture(of file: DicomFile) throws -> ShowOutput {
+    /// The frame beside its training image, and what the preparation did.
+    private func preparedPicture(of file: DicomFile) throws -> (Frame, InstancePreparation) {
         let preprocessing = FramePreprocessing(
             resolution: (preset ?? .compact).configuration().resolution, region: preparation.region ?? .auto,
             annotations: preparation.annotations ?? .mask)
         let picture = try PreparedFramePicture(file, frame: frame, preprocessing: preprocessing)
         for note in picture.prepared.notes { printError("warning: \(note)") }
-        var shown = ShowOutput(
-            sopInstanceUid: sopInstanceUID, frame: frame, width: picture.width, height: picture.height, channels: 3,
-            pixels: picture.pixels)
-        shown.preparation = picture.prepared.record
-        return shown
+        return (picture.frame, picture.prepared.record)
     }
 }
 
@@ -107,21 +105,6 @@ struct ShowOutput: Encodable {
     var width: Int
     var height: Int
     var channels: Int
-    var png = ""
+    var png: String
     var preparation: InstancePreparation?
-    /// The picture itself, not printed.
-    var pixels: [UInt8]
-
-    init(sopInstanceUid: String, frame: Int, width: Int, height: Int, channels: Int, pixels: [UInt8]) {
-        self.sopInstanceUid = sopInstanceUid
-        self.frame = frame
-        self.width = width
-        self.height = height
-        self.channels = channels
-        self.pixels = pixels
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case sopInstanceUid, frame, width, height, channels, png, preparation
-    }
 }

@@ -44,7 +44,7 @@ public struct FramePreprocessing: Equatable, Sendable {
             }
         let annotationStep =
             annotations == .mask
-            ? "annotations=mask(cines: static, brighter than surroundings, filled from neighbours)" : "annotations=keep"
+            ? "annotations=mask(cines: steady, brighter than surroundings, filled from neighbours)" : "annotations=keep"
         return "v2 \(gray) \(regionStep) \(annotationStep) fit=letterbox resize=area-average:\(resolution) scale=[-1,1]"
     }
 }

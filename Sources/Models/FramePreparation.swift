@@ -242,20 +242,18 @@ public struct PreparationSummary: Codable, Equatable, Sendable {
 
 /// One frame as training sees it, for `show --prepared`.
 public struct PreparedFramePicture: Sendable {
-    /// RGB, row-major (`PreparationPicture`).
-    public let pixels: [UInt8]
-    public let width: Int
-    public let height: Int
+    /// The frame beside its training image, RGB (`PreparationPicture`).
+    public let frame: Frame
     public let prepared: PreparedInstance
 
     /// Frame `index` of `file` prepared as `preprocessing` prepares it for training.
     public init(_ file: DicomFile, frame index: Int, preprocessing: FramePreprocessing) throws {
-        let geometry = file.geometry
-        prepared = try preprocessing.prepare(file, geometry: geometry)
-        let frame = try file.grayFrame(index)
+        prepared = try preprocessing.prepare(file, geometry: file.geometry)
+        let gray = try file.grayFrame(index)
         let side = preprocessing.resolution
-        let image = prepared.plan.trainingImage(frame.pixels, frameWidth: frame.width, side: side)
-        (pixels, width, height) = PreparationPicture.render(
-            frame: frame.pixels, width: frame.width, height: frame.height, plan: prepared.plan, trainingImage: image, side: side)
+        let image = prepared.plan.trainingImage(gray.pixels, frameWidth: gray.width, side: side)
+        let picture = PreparationPicture.render(
+            frame: gray.pixels, width: gray.width, height: gray.height, plan: prepared.plan, trainingImage: image, side: side)
+        frame = Frame(width: picture.width, height: picture.height, channels: 3, pixels: picture.pixels)
     }
 }

@@ -81,6 +81,10 @@ struct ModelTrainerTests {
         #expect(description.step == 8 && description.training?.seed == 5 && description.modality == "US")
         #expect(description.training?.trainingSet.digest == resumed.model.trainingSetDigest)
         #expect(description.training?.plannedStep == 8 && description.training?.hyperparameters.augment == .diffaugment)
+        // The default preparation held across the resume: the cine's tissue region, its annotations masked.
+        let preparation = try #require(description.training?.trainingSet.preparation)
+        #expect(preparation.region == .auto && preparation.annotations == .mask)
+        #expect(preparation.ultrasoundRegionFrames >= 27 && preparation.annotationMaskedFrames >= 27)
 
         let otherSeed = try ModelTrainer.create(request("c", seed: 6), catalog: fixture.catalog)
         #expect(try otherSeed.train(.steps(2)) == .finished)
