@@ -151,31 +151,33 @@ public struct MaskFill: Sendable {
     /// Every pixel it fills, in its image's row-major numbering.
     public var filledPixels: [Int] { pixels + unreachable }
 
+    /// The rings come from one breadth-first pass outwards from the unmasked
+    /// pixels, so the work grows with the mask's area, not with its area
+    /// times its depth.
     public init(mask: [Bool], width: Int, height: Int) {
-        var known = mask.map { !$0 }
-        var remaining = mask.indices.filter { mask[$0] }
-        var order: [Int] = [], ends: [Int] = [], sources: [Int] = []
-        while !remaining.isEmpty {
-            var ring: [Int] = [], waiting: [Int] = []
-            for pixel in remaining {
-                let around = PixelMask.neighbours(of: pixel, width: width, height: height).filter { known[$0] }
-                if around.isEmpty {
-                    waiting.append(pixel)
-                } else {
-                    ring.append(pixel)
-                    sources += around
-                    ends.append(sources.count)
-                }
+        // 0 for an unmasked pixel, k for a pixel of ring k, -1 for one not reached yet.
+        var ring = mask.map { $0 ? -1 : 0 }
+        var order = mask.indices.filter { mask[$0] && PixelMask.neighbours(of: $0, width: width, height: height).contains { !mask[$0] } }
+        for pixel in order { ring[pixel] = 1 }
+        var next = 0
+        while next < order.count {
+            let pixel = order[next]
+            next += 1
+            for neighbour in PixelMask.neighbours(of: pixel, width: width, height: height) where ring[neighbour] < 0 {
+                ring[neighbour] = ring[pixel] + 1
+                order.append(neighbour)
             }
-            if ring.isEmpty { break }
-            for pixel in ring { known[pixel] = true }
-            order += ring
-            remaining = waiting
+        }
+        var ends: [Int] = [], sources: [Int] = []
+        ends.reserveCapacity(order.count)
+        for pixel in order {
+            sources += PixelMask.neighbours(of: pixel, width: width, height: height).filter { ring[$0] < ring[pixel] }
+            ends.append(sources.count)
         }
         pixels = order
         neighbourEnds = ends
         neighbours = sources
-        unreachable = remaining
+        unreachable = mask.indices.filter { ring[$0] < 0 }
     }
 
     public func apply(to frame: inout [UInt8]) {
@@ -249,11 +251,11 @@ enum PixelMask {
 
     /// The largest 4-connected set of true pixels, or nil when there is none.
     static func largestComponent(_ mask: [Bool], width: Int, height: Int) -> [Bool]? {
-        var label = [Int](repeating: -1, count: mask.count)
+        // One visited map for every flood: a speckled mask has thousands of components.
+        var visited = [Bool](repeating: false, count: mask.count)
         var best: [Int] = []
-        for start in mask.indices where mask[start] && label[start] < 0 {
-            let component = flood(from: [start], width: width, height: height) { mask[$0] && label[$0] < 0 }
-            for pixel in component { label[pixel] = start }
+        for start in mask.indices where mask[start] && !visited[start] {
+            let component = flood(from: [start], width: width, height: height, visited: &visited) { mask[$0] }
             if component.count > best.count { best = component }
         }
         guard !best.isEmpty else { return nil }
@@ -268,23 +270,26 @@ enum PixelMask {
             let x = index % width, y = index / width
             return !mask[index] && (x == 0 || y == 0 || x == width - 1 || y == height - 1)
         }
-        var outside = [Bool](repeating: false, count: mask.count)
-        for pixel in flood(from: border, width: width, height: height, where: { !mask[$0] }) { outside[pixel] = true }
-        return outside.map { !$0 }
+        var visited = [Bool](repeating: false, count: mask.count)
+        var filled = [Bool](repeating: true, count: mask.count)
+        for pixel in flood(from: border, width: width, height: height, visited: &visited, where: { !mask[$0] }) { filled[pixel] = false }
+        return filled
     }
 
-    /// The pixels 4-connected to `seeds` through pixels that satisfy `passable`.
-    private static func flood(from seeds: [Int], width: Int, height: Int, where passable: (Int) -> Bool) -> [Int] {
-        var seen = [Bool](repeating: false, count: width * height)
-        var stack = seeds.filter(passable), reached: [Int] = []
-        for seed in stack { seen[seed] = true }
+    /// The pixels 4-connected to `seeds` through pixels that satisfy
+    /// `passable` and are not `visited` yet; marks them visited.
+    private static func flood(
+        from seeds: [Int], width: Int, height: Int, visited: inout [Bool], where passable: (Int) -> Bool
+    ) -> [Int] {
+        var stack = seeds.filter { !visited[$0] && passable($0) }, reached: [Int] = []
+        for seed in stack { visited[seed] = true }
         while let pixel = stack.popLast() {
             reached.append(pixel)
             let x = pixel % width, y = pixel / width
             for (dx, dy) in [(-1, 0), (1, 0), (0, -1), (0, 1)] where (0..<width).contains(x + dx) && (0..<height).contains(y + dy) {
                 let next = (y + dy) * width + x + dx
-                if !seen[next], passable(next) {
-                    seen[next] = true
+                if !visited[next], passable(next) {
+                    visited[next] = true
                     stack.append(next)
                 }
             }

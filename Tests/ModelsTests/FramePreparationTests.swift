@@ -149,6 +149,26 @@ import Testing
         #expect(warning.contains("lie outside") && warning.hasSuffix(".dcm"))
     }
 
+    /// The real echo cine without its regions: the estimated scan sector lies
+    /// inside the tissue region the file states and fills most of it.
+    @Test func scanSectorOfARealCineWithoutRegions() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let source = Samples.path("deid-data/ultrasounds/ultrasound-multiframe.dcm")
+        let declared = try #require(try DicomFile(path: source).ultrasoundRegions(frame: 0).first { $0.isTissueImage })
+        let (frames, width, height) = try TestCine.grayFrames(of: source)
+        let path = folder.file("no-regions.dcm")
+        try TestCine.write(frames: frames, width: width, height: height, regions: [], to: path)
+        let record = try #require(try Self.prepare(path, in: folder).preparations[0])
+        let sector = try #require(PixelRectangle(record.rectangle))
+        print(
+            "echo cine without regions: estimated sector \(sector), stated tissue region \(declared.minX0),\(declared.minY0),\(declared.maxX1),\(declared.maxY1)"
+        )
+        #expect(record.source == .estimatedSector)
+        #expect(sector.x0 >= declared.minX0 && sector.y0 >= declared.minY0 && sector.x1 <= declared.maxX1 && sector.y1 <= declared.maxY1)
+        #expect(Double(sector.area) >= 0.4 * Double((declared.maxX1 - declared.minX0 + 1) * (declared.maxY1 - declared.minY0 + 1)))
+    }
+
     /// The seeded cine: speckle that changes every frame, with static text
     /// drawn over it inside the region. No text pixel survives; at least 95 %
     /// of the speckle is kept as it was.
