@@ -68,7 +68,15 @@ public final class DicomFile {
 
     /// The first value of `tag` as an integer; nil when absent or not a number.
     public func integer(_ tag: DicomTag) -> Int? {
-        guard let text = string(tag) else { return nil }
+        string(tag).flatMap(Self.firstInteger)
+    }
+
+    /// The first value of the attribute at `attributePath` as an integer, as `integer(_:)`.
+    public func integer(at attributePath: DicomPath) -> Int? {
+        string(at: attributePath).flatMap(Self.firstInteger)
+    }
+
+    private static func firstInteger(of text: String) -> Int? {
         let first = text.split(separator: "\\", omittingEmptySubsequences: false).first ?? ""
         return Int(String(first).trimmingTrailingPadding())
     }

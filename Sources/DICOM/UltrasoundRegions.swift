@@ -25,8 +25,9 @@ public struct UltrasoundRegion: Equatable, Sendable {
     /// A 2D tissue image: the region a B-mode model trains on.
     public var isTissueImage: Bool { spatialFormat == 1 && dataType == 1 }
 
-    /// The pixels it covers (0 when the corners are reversed).
-    public var area: Int { max(0, maxX1 - minX0 + 1) * max(0, maxY1 - minY0 + 1) }
+    /// More items than any scanner writes: a file with more is not believed
+    /// (each item is read by a walk from the sequence's start).
+    public static let mostItems = 64
 }
 
 extension DicomFile {
@@ -34,28 +35,30 @@ extension DicomFile {
     /// the Per-frame Functional Groups Sequence when it carries them, else of
     /// the Shared Functional Groups, else of the top-level sequence. Items
     /// that lack a location or a format are left out; an empty list means
-    /// the file states no regions.
-    public func ultrasoundRegions(frame: Int) -> [UltrasoundRegion] {
+    /// the file states no regions; nil, more than `UltrasoundRegion.mostItems`.
+    public func ultrasoundRegions(frame: Int) -> [UltrasoundRegion]? {
         let regions = DicomTag.sequenceOfUltrasoundRegions
         let candidates = [
             DicomPath(.perFrameFunctionalGroupsSequence).item(frame, regions),
             DicomPath(.sharedFunctionalGroupsSequence).item(0, regions),
             DicomPath(regions),
         ]
-        guard let sequence = candidates.first(where: { itemCount(at: $0) != nil }) else { return [] }
-        return (0..<(itemCount(at: sequence) ?? 0)).compactMap { region(at: sequence, item: $0) }
+        guard let sequence = candidates.first(where: { itemCount(at: $0) != nil }), let count = itemCount(at: sequence) else {
+            return []
+        }
+        guard count <= UltrasoundRegion.mostItems else { return nil }
+        return (0..<count).compactMap { region(at: sequence, item: $0) }
     }
 
-    /// True when any frame's regions may differ from frame 0's (a per-frame
-    /// functional group carries its own sequence).
+    /// True when the file states regions per frame (its first per-frame
+    /// functional group carries a Sequence of Ultrasound Regions): then each
+    /// frame's are read.
     public var hasPerFrameUltrasoundRegions: Bool {
         itemCount(at: DicomPath(.perFrameFunctionalGroupsSequence).item(0, .sequenceOfUltrasoundRegions)) != nil
     }
 
     private func region(at sequence: DicomPath, item: Int) -> UltrasoundRegion? {
-        func value(_ tag: DicomTag) -> Int? {
-            string(at: sequence.item(item, tag)).flatMap { Int($0.split(separator: "\\").first ?? "") }
-        }
+        func value(_ tag: DicomTag) -> Int? { integer(at: sequence.item(item, tag)) }
         guard let format = value(.regionSpatialFormat), let x0 = value(.regionLocationMinX0),
             let y0 = value(.regionLocationMinY0), let x1 = value(.regionLocationMaxX1), let y1 = value(.regionLocationMaxY1)
         else { return nil }

@@ -7,14 +7,14 @@ import Imaging
 import Synchronization
 
 /// How catalogued frames become training images. Part of the cache key and
-/// of the training-set digest: a change here makes new cache entries.
+/// of the training-set digest: a change here makes new cache entries. A
+/// change to a threshold of the preparation (`ScanSector`,
+/// `BurnedInAnnotations`) changes what `summary`'s version 2 means: bump it.
 public struct FramePreprocessing: Equatable, Sendable {
     public var resolution: Int
     public var region: RegionChoice
     public var annotations: AnnotationHandling
 
-    /// Models before regions were read (and `--region none --annotations
-    /// keep`): the whole frame's centred square, as version 1 recorded it.
     public init(resolution: Int, region: RegionChoice, annotations: AnnotationHandling) {
         self.resolution = resolution
         self.region = region
@@ -27,13 +27,18 @@ public struct FramePreprocessing: Equatable, Sendable {
         self.init(resolution: resolution, region: recorded?.region ?? .none, annotations: recorded?.annotations ?? .keep)
     }
 
-    /// Version 1: the whole frame, centre-cropped, nothing masked.
-    var isWholeFrameCentreCrop: Bool { region == .none && annotations == .keep }
+    /// Version 1, the only preparation of models before regions were read:
+    /// the whole frame, nothing masked.
+    var isVersion1: Bool { region == .none && annotations == .keep }
+
+    /// Without a region, the whole frame's centred square, as version 1 made
+    /// it; a region is letterboxed, so none of it is cut.
+    var fit: FramePlan.Fit { region == .none ? .centreCrop : .letterbox }
 
     /// One line naming every step, versioned.
     public var summary: String {
         let gray = "gray8=dcmtk(window|8-bit|min-max; colour: BT.601 luma)"
-        if isWholeFrameCentreCrop {
+        if isVersion1 {
             return "v1 \(gray) crop=centre-square resize=area-average:\(resolution) scale=[-1,1]"
         }
         let regionStep =
@@ -45,7 +50,8 @@ public struct FramePreprocessing: Equatable, Sendable {
         let annotationStep =
             annotations == .mask
             ? "annotations=mask(cines: steady, brighter than surroundings, filled from neighbours)" : "annotations=keep"
-        return "v2 \(gray) \(regionStep) \(annotationStep) fit=letterbox resize=area-average:\(resolution) scale=[-1,1]"
+        let fitStep = fit == .centreCrop ? "crop=centre-square" : "fit=letterbox"
+        return "v2 \(gray) \(regionStep) \(annotationStep) \(fitStep) resize=area-average:\(resolution) scale=[-1,1]"
     }
 }
 
@@ -95,31 +101,11 @@ public struct FrameDataset: Sendable {
         let done = Atomic<Int>(0)
         let results = Mutex<[Int: InstanceFrames]>([:])
         DispatchQueue.concurrentPerform(iterations: instances.count) { index in
-            let candidate = instances[index]
-            let path = catalog.storage.absolutePath(relative: candidate.storedPath)
-            var frames: [[Float]] = [], failures: [String] = [], prepared: PreparedInstance?
-            do {
-                let file = try DicomFile(path: path)
-                let geometry = file.geometry
-                let preparation = try preprocessing.prepare(file, geometry: geometry)
-                prepared = preparation
-                for frameIndex in 0..<candidate.frames {
-                    do {
-                        let frame = try file.grayFrame(frameIndex)
-                        guard frame.width == geometry.columns, frame.height == geometry.rows else {
-                            throw DicomError("frame \(frameIndex) is \(frame.width)x\(frame.height), not the file's size", path: path)
-                        }
-                        let image = preparation.plan.trainingImage(frame.pixels, frameWidth: frame.width, side: side)
-                        frames.append(image.map { $0 / 127.5 - 1 })
-                    } catch {
-                        failures.append("\(error)")
-                    }
-                    progress(done.add(1, ordering: .relaxed).newValue, totalFrames)
-                }
-            } catch {
-                failures.append("\(error)")
+            let path = catalog.storage.absolutePath(relative: instances[index].storedPath)
+            let decoded = InstanceFrames(path: path, frames: instances[index].frames, preprocessing: preprocessing) {
+                progress(done.add(1, ordering: .relaxed).newValue, totalFrames)
             }
-            results.withLock { $0[index] = InstanceFrames(frames: frames, failures: failures, prepared: prepared) }
+            results.withLock { $0[index] = decoded }
         }
         var values: [Float] = [], frameInstance: [Int] = [], failures: [String] = [], notes: [String] = []
         values.reserveCapacity(totalFrames * side * side)
@@ -133,13 +119,9 @@ public struct FrameDataset: Sendable {
             failures += result.failures
             notes += result.prepared?.notes ?? []
         }
-        let singleFrames = instances.indices.filter { instances[$0].frames == 1 && collected[$0]!.prepared != nil }
-        if preprocessing.annotations == .mask, !singleFrames.isEmpty {
-            let named = singleFrames.prefix(3).map { catalog.storage.absolutePath(relative: instances[$0].storedPath) }
-            notes.append(
-                "burned-in annotations are left as they are in \(singleFrames.count) single-frame instances (masking "
-                    + "needs a cine): \(named.joined(separator: ", "))\(singleFrames.count > 3 ? " and \(singleFrames.count - 3) more" : "")"
-            )
+        if preprocessing.annotations == .mask {
+            let singleFrames = instances.indices.filter { instances[$0].frames == 1 && collected[$0]!.prepared != nil }
+            notes += singleFrameNote(singleFrames.map { catalog.storage.absolutePath(relative: instances[$0].storedPath) })
         }
         var dataset = FrameDataset(
             preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
@@ -182,11 +164,44 @@ public struct FrameDataset: Sendable {
         return tensor
     }
 
-    /// One instance's decoded frames, as the parallel decode collects them.
+    /// One instance's training images, as the parallel decode collects them.
     private struct InstanceFrames {
-        var frames: [[Float]]
-        var failures: [String]
+        var frames: [[Float]] = []
+        /// Why the file or a frame did not decode, naming the file.
+        var failures: [String] = []
         var prepared: PreparedInstance?
+
+        /// Prepares and decodes the `frames` frames of the file at `path`;
+        /// `frameDone` after each frame, decoded or not.
+        init(path: String, frames count: Int, preprocessing: FramePreprocessing, frameDone: () -> Void) {
+            do {
+                let file = try DicomFile(path: path)
+                let preparation = try preprocessing.prepare(file, geometry: file.geometry)
+                prepared = preparation
+                for frameIndex in 0..<count {
+                    do {
+                        let frame = try file.grayFrame(frameIndex)
+                        let image = preparation.plan.trainingImage(frame.pixels, frameWidth: frame.width, side: preprocessing.resolution)
+                        frames.append(image.map { $0 / 127.5 - 1 })
+                    } catch {
+                        failures.append("\(error)")
+                    }
+                    frameDone()
+                }
+            } catch {
+                failures.append("\(error)")
+            }
+        }
+    }
+
+    /// The warning that single frames keep their annotations, naming the first few.
+    private static func singleFrameNote(_ paths: [String]) -> [String] {
+        guard !paths.isEmpty else { return [] }
+        let more = paths.count > 3 ? " and \(paths.count - 3) more" : ""
+        return [
+            "burned-in annotations are left as they are in \(paths.count) single-frame instances (masking needs a cine): "
+                + paths.prefix(3).joined(separator: ", ") + more
+        ]
     }
 
     // MARK: Cache

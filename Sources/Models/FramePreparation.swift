@@ -94,8 +94,11 @@ extension FramePreprocessing {
     /// from the cine, decodes every frame once first. Throws when a
     /// `--region` rectangle does not fit the frame.
     public func prepare(_ file: DicomFile, geometry: FrameGeometry) throws -> PreparedInstance {
+        // The statistics allocate per pixel: the size is checked against the limits first.
+        guard try file.validatePixelData(), geometry.columns > 0, geometry.rows > 0 else {
+            throw DicomError("no pixel data to prepare", path: file.path)
+        }
         let width = geometry.columns, height = geometry.rows, whole = PixelRectangle(wholeFrameOf: width, height: height)
-        let fit: FramePlan.Fit = isWholeFrameCentreCrop ? .centreCrop : .letterbox
         var notes: [String] = []
         var source = RegionSource.wholeFrame, rectangle = whole, outside: [Bool]? = nil
         var statistics: CineStatistics?
@@ -121,6 +124,7 @@ extension FramePreprocessing {
                 {
                     (source, rectangle) = (.estimatedSector, bounds)
                     outside = bounds.crop(sector, frameWidth: width).map { !$0 }
+                    notes.append("\(why): the scan sector found from the frames (\(bounds)) is used: \(file.path)")
                 } else {
                     notes.append("\(why) and no scan sector could be found from the frames: the whole frame is used: \(file.path)")
                 }
@@ -154,8 +158,10 @@ extension FramePreprocessing {
         let frames = file.hasPerFrameUltrasoundRegions ? Array(0..<geometry.frames) : [0]
         var common: PixelRectangle?
         for frame in frames {
-            let regions = file.ultrasoundRegions(frame: frame)
-            if regions.isEmpty { return .absent("no Sequence of Ultrasound Regions") }
+            guard let regions = file.ultrasoundRegions(frame: frame) else {
+                return .absent("over \(UltrasoundRegion.mostItems) ultrasound regions")
+            }
+            if regions.isEmpty { return .absent("no usable Sequence of Ultrasound Regions") }
             let tissue = regions.filter(\.isTissueImage)
             if tissue.isEmpty { return .absent("no 2D tissue region among the \(regions.count) ultrasound regions") }
             let onFrame = tissue.compactMap { region in
@@ -177,7 +183,7 @@ extension FramePreprocessing {
             }
             common = overlap
         }
-        return common.map { .found($0) } ?? .absent("no Sequence of Ultrasound Regions")
+        return common.map { .found($0) } ?? .absent("no usable Sequence of Ultrasound Regions")
     }
 
     /// The statistics of every frame that decodes (one that does not is
@@ -185,9 +191,7 @@ extension FramePreprocessing {
     private static func statistics(of file: DicomFile, geometry: FrameGeometry) -> CineStatistics {
         var statistics = CineStatistics(width: geometry.columns, height: geometry.rows)
         for index in 0..<geometry.frames {
-            if let frame = try? file.grayFrame(index), frame.pixels.count == geometry.columns * geometry.rows {
-                statistics.add(frame.pixels)
-            }
+            if let frame = try? file.grayFrame(index) { statistics.add(frame.pixels) }
         }
         return statistics
     }

@@ -199,7 +199,8 @@ public struct BackboneSummary: Codable, Equatable, Sendable {
 /// be shared.
 public struct TrainingSetSummary: Codable, Equatable, Sendable {
     /// SHA-256 over the preprocessing and the (SOP Instance UID, file SHA-256,
-    /// role) of every instance, in UID order.
+    /// role, and from preparation version 2 region source, rectangle and
+    /// annotation pixels) of every instance, in UID order.
     public var digest: String
     public var preprocessing: String
     public var trainingFrames: Int

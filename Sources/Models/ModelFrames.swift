@@ -40,13 +40,19 @@ public struct ModelFrames: Sendable {
 
 extension TrainingSetSummary {
     /// The digest and counts `model.json` records of a data set and its split
-    /// (no identifiers).
+    /// (no identifiers). From version 2 of the preparation the digest covers
+    /// each instance's region and annotation count too.
     public init(dataset: FrameDataset, split: ValidationSplit) {
         var text = dataset.preprocessing.summary + "\n"
         let framesPerInstance = dataset.framesPerInstance
         for (index, instance) in dataset.instances.enumerated() where framesPerInstance[index] > 0 {
             let role: LineageRole = split.heldOut[index] ? .validation : .training
-            text += "\(instance.sopInstanceUid) \(instance.sha256) \(role.rawValue)\n"
+            text += "\(instance.sopInstanceUid) \(instance.sha256) \(role.rawValue)"
+            // What the preparation did, so that frames prepared differently never pass for the same set.
+            if !dataset.preprocessing.isVersion1, let record = dataset.preparations[index] {
+                text += " \(record.source.rawValue) \(record.rectangle) \(record.annotationPixels.map(String.init) ?? "-")"
+            }
+            text += "\n"
         }
         let sides = split.frames(of: dataset)
         let used = dataset.instances.indices.filter { framesPerInstance[$0] > 0 }

@@ -44,7 +44,7 @@ import Testing
         for entry in reference {
             let path = Samples.path(entry.file)
             #expect(try FileDigest.sha256(path: path) == entry.sha256, "\(entry.file) is not the file the reference was made from")
-            let read = try DicomFile(path: path).ultrasoundRegions(frame: 0).map {
+            let read = try #require(try DicomFile(path: path).ultrasoundRegions(frame: 0)).map {
                 ReferenceFile.Region(
                     spatialFormat: $0.spatialFormat, dataType: $0.dataType, x0: $0.minX0, y0: $0.minY0, x1: $0.maxX1, y1: $0.maxY1)
             }
@@ -98,7 +98,7 @@ import Testing
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let source = Samples.path("deid-data/ultrasounds/ultrasound-multiframe.dcm")
-        let regions = try DicomFile(path: source).ultrasoundRegions(frame: 0)
+        let regions = try #require(try DicomFile(path: source).ultrasoundRegions(frame: 0))
         let tissue = regions.first { $0.isTissueImage }
         let region = try #require(tissue)
         let (frames, width, height) = try TestCine.grayFrames(of: source)
@@ -155,7 +155,7 @@ import Testing
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let source = Samples.path("deid-data/ultrasounds/ultrasound-multiframe.dcm")
-        let declared = try #require(try DicomFile(path: source).ultrasoundRegions(frame: 0).first { $0.isTissueImage })
+        let declared = try #require(try DicomFile(path: source).ultrasoundRegions(frame: 0)?.first { $0.isTissueImage })
         let (frames, width, height) = try TestCine.grayFrames(of: source)
         let path = folder.file("no-regions.dcm")
         try TestCine.write(frames: frames, width: width, height: height, regions: [], to: path)
@@ -167,6 +167,35 @@ import Testing
         #expect(record.source == .estimatedSector)
         #expect(sector.x0 >= declared.minX0 && sector.y0 >= declared.minY0 && sector.x1 <= declared.maxX1 && sector.y1 <= declared.maxY1)
         #expect(Double(sector.area) >= 0.4 * Double((declared.maxX1 - declared.minX0 + 1) * (declared.maxY1 - declared.minY0 + 1)))
+    }
+
+    /// Regions per frame (Per-frame Functional Groups): the part common to
+    /// every frame's tissue region is kept, a larger Doppler region is not.
+    /// A --region rectangle is kept as given; one off the frame skips the
+    /// instance with a warning naming it.
+    @Test func perFrameAndFixedRegions() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let cine = TestCine.speckle(frames: 4, seed: 9)
+        let perFrame = (0..<4).map { frame in
+            [
+                UltrasoundRegion(spatialFormat: 3, dataType: 3, minX0: 0, minY0: 0, maxX1: 199, maxY1: 149),
+                UltrasoundRegion(spatialFormat: 1, dataType: 1, minX0: 20 + frame, minY0: 24, maxX1: 179, maxY1: 139 - frame),
+            ]
+        }
+        let path = folder.file("per-frame.dcm")
+        try TestCine.write(frames: cine.frames, width: cine.width, height: cine.height, regions: [], perFrameRegions: perFrame, to: path)
+        #expect(try DicomFile(path: path).ultrasoundRegions(frame: 2) == perFrame[2])
+        let common = try Self.prepare(path, in: folder)
+        #expect(common.preparations[0]?.source == .ultrasoundRegion && common.preparations[0]?.rectangle == "23,24,179,136")
+
+        let fixed = try Self.prepare(path, in: folder, region: .fixed(PixelRectangle(x0: 30, y0: 30, x1: 100, y1: 90)))
+        #expect(fixed.preparations[0]?.source == .fixedRegion && fixed.preparations[0]?.rectangle == "30,30,100,90")
+        let offFrame = try Self.prepare(path, in: folder, region: .fixed(PixelRectangle(x0: 0, y0: 0, x1: 500, y1: 10)))
+        #expect(offFrame.count == 0 && offFrame.preparations[0] == nil)
+        #expect(offFrame.failures.contains { $0.contains("the --region rectangle 0,0,500,10 does not fit the 200x150 frame") })
+        #expect(
+            RegionChoice(argument: "5,5,4,9") == nil && RegionChoice(argument: "-1,0,3,3") == nil && RegionChoice(argument: "1,2,3") == nil)
     }
 
     /// The seeded cine: speckle that changes every frame, with static text
@@ -201,12 +230,12 @@ import Testing
     }
 
     /// The frames of one file as training prepares them by default.
-    static func prepare(_ path: String, in folder: TemporaryFolder) throws -> FrameDataset {
+    static func prepare(_ path: String, in folder: TemporaryFolder, region: RegionChoice = .auto) throws -> FrameDataset {
         let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog-\(UUID().uuidString)"), create: true)
         let imported = try Importer(catalog: catalog).run(paths: [path])
         #expect(imported.rejections.isEmpty, "\(imported.rejections)")
         let candidates = try catalog.trainingCandidates(modality: "US", filter: QueryFilter(), includeSynthetic: false)
         return try FrameDataset.load(
-            candidates, preprocessing: FramePreprocessing(resolution: 64, region: .auto, annotations: .mask), catalog: catalog)
+            candidates, preprocessing: FramePreprocessing(resolution: 64, region: region, annotations: .mask), catalog: catalog)
     }
 }

@@ -6,9 +6,12 @@ import Imaging
 /// A US Multi-frame file of 8-bit MONOCHROME2 frames written for a test,
 /// with the Sequence of Ultrasound Regions the test gives.
 public enum TestCine {
-    /// Writes `frames` (each `width` x `height` bytes) and `regions` to `path`.
+    /// Writes `frames` (each `width` x `height` bytes) and `regions` to
+    /// `path`; `perFrameRegions[k]`, when given, go into frame k's item of
+    /// the Per-frame Functional Groups Sequence.
     public static func write(
-        frames: [[UInt8]], width: Int, height: Int, regions: [UltrasoundRegion], patientID: String = "TEST-CINE", to path: String
+        frames: [[UInt8]], width: Int, height: Int, regions: [UltrasoundRegion], perFrameRegions: [[UltrasoundRegion]] = [],
+        patientID: String = "TEST-CINE", to path: String
     ) throws {
         let file = DicomFile(newDatasetFor: path)
         let attributes: [(DicomTag, String)] = [
@@ -20,17 +23,26 @@ public enum TestCine {
             (.numberOfFrames, "\(frames.count)"),
         ]
         for (tag, value) in attributes { try file.setString(atPath: DicomPath(tag).description, value) }
-        let sequence = DicomPath(.sequenceOfUltrasoundRegions)
+        try writeRegions(regions, into: file) { DicomPath(.sequenceOfUltrasoundRegions).item($0, $1) }
+        for (frame, frameRegions) in perFrameRegions.enumerated() {
+            try writeRegions(frameRegions, into: file) {
+                DicomPath(.perFrameFunctionalGroupsSequence).item(frame, .sequenceOfUltrasoundRegions).item($0, $1)
+            }
+        }
+        try file.setPixelData(bytes: Array(frames.joined()))
+        try file.save(to: path)
+    }
+
+    /// Each region's attributes at `path(item, tag)`.
+    private static func writeRegions(_ regions: [UltrasoundRegion], into file: DicomFile, path: (Int, DicomTag) -> DicomPath) throws {
         for (item, region) in regions.enumerated() {
             let values: [(DicomTag, Int)] = [
                 (.regionSpatialFormat, region.spatialFormat), (.regionDataType, region.dataType),
                 (.regionLocationMinX0, region.minX0), (.regionLocationMinY0, region.minY0),
                 (.regionLocationMaxX1, region.maxX1), (.regionLocationMaxY1, region.maxY1),
             ]
-            for (tag, value) in values { try file.setString(atPath: sequence.item(item, tag).description, "\(value)") }
+            for (tag, value) in values { try file.setString(atPath: path(item, tag).description, "\(value)") }
         }
-        try file.setPixelData(bytes: Array(frames.joined()))
-        try file.save(to: path)
     }
 
     /// Every frame of `path` as DCMTK decodes it for training (8-bit gray).
