@@ -92,7 +92,8 @@ struct ShowCommand: ParsableCommand {
             resolution: (preset ?? .compact).configuration().resolution, region: preparation.region ?? .auto,
             annotations: preparation.annotations ?? .mask)
         let picture = try PreparedFramePicture(file, frame: frame, preprocessing: preprocessing)
-        for note in picture.prepared.notes { printError("warning: \(note)") }
+        let singleFrame = picture.prepared.annotationsLeftInSingleFrame ? PreparedInstance.singleFrameNote([file.path]) : []
+        for note in picture.prepared.notes + singleFrame { printError("warning: \(note)") }
         return (picture.frame, picture.prepared.record)
     }
 }

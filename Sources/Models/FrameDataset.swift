@@ -119,10 +119,8 @@ public struct FrameDataset: Sendable {
             failures += result.failures
             notes += result.prepared?.notes ?? []
         }
-        if preprocessing.annotations == .mask {
-            let singleFrames = instances.indices.filter { instances[$0].frames == 1 && collected[$0]!.prepared != nil }
-            notes += singleFrameNote(singleFrames.map { catalog.storage.absolutePath(relative: instances[$0].storedPath) })
-        }
+        let singleFrames = instances.indices.filter { collected[$0]!.prepared?.annotationsLeftInSingleFrame == true }
+        notes += PreparedInstance.singleFrameNote(singleFrames.map { catalog.storage.absolutePath(relative: instances[$0].storedPath) })
         var dataset = FrameDataset(
             preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
             values: values, preparations: instances.indices.map { collected[$0]!.prepared?.record },
@@ -192,16 +190,6 @@ public struct FrameDataset: Sendable {
                 failures.append("\(error)")
             }
         }
-    }
-
-    /// The warning that single frames keep their annotations, naming the first few.
-    private static func singleFrameNote(_ paths: [String]) -> [String] {
-        guard !paths.isEmpty else { return [] }
-        let more = paths.count > 3 ? " and \(paths.count - 3) more" : ""
-        return [
-            "burned-in annotations are left as they are in \(paths.count) single-frame instances (masking needs a cine): "
-                + paths.prefix(3).joined(separator: ", ") + more
-        ]
     }
 
     // MARK: Cache

@@ -86,6 +86,21 @@ public struct PreparedInstance: Sendable {
     public let record: InstancePreparation
     /// Why the region fell back or the annotations were left, naming the file.
     public let notes: [String]
+    /// Masking was asked for, but a single frame shows no motion to find
+    /// overlays by: its annotations stay (said once for a whole data set,
+    /// by `singleFrameNote`).
+    public let annotationsLeftInSingleFrame: Bool
+
+    /// The warning that single frames at `paths` keep their annotations, naming the first few.
+    public static func singleFrameNote(_ paths: [String]) -> [String] {
+        guard !paths.isEmpty else { return [] }
+        let instances = paths.count == 1 ? "a single-frame instance" : "\(paths.count) single-frame instances"
+        let more = paths.count > 3 ? " and \(paths.count - 3) more" : ""
+        return [
+            "burned-in annotations are left as they are in \(instances) (masking needs a cine): " + paths.prefix(3).joined(separator: ", ")
+                + more
+        ]
+    }
 }
 
 extension FramePreprocessing {
@@ -142,7 +157,8 @@ extension FramePreprocessing {
         }
         let record = InstancePreparation(source: source, rectangle: rectangle.description, annotationPixels: fill?.count)
         return PreparedInstance(
-            plan: FramePlan(rectangle: rectangle, outside: outside, annotations: fill, fit: fit), record: record, notes: notes)
+            plan: FramePlan(rectangle: rectangle, outside: outside, annotations: fill, fit: fit), record: record, notes: notes,
+            annotationsLeftInSingleFrame: annotations == .mask && geometry.frames < 2)
     }
 
     private enum DeclaredRegion {
