@@ -37,14 +37,9 @@ public struct CineStatistics: Sendable {
     /// The statistics of the pixels inside `rectangle` only.
     public func cropped(to rectangle: PixelRectangle) -> CineStatistics {
         var cropped = CineStatistics(width: rectangle.width, height: rectangle.height)
-        for y in rectangle.y0...rectangle.y1 {
-            let from = y * width + rectangle.x0, to = (y - rectangle.y0) * rectangle.width
-            for x in 0..<rectangle.width {
-                cropped.minimum[to + x] = minimum[from + x]
-                cropped.maximum[to + x] = maximum[from + x]
-                cropped.sum[to + x] = sum[from + x]
-            }
-        }
+        cropped.minimum = rectangle.crop(minimum, frameWidth: width)
+        cropped.maximum = rectangle.crop(maximum, frameWidth: width)
+        cropped.sum = rectangle.crop(sum, frameWidth: width)
         cropped.frames = frames
         return cropped
     }

@@ -44,8 +44,13 @@ public struct PixelRectangle: Equatable, Hashable, Sendable, CustomStringConvert
     /// lies off the frame.
     public func cut(toWidth frameWidth: Int, height frameHeight: Int) -> PixelRectangle? {
         guard x0 <= x1, y0 <= y1 else { return nil }
-        let cut = PixelRectangle(x0: max(x0, 0), y0: max(y0, 0), x1: min(x1, frameWidth - 1), y1: min(y1, frameHeight - 1))
-        return cut.x0 <= cut.x1 && cut.y0 <= cut.y1 ? cut : nil
+        return intersection(PixelRectangle(wholeFrameOf: frameWidth, height: frameHeight))
+    }
+
+    /// The pixels both rectangles cover; nil when they have none in common.
+    public func intersection(_ other: PixelRectangle) -> PixelRectangle? {
+        let common = PixelRectangle(x0: max(x0, other.x0), y0: max(y0, other.y0), x1: min(x1, other.x1), y1: min(y1, other.y1))
+        return common.x0 <= common.x1 && common.y0 <= common.y1 ? common : nil
     }
 
     /// The smallest rectangle around the true pixels of a `width`-wide mask; nil when there are none.

@@ -149,8 +149,9 @@ extension FramePreprocessing {
         if annotations == .mask, geometry.frames >= 2 {
             switch BurnedInAnnotations.detect(cineStatistics().cropped(to: rectangle)) {
             case .found(let mask):
-                fill = MaskFill(
-                    mask: zip(mask, outside ?? mask.map { _ in false }).map { $0 && !$1 }, width: rectangle.width, height: rectangle.height)
+                // Pixels blanked outside the sector need no filling.
+                let inside = outside.map { zip(mask, $0).map { $0 && !$1 } } ?? mask
+                fill = MaskFill(mask: inside, width: rectangle.width, height: rectangle.height)
             case .notDetectable(let why):
                 notes.append("burned-in annotations not masked (\(why)): \(file.path)")
             }
@@ -191,10 +192,7 @@ extension FramePreprocessing {
                 common = largest
                 continue
             }
-            let overlap = PixelRectangle(
-                x0: max(previous.x0, largest.x0), y0: max(previous.y0, largest.y0),
-                x1: min(previous.x1, largest.x1), y1: min(previous.y1, largest.y1))
-            guard overlap.x0 <= overlap.x1, overlap.y0 <= overlap.y1 else {
+            guard let overlap = previous.intersection(largest) else {
                 return .absent("the frames' 2D tissue regions have no part in common")
             }
             common = overlap
