@@ -45,26 +45,56 @@ public struct CineStatistics: Sendable {
     }
 }
 
-/// The scan sector of a cine found from the cine itself: the pixels that
-/// change over its frames (speckle moves; text, scale marks and the black
-/// screen around the fan do not), closed into one shape with its holes
-/// (anechoic areas) filled.
+/// The scan sector of an ultrasound image found from its pixels, closed into
+/// one shape with its holes (anechoic areas) filled. In a cine, the pixels
+/// that change over its frames (speckle moves; text, scale marks and the
+/// black screen around the fan do not). In a single frame, the convex hull of
+/// the largest shape of image content: the screen around the image is black,
+/// the text, scale bar and trace drawn on it stand apart from the image by
+/// black gaps, and a scan (fan or rectangle) is convex, so dark tissue at its
+/// edge (a chamber's blood pool, the deep field) stays in.
 public enum ScanSector {
     /// A pixel whose value moves by this many grey levels over the cine is
     /// imaging; static overlays move by 0 and lossy coding noise by a few.
     public static let changeThreshold = 12
-    /// A sector smaller than this share of the frame is not believed.
+    /// A sector of a cine smaller than this share of the frame is not believed.
     public static let smallestShare = 0.02
+    /// A pixel of a single frame is image content where the mean of the 5 x 5
+    /// square around it reaches this level: speckle does, a black screen and
+    /// its coding noise do not.
+    public static let contentLevel: Float = 8
+    /// The shape found in a single frame must cover this share of it: a
+    /// smaller one may be a block of text on a dark image, not the image.
+    public static let smallestSingleFrameShare = 0.25
+    /// Content narrower than 2 x this + 1 pixels is not part of a single frame's image.
+    public static let openingRadius = 3
 
     /// The sector as a mask over the statistics' frame, or nil when the cine
     /// has fewer than 2 frames or no changing area large enough.
     public static func estimate(_ statistics: CineStatistics) -> [Bool]? {
         guard statistics.frames >= 2 else { return nil }
-        let width = statistics.width, height = statistics.height
-        var changing = (0..<(width * height)).map { statistics.range($0) >= changeThreshold }
-        changing = PixelMask.erode(
-            PixelMask.dilate(changing, width: width, height: height, radius: 2), width: width, height: height, radius: 2)
-        guard let largest = PixelMask.largestComponent(changing, width: width, height: height),
+        let changing = (0..<(statistics.width * statistics.height)).map { statistics.range($0) >= changeThreshold }
+        return largestShape(changing, width: statistics.width, height: statistics.height, smallestShare: smallestShare)
+    }
+
+    /// The image area of a single one-channel frame `width` x `height` as a
+    /// mask over it, or nil when no shape of content is large enough.
+    public static func estimate(singleFrame pixels: [UInt8], width: Int, height: Int) -> [Bool]? {
+        let mean = PixelMask.boxMean(pixels.map(Float.init), width: width, height: height, radius: 2)
+        // Opened first, so that thin lines touching the image (scale ticks, a caliper, a dotted guide) do not stretch its hull.
+        let content = PixelMask.dilate(
+            PixelMask.erode(mean.map { $0 >= contentLevel }, width: width, height: height, radius: openingRadius), width: width,
+            height: height, radius: openingRadius)
+        return largestShape(content, width: width, height: height, smallestShare: smallestSingleFrameShare)
+            .map { PixelMask.convexHull($0, width: width, height: height) }
+    }
+
+    /// `mask` closed (radius 2), its largest component with holes filled,
+    /// or nil when that covers less than `smallestShare` of the frame.
+    private static func largestShape(_ mask: [Bool], width: Int, height: Int, smallestShare: Double) -> [Bool]? {
+        let closed = PixelMask.erode(
+            PixelMask.dilate(mask, width: width, height: height, radius: 2), width: width, height: height, radius: 2)
+        guard let largest = PixelMask.largestComponent(closed, width: width, height: height),
             Double(largest.filter { $0 }.count) >= smallestShare * Double(width * height)
         else { return nil }
         return PixelMask.fillingHoles(largest, width: width, height: height)
@@ -256,6 +286,49 @@ enum PixelMask {
         guard !best.isEmpty else { return nil }
         var out = [Bool](repeating: false, count: mask.count)
         for pixel in best { out[pixel] = true }
+        return out
+    }
+
+    /// The pixels whose centres lie in the convex hull of the centres of
+    /// `mask`'s true pixels (all false when it has none).
+    static func convexHull(_ mask: [Bool], width: Int, height: Int) -> [Bool] {
+        // Each row's outermost pixels carry the hull; Andrew's monotone chain on them.
+        var points: [(x: Int, y: Int)] = []
+        for y in 0..<height {
+            let row = mask[(y * width)..<((y + 1) * width)]
+            guard let first = row.firstIndex(of: true), let last = row.lastIndex(of: true) else { continue }
+            points.append((first - y * width, y))
+            if last != first { points.append((last - y * width, y)) }
+        }
+        points.sort { ($0.x, $0.y) < ($1.x, $1.y) }
+        func cross(_ o: (x: Int, y: Int), _ a: (x: Int, y: Int), _ b: (x: Int, y: Int)) -> Int {
+            (a.x - o.x) * (b.y - o.y) - (a.y - o.y) * (b.x - o.x)
+        }
+        var hull: [(x: Int, y: Int)] = []
+        for pass in [points, points.reversed()] {
+            let start = hull.count
+            for point in pass {
+                while hull.count >= start + 2, cross(hull[hull.count - 2], hull[hull.count - 1], point) <= 0 { hull.removeLast() }
+                hull.append(point)
+            }
+            hull.removeLast()
+        }
+        var out = [Bool](repeating: false, count: mask.count)
+        guard let top = hull.map(\.y).min(), let bottom = hull.map(\.y).max() else { return out }
+        for y in top...bottom {
+            // The hull's extent along row y: where its edges cross the row (a level edge counts with both ends).
+            var left = Double.infinity, right = -Double.infinity
+            for (index, a) in hull.enumerated() {
+                let b = hull[(index + 1) % hull.count]
+                guard min(a.y, b.y) <= y, y <= max(a.y, b.y) else { continue }
+                let xs = a.y == b.y ? [Double(a.x), Double(b.x)] : [Double(a.x) + Double(y - a.y) * Double(b.x - a.x) / Double(b.y - a.y)]
+                left = min(left, xs.min()!)
+                right = max(right, xs.max()!)
+            }
+            // A sliver between two pixel centres covers none of them.
+            let from = Int(left.rounded(.up)), to = Int(right.rounded(.down))
+            if from <= to { for x in from...to { out[y * width + x] = true } }
+        }
         return out
     }
 

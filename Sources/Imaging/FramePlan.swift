@@ -1,5 +1,5 @@
 /// How the frames of one instance become training images: the rectangle
-/// kept, its pixels outside the scan sector set to black, its burned-in
+/// kept, its pixels outside the scan sector or image set to black, its burned-in
 /// annotations filled from their surroundings, and how the result is made
 /// square. Worked out once per instance, applied to each frame.
 public struct FramePlan: Sendable {

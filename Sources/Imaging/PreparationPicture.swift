@@ -1,7 +1,8 @@
 /// A frame beside its training image, for a person to check the preparation
 /// (`show --prepared`). Left: the frame as training decodes it (8-bit gray)
 /// with the kept rectangle outlined in green, the pixels set to black
-/// outside an estimated scan sector tinted blue and the filled annotation
+/// (outside an estimated scan sector, or a single frame's screen around its
+/// image) tinted blue and the filled annotation
 /// pixels in magenta. Right: the training image, enlarged (nearest
 /// neighbour) to the frame's height.
 public enum PreparationPicture {

@@ -17,8 +17,8 @@ struct PreparationOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "mask (in cines, fill static bright overlays such as text and calipers from their surroundings; "
-                + "the default) or keep."))
+            "mask (in cines, fill static bright overlays such as text and calipers from their surroundings; in "
+                + "single frames, set the screen around the image to black; the default) or keep."))
     var annotations: AnnotationHandling?
 
     /// The options given, by name, for commands that refuse them.

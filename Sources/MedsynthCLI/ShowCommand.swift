@@ -15,8 +15,8 @@ struct ShowCommand: ParsableCommand {
 
             --prepared shows what training makes of the frame (see 'medsynth train --help'): \
             left, the frame in gray with the kept region outlined in green, pixels blanked \
-            outside an estimated scan sector in blue and filled burned-in annotations in \
-            magenta; right, the training image at the preset's resolution, enlarged.
+            (outside an estimated scan sector, or a single frame's screen around its image) \
+            in blue and filled burned-in annotations in magenta; right, the training image at the preset's resolution, enlarged.
 
             Examples:
               medsynth show 1.2.840.113619.2.1.1.322987881.621.736170080.681 \\

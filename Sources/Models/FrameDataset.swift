@@ -8,34 +8,50 @@ import Synchronization
 
 /// How catalogued frames become training images. Part of the cache key and
 /// of the training-set digest: a change here makes new cache entries. A
-/// change to a threshold of the preparation (`ScanSector`,
-/// `BurnedInAnnotations`) changes what `summary`'s version 2 means: bump it.
+/// change to what the region and annotation steps do (a threshold of
+/// `ScanSector` or `BurnedInAnnotations`, a new step) is a new `version`, so
+/// that models made before it reload their frames as they were made.
 public struct FramePreprocessing: Equatable, Sendable {
     public var resolution: Int
     public var region: RegionChoice
     public var annotations: AnnotationHandling
+    /// The version of the region and annotation steps (`summary`): 2 masks
+    /// annotations in cines only; 3 also sets the screen around a single
+    /// frame's image to black.
+    public var version: Int
 
-    public init(resolution: Int, region: RegionChoice, annotations: AnnotationHandling) {
+    /// The version new models are prepared with.
+    public static let currentVersion = 3
+
+    public init(resolution: Int, region: RegionChoice, annotations: AnnotationHandling, version: Int = currentVersion) {
         self.resolution = resolution
         self.region = region
         self.annotations = annotations
+        self.version = version
     }
 
     /// The preparation `model.json` records (`training_set.preparation`);
-    /// a model without one predates it and used the whole frame.
+    /// a model without one predates it and used the whole frame, one
+    /// without a version was prepared by version 2.
     public init(resolution: Int, recorded: PreparationSummary?) {
-        self.init(resolution: resolution, region: recorded?.region ?? .none, annotations: recorded?.annotations ?? .keep)
+        self.init(
+            resolution: resolution, region: recorded?.region ?? .none, annotations: recorded?.annotations ?? .keep,
+            version: recorded.map { $0.version ?? 2 } ?? 1)
     }
 
     /// Version 1, the only preparation of models before regions were read:
     /// the whole frame, nothing masked.
     var isVersion1: Bool { region == .none && annotations == .keep }
 
+    /// Masking annotations also blanks the screen around a single frame's image (version 3 on).
+    var blanksSingleFrameScreen: Bool { annotations == .mask && version >= 3 }
+
     /// Without a region, the whole frame's centred square, as version 1 made
     /// it; a region is letterboxed, so none of it is cut.
     var fit: FramePlan.Fit { region == .none ? .centreCrop : .letterbox }
 
-    /// One line naming every step, versioned.
+    /// One line naming every step, versioned. A recorded model's line must
+    /// not change: it is part of its training-set digest.
     public var summary: String {
         let gray = "gray8=dcmtk(window|8-bit|min-max; colour: BT.601 luma)"
         if isVersion1 {
@@ -47,11 +63,14 @@ public struct FramePreprocessing: Equatable, Sendable {
             case .none: "region=whole-frame"
             case .fixed(let rectangle): "region=fixed(\(rectangle))"
             }
+        let singleFrames =
+            blanksSingleFrameScreen ? "; single frames: outside the convex hull of the largest opened shape of content set to 0" : ""
         let annotationStep =
             annotations == .mask
-            ? "annotations=mask(cines: steady, brighter than surroundings, filled from neighbours)" : "annotations=keep"
+            ? "annotations=mask(cines: steady, brighter than surroundings, filled from neighbours\(singleFrames))" : "annotations=keep"
         let fitStep = fit == .centreCrop ? "crop=centre-square" : "fit=letterbox"
-        return "v2 \(gray) \(regionStep) \(annotationStep) \(fitStep) resize=area-average:\(resolution) scale=[-1,1]"
+        let version = max(self.version, 2)
+        return "v\(version) \(gray) \(regionStep) \(annotationStep) \(fitStep) resize=area-average:\(resolution) scale=[-1,1]"
     }
 }
 

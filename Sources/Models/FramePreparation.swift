@@ -47,8 +47,9 @@ public enum RegionChoice: Equatable, Sendable, Codable, CustomStringConvertible 
 
 /// What happens to burned-in annotations inside the region (`train --annotations`).
 public enum AnnotationHandling: String, Codable, Sendable, CaseIterable {
-    /// In cines, static bright overlays are filled from their surroundings;
-    /// single frames are left as they are.
+    /// In cines, static bright overlays are filled from their surroundings.
+    /// In single frames, the screen around the image (its text, scale bar
+    /// and trace) is set to black; overlays on the image itself stay.
     case mask
     case keep
 }
@@ -73,10 +74,14 @@ public struct InstancePreparation: Codable, Equatable, Sendable {
     /// Annotation pixels filled in every frame; nil when none were looked
     /// for (single frame, `--annotations keep`, or a cine too still to tell).
     public var annotationPixels: Int?
+    /// Pixels of a single frame's rectangle outside its image, set to 0;
+    /// nil when not looked for (a cine, `--annotations keep`, version 2) or
+    /// no image shape was found.
+    public var screenPixels: Int?
 
     enum CodingKeys: String, CodingKey {
         case source, rectangle
-        case annotationPixels = "annotation_pixels"
+        case annotationPixels = "annotation_pixels", screenPixels = "screen_pixels"
     }
 }
 
@@ -87,18 +92,19 @@ public struct PreparedInstance: Sendable {
     /// Why the region fell back or the annotations were left, naming the file.
     public let notes: [String]
     /// Masking was asked for, but a single frame shows no motion to find
-    /// overlays by: its annotations stay (said once for a whole data set,
-    /// by `singleFrameNote`).
+    /// overlays by: those on its image stay (said once for a whole data
+    /// set, by `singleFrameNote`).
     public let annotationsLeftInSingleFrame: Bool
 
-    /// The warning that single frames at `paths` keep their annotations, naming the first few.
+    /// The warning that single frames at `paths` keep the annotations on
+    /// their image, naming the first few.
     public static func singleFrameNote(_ paths: [String]) -> [String] {
         guard !paths.isEmpty else { return [] }
         let instances = paths.count == 1 ? "a single-frame instance" : "\(paths.count) single-frame instances"
         let more = paths.count > 3 ? " and \(paths.count - 3) more" : ""
         return [
-            "burned-in annotations are left as they are in \(instances) (masking needs a cine): " + paths.prefix(3).joined(separator: ", ")
-                + more
+            "burned-in annotations on the image are left as they are in \(instances) (masking them needs a cine): "
+                + paths.prefix(3).joined(separator: ", ") + more
         ]
     }
 }
@@ -106,16 +112,14 @@ public struct PreparedInstance: Sendable {
 extension FramePreprocessing {
     /// The plan for the frames of `file` (`frames` of them, `geometry`'s
     /// size). Reads the ultrasound regions and, when a mask must be found
-    /// from the cine, decodes every frame once first. Throws when a
-    /// `--region` rectangle does not fit the frame.
+    /// from the pixels, decodes every frame once first (a single frame's
+    /// image is found in its one frame). Throws when a `--region` rectangle
+    /// does not fit the frame.
     public func prepare(_ file: DicomFile, geometry: FrameGeometry) throws -> PreparedInstance {
         // The statistics allocate per pixel: the size is checked against the limits first.
         guard try file.validatePixelData(), geometry.columns > 0, geometry.rows > 0 else {
             throw DicomError("no pixel data to prepare", path: file.path)
         }
-        let width = geometry.columns, height = geometry.rows, whole = PixelRectangle(wholeFrameOf: width, height: height)
-        var notes: [String] = []
-        var source = RegionSource.wholeFrame, rectangle = whole, outside: [Bool]? = nil
         var statistics: CineStatistics?
         func cineStatistics() -> CineStatistics {
             if let statistics { return statistics }
@@ -123,43 +127,75 @@ extension FramePreprocessing {
             statistics = computed
             return computed
         }
+        var choice = try chooseRegion(file, geometry: geometry, statistics: cineStatistics)
+        var fill: MaskFill?, screenPixels: Int?
+        if annotations == .mask, geometry.frames >= 2 {
+            switch BurnedInAnnotations.detect(cineStatistics().cropped(to: choice.rectangle)) {
+            case .found(let mask):
+                // Pixels blanked outside the sector need no filling.
+                let inside = choice.outside.map { zip(mask, $0).map { $0 && !$1 } } ?? mask
+                fill = MaskFill(mask: inside, width: choice.rectangle.width, height: choice.rectangle.height)
+            case .notDetectable(let why):
+                choice.notes.append("burned-in annotations not masked (\(why)): \(file.path)")
+            }
+        } else if blanksSingleFrameScreen, geometry.frames == 1,
+            // A frame that does not decode is reported when the frames are read for training.
+            let frame = try? file.grayFrame(0)
+        {
+            let pixels = choice.rectangle.crop(frame.pixels, frameWidth: frame.width)
+            if let image = ScanSector.estimate(singleFrame: pixels, width: choice.rectangle.width, height: choice.rectangle.height) {
+                choice.outside = image.map { !$0 }
+                screenPixels = image.filter { !$0 }.count
+            } else {
+                choice.notes.append("no shape of image content found in the single frame: its screen is left as it is: \(file.path)")
+            }
+        }
+        let record = InstancePreparation(
+            source: choice.source, rectangle: choice.rectangle.description, annotationPixels: fill?.count, screenPixels: screenPixels)
+        return PreparedInstance(
+            plan: FramePlan(rectangle: choice.rectangle, outside: choice.outside, annotations: fill, fit: fit), record: record,
+            notes: choice.notes, annotationsLeftInSingleFrame: annotations == .mask && geometry.frames < 2)
+    }
+
+    /// The pixels an instance trains on, before its annotations are masked.
+    private struct ChosenRegion {
+        var source = RegionSource.wholeFrame
+        var rectangle: PixelRectangle
+        /// Over the rectangle: true for the pixels set to 0 (outside an estimated sector or a single frame's image).
+        var outside: [Bool]?
+        var notes: [String] = []
+    }
+
+    /// The rectangle `region` chooses for `file`; `statistics` decodes the
+    /// cine's frames when a sector must be estimated.
+    private func chooseRegion(
+        _ file: DicomFile, geometry: FrameGeometry, statistics: () -> CineStatistics
+    ) throws -> ChosenRegion {
+        let width = geometry.columns, height = geometry.rows
+        var choice = ChosenRegion(rectangle: PixelRectangle(wholeFrameOf: width, height: height))
         switch region {
         case .none: break
         case .fixed(let fixed):
             guard fixed.fits(width: width, height: height) else {
                 throw DicomError("the --region rectangle \(fixed) does not fit the \(width)x\(height) frame", path: file.path)
             }
-            (source, rectangle) = (.fixedRegion, fixed)
+            (choice.source, choice.rectangle) = (.fixedRegion, fixed)
         case .auto:
             switch Self.declaredTissueRegion(of: file, geometry: geometry) {
-            case .found(let declared): (source, rectangle) = (.ultrasoundRegion, declared)
+            case .found(let declared): (choice.source, choice.rectangle) = (.ultrasoundRegion, declared)
             case .absent(let why):
-                if geometry.frames >= 2, let sector = ScanSector.estimate(cineStatistics()),
+                if geometry.frames >= 2, let sector = ScanSector.estimate(statistics()),
                     let bounds = PixelRectangle(boundingTrueOf: sector, width: width)
                 {
-                    (source, rectangle) = (.estimatedSector, bounds)
-                    outside = bounds.crop(sector, frameWidth: width).map { !$0 }
-                    notes.append("\(why): the scan sector found from the frames (\(bounds)) is used: \(file.path)")
+                    (choice.source, choice.rectangle) = (.estimatedSector, bounds)
+                    choice.outside = bounds.crop(sector, frameWidth: width).map { !$0 }
+                    choice.notes.append("\(why): the scan sector found from the frames (\(bounds)) is used: \(file.path)")
                 } else {
-                    notes.append("\(why) and no scan sector could be found from the frames: the whole frame is used: \(file.path)")
+                    choice.notes.append("\(why) and no scan sector could be found from the frames: the whole frame is used: \(file.path)")
                 }
             }
         }
-        var fill: MaskFill?
-        if annotations == .mask, geometry.frames >= 2 {
-            switch BurnedInAnnotations.detect(cineStatistics().cropped(to: rectangle)) {
-            case .found(let mask):
-                // Pixels blanked outside the sector need no filling.
-                let inside = outside.map { zip(mask, $0).map { $0 && !$1 } } ?? mask
-                fill = MaskFill(mask: inside, width: rectangle.width, height: rectangle.height)
-            case .notDetectable(let why):
-                notes.append("burned-in annotations not masked (\(why)): \(file.path)")
-            }
-        }
-        let record = InstancePreparation(source: source, rectangle: rectangle.description, annotationPixels: fill?.count)
-        return PreparedInstance(
-            plan: FramePlan(rectangle: rectangle, outside: outside, annotations: fill, fit: fit), record: record, notes: notes,
-            annotationsLeftInSingleFrame: annotations == .mask && geometry.frames < 2)
+        return choice
     }
 
     private enum DeclaredRegion {
@@ -223,18 +259,26 @@ public struct PreparationSummary: Codable, Equatable, Sendable {
     public var wholeFrameFrames: Int
     /// Frames of cines whose annotations were looked for and filled.
     public var annotationMaskedFrames: Int
+    /// Single frames whose screen around the image was set to black; nil
+    /// when the preparation does not do that.
+    public var screenBlankedFrames: Int?
+    /// `FramePreprocessing.version`; nil in models of version 2, which did not record it.
+    public var version: Int?
 
     /// The counts over the frames of `dataset`.
     public init(dataset: FrameDataset) {
         region = dataset.preprocessing.region
         annotations = dataset.preprocessing.annotations
+        version = dataset.preprocessing.version
         var bySource: [RegionSource: Int] = [:]
-        var masked = 0
+        var masked = 0, screenBlanked = 0
         for instance in dataset.frameInstance {
             guard let record = dataset.preparations[instance] else { continue }
             bySource[record.source, default: 0] += 1
             if record.annotationPixels != nil { masked += 1 }
+            if record.screenPixels != nil { screenBlanked += 1 }
         }
+        screenBlankedFrames = dataset.preprocessing.blanksSingleFrameScreen ? screenBlanked : nil
         ultrasoundRegionFrames = bySource[.ultrasoundRegion] ?? 0
         estimatedSectorFrames = bySource[.estimatedSector] ?? 0
         fixedRegionFrames = bySource[.fixedRegion] ?? 0
@@ -254,7 +298,8 @@ public struct PreparationSummary: Codable, Equatable, Sendable {
         case region, annotations
         case ultrasoundRegionFrames = "ultrasound_region_frames", estimatedSectorFrames = "estimated_sector_frames"
         case fixedRegionFrames = "fixed_region_frames", wholeFrameFrames = "whole_frame_frames"
-        case annotationMaskedFrames = "annotation_masked_frames"
+        case annotationMaskedFrames = "annotation_masked_frames", screenBlankedFrames = "screen_blanked_frames"
+        case version
     }
 }
 

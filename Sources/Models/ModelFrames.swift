@@ -41,7 +41,8 @@ public struct ModelFrames: Sendable {
 extension TrainingSetSummary {
     /// The digest and counts `model.json` records of a data set and its split
     /// (no identifiers). From version 2 of the preparation the digest covers
-    /// each instance's region and annotation count too.
+    /// each instance's region and annotation count too, from version 3 its
+    /// blanked screen.
     public init(dataset: FrameDataset, split: ValidationSplit) {
         var text = dataset.preprocessing.summary + "\n"
         let framesPerInstance = dataset.framesPerInstance
@@ -51,6 +52,7 @@ extension TrainingSetSummary {
             // What the preparation did, so that frames prepared differently never pass for the same set.
             if !dataset.preprocessing.isVersion1, let record = dataset.preparations[index] {
                 text += " \(record.source.rawValue) \(record.rectangle) \(record.annotationPixels.map(String.init) ?? "-")"
+                if dataset.preprocessing.version >= 3 { text += " \(record.screenPixels.map(String.init) ?? "-")" }
             }
             text += "\n"
         }

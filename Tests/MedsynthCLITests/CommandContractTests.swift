@@ -166,7 +166,7 @@ struct CommandContractTests {
         let png = try [UInt8](Data(contentsOf: work.url.appendingPathComponent("p.png")))
         let size = [16, 20].map { offset in png[offset..<(offset + 4)].reduce(0) { $0 << 8 | Int($1) } }
         #expect(size == [1408, 600])
-        // A single frame: its annotations stay, and show says so as train does.
+        // A single frame: the annotations on its image stay, and show says so as train does.
         let instances = try Medsynth.run(["query", "instances", "--catalog", fixture.catalog, "--json"])
         let rows = try JSONSerialization.jsonObject(with: Data(instances.standardOutput.utf8)) as? [[String: Any]] ?? []
         let single = try #require(rows.first { $0["frames"] as? Int == 1 }?["sop_instance_uid"] as? String)
@@ -174,7 +174,7 @@ struct CommandContractTests {
             ["show", "--catalog", fixture.catalog, single, "--prepared", "--png", "s.png"], currentDirectory: work.url)
         #expect(
             singleRun.status == 0
-                && singleRun.standardError.contains("burned-in annotations are left as they are in a single-frame instance"))
+                && singleRun.standardError.contains("burned-in annotations on the image are left as they are in a single-frame instance"))
     }
 
     @Test("bench --json from outside the repository: the sample is found from the executable")

@@ -149,6 +149,55 @@ import Testing
         #expect(warning.contains("lie outside") && warning.hasSuffix(".dcm"))
     }
 
+    /// A single frame, the breast image of the corpus, whose stated tissue
+    /// region takes in the scanner's text column: the screen around the
+    /// image is set to black and the image is kept as it is. Version 2 of the
+    /// preparation (models made before version 3) leaves the frame whole.
+    @Test func singleFrameScreenIsBlanked() throws {
+        let file = try DicomFile(path: Samples.path("deid-data/ultrasounds/GREYSCALE_IMAGE.dcm"))
+        let gray = try file.grayFrame(0)
+        let prepared = try FramePreprocessing(resolution: 64, region: .auto, annotations: .mask).prepare(file, geometry: file.geometry)
+        let rectangle = prepared.plan.rectangle
+        #expect(rectangle == PixelRectangle(x0: 14, y0: 38, x1: 1010, y1: 758))
+        let original = rectangle.crop(gray.pixels, frameWidth: gray.width)
+        let pixels = prepared.plan.preparedPixels(gray.pixels, frameWidth: gray.width)
+        func indices(x: ClosedRange<Int>, y: ClosedRange<Int>) -> [Int] {
+            y.flatMap { row in x.map { (row - rectangle.y0) * rectangle.width + $0 - rectangle.x0 } }
+        }
+        // The text column left of the image ("L12-5 36Hz RS 2D ..."), and speckle in the image's lower middle.
+        let column = indices(x: 14...100, y: 50...250), speckle = indices(x: 300...700, y: 500...650)
+        let brightBefore = column.filter { original[$0] > 100 }.count, brightAfter = column.filter { pixels[$0] > 0 }.count
+        print(
+            "breast image: \(prepared.record.screenPixels ?? 0) screen pixels blanked; text column: \(brightBefore) bright pixels before, \(brightAfter) lit after"
+        )
+        #expect(brightBefore > 200 && brightAfter == 0)
+        #expect(speckle.allSatisfy { pixels[$0] == original[$0] })
+        #expect(prepared.annotationsLeftInSingleFrame)
+
+        let version2 = try FramePreprocessing(resolution: 64, region: .auto, annotations: .mask, version: 2).prepare(
+            file, geometry: file.geometry)
+        #expect(version2.plan.outside == nil && version2.record.screenPixels == nil)
+    }
+
+    /// A model.json written before version 3 records no version: its frames
+    /// are prepared by version 2, under the same summary line (and so the
+    /// same training-set digest) as when it was made.
+    @Test func recordedPreparationWithoutVersionIsVersion2() throws {
+        let json = """
+            {"region": "auto", "annotations": "mask", "ultrasound_region_frames": 3, "estimated_sector_frames": 0,
+             "fixed_region_frames": 0, "whole_frame_frames": 0, "annotation_masked_frames": 3}
+            """
+        let recorded = try JSONDecoder().decode(PreparationSummary.self, from: Data(json.utf8))
+        let preprocessing = FramePreprocessing(resolution: 64, recorded: recorded)
+        #expect(preprocessing.version == 2)
+        #expect(
+            preprocessing.summary
+                == "v2 gray8=dcmtk(window|8-bit|min-max; colour: BT.601 luma) region=auto(largest 2D tissue region of (0018,6011), "
+                + "else cine sector estimate, else whole frame) annotations=mask(cines: steady, brighter than surroundings, "
+                + "filled from neighbours) fit=letterbox resize=area-average:64 scale=[-1,1]")
+        #expect(FramePreprocessing(resolution: 64, region: .auto, annotations: .mask).summary.hasPrefix("v3 "))
+    }
+
     /// The real echo cine without its regions: the estimated scan sector lies
     /// inside the tissue region the file states and fills most of it.
     @Test func scanSectorOfARealCineWithoutRegions() throws {
