@@ -114,6 +114,36 @@ long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const cha
     return result;
 }
 
+struct member_names {
+    char *buffer;
+    size_t capacity, used, needed;
+    int count;
+};
+
+static herr_t append_member(hid_t group, const char *name, const H5L_info_t *info, void *context) {
+    (void)group;
+    (void)info;
+    struct member_names *names = context;
+    /* Newline-separated: the separator goes before every name but the first. */
+    if (names->count++ > 0) append_string("", 0, 0, names->buffer, names->capacity, &names->used, &names->needed);
+    append_string(name, strlen(name), 1, names->buffer, names->capacity, &names->used, &names->needed);
+    /* A group of over 16 MB of names is not a weights file: stop. */
+    return names->needed > MS_H5_MAX_ATTRIBUTE_BYTES ? 1 : 0;
+}
+
+long ms_h5_group_members(ms_h5_file *file, const char *group_path, char *buffer, size_t capacity) {
+    if (strcmp(group_path, "/") != 0 && H5Lexists(file->id, group_path, H5P_DEFAULT) <= 0) return -1;
+    /* Fails on a dataset as on a missing path. */
+    hid_t group = H5Gopen2(file->id, group_path, H5P_DEFAULT);
+    if (group < 0) return -1;
+    struct member_names names = {buffer, capacity, 0, 0, 0};
+    hsize_t index = 0;
+    herr_t status = H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &index, append_member, &names);
+    H5Gclose(group);
+    if (capacity > 0) buffer[names.used < capacity ? names.used : capacity - 1] = '\0';
+    return status < 0 ? -1 : (long)names.needed;
+}
+
 int ms_h5_dataset_shape(ms_h5_file *file, const char *path, long long *dims, int max_rank) {
     if (H5Lexists(file->id, path, H5P_DEFAULT) <= 0) return -1;
     hid_t dataset = H5Dopen2(file->id, path, H5P_DEFAULT);

@@ -24,10 +24,11 @@ extension Backbone {
         store.count + store.buffers.reduce(0) { $0 + $1.tensor.count }
     }
 
-    /// Loads the weights of a Keras 2 weights-only HDF5 file; an error names
-    /// every weight that is missing or of the wrong shape.
+    /// Loads the weights of a Keras weights-only HDF5 file (either layout);
+    /// an error names every weight that is missing or of the wrong shape.
     public func loadKerasWeights(_ file: KerasWeightFile, rename: (String) -> String = { $0 }) throws {
-        try loadEngineArrays(file.engineArrays(rename: rename), source: file.path)
+        try loadEngineArrays(
+            file.engineArrays(rename: rename, expectedShape: { [store] in store.parameter(named: $0)?.shape }), source: file.path)
     }
 
     /// Loads weights under the engine's names; one the backbone lacks is an error too.

@@ -9,13 +9,17 @@ import Engine
 ///
 /// With `augmentation`, every batch D sees (real and generated, in both
 /// steps) is augmented with fresh parameters, and G's gradient flows back
-/// through the augmentation.
+/// through the augmentation. With `average`, the moving average of G's
+/// weights follows each G step.
 public final class TrainingStep {
     public let generator: Generator
     public let discriminator: any DiscriminatorNetwork
     public let generatorOptimizer: Adam
     public let discriminatorOptimizer: Adam
     public var augmentation: DiffAugment?
+    public var average: GeneratorAverage?
+    /// The generator samples come from: the average when there is one.
+    public var servedGenerator: Generator { average?.generator ?? generator }
     private var logitGradient: Tensor?
 
     /// Both networks get Adam with these settings (defaults: the architecture page's).
@@ -57,6 +61,8 @@ public final class TrainingStep {
         let imageGradient = discriminator.backward(logitGradient!, parameterGradients: false)
         generator.backward(augmentation?.backward(imageGradient) ?? imageGradient)
         generatorOptimizer.update()
+        let batchSize = latents.shape[0]
+        average?.update(from: generator, batchSize: batchSize, imagesBefore: (generatorOptimizer.step - 1) * batchSize)
         return (realLoss + generatedLoss, generatorLoss)
     }
 }

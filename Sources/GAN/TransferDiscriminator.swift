@@ -49,7 +49,7 @@ public enum BackboneKind: String, CaseIterable, Sendable, Codable {
             return backbone
         }
         let file = try KerasWeightFile(path: path)
-        let names = try file.layerNames()
+        let names = file.layerNames
         let backbone: Backbone
         switch self {
         case .xception:
@@ -135,7 +135,7 @@ extension MobileNetV2 {
     /// The width multiplier of a MobileNetV2 weight file, from the width of
     /// its last projection (112, 160, 240, 320, 416, 448 for alpha 0.35 ... 1.4).
     public static func alpha(of file: KerasWeightFile) throws -> Float {
-        let kernel = try file.array(layer: "block_16_project", weight: "block_16_project/kernel:0")
+        let kernel = try file.array(layer: "block_16_project", kind: "kernel")
         guard kernel.shape.count == 4, let alpha = alpha(lastProjectionWidth: kernel.shape[3]) else {
             throw TensorFileError(
                 "block_16_project has \(kernel.shape.last ?? 0) filters, which no Keras MobileNetV2 width multiplier gives",

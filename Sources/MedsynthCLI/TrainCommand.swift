@@ -29,8 +29,8 @@ struct TrainCommand: ParsableCommand {
             ends at once. --resume continues exactly where the model stopped: the same seed, \
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
-            define the model (preset, discriminator, batch, rate, seed, augmentation, split, region, \
-            annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            define the model (preset, discriminator, batch, rate, seed, augmentation, weight average, \
+            split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every and --backbone-weights (the same file, moved) can.
 
             Examples:
@@ -65,7 +65,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Keras weights of the backbone: the *_notop.h5 file of Keras Applications (docs/transfer.md).",
+            "Keras weights of the backbone: the *_notop.h5 file of Keras Applications, or a .weights.h5 or "
+                + "whole-model .h5 file Keras 3 wrote (docs/transfer.md).",
             valueName: "file"))
     var backboneWeights: String?
 
@@ -87,6 +88,14 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "diffaugment (translation, cutout, brightness, contrast on every batch D sees; the default) or none.")
     var augment: Augmentation?
+
+    @Option(
+        help: ArgumentHelp(
+            "Keep a moving average of the generator's weights with this half-life in images (10000 in ADA at batch 32; "
+                + "at most 5% of the images seen so far); the grids, synthesize and evaluate then use the average "
+                + "(docs/training.md). Default: no average.",
+            valueName: "images"))
+    var emaHalfLife: Int?
 
     @Option(help: "Train only on this patient (Patient ID).")
     var patient: String?
@@ -133,6 +142,7 @@ struct TrainCommand: ParsableCommand {
         guard let modality, !modality.isEmpty else { throw ValidationError("Give --modality (for example US), or --resume MODEL.") }
         if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (BatchNorm needs two images).") }
         if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
+        if let emaHalfLife, emaHalfLife < 1 { throw ValidationError("--ema-half-life must be at least 1 image.") }
         if let validationFraction, !(0..<0.9).contains(validationFraction) {
             throw ValidationError("--validation-fraction must be in [0, 0.9).")
         }
@@ -153,7 +163,7 @@ struct TrainCommand: ParsableCommand {
             ("--modality", modality != nil), ("--name", name != nil), ("--patient", patient != nil), ("--study", study != nil),
             ("--series", series != nil), ("--include-synthetic", includeSynthetic), ("--preset", preset != nil),
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
-            ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil),
+            ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ema-half-life", emaHalfLife != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
         ]
         let given = fixed.filter(\.1).map(\.0) + preparation.given
@@ -255,6 +265,7 @@ struct TrainCommand: ParsableCommand {
         request.learningRate = lr ?? request.learningRate
         request.seed = seed ?? request.seed
         request.augmentation = augment ?? request.augmentation
+        request.emaHalfLifeImages = emaHalfLife
         request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
         request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps

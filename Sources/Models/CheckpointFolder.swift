@@ -4,12 +4,16 @@ import GAN
 
 /// A checkpoint folder: `model.json`, `generator.safetensors`, and where saved
 /// `discriminator.safetensors` and `optimizer.safetensors` (the Adam moments
-/// of both networks). Tensor names and layouts are the architecture page's.
+/// of both networks). With a weight average (`GeneratorAverage`),
+/// `generator.safetensors` holds the average, which samples are made with,
+/// and `generator_training.safetensors` the generator that trains. Tensor
+/// names and layouts are the architecture page's.
 public enum CheckpointFolder {
     public static let modelFile = "model.json"
     public static let generatorFile = "generator.safetensors"
     public static let discriminatorFile = "discriminator.safetensors"
     public static let optimizerFile = "optimizer.safetensors"
+    public static let trainingGeneratorFile = "generator_training.safetensors"
 
     /// Marks a new checkpoint as complete: its files wait under `.next` names.
     public static let commitMarker = "checkpoint.commit"
@@ -67,8 +71,9 @@ public enum CheckpointFolder {
     }
 
     /// The files of a checkpoint, each with a function that encodes it:
-    /// the generator, and with `training` the discriminator and both Adam
-    /// states; `model.json` last.
+    /// the generator that makes samples, and with `training` the
+    /// discriminator, both Adam states and, with an average, the generator
+    /// that trains; `model.json` last.
     static func checkpointFiles(_ description: ModelDescription, generator: Generator, training: TrainingStep?)
         -> [(name: String, bytes: () throws -> Data)]
     {
@@ -89,6 +94,10 @@ public enum CheckpointFolder {
         if let training {
             files.append((discriminatorFile, { try SafeTensors.encode(training.discriminator.store.namedArrays(), metadata: metadata) }))
             files.append((optimizerFile, { try optimizerState(training) }))
+            if training.average != nil {
+                files.append(
+                    (trainingGeneratorFile, { try SafeTensors.encode(training.generator.store.namedArrays(), metadata: metadata) }))
+            }
         }
         files.append(
             (
@@ -123,7 +132,7 @@ public enum CheckpointFolder {
     /// it, removes them. Call it holding the model's lock (training does,
     /// before it reads the folder); harmless on a folder never interrupted.
     public static func recover(folder: URL) throws {
-        let names = [generatorFile, discriminatorFile, optimizerFile, modelFile]
+        let names = [generatorFile, discriminatorFile, optimizerFile, trainingGeneratorFile, modelFile]
         let path = { (name: String) in folder.appendingPathComponent(name).path }
         let committed = FileManager.default.fileExists(atPath: path(commitMarker))
         for name in names where FileManager.default.fileExists(atPath: path(name + pendingSuffix)) {
@@ -177,11 +186,19 @@ public enum CheckpointFolder {
     }
 
     /// Loads the discriminator and the optimiser state of a folder written
-    /// with a training step into `training` (whose generator is loaded too).
+    /// with a training step into `training` (whose generator is loaded too,
+    /// and its average when it has one).
     public static func restore(_ training: TrainingStep, from folder: URL) throws {
         let generatorPath = folder.appendingPathComponent(generatorFile).path
         let generatorTensors = try SafeTensors.read(path: generatorPath)
-        try training.generator.store.load(generatorTensors.tensors, source: generatorPath)
+        try training.servedGenerator.store.load(generatorTensors.tensors, source: generatorPath)
+        var steps = [generatorTensors.metadata["step"]]
+        if training.average != nil {
+            let trainingPath = folder.appendingPathComponent(trainingGeneratorFile).path
+            let trainingTensors = try SafeTensors.read(path: trainingPath)
+            try training.generator.store.load(trainingTensors.tensors, source: trainingPath)
+            steps.append(trainingTensors.metadata["step"])
+        }
         let discriminatorPath = folder.appendingPathComponent(discriminatorFile).path
         let discriminatorTensors = try SafeTensors.read(path: discriminatorPath)
         try training.discriminator.store.load(discriminatorTensors.tensors, source: discriminatorPath)
@@ -199,8 +216,8 @@ public enum CheckpointFolder {
             optimizer.restore(step: step)
         }
         // Files written by `write` name their step; all must agree.
-        let steps = [generatorTensors.metadata["step"], discriminatorTensors.metadata["step"], state.metadata["generator_step"]]
-        if steps[0] != nil || steps[1] != nil, Set(steps).count != 1 {
+        steps += [discriminatorTensors.metadata["step"], state.metadata["generator_step"]]
+        if steps.dropLast().contains(where: { $0 != nil }), Set(steps).count != 1 {
             throw TensorFileError(
                 "the checkpoint's files are from different steps (\(steps.map { $0 ?? "?" }.joined(separator: ", "))); "
                     + "it was cut short while being written", path: folder.path)

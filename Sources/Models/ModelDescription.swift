@@ -148,10 +148,13 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     /// A sample grid every this many epochs (and at the end of every run).
     public var gridEveryEpochs: Int
     public var checkpointEverySteps: Int
+    /// The half-life in images of the generator's weight average
+    /// (`GeneratorAverage`); nil when there is none (and in models made before it).
+    public var emaHalfLifeImages: Int?
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
-        gridEveryEpochs: Int, checkpointEverySteps: Int
+        gridEveryEpochs: Int, checkpointEverySteps: Int, emaHalfLifeImages: Int? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -160,12 +163,14 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         self.stepsPerEpoch = stepsPerEpoch
         self.gridEveryEpochs = gridEveryEpochs
         self.checkpointEverySteps = checkpointEverySteps
+        self.emaHalfLifeImages = emaHalfLifeImages
     }
 
     enum CodingKeys: String, CodingKey {
         case beta1, beta2, epsilon, augment, threads
         case batchSize = "batch_size", learningRate = "learning_rate", stepsPerEpoch = "steps_per_epoch"
         case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
+        case emaHalfLifeImages = "ema_half_life_images"
     }
 }
 

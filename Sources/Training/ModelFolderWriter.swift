@@ -19,7 +19,7 @@ public struct ModelFolderWriter {
     /// Writes the checkpoint, then the loss log and its plot; returns the
     /// SHA-256 of the generator file written, which the registry records.
     func writeCheckpoint(_ description: ModelDescription, training: TrainingStep, losses: [LossRecord]) throws -> String {
-        try CheckpointFolder.write(description, generator: training.generator, training: training, to: folder)
+        try CheckpointFolder.write(description, generator: training.servedGenerator, training: training, to: folder)
         try LossRecord.write(losses, to: folder.appendingPathComponent(Self.lossesFile))
         if losses.count >= 2 {
             try LossPlot(

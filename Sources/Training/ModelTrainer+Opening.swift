@@ -29,7 +29,8 @@ extension ModelTrainer {
         let hyperparameters = Hyperparameters(
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
             threads: request.threads, stepsPerEpoch: max(1, summary.trainingFrames / request.batchSize),
-            gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps)
+            gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps,
+            emaHalfLifeImages: request.emaHalfLifeImages)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
@@ -212,6 +213,7 @@ extension ModelTrainer {
             beta1: Float(hyperparameters.beta1), beta2: Float(hyperparameters.beta2),
             epsilon: Float(hyperparameters.epsilon))
         if hyperparameters.augment == .diffaugment { training.augmentation = DiffAugment(seed: 0) }
+        if let halfLife = hyperparameters.emaHalfLifeImages { training.average = GeneratorAverage(of: generator, halfLifeImages: halfLife) }
         return training
     }
 }

@@ -168,8 +168,8 @@ public final class ModelTrainer {
         try catalog.updateModel(model)
     }
 
-    /// `samples/step-NNNNNN.png`: the generator (inference mode) on the
-    /// fixed latent batch, 8 x 8.
+    /// `samples/step-NNNNNN.png`: the generator (inference mode; its weight
+    /// average when there is one) on the fixed latent batch, 8 x 8.
     func writeSampleGrid() throws {
         try files.writeSampleGrid(generateFixedSamples(), count: Self.gridSize, step: step)
     }
@@ -200,7 +200,7 @@ public final class ModelTrainer {
             let batch = Tensor(
                 shape: [chunk, latentDimension],
                 values: Array(latents[(start * latentDimension)..<((start + chunk) * latentDimension)]))
-            images += training.generator.forward(batch, training: false).values
+            images += training.servedGenerator.forward(batch, training: false).values
         }
         return images
     }

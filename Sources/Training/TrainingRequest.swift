@@ -25,6 +25,9 @@ public struct TrainingRequest: Sendable {
     /// annotations inside it (docs/training.md, "Frame preparation").
     public var region: RegionChoice = .auto
     public var annotations: AnnotationHandling = .mask
+    /// The half-life in images of the generator's weight average, which
+    /// then makes the samples (`GeneratorAverage`); nil: no average.
+    public var emaHalfLifeImages: Int?
 
     public init(modality: String) { self.modality = modality }
 }
@@ -32,7 +35,7 @@ public struct TrainingRequest: Sendable {
 /// The discriminator a new model trains with.
 public enum DiscriminatorChoice: Sendable, Equatable {
     case dcgan
-    /// The paper's: `backbone` frozen with the weights of a Keras 2 file (`*_notop.h5`), a Linear head trained.
+    /// The paper's: `backbone` frozen with the weights of a Keras file (`*_notop.h5`, or Keras 3's), a Linear head trained.
     case transfer(BackboneKind, weights: String)
 
     public var kind: DiscriminatorKind {

@@ -160,14 +160,18 @@ struct BackboneTests {
             "xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: block.forward, backward: block.backward)
     }
 
-    @Test("a file Keras wrote with Xception's kinds of layers maps to the engine's names and layouts")
-    func separableResidualFromKeras() throws {
-        let weights = try #require(Bundle.module.url(forResource: "separable_residual", withExtension: "h5", subdirectory: "Fixtures"))
+    @Test(
+        "a file Keras wrote with Xception's kinds of layers maps to the engine's names and layouts (Keras 2, and Keras 3's .weights.h5)",
+        arguments: [("separable_residual", "h5", "_4"), ("separable_residual_keras3", "weights.h5", "")])
+    func separableResidualFromKeras(name: String, fileExtension: String, unnamedSuffix: String) throws {
+        let weights = try #require(Bundle.module.url(forResource: name, withExtension: fileExtension, subdirectory: "Fixtures"))
         let io = try #require(
             Bundle.module.url(forResource: "separable_residual_io", withExtension: "safetensors", subdirectory: "Fixtures"))
         let file = try KerasWeightFile(path: weights.path)
-        let names = try file.layerNames()
-        #expect(names.contains("conv2d_4") && names.contains("batch_normalization_4"), "Keras numbered the unnamed layers: \(names)")
+        let names = file.layerNames
+        #expect(
+            names.contains("conv2d\(unnamedSuffix)") && names.contains("batch_normalization\(unnamedSuffix)"),
+            "Keras numbered the unnamed layers: \(names)")
         let arrays = try file.engineArrays(rename: Xception.kerasRename(layerNames: names))
         let expected = try SafeTensors.read(path: io.path).tensors
         #expect(Set(arrays.keys) == Set(expected.keys))
@@ -176,13 +180,33 @@ struct BackboneTests {
         }
     }
 
+    @Test("files Keras 3 wrote, in its .weights.h5 layout and as a whole model in .h5, give the Keras 2 file's weights")
+    func keras3Files() throws {
+        let keras2 = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
+        let expected = try BackboneKind.mobilenetv2.load(weights: keras2.path).store.namedArrays()
+        for (name, fileExtension) in [("mobilenetv2_035_keras3", "weights.h5"), ("mobilenetv2_035_keras3_model", "h5")] {
+            let url = try #require(Bundle.module.url(forResource: name, withExtension: fileExtension, subdirectory: "Fixtures"))
+            // Through the transfer discriminator's loader: the width multiplier is read from the file too.
+            let loaded = try BackboneKind.mobilenetv2.load(weights: url.path).store.namedArrays()
+            let differing = zip(loaded, expected).filter {
+                $0.0.name != $0.1.name || $0.0.array.shape != $0.1.array.shape || $0.0.array.values != $0.1.array.values
+            }.map(\.0.name)
+            print("\(name).\(fileExtension): \(loaded.count) arrays, \(differing.count) differ from the Keras 2 file's")
+            #expect(loaded.count == expected.count && differing.isEmpty, "\(differing.prefix(5))")
+        }
+        let neither = try #require(Bundle.module.url(forResource: "not_keras", withExtension: "h5", subdirectory: "Fixtures"))
+        #expect { try KerasWeightFile(path: neither.path) } throws: {
+            "\($0)".contains("neither a layer_names attribute (Keras 2) nor a layers group") && "\($0)".contains("not_keras.h5")
+        }
+    }
+
     @Test("name lists longer than the first buffer keep every name, fixed- or variable-length")
     func longNameLists() throws {
         let file = try KerasWeightFile(
             path: try #require(Bundle.module.url(forResource: "long_names", withExtension: "h5", subdirectory: "Fixtures")).path)
-        let layers = try file.layerNames()
+        let layers = file.layerNames
         #expect(layers.count == 400 && layers.first == "layer_with_a_long_name_000" && layers.last == "layer_with_a_long_name_399")
-        let weights = file.weightNames(layer: "many")
+        let weights = file.weightNames(group: "/many")
         #expect(weights.count == 400 && weights.last == "many/weight_399:0")
     }
 
@@ -250,7 +274,7 @@ struct BackboneTests {
         #expect { try KerasWeightFile(path: weights.path, valueLimit: 400_000).engineArrays() } throws: {
             "\($0)".contains("takes the file's weights past the 400000 values it may hold")
         }
-        #expect { try KerasWeightFile(path: oversized.path).array(layer: "Conv2", weight: "Conv2/kernel:0") } throws: {
+        #expect { try KerasWeightFile(path: oversized.path).array(at: "/Conv2/Conv2/kernel:0") } throws: {
             "\($0)".contains("/Conv2/Conv2/kernel:0 has more than 8 dimensions")
         }
     }

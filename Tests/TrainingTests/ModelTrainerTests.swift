@@ -96,6 +96,38 @@ struct ModelTrainerTests {
                 == (try FileDigest.sha256(path: single.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)))
     }
 
+    @Test("with a weight average, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's")
+    func averageResumesExactly() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        func request(_ name: String) -> TrainingRequest {
+            var request = fixture.request(name: name)
+            request.checkpointEverySteps = 3
+            request.emaHalfLifeImages = 100
+            return request
+        }
+        do {
+            let first = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
+            #expect(try first.train(.steps(5)) == .finished)
+        }
+        let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
+        #expect(resumed.training.average?.halfLifeImages == 100)
+        #expect(try resumed.train(.steps(5)) == .finished)
+        let single = try ModelTrainer.create(request("b"), catalog: fixture.catalog)
+        #expect(try single.train(.steps(10)) == .finished)
+        for file in Self.checkpointFiles + [CheckpointFolder.trainingGeneratorFile, "samples/step-000010.png"] {
+            #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resuming")
+        }
+        // generator.safetensors (what synthesize and evaluate load) is the average, not the generator that trains.
+        #expect(
+            try fixture.bytes(single, CheckpointFolder.generatorFile) != fixture.bytes(single, CheckpointFolder.trainingGeneratorFile))
+        let served = try CheckpointFolder.loadGenerator(from: single.folder)
+        let average = try #require(single.training.average).generator
+        #expect((0..<served.store.count).allSatisfy { served.store.values[$0] == average.store.values[$0] })
+        let description = try CheckpointFolder.readDescription(folder: single.folder)
+        #expect(description.training?.hyperparameters.emaHalfLifeImages == 100)
+    }
+
     @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped; resuming finishes the plan")
     func stopWritesCheckpoint() throws {
         let fixture = try TrainingFixture()

@@ -1,6 +1,7 @@
 /// A small C API over libhdf5, enough to read the weights-only HDF5 files
-/// Keras wrote before Keras 3 (`layer_names` and `weight_names` string
-/// attributes, float datasets), without HDF5's macros reaching Swift.
+/// Keras writes (`layer_names` and `weight_names` string attributes before
+/// Keras 3, a group per layer in Keras 3's `.weights.h5`; float datasets),
+/// without HDF5's macros reaching Swift.
 #ifndef MEDSYNTH_HDF5_H
 #define MEDSYNTH_HDF5_H
 
@@ -23,6 +24,11 @@ void ms_h5_close(ms_h5_file *file);
 /// `capacity`), -1 when the object or attribute is absent, -2 when it is not
 /// a string attribute.
 long ms_h5_string_attribute(ms_h5_file *file, const char *object_path, const char *name, char *buffer, size_t capacity);
+
+/// The names of the members of the group at `group_path`, in name order,
+/// joined by '\n' into `buffer`. Returns the length needed (call again with
+/// more room when it exceeds `capacity`), -1 when there is no such group.
+long ms_h5_group_members(ms_h5_file *file, const char *group_path, char *buffer, size_t capacity);
 
 /// The rank of the dataset at `path` and its dimensions in `dims` (at most
 /// `max_rank`); -1 when absent or not a dataset, -2 when its rank exceeds
