@@ -9,8 +9,8 @@ import Engine
 ///
 /// With `augmentation`, every batch D sees (real and generated, in both
 /// steps) is augmented with fresh parameters, and G's gradient flows back
-/// through the augmentation. With `average`, the moving average of G's
-/// weights follows each G step.
+/// through the augmentation. With `lecam`, D's loss has LeCam's term. With
+/// `average`, the moving average of G's weights follows each G step.
 public final class TrainingStep {
     public let generator: Generator
     public let discriminator: any DiscriminatorNetwork
@@ -18,6 +18,7 @@ public final class TrainingStep {
     public let discriminatorOptimizer: Adam
     public var augmentation: DiffAugment?
     public var average: GeneratorAverage?
+    public var lecam: LeCamRegularizer?
     /// The generator samples come from: the average when there is one.
     public var servedGenerator: Generator { average?.generator ?? generator }
     private var logitGradient: Tensor?
@@ -44,13 +45,16 @@ public final class TrainingStep {
         func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
 
         discriminator.store.zeroGradients()
-        let realLoss = BinaryCrossEntropy.withLogits(
-            discriminator.forward(seenByDiscriminator(real), training: true), target: 1,
-            gradient: &logitGradient)
+        let realLogits = discriminator.forward(seenByDiscriminator(real), training: true)
+        let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
+        // The logits' storage is reused by the next pass: LeCam takes what it needs now.
+        let realMean = realLogits.values.reduce(0, +) / Float(realLogits.count)
+        lecam?.addTerm(logits: realLogits, real: true, into: logitGradient!)
         discriminator.accumulateParameterGradients(logitGradient!)
-        let generatedLoss = BinaryCrossEntropy.withLogits(
-            discriminator.forward(seenByDiscriminator(generated), training: true),
-            target: 0, gradient: &logitGradient)
+        let generatedLogits = discriminator.forward(seenByDiscriminator(generated), training: true)
+        let generatedLoss = BinaryCrossEntropy.withLogits(generatedLogits, target: 0, gradient: &logitGradient)
+        lecam?.addTerm(logits: generatedLogits, real: false, into: logitGradient!)
+        lecam?.update(realMean: realMean, generatedMean: generatedLogits.values.reduce(0, +) / Float(generatedLogits.count))
         discriminator.accumulateParameterGradients(logitGradient!)
         discriminatorOptimizer.update()
 

@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
             define the model (preset, discriminator, batch, rate, seed, augmentation, weight average, \
-            split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            LeCam, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every and --backbone-weights (the same file, moved) can.
 
             Examples:
@@ -97,6 +97,14 @@ struct TrainCommand: ParsableCommand {
             valueName: "images"))
     var emaHalfLife: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Add LeCam's regularisation to the discriminator's loss with this weight (0.01 to 0.3 in the paper): "
+                + "its logits on real images are held near the running mean of those on generated ones "
+                + "(docs/training.md). Default: none.",
+            valueName: "weight"))
+    var lecam: Double?
+
     @Option(help: "Train only on this patient (Patient ID).")
     var patient: String?
 
@@ -143,6 +151,7 @@ struct TrainCommand: ParsableCommand {
         if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (BatchNorm needs two images).") }
         if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
         if let emaHalfLife, emaHalfLife < 1 { throw ValidationError("--ema-half-life must be at least 1 image.") }
+        if let lecam, !(lecam > 0 && lecam <= 10) { throw ValidationError("--lecam must be above 0 and at most 10.") }
         if let validationFraction, !(0..<0.9).contains(validationFraction) {
             throw ValidationError("--validation-fraction must be in [0, 0.9).")
         }
@@ -164,6 +173,7 @@ struct TrainCommand: ParsableCommand {
             ("--series", series != nil), ("--include-synthetic", includeSynthetic), ("--preset", preset != nil),
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
             ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ema-half-life", emaHalfLife != nil),
+            ("--lecam", lecam != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
         ]
         let given = fixed.filter(\.1).map(\.0) + preparation.given
@@ -266,6 +276,7 @@ struct TrainCommand: ParsableCommand {
         request.seed = seed ?? request.seed
         request.augmentation = augment ?? request.augmentation
         request.emaHalfLifeImages = emaHalfLife
+        request.lecamWeight = lecam
         request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
         request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps

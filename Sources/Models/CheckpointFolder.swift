@@ -111,7 +111,8 @@ public enum CheckpointFolder {
         return files
     }
 
-    /// `optimizer.safetensors`: both Adam states (moments and steps).
+    /// `optimizer.safetensors`: both Adam states (moments and steps), and
+    /// LeCam's anchors when set (as text that reads back to the same floats).
     static func optimizerState(_ training: TrainingStep) throws -> Data {
         func moments(_ name: String, _ optimizer: Adam) -> [(name: String, array: NamedArray)] {
             [
@@ -120,11 +121,14 @@ public enum CheckpointFolder {
             ]
         }
         let state = moments("generator", training.generatorOptimizer) + moments("discriminator", training.discriminatorOptimizer)
-        let steps = [
+        var metadata = [
             "generator_step": String(training.generatorOptimizer.step),
             "discriminator_step": String(training.discriminatorOptimizer.step),
         ]
-        return try SafeTensors.encode(state, metadata: steps)
+        if let anchors = training.lecam?.anchors {
+            (metadata["lecam_real_anchor"], metadata["lecam_generated_anchor"]) = ("\(anchors.real)", "\(anchors.generated)")
+        }
+        return try SafeTensors.encode(state, metadata: metadata)
     }
 
     /// Completes or discards a checkpoint write that a kill interrupted: with
@@ -214,6 +218,11 @@ public enum CheckpointFolder {
             first.values.withUnsafeBufferPointer { optimizer.firstMoment.data.update(from: $0.baseAddress!, count: first.values.count) }
             second.values.withUnsafeBufferPointer { optimizer.secondMoment.data.update(from: $0.baseAddress!, count: second.values.count) }
             optimizer.restore(step: step)
+        }
+        if let lecam = training.lecam, let real = state.metadata["lecam_real_anchor"].flatMap(Float.init),
+            let generated = state.metadata["lecam_generated_anchor"].flatMap(Float.init)
+        {
+            lecam.restore(anchors: (real, generated))
         }
         // Files written by `write` name their step; all must agree.
         steps += [discriminatorTensors.metadata["step"], state.metadata["generator_step"]]

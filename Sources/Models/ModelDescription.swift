@@ -151,10 +151,12 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     /// The half-life in images of the generator's weight average
     /// (`GeneratorAverage`); nil when there is none (and in models made before it).
     public var emaHalfLifeImages: Int?
+    /// The weight of LeCam's term in D's loss (`LeCamRegularizer`); nil when none.
+    public var lecamWeight: Double?
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
-        gridEveryEpochs: Int, checkpointEverySteps: Int, emaHalfLifeImages: Int? = nil
+        gridEveryEpochs: Int, checkpointEverySteps: Int, emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -164,13 +166,14 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         self.gridEveryEpochs = gridEveryEpochs
         self.checkpointEverySteps = checkpointEverySteps
         self.emaHalfLifeImages = emaHalfLifeImages
+        self.lecamWeight = lecamWeight
     }
 
     enum CodingKeys: String, CodingKey {
         case beta1, beta2, epsilon, augment, threads
         case batchSize = "batch_size", learningRate = "learning_rate", stepsPerEpoch = "steps_per_epoch"
         case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
-        case emaHalfLifeImages = "ema_half_life_images"
+        case emaHalfLifeImages = "ema_half_life_images", lecamWeight = "lecam_weight"
     }
 }
 

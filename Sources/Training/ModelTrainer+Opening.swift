@@ -30,7 +30,7 @@ extension ModelTrainer {
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
             threads: request.threads, stepsPerEpoch: max(1, summary.trainingFrames / request.batchSize),
             gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps,
-            emaHalfLifeImages: request.emaHalfLifeImages)
+            emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
@@ -213,6 +213,7 @@ extension ModelTrainer {
             beta1: Float(hyperparameters.beta1), beta2: Float(hyperparameters.beta2),
             epsilon: Float(hyperparameters.epsilon))
         if hyperparameters.augment == .diffaugment { training.augmentation = DiffAugment(seed: 0) }
+        if let weight = hyperparameters.lecamWeight { training.lecam = LeCamRegularizer(weight: Float(weight)) }
         if let halfLife = hyperparameters.emaHalfLifeImages { training.average = GeneratorAverage(of: generator, halfLifeImages: halfLife) }
         return training
     }

@@ -28,6 +28,8 @@ public struct TrainingRequest: Sendable {
     /// The half-life in images of the generator's weight average, which
     /// then makes the samples (`GeneratorAverage`); nil: no average.
     public var emaHalfLifeImages: Int?
+    /// The weight of LeCam's regularisation in D's loss; nil: none.
+    public var lecamWeight: Double?
 
     public init(modality: String) { self.modality = modality }
 }

@@ -96,14 +96,17 @@ struct ModelTrainerTests {
                 == (try FileDigest.sha256(path: single.folder.appendingPathComponent(CheckpointFolder.generatorFile).path)))
     }
 
-    @Test("with a weight average, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's")
-    func averageResumesExactly() throws {
+    @Test(
+        "with a weight average and LeCam, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
+    )
+    func averageAndLeCamResumeExactly() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
         func request(_ name: String) -> TrainingRequest {
             var request = fixture.request(name: name)
             request.checkpointEverySteps = 3
             request.emaHalfLifeImages = 100
+            request.lecamWeight = 0.3
             return request
         }
         do {
@@ -111,7 +114,7 @@ struct ModelTrainerTests {
             #expect(try first.train(.steps(5)) == .finished)
         }
         let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
-        #expect(resumed.training.average?.halfLifeImages == 100)
+        #expect(resumed.training.average?.halfLifeImages == 100 && resumed.training.lecam?.anchors != nil)
         #expect(try resumed.train(.steps(5)) == .finished)
         let single = try ModelTrainer.create(request("b"), catalog: fixture.catalog)
         #expect(try single.train(.steps(10)) == .finished)
@@ -126,6 +129,7 @@ struct ModelTrainerTests {
         #expect((0..<served.store.count).allSatisfy { served.store.values[$0] == average.store.values[$0] })
         let description = try CheckpointFolder.readDescription(folder: single.folder)
         #expect(description.training?.hyperparameters.emaHalfLifeImages == 100)
+        #expect(description.training?.hyperparameters.lecamWeight == 0.3)
     }
 
     @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped; resuming finishes the plan")
