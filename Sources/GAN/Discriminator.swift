@@ -3,7 +3,9 @@ import Engine
 /// The `dcgan` discriminator of the architecture page: four blocks of Conv
 /// 4x4 stride 2 pad 1 (widths 64, 128, 256, 512), BatchNorm on all but the
 /// first, LeakyReLU(0.2) after each; flatten channel-major; Linear -> 1 logit.
-/// Input [N, channels, R, R], output [N, 1].
+/// With `minibatchStandardDeviation`, the batch's standard deviation is
+/// appended as a 513th feature map before the Linear layer (Karras et al.
+/// 2018; `MinibatchStandardDeviation`). Input [N, channels, R, R], output [N, 1].
 public final class Discriminator {
     public let resolution: Int
     public let store = ParameterStore()
@@ -13,7 +15,9 @@ public final class Discriminator {
     public static let widths = [64, 128, 256, 512]
 
     /// `negativeSlope` is the LeakyReLUs' slope for negative inputs (0.2 on the architecture page).
-    public init(resolution: Int, channels: Int = 1, negativeSlope: Float = 0.2, seed: UInt64) {
+    public init(
+        resolution: Int, channels: Int = 1, negativeSlope: Float = 0.2, minibatchStandardDeviation: Bool = false, seed: UInt64
+    ) {
         precondition(
             resolution % 16 == 0 && resolution >= 16, "the dcgan discriminator needs a resolution divisible by 16, got \(resolution)")
         self.resolution = resolution
@@ -29,9 +33,10 @@ public final class Discriminator {
             layers.append(LeakyReLU(slope: negativeSlope))
             inChannels = width
         }
+        if minibatchStandardDeviation { layers.append(MinibatchStandardDeviation()) }
         body = Sequential(layers)
-        let side = resolution / 16
-        fc = Linear("fc", store: store, initializer: initializer, inFeatures: 512 * side * side, outFeatures: 1)
+        let side = resolution / 16, maps = 512 + (minibatchStandardDeviation ? 1 : 0)
+        fc = Linear("fc", store: store, initializer: initializer, inFeatures: maps * side * side, outFeatures: 1)
         store.seal()
     }
 

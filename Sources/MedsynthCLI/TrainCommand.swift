@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
             define the model (preset, discriminator, batch, rate, seed, augmentation, weight average, \
-            LeCam, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            LeCam, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every and --backbone-weights (the same file, moved) can.
 
             Examples:
@@ -105,6 +105,13 @@ struct TrainCommand: ParsableCommand {
             valueName: "weight"))
     var lecam: Double?
 
+    @Flag(
+        help: ArgumentHelp(
+            "Give the dcgan discriminator a minibatch standard deviation layer: the batch's spread as an extra feature "
+                + "map before its last layer, so that it sees a generator that makes the same image again "
+                + "(docs/training.md)."))
+    var minibatchStd = false
+
     @Option(help: "Train only on this patient (Patient ID).")
     var patient: String?
 
@@ -158,6 +165,9 @@ struct TrainCommand: ParsableCommand {
         if discriminator == .transfer, backbone == nil || backboneWeights == nil {
             throw ValidationError("--discriminator transfer needs --backbone xception|mobilenetv2 and --backbone-weights FILE.")
         }
+        if discriminator == .transfer, minibatchStd {
+            throw ValidationError("--minibatch-std goes with the dcgan discriminator, not transfer.")
+        }
         if discriminator != .transfer, backbone != nil || backboneWeights != nil {
             throw ValidationError("--backbone and --backbone-weights go with --discriminator transfer.")
         }
@@ -173,7 +183,7 @@ struct TrainCommand: ParsableCommand {
             ("--series", series != nil), ("--include-synthetic", includeSynthetic), ("--preset", preset != nil),
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
             ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ema-half-life", emaHalfLife != nil),
-            ("--lecam", lecam != nil),
+            ("--lecam", lecam != nil), ("--minibatch-std", minibatchStd),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
         ]
         let given = fixed.filter(\.1).map(\.0) + preparation.given
@@ -277,6 +287,7 @@ struct TrainCommand: ParsableCommand {
         request.augmentation = augment ?? request.augmentation
         request.emaHalfLifeImages = emaHalfLife
         request.lecamWeight = lecam
+        request.minibatchStandardDeviation = minibatchStd
         request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
         request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps

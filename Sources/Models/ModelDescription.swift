@@ -153,10 +153,14 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     public var emaHalfLifeImages: Int?
     /// The weight of LeCam's term in D's loss (`LeCamRegularizer`); nil when none.
     public var lecamWeight: Double?
+    /// True when the `dcgan` discriminator has the minibatch standard
+    /// deviation layer; nil in models without it.
+    public var minibatchStandardDeviation: Bool?
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
-        gridEveryEpochs: Int, checkpointEverySteps: Int, emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil
+        gridEveryEpochs: Int, checkpointEverySteps: Int, emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil,
+        minibatchStandardDeviation: Bool? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -167,6 +171,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         self.checkpointEverySteps = checkpointEverySteps
         self.emaHalfLifeImages = emaHalfLifeImages
         self.lecamWeight = lecamWeight
+        self.minibatchStandardDeviation = minibatchStandardDeviation
     }
 
     enum CodingKeys: String, CodingKey {
@@ -174,6 +179,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case batchSize = "batch_size", learningRate = "learning_rate", stepsPerEpoch = "steps_per_epoch"
         case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
         case emaHalfLifeImages = "ema_half_life_images", lecamWeight = "lecam_weight"
+        case minibatchStandardDeviation = "minibatch_std"
     }
 }
 

@@ -30,7 +30,8 @@ extension ModelTrainer {
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
             threads: request.threads, stepsPerEpoch: max(1, summary.trainingFrames / request.batchSize),
             gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps,
-            emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight)
+            emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight,
+            minibatchStandardDeviation: request.minibatchStandardDeviation ? true : nil)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
@@ -206,7 +207,10 @@ extension ModelTrainer {
         let discriminator: any DiscriminatorNetwork =
             backbone.map {
                 TransferDiscriminator(backbone: $0, resolution: configuration.resolution, seed: discriminatorSeed)
-            } ?? Discriminator(resolution: configuration.resolution, channels: configuration.channels, seed: discriminatorSeed)
+            }
+            ?? Discriminator(
+                resolution: configuration.resolution, channels: configuration.channels,
+                minibatchStandardDeviation: record.hyperparameters.minibatchStandardDeviation == true, seed: discriminatorSeed)
         let hyperparameters = record.hyperparameters
         let training = TrainingStep(
             generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),

@@ -30,6 +30,8 @@ public struct TrainingRequest: Sendable {
     public var emaHalfLifeImages: Int?
     /// The weight of LeCam's regularisation in D's loss; nil: none.
     public var lecamWeight: Double?
+    /// The `dcgan` discriminator gets the minibatch standard deviation layer.
+    public var minibatchStandardDeviation = false
 
     public init(modality: String) { self.modality = modality }
 }

@@ -129,7 +129,7 @@ struct GradientCheckTests {
         }
     }
 
-    @Test("Linear, BatchNorm2d, activations, upsampling")
+    @Test("Linear, BatchNorm2d, activations, upsampling, minibatch standard deviation")
     func others() {
         layerCheck("linear", [3, 6]) { Linear("l", store: $0, initializer: $1, inFeatures: 6, outFeatures: 4) }
         layerCheck("batchnorm", [3, 2, 3, 3]) { store, _ in BatchNorm2d("b", store: store, channels: 2) }
@@ -137,6 +137,7 @@ struct GradientCheckTests {
         layerCheck("tanh", [2, 2, 3, 3]) { _, _ in Tanh() }
         layerCheck("sigmoid", [2, 2, 3, 3]) { _, _ in Sigmoid() }
         layerCheck("upsample", [2, 2, 3, 3]) { _, _ in Upsample2x() }
+        layerCheck("minibatch standard deviation", [3, 2, 2, 2]) { _, _ in MinibatchStandardDeviation() }
     }
 
     @Test("backbone layers: depthwise convolutions, max pooling, zero padding, global average, ReLU6")

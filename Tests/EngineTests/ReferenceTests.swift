@@ -131,7 +131,9 @@ struct ReferenceTests {
         fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", "batchnorm inference")
     }
 
-    @Test("activations and upsampling", arguments: ["leaky_relu", "relu", "tanh", "sigmoid", "upsample2x"])
+    @Test(
+        "activations, upsampling and the minibatch standard deviation",
+        arguments: ["leaky_relu", "relu", "tanh", "sigmoid", "upsample2x", "minibatch_stddev"])
     func elementwise(name: String) throws {
         let fixture = try OpCase(name)
         let layer: Layer =
@@ -140,6 +142,7 @@ struct ReferenceTests {
             case "relu": ReLU()
             case "tanh": Tanh()
             case "sigmoid": Sigmoid()
+            case "minibatch_stddev": MinibatchStandardDeviation()
             default: Upsample2x()
             }
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", name)

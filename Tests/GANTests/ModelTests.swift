@@ -75,9 +75,11 @@ struct ModelTests {
     }
 
     /// A smooth slope, for the reason given above the generator's check.
-    @Test("whole discriminator: finite differences, input gradient included")
-    func discriminatorGradients() {
-        let discriminator = Discriminator(resolution: 16, negativeSlope: 1, seed: 3)
+    @Test("whole discriminator: finite differences, input gradient included (with and without minibatch std)", arguments: [false, true])
+    func discriminatorGradients(minibatchStandardDeviation: Bool) {
+        let discriminator = Discriminator(
+            resolution: 16, negativeSlope: 1, minibatchStandardDeviation: minibatchStandardDeviation, seed: 3)
+        #expect(discriminator.store.parameter(named: "fc.weight")?.shape == [1, (minibatchStandardDeviation ? 513 : 512)])
         var random = EngineRandom(seed: 6)
         let images = Tensor(shape: [3, 1, 16, 16], values: (0..<768).map { _ in random.uniform(-1, 1) })
         let weights = Tensor(shape: [3, 1], values: [0.7, -0.4, 1.1])

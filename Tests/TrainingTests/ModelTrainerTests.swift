@@ -97,7 +97,7 @@ struct ModelTrainerTests {
     }
 
     @Test(
-        "with a weight average and LeCam, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
+        "with a weight average, LeCam and minibatch std, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
     )
     func averageAndLeCamResumeExactly() throws {
         let fixture = try TrainingFixture()
@@ -107,6 +107,7 @@ struct ModelTrainerTests {
             request.checkpointEverySteps = 3
             request.emaHalfLifeImages = 100
             request.lecamWeight = 0.3
+            request.minibatchStandardDeviation = true
             return request
         }
         do {
@@ -130,6 +131,7 @@ struct ModelTrainerTests {
         let description = try CheckpointFolder.readDescription(folder: single.folder)
         #expect(description.training?.hyperparameters.emaHalfLifeImages == 100)
         #expect(description.training?.hyperparameters.lecamWeight == 0.3)
+        #expect(description.training?.hyperparameters.minibatchStandardDeviation == true)
     }
 
     @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped; resuming finishes the plan")

@@ -218,6 +218,21 @@ def backbone_layers():
     save("relu6", x=x, y=np.clip(x, 0, 6), dy=dy, dx=np.where((x > 0) & (x < 6), dy, 0))
 
 
+def minibatch_stddev():
+    """Karras et al. 2018: x, then a map of the mean over (c, h, w) of the batch's standard deviation."""
+    seeded("minibatch_stddev")
+    x = rng.normal(size=(3, 2, 2, 3))
+    n = x.shape[0]
+    mean = x.mean(axis=0)
+    std = np.sqrt(((x - mean) ** 2).mean(axis=0) + 1e-8)
+    s = std.mean()
+    y = np.concatenate([x, np.full((n, 1, 2, 3), s)], axis=1)
+    dy = rng.normal(size=y.shape)
+    ds = dy[:, 2].sum()
+    dx = dy[:, :2] + ds * (x - mean) / (std * n * std.size)
+    save("minibatch_stddev", x=x, y=y, dy=dy, dx=dx)
+
+
 def ops():
     conv_case("conv3x3_pad1", 2, 3, 6, 4, 3, 1, 1)
     conv_case("conv1x1", 2, 5, 4, 6, 1, 1, 0)
@@ -269,6 +284,8 @@ def ops():
     up = x.repeat(2, axis=2).repeat(2, axis=3)
     dyu = rng.normal(size=up.shape)
     save("upsample2x", x=x, y=up, dy=dyu, dx=dyu.reshape(2, 3, 4, 2, 4, 2).sum(axis=(3, 5)))
+
+    minibatch_stddev()
 
     seeded("bce")
     logits = rng.normal(size=(6, 1)) * 3
