@@ -24,8 +24,8 @@ public final class MinibatchStandardDeviation: Layer {
         precondition(n >= 2, "the minibatch standard deviation needs at least 2 images")
         input = x
         let features = c * h * w
-        mean = [Float](repeating: 0, count: features)
-        deviation = [Float](repeating: 0, count: features)
+        // Every entry is written below: the buffers are only reallocated when the feature count changes.
+        if mean.count != features { (mean, deviation) = ([Float](repeating: 0, count: features), [Float](repeating: 0, count: features)) }
         for feature in 0..<features {
             var sum: Float = 0
             for image in 0..<n { sum += x.data[image * features + feature] }

@@ -88,16 +88,14 @@ public enum CheckpointFolder {
             "resolution": String(described.resolution), "channels": String(described.channels),
         ]
         if let training { metadata["step"] = String(training.generatorOptimizer.step) }
-        var files: [(name: String, bytes: () throws -> Data)] = [
-            (generatorFile, { try SafeTensors.encode(generator.store.namedArrays(), metadata: metadata) })
-        ]
+        func weights(_ store: ParameterStore) -> () throws -> Data {
+            { try SafeTensors.encode(store.namedArrays(), metadata: metadata) }
+        }
+        var files: [(name: String, bytes: () throws -> Data)] = [(generatorFile, weights(generator.store))]
         if let training {
-            files.append((discriminatorFile, { try SafeTensors.encode(training.discriminator.store.namedArrays(), metadata: metadata) }))
+            files.append((discriminatorFile, weights(training.discriminator.store)))
             files.append((optimizerFile, { try optimizerState(training) }))
-            if training.average != nil {
-                files.append(
-                    (trainingGeneratorFile, { try SafeTensors.encode(training.generator.store.namedArrays(), metadata: metadata) }))
-            }
+            if training.average != nil { files.append((trainingGeneratorFile, weights(training.generator.store))) }
         }
         files.append(
             (
@@ -193,19 +191,16 @@ public enum CheckpointFolder {
     /// with a training step into `training` (whose generator is loaded too,
     /// and its average when it has one).
     public static func restore(_ training: TrainingStep, from folder: URL) throws {
-        let generatorPath = folder.appendingPathComponent(generatorFile).path
-        let generatorTensors = try SafeTensors.read(path: generatorPath)
-        try training.servedGenerator.store.load(generatorTensors.tensors, source: generatorPath)
-        var steps = [generatorTensors.metadata["step"]]
-        if training.average != nil {
-            let trainingPath = folder.appendingPathComponent(trainingGeneratorFile).path
-            let trainingTensors = try SafeTensors.read(path: trainingPath)
-            try training.generator.store.load(trainingTensors.tensors, source: trainingPath)
-            steps.append(trainingTensors.metadata["step"])
+        /// Loads `store` from the file `name`; returns the step the file names.
+        func load(_ store: ParameterStore, from name: String) throws -> String? {
+            let path = folder.appendingPathComponent(name).path
+            let file = try SafeTensors.read(path: path)
+            try store.load(file.tensors, source: path)
+            return file.metadata["step"]
         }
-        let discriminatorPath = folder.appendingPathComponent(discriminatorFile).path
-        let discriminatorTensors = try SafeTensors.read(path: discriminatorPath)
-        try training.discriminator.store.load(discriminatorTensors.tensors, source: discriminatorPath)
+        var steps = [try load(training.servedGenerator.store, from: generatorFile)]
+        if training.average != nil { steps.append(try load(training.generator.store, from: trainingGeneratorFile)) }
+        steps.append(try load(training.discriminator.store, from: discriminatorFile))
         let optimizerPath = folder.appendingPathComponent(optimizerFile).path
         let state = try SafeTensors.read(path: optimizerPath)
         for (name, optimizer) in [("generator", training.generatorOptimizer), ("discriminator", training.discriminatorOptimizer)] {
@@ -225,7 +220,7 @@ public enum CheckpointFolder {
             lecam.restore(anchors: (real, generated))
         }
         // Files written by `write` name their step; all must agree.
-        steps += [discriminatorTensors.metadata["step"], state.metadata["generator_step"]]
+        steps.append(state.metadata["generator_step"])
         if steps.dropLast().contains(where: { $0 != nil }), Set(steps).count != 1 {
             throw TensorFileError(
                 "the checkpoint's files are from different steps (\(steps.map { $0 ?? "?" }.joined(separator: ", "))); "

@@ -69,7 +69,6 @@ public struct FramePreprocessing: Equatable, Sendable {
             annotations == .mask
             ? "annotations=mask(cines: steady, brighter than surroundings, filled from neighbours\(singleFrames))" : "annotations=keep"
         let fitStep = fit == .centreCrop ? "crop=centre-square" : "fit=letterbox"
-        let version = max(self.version, 2)
         return "v\(version) \(gray) \(regionStep) \(annotationStep) \(fitStep) resize=area-average:\(resolution) scale=[-1,1]"
     }
 }
