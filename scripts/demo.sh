@@ -33,8 +33,10 @@ echo
 "$medsynth" stats --catalog "$catalog"
 echo
 epochs="${DEMO_TRAIN_EPOCHS:-30}"
-echo "train: $medsynth train --catalog $catalog --modality US --epochs $epochs --grid-every 10 --json"
-"$medsynth" train --catalog "$catalog" --modality US --epochs "$epochs" --grid-every 10 --json >"$results/train.json"
+# The evaluation train ends with is left to 'evaluate' below, which also writes the report page.
+echo "train: $medsynth train --catalog $catalog --modality US --epochs $epochs --grid-every 10 --no-evaluate --json"
+"$medsynth" train --catalog "$catalog" --modality US --epochs "$epochs" --grid-every 10 --no-evaluate --json \
+  >"$results/train.json"
 model_name="$(json_key "$results/train.json" name)"
 model_folder="$(json_key "$results/train.json" folder)"
 echo

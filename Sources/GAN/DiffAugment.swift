@@ -13,19 +13,29 @@ import Engine
 /// generated batches in both steps, the discriminator never sees an
 /// unaugmented image, so it cannot memorise a small training set, while the
 /// generator still learns the unaugmented distribution (the augmentation is
-/// differentiable, so G's gradient flows through it). Input and output
-/// [N, C, H, W] in [-1, 1] (the output may leave that range, as the paper's
-/// implementation does).
+/// differentiable, so G's gradient flows through it).
+///
+/// With `probability` below 1 (adaptive augmentation, `AdaptiveAugmentation`),
+/// each image gets each of the three transforms (colour, translation,
+/// cutout) only with that probability, as ADA applies its transforms.
+///
+/// Input and output [N, C, H, W] in [-1, 1] (the output may leave that
+/// range, as the paper's implementation does).
 public final class DiffAugment {
     /// The parameter source of the next `forward`; set it before each use
     /// for reproducible augmentations.
     public var random: EngineRandom
     public let translationRatio: Float = 0.125
     public let cutoutRatio: Float = 0.5
+    /// The chance that an image gets each transform: 1 for the fixed
+    /// policy (every transform on every image; no draws for it, so the
+    /// parameters are those of the fixed policy), below 1 for ADA.
+    public var probability: Float = 1
     private var brightness: [Float] = []
     private var contrast: [Float] = []
     private var shiftRows: [Int] = [], shiftColumns: [Int] = []
     private var cutoutRow: [Int] = [], cutoutColumn: [Int] = []
+    private var cutoutApplies: [Bool] = []
     /// The cutout square's sides for the image size of the last `forward`.
     private var cutoutHeight = 0, cutoutWidth = 0
     private var output: Tensor?
@@ -92,14 +102,16 @@ public final class DiffAugment {
     @inline(__always)
     private func sourceIndex(sample: Int, row: Int, column: Int, height: Int, width: Int) -> Int? {
         let cutRow = row - cutoutRow[sample] + cutoutHeight / 2, cutColumn = column - cutoutColumn[sample] + cutoutWidth / 2
-        if cutRow >= 0, cutRow < cutoutHeight, cutColumn >= 0, cutColumn < cutoutWidth { return nil }
+        if cutoutApplies[sample], cutRow >= 0, cutRow < cutoutHeight, cutColumn >= 0, cutColumn < cutoutWidth { return nil }
         let sourceRow = row + shiftRows[sample], sourceColumn = column + shiftColumns[sample]
         guard sourceRow >= 0, sourceRow < height, sourceColumn >= 0, sourceColumn < width else { return nil }
         return sourceRow * width + sourceColumn
     }
 
     /// Draws each image's parameters, in a fixed order, as the reference
-    /// implementation's ranges define them.
+    /// implementation's ranges define them; below probability 1, then
+    /// draws per image whether each transform applies, and undoes those
+    /// that do not.
     private func drawParameters(count: Int, height: Int, width: Int) {
         let maxShiftRows = Int(Float(height) * translationRatio + 0.5), maxShiftColumns = Int(Float(width) * translationRatio + 0.5)
         cutoutHeight = Int(Float(height) * cutoutRatio + 0.5)
@@ -117,6 +129,13 @@ public final class DiffAugment {
             shiftColumns.append(integer(in: -maxShiftColumns...maxShiftColumns))
             cutoutRow.append(integer(in: 0...(height - cutoutHeight % 2)))
             cutoutColumn.append(integer(in: 0...(width - cutoutWidth % 2)))
+        }
+        cutoutApplies = Array(repeating: true, count: count)
+        guard probability < 1 else { return }
+        for sample in 0..<count {
+            if random.uniform() >= probability { (brightness[sample], contrast[sample]) = (0, 1) }
+            if random.uniform() >= probability { (shiftRows[sample], shiftColumns[sample]) = (0, 0) }
+            cutoutApplies[sample] = random.uniform() < probability
         }
     }
 

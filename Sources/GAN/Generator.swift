@@ -9,16 +9,37 @@ public struct GeneratorConfiguration: Equatable, Sendable {
     public var channels: Int
     /// Slope of the LeakyReLUs for negative inputs: 0.2 on the architecture page.
     public var negativeSlope: Float
+    /// How branches b and c of each level double the resolution.
+    public var upsampling: Upsampling
 
-    public init(latentDimension: Int, baseChannels: Int, levels: [Int], channels: Int = 1, negativeSlope: Float = 0.2) {
+    public init(
+        latentDimension: Int, baseChannels: Int, levels: [Int], channels: Int = 1, negativeSlope: Float = 0.2,
+        upsampling: Upsampling = .transposed
+    ) {
         self.latentDimension = latentDimension
         self.baseChannels = baseChannels
         self.levels = levels
         self.channels = channels
         self.negativeSlope = negativeSlope
+        self.upsampling = upsampling
     }
 
     public var resolution: Int { 4 << levels.count }
+}
+
+/// How a generator level's branches b and c double the resolution.
+public enum Upsampling: String, Codable, CaseIterable, Sendable {
+    /// The paper's layer table: transposed convolutions of stride 2. A
+    /// stride-2 transposed convolution whose kernel the stride does not
+    /// divide (3x3) or that is smaller than the stride (1x1) writes some
+    /// output pixels from fewer input taps than others, which draws a
+    /// checkerboard (Odena, Dumoulin and Olah, "Deconvolution and
+    /// Checkerboard Artifacts", Distill 2016).
+    case transposed
+    /// Odena et al.'s resize-convolution: nearest-neighbour upsampling, then
+    /// an ordinary convolution of the same kernel, so every output pixel is
+    /// made alike. Same parameters and shapes as `transposed`.
+    case nearest
 }
 
 /// The generator presets of the architecture page.
@@ -44,30 +65,55 @@ public enum GeneratorPreset: String, CaseIterable, Sendable {
 /// - b: Conv 1x1 (cin -> 2F), ConvTranspose 3x3 (2F -> F, stride 2, pad 1, output padding 1)
 /// - c: Conv 1x1 (cin -> 2F), ConvTranspose 1x1 (2F -> F, stride 2, output padding 1)
 ///
+/// With `Upsampling.nearest`, b's second layer is nearest upsampling x2 then
+/// Conv 3x3 (2F -> F, pad 1), and c's is Conv 1x1 (2F -> F) then nearest
+/// upsampling x2 (a 1x1 convolution commutes with it, and costs a quarter before it).
+///
 /// Input [N, cin, H, W], output [N, 3F, 2H, 2W].
 final class GeneratorLevel: Layer {
     let a: Conv2d, upsample = Upsample2x()
-    let b1: Conv2d, b2: ConvTranspose2d
-    let c1: Conv2d, c2: ConvTranspose2d
+    let b1: Conv2d, b2: Layer
+    let c1: Conv2d, c2: Layer
     let norm: BatchNorm2d, activation: LeakyReLU
     let filters: Int
     private var concatenated: Tensor?
     private var slices: [Tensor?] = [nil, nil, nil]
     private var inputGradient: Tensor?
 
-    init(_ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float) {
+    init(
+        _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float,
+        upsampling: Upsampling
+    ) {
         filters = f
         activation = LeakyReLU(slope: negativeSlope)
         a = Conv2d("\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1)
         b1 = Conv2d("\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
-        b2 = ConvTranspose2d(
-            "\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
-            kernel: 3, stride: 2, padding: 1, outputPadding: 1)
+        // Layers draw their initial weights and take their place in the store in creation order: a, b1, b2, c1, c2.
+        b2 = Self.doubling(
+            "\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 3, upsampling: upsampling)
         c1 = Conv2d("\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
-        c2 = ConvTranspose2d(
-            "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f,
-            kernel: 1, stride: 2, padding: 0, outputPadding: 1)
+        c2 = Self.doubling(
+            "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 1, upsampling: upsampling)
         norm = BatchNorm2d("\(name).bn", store: store, channels: 3 * f)
+    }
+
+    /// The second layer of branch b (3x3) or c (1x1): cin -> cout at twice
+    /// the resolution, padded to keep the size.
+    private static func doubling(
+        _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int, kernel: Int,
+        upsampling: Upsampling
+    ) -> Layer {
+        switch upsampling {
+        case .transposed:
+            return ConvTranspose2d(
+                name, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels,
+                kernel: kernel, stride: 2, padding: kernel / 2, outputPadding: 1)
+        case .nearest:
+            let convolution = Conv2d(
+                name, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels, kernel: kernel,
+                padding: kernel / 2)
+            return Sequential(kernel == 1 ? [convolution, Upsample2x()] : [Upsample2x(), convolution])
+        }
     }
 
     func forward(_ x: Tensor, training: Bool) -> Tensor {
@@ -125,7 +171,7 @@ public final class Generator {
             made.append(
                 GeneratorLevel(
                     "levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
-                    negativeSlope: configuration.negativeSlope))
+                    negativeSlope: configuration.negativeSlope, upsampling: configuration.upsampling))
             inChannels = 3 * filters
         }
         levels = made

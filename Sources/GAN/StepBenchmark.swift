@@ -78,7 +78,7 @@ public enum StepBenchmark {
         let rssAfterWarmup = residentBytes()
         Profiler.reset()
         Profiler.enabled = profile
-        var losses: (Float, Float) = (0, 0)
+        var losses = StepResult(discriminatorLoss: 0, generatorLoss: 0, realSign: 0, augmentationProbability: 0)
         let start = DispatchTime.now().uptimeNanoseconds
         for index in 0..<steps {
             drawLatents()
@@ -97,7 +97,7 @@ public enum StepBenchmark {
             gflopPerStep: report.gemmOperations / Double(steps) / 1e9, threads: threads,
             sgemmPeakGflopsPerSecond: sgemmPeak, fractionOfSGEMMPeak: gemmRate / sgemmPeak,
             peakRSSBytes: peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup, rssAtEndBytes: residentBytes(),
-            discriminatorLoss: losses.0, generatorLoss: losses.1, profile: profile ? report.seconds : nil)
+            discriminatorLoss: losses.discriminatorLoss, generatorLoss: losses.generatorLoss, profile: profile ? report.seconds : nil)
     }
 
     /// Peak resident set size of this process (getrusage).

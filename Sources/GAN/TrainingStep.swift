@@ -9,14 +9,17 @@ import Engine
 ///
 /// With `augmentation`, every batch D sees (real and generated, in both
 /// steps) is augmented with fresh parameters, and G's gradient flows back
-/// through the augmentation. With `lecam`, D's loss has LeCam's term. With
-/// `average`, the moving average of G's weights follows each G step.
+/// through the augmentation; with `adaptive` too, each image gets each
+/// transform with ADA's probability p, which follows D's outputs on real
+/// images. With `lecam`, D's loss has LeCam's term. With `average`, the
+/// moving average of G's weights follows each G step.
 public final class TrainingStep {
     public let generator: Generator
     public let discriminator: any DiscriminatorNetwork
     public let generatorOptimizer: Adam
     public let discriminatorOptimizer: Adam
     public var augmentation: DiffAugment?
+    public var adaptive: AdaptiveAugmentation?
     public var average: GeneratorAverage?
     public var lecam: LeCamRegularizer?
     /// The generator samples come from: the average when there is one.
@@ -37,9 +40,12 @@ public final class TrainingStep {
     }
 
     /// Runs one step on `real` [N, channels, R, R] in [-1, 1] and `latents`
-    /// [N, latent_dim]; returns D's loss (real + generated) and G's loss.
+    /// [N, latent_dim]; returns D's loss (real + generated), G's loss, and
+    /// what ADA watches.
     @discardableResult
-    public func run(real: Tensor, latents: Tensor) -> (discriminatorLoss: Float, generatorLoss: Float) {
+    public func run(real: Tensor, latents: Tensor) -> StepResult {
+        if let adaptive { augmentation?.probability = adaptive.probability }
+        let probability = augmentation?.probability ?? 0
         let generated = generator.forward(latents, training: true)
 
         func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
@@ -49,6 +55,8 @@ public final class TrainingStep {
         let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
         // The logits' storage is reused by the next pass: LeCam takes what it needs now.
         let realMean = realLogits.values.reduce(0, +) / Float(realLogits.count)
+        let realSign = AdaptiveAugmentation.meanSign(realLogits)
+        adaptive?.observe(realSign: realSign, count: realLogits.count)
         lecam?.addTerm(logits: realLogits, real: true, into: logitGradient!)
         discriminator.accumulateParameterGradients(logitGradient!)
         let generatedLogits = discriminator.forward(seenByDiscriminator(generated), training: true)
@@ -67,6 +75,22 @@ public final class TrainingStep {
         generatorOptimizer.update()
         let batchSize = latents.shape[0]
         average?.update(from: generator, batchSize: batchSize, imagesBefore: (generatorOptimizer.step - 1) * batchSize)
-        return (realLoss + generatedLoss, generatorLoss)
+        adaptive?.adjust(step: generatorOptimizer.step, batchSize: batchSize)
+        return StepResult(
+            discriminatorLoss: realLoss + generatedLoss, generatorLoss: generatorLoss, realSign: realSign,
+            augmentationProbability: probability)
     }
+}
+
+/// What one training step gives.
+public struct StepResult: Sendable {
+    /// D's loss (real + generated) and G's.
+    public var discriminatorLoss: Float
+    public var generatorLoss: Float
+    /// The mean sign of D's logits on the step's real images: ADA's
+    /// overfitting heuristic r_t on one batch (1: D calls them all real).
+    public var realSign: Float
+    /// The chance an image had of each transform: 1 for DiffAugment's
+    /// fixed policy, 0 without augmentation, ADA's p with it.
+    public var augmentationProbability: Float
 }

@@ -20,6 +20,10 @@ public struct LossPlot {
     public var series: [Series]
     public var width = 960
     public var height = 480
+    /// The vertical axis's name, and its range: nil for 0 up to a round
+    /// number above the largest value.
+    public var axisLabel = "LOSS"
+    public var range: ClosedRange<Float>?
 
     public init(steps: [Int], series: [Series]) {
         precondition(series.allSatisfy { $0.values.count == steps.count }, "every series needs one value per step")
@@ -34,13 +38,16 @@ public struct LossPlot {
         let plotWidth = width - marginLeft - marginRight, plotHeight = height - marginTop - marginBottom
         let firstStep = steps.first ?? 0, lastStep = max(steps.last ?? 1, firstStep + 1)
         let finite = series.flatMap(\.values).filter(\.isFinite)
-        let top = Self.niceCeiling(finite.max() ?? 1)
+        let bottom = range?.lowerBound ?? 0, top = range?.upperBound ?? Self.niceCeiling(finite.max() ?? 1)
         func x(_ step: Int) -> Int { marginLeft + Int(Double(step - firstStep) / Double(lastStep - firstStep) * Double(plotWidth - 1)) }
-        func y(_ value: Float) -> Int { marginTop + plotHeight - 1 - Int(Double(max(0, min(value, top)) / top) * Double(plotHeight - 1)) }
+        func y(_ value: Float) -> Int {
+            let share = (max(bottom, min(value, top)) - bottom) / (top - bottom)
+            return marginTop + plotHeight - 1 - Int(Double(share) * Double(plotHeight - 1))
+        }
 
         // Grid and tick labels: five horizontal lines, five step marks.
         for tick in 0...4 {
-            let value = top * Float(tick) / 4
+            let value = bottom + (top - bottom) * Float(tick) / 4
             let row = y(value)
             canvas.line(from: (marginLeft, row), to: (marginLeft + plotWidth - 1, row), colour: (225, 225, 225))
             canvas.text(Self.label(value), rightAlignedAt: marginLeft - 6, centredOn: row)
@@ -52,7 +59,7 @@ public struct LossPlot {
             from: (marginLeft, marginTop + plotHeight - 1), to: (marginLeft + plotWidth - 1, marginTop + plotHeight - 1),
             colour: (0, 0, 0))
         canvas.text("STEP", centredAt: marginLeft + plotWidth / 2, top: height - 14)
-        canvas.text("LOSS", centredAt: 20, top: 8)
+        canvas.text(axisLabel, centredAt: 20, top: 8)
 
         let window = max(1, steps.count / 50)
         for (index, entry) in series.enumerated() {
@@ -184,12 +191,14 @@ struct Canvas {
         "9": [" ### ", "#   #", "#   #", " ####", "    #", "   # ", " ##  "],
         ".": ["     ", "     ", "     ", "     ", "     ", " ##  ", " ##  "],
         "-": ["     ", "     ", "     ", "#####", "     ", "     ", "     "],
+        "A": [" ### ", "#   #", "#   #", "#####", "#   #", "#   #", "#   #"],
         "D": ["#### ", "#   #", "#   #", "#   #", "#   #", "#   #", "#### "],
         "E": ["#####", "#    ", "#    ", "#### ", "#    ", "#    ", "#####"],
         "G": [" ### ", "#   #", "#    ", "# ###", "#   #", "#   #", " ####"],
         "L": ["#    ", "#    ", "#    ", "#    ", "#    ", "#    ", "#####"],
         "O": [" ### ", "#   #", "#   #", "#   #", "#   #", "#   #", " ### "],
         "P": ["#### ", "#   #", "#   #", "#### ", "#    ", "#    ", "#    "],
+        "R": ["#### ", "#   #", "#   #", "#### ", "# #  ", "#  # ", "#   #"],
         "S": [" ####", "#    ", "#    ", " ### ", "    #", "    #", "#### "],
         "T": ["#####", "  #  ", "  #  ", "  #  ", "  #  ", "  #  ", "  #  "],
     ]

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CPlatform
 import Catalog
+import Evaluation
 import Foundation
 import GAN
 import Models
@@ -23,13 +24,15 @@ struct TrainCommand: ParsableCommand {
 
             The model is registered in the catalog ('medsynth models') and its files are in \
             <catalog>/models/<id>/: model.json, generator/discriminator/optimizer .safetensors, \
-            losses.csv and losses.png, and samples/step-N.png grids from a fixed latent batch.
+            losses.csv, losses.png and augmentation.png, and samples/step-N.png grids from a fixed \
+            latent batch. A run that finishes ends with the figures of 'medsynth evaluate' (--no-evaluate \
+            skips them), stored with the model.
 
             Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with status 3; a second one \
             ends at once. --resume continues exactly where the model stopped: the same seed, \
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
-            define the model (preset, discriminator, batch, rate, seed, augmentation, weight average, \
+            define the model (preset, upsampling, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
             LeCam, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every and --backbone-weights (the same file, moved) can.
 
@@ -52,6 +55,14 @@ struct TrainCommand: ParsableCommand {
 
     @Option(help: "Generator preset: compact (64x64, the default) or paper (256x256).")
     var preset: GeneratorPreset?
+
+    @Option(
+        help: """
+            How the generator's levels double the resolution: transposed (the paper's layer table, the default) or \
+            nearest (nearest-neighbour upsampling then a convolution, Odena et al. 2016: no checkerboard texture; \
+            docs/training.md).
+            """)
+    var upsampling: Upsampling?
 
     @Option(
         help: """
@@ -86,8 +97,27 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Seed of every random draw: initialisation, split, batch order, latents, augmentation (default 1).")
     var seed: UInt64?
 
-    @Option(help: "diffaugment (translation, cutout, brightness, contrast on every batch D sees; the default) or none.")
+    @Option(
+        help: """
+            diffaugment (translation, cutout, brightness, contrast on every image D sees; the default), ada (the same \
+            transforms, each with a probability p that rises while D calls too many real images real: adaptive \
+            discriminator augmentation, docs/training.md), or none.
+            """)
     var augment: Augmentation?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --augment ada: the share of real images D may call real, as the mean sign of its outputs "
+                + "(r_t; 0.6, the paper's, by default). Lower augments more.",
+            valueName: "r"))
+    var adaTarget: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --augment ada: the images over which p can go from 0 to 1 (default 20000; the paper's 500000 "
+                + "suits runs of millions of images).",
+            valueName: "images"))
+    var adaRamp: Int?
 
     @Option(
         help: ArgumentHelp(
@@ -142,6 +172,16 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Engine threads (default: one per core). The same count is needed for identical results.")
     var threads: Int?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "At the end of a finished run, evaluate the model as 'medsynth evaluate' does (seed 1), print the figures and "
+                + "store them with the model (the default); --no-evaluate skips it."))
+    var evaluate = true
+
+    @Option(parsing: .unconditional, help: "Frames the evaluation at the end generates (default 256).")
+    var evaluateCount: Int?
+
     @OptionGroup var preparation: PreparationOptions
 
     @OptionGroup var output: JSONOption
@@ -153,10 +193,19 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         if let gridEvery, gridEvery < 1 { throw ValidationError("--grid-every must be at least 1.") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1.") }
+        if let evaluateCount, !(8...20_000).contains(evaluateCount) {
+            throw ValidationError("--evaluate-count must be between 8 and 20000.")
+        }
+        if evaluateCount != nil, !evaluate { throw ValidationError("--evaluate-count goes without --no-evaluate.") }
         if resume != nil { return try validateResume() }
         guard let modality, !modality.isEmpty else { throw ValidationError("Give --modality (for example US), or --resume MODEL.") }
         if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (BatchNorm needs two images).") }
         if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
+        if augment != .adaptive, adaTarget != nil || adaRamp != nil {
+            throw ValidationError("--ada-target and --ada-ramp go with --augment ada.")
+        }
+        if let adaTarget, !(adaTarget > -1 && adaTarget < 1) { throw ValidationError("--ada-target must be between -1 and 1.") }
+        if let adaRamp, adaRamp < 1 { throw ValidationError("--ada-ramp must be at least 1 image.") }
         if let emaHalfLife, emaHalfLife < 1 { throw ValidationError("--ema-half-life must be at least 1 image.") }
         if let lecam, !(lecam > 0 && lecam <= 10) { throw ValidationError("--lecam must be above 0 and at most 10.") }
         if let validationFraction, !(0..<0.9).contains(validationFraction) {
@@ -181,8 +230,10 @@ struct TrainCommand: ParsableCommand {
         let fixed: [(String, Bool)] = [
             ("--modality", modality != nil), ("--name", name != nil), ("--patient", patient != nil), ("--study", study != nil),
             ("--series", series != nil), ("--include-synthetic", includeSynthetic), ("--preset", preset != nil),
+            ("--upsampling", upsampling != nil),
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
-            ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ema-half-life", emaHalfLife != nil),
+            ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
+            ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
             ("--lecam", lecam != nil), ("--minibatch-std", minibatchStd),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
         ]
@@ -204,16 +255,20 @@ struct TrainCommand: ParsableCommand {
         let started = Date()
         let outcome = try failingWithStatus {
             try trainer.train(length, shouldStop: { ms_stop_requested() != 0 }) { report in
+                let adaptive = trainer.record.hyperparameters.augment == .adaptive
                 progress.update(
                     done: report.runStep, total: report.runSteps, elapsed: Date().timeIntervalSince(started),
                     detail: String(
-                        format: "epoch %d, step %d, D %.3f, G %.3f, %.1f img/s", report.epoch, report.step,
-                        report.discriminatorLoss, report.generatorLoss, report.imagesPerSecond))
+                        format: "epoch %d, step %d, D %.3f, G %.3f, ", report.epoch, report.step, report.discriminatorLoss,
+                        report.generatorLoss)
+                        + (adaptive ? String(format: "p %.3f, ", report.augmentationProbability) : "")
+                        + String(format: "%.1f img/s", report.imagesPerSecond))
             }
         }
         progress.finish()
+        let evaluation = outcome == .finished && evaluate ? finalEvaluation(trainer, catalog: catalog) : nil
         if output.json {
-            try printJSON(TrainOutput(trainer, outcome: outcome))
+            try printJSON(TrainOutput(trainer, outcome: outcome, evaluation: evaluation))
         } else {
             let folder = trainer.folder.path
             printResult(
@@ -222,12 +277,32 @@ struct TrainCommand: ParsableCommand {
                   samples:     \(folder)/\(ModelFolderWriter.samplesFolder)/
                   loss plot:   \(folder)/\(ModelFolderWriter.lossPlotFile)
                 """, json: false)
+            if let evaluation { printResult(EvaluationText.describe(evaluation), json: false) }
         }
         if outcome == .stopped {
             printError(
                 "stopped at step \(trainer.step) with a checkpoint; continue with: "
                     + "medsynth train --catalog '\(catalogOptions.catalogDirectory.path)' --resume '\(trainer.model.name)'")
             throw ExitCode(ExitStatus.interrupted.rawValue)
+        }
+    }
+
+    /// The figures of `evaluate` on the model just trained (its weight
+    /// average when it keeps one), stored in the registry; a failure is a
+    /// warning, since the model itself is saved.
+    private func finalEvaluation(_ trainer: ModelTrainer, catalog: Catalog) -> EvaluationResult? {
+        do {
+            let model = try TrainedModel.open(String(trainer.model.id!), catalog: catalog)
+            let result = try Evaluator.evaluate(model: model, catalog: catalog, count: evaluateCount ?? 256, seed: 1) { step in
+                printError("evaluate: \(step)")
+            }
+            for warning in result.warnings { printError("warning: \(warning)") }
+            return result
+        } catch {
+            printError(
+                "warning: the model is saved, but its evaluation failed (\(error)); "
+                    + "run: medsynth evaluate --catalog '\(catalogOptions.catalogDirectory.path)' --model '\(trainer.model.name)'")
+            return nil
         }
     }
 
@@ -278,6 +353,7 @@ struct TrainCommand: ParsableCommand {
         request.includeSynthetic = includeSynthetic
         request.name = name ?? ""
         request.preset = preset ?? request.preset
+        request.upsampling = upsampling ?? request.upsampling
         if discriminator == .transfer, let backbone, let backboneWeights {
             request.discriminator = .transfer(backbone, weights: absolutePath(backboneWeights).path)
         }
@@ -285,6 +361,8 @@ struct TrainCommand: ParsableCommand {
         request.learningRate = lr ?? request.learningRate
         request.seed = seed ?? request.seed
         request.augmentation = augment ?? request.augmentation
+        request.adaptiveAugmentation.target = adaTarget ?? request.adaptiveAugmentation.target
+        request.adaptiveAugmentation.rampImages = adaRamp ?? request.adaptiveAugmentation.rampImages
         request.emaHalfLifeImages = emaHalfLife
         request.lecamWeight = lecam
         request.minibatchStandardDeviation = minibatchStd
@@ -316,8 +394,10 @@ struct TrainOutput: Encodable {
     var losses: String
     var lossPlot: String
     var samples: String
+    /// The figures of the evaluation at the end of a finished run (as `evaluate --json` gives them); nil when skipped or failed.
+    var evaluation: EvaluationResult?
 
-    init(_ trainer: ModelTrainer, outcome: TrainingOutcome) {
+    init(_ trainer: ModelTrainer, outcome: TrainingOutcome, evaluation: EvaluationResult?) {
         let folder = trainer.folder
         let path = { (name: String) in folder.appendingPathComponent(name).path }
         modelId = trainer.model.id!
@@ -334,10 +414,12 @@ struct TrainOutput: Encodable {
         losses = path(ModelFolderWriter.lossesFile)
         lossPlot = path(ModelFolderWriter.lossPlotFile)
         samples = path(ModelFolderWriter.samplesFolder)
+        self.evaluation = evaluation
     }
 }
 
 extension GeneratorPreset: ExpressibleByArgument {}
+extension Upsampling: ExpressibleByArgument {}
 extension BackboneKind: ExpressibleByArgument {}
 extension SplitGrouping: ExpressibleByArgument {}
 extension DiscriminatorKind: ExpressibleByArgument {}

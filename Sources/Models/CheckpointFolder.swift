@@ -109,8 +109,9 @@ public enum CheckpointFolder {
         return files
     }
 
-    /// `optimizer.safetensors`: both Adam states (moments and steps), and
-    /// LeCam's anchors when set (as text that reads back to the same floats).
+    /// `optimizer.safetensors`: both Adam states (moments and steps), LeCam's
+    /// anchors when set and ADA's probability and pending signs (as text that
+    /// reads back to the same floats).
     static func optimizerState(_ training: TrainingStep) throws -> Data {
         func moments(_ name: String, _ optimizer: Adam) -> [(name: String, array: NamedArray)] {
             [
@@ -125,6 +126,11 @@ public enum CheckpointFolder {
         ]
         if let anchors = training.lecam?.anchors {
             (metadata["lecam_real_anchor"], metadata["lecam_generated_anchor"]) = ("\(anchors.real)", "\(anchors.generated)")
+        }
+        if let adaptive = training.adaptive {
+            metadata["ada_probability"] = "\(adaptive.probability)"
+            metadata["ada_sign_sum"] = "\(adaptive.signSum)"
+            metadata["ada_sign_count"] = "\(adaptive.signCount)"
         }
         return try SafeTensors.encode(state, metadata: metadata)
     }
@@ -218,6 +224,15 @@ public enum CheckpointFolder {
             let generated = state.metadata["lecam_generated_anchor"].flatMap(Float.init)
         {
             lecam.restore(anchors: (real, generated))
+        }
+        if let adaptive = training.adaptive {
+            guard let probability = state.metadata["ada_probability"].flatMap(Float.init),
+                let signSum = state.metadata["ada_sign_sum"].flatMap(Float.init),
+                let signCount = state.metadata["ada_sign_count"].flatMap(Int.init)
+            else {
+                throw TensorFileError("the optimiser state lacks ADA's probability", path: optimizerPath)
+            }
+            adaptive.restore(probability: probability, signSum: signSum, signCount: signCount)
         }
         // Files written by `write` name their step; all must agree.
         steps.append(state.metadata["generator_step"])

@@ -13,7 +13,27 @@ public enum DiscriminatorKind: String, Codable, CaseIterable, Sendable {
 public enum Augmentation: String, Codable, CaseIterable, Sendable {
     /// DiffAugment: translation, cutout, brightness and contrast.
     case diffaugment
+    /// DiffAugment's transforms, each applied with ADA's adaptive probability (`AdaptiveAugmentation`).
+    case adaptive = "ada"
     case off = "none"
+}
+
+/// How ADA's probability moves (`AdaptiveAugmentation`).
+public struct AdaptiveAugmentationSettings: Codable, Equatable, Sendable {
+    /// The overfitting heuristic r_t it steers towards.
+    public var target: Double
+    /// Images over which p can go from 0 to 1.
+    public var rampImages: Int
+
+    public init(target: Double, rampImages: Int) {
+        self.target = target
+        self.rampImages = rampImages
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case target
+        case rampImages = "ramp_images"
+    }
 }
 
 /// `model.json` of a checkpoint folder: at least the four keys of the
@@ -25,6 +45,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     public var latentDim: Int
     public var resolution: Int
     public var channels: Int
+    /// How the generator upsamples; nil means the paper's transposed
+    /// convolutions (folders written before the choice, or by other tools).
+    public var upsampling: Upsampling?
     /// The discriminator kind when one is saved.
     public var discriminator: DiscriminatorKind?
     /// Optimiser steps taken (with optimiser state saved).
@@ -47,7 +70,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case preset, resolution, channels, discriminator, step, name, modality
+        case preset, resolution, channels, upsampling, discriminator, step, name, modality
         case latentDim = "latent_dim"
     }
 
@@ -57,6 +80,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         latentDim = try container.decode(Int.self, forKey: .latentDim)
         resolution = try container.decode(Int.self, forKey: .resolution)
         channels = try container.decode(Int.self, forKey: .channels)
+        upsampling = try container.decodeIfPresent(Upsampling.self, forKey: .upsampling)
         // Another tool's folder may name a discriminator medsynth does not know; only its generator is used.
         discriminator = (try? container.decodeIfPresent(DiscriminatorKind.self, forKey: .discriminator)) ?? nil
         step = try container.decodeIfPresent(Int.self, forKey: .step)
@@ -71,6 +95,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         try container.encode(latentDim, forKey: .latentDim)
         try container.encode(resolution, forKey: .resolution)
         try container.encode(channels, forKey: .channels)
+        try container.encodeIfPresent(upsampling, forKey: .upsampling)
         try container.encodeIfPresent(discriminator, forKey: .discriminator)
         try container.encodeIfPresent(step, forKey: .step)
         try container.encodeIfPresent(name, forKey: .name)
@@ -85,7 +110,8 @@ public struct ModelDescription: Codable, Equatable, Sendable {
             throw TensorFileError(
                 "unknown preset \"\(preset)\" (known: \(GeneratorPreset.allCases.map(\.rawValue).joined(separator: ", ")))", path: source)
         }
-        let configuration = known.configuration(channels: channels)
+        var configuration = known.configuration(channels: channels)
+        configuration.upsampling = upsampling ?? .transposed
         guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1 else {
             throw TensorFileError(
                 "preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "
@@ -142,6 +168,8 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     public var beta2 = 0.999
     public var epsilon = 1e-8
     public var augment: Augmentation
+    /// ADA's settings when `augment` is `ada`.
+    public var adaptiveAugmentation: AdaptiveAugmentationSettings?
     /// Engine threads; results are identical only for the same count.
     public var threads: Int
     public var stepsPerEpoch: Int
@@ -159,12 +187,13 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
-        gridEveryEpochs: Int, checkpointEverySteps: Int, emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil,
-        minibatchStandardDeviation: Bool? = nil
+        gridEveryEpochs: Int, checkpointEverySteps: Int, adaptiveAugmentation: AdaptiveAugmentationSettings? = nil,
+        emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil, minibatchStandardDeviation: Bool? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
         self.augment = augment
+        self.adaptiveAugmentation = adaptiveAugmentation
         self.threads = threads
         self.stepsPerEpoch = stepsPerEpoch
         self.gridEveryEpochs = gridEveryEpochs
@@ -180,6 +209,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case gridEveryEpochs = "grid_every_epochs", checkpointEverySteps = "checkpoint_every_steps"
         case emaHalfLifeImages = "ema_half_life_images", lecamWeight = "lecam_weight"
         case minibatchStandardDeviation = "minibatch_std"
+        case adaptiveAugmentation = "ada"
     }
 }
 

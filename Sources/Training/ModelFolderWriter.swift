@@ -9,6 +9,7 @@ import Models
 public struct ModelFolderWriter {
     public static let lossesFile = "losses.csv"
     public static let lossPlotFile = "losses.png"
+    public static let augmentationPlotFile = "augmentation.png"
     public static let samplesFolder = "samples"
     public static let trainingFramesGrid = "training-frames.png"
 
@@ -16,8 +17,9 @@ public struct ModelFolderWriter {
     /// The side of the model's square frames.
     let side: Int
 
-    /// Writes the checkpoint, then the loss log and its plot; returns the
-    /// SHA-256 of the generator file written, which the registry records.
+    /// Writes the checkpoint, then the loss log and its plots (the losses;
+    /// the augmentation probability p and D's mean sign on real images, r_t);
+    /// returns the SHA-256 of the generator file written, which the registry records.
     func writeCheckpoint(_ description: ModelDescription, training: TrainingStep, losses: [LossRecord]) throws -> String {
         try CheckpointFolder.write(description, generator: training.servedGenerator, training: training, to: folder)
         try LossRecord.write(losses, to: folder.appendingPathComponent(Self.lossesFile))
@@ -29,6 +31,14 @@ public struct ModelFolderWriter {
                     .init(label: "G", values: losses.map(\.generatorLoss), colour: (40, 90, 200)),
                 ]
             ).write(path: folder.appendingPathComponent(Self.lossPlotFile).path)
+            var augmentation = LossPlot(
+                steps: losses.map(\.step),
+                series: [
+                    .init(label: "P", values: losses.map { $0.augmentationProbability ?? .nan }, colour: (40, 140, 60)),
+                    .init(label: "RT", values: losses.map { $0.realSign ?? .nan }, colour: (200, 60, 40)),
+                ])
+            (augmentation.axisLabel, augmentation.range) = ("ADA", -1...1)
+            try augmentation.write(path: folder.appendingPathComponent(Self.augmentationPlotFile).path)
         }
         return try FileDigest.sha256(path: folder.appendingPathComponent(CheckpointFolder.generatorFile).path)
     }

@@ -15,7 +15,8 @@ extension ModelTrainer {
         let modality = request.modality.uppercased()
         // The backbone first: a weight file that does not fit stops the run before anything is registered.
         let transfer = try TransferBackbone(request.discriminator)
-        let configuration = request.preset.configuration()
+        var configuration = request.preset.configuration()
+        configuration.upsampling = request.upsampling
         let dataset = try trainingFrames(
             of: request, modality: modality, resolution: configuration.resolution, catalog: catalog,
             progress: decodeProgress)
@@ -30,12 +31,14 @@ extension ModelTrainer {
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
             threads: request.threads, stepsPerEpoch: max(1, summary.trainingFrames / request.batchSize),
             gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps,
+            adaptiveAugmentation: request.augmentation == .adaptive ? request.adaptiveAugmentation : nil,
             emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight,
             minibatchStandardDeviation: request.minibatchStandardDeviation ? true : nil)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
         var architecture = ModelDescription(preset: request.preset, discriminator: request.discriminator.kind, step: 0)
+        architecture.upsampling = request.upsampling
         (architecture.name, architecture.modality) = (model.name, modality)
         let record = TrainingRecord(
             epoch: 0, seed: request.seed, hyperparameters: hyperparameters, trainingSet: summary,
@@ -66,7 +69,7 @@ extension ModelTrainer {
         try CheckpointFolder.recover(folder: folder)
         var architecture = try CheckpointFolder.readDescription(folder: folder)
         let modelFile = folder.appendingPathComponent(CheckpointFolder.modelFile).path
-        guard let preset = GeneratorPreset(rawValue: architecture.preset), var record = architecture.training else {
+        guard var record = architecture.training else {
             throw ModelError.modelFiles("model.json lacks the training record medsynth writes", path: modelFile)
         }
         architecture.training = nil
@@ -77,7 +80,8 @@ extension ModelTrainer {
         let backbone =
             try architecture.discriminator == .transfer
             ? TransferBackbone.reload(&record.backbone, from: options.backboneWeights, modelFile: modelFile) : nil
-        let training = makeTrainingStep(record, configuration: preset.configuration(channels: architecture.channels), backbone: backbone)
+        let training = makeTrainingStep(
+            record, configuration: try architecture.generatorConfiguration(source: modelFile), backbone: backbone)
         try CheckpointFolder.restore(training, from: folder)
         let losses = try LossRecord.read(folder.appendingPathComponent(ModelFolderWriter.lossesFile))
             .filter { $0.step <= training.generatorOptimizer.step }
@@ -216,7 +220,10 @@ extension ModelTrainer {
             generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),
             beta1: Float(hyperparameters.beta1), beta2: Float(hyperparameters.beta2),
             epsilon: Float(hyperparameters.epsilon))
-        if hyperparameters.augment == .diffaugment { training.augmentation = DiffAugment(seed: 0) }
+        if hyperparameters.augment != .off { training.augmentation = DiffAugment(seed: 0) }
+        if hyperparameters.augment == .adaptive, let settings = hyperparameters.adaptiveAugmentation {
+            training.adaptive = AdaptiveAugmentation(target: Float(settings.target), rampImages: settings.rampImages)
+        }
         if let weight = hyperparameters.lecamWeight { training.lecam = LeCamRegularizer(weight: Float(weight)) }
         if let halfLife = hyperparameters.emaHalfLifeImages { training.average = GeneratorAverage(of: generator, halfLifeImages: halfLife) }
         return training

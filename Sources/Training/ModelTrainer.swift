@@ -82,14 +82,18 @@ public final class ModelTrainer {
         do {
             if model.status != .training { try updateRegistry(status: .training) }
             for runStep in 1...runSteps {
-                let (discriminatorLoss, generatorLoss) = runOneStep()
-                losses.append(LossRecord(step: step, epoch: epoch, discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss))
+                let result = runOneStep()
+                losses.append(
+                    LossRecord(
+                        step: step, epoch: epoch, discriminatorLoss: result.discriminatorLoss, generatorLoss: result.generatorLoss,
+                        augmentationProbability: result.augmentationProbability, realSign: result.realSign))
                 let elapsed = started.duration(to: clock.now)
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
                 progress(
                     TrainingProgress(
                         step: step, runStep: runStep, runSteps: runSteps, epoch: epoch,
-                        discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss,
+                        discriminatorLoss: result.discriminatorLoss, generatorLoss: result.generatorLoss,
+                        augmentationProbability: result.augmentationProbability,
                         imagesPerSecond: Double(runStep * record.hyperparameters.batchSize) / max(seconds, 1e-9)))
                 guard runStep < runSteps else { break }
                 if shouldStop() {
@@ -122,7 +126,7 @@ public final class ModelTrainer {
 
     /// One D step and one G step on the next batch. The batch, the latents
     /// and the augmentations of step s depend only on the seed and s.
-    func runOneStep() -> (Float, Float) {
+    func runOneStep() -> StepResult {
         let batchSize = record.hyperparameters.batchSize, stepsPerEpoch = record.hyperparameters.stepsPerEpoch
         let epochIndex = step / stepsPerEpoch, position = step % stepsPerEpoch
         var orderRandom = SeedStreams.stream(.epochOrder, seed: record.seed, index: UInt64(epochIndex))
@@ -134,8 +138,7 @@ public final class ModelTrainer {
         let latents = Tensor(
             shape: [batchSize, latentDimension], values: (0..<batchSize * latentDimension).map { _ in latentRandom.normal() })
         training.augmentation?.random = SeedStreams.stream(.augmentation, seed: record.seed, index: UInt64(step))
-        let result = training.run(real: real, latents: latents)
-        return (result.discriminatorLoss, result.generatorLoss)
+        return training.run(real: real, latents: latents)
     }
 
     /// The sample grid and the checkpoint when their period comes round.

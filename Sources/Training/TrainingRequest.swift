@@ -11,11 +11,15 @@ public struct TrainingRequest: Sendable {
     /// Empty: `<modality>-<preset>-<id>`.
     public var name = ""
     public var preset: GeneratorPreset = .compact
+    /// How the generator's levels upsample: the paper's transposed convolutions by default.
+    public var upsampling: Upsampling = .transposed
     public var discriminator: DiscriminatorChoice = .dcgan
     public var batchSize = 32
     public var learningRate = 2e-4
     public var seed: UInt64 = 1
     public var augmentation: Augmentation = .diffaugment
+    /// How ADA's probability moves, used when `augmentation` is `ada`.
+    public var adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0.6, rampImages: 20_000)
     public var threads = 2
     public var gridEveryEpochs = 10
     public var checkpointEverySteps = 250
@@ -85,6 +89,8 @@ public struct TrainingProgress: Sendable {
     public var epoch: Int
     public var discriminatorLoss: Float
     public var generatorLoss: Float
+    /// ADA's p in the step (1 for DiffAugment's fixed policy, 0 without augmentation).
+    public var augmentationProbability: Float
     public var imagesPerSecond: Double
 }
 

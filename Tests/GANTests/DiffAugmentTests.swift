@@ -9,6 +9,22 @@ struct DiffAugmentTests {
     /// the input: y = A x + c. So backward must be A's transpose exactly:
     /// <backward(r), v> = <forward(x + v) - forward(x), r> for any v and r.
     /// Checked for random v, r on every entry at once, to float rounding.
+    /// <backward(r), v> and <forward(x + v) - forward(x), r> with the
+    /// parameters of `seed`, and forward(x).
+    static func adjointSides(_ augment: DiffAugment, x: Tensor, v: [Float], r: Tensor, seed: UInt64) -> (Double, Double, [Float]) {
+        augment.random = EngineRandom(seed: seed)
+        let base = augment.forward(x).values
+        augment.random = EngineRandom(seed: seed)
+        let shifted = augment.forward(Tensor(shape: x.shape, values: zip(x.values, v).map { $0 + $1 })).values
+        let backward = augment.backward(r).values
+        var left: Double = 0, right: Double = 0
+        for i in 0..<x.count {
+            left += Double(backward[i]) * Double(v[i])
+            right += Double(shifted[i] - base[i]) * Double(r.data[i])
+        }
+        return (left, right, base)
+    }
+
     @Test("backward is the transpose of forward (adjoint test), and the ops do what they say")
     func adjoint() {
         var random = EngineRandom(seed: 3)
@@ -17,17 +33,7 @@ struct DiffAugmentTests {
         let v = (0..<count).map { _ in random.uniform(-1, 1) }
         let r = Tensor(shape: shape, values: (0..<count).map { _ in random.uniform(-1, 1) })
         let augment = DiffAugment(seed: 11)
-
-        augment.random = EngineRandom(seed: 11)
-        let base = augment.forward(x).values
-        augment.random = EngineRandom(seed: 11)
-        let shifted = augment.forward(Tensor(shape: shape, values: zip(x.values, v).map { $0 + $1 })).values
-        let backward = augment.backward(r).values
-        var left: Double = 0, right: Double = 0
-        for i in 0..<count {
-            left += Double(backward[i]) * Double(v[i])
-            right += Double(shifted[i] - base[i]) * Double(r.data[i])
-        }
+        let (left, right, base) = Self.adjointSides(augment, x: x, v: v, r: r, seed: 11)
         print("DiffAugment adjoint test: <A^T r, v> = \(left), <A v, r> = \(right), difference \(abs(left - right))")
         #expect(abs(left - right) <= 1e-3 * max(1, abs(left)))
 
@@ -38,5 +44,61 @@ struct DiffAugmentTests {
         // Fresh parameters on each call: a second forward differs.
         let again = augment.forward(x).values
         #expect(again != base)
+    }
+
+    @Test("below probability 1 an image gets each transform with that chance; at 0 it is the identity, and still its own adjoint")
+    func probability() {
+        var random = EngineRandom(seed: 4)
+        let shape = [200, 1, 16, 16], count = 200 * 256
+        let x = Tensor(shape: shape, values: (0..<count).map { _ in random.uniform(-1, 1) })
+        let augment = DiffAugment(seed: 5)
+        augment.probability = 0
+        #expect(augment.forward(x).values == x.values)
+        #expect(augment.backward(x).values == x.values)
+
+        augment.probability = 0.5
+        let y = augment.forward(x).values
+        let untouched = (0..<200).filter { image in (0..<256).allSatisfy { y[image * 256 + $0] == x.data[image * 256 + $0] } }
+        // Untouched: none of three transforms, 1/8 of the images (25 expected; 99.9 % within 9...45).
+        print("DiffAugment at p 0.5: \(untouched.count) of 200 images untouched")
+        #expect((9...45).contains(untouched.count))
+
+        var adjointRandom = EngineRandom(seed: 6)
+        let v = (0..<count).map { _ in adjointRandom.uniform(-1, 1) }
+        let r = Tensor(shape: shape, values: (0..<count).map { _ in adjointRandom.uniform(-1, 1) })
+        let (left, right, _) = Self.adjointSides(augment, x: x, v: v, r: r, seed: 7)
+        #expect(abs(left - right) <= 1e-3 * max(1, abs(left)))
+    }
+}
+
+@Suite("Adaptive discriminator augmentation")
+struct AdaptiveAugmentationTests {
+    @Test("p moves every 4 steps by 4 batches over the ramp, up while r_t is above the target, down below it, within [0, 1]")
+    func probabilityFollowsOverfitting() {
+        let ada = AdaptiveAugmentation(target: 0.6, rampImages: 64)
+        let allReal = Tensor(shape: [4, 1], values: [2, 1, 0.5, 3])
+        let mixed = Tensor(shape: [4, 1], values: [2, -1, 0.5, -3])
+        #expect(AdaptiveAugmentation.meanSign(allReal) == 1 && AdaptiveAugmentation.meanSign(mixed) == 0)
+        var probabilities: [Float] = []
+        for step in 1...24 {
+            let logits = step <= 12 ? allReal : mixed
+            ada.observe(realSign: AdaptiveAugmentation.meanSign(logits), count: 4)
+            ada.adjust(step: step, batchSize: 4)
+            probabilities.append(ada.probability)
+        }
+        // Each adjustment moves p by 4 x 4 / 64 = 0.25.
+        #expect(probabilities[2] == 0 && probabilities[3] == 0.25 && probabilities[11] == 0.75)
+        #expect(probabilities[15] == 0.5 && probabilities[23] == 0)
+        #expect(ada.signCount == 0)
+        // Two steps of a new interval are pending, as a checkpoint saves them.
+        ada.observe(realSign: 1, count: 4)
+        ada.adjust(step: 25, batchSize: 4)
+        #expect(ada.signSum == 4 && ada.signCount == 4)
+        // r_t 1 for many intervals: p stops at 1.
+        for step in 26...60 {
+            ada.observe(realSign: 1, count: 4)
+            ada.adjust(step: step, batchSize: 4)
+        }
+        #expect(ada.probability == 1)
     }
 }

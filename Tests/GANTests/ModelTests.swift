@@ -12,6 +12,9 @@ struct ModelTests {
     func parameterCounts() {
         #expect(Generator(preset: .compact, seed: 1).store.count == 1_812_961)
         #expect(Generator(preset: .paper, seed: 1).store.count == 18_277_089)
+        var nearest = GeneratorPreset.compact.configuration()
+        nearest.upsampling = .nearest
+        #expect(Generator(configuration: nearest, seed: 1).store.count == 1_812_961)
         // 4x4 convolutions 1->64->128->256->512, three BatchNorms, Linear 8192 -> 1.
         #expect(Discriminator(resolution: 64, seed: 1).store.count == 2_764_481)
     }
@@ -28,6 +31,13 @@ struct ModelTests {
         #expect(shapes["levels.0.c2.weight"] == [256, 128, 1, 1])
         #expect(shapes["levels.3.bn.running_mean"] == [48])
         #expect(shapes["out.weight"] == [1, 48, 3, 3])
+        // Resize-convolution: the same names, b2 and c2 ordinary convolutions (out, in, k, k).
+        var configuration = GeneratorPreset.compact.configuration()
+        configuration.upsampling = .nearest
+        let nearest = Generator(configuration: configuration, seed: 1)
+        let nearestShapes = Dictionary(uniqueKeysWithValues: nearest.store.namedArrays().map { ($0.name, $0.array.shape) })
+        #expect(Set(nearestShapes.keys) == Set(shapes.keys))
+        #expect(nearestShapes["levels.0.b2.weight"] == [128, 256, 3, 3] && nearestShapes["levels.0.c2.weight"] == [128, 256, 1, 1])
         let discriminator = Discriminator(resolution: 64, seed: 1)
         let names = Set(discriminator.store.namedArrays().map(\.name))
         #expect(names.contains("blocks.0.conv.weight") && !names.contains("blocks.0.bn.weight"))
@@ -61,17 +71,50 @@ struct ModelTests {
     /// gradient is checked away from its kink in EngineTests; this test checks
     /// how gradients flow through the levels, BatchNorms and branches, so it
     /// uses a smooth slope of 1.
-    @Test("whole small generator: finite differences")
-    func generatorGradients() {
-        let configuration = GeneratorConfiguration(latentDimension: 6, baseChannels: 6, levels: [1, 0], negativeSlope: 1)
+    @Test("whole small generator: finite differences", arguments: Upsampling.allCases)
+    func generatorGradients(upsampling: Upsampling) {
+        let configuration = GeneratorConfiguration(
+            latentDimension: 6, baseChannels: 6, levels: [1, 0], negativeSlope: 1, upsampling: upsampling)
         let generator = Generator(configuration: configuration, seed: 3)
         var random = EngineRandom(seed: 4)
         let latents = Tensor(shape: [3, 6], values: (0..<18).map { _ in random.normal() })
         let weights = Tensor(shape: [3, 1, 16, 16], values: (0..<768).map { _ in random.uniform(-1, 1) })
         checkWholeNetwork(
-            "generator", store: generator.store, weights: weights,
+            "generator (\(upsampling.rawValue))", store: generator.store, weights: weights,
             forward: { generator.forward(latents, training: true) },
             backward: { generator.backward($0) })
+    }
+
+    /// The checkerboard of transposed convolutions (Odena et al. 2016) is
+    /// power at the highest frequencies, where the image alternates from one
+    /// pixel to the next. Measured on the untrained compact generator's
+    /// output (its branch c writes only every other pixel), as the share of
+    /// the power of the image's 2x2-periodic part: the mean of each of the
+    /// four pixel phases, less the image mean.
+    @Test("the untrained nearest generator has less checkerboard than the transposed one")
+    func checkerboard() {
+        func checkerboardShare(_ upsampling: Upsampling) -> Double {
+            var configuration = GeneratorPreset.compact.configuration()
+            configuration.upsampling = upsampling
+            let generator = Generator(configuration: configuration, seed: 2)
+            var random = EngineRandom(seed: 3)
+            let images = generator.forward(Tensor(shape: [8, 128], values: (0..<1024).map { _ in random.normal() }), training: true)
+            var periodic = 0.0, total = 0.0
+            for image in 0..<8 {
+                let pixels = (0..<4096).map { Double(images.data[image * 4096 + $0]) }
+                let mean = pixels.reduce(0, +) / 4096
+                for phase in 0..<4 {
+                    let members = (0..<4096).filter { ($0 / 64) % 2 == phase / 2 && ($0 % 64) % 2 == phase % 2 }
+                    let phaseMean = members.map { pixels[$0] }.reduce(0, +) / Double(members.count)
+                    periodic += (phaseMean - mean) * (phaseMean - mean) * Double(members.count)
+                }
+                total += pixels.map { ($0 - mean) * ($0 - mean) }.reduce(0, +)
+            }
+            return periodic / total
+        }
+        let transposed = checkerboardShare(.transposed), nearest = checkerboardShare(.nearest)
+        print("share of the untrained output's variance that is 2x2-periodic: transposed \(transposed), nearest \(nearest)")
+        #expect(nearest < transposed / 4)
     }
 
     /// A smooth slope, for the reason given above the generator's check.

@@ -24,7 +24,7 @@ struct ContractFixture: Sendable {
         guard imported.status == 0 else { throw ExternalProcess.Failed(command: ["import"], output: imported) }
         train = try Medsynth.run([
             "train", "--catalog", catalog, "--modality", "US", "--steps", "2", "--batch", "4", "--name", "m",
-            "--threads", "2", "--json",
+            "--threads", "2", "--json", "--no-evaluate",
         ])
         let instances = try Medsynth.run(["query", "instances", "--catalog", catalog, "--json"])
         let rows = try JSONSerialization.jsonObject(with: Data(instances.standardOutput.utf8)) as? [[String: Any]] ?? []

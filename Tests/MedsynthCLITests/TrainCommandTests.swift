@@ -51,9 +51,12 @@ struct TrainCommandTests {
         #expect(stoppedAt >= 1)
         #expect(models.first?["instances"] as? Int == 2)
 
-        let resumed = try Medsynth.run(["train", "--catalog", catalog, "--resume", "cine", "--steps", "1"])
+        // A finished run ends with evaluate's figures, stored with the model.
+        let resumed = try Medsynth.run(["train", "--catalog", catalog, "--resume", "cine", "--steps", "1", "--evaluate-count", "16"])
         #expect(resumed.status == 0, "stderr: \(resumed.standardError)")
         #expect(resumed.standardOutput.contains("step \(stoppedAt + 1), epoch"))
+        #expect(resumed.standardOutput.contains("16 generated frames (seed 1)"), "\(resumed.standardOutput)")
+        #expect(resumed.standardOutput.contains("copies of training frames") && resumed.standardOutput.contains("stored as evaluation 1"))
         let again = try Medsynth.run(["models", "--catalog", catalog, "--format", "csv"])
         #expect(again.standardOutput.contains(",finished,\(stoppedAt + 1),"))
     }

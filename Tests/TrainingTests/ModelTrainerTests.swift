@@ -97,9 +97,9 @@ struct ModelTrainerTests {
     }
 
     @Test(
-        "with a weight average, LeCam and minibatch std, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
+        "with ADA, nearest upsampling, a weight average, LeCam and minibatch std, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
     )
-    func averageAndLeCamResumeExactly() throws {
+    func limitedDataOptionsResumeExactly() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
         func request(_ name: String) -> TrainingRequest {
@@ -108,11 +108,16 @@ struct ModelTrainerTests {
             request.emaHalfLifeImages = 100
             request.lecamWeight = 0.3
             request.minibatchStandardDeviation = true
+            // A ramp so short that p moves within the run; 5 steps stop mid-interval, with signs pending.
+            request.augmentation = .adaptive
+            request.adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0, rampImages: 32)
+            request.upsampling = .nearest
             return request
         }
         do {
             let first = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
             #expect(try first.train(.steps(5)) == .finished)
+            #expect(first.training.adaptive?.signCount == 4)
         }
         let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
         #expect(resumed.training.average?.halfLifeImages == 100 && resumed.training.lecam?.anchors != nil)
@@ -132,6 +137,15 @@ struct ModelTrainerTests {
         #expect(description.training?.hyperparameters.emaHalfLifeImages == 100)
         #expect(description.training?.hyperparameters.lecamWeight == 0.3)
         #expect(description.training?.hyperparameters.minibatchStandardDeviation == true)
+        #expect(description.training?.hyperparameters.adaptiveAugmentation?.rampImages == 32)
+        #expect(description.upsampling == .nearest && served.configuration.upsampling == .nearest)
+        // losses.csv logs p and r_t per step; p is 0 until the first adjustment after step 4.
+        let losses = try LossRecord.read(single.folder.appendingPathComponent(ModelFolderWriter.lossesFile))
+        print("ADA p by step: \(losses.map { $0.augmentationProbability! }), r_t: \(losses.map { $0.realSign! })")
+        #expect(losses.prefix(4).allSatisfy { $0.augmentationProbability == 0 })
+        #expect(losses.allSatisfy { $0.realSign.map { (-1...1).contains($0) } == true })
+        #expect(Set(losses.map(\.augmentationProbability)).count > 1, "p never moved")
+        #expect(FileManager.default.fileExists(atPath: single.folder.appendingPathComponent(ModelFolderWriter.augmentationPlotFile).path))
     }
 
     @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped; resuming finishes the plan")
