@@ -1,8 +1,8 @@
 import Engine
 
-/// 95 % intervals of a ratio by resampling whole groups (series) with
-/// replacement: frames of one cine are not independent, so they are drawn
-/// together.
+/// 95 % intervals of a ratio, or of a distance between mean rows, by
+/// resampling whole groups (series) with replacement: frames of one cine are
+/// not independent, so they are drawn together.
 enum GroupBootstrap {
     static let draws = 1000
 
@@ -23,8 +23,44 @@ enum GroupBootstrap {
             }
             ratios.append(Float(hits) / Float(max(1, total)))
         }
-        ratios.sort()
-        return [ratios[draws * 25 / 1000], ratios[draws * 975 / 1000 - 1]]
+        return centralInterval(ratios)
+    }
+
+    /// The 95 % interval of `distance` between the mean generated row and
+    /// the mean real row: each draw takes the generated rows again one by
+    /// one (they are independent) and the real rows by whole group (series),
+    /// as many as there are, with replacement.
+    static func meanDistanceInterval(
+        generated: [[Double]], real: [[Double]], groups: [Int], distance: ([Double], [Double]) -> Float,
+        random: inout EngineRandom
+    ) -> [Float] {
+        let realGroups = Dictionary(grouping: real.indices, by: { groups[$0] }).sorted { $0.key < $1.key }.map(\.value)
+        let width = generated[0].count
+        var distances: [Float] = []
+        distances.reserveCapacity(draws)
+        for _ in 0..<draws {
+            var generatedSum = [Double](repeating: 0, count: width), realSum = [Double](repeating: 0, count: width)
+            for _ in generated.indices {
+                let row = generated[Int(random.nextUInt64() % UInt64(generated.count))]
+                for index in 0..<width { generatedSum[index] += row[index] }
+            }
+            var realRows = 0
+            for _ in realGroups.indices {
+                for member in realGroups[Int(random.nextUInt64() % UInt64(realGroups.count))] {
+                    for index in 0..<width { realSum[index] += real[member][index] }
+                    realRows += 1
+                }
+            }
+            distances.append(
+                distance(generatedSum.map { $0 / Double(generated.count) }, realSum.map { $0 / Double(realRows) }))
+        }
+        return centralInterval(distances)
+    }
+
+    /// The 2.5th and 97.5th percentiles of `draws` values.
+    private static func centralInterval(_ values: [Float]) -> [Float] {
+        let sorted = values.sorted()
+        return [sorted[sorted.count * 25 / 1000], sorted[sorted.count * 975 / 1000 - 1]]
     }
 
     /// Per group, in the order of its key (so that a seed gives the same

@@ -60,10 +60,11 @@ public enum EvaluationReport {
     /// "0.1234", or a reason when a figure could not be computed.
     static func show(_ value: Float?) -> String { value.map { String(format: "%.4f", $0) } ?? "n/a (too few frames)" }
 
-    /// "0.123 (95 % interval 0.100-0.150)".
-    static func withInterval(_ value: Float?, _ bounds: [Float]?) -> String {
+    /// "0.123 (95 % interval 0.100-0.150)", with `digits` decimals.
+    static func withInterval(_ value: Float?, _ bounds: [Float]?, digits: Int = 3) -> String {
         guard let value, let bounds else { return show(value) }
-        return String(format: "%.3f (95 %% interval %.3f-%.3f)", value, bounds[0], bounds[1])
+        let format = "%.\(digits)f"
+        return String(format: "\(format) (95 %% interval \(format)-\(format))", value, bounds[0], bounds[1])
     }
 
     /// The page's rows (JSON key, value, meaning) comparing the generated
@@ -113,10 +114,29 @@ public enum EvaluationReport {
             ("ms_ssim_generated", show(f.msSsimGenerated), "mean pairwise MS-SSIM of generated frames (higher than real: less diverse)"),
             ("ms_ssim_real", show(f.validation.msSsimReal), "the same among validation frames"),
             ("against_training.ms_ssim_real", show(f.againstTraining.msSsimReal), "the same among training frames"),
-            ("histogram_distance", show(f.validation.histogramDistance), "Wasserstein-1 distance of intensity histograms, vs validation"),
-            ("against_training.histogram_distance", show(f.againstTraining.histogramDistance), "vs training"),
-            ("spectrum_distance", show(f.validation.spectrumDistance), "mean |difference| of log10 radial power spectra, vs validation"),
-            ("against_training.spectrum_distance", show(f.againstTraining.spectrumDistance), "vs training"),
+        ]
+    }
+
+    /// The page's rows (JSON key, value, meaning) of the histogram and spectrum distances.
+    static func distanceRows(_ f: EvaluationFigures) -> [(String, String, String)] {
+        [
+            (
+                "histogram_distance", withInterval(f.validation.histogramDistance, f.validation.histogramDistanceInterval, digits: 4),
+                "Wasserstein-1 distance of intensity histograms, vs validation"
+            ),
+            (
+                "against_training.histogram_distance",
+                withInterval(f.againstTraining.histogramDistance, f.againstTraining.histogramDistanceInterval, digits: 4),
+                "vs training"
+            ),
+            (
+                "spectrum_distance", withInterval(f.validation.spectrumDistance, f.validation.spectrumDistanceInterval),
+                "mean |difference| of log10 radial power spectra, vs validation"
+            ),
+            (
+                "against_training.spectrum_distance",
+                withInterval(f.againstTraining.spectrumDistance, f.againstTraining.spectrumDistanceInterval), "vs training"
+            ),
         ]
     }
 
@@ -151,7 +171,7 @@ public enum EvaluationReport {
     }
 
     static func page(_ result: EvaluationResult, nearestCaptions: String) -> String {
-        let rows = comparisonRows(result.figures) + copyRows(result)
+        let rows = comparisonRows(result.figures) + distanceRows(result.figures) + copyRows(result)
         func escape(_ text: String) -> String {
             text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
                 of: ">", with: "&gt;")

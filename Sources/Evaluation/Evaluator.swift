@@ -26,8 +26,12 @@ public struct RealSetComparison: Codable, Sendable, Equatable {
     public var coverageInterval: [Float]?
     /// Mean pairwise MS-SSIM among the real frames.
     public var msSsimReal: Float?
+    /// Intensity histogram and power spectrum distances, each with its 95 %
+    /// interval (generated frames resampled, real ones by whole series).
     public var histogramDistance: Float?
+    public var histogramDistanceInterval: [Float]?
     public var spectrumDistance: Float?
+    public var spectrumDistanceInterval: [Float]?
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
@@ -44,7 +48,9 @@ public struct RealSetComparison: Codable, Sendable, Equatable {
         try container.encode(coverageInterval, forKey: .coverageInterval)
         try container.encode(msSsimReal, forKey: .msSsimReal)
         try container.encode(histogramDistance, forKey: .histogramDistance)
+        try container.encode(histogramDistanceInterval, forKey: .histogramDistanceInterval)
         try container.encode(spectrumDistance, forKey: .spectrumDistance)
+        try container.encode(spectrumDistanceInterval, forKey: .spectrumDistanceInterval)
     }
 }
 
@@ -325,14 +331,15 @@ public enum Evaluator {
     struct GeneratedSet {
         let frames: FrameMatrix
         let features: FrameMatrix
-        let spectrum: [Double]
-        let intensities: [Float]
+        /// Per frame (up to `spectrumFrames` for the spectra): log radial power spectrum, intensity histogram.
+        let spectra: [[Double]]
+        let histograms: [[Double]]
 
         init(_ frames: FrameMatrix, side: Int) {
             self.frames = frames
             features = RandomEmbedding.features(frames)
-            spectrum = ImageStatistics.meanLogSpectrum(Evaluator.frames(frames, limit: spectrumFrames), side: side)
-            intensities = frames.values.map(unitValue)
+            spectra = Evaluator.frames(frames, limit: spectrumFrames).map { ImageStatistics.logSpectrum($0, side: side) }
+            histograms = (0..<frames.count).map { ImageStatistics.intensityHistogram(unit(frames.row($0))) }
         }
     }
 
@@ -346,23 +353,49 @@ public enum Evaluator {
         let fidelity = DensityCoverage.measure(
             real: RandomEmbedding.features(real), series: series, generated: generated.features,
             seed: seed)
-        let spectrum = real.count == 0 ? nil : ImageStatistics.meanLogSpectrum(frames(real, limit: spectrumFrames), side: side)
+        let distances = real.count == 0 ? nil : distributionDistances(generated, real: real, series: series, side: side, seed: seed)
         return RealSetComparison(
             c2stAccuracy: c2st?.accuracy, c2stAccuracyInterval: c2st?.interval, c2stCalibrationAccuracy: calibration?.accuracy,
             c2stCalibrationInterval: calibration?.interval, c2stTestFrames: c2st?.testFrames, c2stTestSeries: c2st?.testGroups,
             c2stVerdict: ClassifierTwoSampleTest.verdict(c2st, calibration: calibration),
             density: fidelity?.density, densityInterval: fidelity?.densityInterval, coverage: fidelity?.coverage,
             coverageInterval: fidelity?.coverageInterval, msSsimReal: meanPairwiseMSSSIM(real, side: side, seed: seed),
-            histogramDistance: real.count == 0 ? nil : ImageStatistics.histogramDistance(generated.intensities, real.values.map(unitValue)),
-            spectrumDistance: spectrum.map { ImageStatistics.spectrumDistance(generated.spectrum, $0) })
+            histogramDistance: distances?.histogram, histogramDistanceInterval: distances?.histogramInterval,
+            spectrumDistance: distances?.spectrum, spectrumDistanceInterval: distances?.spectrumInterval)
+    }
+
+    /// The histogram and spectrum distances of the generated frames to
+    /// `real`, with their bootstrap intervals.
+    static func distributionDistances(_ generated: GeneratedSet, real: FrameMatrix, series: [Int], side: Int, seed: UInt64) -> (
+        histogram: Float, histogramInterval: [Float], spectrum: Float, spectrumInterval: [Float]
+    ) {
+        let realHistograms = (0..<real.count).map { ImageStatistics.intensityHistogram(unit(real.row($0))) }
+        let spectrumRows = pickedRows(real.count, limit: spectrumFrames)
+        let realSpectra = spectrumRows.map { ImageStatistics.logSpectrum(unit(real.row($0)), side: side) }
+        var random = EngineRandom(seed: seed)
+        let histogramInterval = GroupBootstrap.meanDistanceInterval(
+            generated: generated.histograms, real: realHistograms, groups: series, distance: ImageStatistics.wassersteinDistance,
+            random: &random)
+        let spectrumInterval = GroupBootstrap.meanDistanceInterval(
+            generated: generated.spectra, real: realSpectra, groups: spectrumRows.map { series[$0] },
+            distance: ImageStatistics.spectrumDistance, random: &random)
+        return (
+            ImageStatistics.wassersteinDistance(ImageStatistics.meanRow(generated.histograms), ImageStatistics.meanRow(realHistograms)),
+            histogramInterval,
+            ImageStatistics.spectrumDistance(ImageStatistics.meanRow(generated.spectra), ImageStatistics.meanRow(realSpectra)),
+            spectrumInterval
+        )
     }
 
     static func unitValue(_ value: Float) -> Float { (value + 1) / 2 }
     static func unit(_ frame: ArraySlice<Float>) -> [Float] { frame.map(unitValue) }
     /// Up to `limit` evenly spaced frames of `matrix`, on the 0-to-1 scale.
     static func frames(_ matrix: FrameMatrix, limit: Int = .max) -> [[Float]] {
-        let picked = matrix.count <= limit ? Array(0..<matrix.count) : (0..<limit).map { $0 * matrix.count / limit }
-        return picked.map { unit(matrix.row($0)) }
+        pickedRows(matrix.count, limit: limit).map { unit(matrix.row($0)) }
+    }
+    /// Up to `limit` evenly spaced row numbers of `count`.
+    static func pickedRows(_ count: Int, limit: Int) -> [Int] {
+        count <= limit ? Array(0..<count) : (0..<limit).map { $0 * count / limit }
     }
     static func mean(_ values: [Float]) -> Float { values.isEmpty ? 0 : values.reduce(0, +) / Float(values.count) }
 

@@ -6,45 +6,65 @@ public enum ImageStatistics {
     /// histograms (256 bins over [0, 1]): the mean shift of intensity mass,
     /// in intensity units (0 same histogram, 1 all black against all white).
     public static func histogramDistance(_ a: [Float], _ b: [Float]) -> Float {
-        let bins = 256
-        func cumulative(_ values: [Float]) -> [Double] {
-            var counts = [Double](repeating: 0, count: bins)
-            for value in values { counts[min(bins - 1, max(0, Int(value * Float(bins))))] += 1 }
-            var running = 0.0
-            return counts.map {
-                running += $0 / Double(values.count)
-                return running
-            }
+        wassersteinDistance(intensityHistogram(a), intensityHistogram(b))
+    }
+
+    public static let histogramBins = 256
+
+    /// The share of `values` in each of 256 bins over [0, 1]. Frames of
+    /// one size pool as the mean of their histograms.
+    public static func intensityHistogram(_ values: some Collection<Float>) -> [Double] {
+        var counts = [Double](repeating: 0, count: histogramBins)
+        for value in values { counts[min(histogramBins - 1, max(0, Int(value * Float(histogramBins))))] += 1 }
+        return counts.map { $0 / Double(values.count) }
+    }
+
+    /// Wasserstein-1 distance of two histograms over [0, 1] (shares per bin).
+    public static func wassersteinDistance(_ a: [Double], _ b: [Double]) -> Float {
+        var runningA = 0.0, runningB = 0.0, total = 0.0
+        for bin in a.indices {
+            runningA += a[bin]
+            runningB += b[bin]
+            total += abs(runningA - runningB)
         }
-        let cdfA = cumulative(a), cdfB = cumulative(b)
-        return Float(zip(cdfA, cdfB).reduce(0) { $0 + abs($1.0 - $1.1) } / Double(bins))
+        return Float(total / Double(a.count))
     }
 
     /// The radially averaged power spectrum of each frame (power at integer
     /// radii 1 ..< side / 2 of the centred 2-D spectrum), as log10, averaged
     /// over the frames. GAN upsampling leaves periodic artefacts at high radii.
     public static func meanLogSpectrum(_ frames: [[Float]], side: Int) -> [Double] {
-        var total = [Double](repeating: 0, count: side / 2)
-        for frame in frames {
-            let power = FourierTransform.power2D(frame, side: side)
-            var sums = [Double](repeating: 0, count: side / 2), counts = [Double](repeating: 0, count: side / 2)
-            for v in 0..<side {
-                for u in 0..<side {
-                    let fu = u <= side / 2 ? u : u - side, fv = v <= side / 2 ? v : v - side
-                    let radius = Int((Double(fu * fu + fv * fv)).squareRoot().rounded())
-                    guard radius >= 1, radius < side / 2 else { continue }
-                    sums[radius] += power[v * side + u]
-                    counts[radius] += 1
-                }
+        meanRow(frames.map { logSpectrum($0, side: side) })
+    }
+
+    /// One frame's log10 radial power spectrum, indexed by radius (index 0 unused, 0).
+    public static func logSpectrum(_ frame: [Float], side: Int) -> [Double] {
+        let power = FourierTransform.power2D(frame, side: side)
+        var sums = [Double](repeating: 0, count: side / 2), counts = [Double](repeating: 0, count: side / 2)
+        for v in 0..<side {
+            for u in 0..<side {
+                let fu = u <= side / 2 ? u : u - side, fv = v <= side / 2 ? v : v - side
+                let radius = Int((Double(fu * fu + fv * fv)).squareRoot().rounded())
+                guard radius >= 1, radius < side / 2 else { continue }
+                sums[radius] += power[v * side + u]
+                counts[radius] += 1
             }
-            for radius in 1..<(side / 2) { total[radius] += log10(sums[radius] / counts[radius] + 1e-12) }
         }
-        return total.map { $0 / Double(frames.count) }
+        var spectrum = [Double](repeating: 0, count: side / 2)
+        for radius in 1..<(side / 2) { spectrum[radius] = log10(sums[radius] / counts[radius] + 1e-12) }
+        return spectrum
     }
 
     /// The mean absolute difference of two mean log spectra (decades of power), radii 1 ..< side / 2.
     public static func spectrumDistance(_ a: [Double], _ b: [Double]) -> Float {
         Float((1..<a.count).reduce(0) { $0 + abs(a[$1] - b[$1]) } / Double(a.count - 1))
+    }
+
+    /// The element-wise mean of equally long rows.
+    static func meanRow(_ rows: [[Double]]) -> [Double] {
+        var total = [Double](repeating: 0, count: rows.first?.count ?? 0)
+        for row in rows { for index in row.indices { total[index] += row[index] } }
+        return total.map { $0 / Double(rows.count) }
     }
 }
 

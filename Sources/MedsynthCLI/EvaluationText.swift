@@ -16,8 +16,8 @@ enum EvaluationText {
               density                     \(pad(withInterval(f.validation.density, f.validation.densityInterval)))  \(withInterval(t.density, t.densityInterval))
               coverage                    \(pad(withInterval(f.validation.coverage, f.validation.coverageInterval)))  \(withInterval(t.coverage, t.coverageInterval))
               MS-SSIM among real frames   \(pad(show(f.validation.msSsimReal)))  \(show(f.againstTraining.msSsimReal))
-              histogram distance          \(pad(show(f.validation.histogramDistance)))  \(show(f.againstTraining.histogramDistance))
-              spectrum distance           \(pad(show(f.validation.spectrumDistance)))  \(show(f.againstTraining.spectrumDistance))
+              histogram distance          \(pad(withInterval(f.validation.histogramDistance, f.validation.histogramDistanceInterval, digits: 4)))  \(withInterval(t.histogramDistance, t.histogramDistanceInterval, digits: 4))
+              spectrum distance           \(pad(withInterval(f.validation.spectrumDistance, f.validation.spectrumDistanceInterval, digits: 3)))  \(withInterval(t.spectrumDistance, t.spectrumDistanceInterval, digits: 3))
               MS-SSIM among generated     \(show(f.msSsimGenerated))
               data-copying Z              \(show(f.dataCopyingZ))\(f.dataCopyingFlagged == true ? "  COPYING: generated frames sit closer to training frames than new real frames do" : "")
               copies of training frames   \(rate(f.copies, of: result.generatedFrames, f.copyRateInterval)) (copy radius \(show(f.copyRadius)); copy distance mean \(show(f.copyDistanceMean)))
@@ -40,10 +40,11 @@ enum EvaluationText {
             accuracy, interval[0], interval[1], frames, series, calibrationText, verdict.rawValue)
     }
 
-    /// "0.91 (0.80-1.02)", or "n/a".
-    private static func withInterval(_ value: Float?, _ interval: [Float]?) -> String {
+    /// "0.91 (0.80-1.02)" with `digits` decimals, or "n/a".
+    private static func withInterval(_ value: Float?, _ interval: [Float]?, digits: Int = 2) -> String {
         guard let value, let interval else { return "n/a" }
-        return String(format: "%.2f (%.2f-%.2f)", value, interval[0], interval[1])
+        let format = "%.\(digits)f"
+        return String(format: "\(format) (\(format)-\(format))", value, interval[0], interval[1])
     }
 
     private static func rate(_ count: Int, of total: Int, _ interval: [Float]) -> String {

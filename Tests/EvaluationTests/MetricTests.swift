@@ -112,6 +112,23 @@ struct MetricTests {
         let noiseSpectrum = ImageStatistics.meanLogSpectrum(Evaluator.frames(noise), side: 64)
         print("spectrum distance blobs vs noise: \(ImageStatistics.spectrumDistance(blobSpectrum, noiseSpectrum)) decades")
         #expect(ImageStatistics.spectrumDistance(blobSpectrum, noiseSpectrum) > 1)
+        // The pooled histogram is the mean of the frames' histograms.
+        let histograms = (0..<8).map { ImageStatistics.intensityHistogram(Evaluator.unit(blobs.row($0))) }
+        let pooled = ImageStatistics.intensityHistogram(unitBlobs)
+        #expect(zip(ImageStatistics.meanRow(histograms), pooled).allSatisfy { abs($0 - $1) < 1e-12 })
+        // The bootstrap interval of a large distance brackets it; resampling a set against itself gives a small one.
+        let blobRows = Evaluator.frames(blobs).map { ImageStatistics.logSpectrum($0, side: 64) }
+        let noiseRows = Evaluator.frames(noise).map { ImageStatistics.logSpectrum($0, side: 64) }
+        var random = EngineRandom(seed: 1)
+        let apart = GroupBootstrap.meanDistanceInterval(
+            generated: noiseRows, real: blobRows, groups: [0, 0, 1, 1, 2, 2, 3, 3], distance: ImageStatistics.spectrumDistance,
+            random: &random)
+        let same = GroupBootstrap.meanDistanceInterval(
+            generated: blobRows, real: blobRows, groups: Array(0..<8), distance: ImageStatistics.spectrumDistance, random: &random)
+        let distance = ImageStatistics.spectrumDistance(blobSpectrum, noiseSpectrum)
+        print("spectrum distance interval, blobs vs noise: \(apart) around \(distance); blobs vs blobs: \(same)")
+        #expect(apart[0] <= distance && distance <= apart[1] && apart[1] - apart[0] < distance / 2)
+        #expect(same[1] < apart[0] / 4)
         // The FFT against a direct DFT of one frame.
         let frame = Evaluator.unit(blobs.row(0))
         let power = FourierTransform.power2D(frame, side: 64)

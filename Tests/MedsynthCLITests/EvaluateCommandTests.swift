@@ -31,6 +31,7 @@ struct EvaluateCommandTests {
             "c2st_accuracy", "c2st_calibration_accuracy", "data_copying_z", "copies", "copy_rate", "copy_rate_interval",
             "nearest_train_l2_mean",
             "ms_ssim_generated", "ms_ssim_real", "histogram_distance", "spectrum_distance", "against_training",
+            "histogram_distance_interval", "spectrum_distance_interval",
             "model", "model_id", "checkpoint_sha256", "generated_frames", "seed", "training_frames", "validation_frames",
             "copy_radius", "held_out_copy_rate_interval", "data_copying_flagged", "evaluation_id",
         ] {
