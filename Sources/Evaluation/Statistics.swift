@@ -2,13 +2,6 @@ import Foundation
 
 /// Distances between the intensity statistics of two sets of frames in [0, 1].
 public enum ImageStatistics {
-    /// Wasserstein-1 (earth mover's) distance between the pooled intensity
-    /// histograms (256 bins over [0, 1]): the mean shift of intensity mass,
-    /// in intensity units (0 same histogram, 1 all black against all white).
-    public static func histogramDistance(_ a: [Float], _ b: [Float]) -> Float {
-        wassersteinDistance(intensityHistogram(a), intensityHistogram(b))
-    }
-
     public static let histogramBins = 256
 
     /// The share of `values` in each of 256 bins over [0, 1]. Frames of
@@ -19,7 +12,9 @@ public enum ImageStatistics {
         return counts.map { $0 / Double(values.count) }
     }
 
-    /// Wasserstein-1 distance of two histograms over [0, 1] (shares per bin).
+    /// Wasserstein-1 (earth mover's) distance of two histograms over [0, 1]
+    /// (shares per bin): the mean shift of intensity mass, in intensity units
+    /// (0 same histogram, 1 all black against all white).
     public static func wassersteinDistance(_ a: [Double], _ b: [Double]) -> Float {
         var runningA = 0.0, runningB = 0.0, total = 0.0
         for bin in a.indices {
@@ -30,14 +25,9 @@ public enum ImageStatistics {
         return Float(total / Double(a.count))
     }
 
-    /// The radially averaged power spectrum of each frame (power at integer
-    /// radii 1 ..< side / 2 of the centred 2-D spectrum), as log10, averaged
-    /// over the frames. GAN upsampling leaves periodic artefacts at high radii.
-    public static func meanLogSpectrum(_ frames: [[Float]], side: Int) -> [Double] {
-        meanRow(frames.map { logSpectrum($0, side: side) })
-    }
-
-    /// One frame's log10 radial power spectrum, indexed by radius (index 0 unused, 0).
+    /// One frame's radially averaged power spectrum (power at integer radii
+    /// 1 ..< side / 2 of the centred 2-D spectrum) as log10, indexed by radius
+    /// (index 0 unused, 0). GAN upsampling leaves periodic artefacts at high radii.
     public static func logSpectrum(_ frame: [Float], side: Int) -> [Double] {
         let power = FourierTransform.power2D(frame, side: side)
         var sums = [Double](repeating: 0, count: side / 2), counts = [Double](repeating: 0, count: side / 2)

@@ -38,17 +38,16 @@ public final class AdaptiveAugmentation {
         self.rampImages = rampImages
     }
 
-    /// The mean sign of `logits` [N, 1]: 1 when D calls every image real.
-    public static func meanSign(_ logits: Tensor) -> Float {
+    /// The sum of the signs of `logits` [N, 1]: N when D calls every image real.
+    public static func signSum(_ logits: Tensor) -> Float {
         var sum: Float = 0
         for index in 0..<logits.count { sum += logits.data[index] > 0 ? 1 : (logits.data[index] < 0 ? -1 : 0) }
-        return sum / Float(logits.count)
+        return sum
     }
 
-    /// Counts a step's real images, `count` of them with mean sign `realSign`.
-    public func observe(realSign: Float, count: Int) {
-        // The mean of count signs times count is their integer sum, exact in a Float.
-        signSum += (realSign * Float(count)).rounded()
+    /// Counts a step's `count` real images, whose signs sum to `signSum`.
+    public func observe(signSum: Float, count: Int) {
+        self.signSum += signSum
         signCount += count
     }
 

@@ -55,8 +55,8 @@ public final class TrainingStep {
         let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
         // The logits' storage is reused by the next pass: LeCam takes what it needs now.
         let realMean = realLogits.values.reduce(0, +) / Float(realLogits.count)
-        let realSign = AdaptiveAugmentation.meanSign(realLogits)
-        adaptive?.observe(realSign: realSign, count: realLogits.count)
+        let realSignSum = AdaptiveAugmentation.signSum(realLogits)
+        adaptive?.observe(signSum: realSignSum, count: realLogits.count)
         lecam?.addTerm(logits: realLogits, real: true, into: logitGradient!)
         discriminator.accumulateParameterGradients(logitGradient!)
         let generatedLogits = discriminator.forward(seenByDiscriminator(generated), training: true)
@@ -77,7 +77,7 @@ public final class TrainingStep {
         average?.update(from: generator, batchSize: batchSize, imagesBefore: (generatorOptimizer.step - 1) * batchSize)
         adaptive?.adjust(step: generatorOptimizer.step, batchSize: batchSize)
         return StepResult(
-            discriminatorLoss: realLoss + generatedLoss, generatorLoss: generatorLoss, realSign: realSign,
+            discriminatorLoss: realLoss + generatedLoss, generatorLoss: generatorLoss, realSign: realSignSum / Float(latents.shape[0]),
             augmentationProbability: probability)
     }
 }

@@ -105,11 +105,12 @@ struct MetricTests {
     func statistics() {
         let blobs = blobFrames(8, seed: 30), noise = noiseFrames(8, seed: 31)
         let unitBlobs = blobs.values.map(Evaluator.unitValue), unitNoise = noise.values.map(Evaluator.unitValue)
-        #expect(ImageStatistics.histogramDistance(unitBlobs, unitBlobs) == 0)
-        #expect(ImageStatistics.histogramDistance(unitBlobs, unitNoise) > 0.2)
-        let blobSpectrum = ImageStatistics.meanLogSpectrum(Evaluator.frames(blobs), side: 64)
+        let blobHistogram = ImageStatistics.intensityHistogram(unitBlobs)
+        #expect(ImageStatistics.wassersteinDistance(blobHistogram, blobHistogram) == 0)
+        #expect(ImageStatistics.wassersteinDistance(blobHistogram, ImageStatistics.intensityHistogram(unitNoise)) > 0.2)
+        let blobSpectrum = ImageStatistics.meanRow(Evaluator.frames(blobs).map { ImageStatistics.logSpectrum($0, side: 64) })
         #expect(ImageStatistics.spectrumDistance(blobSpectrum, blobSpectrum) == 0)
-        let noiseSpectrum = ImageStatistics.meanLogSpectrum(Evaluator.frames(noise), side: 64)
+        let noiseSpectrum = ImageStatistics.meanRow(Evaluator.frames(noise).map { ImageStatistics.logSpectrum($0, side: 64) })
         print("spectrum distance blobs vs noise: \(ImageStatistics.spectrumDistance(blobSpectrum, noiseSpectrum)) decades")
         #expect(ImageStatistics.spectrumDistance(blobSpectrum, noiseSpectrum) > 1)
         // The pooled histogram is the mean of the frames' histograms.

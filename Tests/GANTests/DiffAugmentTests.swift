@@ -78,11 +78,11 @@ struct AdaptiveAugmentationTests {
         let ada = AdaptiveAugmentation(target: 0.6, rampImages: 64)
         let allReal = Tensor(shape: [4, 1], values: [2, 1, 0.5, 3])
         let mixed = Tensor(shape: [4, 1], values: [2, -1, 0.5, -3])
-        #expect(AdaptiveAugmentation.meanSign(allReal) == 1 && AdaptiveAugmentation.meanSign(mixed) == 0)
+        #expect(AdaptiveAugmentation.signSum(allReal) == 4 && AdaptiveAugmentation.signSum(mixed) == 0)
         var probabilities: [Float] = []
         for step in 1...24 {
             let logits = step <= 12 ? allReal : mixed
-            ada.observe(realSign: AdaptiveAugmentation.meanSign(logits), count: 4)
+            ada.observe(signSum: AdaptiveAugmentation.signSum(logits), count: 4)
             ada.adjust(step: step, batchSize: 4)
             probabilities.append(ada.probability)
         }
@@ -91,12 +91,12 @@ struct AdaptiveAugmentationTests {
         #expect(probabilities[15] == 0.5 && probabilities[23] == 0)
         #expect(ada.signCount == 0)
         // Two steps of a new interval are pending, as a checkpoint saves them.
-        ada.observe(realSign: 1, count: 4)
+        ada.observe(signSum: 4, count: 4)
         ada.adjust(step: 25, batchSize: 4)
         #expect(ada.signSum == 4 && ada.signCount == 4)
         // r_t 1 for many intervals: p stops at 1.
         for step in 26...60 {
-            ada.observe(realSign: 1, count: 4)
+            ada.observe(signSum: 4, count: 4)
             ada.adjust(step: step, batchSize: 4)
         }
         #expect(ada.probability == 1)
