@@ -11,6 +11,11 @@
 # models on a busier machine. Runs go two at a time, one thread each (2 cores).
 # OUT_DIR gets rate-<config>.txt, train-<config>.json, evaluate-<config>.json
 # and summary.tsv. Needs the release build (swift build -c release).
+#
+# A CONFIG is one name of the table below, or several joined by "+"; "lrX"
+# sets the learning rate to X and "batchN" the batch size, so that
+# "ema+mbstd+lr1e-4+batch16" is the weight average and the minibatch standard
+# deviation at learning rate 1e-4 and batch 16.
 set -euo pipefail
 catalog="$1" out="$2" seconds="$3" fraction="$4"
 shift 4
@@ -19,6 +24,7 @@ mkdir -p "$out"
 
 declare -A options=(
   [default]=""
+  [none]="--augment none"
   [ada]="--augment ada"
   [ema]="--ema-half-life 10000"
   [lecam]="--lecam 0.01"
@@ -26,34 +32,73 @@ declare -A options=(
   [nearest]="--upsampling nearest"
   [all]="--augment ada --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
 )
+# The options of a configuration, and its batch size (the steps a wall time buys).
+options_of() {
+  local part
+  for part in ${1//+/ }; do
+    case "$part" in
+      lr*) printf -- '--lr %s ' "${part#lr}" ;;
+      batch*) printf -- '--batch %s ' "${part#batch}" ;;
+      *)
+        [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
+        printf -- '%s ' "${options[$part]}"
+        ;;
+    esac
+  done
+}
+batch_of() {
+  local part batch=32
+  for part in ${1//+/ }; do [[ "$part" == batch* ]] && batch="${part#batch}"; done
+  echo "$batch"
+}
+
 configs=("$@")
 [[ ${#configs[@]} -gt 0 ]] || configs=(default ada ema lecam mbstd nearest all)
 tag="$(basename "$out")"
 
-# images/s of one configuration: the last progress line of a 24-step run.
+# images/s of one configuration in a 24-step run, from the end of step 1 to
+# step 24. The progress line's figure is a mean since the start, and the first
+# step alone has taken from 0.3 to 9 s (allocations, a cold page cache):
+# counted in, it gave one configuration of a batch a third fewer steps.
 measure() {
   local config="$1" name="rate-$tag-$1-$$"
   # shellcheck disable=SC2086
   "$medsynth" train --catalog "$catalog" --modality US --steps 24 --threads 1 --no-evaluate \
-    --validation-fraction "$fraction" --grid-every 1000 --name "$name" ${options[$config]} \
+    --validation-fraction "$fraction" --grid-every 1000 --name "$name" $(options_of "$config") \
     >/dev/null 2>"$out/rate-$config.log"
-  grep -o '[0-9.]* img/s' "$out/rate-$config.log" | tail -1 | cut -d' ' -f1 >"$out/rate-$config.txt"
+  steady_rate "$out/rate-$config.log" "$(batch_of "$config")" >"$out/rate-$config.txt"
+}
+
+# Images per second between the first and the last progress line of a log
+# (each line gives its step and the mean images/s since the start).
+steady_rate() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+lines = [line for line in open(sys.argv[1]) if line.startswith("train:")]
+batch = int(sys.argv[2])
+def step_and_seconds(line):
+    step = int(re.search(r"step (\d+),", line).group(1))
+    return step, step * batch / float(re.search(r"([0-9.]+) img/s", line).group(1))
+(first, start), (last, end) = step_and_seconds(lines[0]), step_and_seconds(lines[-1])
+print(f"{(last - first) * batch / (end - start):.1f}")
+PY
 }
 
 run() {
   local config="$1"
   local rate steps
   rate="$(cat "$out/rate-$config.txt")"
-  steps="$(python3 -c "print(max(1, int($seconds * $rate / 32)))")"
+  steps="$(python3 -c "print(max(1, int($seconds * $rate / $(batch_of "$config"))))")"
   echo "$config: $rate img/s -> $steps steps" >&2
   # shellcheck disable=SC2086
   "$medsynth" train --catalog "$catalog" --modality US --steps "$steps" --threads 1 --no-evaluate \
-    --validation-fraction "$fraction" --name "$tag-$config" ${options[$config]} --json \
+    --validation-fraction "$fraction" --name "$tag-$config" $(options_of "$config") --json \
     >"$out/train-$config.json" 2>"$out/train-$config.log"
   "$medsynth" evaluate --catalog "$catalog" --model "$tag-$config" --threads 1 --json \
     >"$out/evaluate-$config.json" 2>"$out/evaluate-$config.log"
 }
 
+for config in "${configs[@]}"; do options_of "$config" >/dev/null; done
 for config in "${configs[@]}"; do [[ -s "$out/rate-$config.txt" ]] || measure "$config"; done
 for ((i = 0; i < ${#configs[@]}; i += 2)); do
   run "${configs[i]}" &
