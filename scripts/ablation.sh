@@ -10,12 +10,16 @@
 # then that many seconds' worth of steps, so the same arguments give the same
 # models on a busier machine. Runs go two at a time, one thread each (2 cores).
 # OUT_DIR gets rate-<config>.txt, train-<config>.json, evaluate-<config>.json
-# and summary.tsv. Needs the release build (swift build -c release).
+# and summary.tsv (of every CONFIG given, trained now or before). Needs the
+# release build (swift build -c release).
 #
 # A CONFIG is one name of the table below, or several joined by "+"; "lrX"
-# sets the learning rate to X and "batchN" the batch size, so that
-# "ema+mbstd+lr1e-4+batch16" is the weight average and the minibatch standard
-# deviation at learning rate 1e-4 and batch 16.
+# sets the learning rate to X, "batchN" the batch size, "rampN" ADA's ramp in
+# images, "targetX" ADA's target and "seedN" the seed, so that
+# "ema+mbstd+lr1e-4+batch16+seed2" is the weight average and the minibatch
+# standard deviation at learning rate 1e-4 and batch 16, from seed 2. The
+# ramp, the target and the seed do not change what a step costs: such a
+# configuration reuses the rate measured without them.
 set -euo pipefail
 catalog="$1" out="$2" seconds="$3" fraction="$4"
 shift 4
@@ -39,12 +43,24 @@ options_of() {
     case "$part" in
       lr*) printf -- '--lr %s ' "${part#lr}" ;;
       batch*) printf -- '--batch %s ' "${part#batch}" ;;
+      ramp*) printf -- '--ada-ramp %s ' "${part#ramp}" ;;
+      target*) printf -- '--ada-target %s ' "${part#target}" ;;
+      seed*) printf -- '--seed %s ' "${part#seed}" ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"
         ;;
     esac
   done
+}
+# The configuration whose measured rate a configuration's run uses: itself
+# without the parts that do not change a step's cost.
+rate_of() {
+  local part key=""
+  for part in ${1//+/ }; do
+    case "$part" in seed* | ramp* | target*) ;; *) key="${key:+$key+}$part" ;; esac
+  done
+  echo "${key:-default}"
 }
 batch_of() {
   local part batch=32
@@ -84,10 +100,13 @@ print(f"{(last - first) * batch / (end - start):.1f}")
 PY
 }
 
+# Trains and evaluates one configuration, unless an earlier invocation did:
+# adding configurations to a finished OUT_DIR runs only the new ones.
 run() {
   local config="$1"
   local rate steps
-  rate="$(cat "$out/rate-$config.txt")"
+  [[ -s "$out/evaluate-$config.json" ]] && return
+  rate="$(cat "$out/rate-$(rate_of "$config").txt")"
   steps="$(python3 -c "print(max(1, int($seconds * $rate / $(batch_of "$config"))))")"
   echo "$config: $rate img/s -> $steps steps" >&2
   # shellcheck disable=SC2086
@@ -99,7 +118,10 @@ run() {
 }
 
 for config in "${configs[@]}"; do options_of "$config" >/dev/null; done
-for config in "${configs[@]}"; do [[ -s "$out/rate-$config.txt" ]] || measure "$config"; done
+for config in "${configs[@]}"; do
+  key="$(rate_of "$config")"
+  [[ -s "$out/rate-$key.txt" ]] || measure "$key"
+done
 for ((i = 0; i < ${#configs[@]}; i += 2)); do
   run "${configs[i]}" &
   if ((i + 1 < ${#configs[@]})); then run "${configs[i + 1]}" & fi
