@@ -72,32 +72,16 @@ configs=("$@")
 [[ ${#configs[@]} -gt 0 ]] || configs=(default ada ema lecam mbstd nearest all)
 tag="$(basename "$out")"
 
-# images/s of one configuration in a 24-step run, from the end of step 1 to
-# step 24. The progress line's figure is a mean since the start, and the first
-# step alone has taken from 0.3 to 9 s (allocations, a cold page cache):
-# counted in, it gave one configuration of a batch a third fewer steps.
+# images/s of one configuration in a 24-step run: the figure of its last
+# progress line, which counts from the end of step 1 (the first step alone has
+# taken from 0.3 to 9 s: allocations, a cold page cache).
 measure() {
   local config="$1" name="rate-$tag-$1-$$"
   # shellcheck disable=SC2086
   "$medsynth" train --catalog "$catalog" --modality US --steps 24 --threads 1 --no-evaluate \
     --validation-fraction "$fraction" --grid-every 1000 --name "$name" $(options_of "$config") \
     >/dev/null 2>"$out/rate-$config.log"
-  steady_rate "$out/rate-$config.log" "$(batch_of "$config")" >"$out/rate-$config.txt"
-}
-
-# Images per second between the first and the last progress line of a log
-# (each line gives its step and the mean images/s since the start).
-steady_rate() {
-  python3 - "$1" "$2" <<'PY'
-import re, sys
-lines = [line for line in open(sys.argv[1]) if line.startswith("train:")]
-batch = int(sys.argv[2])
-def step_and_seconds(line):
-    step = int(re.search(r"step (\d+),", line).group(1))
-    return step, step * batch / float(re.search(r"([0-9.]+) img/s", line).group(1))
-(first, start), (last, end) = step_and_seconds(lines[0]), step_and_seconds(lines[-1])
-print(f"{(last - first) * batch / (end - start):.1f}")
-PY
+  grep '^train: ' "$out/rate-$config.log" | tail -1 | sed -E 's/.* ([0-9.]+) img\/s$/\1/' >"$out/rate-$config.txt"
 }
 
 # Trains and evaluates one configuration, unless an earlier invocation did:

@@ -78,7 +78,10 @@ public final class ModelTrainer {
     ) throws -> TrainingOutcome {
         let runSteps = try steps(of: length)
         record.plannedStep = step + runSteps
-        let clock = ContinuousClock(), started = clock.now
+        // From step 2, the rate counts from the end of the run's first step,
+        // which also allocates the buffers and has taken from 0.3 to 9 s.
+        let clock = ContinuousClock()
+        var rateSince = clock.now
         do {
             if model.status != .training { try updateRegistry(status: .training) }
             for runStep in 1...runSteps {
@@ -87,14 +90,16 @@ public final class ModelTrainer {
                     LossRecord(
                         step: step, epoch: epoch, discriminatorLoss: result.discriminatorLoss, generatorLoss: result.generatorLoss,
                         augmentationProbability: result.augmentationProbability, realSign: result.realSign))
-                let elapsed = started.duration(to: clock.now)
+                let now = clock.now, elapsed = rateSince.duration(to: now)
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+                let ratedSteps = runStep == 1 ? 1 : runStep - 1
+                if runStep == 1 { rateSince = now }
                 progress(
                     TrainingProgress(
                         step: step, runStep: runStep, runSteps: runSteps, epoch: epoch,
                         discriminatorLoss: result.discriminatorLoss, generatorLoss: result.generatorLoss,
                         augmentationProbability: result.augmentationProbability,
-                        imagesPerSecond: Double(runStep * record.hyperparameters.batchSize) / max(seconds, 1e-9)))
+                        imagesPerSecond: Double(ratedSteps * record.hyperparameters.batchSize) / max(seconds, 1e-9)))
                 guard runStep < runSteps else { break }
                 if shouldStop() {
                     try finishRun(status: .stopped)

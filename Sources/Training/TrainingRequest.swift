@@ -91,6 +91,7 @@ public struct TrainingProgress: Sendable {
     public var generatorLoss: Float
     /// ADA's p in the step (1 for DiffAugment's fixed policy, 0 without augmentation).
     public var augmentationProbability: Float
+    /// Images per second: of the first step alone after it, then from the end of the first step.
     public var imagesPerSecond: Double
 }
 
