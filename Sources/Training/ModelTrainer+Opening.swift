@@ -72,6 +72,10 @@ extension ModelTrainer {
         guard var record = architecture.training else {
             throw ModelError.modelFiles("model.json lacks the training record medsynth writes", path: modelFile)
         }
+        // Without its settings ADA could not be rebuilt, and the run would go on with DiffAugment's p of 1.
+        if record.hyperparameters.augment == .adaptive && record.hyperparameters.adaptiveAugmentation == nil {
+            throw ModelError.modelFiles("model.json trains with augment 'ada' but lacks its 'ada' settings", path: modelFile)
+        }
         architecture.training = nil
         try check(options, on: architecture, model: model)
         let frames = try ModelFrames.load(model, description: architecture.with(record), catalog: catalog, progress: decodeProgress)

@@ -216,7 +216,7 @@ struct ModelTrainerTests {
         #expect(try fixture.catalog.lineage(modelId: both.model.id!).contains { $0.candidate.sopInstanceUid == cine })
     }
 
-    @Test("clear errors: unknown modality, nothing matching, no decodable frames, unknown model, taken name")
+    @Test("clear errors: unknown modality, nothing matching, no decodable frames, unknown model, taken name, ADA without its settings")
     func errors() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
@@ -242,6 +242,22 @@ struct ModelTrainerTests {
                     + "because no smaller series fits"), "\(held.warnings)")
         #expect(
             message { _ = try ModelTrainer.create(fixture.request(name: "taken"), catalog: fixture.catalog) }.contains("exists already"))
+
+        var adaptive = fixture.request(name: "ada")
+        adaptive.augmentation = .adaptive
+        let modelFile = try {
+            let trainer = try ModelTrainer.create(adaptive, catalog: fixture.catalog)
+            #expect(try trainer.train(.steps(1)) == .finished)
+            return trainer.folder.appendingPathComponent(CheckpointFolder.modelFile)
+        }()
+        var description = try #require(JSONSerialization.jsonObject(with: Data(contentsOf: modelFile)) as? [String: Any])
+        var hyperparameters = try #require(description["hyperparameters"] as? [String: Any])
+        #expect(hyperparameters.removeValue(forKey: "ada") != nil)
+        description["hyperparameters"] = hyperparameters
+        try JSONSerialization.data(withJSONObject: description).write(to: modelFile)
+        #expect(
+            message { _ = try ModelTrainer.resume("ada", catalog: fixture.catalog) }
+                == "model.json trains with augment 'ada' but lacks its 'ada' settings: \(modelFile.path)")
 
         let undecodable = try TrainingFixture(["pydicom-data/US1_J2KI.dcm"])
         defer { undecodable.folder.remove() }
