@@ -78,10 +78,8 @@ public final class ModelTrainer {
     ) throws -> TrainingOutcome {
         let runSteps = try steps(of: length)
         record.plannedStep = step + runSteps
-        // From step 2, the rate counts from the end of the run's first step,
-        // which also allocates the buffers and has taken from 0.3 to 9 s.
-        let clock = ContinuousClock()
-        var rateSince = clock.now
+        let clock = ContinuousClock(), started = clock.now
+        var firstStepEnded = started
         do {
             if model.status != .training { try updateRegistry(status: .training) }
             for runStep in 1...runSteps {
@@ -90,10 +88,13 @@ public final class ModelTrainer {
                     LossRecord(
                         step: step, epoch: epoch, discriminatorLoss: result.discriminatorLoss, generatorLoss: result.generatorLoss,
                         augmentationProbability: result.augmentationProbability, realSign: result.realSign))
-                let now = clock.now, elapsed = rateSince.duration(to: now)
+                let now = clock.now
+                if runStep == 1 { firstStepEnded = now }
+                // Step 1's own rate, then the rate since it ended: the first step
+                // also allocates the buffers and has taken from 0.3 to 9 s alone.
+                let (ratedSteps, since) = runStep == 1 ? (1, started) : (runStep - 1, firstStepEnded)
+                let elapsed = since.duration(to: now)
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-                let ratedSteps = runStep == 1 ? 1 : runStep - 1
-                if runStep == 1 { rateSince = now }
                 progress(
                     TrainingProgress(
                         step: step, runStep: runStep, runSteps: runSteps, epoch: epoch,
