@@ -34,6 +34,7 @@ declare -A options=(
   [lecam]="--lecam 0.01"
   [mbstd]="--minibatch-std"
   [nearest]="--upsampling nearest"
+  [noise]="--noise-inputs"
   [all]="--augment ada --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
 )
 # The options of a configuration, and its batch size (the steps a wall time buys).

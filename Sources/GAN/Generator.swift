@@ -11,10 +11,14 @@ public struct GeneratorConfiguration: Equatable, Sendable {
     public var negativeSlope: Float
     /// How branches b and c of each level double the resolution.
     public var upsampling: Upsampling
+    /// Each level adds per-pixel noise with a learned per-channel scale
+    /// (`NoiseInjection`) between its BatchNorm and its LeakyReLU; the paper's
+    /// generator has none.
+    public var noiseInputs: Bool
 
     public init(
         latentDimension: Int, baseChannels: Int, levels: [Int], channels: Int = 1, negativeSlope: Float = 0.2,
-        upsampling: Upsampling = .transposed
+        upsampling: Upsampling = .transposed, noiseInputs: Bool = false
     ) {
         self.latentDimension = latentDimension
         self.baseChannels = baseChannels
@@ -22,6 +26,7 @@ public struct GeneratorConfiguration: Equatable, Sendable {
         self.channels = channels
         self.negativeSlope = negativeSlope
         self.upsampling = upsampling
+        self.noiseInputs = noiseInputs
     }
 
     public var resolution: Int { 4 << levels.count }
@@ -69,12 +74,16 @@ public enum GeneratorPreset: String, CaseIterable, Sendable {
 /// Conv 3x3 (2F -> F, pad 1), and c's is Conv 1x1 (2F -> F) then nearest
 /// upsampling x2 (a 1x1 convolution commutes with it, and costs a quarter before it).
 ///
+/// With noise inputs, the BatchNorm's output gets a noise map [N, 1, 2H, 2W]
+/// with a learned scale per channel before the LeakyReLU (`NoiseInjection`).
+///
 /// Input [N, cin, H, W], output [N, 3F, 2H, 2W].
-final class GeneratorLevel: Layer {
+final class GeneratorLevel {
     let a: Conv2d, upsample = Upsample2x()
     let b1: Conv2d, b2: Layer
     let c1: Conv2d, c2: Layer
     let norm: BatchNorm2d, activation: LeakyReLU
+    let noise: NoiseInjection?
     let filters: Int
     private var concatenated: Tensor?
     private var slices: [Tensor?] = [nil, nil, nil]
@@ -82,7 +91,7 @@ final class GeneratorLevel: Layer {
 
     init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float,
-        upsampling: Upsampling
+        upsampling: Upsampling, noiseInputs: Bool
     ) {
         filters = f
         activation = LeakyReLU(slope: negativeSlope)
@@ -95,6 +104,7 @@ final class GeneratorLevel: Layer {
         c2 = Self.doubling(
             "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 1, upsampling: upsampling)
         norm = BatchNorm2d("\(name).bn", store: store, channels: 3 * f)
+        noise = noiseInputs ? NoiseInjection("\(name).noise", store: store, channels: 3 * f) : nil
     }
 
     /// The second layer of branch b (3x3) or c (1x1): cin -> cout at twice
@@ -116,16 +126,21 @@ final class GeneratorLevel: Layer {
         }
     }
 
-    func forward(_ x: Tensor, training: Bool) -> Tensor {
+    /// `noiseMap` [N, 1, 2H, 2W] when the level has noise inputs, else nil.
+    func forward(_ x: Tensor, noiseMap: Tensor?, training: Bool) -> Tensor {
         let branchA = upsample.forward(a.forward(x, training: training), training: training)
         let branchB = b2.forward(b1.forward(x, training: training), training: training)
         let branchC = c2.forward(c1.forward(x, training: training), training: training)
         let joined = ChannelConcat.forward([branchA, branchB, branchC], into: &concatenated)
-        return activation.forward(norm.forward(joined, training: training), training: training)
+        var normalized = norm.forward(joined, training: training)
+        if let noise, let noiseMap { normalized = noise.forward(normalized, noise: noiseMap) }
+        return activation.forward(normalized, training: training)
     }
 
     func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        let dJoined = norm.backward(activation.backward(dy, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
+        var dNormalized = activation.backward(dy, parameterGradients: parameterGradients)
+        if let noise { dNormalized = noise.backward(dNormalized, parameterGradients: parameterGradients) }
+        let dJoined = norm.backward(dNormalized, parameterGradients: parameterGradients)
         let widths = [filters, filters, filters]
         let dA = ChannelConcat.backward(dJoined, channels: widths, index: 0, into: &slices[0])
         let dB = ChannelConcat.backward(dJoined, channels: widths, index: 1, into: &slices[1])
@@ -152,6 +167,8 @@ public final class Generator {
     let levels: [GeneratorLevel]
     let out: Conv2d
     let tanh = Tanh()
+    /// With noise inputs: the levels' noise maps of the latest batch, [N, 1, 8 << l, 8 << l] for level l.
+    private var noiseMaps: [Tensor?]
 
     public convenience init(preset: GeneratorPreset, channels: Int = 1, seed: UInt64) {
         self.init(configuration: preset.configuration(channels: channels), seed: seed)
@@ -171,10 +188,12 @@ public final class Generator {
             made.append(
                 GeneratorLevel(
                     "levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
-                    negativeSlope: configuration.negativeSlope, upsampling: configuration.upsampling))
+                    negativeSlope: configuration.negativeSlope, upsampling: configuration.upsampling,
+                    noiseInputs: configuration.noiseInputs))
             inChannels = 3 * filters
         }
         levels = made
+        noiseMaps = Array(repeating: nil, count: made.count)
         out = Conv2d(
             "out", store: store, initializer: initializer, inChannels: inChannels, outChannels: configuration.channels,
             kernel: 3, padding: 1)
@@ -190,8 +209,40 @@ public final class Generator {
         let projected = fc.forward(latents, training: training)
         projected.view(as: [n, configuration.baseChannels, 4, 4])
         var x = activation0.forward(norm0.forward(projected, training: training), training: training)
-        for level in levels { x = level.forward(x, training: training) }
+        if configuration.noiseInputs { drawNoise(for: latents) }
+        for (index, level) in levels.enumerated() { x = level.forward(x, noiseMap: noiseMaps[index], training: training) }
         return tanh.forward(out.forward(x, training: training), training: training)
+    }
+
+    /// Fills `noiseMaps` with standard normal draws. Image n's maps come from
+    /// one stream seeded by the bits of its latent row, level after level:
+    /// the output stays a function of the latent alone, so a synthetic frame
+    /// is made again from its latent, a resumed training draws what a single
+    /// run would, and different latents get unrelated noise.
+    private func drawNoise(for latents: Tensor) {
+        let (n, dimension) = (latents.shape[0], latents.shape[1])
+        let maps = (0..<levels.count).map { index in
+            let side = 8 << index
+            return reuseTensor(&noiseMaps[index], [n, 1, side, side])
+        }
+        for image in 0..<n {
+            var random = EngineRandom(seed: Self.noiseSeed(latents.data + image * dimension, count: dimension))
+            for map in maps {
+                let plane = map.count / n
+                let target = map.data + image * plane
+                for p in 0..<plane { target[p] = random.normal() }
+            }
+        }
+    }
+
+    /// A 64-bit hash of a latent row: SplitMix64 chained over the values' bits.
+    static func noiseSeed(_ row: UnsafePointer<Float>, count: Int) -> UInt64 {
+        var seed: UInt64 = 0
+        for index in 0..<count {
+            var mixer = EngineRandom(seed: seed ^ UInt64(row[index].bitPattern))
+            seed = mixer.nextUInt64()
+        }
+        return seed
     }
 
     /// Adds the parameter gradients for `outputGradient` into the store.

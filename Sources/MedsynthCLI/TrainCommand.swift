@@ -32,7 +32,7 @@ struct TrainCommand: ParsableCommand {
             ends at once. --resume continues exactly where the model stopped: the same seed, \
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
-            define the model (preset, upsampling, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
+            define the model (preset, upsampling, noise inputs, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
             LeCam, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every and --backbone-weights (the same file, moved) can.
 
@@ -63,6 +63,13 @@ struct TrainCommand: ParsableCommand {
             docs/training.md).
             """)
     var upsampling: Upsampling?
+
+    @Flag(
+        help: ArgumentHelp(
+            "Give each generator level StyleGAN's noise inputs: a map of fresh per-pixel noise, drawn from the image's "
+                + "latent, added to every channel with a learned scale, for fine random texture such as speckle "
+                + "(docs/training.md)."))
+    var noiseInputs = false
 
     @Option(
         help: """
@@ -230,7 +237,7 @@ struct TrainCommand: ParsableCommand {
         let fixed: [(String, Bool)] = [
             ("--modality", modality != nil), ("--name", name != nil), ("--patient", patient != nil), ("--study", study != nil),
             ("--series", series != nil), ("--include-synthetic", includeSynthetic), ("--preset", preset != nil),
-            ("--upsampling", upsampling != nil),
+            ("--upsampling", upsampling != nil), ("--noise-inputs", noiseInputs),
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
             ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
             ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
@@ -354,6 +361,7 @@ struct TrainCommand: ParsableCommand {
         request.name = name ?? ""
         request.preset = preset ?? request.preset
         request.upsampling = upsampling ?? request.upsampling
+        request.noiseInputs = noiseInputs
         if discriminator == .transfer, let backbone, let backboneWeights {
             request.discriminator = .transfer(backbone, weights: absolutePath(backboneWeights).path)
         }

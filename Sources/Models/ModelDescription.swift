@@ -48,6 +48,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// How the generator upsamples; nil means the paper's transposed
     /// convolutions (folders written before the choice, or by other tools).
     public var upsampling: Upsampling?
+    /// True when the generator's levels have noise inputs; nil means none
+    /// (the paper's generator, folders written before the choice, other tools').
+    public var noiseInputs: Bool?
     /// The discriminator kind when one is saved.
     public var discriminator: DiscriminatorKind?
     /// Optimiser steps taken (with optimiser state saved).
@@ -72,6 +75,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case preset, resolution, channels, upsampling, discriminator, step, name, modality
         case latentDim = "latent_dim"
+        case noiseInputs = "noise_inputs"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -81,6 +85,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         resolution = try container.decode(Int.self, forKey: .resolution)
         channels = try container.decode(Int.self, forKey: .channels)
         upsampling = try container.decodeIfPresent(Upsampling.self, forKey: .upsampling)
+        noiseInputs = try container.decodeIfPresent(Bool.self, forKey: .noiseInputs)
         // Another tool's folder may name a discriminator medsynth does not know; only its generator is used.
         discriminator = (try? container.decodeIfPresent(DiscriminatorKind.self, forKey: .discriminator)) ?? nil
         step = try container.decodeIfPresent(Int.self, forKey: .step)
@@ -96,6 +101,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         try container.encode(resolution, forKey: .resolution)
         try container.encode(channels, forKey: .channels)
         try container.encodeIfPresent(upsampling, forKey: .upsampling)
+        try container.encodeIfPresent(noiseInputs, forKey: .noiseInputs)
         try container.encodeIfPresent(discriminator, forKey: .discriminator)
         try container.encodeIfPresent(step, forKey: .step)
         try container.encodeIfPresent(name, forKey: .name)
@@ -112,6 +118,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         }
         var configuration = known.configuration(channels: channels)
         configuration.upsampling = upsampling ?? .transposed
+        configuration.noiseInputs = noiseInputs ?? false
         guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1 else {
             throw TensorFileError(
                 "preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "

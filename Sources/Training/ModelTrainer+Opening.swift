@@ -17,6 +17,7 @@ extension ModelTrainer {
         let transfer = try TransferBackbone(request.discriminator)
         var configuration = request.preset.configuration()
         configuration.upsampling = request.upsampling
+        configuration.noiseInputs = request.noiseInputs
         let dataset = try trainingFrames(
             of: request, modality: modality, resolution: configuration.resolution, catalog: catalog,
             progress: decodeProgress)
@@ -39,6 +40,7 @@ extension ModelTrainer {
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
         var architecture = ModelDescription(preset: request.preset, discriminator: request.discriminator.kind, step: 0)
         architecture.upsampling = request.upsampling
+        architecture.noiseInputs = request.noiseInputs ? true : nil
         (architecture.name, architecture.modality) = (model.name, modality)
         let record = TrainingRecord(
             epoch: 0, seed: request.seed, hyperparameters: hyperparameters, trainingSet: summary,

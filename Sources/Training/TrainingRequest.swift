@@ -13,6 +13,8 @@ public struct TrainingRequest: Sendable {
     public var preset: GeneratorPreset = .compact
     /// How the generator's levels upsample: the paper's transposed convolutions by default.
     public var upsampling: Upsampling = .transposed
+    /// The generator's levels get StyleGAN's per-pixel noise inputs.
+    public var noiseInputs = false
     public var discriminator: DiscriminatorChoice = .dcgan
     public var batchSize = 32
     public var learningRate = 2e-4

@@ -140,6 +140,20 @@ struct GradientCheckTests {
         layerCheck("minibatch standard deviation", [3, 2, 2, 2]) { _, _ in MinibatchStandardDeviation() }
     }
 
+    /// The noise is the op's second input and stays fixed; the scale starts
+    /// at 0 and is set away from it, so that the check sees it scale the noise.
+    @Test("noise injection")
+    func noiseInjection() {
+        let store = ParameterStore()
+        let layer = NoiseInjection("n", store: store, channels: 2)
+        store.seal()
+        store.value(layer.scale).update(from: [0.7, -1.3], count: 2)
+        let noise = GradientCheck.input([3, 1, 3, 4], seed: 8)
+        GradientCheck.check(
+            "noise injection", input: GradientCheck.input([3, 2, 3, 4], seed: 7), store: store,
+            run: { layer.forward($0, noise: noise) }, backward: { layer.backward($0, parameterGradients: true) })
+    }
+
     @Test("backbone layers: depthwise convolutions, max pooling, zero padding, global average, ReLU6")
     func backboneLayers() {
         layerCheck("depthwise3x3", [2, 3, 5, 5]) {

@@ -24,10 +24,10 @@ struct OpCase {
         #expect(difference <= tolerance * max(1, largestMagnitude(expected)), "\(label) \(key)")
     }
 
-    /// The op's parameters in a store, named `op.weight` and `op.bias`.
+    /// The op's parameters in a store, named `op.weight`, `op.bias` (and so on).
     func loadParameters(into store: ParameterStore) throws {
         var named: [String: NamedArray] = [:]
-        for key in ["weight", "bias", "running_mean", "running_var"] where arrays[key] != nil { named["op.\(key)"] = arrays[key] }
+        for key in ["weight", "bias", "running_mean", "running_var", "scale"] where arrays[key] != nil { named["op.\(key)"] = arrays[key] }
         try store.load(named, source: "fixture")
     }
 }
@@ -147,6 +147,18 @@ struct ReferenceTests {
             }
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", name)
         fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", name)
+    }
+
+    @Test("noise injection: the noise map times each channel's scale, added")
+    func noiseInjection() throws {
+        let fixture = try OpCase("noise_injection")
+        let store = ParameterStore()
+        let layer = NoiseInjection("op", store: store, channels: 3)
+        store.seal()
+        try fixture.loadParameters(into: store)
+        fixture.expectClose(layer.forward(fixture.tensor("x"), noise: fixture.tensor("noise")).values, "y", "noise injection")
+        fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", "noise injection")
+        fixture.expectClose(gradients(store, layer.scale), "dscale", "noise injection")
     }
 
     @Test("DepthwiseConv2d forward and backward", arguments: ["depthwise3x3_pad1", "depthwise3x3_stride2"])

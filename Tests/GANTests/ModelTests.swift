@@ -15,6 +15,13 @@ struct ModelTests {
         var nearest = GeneratorPreset.compact.configuration()
         nearest.upsampling = .nearest
         #expect(Generator(configuration: nearest, seed: 1).store.count == 1_812_961)
+        // Noise inputs: one scale per channel of each level, 3F for F = 128, 64, 32, 16 (compact) or 512 ... 16 (paper).
+        var noisy = GeneratorPreset.compact.configuration()
+        noisy.noiseInputs = true
+        #expect(Generator(configuration: noisy, seed: 1).store.count == 1_812_961 + 720)
+        noisy = GeneratorPreset.paper.configuration()
+        noisy.noiseInputs = true
+        #expect(Generator(configuration: noisy, seed: 1).store.count == 18_277_089 + 3_024)
         // 4x4 convolutions 1->64->128->256->512, three BatchNorms, Linear 8192 -> 1.
         #expect(Discriminator(resolution: 64, seed: 1).store.count == 2_764_481)
     }
@@ -83,6 +90,50 @@ struct ModelTests {
             "generator (\(upsampling.rawValue))", store: generator.store, weights: weights,
             forward: { generator.forward(latents, training: true) },
             backward: { generator.backward($0) })
+    }
+
+    /// The noise scales start at 0; set away from it, the check sees the noise
+    /// reach the output and the gradients through the rest of the level.
+    @Test("whole small generator with noise inputs: finite differences")
+    func noisyGeneratorGradients() {
+        let configuration = GeneratorConfiguration(
+            latentDimension: 6, baseChannels: 6, levels: [1, 0], negativeSlope: 1, upsampling: .nearest, noiseInputs: true)
+        let generator = Generator(configuration: configuration, seed: 3)
+        let scales = generator.store.parameters.filter { $0.name.hasSuffix(".noise.scale") }
+        #expect(scales.map(\.name) == ["levels.0.noise.scale", "levels.1.noise.scale"])
+        var random = EngineRandom(seed: 4)
+        for scale in scales { for index in 0..<scale.count { generator.store.value(scale)[index] = random.uniform(-0.5, 0.5) } }
+        let latents = Tensor(shape: [3, 6], values: (0..<18).map { _ in random.normal() })
+        let weights = Tensor(shape: [3, 1, 16, 16], values: (0..<768).map { _ in random.uniform(-1, 1) })
+        checkWholeNetwork(
+            "generator (noise inputs)", store: generator.store, weights: weights,
+            forward: { generator.forward(latents, training: true) },
+            backward: { generator.backward($0) })
+    }
+
+    /// Synthesis and resume rely on this: the noise is drawn from the latent,
+    /// so an image does not depend on its batch or on earlier calls (a noise
+    /// drawn by batch position would move it by the noise's own size, 0.1).
+    @Test("noise inputs: an image depends on its latent alone, and the noise changes it")
+    func noiseFollowsTheLatent() {
+        var configuration = GeneratorConfiguration(latentDimension: 6, baseChannels: 6, levels: [1, 0], noiseInputs: true)
+        let noisy = Generator(configuration: configuration, seed: 3)
+        configuration.noiseInputs = false
+        let plain = Generator(configuration: configuration, seed: 3)
+        for scale in noisy.store.parameters where scale.name.hasSuffix(".noise.scale") {
+            noisy.store.value(scale).update(repeating: 0.5, count: scale.count)
+        }
+        var random = EngineRandom(seed: 5)
+        let rows = (0..<3).map { _ in (0..<6).map { _ in random.normal() } }
+        let together = noisy.forward(Tensor(shape: [3, 6], values: rows.flatMap { $0 }), training: false).values
+        let plane = 16 * 16
+        for (index, row) in rows.enumerated().reversed() {
+            let alone = noisy.forward(Tensor(shape: [1, 6], values: row), training: false).values
+            // Not bit for bit: the matrix products of a batch of 1 and of 3 round differently (1e-7).
+            #expect(largestDifference(alone, Array(together[(index * plane)..<((index + 1) * plane)])) < 1e-5, "image \(index)")
+        }
+        let withoutNoise = plain.forward(Tensor(shape: [3, 6], values: rows.flatMap { $0 }), training: false).values
+        #expect(largestDifference(together, withoutNoise) > 0.01)
     }
 
     /// The checkerboard of transposed convolutions (Odena et al. 2016) is

@@ -230,8 +230,8 @@ struct CommandContractTests {
             message: "medsynth: the output folder is not empty (choose another --out): \(occupied.path)\n")
         // --resume refuses what defines the model, and remembers the plan.
         try expectFailure(
-            ["train", "--catalog", fixture.catalog, "--resume", "m", "--lr", "0.1", "--batch", "8"], status: 2,
-            message: "--resume continues a model as it was created; drop --batch, --lr (train a new model to change them).")
+            ["train", "--catalog", fixture.catalog, "--resume", "m", "--lr", "0.1", "--batch", "8", "--noise-inputs"], status: 2,
+            message: "--resume continues a model as it was created; drop --noise-inputs, --batch, --lr (train a new model to change them).")
         try expectFailure(
             ["train", "--catalog", fixture.catalog, "--resume", "m"], status: 2,
             message: "medsynth: the model's last run reached its planned step (2); give --steps or --epochs to train further: m\n")

@@ -97,7 +97,7 @@ struct ModelTrainerTests {
     }
 
     @Test(
-        "with ADA, nearest upsampling, a weight average, LeCam and minibatch std, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
+        "with ADA, nearest upsampling, noise inputs, a weight average, LeCam and minibatch std, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
     )
     func limitedDataOptionsResumeExactly() throws {
         let fixture = try TrainingFixture()
@@ -112,6 +112,7 @@ struct ModelTrainerTests {
             request.augmentation = .adaptive
             request.adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0, rampImages: 32)
             request.upsampling = .nearest
+            request.noiseInputs = true
             return request
         }
         do {
@@ -139,6 +140,10 @@ struct ModelTrainerTests {
         #expect(description.training?.hyperparameters.minibatchStandardDeviation == true)
         #expect(description.training?.hyperparameters.adaptiveAugmentation?.rampImages == 32)
         #expect(description.upsampling == .nearest && served.configuration.upsampling == .nearest)
+        #expect(description.noiseInputs == true && served.configuration.noiseInputs)
+        // The noise scales start at 0: training moved them, so the noise reaches the frames.
+        let scales = served.store.parameters.filter { $0.name.hasSuffix(".noise.scale") }
+        #expect(scales.count == 4 && scales.contains { scale in (0..<scale.count).contains { served.store.value(scale)[$0] != 0 } })
         // losses.csv logs p and r_t per step; p is 0 until the first adjustment after step 4.
         let losses = try LossRecord.read(single.folder.appendingPathComponent(ModelFolderWriter.lossesFile))
         print("ADA p by step: \(losses.map { $0.augmentationProbability! }), r_t: \(losses.map { $0.realSign! })")

@@ -233,6 +233,17 @@ def minibatch_stddev():
     save("minibatch_stddev", x=x, y=y, dy=dy, dx=dx)
 
 
+def noise_injection():
+    """Karras, Laine and Aila 2019: one noise map per image, added to every channel times a per-channel scale."""
+    seeded("noise_injection")
+    x = rng.normal(size=(2, 3, 4, 5))
+    noise = rng.normal(size=(2, 1, 4, 5))
+    scale = rng.normal(size=(3,))
+    y = x + scale[None, :, None, None] * noise
+    dy = rng.normal(size=y.shape)
+    save("noise_injection", x=x, noise=noise, scale=scale, y=y, dy=dy, dx=dy, dscale=(dy * noise).sum(axis=(0, 2, 3)))
+
+
 def ops():
     conv_case("conv3x3_pad1", 2, 3, 6, 4, 3, 1, 1)
     conv_case("conv1x1", 2, 5, 4, 6, 1, 1, 0)
@@ -286,6 +297,7 @@ def ops():
     save("upsample2x", x=x, y=up, dy=dyu, dx=dyu.reshape(2, 3, 4, 2, 4, 2).sum(axis=(3, 5)))
 
     minibatch_stddev()
+    noise_injection()
 
     seeded("bce")
     logits = rng.normal(size=(6, 1)) * 3
