@@ -11,7 +11,10 @@ public final class BatchNorm2d: Layer {
     let store: ParameterStore
     let channels: Int
     let epsilon: Float
-    let momentum: Float = 0.1
+    /// The architecture page's 0.1. `Generator.recalibrateBatchNorm` sets
+    /// 1/k for its k-th batch, which makes the estimates the batches' mean.
+    public var momentum = defaultMomentum
+    public static let defaultMomentum: Float = 0.1
     private var normalized: Tensor?
     private var inverseDeviation: [Float]
     private var output: Tensor?

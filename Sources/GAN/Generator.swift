@@ -245,6 +245,22 @@ public final class Generator {
         return seed
     }
 
+    /// Sets every BatchNorm's running mean and variance to the mean of its
+    /// batch statistics over `batches` (each [N, latent_dim]), forwarded in
+    /// training mode. A weight average needs its own statistics: averaging
+    /// weights that swing from step to step shrinks the activations they make,
+    /// and the live generator's statistics would then normalise them too far
+    /// (Izmailov et al., "Averaging Weights Leads to Wider Optima and Better
+    /// Generalization", UAI 2018, recompute them after averaging).
+    public func recalibrateBatchNorm(with batches: [Tensor]) {
+        let norms = [norm0] + levels.map(\.norm)
+        for (index, batch) in batches.enumerated() {
+            for norm in norms { norm.momentum = 1 / Float(index + 1) }
+            _ = forward(batch, training: true)
+        }
+        for norm in norms { norm.momentum = BatchNorm2d.defaultMomentum }
+    }
+
     /// Adds the parameter gradients for `outputGradient` into the store.
     public func backward(_ outputGradient: Tensor) {
         var d = out.backward(tanh.backward(outputGradient, parameterGradients: true), parameterGradients: true)

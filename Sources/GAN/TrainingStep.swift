@@ -22,8 +22,10 @@ public final class TrainingStep {
     public var adaptive: AdaptiveAugmentation?
     public var average: GeneratorAverage?
     public var lecam: LeCamRegularizer?
-    /// The generator samples come from: the average when there is one.
-    public var servedGenerator: Generator { average?.generator ?? generator }
+    /// The generator samples come from: the average when there is one, its
+    /// BatchNorm statistics estimated for its current weights (a few forward
+    /// passes after each step).
+    public var servedGenerator: Generator { average?.calibrated() ?? generator }
     private var logitGradient: Tensor?
 
     /// Both networks get Adam with these settings (defaults: the architecture page's).

@@ -204,7 +204,7 @@ public enum CheckpointFolder {
             try store.load(file.tensors, source: path)
             return file.metadata["step"]
         }
-        var steps = [try load(training.servedGenerator.store, from: generatorFile)]
+        var steps = [try load((training.average?.generator ?? training.generator).store, from: generatorFile)]
         if training.average != nil { steps.append(try load(training.generator.store, from: trainingGeneratorFile)) }
         steps.append(try load(training.discriminator.store, from: discriminatorFile))
         let optimizerPath = folder.appendingPathComponent(optimizerFile).path

@@ -9,6 +9,8 @@ public enum SeedStreams {
         case generatorInitialisation = 1, discriminatorInitialisation, split, epochOrder, latents, augmentation, gridLatents
         /// The latents of `medsynth synthesize`, one stream per latent index.
         case synthesisLatents
+        /// The latents a weight average's BatchNorm statistics are estimated on.
+        case averageStatistics
     }
 
     public static func stream(_ purpose: Purpose, seed: UInt64, index: UInt64 = 0) -> EngineRandom {

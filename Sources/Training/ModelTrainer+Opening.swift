@@ -231,7 +231,11 @@ extension ModelTrainer {
             training.adaptive = AdaptiveAugmentation(target: Float(settings.target), rampImages: settings.rampImages)
         }
         if let weight = hyperparameters.lecamWeight { training.lecam = LeCamRegularizer(weight: Float(weight)) }
-        if let halfLife = hyperparameters.emaHalfLifeImages { training.average = GeneratorAverage(of: generator, halfLifeImages: halfLife) }
+        if let halfLife = hyperparameters.emaHalfLifeImages {
+            training.average = GeneratorAverage(
+                of: generator, halfLifeImages: halfLife, batchSize: hyperparameters.batchSize,
+                calibration: SeedStreams.stream(.averageStatistics, seed: record.seed))
+        }
         return training
     }
 }

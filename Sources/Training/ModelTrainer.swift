@@ -205,11 +205,12 @@ public final class ModelTrainer {
         let latents = (0..<Self.gridSize * latentDimension).map { _ in random.normal() }
         var images: [Float] = []
         let chunk = 16
+        let served = training.servedGenerator
         for start in stride(from: 0, to: Self.gridSize, by: chunk) {
             let batch = Tensor(
                 shape: [chunk, latentDimension],
                 values: Array(latents[(start * latentDimension)..<((start + chunk) * latentDimension)]))
-            images += training.servedGenerator.forward(batch, training: false).values
+            images += served.forward(batch, training: false).values
         }
         return images
     }
