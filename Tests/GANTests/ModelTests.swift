@@ -77,36 +77,24 @@ struct ModelTests {
     /// up to 10 %, shrinking only linearly with the step). LeakyReLU's own
     /// gradient is checked away from its kink in EngineTests; this test checks
     /// how gradients flow through the levels, BatchNorms and branches, so it
-    /// uses a smooth slope of 1.
-    @Test("whole small generator: finite differences", arguments: Upsampling.allCases)
-    func generatorGradients(upsampling: Upsampling) {
+    /// uses a smooth slope of 1. The noise scales start at 0; set away from it,
+    /// the check sees the noise reach the output through the rest of the level.
+    @Test(
+        "whole small generator: finite differences",
+        arguments: [(Upsampling.transposed, false), (.nearest, false), (.nearest, true)])
+    func generatorGradients(upsampling: Upsampling, noiseInputs: Bool) {
         let configuration = GeneratorConfiguration(
-            latentDimension: 6, baseChannels: 6, levels: [1, 0], negativeSlope: 1, upsampling: upsampling)
-        let generator = Generator(configuration: configuration, seed: 3)
-        var random = EngineRandom(seed: 4)
-        let latents = Tensor(shape: [3, 6], values: (0..<18).map { _ in random.normal() })
-        let weights = Tensor(shape: [3, 1, 16, 16], values: (0..<768).map { _ in random.uniform(-1, 1) })
-        checkWholeNetwork(
-            "generator (\(upsampling.rawValue))", store: generator.store, weights: weights,
-            forward: { generator.forward(latents, training: true) },
-            backward: { generator.backward($0) })
-    }
-
-    /// The noise scales start at 0; set away from it, the check sees the noise
-    /// reach the output and the gradients through the rest of the level.
-    @Test("whole small generator with noise inputs: finite differences")
-    func noisyGeneratorGradients() {
-        let configuration = GeneratorConfiguration(
-            latentDimension: 6, baseChannels: 6, levels: [1, 0], negativeSlope: 1, upsampling: .nearest, noiseInputs: true)
+            latentDimension: 6, baseChannels: 6, levels: [1, 0], negativeSlope: 1, upsampling: upsampling, noiseInputs: noiseInputs)
         let generator = Generator(configuration: configuration, seed: 3)
         let scales = generator.store.parameters.filter { $0.name.hasSuffix(".noise.scale") }
-        #expect(scales.map(\.name) == ["levels.0.noise.scale", "levels.1.noise.scale"])
+        #expect(scales.map(\.name) == (noiseInputs ? ["levels.0.noise.scale", "levels.1.noise.scale"] : []))
+        var scaleRandom = EngineRandom(seed: 5)
+        for scale in scales { for index in 0..<scale.count { generator.store.value(scale)[index] = scaleRandom.uniform(-0.5, 0.5) } }
         var random = EngineRandom(seed: 4)
-        for scale in scales { for index in 0..<scale.count { generator.store.value(scale)[index] = random.uniform(-0.5, 0.5) } }
         let latents = Tensor(shape: [3, 6], values: (0..<18).map { _ in random.normal() })
         let weights = Tensor(shape: [3, 1, 16, 16], values: (0..<768).map { _ in random.uniform(-1, 1) })
         checkWholeNetwork(
-            "generator (noise inputs)", store: generator.store, weights: weights,
+            "generator (\(upsampling.rawValue)\(noiseInputs ? ", noise inputs" : ""))", store: generator.store, weights: weights,
             forward: { generator.forward(latents, training: true) },
             backward: { generator.backward($0) })
     }
