@@ -15,11 +15,13 @@
 #
 # A CONFIG is one name of the table below, or several joined by "+"; "lrX"
 # sets the learning rate to X, "batchN" the batch size, "rampN" ADA's ramp in
-# images, "targetX" ADA's target and "seedN" the seed, so that
-# "ema+mbstd+lr1e-4+batch16+seed2" is the weight average and the minibatch
-# standard deviation at learning rate 1e-4 and batch 16, from seed 2. The
-# ramp, the target and the seed do not change what a step costs: such a
-# configuration reuses the rate measured without them.
+# images, "targetX" ADA's target, "seedN" the seed and "splitN" the seed of
+# the validation split alone (--split-seed; by default the split follows the
+# seed), so that "ema+mbstd+lr1e-4+batch16+seed2+split1" is the weight average
+# and the minibatch standard deviation at learning rate 1e-4 and batch 16, from
+# seed 2, holding out the frames seed 1 holds out. The ramp, the target and the
+# seeds do not change what a step costs: such a configuration reuses the rate
+# measured without them.
 set -euo pipefail
 catalog="$1" out="$2" seconds="$3" fraction="$4"
 shift 4
@@ -47,6 +49,7 @@ options_of() {
       ramp*) printf -- '--ada-ramp %s ' "${part#ramp}" ;;
       target*) printf -- '--ada-target %s ' "${part#target}" ;;
       seed*) printf -- '--seed %s ' "${part#seed}" ;;
+      split*) printf -- '--split-seed %s ' "${part#split}" ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"
@@ -59,7 +62,7 @@ options_of() {
 rate_of() {
   local part key=""
   for part in ${1//+/ }; do
-    case "$part" in seed* | ramp* | target*) ;; *) key="${key:+$key+}$part" ;; esac
+    case "$part" in seed* | split* | ramp* | target*) ;; *) key="${key:+$key+}$part" ;; esac
   done
   echo "${key:-default}"
 }

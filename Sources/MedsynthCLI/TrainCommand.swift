@@ -105,6 +105,13 @@ struct TrainCommand: ParsableCommand {
     var seed: UInt64?
 
     @Option(
+        help: ArgumentHelp(
+            "Seed of the validation split alone (default: --seed), so that models trained at different seeds hold out "
+                + "the same frames and their evaluations compare.",
+            valueName: "seed"))
+    var splitSeed: UInt64?
+
+    @Option(
         help: """
             diffaugment (translation, cutout, brightness, contrast on every image D sees; the default), ada (the same \
             transforms, each with a probability p that rises while D calls too many real images real: adaptive \
@@ -243,6 +250,7 @@ struct TrainCommand: ParsableCommand {
             ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
             ("--lecam", lecam != nil), ("--minibatch-std", minibatchStd),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
+            ("--split-seed", splitSeed != nil),
         ]
         let given = fixed.filter(\.1).map(\.0) + preparation.given
         if !given.isEmpty {
@@ -368,6 +376,7 @@ struct TrainCommand: ParsableCommand {
         request.batchSize = batch ?? request.batchSize
         request.learningRate = lr ?? request.learningRate
         request.seed = seed ?? request.seed
+        request.splitSeed = splitSeed
         request.augmentation = augment ?? request.augmentation
         request.adaptiveAugmentation.target = adaTarget ?? request.adaptiveAugmentation.target
         request.adaptiveAugmentation.rampImages = adaRamp ?? request.adaptiveAugmentation.rampImages

@@ -261,6 +261,9 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
     public var validationGroups: Int
     public var validationFrames: Int
     public var validationInstances: Int
+    /// The seed the validation split was drawn with when `train --split-seed`
+    /// set it apart from the training's seed; nil: the training's seed.
+    public var splitSeed: UInt64?
     /// The region and annotation choices and what they gave; absent in
     /// models made before frames were prepared (the whole frame).
     public var preparation: PreparationSummary?
@@ -285,6 +288,7 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
         case trainingFrames = "training_frames", trainingInstances = "training_instances"
         case validationGroupedBy = "validation_grouped_by", validationGroups = "validation_groups"
         case validationFrames = "validation_frames", validationInstances = "validation_instances"
+        case splitSeed = "split_seed"
         case preparation
     }
 }

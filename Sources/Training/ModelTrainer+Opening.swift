@@ -25,9 +25,10 @@ extension ModelTrainer {
         guard !shouldStop() else { throw TrainingError.stoppedBeforeStart }
         let split = ValidationSplit.make(
             dataset, grouping: request.splitBy, fraction: request.validationFraction,
-            random: SeedStreams.stream(.split, seed: request.seed))
+            random: SeedStreams.stream(.split, seed: request.splitSeed ?? request.seed))
         let frames = ModelFrames(dataset: dataset, split: split)
-        let summary = TrainingSetSummary(dataset: dataset, split: split)
+        var summary = TrainingSetSummary(dataset: dataset, split: split)
+        summary.splitSeed = request.splitSeed
         let hyperparameters = Hyperparameters(
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
             threads: request.threads, stepsPerEpoch: max(1, summary.trainingFrames / request.batchSize),

@@ -19,6 +19,9 @@ public struct TrainingRequest: Sendable {
     public var batchSize = 32
     public var learningRate = 2e-4
     public var seed: UInt64 = 1
+    /// The seed of the validation split alone; nil: `seed`. Runs that differ
+    /// only in `seed` then hold out the same frames, so their figures compare.
+    public var splitSeed: UInt64?
     public var augmentation: Augmentation = .diffaugment
     /// How ADA's probability moves, used when `augmentation` is `ada`.
     public var adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0.6, rampImages: 20_000)

@@ -187,7 +187,7 @@ struct ModelTrainerTests {
         #expect(try finished.train(.steps(1)) == .finished && finished.step == 4)
     }
 
-    @Test("the frame cache, the lineage rows, the split by series and the exclusion of synthetic instances")
+    @Test("the frame cache, the lineage rows, the split by series and by --split-seed, and the exclusion of synthetic instances")
     func cacheLineageAndSynthetic() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
@@ -206,6 +206,21 @@ struct ModelTrainerTests {
         #expect(first.model.frameCount + first.model.validationFrameCount == 29)
         let heldSeries = Set(held.map(\.candidate.seriesInstanceUid))
         #expect(lineage.filter { $0.role == .training }.allSatisfy { !heldSeries.contains($0.candidate.seriesInstanceUid) })
+
+        // --split-seed: with room for one of the two single frames, another seed holds out the other one,
+        // unless the split keeps its seed.
+        func split(_ name: String, seed: UInt64, splitSeed: UInt64? = nil) throws -> (held: Set<String>, recorded: UInt64?) {
+            var request = fixture.request(name: name, seed: seed)
+            (request.validationFraction, request.splitSeed) = (0.05, splitSeed)
+            let trainer = try ModelTrainer.create(request, catalog: fixture.catalog)
+            let held = try fixture.catalog.lineage(modelId: trainer.model.id!).filter { $0.role == .validation }
+            return (Set(held.map(\.candidate.sopInstanceUid)), trainer.description.training?.trainingSet.splitSeed)
+        }
+        let (seedSplit, otherSeedSplit, sameSplit) = (
+            try split("seed", seed: 5), try split("other", seed: 9), try split("same", seed: 9, splitSeed: 5)
+        )
+        #expect(seedSplit.held.count == 1 && otherSeedSplit.held != seedSplit.held)
+        #expect(sameSplit.held == seedSplit.held && sameSplit.recorded == 5 && seedSplit.recorded == nil)
 
         let cine = lineage.first { $0.candidate.frames == 27 }!.candidate.sopInstanceUid
         try fixture.catalog.write {
