@@ -25,23 +25,32 @@
 set -euo pipefail
 catalog="$1" out="$2" seconds="$3" fraction="$4"
 shift 4
+# Every configuration but "default" starts from "plain", the paper's training
+# and medsynth's default until issue 17 (DiffAugment, transposed convolutions, no
+# weight average, no LeCam, no minibatch std), and adds its options to it, a
+# later option replacing an earlier one. "default" is what `train` does without
+# options. "ada" and "all" keep the ADA settings of the first passes (the paper's
+# target 0.6, a ramp of 20,000 images).
+plain="--augment diffaugment --ema-half-life 0 --lecam 0 --no-minibatch-std --upsampling transposed"
 medsynth="$(cd "$(dirname "$0")/.." && swift build -c release --show-bin-path)/medsynth"
 mkdir -p "$out"
 
 declare -A options=(
   [default]=""
+  [plain]=""
   [none]="--augment none"
-  [ada]="--augment ada"
+  [ada]="--augment ada --ada-target 0.6 --ada-ramp 20000"
   [ema]="--ema-half-life 10000"
   [lecam]="--lecam 0.01"
   [mbstd]="--minibatch-std"
   [nearest]="--upsampling nearest"
   [noise]="--noise-inputs"
-  [all]="--augment ada --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
+  [all]="--augment ada --ada-target 0.6 --ada-ramp 20000 --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
 )
 # The options of a configuration, and its batch size (the steps a wall time buys).
 options_of() {
   local part
+  [[ "${1%%+*}" == default ]] || printf -- '%s ' "$plain"
   for part in ${1//+/ }; do
     case "$part" in
       lr*) printf -- '--lr %s ' "${part#lr}" ;;
@@ -73,7 +82,7 @@ batch_of() {
 }
 
 configs=("$@")
-[[ ${#configs[@]} -gt 0 ]] || configs=(default ada ema lecam mbstd nearest all)
+[[ ${#configs[@]} -gt 0 ]] || configs=(default plain ada ema lecam mbstd nearest noise)
 tag="$(basename "$out")"
 
 # images/s of one configuration in a 24-step run: the figure of its last

@@ -2,7 +2,7 @@
 # The main job, end to end on the embedded default: system packages, sample
 # DICOM corpora, a release build, an import of the samples into the catalog
 # (./catalog, or $MEDSYNTH_CATALOG), its statistics, and a short ultrasound
-# model trained on the sample cines (DEMO_TRAIN_EPOCHS, default 30: about 3
+# model trained on the sample cines (DEMO_TRAIN_EPOCHS, default 30: about 4
 # minutes on 2 cores; docs/training.md shows a longer run), its evaluation,
 # and synthetic DICOM exported from it, one file checked with dciodvfy.
 set -euo pipefail

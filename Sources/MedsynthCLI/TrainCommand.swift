@@ -58,9 +58,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: """
-            How the generator's levels double the resolution: transposed (the paper's layer table, the default) or \
-            nearest (nearest-neighbour upsampling then a convolution, Odena et al. 2016: no checkerboard texture; \
-            docs/training.md).
+            How the generator's levels double the resolution: nearest (nearest-neighbour upsampling then a convolution, \
+            Odena et al. 2016: no checkerboard texture; the default with --preset compact) or transposed (the paper's \
+            layer table; the default with --preset paper; docs/training.md).
             """)
     var upsampling: Upsampling?
 
@@ -101,7 +101,7 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Adam learning rate of both networks (default 0.0002).")
     var lr: Double?
 
-    @Option(help: "Seed of every random draw: initialisation, split, batch order, latents, augmentation (default 1).")
+    @Option(help: "Seed of every random draw: initialisation, split (unless --split-seed), batch order, latents, augmentation (default 1).")
     var seed: UInt64?
 
     @Option(
@@ -113,22 +113,22 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: """
-            diffaugment (translation, cutout, brightness, contrast on every image D sees; the default), ada (the same \
-            transforms, each with a probability p that rises while D calls too many real images real: adaptive \
-            discriminator augmentation, docs/training.md), or none.
+            ada (translation, cutout, brightness and contrast, each with a probability p that rises while D calls too \
+            many real images real: adaptive discriminator augmentation, docs/training.md; the default), diffaugment \
+            (the same transforms on every image D sees), or none.
             """)
     var augment: Augmentation?
 
     @Option(
         help: ArgumentHelp(
             "With --augment ada: the share of real images D may call real, as the mean sign of its outputs "
-                + "(r_t; 0.6, the paper's, by default). Lower augments more.",
+                + "(r_t; default 0.2, the paper's is 0.6). Lower augments more.",
             valueName: "r"))
     var adaTarget: Double?
 
     @Option(
         help: ArgumentHelp(
-            "With --augment ada: the images over which p can go from 0 to 1 (default 20000; the paper's 500000 "
+            "With --augment ada: the images over which p can go from 0 to 1 (default 5000; the paper's 500000 "
                 + "suits runs of millions of images).",
             valueName: "images"))
     var adaRamp: Int?
@@ -137,7 +137,7 @@ struct TrainCommand: ParsableCommand {
         help: ArgumentHelp(
             "Keep a moving average of the generator's weights with this half-life in images (10000 in ADA at batch 32; "
                 + "at most 5% of the images seen so far); the grids, synthesize and evaluate then use the average "
-                + "(docs/training.md). Default: no average.",
+                + "(docs/training.md). Default 10000; 0 turns the average off.",
             valueName: "images"))
     var emaHalfLife: Int?
 
@@ -145,16 +145,17 @@ struct TrainCommand: ParsableCommand {
         help: ArgumentHelp(
             "Add LeCam's regularisation to the discriminator's loss with this weight (0.01 to 0.3 in the paper): "
                 + "its logits on real images are held near the running mean of those on generated ones "
-                + "(docs/training.md). Default: none.",
+                + "(docs/training.md). Default 0.01; 0 turns it off.",
             valueName: "weight"))
     var lecam: Double?
 
     @Flag(
+        inversion: .prefixedNo,
         help: ArgumentHelp(
             "Give the dcgan discriminator a minibatch standard deviation layer: the batch's spread as an extra feature "
                 + "map before its last layer, so that it sees a generator that makes the same image again "
-                + "(docs/training.md)."))
-    var minibatchStd = false
+                + "(docs/training.md). On by default with dcgan; --no-minibatch-std leaves it out."))
+    var minibatchStd: Bool?
 
     @Option(help: "Train only on this patient (Patient ID).")
     var patient: String?
@@ -215,20 +216,20 @@ struct TrainCommand: ParsableCommand {
         guard let modality, !modality.isEmpty else { throw ValidationError("Give --modality (for example US), or --resume MODEL.") }
         if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (BatchNorm needs two images).") }
         if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
-        if augment != .adaptive, adaTarget != nil || adaRamp != nil {
+        if (augment ?? TrainingRequest.defaultAugmentation) != .adaptive, adaTarget != nil || adaRamp != nil {
             throw ValidationError("--ada-target and --ada-ramp go with --augment ada.")
         }
         if let adaTarget, !(adaTarget > -1 && adaTarget < 1) { throw ValidationError("--ada-target must be between -1 and 1.") }
         if let adaRamp, adaRamp < 1 { throw ValidationError("--ada-ramp must be at least 1 image.") }
-        if let emaHalfLife, emaHalfLife < 1 { throw ValidationError("--ema-half-life must be at least 1 image.") }
-        if let lecam, !(lecam > 0 && lecam <= 10) { throw ValidationError("--lecam must be above 0 and at most 10.") }
+        if let emaHalfLife, emaHalfLife < 0 { throw ValidationError("--ema-half-life must be 0 (no average) or more images.") }
+        if let lecam, !(0...10).contains(lecam) { throw ValidationError("--lecam must be between 0 (none) and 10.") }
         if let validationFraction, !(0..<0.9).contains(validationFraction) {
             throw ValidationError("--validation-fraction must be in [0, 0.9).")
         }
         if discriminator == .transfer, backbone == nil || backboneWeights == nil {
             throw ValidationError("--discriminator transfer needs --backbone xception|mobilenetv2 and --backbone-weights FILE.")
         }
-        if discriminator == .transfer, minibatchStd {
+        if discriminator == .transfer, minibatchStd == true {
             throw ValidationError("--minibatch-std goes with the dcgan discriminator, not transfer.")
         }
         if discriminator != .transfer, backbone != nil || backboneWeights != nil {
@@ -248,7 +249,7 @@ struct TrainCommand: ParsableCommand {
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
             ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
             ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
-            ("--lecam", lecam != nil), ("--minibatch-std", minibatchStd),
+            ("--lecam", lecam != nil), ("--[no-]minibatch-std", minibatchStd != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
             ("--split-seed", splitSeed != nil),
         ]
@@ -368,7 +369,7 @@ struct TrainCommand: ParsableCommand {
         request.includeSynthetic = includeSynthetic
         request.name = name ?? ""
         request.preset = preset ?? request.preset
-        request.upsampling = upsampling ?? request.upsampling
+        request.upsampling = upsampling
         request.noiseInputs = noiseInputs
         if discriminator == .transfer, let backbone, let backboneWeights {
             request.discriminator = .transfer(backbone, weights: absolutePath(backboneWeights).path)
@@ -380,9 +381,10 @@ struct TrainCommand: ParsableCommand {
         request.augmentation = augment ?? request.augmentation
         request.adaptiveAugmentation.target = adaTarget ?? request.adaptiveAugmentation.target
         request.adaptiveAugmentation.rampImages = adaRamp ?? request.adaptiveAugmentation.rampImages
-        request.emaHalfLifeImages = emaHalfLife
-        request.lecamWeight = lecam
-        request.minibatchStandardDeviation = minibatchStd
+        // 0 is how the options say "none".
+        request.emaHalfLifeImages = emaHalfLife.map { $0 == 0 ? nil : $0 } ?? request.emaHalfLifeImages
+        request.lecamWeight = lecam.map { $0 == 0 ? nil : $0 } ?? request.lecamWeight
+        request.minibatchStandardDeviation = minibatchStd ?? request.minibatchStandardDeviation
         request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
         request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps

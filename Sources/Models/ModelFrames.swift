@@ -61,7 +61,7 @@ extension TrainingSetSummary {
         self.init(
             digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
             trainingFrames: sides.training.count, trainingInstances: used.filter { !split.heldOut[$0] }.count,
-            validationGroupedBy: split.grouping, validationGroups: split.validationGroups(of: dataset),
+            validationGroupedBy: split.grouping, validationGroups: split.groups(of: dataset, heldOut: true),
             validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count,
             preparation: PreparationSummary(dataset: dataset))
     }

@@ -54,10 +54,11 @@ public struct ValidationSplit: Equatable, Sendable {
         return (training, validation)
     }
 
-    /// The number of distinct held-out groups.
-    public func validationGroups(of dataset: FrameDataset) -> Int {
+    /// The number of distinct groups held out (`heldOut` true) or trained on,
+    /// among the instances that gave frames.
+    public func groups(of dataset: FrameDataset, heldOut side: Bool) -> Int {
         Set(
-            dataset.instances.indices.filter { heldOut[$0] }.map {
+            Set(dataset.frameInstance).filter { heldOut[$0] == side }.map {
                 grouping == .series ? dataset.instances[$0].seriesInstanceUid : dataset.instances[$0].patientId
             }
         ).count

@@ -16,7 +16,7 @@ extension ModelTrainer {
         // The backbone first: a weight file that does not fit stops the run before anything is registered.
         let transfer = try TransferBackbone(request.discriminator)
         var configuration = request.preset.configuration()
-        configuration.upsampling = request.upsampling
+        configuration.upsampling = request.generatorUpsampling
         configuration.noiseInputs = request.noiseInputs
         let dataset = try trainingFrames(
             of: request, modality: modality, resolution: configuration.resolution, catalog: catalog,
@@ -35,12 +35,12 @@ extension ModelTrainer {
             gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps,
             adaptiveAugmentation: request.augmentation == .adaptive ? request.adaptiveAugmentation : nil,
             emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight,
-            minibatchStandardDeviation: request.minibatchStandardDeviation ? true : nil)
+            minibatchStandardDeviation: request.minibatchStandardDeviation && request.discriminator == .dcgan ? true : nil)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
         var architecture = ModelDescription(preset: request.preset, discriminator: request.discriminator.kind, step: 0)
-        architecture.upsampling = request.upsampling
+        architecture.upsampling = request.generatorUpsampling
         architecture.noiseInputs = request.noiseInputs ? true : nil
         (architecture.name, architecture.modality) = (model.name, modality)
         let record = TrainingRecord(
@@ -204,6 +204,15 @@ extension ModelTrainer {
             warnings.append(
                 "only \(sides.training.count) training frames (from \(Set(sides.training.map { dataset.frameInstance[$0] }).count) "
                     + "instances); GANs usually need thousands, so expect samples close to the training frames")
+        }
+        // Frames of one series are one acquisition: a generator that learns two of them can only give them back.
+        let trainingGroups = frames.split.groups(of: dataset, heldOut: false)
+        if trainingGroups < fewGroupsWarningThreshold {
+            let groups = request.splitBy == .series ? "series" : trainingGroups == 1 ? "patient" : "patients"
+            warnings.append(
+                "the training frames come from only \(trainingGroups) \(groups); a generator "
+                    + "that learns them reproduces them, so expect copies of training frames (evaluate counts them, "
+                    + "synthesize withholds them)")
         }
         return warnings
     }

@@ -36,6 +36,8 @@ public final class ModelTrainer {
 
     /// Fewer training frames than this gets a warning.
     public static let fewFramesWarningThreshold = 500
+    /// Below this many training series (or patients) `train` warns that the model will copy.
+    public static let fewGroupsWarningThreshold = 3
     /// The fixed latent batch of the sample grids: 8 x 8 images.
     public static let gridSize = 64
 

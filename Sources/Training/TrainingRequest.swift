@@ -11,8 +11,9 @@ public struct TrainingRequest: Sendable {
     /// Empty: `<modality>-<preset>-<id>`.
     public var name = ""
     public var preset: GeneratorPreset = .compact
-    /// How the generator's levels upsample: the paper's transposed convolutions by default.
-    public var upsampling: Upsampling = .transposed
+    /// How the generator's levels upsample; nil: the preset's own
+    /// (`generatorUpsampling`).
+    public var upsampling: Upsampling?
     /// The generator's levels get StyleGAN's per-pixel noise inputs.
     public var noiseInputs = false
     public var discriminator: DiscriminatorChoice = .dcgan
@@ -22,9 +23,9 @@ public struct TrainingRequest: Sendable {
     /// The seed of the validation split alone; nil: `seed`. Runs that differ
     /// only in `seed` then hold out the same frames, so their figures compare.
     public var splitSeed: UInt64?
-    public var augmentation: Augmentation = .diffaugment
+    public var augmentation = Self.defaultAugmentation
     /// How ADA's probability moves, used when `augmentation` is `ada`.
-    public var adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0.6, rampImages: 20_000)
+    public var adaptiveAugmentation = Self.defaultAdaptiveAugmentation
     public var threads = 2
     public var gridEveryEpochs = 10
     public var checkpointEverySteps = 250
@@ -36,13 +37,25 @@ public struct TrainingRequest: Sendable {
     public var annotations: AnnotationHandling = .mask
     /// The half-life in images of the generator's weight average, which
     /// then makes the samples (`GeneratorAverage`); nil: no average.
-    public var emaHalfLifeImages: Int?
+    public var emaHalfLifeImages: Int? = 10_000
     /// The weight of LeCam's regularisation in D's loss; nil: none.
-    public var lecamWeight: Double?
-    /// The `dcgan` discriminator gets the minibatch standard deviation layer.
-    public var minibatchStandardDeviation = false
+    public var lecamWeight: Double? = 0.01
+    /// The `dcgan` discriminator gets the minibatch standard deviation layer
+    /// (the `transfer` one has none: its features are the backbone's).
+    public var minibatchStandardDeviation = true
+
+    /// The defaults above are the limited-data options that the measurements
+    /// of docs/training.md ("Limited-data options, measured") chose; ADA's
+    /// target and ramp are lower than the paper's 0.6 and 500,000 images,
+    /// which suit millions of images, not a few hundred.
+    public static let defaultAdaptiveAugmentation = AdaptiveAugmentationSettings(target: 0.2, rampImages: 5_000)
+    public static let defaultAugmentation = Augmentation.adaptive
 
     public init(modality: String) { self.modality = modality }
+
+    /// `upsampling`, or the preset's: `compact` gets Odena et al.'s
+    /// resize-convolution (measured), `paper` keeps the paper's layer table.
+    public var generatorUpsampling: Upsampling { upsampling ?? (preset == .paper ? .transposed : .nearest) }
 }
 
 /// The discriminator a new model trains with.

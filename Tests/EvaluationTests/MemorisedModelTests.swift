@@ -45,6 +45,8 @@ struct MemorisedModelTests {
         request.batchSize = 4
         request.threads = 2
         request.validationFraction = 0.6
+        // The paper's generator without a weight average: the copy is trained into generator.safetensors by hand below.
+        (request.upsampling, request.emaHalfLifeImages) = (.transposed, nil)
         request.gridEveryEpochs = 1000
         request.checkpointEverySteps = 1000
         let trainer = try ModelTrainer.create(request, catalog: catalog)

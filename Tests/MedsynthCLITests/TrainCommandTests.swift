@@ -61,6 +61,39 @@ struct TrainCommandTests {
         #expect(again.standardOutput.contains(",finished,\(stoppedAt + 1),"))
     }
 
+    @Test("the limited-data defaults are on, and each goes off by its 0 or --no- form")
+    func defaultsAndTheirOffForms() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        #expect(try Medsynth.run(["import", "--catalog", catalog, Samples.path("deid-data/GREYSCALE_CINE.dcm")]).status == 0)
+        func trainingRecord(_ name: String, _ options: [String]) throws -> (top: [String: Any], hyperparameters: [String: Any]) {
+            let run = try Medsynth.run(
+                ["train", "--catalog", catalog, "--modality", "US", "--steps", "1", "--batch", "4", "--no-evaluate", "--name", name]
+                    + options)
+            #expect(run.status == 0, "stderr: \(run.standardError)")
+            let json = try Data(contentsOf: folder.url.appendingPathComponent("catalog/models/\(name == "defaults" ? 1 : 2)/model.json"))
+            let top = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+            return (top, try #require(top["hyperparameters"] as? [String: Any]))
+        }
+        let defaults = try trainingRecord("defaults", ["--ada-target", "0.3"])
+        #expect(defaults.top["upsampling"] as? String == "nearest" && defaults.hyperparameters["augment"] as? String == "ada")
+        let ada = defaults.hyperparameters["ada"] as? [String: Any]
+        #expect(ada?["target"] as? Double == 0.3 && ada?["ramp_images"] as? Int == 5_000)
+        #expect(defaults.hyperparameters["ema_half_life_images"] as? Int == 10_000)
+        #expect(defaults.hyperparameters["lecam_weight"] as? Double == 0.01)
+        #expect(defaults.hyperparameters["minibatch_std"] as? Bool == true)
+        let plain = try trainingRecord(
+            "plain",
+            ["--augment", "diffaugment", "--ema-half-life", "0", "--lecam", "0", "--no-minibatch-std", "--upsampling", "transposed"])
+        #expect(plain.top["upsampling"] as? String == "transposed" && plain.hyperparameters["augment"] as? String == "diffaugment")
+        for key in ["ada", "ema_half_life_images", "lecam_weight", "minibatch_std"] {
+            #expect(plain.hyperparameters[key] == nil, "\(key) is recorded")
+        }
+        let adaOff = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--augment", "none", "--ada-ramp", "100"])
+        #expect(adaOff.status == 2 && adaOff.standardError.contains("--ada-target and --ada-ramp go with --augment ada."))
+    }
+
     @Test("train errors: no catalog 20, unknown modality 22, no decodable frames 23, bad options 2")
     func errors() throws {
         let folder = try TemporaryFolder()

@@ -80,7 +80,13 @@ struct ModelTrainerTests {
         let description = try CheckpointFolder.readDescription(folder: resumed.folder)
         #expect(description.step == 8 && description.training?.seed == 5 && description.modality == "US")
         #expect(description.training?.trainingSet.digest == resumed.model.trainingSetDigest)
-        #expect(description.training?.plannedStep == 8 && description.training?.hyperparameters.augment == .diffaugment)
+        #expect(description.training?.plannedStep == 8)
+        // The defaults: ADA (target 0.2, ramp 5,000 images), a weight average, LeCam, minibatch std, resize-convolutions.
+        let defaults = try #require(description.training?.hyperparameters)
+        #expect(
+            defaults.augment == .adaptive && defaults.adaptiveAugmentation == AdaptiveAugmentationSettings(target: 0.2, rampImages: 5_000))
+        #expect(defaults.emaHalfLifeImages == 10_000 && defaults.lecamWeight == 0.01 && defaults.minibatchStandardDeviation == true)
+        #expect(description.upsampling == .nearest && description.noiseInputs == nil)
         // The default preparation held across the resume: the cine's tissue region, its annotations masked.
         let preparation = try #require(description.training?.trainingSet.preparation)
         #expect(preparation.region == .auto && preparation.annotations == .mask)
@@ -187,7 +193,9 @@ struct ModelTrainerTests {
         #expect(try finished.train(.steps(1)) == .finished && finished.step == 4)
     }
 
-    @Test("the frame cache, the lineage rows, the split by series and by --split-seed, and the exclusion of synthetic instances")
+    @Test(
+        "the frame cache, the lineage rows, the split by series and by --split-seed, the few-series warning, and the exclusion of synthetic instances"
+    )
     func cacheLineageAndSynthetic() throws {
         let fixture = try TrainingFixture()
         defer { fixture.folder.remove() }
@@ -204,6 +212,10 @@ struct ModelTrainerTests {
         let held = lineage.filter { $0.role == .validation }
         #expect(held.count >= 1 && held.allSatisfy { $0.candidate.frames == 1 }, "the 27-frame cine is over 10% and stays in training")
         #expect(first.model.frameCount + first.model.validationFrameCount == 29)
+        #expect(
+            first.warnings.contains(
+                "the training frames come from only 1 series; a generator that learns them reproduces them, so expect copies "
+                    + "of training frames (evaluate counts them, synthesize withholds them)"), "\(first.warnings)")
         let heldSeries = Set(held.map(\.candidate.seriesInstanceUid))
         #expect(lineage.filter { $0.role == .training }.allSatisfy { !heldSeries.contains($0.candidate.seriesInstanceUid) })
 
