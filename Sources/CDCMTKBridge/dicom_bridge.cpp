@@ -9,6 +9,7 @@
 #include "dcmtk/dcmdata/dcpath.h"
 #include "dcmtk/dcmdata/dcpxitem.h"
 #include "dcmtk/dcmdata/dcrledrg.h"
+#include "dcmtk/dcmdata/dcwcache.h"
 #include "dcmtk/dcmimgle/dcmimage.h"
 #include "dcmtk/dcmimage/diregist.h"
 #include "dcmtk/dcmjpeg/djdecode.h"
@@ -195,22 +196,41 @@ void ms_dicom_initialize(ms_log_callback callback, int minimum_level) {
     });
 }
 
-ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacity) {
-    if (ms_dicom_prescan(path, error, error_capacity) != 0) return nullptr;
-    std::unique_ptr<ms_dicom_file> file(new ms_dicom_file());
-    file->path = path;
-    OFCondition status = file->format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange,
-                                               kLazyValueThreshold, ERM_autoDetect);
+}  // extern "C"
+
+namespace {
+
+/// Pre-scans `path` and loads it into `format` within the limits (values over
+/// `kLazyValueThreshold` stay on disk until read). Returns false with the reason.
+bool load_within_limits(const char *path, DcmFileFormat &format, char *error, size_t error_capacity) {
+    if (ms_dicom_prescan(path, error, error_capacity) != 0) return false;
+    OFCondition status = format.loadFile(OFFilename(path), EXS_Unknown, EGL_noChange, kLazyValueThreshold, ERM_autoDetect);
     if (status.bad()) {
-        copy_message(std::string("not readable as DICOM (") + status.text() + ")", error,
-                     error_capacity);
-        return nullptr;
+        copy_message(std::string("not readable as DICOM (") + status.text() + ")", error, error_capacity);
+        return false;
     }
-    DcmDataset *dataset = file->format.getDataset();
+    DcmDataset *dataset = format.getDataset();
     if (dataset == nullptr || dataset->card() == 0) {
         copy_message("not readable as DICOM (empty dataset)", error, error_capacity);
-        return nullptr;
+        return false;
     }
+    if (sequence_depth(dataset, MS_MAX_SEQUENCE_DEPTH) > MS_MAX_SEQUENCE_DEPTH) {
+        copy_message("sequences nested deeper than " + std::to_string(MS_MAX_SEQUENCE_DEPTH) + " levels", error,
+                     error_capacity);
+        return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+extern "C" {
+
+ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacity) {
+    std::unique_ptr<ms_dicom_file> file(new ms_dicom_file());
+    file->path = path;
+    if (!load_within_limits(path, file->format, error, error_capacity)) return nullptr;
+    DcmDataset *dataset = file->format.getDataset();
     // Names and text in a declared character set (ISO_IR 100 and the others)
     // become UTF-8 here, so that Swift reads letters, not replacement marks.
     // A value that does not convert stays as stored: the file is not refused
@@ -219,13 +239,6 @@ ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacit
     if (dataset->findAndGetOFStringArray(DCM_SpecificCharacterSet, charset, OFFalse).good() &&
         !charset.empty() && charset != "ISO_IR 192") {
         dataset->convertToUTF8();
-    }
-    int depth = sequence_depth(dataset, MS_MAX_SEQUENCE_DEPTH);
-    if (depth > MS_MAX_SEQUENCE_DEPTH) {
-        copy_message("sequences nested deeper than " + std::to_string(MS_MAX_SEQUENCE_DEPTH) +
-                         " levels",
-                     error, error_capacity);
-        return nullptr;
     }
     return file.release();
 }
@@ -612,6 +625,30 @@ std::string digest_stream(int input, EVP_MD_CTX *context, char *hex,
 
 using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
 
+/// A DCMTK output stream's end that hashes what it is given instead of storing it.
+class DigestConsumer : public DcmConsumer {
+public:
+    explicit DigestConsumer(EVP_MD_CTX *context) : context_(context) {}
+    OFBool good() const override { return OFTrue; }
+    OFCondition status() const override { return EC_Normal; }
+    OFBool isFlushed() const override { return OFTrue; }
+    offile_off_t avail() const override { return 1 << 20; }
+    offile_off_t write(const void *bytes, offile_off_t count) override {
+        EVP_DigestUpdate(context_, bytes, static_cast<size_t>(count));
+        return count;
+    }
+    void flush() override {}
+
+private:
+    EVP_MD_CTX *context_;
+};
+
+/// DCMTK's output stream over a consumer (its constructor is protected).
+class ConsumerStream : public DcmOutputStream {
+public:
+    explicit ConsumerStream(DcmConsumer *consumer) : DcmOutputStream(consumer) {}
+};
+
 }  // namespace
 
 extern "C" {
@@ -666,6 +703,36 @@ int ms_copy_with_sha256(const char *source, const char *destination, char *hex, 
         return -1;
     }
     *size = copied;
+    return 0;
+}
+
+int ms_dataset_sha256(const char *path, char *hex, char *error, size_t error_capacity) {
+    DcmFileFormat format;
+    if (!load_within_limits(path, format, error, error_capacity)) return -1;
+    DcmDataset *dataset = format.getDataset();
+    // Implicit VR for native pixel data: the value bytes of an uncompressed dataset
+    // are the same in any little-endian syntax, but its VRs are not (8-bit pixels
+    // read back from implicit VR are OW, written by most explicit-VR writers as OB).
+    // Encapsulated pixel data hash in their own syntax.
+    E_TransferSyntax xfer = dataset->getOriginalXfer();
+    if (xfer == EXS_Unknown || !DcmXfer(xfer).isEncapsulated()) xfer = EXS_LittleEndianImplicit;
+    DigestContext context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+    DigestConsumer consumer(context.get());
+    ConsumerStream stream(&consumer);
+    DcmWriteCache cache;  // one open of the file for all values left on disk
+    OFCondition status;
+    dataset->transferInit();
+    do {
+        status = dataset->write(stream, xfer, EET_ExplicitLength, &cache, EGL_withoutGL, EPD_withoutPadding);
+    } while (status == EC_StreamNotifyClient);
+    dataset->transferEnd();
+    stream.flush();
+    if (status.bad()) {
+        copy_message(std::string("cannot encode the dataset (") + status.text() + ")", error, error_capacity);
+        return -1;
+    }
+    hex_digest(context.get(), hex);
     return 0;
 }
 

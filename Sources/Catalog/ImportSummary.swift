@@ -40,7 +40,7 @@ public struct ImportProblem: Sendable, Equatable {
 public struct ImportResult: Sendable {
     public var summary: ImportSummary
     public var rejections: [ImportProblem]
-    /// Same SOP Instance UID, different bytes: recorded, not stored.
+    /// Same SOP Instance UID, different dataset: recorded, not stored.
     public var conflicts: [ImportProblem]
     public var runID: Int64
 }

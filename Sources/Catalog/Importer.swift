@@ -60,7 +60,9 @@ public final class Importer {
         let pathsJSON = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
         var run = ImportRun(id: nil, startedAt: Self.timestamp(started), status: .running, paths: pathsJSON)
         try catalog.write { db in try run.insert(db) }
-        let writer = BatchWriter(catalog: catalog, runID: run.id!)
+        let writer = BatchWriter(
+            catalog: catalog, runID: run.id!,
+            digestWorker: DecodeWorker(executable: options.workerExecutable, timeout: options.decodeTimeout))
         writer.result.summary.filesSeen = collector.files.count
         writer.recordUnreadablePaths(collector.problems)
         do {
@@ -227,6 +229,9 @@ private final class BatchWriter: @unchecked Sendable {
     let catalog: Catalog
     let runID: Int64
     var result: ImportResult
+    /// Reads files again when two of one UID differ (`sameDataset`); its
+    /// child starts on the first such pair only.
+    let digestWorker: DecodeWorker
 
     /// Instances seen so far in this run or found in the catalog, by SOP Instance UID.
     private var known: [String: KnownInstance] = [:]
@@ -240,6 +245,11 @@ private final class BatchWriter: @unchecked Sendable {
         let sha256: String
         let transferSyntax: String
         let path: String
+        /// The bytes that were hashed and stored: the managed copy, or the
+        /// staged one while its batch is not yet published.
+        var contentPath: String
+        /// Its dataset digest, once a differing copy asked for it.
+        var datasetSHA256: String?
     }
 
     private struct PatientKey: Hashable {
@@ -247,9 +257,10 @@ private final class BatchWriter: @unchecked Sendable {
         let name: String
     }
 
-    init(catalog: Catalog, runID: Int64) {
+    init(catalog: Catalog, runID: Int64, digestWorker: DecodeWorker) {
         self.catalog = catalog
         self.runID = runID
+        self.digestWorker = digestWorker
         result = ImportResult(summary: ImportSummary(), rejections: [], conflicts: [], runID: runID)
     }
 
@@ -282,19 +293,21 @@ private final class BatchWriter: @unchecked Sendable {
                 let uid = instance.metadata.sopInstanceUID
                 if let kept = known[uid] {
                     result.summary.duplicates += 1
-                    if kept.sha256 != instance.sha256 {
-                        conflicts.append((instance, conflictReason(kept: kept, other: instance)))
+                    if kept.sha256 != instance.sha256, let reason = try conflictReason(uid, other: instance) {
+                        conflicts.append((instance, reason))
                     }
                     continue
                 }
                 known[uid] = KnownInstance(
                     id: nil, sha256: instance.sha256,
-                    transferSyntax: instance.metadata.transferSyntaxName, path: instance.path)
+                    transferSyntax: instance.metadata.transferSyntaxName, path: instance.path,
+                    contentPath: instance.staged.stagedPath)
                 newInstances.append(instance)
             }
         }
         let published = newInstances.map(\.staged)
         try catalog.storage.publish(published)
+        for instance in newInstances { known[instance.metadata.sopInstanceUID]?.contentPath = instance.staged.finalPath }
         do {
             try catalog.write { db in
                 for instance in newInstances { try insert(instance, db) }
@@ -349,16 +362,40 @@ private final class BatchWriter: @unchecked Sendable {
         for row in rows {
             known[row.sopInstanceUid] = KnownInstance(
                 id: row.id, sha256: row.sha256,
-                transferSyntax: row.transferSyntax, path: row.originalPath)
+                transferSyntax: row.transferSyntax, path: row.originalPath,
+                contentPath: catalog.storage.absolutePath(relative: row.storedPath))
         }
     }
 
-    private func conflictReason(kept: KnownInstance, other: ParsedInstance) -> String {
-        if kept.transferSyntax != other.metadata.transferSyntaxName {
-            return "same SOP Instance UID as \(kept.path), in another transfer syntax "
-                + "(\(other.metadata.transferSyntaxName), kept \(kept.transferSyntax)); kept the first"
+    /// Why `other` is not stored beside the instance of `uid` already known,
+    /// or nil when it is the same instance. Files of one UID whose bytes differ
+    /// may still hold the same dataset, told apart only by what their writer
+    /// chose (meta header, VR, byte order, lengths): a study sent back through
+    /// a DICOM receiver is not a conflict. The datasets are read again in a
+    /// decode worker, as every reading of an imported file is.
+    private func conflictReason(_ uid: String, other: ParsedInstance) throws -> String? {
+        guard let kept = known[uid] else { return nil }
+        let keptDigest: Result<String, DecodeWorker.DatasetDigestFailure>
+        if let digest = kept.datasetSHA256 {
+            keptDigest = .success(digest)
+        } else {
+            keptDigest = try digestWorker.datasetDigest(path: kept.contentPath)
+            if case .success(let digest) = keptDigest { known[uid]?.datasetSHA256 = digest }
         }
-        return "same SOP Instance UID as \(kept.path) but different content (conflict); kept the first"
+        let otherDigest = try digestWorker.datasetDigest(path: other.staged.stagedPath)
+        switch (keptDigest, otherDigest) {
+        case (.success(let a), .success(let b)) where a == b:
+            return nil
+        case (.failure(let failure), _), (_, .failure(let failure)):
+            return "same SOP Instance UID as \(kept.path), and the datasets could not be compared "
+                + "(\(failure.reason)); kept the first"
+        default:
+            if kept.transferSyntax != other.metadata.transferSyntaxName {
+                return "same SOP Instance UID as \(kept.path), in another transfer syntax "
+                    + "(\(other.metadata.transferSyntaxName), kept \(kept.transferSyntax)); kept the first"
+            }
+            return "same SOP Instance UID as \(kept.path) but different content (conflict); kept the first"
+        }
     }
 
     private func recordConflict(_ instance: ParsedInstance, reason: String, _ db: Database) throws {

@@ -62,17 +62,40 @@ public final class DecodeWorker {
     /// worker cannot be run or was stopped by a signal meant for the whole
     /// import; anything the file does to the child is a `.rejected` outcome.
     public func inspect(path: String) throws -> Outcome {
-        try startIfNeeded()
-        let request = try JSONEncoder().encode(Request(path: path)) + Data("\n".utf8)
-        let sent = request.withUnsafeBytes { writeAll(requests, $0) }
-        let answer = sent ? readLine(deadline: ContinuousClock.now + timeout) : .closed
-        guard case .line(let line) = answer else { return try rejectionAfterLoss(timedOut: answer == .timedOut) }
-        guard let reply = try? JSONDecoder().decode(Reply.self, from: Data(line)) else {
-            stop()
-            return .rejected("the decode worker answered something unreadable")
-        }
+        let reply = try exchange(Request(path: path))
         if let metadata = reply.metadata { return .instance(metadata) }
         return .rejected(reply.rejection ?? "rejected by the decode worker")
+    }
+
+    /// The SHA-256 of the dataset of `path` (`FileDigest.datasetSHA256`),
+    /// computed in the child, which reads the whole file, or why it could not
+    /// be. Throws as `inspect` does.
+    public func datasetDigest(path: String) throws -> Result<String, DatasetDigestFailure> {
+        let reply = try exchange(Request(path: path, datasetDigest: true))
+        if let digest = reply.datasetSHA256 { return .success(digest) }
+        return .failure(DatasetDigestFailure(reason: reply.rejection ?? "no digest from the decode worker"))
+    }
+
+    /// Why a dataset digest could not be computed.
+    public struct DatasetDigestFailure: Error, Sendable {
+        public let reason: String
+    }
+
+    /// Sends one request and returns the reply, or a rejection when the child
+    /// died, hung or answered nonsense.
+    private func exchange(_ request: Request) throws -> Reply {
+        try startIfNeeded()
+        let line = try JSONEncoder().encode(request) + Data("\n".utf8)
+        let sent = line.withUnsafeBytes { writeAll(requests, $0) }
+        let answer = sent ? readLine(deadline: ContinuousClock.now + timeout) : .closed
+        guard case .line(let text) = answer else {
+            return Reply(rejection: try rejectionAfterLoss(timedOut: answer == .timedOut))
+        }
+        guard let reply = try? JSONDecoder().decode(Reply.self, from: Data(text)) else {
+            stop()
+            return Reply(rejection: "the decode worker answered something unreadable")
+        }
+        return reply
     }
 
     /// Ends the child: closing its input would do, but a child stuck in a
@@ -81,9 +104,14 @@ public final class DecodeWorker {
         _ = reap(killing: true)
     }
 
-    private struct Request: Codable { let path: String }
+    private struct Request: Codable {
+        let path: String
+        /// Asks for the dataset's digest instead of the metadata and decoding.
+        var datasetDigest: Bool?
+    }
     private struct Reply: Codable {
         var metadata: InstanceMetadata?
+        var datasetSHA256: String?
         var rejection: String?
     }
 
@@ -155,21 +183,21 @@ public final class DecodeWorker {
 
     /// The child went silent or away with the file: kills it if it hangs,
     /// reaps it, and says why the file is rejected.
-    private func rejectionAfterLoss(timedOut: Bool) throws -> Outcome {
-        guard let status = reap(killing: timedOut) else { return .rejected("the decode worker stopped") }
+    private func rejectionAfterLoss(timedOut: Bool) throws -> String {
+        guard let status = reap(killing: timedOut) else { return "the decode worker stopped" }
         if timedOut {
-            return .rejected("decoding took longer than \(timeout.components.seconds) s (stopped)")
+            return "decoding took longer than \(timeout.components.seconds) s (stopped)"
         }
         // WIFSIGNALED / WTERMSIG / WEXITSTATUS, which Swift does not import.
         let signalNumber = status & 0x7F
         guard signalNumber != 0 && signalNumber != 0x7F else {
-            return .rejected("the decoder exited with status \((status >> 8) & 0xFF) on this file")
+            return "the decoder exited with status \((status >> 8) & 0xFF) on this file"
         }
         // Signals a person or a supervisor sends stop the import; faults are the file's.
         if [SIGINT, SIGTERM, SIGHUP, SIGQUIT].contains(signalNumber) {
             throw Failure(reason: "the decode worker was stopped by signal \(signalNumber)", path: executable)
         }
-        return .rejected("the decoder crashed on this file (\(Self.signalName(signalNumber)))")
+        return "the decoder crashed on this file (\(Self.signalName(signalNumber)))"
     }
 
     static func signalName(_ number: Int32) -> String {
@@ -231,7 +259,11 @@ extension DecodeWorker {
             var reply = Reply()
             if let request = try? decoder.decode(Request.self, from: Data(line.utf8)) {
                 do {
-                    reply.metadata = try InstanceMetadata(file: try DicomFile(path: request.path))
+                    if request.datasetDigest == true {
+                        reply.datasetSHA256 = try FileDigest.datasetSHA256(path: request.path)
+                    } else {
+                        reply.metadata = try InstanceMetadata(file: try DicomFile(path: request.path))
+                    }
                 } catch let error as DicomError {
                     reply.rejection = error.reason
                 } catch {

@@ -10,6 +10,18 @@ public enum FileDigest {
         return hex.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }
 
+    /// The SHA-256 of the file's dataset without its meta header, in one
+    /// canonical encoding (`ms_dataset_sha256`): equal for two files of one
+    /// instance that a different writer or receiver encoded differently.
+    public static func datasetSHA256(path: String) throws -> String {
+        // A decode worker may be asked for digests only: DCMTK's settings and log come first.
+        initializeDCMTK()
+        var hex = [CChar](repeating: 0, count: 65)
+        let (status, message) = withErrorBuffer { ms_dataset_sha256(path, &hex, $0, $1) }
+        guard status == 0 else { throw DicomError(message, path: path) }
+        return hex.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
     /// The SHA-256 of `bytes` as 64 lowercase hexadecimal digits.
     public static func sha256(bytes: [UInt8]) -> String {
         var hex = [CChar](repeating: 0, count: 65)

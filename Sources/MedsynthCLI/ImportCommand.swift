@@ -10,8 +10,9 @@ struct ImportCommand: ParsableCommand {
             Folders are read recursively (symbolic links followed, each folder once). Files that are \
             not DICOM are skipped and counted; DICOM files that cannot be read are rejected with the \
             reason, and the rest of the import goes on. An instance already in the catalog (same SOP \
-            Instance UID) is counted as a duplicate and not stored again; if its bytes differ, the \
-            first stays and the second is recorded with the reason ('query' lists instances).
+            Instance UID) is counted as a duplicate and not stored again; if its dataset differs (not \
+            only its encoding: a receiver's meta header, VR, byte order), the first stays and the \
+            second is recorded with the reason ('query' lists instances).
 
             Exit status: 0 all imported or skipped, 1 some files rejected, 2 or more fatal (docs/cli.md).
 

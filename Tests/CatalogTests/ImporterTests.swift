@@ -54,18 +54,61 @@ struct ImporterTests {
         let changed = try DicomFile(path: Samples.path("pydicom-data/emri_small.dcm"))
         try changed.setString(.patientName, "Changed^Name")
         try changed.save(to: workspace.input("2-changed.dcm"))
-        try workspace.copySample("pydicom-data/emri_small_big_endian.dcm", as: "3-big-endian.dcm")
+        // Compressed pixel data are another representation, not a re-encoding (a big-endian twin is not a conflict).
+        let compressed = try ExternalProcess.run(
+            "dcmcrle", [Samples.path("pydicom-data/emri_small.dcm"), workspace.input("3-rle.dcm")])
+        #expect(compressed.status == 0, "\(compressed.standardError)")
+        try workspace.copySample("pydicom-data/emri_small_big_endian.dcm", as: "4-big-endian.dcm")
         let catalog = try workspace.openCatalog()
         let result = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
-        #expect(result.summary.imported == 1 && result.summary.duplicates == 2)
+        #expect(result.summary.imported == 1 && result.summary.duplicates == 3)
         let kept = try #require(try catalog.read { try InstanceRecord.fetchOne($0) })
         #expect(kept.originalPath == workspace.input("1-original.dcm"))
         let recorded = try catalog.read { try DuplicateRecord.order(Column("path")).fetchAll($0) }
-        #expect(recorded.map(\.path) == [workspace.input("2-changed.dcm"), workspace.input("3-big-endian.dcm")])
+        #expect(recorded.map(\.path) == [workspace.input("2-changed.dcm"), workspace.input("3-rle.dcm")])
         #expect(recorded[0].reason.contains("different content (conflict)"))
-        #expect(recorded[1].reason.contains("another transfer syntax (Big Endian Explicit"))
+        #expect(recorded[1].reason.contains("another transfer syntax (RLE"), "\(recorded[1].reason)")
         #expect(recorded.allSatisfy { $0.keptInstanceId == kept.id })
         #expect(workspace.storedFiles(catalog).count == 1)
+    }
+
+    @Test("a copy re-encoded by another writer (meta header, implicit VR, byte order, lengths, padding) is the same instance")
+    func reencodedCopyIsTheSameInstance() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        // 16-bit pixels (OW) and 8-bit colour ones (OB in explicit VR, OW once read from implicit VR).
+        let originals = ["mr": Samples.path("pydicom-data/emri_small.dcm"), "rgb": Samples.path("pydicom-data/SC_rgb.dcm")]
+        // What a receiver or converter does: a new meta header, another uncompressed syntax, group lengths,
+        // undefined-length sequences, trailing padding.
+        let conversions = [("implicit", ["+ti"]), ("lengths", ["+te", "+g", "-e", "+p", "256", "64"])]
+        var copies: [String] = []
+        for (image, original) in originals.sorted(by: { $0.key < $1.key }) {
+            try FileManager.default.copyItem(atPath: original, toPath: workspace.input("\(image)-0-original.dcm"))
+            for (index, (name, options)) in conversions.enumerated() {
+                let copy = workspace.input("\(image)-\(index + 1)-\(name).dcm")
+                let output = try ExternalProcess.run("dcmconv", options + [original, copy])
+                #expect(output.status == 0, "\(output.standardError)")
+                copies.append(copy)
+            }
+        }
+        let catalog = try workspace.openCatalog()
+        let first = try Importer(catalog: catalog).run(paths: originals.values.sorted())
+        #expect(first.summary.imported == 2)
+        // Against the managed copies of catalogued instances.
+        let second = try Importer(catalog: catalog).run(paths: copies)
+        #expect(second.summary.imported == 0 && second.summary.duplicates == 4)
+        #expect(second.conflicts.isEmpty, "\(second.conflicts)")
+        // Against instances of the same run: all files of one folder, the conversions first by name order.
+        let both = try Workspace()
+        defer { both.folder.remove() }
+        let fresh = try Importer(catalog: try both.openCatalog()).run(paths: [workspace.inputs.path])
+        #expect(fresh.summary.imported == 2 && fresh.summary.duplicates == 4 && fresh.conflicts.isEmpty, "\(fresh.conflicts)")
+        // A decode worker whose first request is a digest computes what this process does.
+        let worker = DecodeWorker()
+        defer { worker.stop() }
+        let inWorker = try worker.datasetDigest(path: copies[0]).get()
+        #expect(try inWorker == FileDigest.datasetSHA256(path: originals["mr"]!))
+        #expect(try FileDigest.sha256(path: originals["mr"]!) != FileDigest.sha256(path: copies[0]))
     }
 
     @Test("non-DICOM files are skipped; truncated and garbage DICOM files are rejected; the rest is imported")

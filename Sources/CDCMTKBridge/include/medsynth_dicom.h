@@ -195,6 +195,17 @@ int ms_copy_with_sha256(const char *source, const char *destination, char *hex, 
 /// and a NUL into `hex` (65 bytes).
 void ms_sha256_bytes(const void *bytes, size_t count, char *hex);
 
+/// SHA-256 of the dataset of the DICOM file at `path`, without its File Meta
+/// Information (group 0002), in one canonical encoding: every element with an
+/// explicit length, no group lengths, no trailing padding, Implicit VR Little
+/// Endian (so that the OB or OW a writer chose does not count) unless the
+/// pixel data are encapsulated (then the file's own transfer syntax). Two
+/// files that differ only in what a writer or receiver chooses (meta header,
+/// implicit or explicit VR, byte order, length encoding) give the same digest.
+/// Loads within the limits `ms_dicom_open` applies. 64 hexadecimal digits and a NUL into `hex`. Returns 0, or
+/// -1 with the reason.
+int ms_dataset_sha256(const char *path, char *hex, char *error, size_t error_capacity);
+
 #ifdef __cplusplus
 }
 #endif
