@@ -73,7 +73,8 @@ rate_of() {
   for part in ${1//+/ }; do
     case "$part" in seed* | split* | ramp* | target*) ;; *) key="${key:+$key+}$part" ;; esac
   done
-  echo "${key:-default}"
+  # Without a base part, the configuration is plain's.
+  echo "${key:-plain}"
 }
 batch_of() {
   local part batch=32
