@@ -229,7 +229,7 @@ private final class BatchWriter: @unchecked Sendable {
     let catalog: Catalog
     let runID: Int64
     var result: ImportResult
-    /// Reads files again when two of one UID differ (`sameDataset`); its
+    /// Reads files again when two of one UID differ (`conflictReason`); its
     /// child starts on the first such pair only.
     let digestWorker: DecodeWorker
 

@@ -202,8 +202,8 @@ void ms_sha256_bytes(const void *bytes, size_t count, char *hex);
 /// pixel data are encapsulated (then the file's own transfer syntax). Two
 /// files that differ only in what a writer or receiver chooses (meta header,
 /// implicit or explicit VR, byte order, length encoding) give the same digest.
-/// Loads within the limits `ms_dicom_open` applies. 64 hexadecimal digits and a NUL into `hex`. Returns 0, or
-/// -1 with the reason.
+/// Loads within the limits `ms_dicom_open` applies. Writes 64 hexadecimal
+/// digits and a NUL into `hex`. Returns 0, or -1 with the reason.
 int ms_dataset_sha256(const char *path, char *hex, char *error, size_t error_capacity);
 
 #ifdef __cplusplus
