@@ -3,10 +3,11 @@ import PackageDescription
 
 /// DCMTK libraries the bridge needs: parsing, image rendering and the
 /// decompression codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE);
-/// zlib for the pre-scan of deflated datasets.
+/// OpenJPEG for the bridge's own JPEG 2000 decoder; zlib for the pre-scan of
+/// deflated datasets.
 let dcmtkLibraries = [
     "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
-    "dcmdata", "oflog", "ofstd", "crypto", "z",
+    "dcmdata", "oflog", "ofstd", "openjp2", "crypto", "z",
 ].map { LinkerSetting.linkedLibrary($0) }
 
 let package = Package(

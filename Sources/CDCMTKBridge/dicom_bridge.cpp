@@ -3,6 +3,8 @@
 
 #include "medsynth_dicom.h"
 
+#include "jpeg2000_codec.h"
+
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dccodec.h"
 #include "dcmtk/dcmdata/dctk.h"
@@ -165,10 +167,15 @@ int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error
         copy_message(reason, error, error_capacity);
         return -1;
     }
+    ms_jpeg2000_take_error();
     DicomImage image(&file->format, dataset->getOriginalXfer(),
                      CIF_UsePartialAccessToPixelData, frame_index, 1);
     if (image.getStatus() != EIS_Normal) {
-        copy_message(DicomImage::getString(image.getStatus()), error, error_capacity);
+        // DicomImage's status says only that the pixels are invalid; the JPEG 2000 decoder says why.
+        std::string jpeg2000_error = ms_jpeg2000_take_error();
+        copy_message(std::string(DicomImage::getString(image.getStatus())) +
+                         (jpeg2000_error.empty() ? "" : ": " + jpeg2000_error),
+                     error, error_capacity);
         // A kind of image DCMTK does not render (32-bit colour), unlike corrupt data.
         return image.getStatus() == EIS_NotSupportedValue ? kUnsupportedImage : -1;
     }
@@ -187,6 +194,7 @@ void ms_dicom_initialize(ms_log_callback callback, int minimum_level) {
         DJDecoderRegistration::registerCodecs();
         DJLSDecoderRegistration::registerCodecs();
         DcmRLEDecoderRegistration::registerCodecs();
+        ms_register_jpeg2000_decoder();
         dcmtk::log4cplus::Logger root = dcmtk::log4cplus::Logger::getRoot();
         root.removeAllAppenders();
         if (callback != nullptr) {
@@ -459,6 +467,61 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, 
         const uint8_t *p = rgb.get() + 3 * i;
         double luma = 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2];
         output[i] = static_cast<uint8_t>(std::lround(luma));
+    }
+    return 0;
+}
+
+int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output,
+                                  size_t output_capacity, char *error, size_t error_capacity) {
+    char reason[512];
+    if (ms_dicom_check_pixel_data(file, reason, sizeof reason) != 0) {
+        copy_message(reason[0] ? reason : "no pixel data", error, error_capacity);
+        return -1;
+    }
+    if (!ms_dicom_is_decodable(file, error, error_capacity)) return -1;
+    DcmDataset *dataset = file->format.getDataset();
+    ImageGeometry g = geometry(dataset);
+    long planar = long_value(dataset, DCM_PlanarConfiguration, 0);
+    if (g.bits_allocated == 1 || g.bits_allocated > 16 || (g.samples > 1 && planar != 0) ||
+        g.photometric.find("_422") != std::string::npos) {
+        copy_message("stored samples are given for 8- to 16-bit images with interleaved, unsubsampled colour only",
+                     error, error_capacity);
+        return -1;
+    }
+    if (frame_index >= g.frames) {
+        copy_message("frame " + std::to_string(frame_index) + " out of range", error, error_capacity);
+        return -1;
+    }
+    size_t count = static_cast<size_t>(g.rows) * g.columns * g.samples;
+    if (count > output_capacity) {
+        copy_message("output buffer too small", error, error_capacity);
+        return -1;
+    }
+    DcmElement *element = nullptr;
+    dataset->findAndGetElement(DCM_PixelData, element, OFFalse);
+    DcmPixelData *pixel_data = OFstatic_cast(DcmPixelData *, element);
+    size_t bytes = count * decoded_bytes_per_sample(g);
+    std::vector<Uint8> frame(bytes + (bytes & 1));
+    Uint32 start_fragment = 0;
+    OFString color_model;
+    ms_jpeg2000_take_error();
+    OFCondition status = pixel_data->getUncompressedFrame(dataset, static_cast<Uint32>(frame_index), start_fragment,
+                                                          frame.data(), static_cast<Uint32>(frame.size()),
+                                                          color_model);
+    if (status.bad()) {
+        std::string jpeg2000_error = ms_jpeg2000_take_error();
+        copy_message(std::string(status.text()) + (jpeg2000_error.empty() ? "" : ": " + jpeg2000_error), error,
+                     error_capacity);
+        return -1;
+    }
+    bool is_signed = long_value(dataset, DCM_PixelRepresentation, 0) == 1;
+    uint32_t mask = g.bits_stored >= 32 ? 0xFFFFFFFFu : (1u << g.bits_stored) - 1;
+    uint32_t sign_bit = g.bits_stored == 0 ? 0 : 1u << (g.bits_stored - 1);
+    for (size_t i = 0; i < count; ++i) {
+        uint32_t stored = g.bits_allocated <= 8 ? frame[i] : reinterpret_cast<const Uint16 *>(frame.data())[i];
+        stored &= mask;
+        output[i] = is_signed && (stored & sign_bit) ? static_cast<int32_t>(stored) - static_cast<int32_t>(mask) - 1
+                                                     : static_cast<int32_t>(stored);
     }
     return 0;
 }

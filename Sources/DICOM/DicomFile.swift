@@ -145,6 +145,22 @@ public final class DicomFile {
         return Frame(width: size.columns, height: size.rows, channels: 1, pixels: pixels)
     }
 
+    /// Frame `index` as stored sample values, before any rescale, window or
+    /// colour conversion (colour samples interleaved, RGB where the decoder
+    /// converts YCbCr); see `ms_dicom_decode_frame_samples` for what is refused.
+    /// Tests compare decoders with it: a lossless file's samples equal its
+    /// uncompressed twin's.
+    public func storedSamples(ofFrame index: Int) throws -> [Int32] {
+        let size = geometry
+        try checkFrameIndex(index, of: size)
+        var samples = [Int32](repeating: 0, count: size.rows * size.columns * max(1, integer(.samplesPerPixel) ?? 1))
+        let (status, message) = withErrorBuffer { error, capacity in
+            ms_dicom_decode_frame_samples(handle, UInt(index), &samples, samples.count, error, capacity)
+        }
+        guard status == 0 else { throw DicomError("cannot decode frame \(index) (\(message))", path: path) }
+        return samples
+    }
+
     /// Frame `index` as a person would see it: grayscale through the file's
     /// window, colour as RGB.
     public func displayFrame(_ index: Int) throws -> Frame {

@@ -137,15 +137,16 @@ struct CorpusImportTests {
         #expect(frames >= 51 + 120 + 27 + 30)
     }
 
-    @Test("JPEG 2000 instances are catalogued as not decodable, with the reason")
+    @Test("JPEG 2000 instances are catalogued as decodable")
     func jpeg2000Catalogued() throws {
         let rows = try corpus.catalog.read { db in
             try InstanceRecord.filter(Column("transfer_syntax").like("JPEG 2000%")).fetchAll(db)
         }
-        #expect(!rows.isEmpty)
+        // The truncated lossless file is rejected; the other eleven of the corpus are stored, less
+        // those whose SOP Instance UID an uncompressed twin that sorts first took.
+        #expect(rows.count >= 6)
         for row in rows {
-            #expect(!row.decodable)
-            #expect(row.undecodableReason?.contains("no decoder for transfer syntax JPEG 2000") == true)
+            #expect(row.decodable, "\(row.originalPath): \(row.undecodableReason ?? "")")
         }
     }
 

@@ -18,6 +18,18 @@ public enum Samples {
         }
         return path
     }
+
+    /// Writes a lossless JPEG 2000 sample as JPEG 2000 Part 2 (multi-component),
+    /// which nothing here decodes: the sample with its transfer syntax UID's last
+    /// digit changed (.90 to .93), the rest of the file as it was.
+    public static func writeUndecodableCopy(of relative: String, to destination: String) throws {
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path(relative)))
+        guard let range = bytes.range(of: Data("1.2.840.10008.1.2.4.90".utf8)) else {
+            throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: path(relative)])
+        }
+        bytes[range.upperBound - 1] = UInt8(ascii: "3")
+        try bytes.write(to: URL(fileURLWithPath: destination))
+    }
 }
 
 /// A fresh folder under the system's temporary folder, removed by `remove()`.

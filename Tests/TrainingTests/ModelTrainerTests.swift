@@ -291,7 +291,8 @@ struct ModelTrainerTests {
             message { _ = try ModelTrainer.resume("ada", catalog: fixture.catalog) }
                 == "model.json trains with augment 'ada' but lacks its 'ada' settings: \(modelFile.path)")
 
-        let undecodable = try TrainingFixture(["pydicom-data/US1_J2KI.dcm"])
+        // A segmented palette colour lookup table, which DCMTK does not render.
+        let undecodable = try TrainingFixture(["pydicom-data/gdcm-US-ALOKA-16.dcm"])
         defer { undecodable.folder.remove() }
         #expect(
             message { _ = try ModelTrainer.create(undecodable.request(name: "x"), catalog: undecodable.catalog) }

@@ -110,7 +110,9 @@ void ms_dicom_transfer_syntax(ms_dicom_file *file, char *uid, size_t uid_capacit
                               char *name, size_t name_capacity);
 
 /// Whether frames can be decoded here. Returns 1 if so; 0 with the reason in
-/// `reason` otherwise (for example JPEG 2000, for which DCMTK has no decoder).
+/// `reason` otherwise (a compressed transfer syntax no registered decoder
+/// reads: DCMTK's JPEG, JPEG-LS and RLE decoders and the bridge's JPEG 2000
+/// decoder are registered).
 int ms_dicom_is_decodable(ms_dicom_file *file, char *reason, size_t reason_capacity);
 
 /// Checks the image attributes against the MS_MAX_* limits and against the
@@ -140,6 +142,16 @@ int ms_dicom_verify_frames(ms_dicom_file *file, char *reason, size_t reason_capa
 int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index,
                                 uint8_t *output, size_t output_capacity,
                                 char *error, size_t error_capacity);
+
+/// Decodes frame `frame_index` to its stored sample values, before any
+/// modality rescale, window or colour conversion (colour samples interleaved,
+/// in the colour model the decoder returns: RGB for JPEG's and JPEG 2000's
+/// YCbCr), into `output` (rows x columns x samples values), masked to Bits
+/// Stored and sign-extended when Pixel Representation is 1. Returns 0, or -1
+/// with the reason; images of more than 16 bits allocated, of 1 bit, with
+/// planar colour or subsampled YBR_*_422 storage are refused.
+int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output,
+                                  size_t output_capacity, char *error, size_t error_capacity);
 
 /// Decodes frame `frame_index` for display: grayscale as in
 /// `ms_dicom_decode_frame_gray8` (one channel), colour as interleaved 8-bit RGB
