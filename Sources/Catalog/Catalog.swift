@@ -144,8 +144,13 @@ public final class Catalog: Sendable {
         guard !interrupted.isEmpty, let lock = try ImportLock(catalog: directory, wait: false) else { return }
         defer { lock.release() }
         storage.clearIncoming()
+        // Copies that a decodable copy replaced stay, named in duplicates.
         let referenced = try database.read { db in
-            Set(try String.fetchAll(db, sql: "SELECT stored_path FROM instances"))
+            Set(
+                try String.fetchAll(
+                    db,
+                    sql: "SELECT stored_path FROM instances UNION SELECT stored_path FROM duplicates WHERE stored_path IS NOT NULL"
+                ))
         }
         for relative in storage.allStoredFiles() where !referenced.contains(relative) {
             unlink(storage.absolutePath(relative: relative))

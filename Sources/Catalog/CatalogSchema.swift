@@ -176,6 +176,11 @@ enum CatalogSchema {
                     WHERE discriminator LIKE 'transfer-%'
                     """)
         }
+        migrator.registerMigration("v6-replaced-representations") { db in
+            // A stored copy that does not decode gives way to a copy of the same
+            // instance that does; the replaced copy stays in storage, named here.
+            try db.alter(table: "duplicates") { t in t.add(column: "stored_path", .text) }
+        }
         return migrator
     }
 }

@@ -6,6 +6,9 @@ public struct ImportSummary: Codable, Sendable, Equatable {
     public var imported = 0
     /// Files whose SOP Instance UID was already catalogued (identical copies and conflicts).
     public var duplicates = 0
+    /// Files that took the place of a catalogued instance's copy that does not
+    /// decode (or that, read again, decode now).
+    public var replaced = 0
     /// Files that are not DICOM.
     public var skipped = 0
     /// DICOM-looking files that could not be catalogued, and paths that could not be read.
@@ -16,7 +19,7 @@ public struct ImportSummary: Codable, Sendable, Equatable {
     public var byModality: [String: Int] = [:]
 
     enum CodingKeys: String, CodingKey {
-        case filesSeen = "files_seen", imported, duplicates, skipped, rejected, frames
+        case filesSeen = "files_seen", imported, duplicates, replaced, skipped, rejected, frames
         case byModality = "by_modality"
     }
 }
@@ -42,5 +45,7 @@ public struct ImportResult: Sendable {
     public var rejections: [ImportProblem]
     /// Same SOP Instance UID, different dataset: recorded, not stored.
     public var conflicts: [ImportProblem]
+    /// Copies that replaced a stored copy that does not decode, with the reason.
+    public var replacements: [ImportProblem] = []
     public var runID: Int64
 }

@@ -248,8 +248,50 @@ private final class BatchWriter: @unchecked Sendable {
         /// The bytes that were hashed and stored: the managed copy, or the
         /// staged one while its batch is not yet published.
         var contentPath: String
+        let decodable: Bool
+        let undecodableReason: String?
         /// Its dataset digest, once a differing copy asked for it.
         var datasetSHA256: String?
+
+        init(catalogued row: InstanceRecord, contentPath: String) {
+            self.id = row.id
+            self.sha256 = row.sha256
+            self.transferSyntax = row.transferSyntax
+            self.path = row.originalPath
+            self.contentPath = contentPath
+            self.decodable = row.decodable
+            self.undecodableReason = row.undecodableReason
+        }
+
+        init(new instance: ParsedInstance, id: Int64?) {
+            self.id = id
+            self.sha256 = instance.sha256
+            self.transferSyntax = instance.metadata.transferSyntaxName
+            self.path = instance.path
+            self.contentPath = instance.staged.stagedPath
+            self.decodable = instance.metadata.decodable
+            self.undecodableReason = instance.metadata.undecodableReason
+        }
+    }
+
+    /// A copy that takes the place of the stored representation of its
+    /// instance (`replacementReason`).
+    private struct Replacement {
+        let copy: ParsedInstance
+        let reason: String
+        /// The catalogued row it updates; nil when the replaced copy came
+        /// earlier in this batch, so that the copy is inserted instead.
+        let rowID: Int64?
+        /// The replaced copy, unless it is the same file: recorded in
+        /// `duplicates` with its managed copy, which stays.
+        let replaced: ReplacedCopy?
+    }
+
+    private struct ReplacedCopy {
+        let sha256: String
+        let path: String
+        /// Its copy in `incoming/` when it came earlier in this batch, to publish with the batch.
+        let staged: ManagedStorage.StagedFile?
     }
 
     private struct PatientKey: Hashable {
@@ -274,15 +316,17 @@ private final class BatchWriter: @unchecked Sendable {
         pendingRejections.append(problem)
     }
 
-    func write(_ batch: [ParsedFile]) throws {
-        let candidates = batch.compactMap { if case .dicom(let instance) = $0 { instance } else { nil } }
-        try lookUpCatalogued(candidates.map(\.metadata.sopInstanceUID))
+    /// What one batch adds to the catalog.
+    private struct BatchPlan {
         var newInstances: [ParsedInstance] = []
         var conflicts: [(ParsedInstance, String)] = []
-        // Copies of duplicates, and of everything when this batch fails before
-        // publishing; a published copy was renamed away, so unlinking its
-        // staged path does nothing.
-        defer { catalog.storage.discard(batch.compactMap(\.stagedFile)) }
+        var replacements: [Replacement] = []
+    }
+
+    /// Sorts a batch's files into new instances, replacements, duplicates,
+    /// conflicts, skipped and rejected files, in path order, against `known`.
+    private func plan(_ batch: [ParsedFile]) throws -> BatchPlan {
+        var plan = BatchPlan()
         for file in batch {
             switch file {
             case .notDicom:
@@ -291,27 +335,52 @@ private final class BatchWriter: @unchecked Sendable {
                 reject(problem)
             case .dicom(let instance):
                 let uid = instance.metadata.sopInstanceUID
-                if let kept = known[uid] {
+                if let kept = known[uid], let reason = replacementReason(kept, by: instance) {
+                    var replaced: ReplacedCopy?
+                    if kept.sha256 != instance.sha256 {
+                        let earlier = plan.newInstances.firstIndex { $0.metadata.sopInstanceUID == uid }
+                        replaced = ReplacedCopy(
+                            sha256: kept.sha256, path: kept.path, staged: earlier.map { plan.newInstances[$0].staged })
+                        if let earlier { plan.newInstances[earlier] = instance }
+                    }
+                    plan.replacements.append(Replacement(copy: instance, reason: reason, rowID: kept.id, replaced: replaced))
+                    known[uid] = KnownInstance(new: instance, id: kept.id)
+                } else if let kept = known[uid] {
                     result.summary.duplicates += 1
                     if kept.sha256 != instance.sha256, let reason = try conflictReason(uid, other: instance) {
-                        conflicts.append((instance, reason))
+                        plan.conflicts.append((instance, reason))
                     }
-                    continue
+                } else {
+                    known[uid] = KnownInstance(new: instance, id: nil)
+                    plan.newInstances.append(instance)
                 }
-                known[uid] = KnownInstance(
-                    id: nil, sha256: instance.sha256,
-                    transferSyntax: instance.metadata.transferSyntaxName, path: instance.path,
-                    contentPath: instance.staged.stagedPath)
-                newInstances.append(instance)
             }
         }
-        let published = newInstances.map(\.staged)
+        return plan
+    }
+
+    func write(_ batch: [ParsedFile]) throws {
+        let candidates = batch.compactMap { if case .dicom(let instance) = $0 { instance } else { nil } }
+        try lookUpCatalogued(candidates.map(\.metadata.sopInstanceUID))
+        // Copies of duplicates, and of everything when this batch fails before
+        // publishing; a published copy was renamed away, so unlinking its
+        // staged path does nothing.
+        defer { catalog.storage.discard(batch.compactMap(\.stagedFile)) }
+        let plan = try self.plan(batch)
+        // A row that takes another file; one that decodes now keeps its managed
+        // copy, which a failed commit below must not unlink.
+        let updated = plan.replacements.filter { $0.rowID != nil && $0.replaced != nil }
+        let published =
+            plan.newInstances.map(\.staged) + updated.map(\.copy.staged) + plan.replacements.compactMap(\.replaced?.staged)
         try catalog.storage.publish(published)
-        for instance in newInstances { known[instance.metadata.sopInstanceUID]?.contentPath = instance.staged.finalPath }
+        for instance in plan.newInstances + updated.map(\.copy) {
+            known[instance.metadata.sopInstanceUID]?.contentPath = instance.staged.finalPath
+        }
         do {
             try catalog.write { db in
-                for instance in newInstances { try insert(instance, db) }
-                for (instance, reason) in conflicts { try recordConflict(instance, reason: reason, db) }
+                for instance in plan.newInstances { try insert(instance, db) }
+                for replacement in plan.replacements { try replace(replacement, db) }
+                for (instance, reason) in plan.conflicts { try recordConflict(instance, reason: reason, db) }
                 for problem in pendingRejections {
                     var record = RejectionRecord(id: nil, path: problem.path, reason: problem.reason, importRunId: runID)
                     try record.insert(db, onConflict: .ignore)
@@ -323,12 +392,14 @@ private final class BatchWriter: @unchecked Sendable {
             throw error
         }
         pendingRejections = []
-        for instance in newInstances {
+        for instance in plan.newInstances {
             result.summary.imported += 1
             result.summary.frames += instance.metadata.frames
             result.summary.byModality[instance.metadata.modality ?? "unknown", default: 0] += 1
         }
-        result.conflicts += conflicts.map { ImportProblem(path: $0.0.path, reason: $0.1) }
+        result.conflicts += plan.conflicts.map { ImportProblem(path: $0.0.path, reason: $0.1) }
+        result.summary.replaced += plan.replacements.count
+        result.replacements += plan.replacements.map { ImportProblem(path: $0.copy.path, reason: $0.reason) }
     }
 
     func finish(finishedAt: String) throws {
@@ -361,10 +432,44 @@ private final class BatchWriter: @unchecked Sendable {
         }
         for row in rows {
             known[row.sopInstanceUid] = KnownInstance(
-                id: row.id, sha256: row.sha256,
-                transferSyntax: row.transferSyntax, path: row.originalPath,
-                contentPath: catalog.storage.absolutePath(relative: row.storedPath))
+                catalogued: row, contentPath: catalog.storage.absolutePath(relative: row.storedPath))
         }
+    }
+
+    /// Why `copy` takes the place of the stored representation `kept` of its
+    /// instance, or nil. Only a stored copy that does not decode here gives way,
+    /// and only to one that does: the same file, catalogued by a build that did
+    /// not decode it (JPEG 2000 before issue 18), or the instance in another
+    /// transfer syntax (an uncompressed twin of a compressed copy with no
+    /// decoder). A differing copy in the same transfer syntax stays a conflict.
+    private func replacementReason(_ kept: KnownInstance, by copy: ParsedInstance) -> String? {
+        guard !kept.decodable, copy.metadata.decodable else { return nil }
+        let keptReason = kept.undecodableReason ?? "not decodable"
+        if kept.sha256 == copy.sha256 {
+            return "catalogued as not decodable (\(keptReason)), and it decodes now; marked decodable"
+        }
+        guard kept.transferSyntax != copy.metadata.transferSyntaxName else { return nil }
+        return "same SOP Instance UID as \(kept.path), whose copy in \(kept.transferSyntax) does not decode "
+            + "(\(keptReason)); this copy in \(copy.metadata.transferSyntaxName) decodes and is now the stored one "
+            + "(the other stays in storage, recorded in duplicates)"
+    }
+
+    /// Writes a replacement: the catalogued row takes the copy's file and
+    /// metadata (or the copy is inserted, when it replaced one of this batch),
+    /// and the replaced copy is recorded with its managed copy.
+    private func replace(_ replacement: Replacement, _ db: Database) throws {
+        let uid = replacement.copy.metadata.sopInstanceUID
+        if let rowID = replacement.rowID {
+            var record = try instanceRecord(replacement.copy, db)
+            record.id = rowID
+            try record.update(db)
+        }
+        guard let replaced = replacement.replaced, let keptID = known[uid]?.id else { return }
+        var duplicate = DuplicateRecord(
+            id: nil, sopInstanceUid: uid, sha256: replaced.sha256, path: replaced.path,
+            reason: "replaced by \(replacement.copy.path), which decodes", keptInstanceId: keptID,
+            importRunId: runID, storedPath: catalog.storage.relativePath(sha256: replaced.sha256))
+        try duplicate.insert(db, onConflict: .ignore)
     }
 
     /// Why `other` is not stored beside the instance of `uid` already known,
@@ -388,13 +493,13 @@ private final class BatchWriter: @unchecked Sendable {
             return nil
         case (.failure(let failure), _), (_, .failure(let failure)):
             return "same SOP Instance UID as \(kept.path), and the datasets could not be compared "
-                + "(\(failure.reason)); kept the first"
+                + "(\(failure.reason)); the stored copy stays"
         default:
             if kept.transferSyntax != other.metadata.transferSyntaxName {
                 return "same SOP Instance UID as \(kept.path), in another transfer syntax "
-                    + "(\(other.metadata.transferSyntaxName), kept \(kept.transferSyntax)); kept the first"
+                    + "(\(other.metadata.transferSyntaxName); the stored copy, in \(kept.transferSyntax), stays)"
             }
-            return "same SOP Instance UID as \(kept.path) but different content (conflict); kept the first"
+            return "same SOP Instance UID as \(kept.path) but different content (conflict); the stored copy stays"
         }
     }
 
@@ -402,15 +507,21 @@ private final class BatchWriter: @unchecked Sendable {
         guard let keptID = known[instance.metadata.sopInstanceUID]?.id else { return }
         var record = DuplicateRecord(
             id: nil, sopInstanceUid: instance.metadata.sopInstanceUID, sha256: instance.sha256,
-            path: instance.path, reason: reason, keptInstanceId: keptID, importRunId: runID)
+            path: instance.path, reason: reason, keptInstanceId: keptID, importRunId: runID, storedPath: nil)
         try record.insert(db, onConflict: .ignore)
     }
 
     private func insert(_ instance: ParsedInstance, _ db: Database) throws {
+        var record = try instanceRecord(instance, db)
+        try record.insert(db)
+        known[instance.metadata.sopInstanceUID]?.id = record.id
+    }
+
+    /// The instances row of `instance` (without an id), its patient, study and series found or inserted.
+    private func instanceRecord(_ instance: ParsedInstance, _ db: Database) throws -> InstanceRecord {
         let m = instance.metadata
-        let seriesID = try seriesID(for: m, db)
-        var record = InstanceRecord(
-            id: nil, sopInstanceUid: m.sopInstanceUID, seriesId: seriesID, sopClassUid: m.sopClassUID,
+        return InstanceRecord(
+            id: nil, sopInstanceUid: m.sopInstanceUID, seriesId: try seriesID(for: m, db), sopClassUid: m.sopClassUID,
             instanceNumber: m.instanceNumber, transferSyntax: m.transferSyntaxName, rows: m.rows, columns: m.columns,
             frames: m.frames, samplesPerPixel: m.samplesPerPixel, photometricInterpretation: m.photometricInterpretation,
             bitsAllocated: m.bitsAllocated, bitsStored: m.bitsStored, pixelRepresentation: m.pixelRepresentation,
@@ -419,8 +530,6 @@ private final class BatchWriter: @unchecked Sendable {
             synthetic: m.isSynthetic, decodable: m.decodable, undecodableReason: m.undecodableReason,
             sha256: instance.sha256, storedPath: catalog.storage.relativePath(sha256: instance.sha256),
             originalPath: instance.path, fileSize: instance.staged.size, importRunId: runID)
-        try record.insert(db)
-        known[m.sopInstanceUID]?.id = record.id
     }
 
     private func seriesID(for m: InstanceMetadata, _ db: Database) throws -> Int64 {

@@ -93,6 +93,9 @@ public struct DuplicateRecord: Codable, Sendable, Equatable {
     public var reason: String
     public var keptInstanceId: Int64
     public var importRunId: Int64
+    /// The managed copy of a representation that a decodable copy replaced
+    /// (it stays in storage); nil for a copy that was never stored.
+    public var storedPath: String?
 }
 
 /// A file that looked like DICOM but could not be catalogued.

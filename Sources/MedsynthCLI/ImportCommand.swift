@@ -12,7 +12,10 @@ struct ImportCommand: ParsableCommand {
             reason, and the rest of the import goes on. An instance already in the catalog (same SOP \
             Instance UID) is counted as a duplicate and not stored again; if its dataset differs (not \
             only its encoding: a receiver's meta header, VR, byte order), the first stays and the \
-            second is recorded with the reason ('query' lists instances).
+            second is recorded with the reason ('query' lists instances). A stored copy that does not \
+            decode is replaced by a copy that does (another transfer syntax, or the same file that an \
+            older medsynth could not decode: import JPEG 2000 files again to train on them); the \
+            replaced copy stays in storage.
 
             Exit status: 0 all imported or skipped, 1 some files rejected, 2 or more fatal (docs/cli.md).
 

@@ -13,6 +13,9 @@ struct ImportReport {
         for conflict in result.conflicts {
             printError("not stored (\(conflict.reason)): \(conflict.path)")
         }
+        for replacement in result.replacements {
+            printError("replaced (\(replacement.reason)): \(replacement.path)")
+        }
         let summary = result.summary
         if json {
             try? printJSON(ImportOutput(summary: summary, catalog: catalog, importRunId: result.runID))
@@ -25,6 +28,7 @@ struct ImportReport {
               files seen   \(summary.filesSeen)
               imported     \(summary.imported) instances, \(summary.frames) frames
               duplicates   \(summary.duplicates) (already catalogued, not stored again)
+              replaced     \(summary.replaced) (a stored copy that does not decode, by one that does)
               skipped      \(summary.skipped) (not DICOM)
               rejected     \(summary.rejected)\(summary.rejected > 0 ? " (reasons above)" : "")
               by modality  \(modalities.isEmpty ? "-" : modalities.joined(separator: ", "))

@@ -111,6 +111,78 @@ struct ImporterTests {
         #expect(try FileDigest.sha256(path: originals["mr"]!) != FileDigest.sha256(path: copies[0]))
     }
 
+    @Test("a copy that decodes replaces a stored copy of its instance that does not, which stays in storage")
+    func decodableCopyReplaces() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        // 693_UNCR is the same instance as 693_J2KR, uncompressed.
+        try Samples.writeUndecodableCopy(of: "pydicom-data/693_J2KR.dcm", to: workspace.input("1-part2.dcm"))
+        try workspace.copySample("pydicom-data/693_UNCR.dcm", as: "2-uncompressed.dcm")
+        let catalog = try workspace.openCatalog()
+        #expect(try Importer(catalog: catalog).run(paths: [workspace.input("1-part2.dcm")]).summary.imported == 1)
+        let undecodable = try #require(try catalog.read { try InstanceRecord.fetchOne($0) })
+        #expect(!undecodable.decodable)
+
+        let second = try Importer(catalog: catalog).run(paths: [workspace.input("2-uncompressed.dcm")])
+        #expect(second.summary.replaced == 1 && second.summary.imported == 0 && second.summary.duplicates == 0)
+        #expect(second.replacements.map(\.path) == [workspace.input("2-uncompressed.dcm")])
+        #expect(second.replacements.first?.reason.contains("decodes and is now the stored one") == true)
+        let row = try #require(try catalog.read { try InstanceRecord.fetchOne($0) })
+        #expect(row.id == undecodable.id && row.decodable && row.transferSyntax == "Little Endian Explicit")
+        #expect(try row.sha256 == FileDigest.sha256(path: workspace.input("2-uncompressed.dcm")))
+        let replaced = try #require(try catalog.read { try DuplicateRecord.fetchOne($0) })
+        #expect(replaced.sha256 == undecodable.sha256 && replaced.storedPath == undecodable.storedPath)
+        #expect(replaced.keptInstanceId == row.id && replaced.reason.hasPrefix("replaced by"))
+        #expect(workspace.storedFiles(catalog) == [row.storedPath, undecodable.storedPath].sorted())
+        // Recovery after an interrupted import keeps the replaced copy: duplicates names it.
+        try catalog.write { try $0.execute(sql: "UPDATE import_runs SET status = 'running'") }
+        #expect(workspace.storedFiles(try workspace.openCatalog()).count == 2)
+
+        // Both in one run, the copy that does not decode first: the same outcome.
+        let together = try Workspace()
+        defer { together.folder.remove() }
+        let oneRun = try together.openCatalog()
+        let result = try Importer(catalog: oneRun).run(paths: [workspace.inputs.path])
+        #expect(result.summary.imported == 1 && result.summary.replaced == 1 && result.conflicts.isEmpty)
+        let kept = try #require(try oneRun.read { try InstanceRecord.fetchOne($0) })
+        #expect(kept.decodable && kept.sha256 == row.sha256)
+        #expect(try oneRun.read { try DuplicateRecord.fetchOne($0) }?.storedPath == undecodable.storedPath)
+        #expect(together.storedFiles(oneRun) == workspace.storedFiles(catalog))
+
+        // The other way round, a stored copy that decodes stays and the other is a conflict.
+        let reverse = try Workspace()
+        defer { reverse.folder.remove() }
+        let reverseCatalog = try reverse.openCatalog()
+        _ = try Importer(catalog: reverseCatalog).run(paths: [workspace.input("2-uncompressed.dcm")])
+        let other = try Importer(catalog: reverseCatalog).run(paths: [workspace.input("1-part2.dcm")])
+        #expect(other.summary.replaced == 0 && other.conflicts.count == 1)
+        #expect(other.conflicts.first?.reason.contains("in another transfer syntax") == true)
+    }
+
+    @Test("an instance an older build catalogued as not decodable is marked decodable when imported again")
+    func reimportMarksDecodable() throws {
+        let workspace = try Workspace()
+        defer { workspace.folder.remove() }
+        try workspace.copySample("pydicom-data/US1_J2KR.dcm", as: "us.dcm")
+        let catalog = try workspace.openCatalog()
+        _ = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
+        // What the catalog of a build without a JPEG 2000 decoder holds.
+        try catalog.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE instances SET decodable = 0,
+                    undecodable_reason = 'no decoder for transfer syntax JPEG 2000 (Lossless only) in DCMTK'
+                    """)
+        }
+        let again = try Importer(catalog: catalog).run(paths: [workspace.inputs.path])
+        #expect(again.summary.replaced == 1 && again.summary.duplicates == 0)
+        #expect(again.replacements.first?.reason.contains("it decodes now") == true)
+        let row = try #require(try catalog.read { try InstanceRecord.fetchOne($0) })
+        #expect(row.decodable && row.undecodableReason == nil)
+        #expect(workspace.storedFiles(catalog) == [row.storedPath])
+        #expect(try catalog.read { try DuplicateRecord.fetchCount($0) } == 0)
+    }
+
     @Test("non-DICOM files are skipped; truncated and garbage DICOM files are rejected; the rest is imported")
     func badInput() throws {
         let workspace = try Workspace()
