@@ -15,12 +15,14 @@
 #
 # A CONFIG is one name of the table below, or several joined by "+"; "lrX"
 # sets the learning rate to X, "batchN" the batch size, "rampN" ADA's ramp in
-# images, "targetX" ADA's target, "seedN" the seed and "splitN" the seed of
+# images, "targetX" ADA's target, "lecamX" LeCam's weight, "emaN" the weight
+# average's half-life in images, "seedN" the seed and "splitN" the seed of
 # the validation split alone (--split-seed; by default the split follows the
 # seed), so that "ema+mbstd+lr1e-4+batch16+seed2+split1" is the weight average
 # and the minibatch standard deviation at learning rate 1e-4 and batch 16, from
 # seed 2, holding out the frames seed 1 holds out. The ramp, the target and the
-# seeds do not change what a step costs: such a configuration reuses the rate
+# seeds do not change what a step costs, nor do LeCam's weight and the
+# half-life on "default" (which has both): such a configuration reuses the rate
 # measured without them.
 set -euo pipefail
 catalog="$1" out="$2" seconds="$3" fraction="$4"
@@ -57,6 +59,8 @@ options_of() {
       batch*) printf -- '--batch %s ' "${part#batch}" ;;
       ramp*) printf -- '--ada-ramp %s ' "${part#ramp}" ;;
       target*) printf -- '--ada-target %s ' "${part#target}" ;;
+      lecam[0-9]*) printf -- '--lecam %s ' "${part#lecam}" ;;
+      ema[0-9]*) printf -- '--ema-half-life %s ' "${part#ema}" ;;
       seed*) printf -- '--seed %s ' "${part#seed}" ;;
       split*) printf -- '--split-seed %s ' "${part#split}" ;;
       *)
@@ -71,7 +75,11 @@ options_of() {
 rate_of() {
   local part key=""
   for part in ${1//+/ }; do
-    case "$part" in seed* | split* | ramp* | target*) ;; *) key="${key:+$key+}$part" ;; esac
+    case "$part" in
+      seed* | split* | ramp* | target*) ;;
+      lecam[0-9]* | ema[0-9]*) [[ "${1%%+*}" == default ]] || key="${key:+$key+}$part" ;;
+      *) key="${key:+$key+}$part" ;;
+    esac
   done
   # Without a base part, the configuration is plain's.
   echo "${key:-plain}"
