@@ -22,17 +22,23 @@ public struct QueryFilter: Sendable, Equatable {
     public var study: String?
     /// Series Instance UID, exactly.
     public var series: String?
+    /// Synthetic instances that `synthesize` wrote from the model of this name.
+    public var model: String?
 
     public init(
         modality: String? = nil, synthetic: SyntheticFilter = .any, patient: String? = nil,
-        study: String? = nil, series: String? = nil
+        study: String? = nil, series: String? = nil, model: String? = nil
     ) {
         self.modality = modality
         self.synthetic = synthetic
         self.patient = patient
         self.study = study
         self.series = series
+        self.model = model
     }
+
+    /// Whether any filter is set.
+    public var selectsSome: Bool { self != QueryFilter() }
 }
 
 extension Catalog {
@@ -93,6 +99,61 @@ extension Catalog {
     /// Lists `level` for the instances that pass `filter`.
     public func query(_ level: QueryLevel, filter: QueryFilter) throws -> Table {
         let columns = Self.queryColumns[level]!
+        let (conditions, arguments) = Self.conditions(filter)
+        let grouping: String
+        let ordering: String
+        switch level {
+        case .patients: (grouping, ordering) = ("GROUP BY p.id", "p.patient_id, p.patient_name")
+        case .studies: (grouping, ordering) = ("GROUP BY st.id", "p.patient_id, st.study_date, st.study_instance_uid")
+        case .series:
+            (grouping, ordering) = ("GROUP BY s.id", "p.patient_id, st.study_instance_uid, s.series_number, s.series_instance_uid")
+        case .instances:
+            (grouping, ordering) = ("", Self.instanceOrder)
+        }
+        let rows = try read { db in
+            try Row.fetchAll(
+                db, sql: Self.instanceSelection(columns.map(\.sql), conditions, grouping, ordering),
+                arguments: StatementArguments(arguments)!)
+        }
+        return Table(
+            columns: columns.map(\.name),
+            rows: rows.map { row in
+                columns.indices.map { Self.value(row[$0], boolean: Self.booleanColumns.contains(columns[$0].name)) }
+            })
+    }
+
+    /// The absolute paths of the stored copies of the instances `filter`
+    /// selects, in the order `query instances` lists them.
+    public func storedFiles(_ filter: QueryFilter) throws -> [String] {
+        let (conditions, arguments) = Self.conditions(filter)
+        let relative = try read { db in
+            try String.fetchAll(
+                db, sql: Self.instanceSelection(["i.stored_path"], conditions, "", Self.instanceOrder),
+                arguments: StatementArguments(arguments)!)
+        }
+        return relative.map { storage.absolutePath(relative: $0) }
+    }
+
+    private static let instanceOrder =
+        "p.patient_id, st.study_instance_uid, s.series_instance_uid, i.instance_number, i.sop_instance_uid"
+
+    private static func instanceSelection(
+        _ columns: [String], _ conditions: [String], _ grouping: String, _ ordering: String
+    ) -> String {
+        """
+        SELECT \(columns.joined(separator: ", "))
+        FROM instances i
+        JOIN series s ON s.id = i.series_id
+        JOIN studies st ON st.id = s.study_id
+        JOIN patients p ON p.id = st.patient_id
+        \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
+        \(grouping)
+        ORDER BY \(ordering)
+        """
+    }
+
+    /// The SQL conditions on instances (i), series (s), studies (st) and patients (p) of `filter`.
+    private static func conditions(_ filter: QueryFilter) -> ([String], [(any DatabaseValueConvertible)?]) {
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let modality = filter.modality {
@@ -113,34 +174,15 @@ extension Catalog {
                 arguments.append(value)
             }
         }
-        let grouping: String
-        let ordering: String
-        switch level {
-        case .patients: (grouping, ordering) = ("GROUP BY p.id", "p.patient_id, p.patient_name")
-        case .studies: (grouping, ordering) = ("GROUP BY st.id", "p.patient_id, st.study_date, st.study_instance_uid")
-        case .series:
-            (grouping, ordering) = ("GROUP BY s.id", "p.patient_id, st.study_instance_uid, s.series_number, s.series_instance_uid")
-        case .instances:
-            (grouping, ordering) = ("", "p.patient_id, st.study_instance_uid, s.series_instance_uid, i.instance_number, i.sop_instance_uid")
+        if let model = filter.model {
+            conditions.append(
+                """
+                i.id IN (SELECT f.instance_id FROM synthetic_frames f JOIN syntheses y ON y.id = f.synthesis_id
+                WHERE y.model_name = ?)
+                """)
+            arguments.append(model)
         }
-        let sql = """
-            SELECT \(columns.map(\.sql).joined(separator: ", "))
-            FROM instances i
-            JOIN series s ON s.id = i.series_id
-            JOIN studies st ON st.id = s.study_id
-            JOIN patients p ON p.id = st.patient_id
-            \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            \(grouping)
-            ORDER BY \(ordering)
-            """
-        let rows = try read { db in
-            try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!)
-        }
-        return Table(
-            columns: columns.map(\.name),
-            rows: rows.map { row in
-                columns.indices.map { Self.value(row[$0], boolean: Self.booleanColumns.contains(columns[$0].name)) }
-            })
+        return (conditions, arguments)
     }
 
     /// Instances, frames and decodable frames per modality, real and synthetic apart.

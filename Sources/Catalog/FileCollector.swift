@@ -4,18 +4,18 @@ import Foundation
     import Glibc
 #endif
 
-/// Expands the paths given to `import` into the files below them: folders
+/// Expands the paths given to `import` or `send` into the files below them: folders
 /// recursively, symbolic links followed, each folder visited once (so a link
 /// back up the tree is no loop), in a stable sorted order.
-struct FileCollector {
+public struct FileCollector: Sendable {
     /// A path given that could not be read.
-    struct Problem: Sendable {
-        let path: String
-        let reason: String
+    public struct Problem: Sendable {
+        public let path: String
+        public let reason: String
     }
 
-    private(set) var files: [String] = []
-    private(set) var problems: [Problem] = []
+    public private(set) var files: [String] = []
+    public private(set) var problems: [Problem] = []
     private var visitedDirectories = Set<FileIdentity>()
 
     private struct FileIdentity: Hashable {
@@ -23,7 +23,7 @@ struct FileCollector {
         let inode: UInt64
     }
 
-    init(paths: [String]) {
+    public init(paths: [String]) {
         for path in paths { visit(path) }
     }
 

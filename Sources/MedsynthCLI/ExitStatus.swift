@@ -34,6 +34,9 @@ enum ExitStatus: Int32 {
     /// synthesize: the privacy filter withheld so many frames that fewer than
     /// --count were written before the draw limit; those written are complete and recorded.
     case fewerFramesThanRequested = 62
+    // 80-99: network
+    /// send: no association with the receiver (refused, rejected, unreachable), or one that broke off.
+    case associationFailed = 80
 }
 
 /// A fatal error, printed as `medsynth: <what failed>: <file>`.

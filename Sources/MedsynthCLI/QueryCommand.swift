@@ -21,8 +21,11 @@ struct InstanceFilterOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Only this Series Instance UID.", valueName: "uid"))
     var series: String?
 
+    @Option(help: ArgumentHelp("Only synthetic instances that synthesize wrote from this model.", valueName: "name"))
+    var model: String?
+
     var filter: QueryFilter {
-        QueryFilter(modality: modality, synthetic: synthetic, patient: patient, study: study, series: series)
+        QueryFilter(modality: modality, synthetic: synthetic, patient: patient, study: study, series: series, model: model)
     }
 }
 

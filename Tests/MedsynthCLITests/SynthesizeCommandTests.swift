@@ -84,6 +84,11 @@ struct SynthesizeCommandTests {
         #expect(after.filter { $0.hasSuffix(".dcm") }.count == 3)
         let registered = try Medsynth.run(["query", "instances", "--catalog", catalog, "--synthetic", "yes", "--format", "csv"])
         #expect(registered.standardOutput.split(whereSeparator: \.isNewline).count == 1 + 3)
+        // --model chooses one model's synthetic instances (query and send share the filter).
+        for (model, rows) in [("m", 3), ("another", 0)] {
+            let byModel = try Medsynth.run(["query", "instances", "--catalog", catalog, "--model", model, "--format", "csv"])
+            #expect(byModel.standardOutput.split(whereSeparator: \.isNewline).count == 1 + rows, "\(model)")
+        }
         // Model folders, the frame cache and synthetic output are owner-only too.
         func mode(_ path: String) -> Int? {
             (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? NSNumber)?.intValue

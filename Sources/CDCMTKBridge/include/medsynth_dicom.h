@@ -218,6 +218,34 @@ void ms_sha256_bytes(const void *bytes, size_t count, char *hex);
 /// digits and a NUL into `hex`. Returns 0, or -1 with the reason.
 int ms_dataset_sha256(const char *path, char *hex, char *error, size_t error_capacity);
 
+
+/// `ms_send_files` status of an instance no C-STORE request was sent for
+/// (the peer accepted no presentation context for its SOP class and transfer syntaxes).
+#define MS_SEND_NOT_SENT -1
+/// `ms_send_files` status of a file that could not be read as a DICOM instance.
+#define MS_SEND_UNREADABLE -2
+
+/// Called once per file by `ms_send_files`: the DIMSE status of its C-STORE
+/// response (0 success, 0xB000-0xBFFF warnings, others failures) or one of
+/// MS_SEND_*; the transfer syntax it was sent in (DCMTK's name), or for
+/// MS_SEND_UNREADABLE the reason. A file that is never reported was not sent
+/// (its association failed first).
+typedef void (*ms_send_status_callback)(void *context, const char *path, const char *sop_instance_uid, int status,
+                                        const char *detail);
+
+/// Sends the DICOM files `paths` to the Storage SCP `called_ae` at
+/// `host`:`port` as `calling_ae` (C-STORE; one association per 128
+/// presentation contexts, as DCMTK's dcmsend does). Each file's own transfer
+/// syntax is proposed with the uncompressed ones as fallback, and a compressed
+/// file is decompressed when the peer accepts only those. Sets TCP_NODELAY=1
+/// in the environment unless set, for DCMTK's sockets. `timeout_seconds`
+/// bounds the connection and every network wait. Returns 0 once every file
+/// was offered (see the callback for each outcome), -1 with the reason when an
+/// association could not be made or broke off.
+int ms_send_files(const char *host, uint16_t port, const char *called_ae, const char *calling_ae,
+                  const char *const *paths, size_t count, int timeout_seconds, ms_send_status_callback callback,
+                  void *context, char *error, size_t error_capacity);
+
 #ifdef __cplusplus
 }
 #endif
