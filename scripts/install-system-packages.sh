@@ -6,12 +6,15 @@
 #   libpng-dev       PNG output
 #   libsqlite3-dev   the catalog database (through GRDB)
 #   libhdf5-dev      Keras' HDF5 weight files of the transfer-learning backbones
-#   dcmtk, dicom3tools  dcmdump and dciodvfy, to check exported files
+#   dcmtk, dicom3tools  dcmdump and dciodvfy, to check exported files; storescp
+#                    and echoscu, the peers of the network tests
+#   orthanc          a real PACS, the network tests' other peer (started by the tests)
+#   curl             the network tests' client of Orthanc's REST API
 #   python3-pydicom  a second, independent DICOM reader for the export tests
 #   python3-numpy    with pydicom: samples/simulate_bmode.py, the simulated ultrasound set
 set -euo pipefail
 
-packages=(libdcmtk-dev libopenjp2-7-dev libopenblas-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools python3-pydicom python3-numpy)
+packages=(libdcmtk-dev libopenjp2-7-dev libopenblas-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools orthanc curl python3-pydicom python3-numpy)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
@@ -30,3 +33,9 @@ fi
 echo "system packages: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts Orthanc as a service on install (a DICOM port open on every
+# interface); the tests start their own on loopback, so the service is stopped
+# and disabled again where this script installed it.
+if [[ " ${missing[*]} " == *" orthanc "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+  $sudo systemctl disable --now orthanc >/dev/null 2>&1 || true
+fi

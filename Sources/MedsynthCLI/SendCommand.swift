@@ -9,7 +9,8 @@ struct SendCommand: ParsableCommand {
         abstract: "Send catalogued instances, or DICOM files, to a PACS or another DICOM receiver (C-STORE).",
         discussion: """
             Chooses catalogued instances with the filters of 'query' (all of them without a filter), \
-            or sends the DICOM files and folders given instead (a 'synthesize' output folder, say). \
+            or sends the DICOM files and folders given instead (a 'synthesize' output folder, say; \
+            files that are not DICOM are skipped). \
             Each instance is offered in its stored transfer syntax and uncompressed, and decompressed \
             when the receiver accepts only uncompressed data. One line per instance on stdout; each \
             instance not stored is named on stderr with the receiver's status.
@@ -70,10 +71,12 @@ struct SendCommand: ParsableCommand {
         if let problem = collected.problems.first {
             throw CommandFailure(.inputUnreadable, "cannot read (\(problem.reason)): \(problem.path)")
         }
-        guard !collected.files.isEmpty else {
-            throw CommandFailure(.notInCatalog, "no files to send below \(paths.joined(separator: ", "))")
+        // Files that are not DICOM (a synthesize folder's synthesis.json and latents.npy) are skipped, as import skips them.
+        let dicom = try collected.files.filter { try DicomProbe.classify(path: $0) != .notDicom }
+        guard !dicom.isEmpty else {
+            throw CommandFailure(.notInCatalog, "no DICOM files to send below \(paths.joined(separator: ", "))")
         }
-        return collected.files
+        return dicom
     }
 }
 

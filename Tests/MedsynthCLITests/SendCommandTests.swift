@@ -83,3 +83,33 @@ struct SendCommandTests {
         #expect(mixed.status == 2 && mixed.standardError.contains("either paths to send or catalog filters"))
     }
 }
+
+@Suite("send: synthetic DICOM to Orthanc")
+struct SendToOrthancTests {
+    @Test("a synthesize folder sent to Orthanc is listed by its REST API, every instance marked Synthetic Data YES")
+    func synthesizedToOrthanc() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let checkpoint = try SynthesizeCommandTests.foreignCheckpoint(in: folder)
+        let out = folder.file("out")
+        let synthesized = try Medsynth.run([
+            "synthesize", "--model", checkpoint, "--count", "4", "--frames-per-file", "2", "--seed", "3", "--out", out,
+            "--no-catalog", "--no-privacy-filter",
+        ])
+        #expect(synthesized.status == 0, "\(synthesized.standardError)")
+        let orthancFolder = folder.url.appendingPathComponent("orthanc")
+        try FileManager.default.createDirectory(at: orthancFolder, withIntermediateDirectories: true)
+        let orthanc = try OrthancPeer(folder: orthancFolder)
+        defer { orthanc.stop() }
+
+        let sent = try Medsynth.run(["send", "--to", orthanc.address, out])
+        #expect(sent.status == 0, "\(sent.standardError)")
+        #expect(sent.standardOutput.contains("2 of 2 instances stored"), "\(sent.standardOutput)")
+        let ids = try #require(try JSONSerialization.jsonObject(with: orthanc.get("/instances")) as? [String])
+        #expect(ids.count == 2)
+        for id in ids {
+            let synthetic = String(decoding: try orthanc.get("/instances/\(id)/content/0008-001c"), as: UTF8.self)
+            #expect(synthetic.trimmingCharacters(in: .whitespaces.union(.controlCharacters)) == "YES")
+        }
+    }
+}

@@ -59,3 +59,68 @@ public final class StoreSCP {
         return UInt16(bigEndian: address.sin_port)
     }
 }
+
+/// Orthanc (Debian package orthanc), a real PACS, on loopback ports with a
+/// temporary configuration and storage; `stop()` ends it.
+public final class OrthancPeer {
+    public let dicomPort: UInt16
+    public let httpPort: UInt16
+    public let aeTitle = "ORTHANC"
+    private let process: Process
+
+    /// Starts Orthanc with its storage in `folder`, without plugins, and waits
+    /// until its REST API answers. `modalities` are the peers it may send to,
+    /// by name: (AE title, port on 127.0.0.1).
+    public init(folder: URL, modalities: [String: (aeTitle: String, port: UInt16)] = [:]) throws {
+        dicomPort = try StoreSCP.freePort()
+        httpPort = try StoreSCP.freePort()
+        let configuration: [String: Any] = [
+            "Name": "medsynth-test", "StorageDirectory": folder.appendingPathComponent("storage").path,
+            "IndexDirectory": folder.appendingPathComponent("storage").path, "HttpPort": Int(httpPort),
+            "DicomPort": Int(dicomPort), "DicomAet": aeTitle, "RemoteAccessAllowed": false,
+            "AuthenticationEnabled": false, "Plugins": [String](),
+            "DicomModalities": modalities.mapValues { [$0.aeTitle, "127.0.0.1", Int($0.port)] as [Any] },
+        ]
+        let file = folder.appendingPathComponent("orthanc.json")
+        try JSONSerialization.data(withJSONObject: configuration).write(to: file)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: try ExternalProcess.find("Orthanc"))
+        process.arguments = [file.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 {
+            if (try? get("/system")) != nil { return }
+            usleep(50_000)
+        }
+        stop()
+        throw ExternalProcess.Failed(
+            command: ["Orthanc", file.path],
+            output: ProcessOutput(status: -1, standardOutput: "", standardError: "no REST answer within 10 s"))
+    }
+
+    /// `AE@127.0.0.1:PORT`, as `send --to` takes it.
+    public var address: String { "\(aeTitle)@127.0.0.1:\(dicomPort)" }
+
+    /// The body of a GET on Orthanc's REST API; throws unless it answers 200.
+    public func get(_ path: String) throws -> Data {
+        try rest(["http://127.0.0.1:\(httpPort)\(path)"])
+    }
+
+    /// The body of a POST of `body` on Orthanc's REST API.
+    public func post(_ path: String, body: String) throws -> Data {
+        try rest(["--data-binary", body, "http://127.0.0.1:\(httpPort)\(path)"])
+    }
+
+    private func rest(_ arguments: [String]) throws -> Data {
+        let output = try ExternalProcess.run("curl", ["--silent", "--show-error", "--fail", "--max-time", "60"] + arguments)
+        guard output.status == 0 else { throw ExternalProcess.Failed(command: ["curl"] + arguments, output: output) }
+        return Data(output.standardOutput.utf8)
+    }
+
+    public func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+}
