@@ -48,6 +48,30 @@ struct JPEG2000Tests {
         }
     }
 
+    @Test("frames split over several fragments, without an offset table, are found by their codestream starts")
+    func fragmentedFrames() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let split = folder.file("split.dcm")
+        // pydicom re-encapsulates the 10 frames of the lossless MR sample in 2 fragments each, with an empty offset table.
+        let script = """
+            import sys, pydicom
+            from pydicom.encaps import generate_pixel_data_frame, encapsulate
+            ds = pydicom.dcmread(sys.argv[1])
+            frames = list(generate_pixel_data_frame(ds.PixelData, int(ds.NumberOfFrames)))
+            ds.PixelData = encapsulate(frames, fragments_per_frame=2, has_bot=False)
+            ds.save_as(sys.argv[2])
+            """
+        let made = try ExternalProcess.run(
+            "/usr/bin/python3", ["-c", script, Samples.path("pydicom-data/emri_small_jpeg_2k_lossless.dcm"), split])
+        #expect(made.status == 0, "\(made.standardError)")
+        let file = try DicomFile(path: split)
+        let twin = try DicomFile(path: Samples.path("pydicom-data/emri_small.dcm"))
+        for frame in [0, 4, 9] {
+            #expect(try file.storedSamples(ofFrame: frame) == twin.storedSamples(ofFrame: frame), "frame \(frame)")
+        }
+    }
+
     @Test("a colour codestream comes out RGB, as the twin stores it")
     func colour() throws {
         let file = try DicomFile(path: Samples.path("pydicom-data/US1_J2KR.dcm"))
