@@ -88,7 +88,9 @@ struct SendReport {
     func finish() throws {
         for outcome in sent.outcomes where outcome.status != SendOutcome.notAttempted {
             if outcome.stored {
-                print("stored (\(outcome.statusText), \(outcome.detail)): \(outcome.sopInstanceUID) \(outcome.path)")
+                print(
+                    "stored (\(outcome.statusText), \(outcome.detail)): \(outcome.sopInstanceUID.escapingControlCharacters) \(outcome.path.escapingControlCharacters)"
+                )
             } else {
                 printError("not stored (\(outcome.statusText)): \(outcome.path)")
             }
