@@ -344,7 +344,10 @@ private final class BatchWriter: @unchecked Sendable {
                         if let earlier { plan.newInstances[earlier] = instance }
                     }
                     plan.replacements.append(Replacement(copy: instance, reason: reason, rowID: kept.id, replaced: replaced))
-                    known[uid] = KnownInstance(new: instance, id: kept.id)
+                    var replacing = KnownInstance(new: instance, id: kept.id)
+                    // The same file stays where it is stored; the staged copy is discarded.
+                    if replaced == nil { replacing.contentPath = kept.contentPath }
+                    known[uid] = replacing
                 } else if let kept = known[uid] {
                     result.summary.duplicates += 1
                     if kept.sha256 != instance.sha256, let reason = try conflictReason(uid, other: instance) {
