@@ -3,6 +3,7 @@
 
 #include "medsynth_dicom.h"
 
+#include "bridge_text.h"
 #include "jpeg2000_codec.h"
 
 #include "dcmtk/config/osconfig.h"
@@ -50,13 +51,6 @@ const Uint32 kLazyValueThreshold = 4096;
 
 /// What `with_frame_image` returns for an image DCMTK cannot render at all.
 const int kUnsupportedImage = -2;
-
-void copy_message(const std::string &message, char *buffer, size_t capacity) {
-    if (buffer == nullptr || capacity == 0) return;
-    size_t length = message.size() < capacity - 1 ? message.size() : capacity - 1;
-    memcpy(buffer, message.data(), length);
-    buffer[length] = '\0';
-}
 
 /// Forwards DCMTK's log events to the application's callback.
 class CallbackAppender : public dcmtk::log4cplus::Appender {
@@ -146,36 +140,46 @@ ImageGeometry geometry(DcmDataset *dataset) {
     return g;
 }
 
-/// Runs DicomImage on one frame and hands its status-checked image to `body`.
-int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error,
-                     size_t error_capacity,
-                     const std::function<int(DicomImage &)> &body) {
-    DcmDataset *dataset = file->format.getDataset();
-    ImageGeometry g = geometry(dataset);
+/// Whether frame `frame_index` exists and the pixel data can give it to a
+/// decoder; false with the reason otherwise.
+bool frame_ready(ms_dicom_file *file, unsigned long frame_index, char *error, size_t error_capacity) {
+    ImageGeometry g = geometry(file->format.getDataset());
     if (frame_index >= g.frames) {
         copy_message("frame " + std::to_string(frame_index) + " out of range (the file has " +
                          std::to_string(g.frames) + " frames)",
                      error, error_capacity);
-        return -1;
+        return false;
     }
     char reason[512];
     if (ms_dicom_check_pixel_data(file, reason, sizeof reason) != 0) {
         copy_message(reason[0] ? reason : "no pixel data", error, error_capacity);
-        return -1;
+        return false;
     }
     if (!ms_dicom_is_decodable(file, reason, sizeof reason)) {
         copy_message(reason, error, error_capacity);
-        return -1;
+        return false;
     }
+    return true;
+}
+
+/// `failure`, followed by why the JPEG 2000 decoder failed when it did: DCMTK's
+/// status says only that the pixels are invalid.
+std::string with_jpeg2000_reason(const std::string &failure) {
+    std::string jpeg2000_error = ms_jpeg2000_take_error();
+    return jpeg2000_error.empty() ? failure : failure + ": " + jpeg2000_error;
+}
+
+/// Runs DicomImage on one frame and hands its status-checked image to `body`.
+int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error,
+                     size_t error_capacity,
+                     const std::function<int(DicomImage &)> &body) {
+    if (!frame_ready(file, frame_index, error, error_capacity)) return -1;
+    DcmDataset *dataset = file->format.getDataset();
     ms_jpeg2000_take_error();
     DicomImage image(&file->format, dataset->getOriginalXfer(),
                      CIF_UsePartialAccessToPixelData, frame_index, 1);
     if (image.getStatus() != EIS_Normal) {
-        // DicomImage's status says only that the pixels are invalid; the JPEG 2000 decoder says why.
-        std::string jpeg2000_error = ms_jpeg2000_take_error();
-        copy_message(std::string(DicomImage::getString(image.getStatus())) +
-                         (jpeg2000_error.empty() ? "" : ": " + jpeg2000_error),
-                     error, error_capacity);
+        copy_message(with_jpeg2000_reason(DicomImage::getString(image.getStatus())), error, error_capacity);
         // A kind of image DCMTK does not render (32-bit colour), unlike corrupt data.
         return image.getStatus() == EIS_NotSupportedValue ? kUnsupportedImage : -1;
     }
@@ -473,12 +477,7 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, 
 
 int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output,
                                   size_t output_capacity, char *error, size_t error_capacity) {
-    char reason[512];
-    if (ms_dicom_check_pixel_data(file, reason, sizeof reason) != 0) {
-        copy_message(reason[0] ? reason : "no pixel data", error, error_capacity);
-        return -1;
-    }
-    if (!ms_dicom_is_decodable(file, error, error_capacity)) return -1;
+    if (!frame_ready(file, frame_index, error, error_capacity)) return -1;
     DcmDataset *dataset = file->format.getDataset();
     ImageGeometry g = geometry(dataset);
     long planar = long_value(dataset, DCM_PlanarConfiguration, 0);
@@ -486,10 +485,6 @@ int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index
         g.photometric.find("_422") != std::string::npos) {
         copy_message("stored samples are given for 8- to 16-bit images with interleaved, unsubsampled colour only",
                      error, error_capacity);
-        return -1;
-    }
-    if (frame_index >= g.frames) {
-        copy_message("frame " + std::to_string(frame_index) + " out of range", error, error_capacity);
         return -1;
     }
     size_t count = static_cast<size_t>(g.rows) * g.columns * g.samples;
@@ -509,9 +504,7 @@ int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index
                                                           frame.data(), static_cast<Uint32>(frame.size()),
                                                           color_model);
     if (status.bad()) {
-        std::string jpeg2000_error = ms_jpeg2000_take_error();
-        copy_message(std::string(status.text()) + (jpeg2000_error.empty() ? "" : ": " + jpeg2000_error), error,
-                     error_capacity);
+        copy_message(with_jpeg2000_reason(status.text()), error, error_capacity);
         return -1;
     }
     bool is_signed = long_value(dataset, DCM_PixelRepresentation, 0) == 1;

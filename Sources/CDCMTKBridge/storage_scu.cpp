@@ -3,6 +3,8 @@
 
 #include "medsynth_dicom.h"
 
+#include "bridge_text.h"
+
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcxfer.h"
 #include "dcmtk/dcmnet/diutil.h"
@@ -15,13 +17,6 @@ namespace {
 
 const int kNoPresentationContext = 0xFFFF;
 const int kInvalidDataset = 0xFFFE;
-
-void copy_text(const std::string &message, char *buffer, size_t capacity) {
-    if (buffer == nullptr || capacity == 0) return;
-    size_t length = message.size() < capacity - 1 ? message.size() : capacity - 1;
-    memcpy(buffer, message.data(), length);
-    buffer[length] = '\0';
-}
 
 /// Reports each instance once its C-STORE has an answer, or once it is clear
 /// that no request can be sent (no presentation context for it was accepted).
@@ -90,7 +85,7 @@ extern "C" int ms_send_files(const char *host, uint16_t port, const char *called
         }
         if (status.bad()) {
             scu.releaseAssociation();
-            copy_text(std::string("association with ") + called_ae + "@" + host + ":" + std::to_string(port) +
+            copy_message(std::string("association with ") + called_ae + "@" + host + ":" + std::to_string(port) +
                           " failed (" + status.text() + ")",
                       error, error_capacity);
             return -1;

@@ -12,6 +12,7 @@
 // rejection, so the scan only has to be right about what it rejects.
 
 #include "medsynth_dicom.h"
+#include "bridge_text.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -69,13 +70,6 @@ struct Scan {
         return false;
     }
 };
-
-void copy_reason(const std::string &message, char *buffer, size_t capacity) {
-    if (buffer == nullptr || capacity == 0) return;
-    size_t length = message.size() < capacity - 1 ? message.size() : capacity - 1;
-    memcpy(buffer, message.data(), length);
-    buffer[length] = '\0';
-}
 
 std::string tag_text(uint16_t group, uint16_t element) {
     char text[16];
@@ -440,7 +434,7 @@ bool scan_bytes(Scan &scan) {
 extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments,
                                        char *problem, size_t problem_capacity) {
     if (length < 64) {
-        copy_reason(" is shorter than its 64-byte header", problem, problem_capacity);
+        copy_message(" is shorter than its 64-byte header", problem, problem_capacity);
         return -1;
     }
     auto le32 = [&](int at) {
@@ -449,7 +443,7 @@ extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, l
     };
     uint32_t segments = le32(0);
     if (segments < 1 || segments > 15 || long(segments) != expected_segments) {
-        copy_reason(" has " + std::to_string(segments) + " segments, " + std::to_string(expected_segments) +
+        copy_message(" has " + std::to_string(segments) + " segments, " + std::to_string(expected_segments) +
                         " expected",
                     problem, problem_capacity);
         return -1;
@@ -459,7 +453,7 @@ extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, l
         uint32_t offset = le32(4 + 4 * segment);
         bool valid = segment == 0 ? offset == 64 : offset > previous;
         if (!valid || offset >= length) {
-            copy_reason(": segment " + std::to_string(segment) + " offset " + std::to_string(offset) +
+            copy_message(": segment " + std::to_string(segment) + " offset " + std::to_string(offset) +
                             " lies outside the fragment of " + std::to_string(length) + " bytes",
                         problem, problem_capacity);
             return -1;
@@ -497,7 +491,7 @@ extern "C" int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char
         } else if (marker == 0xffff) {
             offset += 1;
         } else if (marker == 0xff01) {
-            copy_reason("a JPEG TEM marker (0xFF01) before the frame header, on which DCMTK 3.6.7 never "
+            copy_message("a JPEG TEM marker (0xFF01) before the frame header, on which DCMTK 3.6.7 never "
                         "returns (its bug #1190)",
                         problem, problem_capacity);
             return -1;
@@ -516,19 +510,19 @@ extern "C" int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *
     scan.data = bytes;
     scan.size = count;
     if (scan_bytes(scan)) return 0;
-    copy_reason(scan.reason, reason, reason_capacity);
+    copy_message(scan.reason, reason, reason_capacity);
     return -1;
 }
 
 extern "C" int ms_dicom_prescan(const char *path, char *reason, size_t reason_capacity) {
     int descriptor = open(path, O_RDONLY | O_CLOEXEC);
     if (descriptor < 0) {
-        copy_reason(std::string("cannot open: ") + strerror(errno), reason, reason_capacity);
+        copy_message(std::string("cannot open: ") + strerror(errno), reason, reason_capacity);
         return -1;
     }
     struct stat status;
     if (fstat(descriptor, &status) != 0) {
-        copy_reason(std::string("cannot read: ") + strerror(errno), reason, reason_capacity);
+        copy_message(std::string("cannot read: ") + strerror(errno), reason, reason_capacity);
         close(descriptor);
         return -1;
     }
@@ -540,7 +534,7 @@ extern "C" int ms_dicom_prescan(const char *path, char *reason, size_t reason_ca
     void *mapped = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, descriptor, 0);
     close(descriptor);
     if (mapped == MAP_FAILED) {
-        copy_reason(std::string("cannot read: ") + strerror(errno), reason, reason_capacity);
+        copy_message(std::string("cannot read: ") + strerror(errno), reason, reason_capacity);
         return -1;
     }
     int result = ms_dicom_prescan_bytes(static_cast<const uint8_t *>(mapped), size, reason,
