@@ -6,41 +6,26 @@ public final class StoreSCP {
     public let port: UInt16
     public let aeTitle: String
     public let folder: URL
-    private let process: Process
+    private let server: PeerProcess
 
     /// Starts storescp with `options` (after its defaults: AE title, output
     /// folder) on a free port, and waits until it answers a C-ECHO.
     public init(aeTitle: String = "PEER", folder: URL, options: [String] = []) throws {
         self.aeTitle = aeTitle
         self.folder = folder
-        port = try Self.freePort()
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: try ExternalProcess.find("storescp"))
-        process.arguments = ["--aetitle", aeTitle, "--output-directory", folder.path] + options + [String(port)]
-        process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<100 {
-            let echo = try ExternalProcess.run("echoscu", ["-aec", aeTitle, "127.0.0.1", String(port)])
-            if echo.status == 0 { return }
-            usleep(50_000)
+        let port = try Self.freePort()
+        self.port = port
+        server = try PeerProcess(
+            "storescp", ["--aetitle", aeTitle, "--output-directory", folder.path] + options + [String(port)])
+        try server.wait(for: "a C-ECHO answer", seconds: 5) {
+            try ExternalProcess.run("echoscu", ["-aec", aeTitle, "127.0.0.1", String(port)]).status == 0
         }
-        stop()
-        throw ExternalProcess.Failed(
-            command: ["storescp", String(port)],
-            output: ProcessOutput(status: -1, standardOutput: "", standardError: "no C-ECHO answer within 5 s"))
     }
 
     /// `AE@127.0.0.1:PORT`, as `send --to` takes it.
     public var address: String { "\(aeTitle)@127.0.0.1:\(port)" }
 
-    /// Kills storescp: it has nothing to save, and SIGTERM may be blocked in
-    /// the signal mask it inherits from the test process.
-    public func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-    }
+    public func stop() { server.stop() }
 
     /// A loopback port nothing listens on now: the kernel's choice for a socket bound to port 0.
     public static func freePort() throws -> UInt16 {
@@ -66,7 +51,7 @@ public final class OrthancPeer {
     public let dicomPort: UInt16
     public let httpPort: UInt16
     public let aeTitle = "ORTHANC"
-    private let process: Process
+    private var server: PeerProcess?
 
     /// Starts Orthanc with its storage in `folder`, without plugins, and waits
     /// until its REST API answers. `modalities` are the peers it may send to,
@@ -83,21 +68,8 @@ public final class OrthancPeer {
         ]
         let file = folder.appendingPathComponent("orthanc.json")
         try JSONSerialization.data(withJSONObject: configuration).write(to: file)
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: try ExternalProcess.find("Orthanc"))
-        process.arguments = [file.path]
-        process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<200 {
-            if (try? get("/system")) != nil { return }
-            usleep(50_000)
-        }
-        stop()
-        throw ExternalProcess.Failed(
-            command: ["Orthanc", file.path],
-            output: ProcessOutput(status: -1, standardOutput: "", standardError: "no REST answer within 10 s"))
+        server = try PeerProcess("Orthanc", [file.path])
+        try server?.wait(for: "a REST answer", seconds: 10) { (try? self.get("/system")) != nil }
     }
 
     /// `AE@127.0.0.1:PORT`, as `send --to` takes it.
@@ -119,7 +91,40 @@ public final class OrthancPeer {
         return Data(output.standardOutput.utf8)
     }
 
-    public func stop() {
+    public func stop() { server?.stop() }
+}
+
+/// A peer program of the network tests, started with TCP_NODELAY=1 and its
+/// output discarded.
+final class PeerProcess {
+    private let name: String
+    private let process = Process()
+
+    init(_ name: String, _ arguments: [String]) throws {
+        self.name = name
+        process.executableURL = URL(fileURLWithPath: try ExternalProcess.find(name))
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Polls `ready` every 50 ms for up to `seconds`; stops the peer and throws if it never holds.
+    func wait(for what: String, seconds: Int, until ready: () throws -> Bool) throws {
+        for _ in 0..<(seconds * 20) {
+            if try ready() { return }
+            usleep(50_000)
+        }
+        stop()
+        throw ExternalProcess.Failed(
+            command: [name] + (process.arguments ?? []),
+            output: ProcessOutput(status: -1, standardOutput: "", standardError: "no \(what) within \(seconds) s"))
+    }
+
+    /// Kills the peer: it has nothing to save, and SIGTERM may be blocked in
+    /// the signal mask it inherits from the test process.
+    func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
