@@ -1,13 +1,14 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-/// DCMTK libraries the bridge needs: parsing, the network (send), image rendering and the
+/// DCMTK libraries the bridge needs: parsing, the network (send, listen) and DICOM TLS
+/// over OpenSSL, image rendering and the
 /// decompression codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE);
 /// OpenJPEG for the bridge's own JPEG 2000 decoder; zlib for the pre-scan of
 /// deflated datasets.
 let dcmtkLibraries = [
     "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
-    "dcmnet", "dcmdata", "oflog", "ofstd", "openjp2", "crypto", "z",
+    "dcmnet", "dcmtls", "dcmdata", "oflog", "ofstd", "openjp2", "ssl", "crypto", "z",
 ].map { LinkerSetting.linkedLibrary($0) }
 
 let package = Package(

@@ -191,6 +191,26 @@ enum ParsedFile: Sendable {
             self = .rejected(ImportProblem(path: path, reason: "\(error)"))
             return
         }
+        try self.init(inspecting: staged, from: path, storage: storage, worker: worker)
+    }
+
+    /// A file a peer sent (`NetworkReceiver`), written into `incoming/` by the
+    /// network code and named `name` in the catalog. Throws only when the
+    /// worker cannot run.
+    init(received receivedPath: String, name: String, storage: ManagedStorage, worker: DecodeWorker) throws {
+        let staged: ManagedStorage.StagedFile
+        do {
+            staged = try storage.adopt(receivedPath)
+        } catch {
+            unlink(receivedPath)
+            self = .rejected(ImportProblem(path: name, reason: "\(error)"))
+            return
+        }
+        try self.init(inspecting: staged, from: name, storage: storage, worker: worker)
+    }
+
+    /// Has `worker` parse and decode the staged copy of `path`.
+    private init(inspecting staged: ManagedStorage.StagedFile, from path: String, storage: ManagedStorage, worker: DecodeWorker) throws {
         let outcome: DecodeWorker.Outcome
         do {
             outcome = try worker.inspect(path: staged.stagedPath)
@@ -223,9 +243,9 @@ struct ParsedInstance: Sendable {
     var sha256: String { staged.sha256 }
 }
 
-/// Writes parsed batches into the catalog, one at a time. Used from the
-/// importer's serial write queue only.
-private final class BatchWriter: @unchecked Sendable {
+/// Writes parsed batches into the catalog, one at a time. Used from one
+/// thread at a time only (the importer's write queue, `NetworkReceiver`'s committer).
+final class BatchWriter: @unchecked Sendable {
     let catalog: Catalog
     let runID: Int64
     var result: ImportResult

@@ -22,7 +22,7 @@ public struct ManagedStorage: Sendable {
     public let catalogRoot: URL
 
     public var root: URL { catalogRoot.appendingPathComponent("storage", isDirectory: true) }
-    var incoming: URL { root.appendingPathComponent("incoming", isDirectory: true) }
+    public var incoming: URL { root.appendingPathComponent("incoming", isDirectory: true) }
 
     /// Path of the copy of content `sha256`, relative to the catalog folder.
     public func relativePath(sha256: String) -> String {
@@ -50,6 +50,19 @@ public struct ManagedStorage: Sendable {
         return StagedFile(
             stagedPath: staged, sha256: sha256, size: size,
             finalPath: absolutePath(relative: relativePath(sha256: sha256)))
+    }
+
+    /// Takes a file already written into `incoming/` (a received instance) as
+    /// staged, hashing it where it is.
+    func adopt(_ path: String) throws -> StagedFile {
+        // Owner-only, as imported copies are (the network code used the umask).
+        guard chmod(path, 0o600) == 0 else {
+            throw StorageError(reason: "cannot restrict (\(String(cString: strerror(errno))))", path: path)
+        }
+        let sha256 = try FileDigest.sha256(path: path)
+        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+        return StagedFile(
+            stagedPath: path, sha256: sha256, size: size, finalPath: absolutePath(relative: relativePath(sha256: sha256)))
     }
 
     /// Makes the staged files durable, then renames them into place and makes

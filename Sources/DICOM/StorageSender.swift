@@ -47,6 +47,16 @@ public struct SendOutcome: Sendable, Equatable {
 
     /// The status as PS3.7 Annex C names it, with its code.
     public var statusText: String {
+        switch status {
+        case Self.notSent: return "not sent: the receiver accepted no presentation context for it"
+        case Self.unreadable: return "not sent: \(detail)"
+        case Self.notAttempted: return "not sent: the association failed first"
+        default: return Self.text(ofStatus: status)
+        }
+    }
+
+    /// A C-STORE response status as PS3.4 B.2.3 names it, with its code.
+    public static func text(ofStatus status: Int) -> String {
         let code = String(format: "0x%04X", status)
         switch status {
         case 0: return "success"
@@ -56,9 +66,6 @@ public struct SendOutcome: Sendable, Equatable {
         case 0xC000...0xCFFF: return "error: cannot understand \(code)"
         case 0x0122: return "refused: SOP class not supported \(code)"
         case 0x0124: return "refused: not authorized \(code)"
-        case Self.notSent: return "not sent: the receiver accepted no presentation context for it"
-        case Self.unreadable: return "not sent: \(detail)"
-        case Self.notAttempted: return "not sent: the association failed first"
         default: return "failed \(code)"
         }
     }

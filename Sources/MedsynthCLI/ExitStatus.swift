@@ -37,6 +37,8 @@ enum ExitStatus: Int32 {
     // 80-99: network
     /// send: no association with the receiver (refused, rejected, unreachable), or one that broke off.
     case associationFailed = 80
+    /// listen: cannot listen (the address or port is taken or not allowed) or load the TLS files.
+    case cannotListen = 81
 }
 
 /// A fatal error, printed as `medsynth: <what failed>: <file>`.

@@ -21,7 +21,8 @@ struct Medsynth: ParsableCommand {
         version: SoftwareVersion.current,
         subcommands: [
             ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
-            ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, SendCommand.self, BenchCommand.self,
+            ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, SendCommand.self, ListenCommand.self,
+            BenchCommand.self,
             DecodeWorkerCommand.self,
         ]
     )

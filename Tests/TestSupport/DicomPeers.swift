@@ -94,20 +94,76 @@ public final class OrthancPeer {
     public func stop() { server?.stop() }
 }
 
-/// A peer program of the network tests, started with TCP_NODELAY=1 and its
-/// output discarded.
+/// `medsynth listen` on a loopback port, for the network tests: started on
+/// a free port and ready once it answers a C-ECHO; `interrupt()` stops it as
+/// Ctrl-C does, `kill()` as a crash does.
+public final class MedsynthListener {
+    public let port: UInt16
+    public let aeTitle = "MEDSYNTH"
+    private let server: PeerProcess
+    private let output: URL
+
+    /// Starts `medsynth listen --catalog <catalog>` with `options`; its output
+    /// goes to files in `output`, a folder. `echoOptions` are what echoscu
+    /// needs to reach it (TLS files).
+    public init(catalog: String, output: URL, options: [String] = [], echoOptions: [String] = []) throws {
+        port = try StoreSCP.freePort()
+        self.output = output
+        server = try PeerProcess(
+            Medsynth.executable.path, ["listen", "--catalog", catalog, "--port", String(port)] + options, output: output)
+        try server.wait(for: "a C-ECHO answer", seconds: 10) { [port] in
+            try ExternalProcess.run("echoscu", echoOptions + ["-aec", "MEDSYNTH", "127.0.0.1", String(port)]).status == 0
+        }
+    }
+
+    /// `AE@127.0.0.1:PORT`.
+    public var address: String { "\(aeTitle)@127.0.0.1:\(port)" }
+
+    /// What it printed on stderr so far.
+    public var standardError: String { printed("stderr.txt") }
+
+    /// Sends SIGINT, waits for the exit and returns what it printed.
+    public func interrupt() -> ProcessOutput {
+        let status = server.interrupt()
+        return ProcessOutput(status: status, standardOutput: printed("stdout.txt"), standardError: printed("stderr.txt"))
+    }
+
+    private func printed(_ name: String) -> String {
+        (try? String(contentsOf: output.appendingPathComponent(name), encoding: .utf8)) ?? ""
+    }
+
+    /// Kills it with SIGKILL: nothing runs after.
+    public func kill() { server.stop() }
+}
+
+/// A peer program of the network tests, started with TCP_NODELAY=1; its
+/// output is discarded, or written to `stdout.txt` and `stderr.txt` in `output`.
 final class PeerProcess {
     private let name: String
     private let process = Process()
 
-    init(_ name: String, _ arguments: [String]) throws {
+    init(_ name: String, _ arguments: [String], output: URL? = nil) throws {
         self.name = name
-        process.executableURL = URL(fileURLWithPath: try ExternalProcess.find(name))
+        process.executableURL = URL(fileURLWithPath: name.contains("/") ? name : try ExternalProcess.find(name))
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let output {
+            let files = ["stdout.txt", "stderr.txt"].map { output.appendingPathComponent($0) }
+            for file in files { FileManager.default.createFile(atPath: file.path, contents: nil) }
+            process.standardOutput = try FileHandle(forWritingTo: files[0])
+            process.standardError = try FileHandle(forWritingTo: files[1])
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
+    }
+
+    /// Sends SIGINT and returns the exit status.
+    func interrupt() -> Int32 {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGINT) }
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     /// Polls `ready` every 50 ms for up to `seconds`; stops the peer and throws if it never holds.
@@ -125,7 +181,7 @@ final class PeerProcess {
     /// Kills the peer: it has nothing to save, and SIGTERM may be blocked in
     /// the signal mask it inherits from the test process.
     func stop() {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
     }
 }

@@ -1,0 +1,201 @@
+import CDCMTKBridge
+import Foundation
+
+/// How `StorageListener` listens (see `ms_scp_options`).
+public struct StorageListenerOptions: Sendable {
+    /// An IPv4 address of this machine (DCMTK 3.6.7 accepts over IPv4 only).
+    public var bindAddress: String
+    public var port: UInt16
+    /// Our AE title; associations calling another are rejected.
+    public var aeTitle: String
+    /// Calling AE titles allowed; empty allows every one.
+    public var allowedCallingAETitles: [String]
+    public var maxAssociations: Int
+    /// Bounds the handshake and every wait for a peer; an idle association is aborted after it.
+    public var timeoutSeconds: Int
+    /// Where received data sets are written before the store handler decides.
+    public var incomingDirectory: String
+    public var tls: TLSFiles?
+
+    /// DICOM TLS: our PEM certificate and key, and the CA whose signature a
+    /// peer's certificate must carry (none: no peer certificate is asked for).
+    public struct TLSFiles: Sendable {
+        public var certificate: String
+        public var privateKey: String
+        public var certificateAuthority: String?
+
+        public init(certificate: String, privateKey: String, certificateAuthority: String?) {
+            self.certificate = certificate
+            self.privateKey = privateKey
+            self.certificateAuthority = certificateAuthority
+        }
+    }
+
+    public init(
+        bindAddress: String, port: UInt16, aeTitle: String, allowedCallingAETitles: [String], maxAssociations: Int,
+        timeoutSeconds: Int, incomingDirectory: String, tls: TLSFiles?
+    ) {
+        self.bindAddress = bindAddress
+        self.port = port
+        self.aeTitle = aeTitle
+        self.allowedCallingAETitles = allowedCallingAETitles
+        self.maxAssociations = maxAssociations
+        self.timeoutSeconds = timeoutSeconds
+        self.incomingDirectory = incomingDirectory
+        self.tls = tls
+    }
+}
+
+/// A C-STORE request whose data set was received.
+public struct ReceivedInstance: Sendable {
+    /// Its association's number, from 1 in the order accepted.
+    public let association: UInt64
+    /// The file holding it; nil when it could not be written (out of resources).
+    public let path: String?
+    public let callingAETitle: String
+    /// The peer's IPv4 address.
+    public let peer: String
+    public let sopClassUID: String
+    public let sopInstanceUID: String
+    public let transferSyntaxUID: String
+}
+
+/// What happened to an association.
+public struct AssociationEvent: Sendable {
+    public enum Kind: Sendable {
+        case accepted, rejected, released, aborted
+    }
+
+    public let kind: Kind
+    public let association: UInt64
+    public let callingAETitle: String
+    /// The peer's IPv4 address.
+    public let peer: String
+    /// Why it was rejected or aborted.
+    public let detail: String
+}
+
+/// A DICOM Storage SCP (C-ECHO, C-STORE of every storage SOP class DCMTK
+/// knows) on the bridge's `ms_scp`: each association on its own thread, up to
+/// `maxAssociations` at once. Owns the listening socket from `init` to deinit.
+public final class StorageListener: @unchecked Sendable {
+    private let handle: OpaquePointer
+    private let handlers: Unmanaged<ListenerHandlers>
+
+    /// Decides the C-STORE status of a received instance, on the
+    /// association's thread: success (0) only once it is durable.
+    public typealias StoreHandler = @Sendable (ReceivedInstance) -> UInt16
+
+    /// Opens the listening socket (the port is taken when this returns) and
+    /// loads the TLS files. Throws `DicomNetworkError` with the reason.
+    public init(
+        options: StorageListenerOptions, store: @escaping StoreHandler, event: @escaping @Sendable (AssociationEvent) -> Void
+    ) throws {
+        initializeDCMTK()
+        let handlers = Unmanaged.passRetained(ListenerHandlers(store: store, event: event))
+        self.handlers = handlers
+        let cStrings = options.allowedCallingAETitles.map { strdup($0) }
+        defer { for string in cStrings { free(string) } }
+        var error = [CChar](repeating: 0, count: 1024)
+        let created: OpaquePointer? = cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { allowed in
+            var scpOptions = ms_scp_options()
+            scpOptions.port = options.port
+            scpOptions.allowed_calling_ae_titles = allowed.baseAddress
+            scpOptions.allowed_count = allowed.count
+            scpOptions.max_associations = Int32(options.maxAssociations)
+            scpOptions.timeout_seconds = Int32(options.timeoutSeconds)
+            return options.bindAddress.withCString { bind in
+                options.aeTitle.withCString { ae in
+                    options.incomingDirectory.withCString { incoming in
+                        withOptionalCStrings(options.tls) { certificate, key, ca in
+                            scpOptions.bind_address = bind
+                            scpOptions.ae_title = ae
+                            scpOptions.incoming_directory = incoming
+                            scpOptions.tls_certificate = certificate
+                            scpOptions.tls_private_key = key
+                            scpOptions.tls_ca = ca
+                            return ms_scp_create(&scpOptions, storeTrampoline, eventTrampoline, handlers.toOpaque(), &error, error.count)
+                        }
+                    }
+                }
+            }
+        }
+        guard let created else {
+            handlers.release()
+            throw DicomNetworkError(reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        }
+        handle = created
+    }
+
+    deinit {
+        ms_scp_destroy(handle)
+        handlers.release()
+    }
+
+    /// Accepts associations until `stop()`, then lets those in progress finish
+    /// their current instance. Throws when accepting fails.
+    public func run() throws {
+        var error = [CChar](repeating: 0, count: 1024)
+        guard ms_scp_run(handle, &error, error.count) == 0 else {
+            throw DicomNetworkError(reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+        }
+    }
+
+    /// Makes `run()` return; safe from any thread.
+    public func stop() {
+        ms_scp_stop(handle)
+    }
+}
+
+private func withOptionalCStrings<T>(
+    _ tls: StorageListenerOptions.TLSFiles?,
+    _ body: (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> T
+) -> T {
+    guard let tls else { return body(nil, nil, nil) }
+    return tls.certificate.withCString { certificate in
+        tls.privateKey.withCString { key in
+            guard let ca = tls.certificateAuthority else { return body(certificate, key, nil) }
+            return ca.withCString { body(certificate, key, $0) }
+        }
+    }
+}
+
+private func storeTrampoline(_ context: UnsafeMutableRawPointer?, _ instance: UnsafePointer<ms_scp_instance>?) -> UInt16 {
+    let handlers = Unmanaged<ListenerHandlers>.fromOpaque(context!).takeUnretainedValue()
+    let request = instance!.pointee
+    return handlers.store(
+        ReceivedInstance(
+            association: request.association, path: request.path.map { String(cString: $0) },
+            callingAETitle: String(cString: request.calling_ae_title), peer: String(cString: request.peer_address),
+            sopClassUID: String(cString: request.sop_class_uid),
+            sopInstanceUID: String(cString: request.sop_instance_uid), transferSyntaxUID: String(cString: request.transfer_syntax)))
+}
+
+private func eventTrampoline(
+    _ context: UnsafeMutableRawPointer?, _ kind: ms_scp_event_kind, _ association: UInt64,
+    _ callingAETitle: UnsafePointer<CChar>?, _ peer: UnsafePointer<CChar>?, _ detail: UnsafePointer<CChar>?
+) {
+    let handlers = Unmanaged<ListenerHandlers>.fromOpaque(context!).takeUnretainedValue()
+    let eventKind: AssociationEvent.Kind =
+        switch kind {
+        case MS_SCP_ACCEPTED: .accepted
+        case MS_SCP_REJECTED: .rejected
+        case MS_SCP_RELEASED: .released
+        default: .aborted
+        }
+    handlers.event(
+        AssociationEvent(
+            kind: eventKind, association: association, callingAETitle: String(cString: callingAETitle!),
+            peer: String(cString: peer!), detail: String(cString: detail!)))
+}
+
+/// The listener's handlers, passed to the bridge as its context pointer.
+private final class ListenerHandlers {
+    let store: StorageListener.StoreHandler
+    let event: @Sendable (AssociationEvent) -> Void
+
+    init(store: @escaping StorageListener.StoreHandler, event: @escaping @Sendable (AssociationEvent) -> Void) {
+        self.store = store
+        self.event = event
+    }
+}

@@ -1,0 +1,291 @@
+import Catalog
+import DICOM
+import Foundation
+import GRDB
+import TestSupport
+import Testing
+
+@Suite("listen: a Storage SCP against DCMTK's storescu, echoscu and Orthanc", .serialized)
+struct ListenCommandTests {
+    /// An instance as the catalog records it, for comparing two catalogs.
+    struct CataloguedInstance: Hashable, CustomStringConvertible {
+        let sopInstanceUID: String
+        let frames: Int
+        let decodable: Bool
+        var description: String { "\(sopInstanceUID) (\(frames) frames, decodable \(decodable))" }
+    }
+
+    static func instances(in catalog: String) throws -> Set<CataloguedInstance> {
+        let opened = try Catalog(readingDirectory: URL(fileURLWithPath: catalog))
+        return try opened.read { db in
+            Set(
+                try Row.fetchAll(db, sql: "SELECT sop_instance_uid, frames, decodable FROM instances").map {
+                    CataloguedInstance(sopInstanceUID: $0[0], frames: $0[1], decodable: $0[2])
+                })
+        }
+    }
+
+    /// storescu proposes compressed transfer syntaxes one family per run
+    /// (its -x options), so the corpus goes in one run per family.
+    static let storescuProposals: [String: [String]] = [
+        "1.2.840.10008.1.2.4.50": ["-xy"], "1.2.840.10008.1.2.4.70": ["-xs"], "1.2.840.10008.1.2.4.80": ["-xt"],
+        "1.2.840.10008.1.2.4.81": ["-xu"], "1.2.840.10008.1.2.4.90": ["-xv"], "1.2.840.10008.1.2.4.91": ["-xw"],
+        "1.2.840.10008.1.2.5": ["-xr"], "1.2.840.10008.1.2.1.99": ["-xd"],
+    ]
+
+    /// Sends every file below `folder` with storescu, one association per
+    /// transfer syntax family, proposing only what the files need (-R: their
+    /// own SOP classes, some of which storescu's default list lacks). Returns
+    /// the files storescu skips because it cannot read them.
+    static func sendWithStorescu(_ folder: String, to port: UInt16) throws -> Set<String> {
+        var groups: [[String]: [String]] = [:]
+        for file in FileCollector(paths: [folder]).files {
+            // What DCMTK cannot open, storescu skips (and names) as well.
+            let syntax = (try? DicomFile(path: file).transferSyntax.uid) ?? ""
+            groups[storescuProposals[syntax] ?? [], default: []].append(file)
+        }
+        var skipped: Set<String> = []
+        for (proposal, files) in groups {
+            let sent = try ExternalProcess.run(
+                "storescu", ["-R", "-nh", "-aet", "STORESCU", "-aec", "MEDSYNTH"] + proposal + ["127.0.0.1", "\(port)"] + files,
+                environment: ["TCP_NODELAY": "1"])
+            for line in sent.standardError.split(separator: "\n") where line.hasSuffix(", ignoring file") {
+                skipped.insert(String(line.dropLast(", ignoring file".count).split(separator: " ").last!))
+            }
+        }
+        return skipped
+    }
+
+    /// The lines of `text` that report a conflict.
+    static func conflicts(_ text: String) -> Set<Substring> {
+        Set(text.split(separator: "\n").filter { $0.contains("conflict") })
+    }
+
+    @Test("storescu sends the corpus: the catalog equals a folder import; sending again adds nothing and conflicts with nothing stored")
+    func corpus() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let imported = folder.file("imported")
+        let received = folder.file("received")
+        let listener = try MedsynthListener(catalog: received, output: folder.url)
+        let skipped = try Self.sendWithStorescu(Samples.root.path, to: listener.port)
+        let afterFirst = try Self.instances(in: received)
+        let firstConflicts = Self.conflicts(listener.standardError)
+        _ = try Self.sendWithStorescu(Samples.root.path, to: listener.port)
+        let stopped = listener.interrupt()
+        #expect(stopped.status == 3, "\(stopped.standardError)")
+
+        // storescu cannot read two files of the corpus: one whose UIDs are
+        // stored as UN, and a truncated one that import rejects too.
+        #expect(
+            skipped.map { ($0 as NSString).lastPathComponent }.filter { $0.hasSuffix(".dcm") }.sorted() == [
+                "emri_small_jpeg_2k_lossless_too_short.dcm", "explicit_VR-UN.dcm",
+            ])
+        let sendable = FileCollector(paths: [Samples.root.path]).files.filter { !skipped.contains($0) }
+        #expect(try Medsynth.run(["import", "--catalog", imported] + sendable).status <= 1)
+        let expected = try Self.instances(in: imported)
+        #expect(afterFirst == expected, "missing \(expected.subtracting(afterFirst)), extra \(afterFirst.subtracting(expected))")
+        #expect(try Self.instances(in: received) == afterFirst)
+        // The conflicts are the corpus's own: files that share a UID with
+        // another file of different content. The second round finds the same
+        // ones, and no copy of an instance it stored.
+        #expect(!firstConflicts.isEmpty)
+        #expect(Self.conflicts(stopped.standardError) == firstConflicts)
+        #expect(stopped.standardOutput.contains("\(afterFirst.count) new"), "\(stopped.standardOutput)")
+    }
+
+    @Test("--allow: a calling AE title not listed is rejected at association, as is a call to another AE title")
+    func allowList() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let listener = try MedsynthListener(
+            catalog: folder.file("catalog"), output: folder.url, options: ["--allow", "MODALITY1,PACS"],
+            echoOptions: ["-aet", "PACS"])
+        let allowed = try ExternalProcess.run("echoscu", ["-aet", "MODALITY1", "-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"])
+        let stranger = try ExternalProcess.run("echoscu", ["-aet", "STRANGER", "-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"])
+        let misdirected = try ExternalProcess.run("echoscu", ["-aet", "PACS", "-aec", "OTHER", "127.0.0.1", "\(listener.port)"])
+        let stopped = listener.interrupt()
+        #expect(allowed.status == 0)
+        #expect(stranger.status != 0 && stranger.standardError.contains("Calling AE Title Not Recognized"), "\(stranger.standardError)")
+        #expect(misdirected.status != 0 && misdirected.standardError.contains("Called AE Title Not Recognized"))
+        #expect(stopped.status == 3)
+        #expect(
+            stopped.standardError.contains(
+                "medsynth: association rejected (calling AE title not allowed (--allow)): association 3 from STRANGER (127.0.0.1)\n"),
+            "\(stopped.standardError)")
+        #expect(stopped.standardError.contains("association rejected (called AE title not recognized): association 4 from PACS"))
+    }
+
+    /// A CA, a certificate it signed for `name`, and the key, as PEM files in `folder`.
+    static func makeCertificate(_ name: String, signedBy ca: String?, in folder: TemporaryFolder) throws {
+        let key = folder.file("\(name).key"), certificate = folder.file("\(name).pem")
+        let subject = "/CN=medsynth-test-\(name)"
+        let commands: [[String]] =
+            if let ca {
+                [
+                    ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", folder.file("\(name).csr"), "-subj", subject],
+                    [
+                        "x509", "-req", "-in", folder.file("\(name).csr"), "-CA", folder.file("\(ca).pem"), "-CAkey",
+                        folder.file("\(ca).key"), "-CAcreateserial", "-out", certificate, "-days", "2",
+                    ],
+                ]
+            } else {
+                [["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "2", "-subj", subject]]
+            }
+        for arguments in commands {
+            let made = try ExternalProcess.run("openssl", arguments)
+            guard made.status == 0 else { throw ExternalProcess.Failed(command: ["openssl"] + arguments, output: made) }
+        }
+    }
+
+    @Test("DICOM TLS with --tls-ca: a peer with a certificate the CA signed is served; a wrong certificate or plain TCP fails")
+    func tls() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try Self.makeCertificate("ca", signedBy: nil, in: folder)
+        try Self.makeCertificate("server", signedBy: "ca", in: folder)
+        try Self.makeCertificate("client", signedBy: "ca", in: folder)
+        try Self.makeCertificate("rogue", signedBy: nil, in: folder)
+        func echo(_ tls: [String], port: UInt16) throws -> ProcessOutput {
+            try ExternalProcess.run("echoscu", tls + ["-aec", "MEDSYNTH", "127.0.0.1", "\(port)"])
+        }
+        let client = ["+tls", folder.file("client.key"), folder.file("client.pem"), "+cf", folder.file("ca.pem")]
+        let listener = try MedsynthListener(
+            catalog: folder.file("catalog"), output: folder.url,
+            options: ["--tls-cert", folder.file("server.pem"), "--tls-key", folder.file("server.key"), "--tls-ca", folder.file("ca.pem")],
+            echoOptions: client)
+        let trusted = try echo(client, port: listener.port)
+        let rogue = try echo(
+            ["+tls", folder.file("rogue.key"), folder.file("rogue.pem"), "+cf", folder.file("ca.pem")], port: listener.port)
+        let plain = try echo([], port: listener.port)
+        let stopped = listener.interrupt()
+        #expect(trusted.status == 0, "\(trusted.standardError)")
+        #expect(rogue.status != 0)
+        #expect(plain.status != 0)
+        #expect(stopped.status == 3)
+        #expect(stopped.standardOutput.contains("(DICOM TLS)"))
+        #expect(stopped.standardError.contains("association rejected (no association: "), "\(stopped.standardError)")
+        // A key that does not match its certificate stops listen before it listens.
+        let mismatched = try Medsynth.run([
+            "listen", "--catalog", folder.file("catalog"), "--port", "\(try StoreSCP.freePort())",
+            "--tls-cert", folder.file("server.pem"), "--tls-key", folder.file("client.key"),
+        ])
+        #expect(mismatched.status == 81)
+        #expect(mismatched.standardError.contains("the TLS private key does not match the certificate: \(folder.file("server.pem"))"))
+    }
+
+    /// Writes `count` copies of a small MR image into `folder`, each its own
+    /// instance; returns file name -> SOP Instance UID.
+    static func writeInstances(_ count: Int, into folder: URL) throws -> [String: String] {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let source = try DicomFile(path: Samples.path("pydicom-data/emri_small.dcm"))
+        var uids: [String: String] = [:]
+        let root = "2.25.\(UInt64.random(in: 1...UInt64.max))"
+        for index in 0..<count {
+            let uid = "\(root).\(index)"
+            let name = String(format: "mr-%04d.dcm", index)
+            try source.setString(.sopInstanceUID, uid)
+            try source.save(to: folder.appendingPathComponent(name).path)
+            uids[name] = uid
+        }
+        return uids
+    }
+
+    @Test(
+        "listen killed with SIGKILL in the middle of a 1,000-instance association: the catalog is consistent and holds every acknowledged instance"
+    )
+    func killedMidAssociation() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let files = folder.url.appendingPathComponent("files")
+        let uids = try Self.writeInstances(1000, into: files)
+        let catalog = folder.file("catalog")
+        let listener = try MedsynthListener(catalog: catalog, output: folder.url)
+        // storescu -v names each file it sends and then the response it got.
+        let log = folder.url.appendingPathComponent("storescu.txt")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let sender = Process()
+        sender.executableURL = URL(fileURLWithPath: try ExternalProcess.find("storescu"))
+        sender.arguments =
+            ["-v", "-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"] + uids.keys.sorted().map { files.appendingPathComponent($0).path }
+        sender.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
+        sender.standardOutput = try FileHandle(forWritingTo: log)
+        sender.standardError = sender.standardOutput
+        try sender.run()
+        func acknowledged() -> [String] {
+            let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
+            var sending: String?
+            var names: [String] = []
+            for line in lines {
+                if line.hasPrefix("I: Sending file: ") {
+                    sending = (String(line.dropFirst("I: Sending file: ".count)) as NSString).lastPathComponent
+                }
+                if line.hasPrefix("I: Received Store Response (Success)"), let name = sending { names.append(name) }
+            }
+            return names
+        }
+        // storescu's log reaches the file only when it exits: the catalog tells how far it got.
+        func catalogued() -> Int {
+            (try? Catalog(readingDirectory: URL(fileURLWithPath: catalog)).read {
+                try Int.fetchOne($0, sql: "SELECT count(*) FROM instances") ?? 0
+            }) ?? 0
+        }
+        for _ in 0..<1200 where catalogued() < 200 && sender.isRunning { usleep(50_000) }
+        listener.kill()
+        sender.waitUntilExit()
+        let acknowledgedUIDs = Set(acknowledged().map { uids[$0]! })
+        #expect(acknowledgedUIDs.count >= 200 && acknowledgedUIDs.count < 1000, "\(acknowledgedUIDs.count)")
+
+        // As the kill left it: a sound database, every row's copy present.
+        let left = try Catalog(readingDirectory: URL(fileURLWithPath: catalog))
+        let (integrity, storedPaths, catalogued) = try left.read { db in
+            (
+                try String.fetchAll(db, sql: "PRAGMA integrity_check"), try String.fetchAll(db, sql: "SELECT stored_path FROM instances"),
+                Set(try String.fetchAll(db, sql: "SELECT sop_instance_uid FROM instances"))
+            )
+        }
+        #expect(integrity == ["ok"])
+        #expect(storedPaths.allSatisfy { FileManager.default.fileExists(atPath: left.storage.absolutePath(relative: $0)) })
+        #expect(acknowledgedUIDs.isSubset(of: catalogued), "\(acknowledgedUIDs.subtracting(catalogued).count) acknowledged but missing")
+        // The next writer removes what was received or published but not committed.
+        let reopened = try Catalog(directory: URL(fileURLWithPath: catalog), create: false)
+        let referenced = try reopened.read { db in Set(try String.fetchAll(db, sql: "SELECT stored_path FROM instances")) }
+        let storage = reopened.storage.root.path
+        let remaining = FileManager.default.enumerator(atPath: storage)!.compactMap { $0 as? String }.filter {
+            $0.hasSuffix(".dcm") || $0.hasSuffix(".part")
+        }
+        #expect(Set(remaining.map { "storage/" + $0 }) == referenced)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: reopened.storage.incoming.path).isEmpty)
+        let runs = try reopened.read { db in try String.fetchAll(db, sql: "SELECT status FROM import_runs") }
+        #expect(runs == ["interrupted"])
+    }
+
+    @Test("Orthanc sends studies to listen (REST /modalities/{id}/store): they arrive in the catalog")
+    func fromOrthanc() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        let listener = try MedsynthListener(catalog: catalog, output: folder.url)
+        let pacsFolder = folder.url.appendingPathComponent("orthanc")
+        try FileManager.default.createDirectory(at: pacsFolder, withIntermediateDirectories: true)
+        let orthanc = try OrthancPeer(folder: pacsFolder, modalities: ["medsynth": ("MEDSYNTH", listener.port)])
+        defer { orthanc.stop() }
+        let files = ["pydicom-data/US1_UNCI.dcm", "pydicom-data/emri_small.dcm", "deid-data/humans/ctbrain1.dcm"].map(Samples.path)
+        var studies: [String] = []
+        for file in files {
+            let answer = try JSONSerialization.jsonObject(with: try orthanc.post("/instances", body: "@\(file)")) as? [String: Any]
+            studies.append(try #require(answer?["ParentStudy"] as? String))
+        }
+        let studyList = String(decoding: try JSONSerialization.data(withJSONObject: studies), as: UTF8.self)
+        let stored = try orthanc.post("/modalities/medsynth/store", body: studyList)
+        let stopped = listener.interrupt()
+        #expect(stopped.status == 3, "\(stopped.standardError)")
+        // Orthanc opens one association per group of presentation contexts it proposes.
+        #expect(stopped.standardOutput.contains("from ORTHANC (127.0.0.1): released"))
+        #expect(
+            stopped.standardOutput.contains("3 instances received, 3 new"),
+            "\(stopped.standardOutput) \(String(decoding: stored, as: UTF8.self))")
+        let expected = Set(try files.map { try #require(try DicomFile(path: $0).string(.sopInstanceUID)) })
+        #expect(Set(try Self.instances(in: catalog).map(\.sopInstanceUID)) == expected)
+    }
+}
