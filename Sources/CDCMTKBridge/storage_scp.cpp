@@ -1,7 +1,8 @@
 // `medsynth listen`: a DICOM Storage SCP on DCMTK's association API and
 // DcmThreadSCP (one object per association), with the listening socket owned
 // here. DCMTK 3.6.7's own listeners bind every address (INADDR_ANY) and its
-// thread pool cannot be stopped cleanly (docs/architecture.md, "listen").
+// thread pool cannot be stopped cleanly (docs/architecture.md, "Receiving over
+// the network").
 
 #include "medsynth_dicom.h"
 

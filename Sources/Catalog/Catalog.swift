@@ -171,6 +171,16 @@ public final class Catalog: Sendable {
         try database.read(body)
     }
 
+    /// Makes every later commit of this catalog durable before it returns
+    /// (SQLite `synchronous = FULL`: the write-ahead log is synced at each
+    /// commit). Debian's SQLite syncs the log only at checkpoints in WAL mode,
+    /// which survives a crash of the process but may lose the last commits on
+    /// a power failure: enough for an import, whose files are still at their
+    /// source, not for an instance a sender was told is stored.
+    public func requireDurableCommits() throws {
+        try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
+    }
+
     /// Runs `body` in a write transaction.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
         try database.write(body)

@@ -59,10 +59,13 @@ public struct ManagedStorage: Sendable {
         guard chmod(path, 0o600) == 0 else {
             throw StorageError(reason: "cannot restrict (\(String(cString: strerror(errno))))", path: path)
         }
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw StorageError(reason: "cannot read (\(String(cString: strerror(errno))))", path: path)
+        }
         let sha256 = try FileDigest.sha256(path: path)
-        let size = (try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
         return StagedFile(
-            stagedPath: path, sha256: sha256, size: size, finalPath: absolutePath(relative: relativePath(sha256: sha256)))
+            stagedPath: path, sha256: sha256, size: Int64(status.st_size), finalPath: absolutePath(relative: relativePath(sha256: sha256)))
     }
 
     /// Makes the staged files durable, then renames them into place and makes

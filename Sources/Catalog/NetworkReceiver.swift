@@ -61,6 +61,8 @@ public final class NetworkReceiver: @unchecked Sendable {
         }
         // Holding the lock, anything in incoming/ is left over from a run that died.
         catalog.storage.clearIncoming()
+        // The sender may delete its copy once told an instance is stored.
+        try catalog.requireDurableCommits()
         let pathsJSON = String(decoding: try JSONEncoder().encode([source]), as: UTF8.self)
         var run = ImportRun(id: nil, startedAt: Importer.timestamp(Date()), status: .running, paths: pathsJSON)
         do {

@@ -191,6 +191,18 @@ struct ListenCommandTests {
         return uids
     }
 
+    /// Starts storescu with `arguments` and TCP_NODELAY=1, its stdout and stderr to `output`.
+    static func startStorescu(_ arguments: [String], output: FileHandle) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try ExternalProcess.find("storescu"))
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        return process
+    }
+
     @Test(
         "listen killed with SIGKILL in the middle of a 1,000-instance association: the catalog is consistent and holds every acknowledged instance"
     )
@@ -204,14 +216,9 @@ struct ListenCommandTests {
         // storescu -v names each file it sends and then the response it got.
         let log = folder.url.appendingPathComponent("storescu.txt")
         FileManager.default.createFile(atPath: log.path, contents: nil)
-        let sender = Process()
-        sender.executableURL = URL(fileURLWithPath: try ExternalProcess.find("storescu"))
-        sender.arguments =
-            ["-v", "-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"] + uids.keys.sorted().map { files.appendingPathComponent($0).path }
-        sender.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
-        sender.standardOutput = try FileHandle(forWritingTo: log)
-        sender.standardError = sender.standardOutput
-        try sender.run()
+        let sender = try Self.startStorescu(
+            ["-v", "-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"] + uids.keys.sorted().map { files.appendingPathComponent($0).path },
+            output: try FileHandle(forWritingTo: log))
         func acknowledged() -> [String] {
             let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
             var sending: String?
@@ -287,5 +294,31 @@ struct ListenCommandTests {
             "\(stopped.standardOutput) \(String(decoding: stored, as: UTF8.self))")
         let expected = Set(try files.map { try #require(try DicomFile(path: $0).string(.sopInstanceUID)) })
         #expect(Set(try Self.instances(in: catalog).map(\.sopInstanceUID)) == expected)
+    }
+
+    @Test("four associations at once: every instance is catalogued; --json summary")
+    func concurrentAssociations() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let files = folder.url.appendingPathComponent("files")
+        let uids = try Self.writeInstances(200, into: files)
+        let catalog = folder.file("catalog")
+        let listener = try MedsynthListener(catalog: catalog, output: folder.url, options: ["--max-associations", "4", "--json"])
+        let names = uids.keys.sorted()
+        let senders = try (0..<4).map { part in
+            try Self.startStorescu(
+                ["-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"]
+                    + names[(part * 50)..<((part + 1) * 50)].map { files.appendingPathComponent($0).path },
+                output: FileHandle.nullDevice)
+        }
+        for sender in senders { sender.waitUntilExit() }
+        let stopped = listener.interrupt()
+        #expect(senders.allSatisfy { $0.terminationStatus == 0 })
+        #expect(stopped.status == 3)
+        #expect(Set(try Self.instances(in: catalog).map(\.sopInstanceUID)) == Set(uids.values))
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(stopped.standardOutput.utf8)) as? [String: Any])
+        #expect(summary["associations"] as? Int == 5)  // the four, and the readiness C-ECHO
+        #expect((summary["summary"] as? [String: Any])?["imported"] as? Int == 200)
+        #expect(stopped.standardError.contains("released, 50 instances stored, 0 failed"), "\(stopped.standardError)")
     }
 }
