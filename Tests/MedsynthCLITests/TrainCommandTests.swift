@@ -4,6 +4,23 @@ import Testing
 
 @Suite("medsynth train and models")
 struct TrainCommandTests {
+    @Test("US1's cine in JPEG 2000 (lossless and lossy) trains: its frames decode through the bridge's OpenJPEG codec")
+    func jpeg2000CineTrains() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        let imported = try Medsynth.run(
+            ["import", "--catalog", catalog, "--json"] + ["pydicom-data/US1_J2KR.dcm", "pydicom-data/US1_J2KI.dcm"].map(Samples.path))
+        #expect(imported.status == 0, "\(imported.standardError)")
+        let trained = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--steps", "2", "--batch", "4", "--name", "j2k",
+            "--threads", "2", "--json", "--no-evaluate",
+        ])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let model = try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any]
+        #expect(model?["step"] as? Int == 2 && model?["status"] as? String == "finished", "\(trained.standardOutput)")
+    }
+
     @Test(
         "SIGINT saves a checkpoint, exits 3 and says how to resume; --resume continues; models lists it",
         arguments: [1, 2])
