@@ -112,8 +112,10 @@ namespace {
 class ReceivingSCP : public DcmThreadSCP {
 public:
     ReceivingSCP(ms_scp &scp, uint64_t number) : scp_(scp), number_(number) {
+        // What DCMTK's own calls wait for (a data set's next PDU, a response
+        // sent); `handleAssociation` waits for commands in short polls instead.
         getConfig().setDIMSEBlockingMode(DIMSE_NONBLOCKING);
-        getConfig().setDIMSETimeout(kStopPollSeconds);
+        getConfig().setDIMSETimeout(static_cast<Uint32>(scp.timeout_seconds));
         getConfig().setACSETimeout(static_cast<Uint32>(scp.timeout_seconds));
     }
 
@@ -170,18 +172,16 @@ protected:
         OFCondition status = EC_Normal;
         int idle_seconds = 0;
         while (status.good() || status == DIMSE_NODATAAVAILABLE) {
-            if (status == DIMSE_NODATAAVAILABLE) {
-                idle_seconds += kStopPollSeconds;
-                if (scp_.stopping.load()) {
-                    abort_reason = "medsynth is stopping";
-                    break;
-                }
-                if (idle_seconds >= scp_.timeout_seconds) {
-                    abort_reason = "idle for " + std::to_string(idle_seconds) + " s";
-                    break;
-                }
-            } else {
-                idle_seconds = 0;
+            // Checked after each command and each quiet second: the instance in
+            // progress has had its response.
+            if (scp_.stopping.load()) {
+                abort_reason = "medsynth is stopping";
+                break;
+            }
+            idle_seconds = status == DIMSE_NODATAAVAILABLE ? idle_seconds + kStopPollSeconds : 0;
+            if (idle_seconds >= scp_.timeout_seconds) {
+                abort_reason = "idle for " + std::to_string(idle_seconds) + " s";
+                break;
             }
             T_DIMSE_Message message;
             T_ASC_PresentationContextID context_id;
@@ -190,10 +190,6 @@ protected:
                 DcmPresentationContextInfo context;
                 getPresentationContextInfo(association_, context_id, context);
                 status = handleIncomingCommand(&message, context);
-                if (status.good() && scp_.stopping.load()) {
-                    abort_reason = "medsynth is stopping";
-                    break;
-                }
             }
         }
         if (status == DUL_PEERREQUESTEDRELEASE) {
