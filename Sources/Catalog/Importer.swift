@@ -25,6 +25,11 @@ public struct ImportOptions: Sendable {
         self.decodeTimeout = decodeTimeout
         self.workerExecutable = workerExecutable
     }
+
+    /// A decode worker with these options (its child starts on first use).
+    func decodeWorker() -> DecodeWorker {
+        DecodeWorker(executable: workerExecutable, timeout: decodeTimeout)
+    }
 }
 
 /// Imports files into a catalog: copies each file once into managed storage,
@@ -49,20 +54,10 @@ public final class Importer {
     /// batch, from a background thread. Throws only on fatal errors (the
     /// catalog cannot be written); per-file problems are in the result.
     public func run(paths: [String], progress: @escaping @Sendable (ImportProgress) -> Void = { _ in }) throws -> ImportResult {
-        guard let lock = try ImportLock(catalog: catalog.directory, wait: false) else {
-            throw CatalogError.busy(catalog.directory.path)
-        }
-        defer { lock.release() }
-        // Holding the lock, anything staged is left over from a run that died.
-        catalog.storage.clearIncoming()
         let started = Date()
+        let (lock, writer) = try BatchWriter.startRun(catalog: catalog, paths: paths, startedAt: started, options: options)
+        defer { lock.release() }
         let collector = FileCollector(paths: paths)
-        let pathsJSON = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
-        var run = ImportRun(id: nil, startedAt: Self.timestamp(started), status: .running, paths: pathsJSON)
-        try catalog.write { db in try run.insert(db) }
-        let writer = BatchWriter(
-            catalog: catalog, runID: run.id!,
-            digestWorker: DecodeWorker(executable: options.workerExecutable, timeout: options.decodeTimeout))
         writer.result.summary.filesSeen = collector.files.count
         writer.recordUnreadablePaths(collector.problems)
         do {
@@ -76,7 +71,7 @@ public final class Importer {
             try? catalog.write { db in
                 try db.execute(
                     sql: "UPDATE import_runs SET status = ?, finished_at = ? WHERE id = ?",
-                    arguments: [ImportRunStatus.failed, Self.timestamp(Date()), run.id])
+                    arguments: [ImportRunStatus.failed, Self.timestamp(Date()), writer.runID])
             }
             throw error
         }
@@ -93,9 +88,7 @@ public final class Importer {
         let slots = DispatchSemaphore(value: 1)  // one batch writing while the next one parses
         let failure = Mutex<Error?>(nil)
         var done = 0
-        let workers = (0..<options.jobs).map { _ in
-            DecodeWorker(executable: options.workerExecutable, timeout: options.decodeTimeout)
-        }
+        let workers = (0..<options.jobs).map { _ in options.decodeWorker() }
         defer { for worker in workers { worker.stop() } }
         for start in stride(from: 0, to: files.count, by: options.batchSize) {
             let batch = Array(files[start..<min(start + options.batchSize, files.count)])
@@ -317,6 +310,27 @@ final class BatchWriter: @unchecked Sendable {
     private struct PatientKey: Hashable {
         let id: String
         let name: String
+    }
+
+    /// Starts an import run: takes the import lock (throws
+    /// `CatalogError.busy` when an import or `listen` holds it), empties
+    /// `incoming/` (holding the lock, what is there is left over from a run
+    /// that died) and records a running run of `paths`. Returns the lock, for
+    /// the caller to release, and the run's writer.
+    static func startRun(catalog: Catalog, paths: [String], startedAt: Date, options: ImportOptions) throws -> (ImportLock, BatchWriter) {
+        guard let lock = try ImportLock(catalog: catalog.directory, wait: false) else {
+            throw CatalogError.busy(catalog.directory.path)
+        }
+        do {
+            catalog.storage.clearIncoming()
+            let pathsJSON = String(decoding: try JSONEncoder().encode(paths), as: UTF8.self)
+            var run = ImportRun(id: nil, startedAt: Importer.timestamp(startedAt), status: .running, paths: pathsJSON)
+            try catalog.write { db in try run.insert(db) }
+            return (lock, BatchWriter(catalog: catalog, runID: run.id!, digestWorker: options.decodeWorker()))
+        } catch {
+            lock.release()
+            throw error
+        }
     }
 
     init(catalog: Catalog, runID: Int64, digestWorker: DecodeWorker) {

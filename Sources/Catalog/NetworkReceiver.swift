@@ -56,29 +56,11 @@ public final class NetworkReceiver: @unchecked Sendable {
     /// another receiver holds it) and starts an import run named `source`.
     /// `concurrency` decode workers serve that many associations at once.
     public init(catalog: Catalog, source: String, concurrency: Int, options: ImportOptions = ImportOptions()) throws {
-        guard let lock = try ImportLock(catalog: catalog.directory, wait: false) else {
-            throw CatalogError.busy(catalog.directory.path)
-        }
-        // Holding the lock, anything in incoming/ is left over from a run that died.
-        catalog.storage.clearIncoming()
         // The sender may delete its copy once told an instance is stored.
         try catalog.requireDurableCommits()
-        let pathsJSON = String(decoding: try JSONEncoder().encode([source]), as: UTF8.self)
-        var run = ImportRun(id: nil, startedAt: Importer.timestamp(Date()), status: .running, paths: pathsJSON)
-        do {
-            try catalog.write { db in try run.insert(db) }
-        } catch {
-            lock.release()
-            throw error
-        }
         self.catalog = catalog
-        self.lock = lock
-        writer = BatchWriter(
-            catalog: catalog, runID: run.id!,
-            digestWorker: DecodeWorker(executable: options.workerExecutable, timeout: options.decodeTimeout))
-        allWorkers = (0..<max(1, concurrency)).map { _ in
-            DecodeWorker(executable: options.workerExecutable, timeout: options.decodeTimeout)
-        }
+        (lock, writer) = try BatchWriter.startRun(catalog: catalog, paths: [source], startedAt: Date(), options: options)
+        allWorkers = (0..<max(1, concurrency)).map { _ in options.decodeWorker() }
         idleWorkers = allWorkers
         workerAvailable = DispatchSemaphore(value: allWorkers.count)
     }
@@ -109,13 +91,6 @@ public final class NetworkReceiver: @unchecked Sendable {
     public func recordUnwritable(name: String) -> ReceiveOutcome {
         let problem = ImportProblem(path: name, reason: "cannot be written into the catalog's storage")
         return commit(.rejected(problem), rejectionStatus: ReceiveOutcome.outOfResources)
-    }
-
-    /// What the receiver did so far.
-    public var summary: ImportSummary {
-        condition.lock()
-        defer { condition.unlock() }
-        return writer.result.summary
     }
 
     /// Records the import run as finished, stops the decode workers and
