@@ -219,9 +219,7 @@ protected:
                                     unwritable ? nullptr : path.c_str(),
                                     calling_ae.c_str(),
                                     peer_address.c_str(),
-                                    request.AffectedSOPClassUID,
-                                    request.AffectedSOPInstanceUID,
-                                    context.acceptedTransferSyntax.c_str()};
+                                    request.AffectedSOPInstanceUID};
         Uint16 status = scp_.store(scp_.context, &instance);
         if (unwritable) unlink(path.c_str());
         return sendSTOREResponse(context.presentationContextID, request, status);

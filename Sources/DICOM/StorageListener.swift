@@ -55,9 +55,8 @@ public struct ReceivedInstance: Sendable {
     public let callingAETitle: String
     /// The peer's IPv4 address.
     public let peer: String
-    public let sopClassUID: String
+    /// The SOP Instance UID the request announced.
     public let sopInstanceUID: String
-    public let transferSyntaxUID: String
 }
 
 /// What happened to an association.
@@ -94,35 +93,25 @@ public final class StorageListener: @unchecked Sendable {
         initializeDCMTK()
         let handlers = Unmanaged.passRetained(ListenerHandlers(store: store, event: event))
         self.handlers = handlers
-        let cStrings = options.allowedCallingAETitles.map { strdup($0) }
-        defer { for string in cStrings { free(string) } }
-        var error = [CChar](repeating: 0, count: 1024)
-        let created: OpaquePointer? = cStrings.map { UnsafePointer($0) }.withUnsafeBufferPointer { allowed in
-            var scpOptions = ms_scp_options()
-            scpOptions.port = options.port
-            scpOptions.allowed_calling_ae_titles = allowed.baseAddress
-            scpOptions.allowed_count = allowed.count
-            scpOptions.max_associations = Int32(options.maxAssociations)
-            scpOptions.timeout_seconds = Int32(options.timeoutSeconds)
-            return options.bindAddress.withCString { bind in
-                options.aeTitle.withCString { ae in
-                    options.incomingDirectory.withCString { incoming in
-                        withOptionalCStrings(options.tls) { certificate, key, ca in
-                            scpOptions.bind_address = bind
-                            scpOptions.ae_title = ae
-                            scpOptions.incoming_directory = incoming
-                            scpOptions.tls_certificate = certificate
-                            scpOptions.tls_private_key = key
-                            scpOptions.tls_ca = ca
-                            return ms_scp_create(&scpOptions, storeTrampoline, eventTrampoline, handlers.toOpaque(), &error, error.count)
-                        }
-                    }
-                }
-            }
+        let copies = CStringCopies()
+        var scpOptions = ms_scp_options()
+        scpOptions.bind_address = copies.copy(options.bindAddress)
+        scpOptions.port = options.port
+        scpOptions.ae_title = copies.copy(options.aeTitle)
+        scpOptions.allowed_calling_ae_titles = copies.array(options.allowedCallingAETitles)
+        scpOptions.allowed_count = options.allowedCallingAETitles.count
+        scpOptions.max_associations = Int32(options.maxAssociations)
+        scpOptions.timeout_seconds = Int32(options.timeoutSeconds)
+        scpOptions.incoming_directory = copies.copy(options.incomingDirectory)
+        scpOptions.tls_certificate = options.tls.map { copies.copy($0.certificate) }
+        scpOptions.tls_private_key = options.tls.map { copies.copy($0.privateKey) }
+        scpOptions.tls_ca = options.tls?.certificateAuthority.map { copies.copy($0) }
+        let (created, reason) = withExtendedLifetime(copies) {
+            withErrorBuffer { ms_scp_create(&scpOptions, storeTrampoline, eventTrampoline, handlers.toOpaque(), $0, $1) }
         }
         guard let created else {
             handlers.release()
-            throw DicomNetworkError(reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
+            throw DicomNetworkError(reason: reason)
         }
         handle = created
     }
@@ -135,28 +124,13 @@ public final class StorageListener: @unchecked Sendable {
     /// Accepts associations until `stop()`, then lets those in progress finish
     /// their current instance. Throws when accepting fails.
     public func run() throws {
-        var error = [CChar](repeating: 0, count: 1024)
-        guard ms_scp_run(handle, &error, error.count) == 0 else {
-            throw DicomNetworkError(reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })
-        }
+        let (status, reason) = withErrorBuffer { ms_scp_run(handle, $0, $1) }
+        guard status == 0 else { throw DicomNetworkError(reason: reason) }
     }
 
     /// Makes `run()` return; safe from any thread.
     public func stop() {
         ms_scp_stop(handle)
-    }
-}
-
-private func withOptionalCStrings<T>(
-    _ tls: StorageListenerOptions.TLSFiles?,
-    _ body: (UnsafePointer<CChar>?, UnsafePointer<CChar>?, UnsafePointer<CChar>?) -> T
-) -> T {
-    guard let tls else { return body(nil, nil, nil) }
-    return tls.certificate.withCString { certificate in
-        tls.privateKey.withCString { key in
-            guard let ca = tls.certificateAuthority else { return body(certificate, key, nil) }
-            return ca.withCString { body(certificate, key, $0) }
-        }
     }
 }
 
@@ -167,8 +141,7 @@ private func storeTrampoline(_ context: UnsafeMutableRawPointer?, _ instance: Un
         ReceivedInstance(
             association: request.association, path: request.path.map { String(cString: $0) },
             callingAETitle: String(cString: request.calling_ae_title), peer: String(cString: request.peer_address),
-            sopClassUID: String(cString: request.sop_class_uid),
-            sopInstanceUID: String(cString: request.sop_instance_uid), transferSyntaxUID: String(cString: request.transfer_syntax)))
+            sopInstanceUID: String(cString: request.sop_instance_uid)))
 }
 
 private func eventTrampoline(

@@ -88,25 +88,25 @@ public enum StorageSender {
         initializeDCMTK()
         let collector = OutcomeCollector()
         let context = Unmanaged.passUnretained(collector).toOpaque()
-        let cPaths = paths.map { strdup($0) }
-        defer { for path in cPaths { free(path) } }
-        var error = [CChar](repeating: 0, count: 1024)
-        let status = cPaths.map { UnsafePointer($0) }.withUnsafeBufferPointer { pathPointers in
-            ms_send_files(
-                peer.host, peer.port, peer.aeTitle, callingAETitle, pathPointers.baseAddress, paths.count,
-                Int32(timeoutSeconds),
-                { context, path, uid, status, detail in
-                    let collector = Unmanaged<OutcomeCollector>.fromOpaque(context!).takeUnretainedValue()
-                    let path = String(cString: path!)
-                    collector.outcomes[path] = SendOutcome(
-                        path: path, sopInstanceUID: String(cString: uid!), status: Int(status),
-                        detail: String(cString: detail!))
-                }, context, &error, error.count)
+        let copies = CStringCopies()
+        let cPaths = copies.array(paths)
+        let (status, reason) = withExtendedLifetime(copies) {
+            withErrorBuffer { error, capacity in
+                ms_send_files(
+                    peer.host, peer.port, peer.aeTitle, callingAETitle, cPaths, paths.count, Int32(timeoutSeconds),
+                    { context, path, uid, status, detail in
+                        let collector = Unmanaged<OutcomeCollector>.fromOpaque(context!).takeUnretainedValue()
+                        let path = String(cString: path!)
+                        collector.outcomes[path] = SendOutcome(
+                            path: path, sopInstanceUID: String(cString: uid!), status: Int(status),
+                            detail: String(cString: detail!))
+                    }, context, error, capacity)
+            }
         }
         let outcomes = paths.map {
             collector.outcomes[$0] ?? SendOutcome(path: $0, sopInstanceUID: "", status: SendOutcome.notAttempted, detail: "")
         }
-        return (outcomes, status == 0 ? nil : DicomNetworkError(reason: error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }))
+        return (outcomes, status == 0 ? nil : DicomNetworkError(reason: reason))
     }
 
     private final class OutcomeCollector {

@@ -281,15 +281,14 @@ typedef struct {
     /// Number of its association (from 1, in the order accepted).
     uint64_t association;
     /// The file the data set was written to, with a meta header made from the
-    /// request (the data set is as sent, in `transfer_syntax`). The callback
-    /// owns it: it moves or removes it.
+    /// request (the data set is as sent, in the accepted transfer syntax). The
+    /// callback owns it: it moves or removes it.
     const char *path;
     const char *calling_ae_title;
     /// The peer's IPv4 address.
     const char *peer_address;
-    const char *sop_class_uid;
+    /// The SOP Instance UID the request announced.
     const char *sop_instance_uid;
-    const char *transfer_syntax;
 } ms_scp_instance;
 
 /// Decides the C-STORE status of a received instance (0 success only once it
