@@ -191,18 +191,6 @@ struct ListenCommandTests {
         return uids
     }
 
-    /// Starts storescu with `arguments` and TCP_NODELAY=1, its stdout and stderr to `output`.
-    static func startStorescu(_ arguments: [String], output: FileHandle) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ExternalProcess.find("storescu"))
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        return process
-    }
-
     @Test(
         "listen killed with SIGKILL in the middle of a 1,000-instance association: the catalog is consistent and holds every acknowledged instance"
     )
@@ -213,12 +201,14 @@ struct ListenCommandTests {
         let uids = try Self.writeInstances(1000, into: files)
         let catalog = folder.file("catalog")
         let listener = try MedsynthListener(catalog: catalog, output: folder.url)
-        // storescu -v names each file it sends and then the response it got.
-        let log = folder.url.appendingPathComponent("storescu.txt")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let sender = try Self.startStorescu(
+        // storescu -v names on stderr each file it sends and then the response it got.
+        let senderOutput = folder.url.appendingPathComponent("storescu")
+        try FileManager.default.createDirectory(at: senderOutput, withIntermediateDirectories: true)
+        let log = senderOutput.appendingPathComponent("stderr.txt")
+        let sender = try PeerProcess(
+            "storescu",
             ["-v", "-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"] + uids.keys.sorted().map { files.appendingPathComponent($0).path },
-            output: try FileHandle(forWritingTo: log))
+            output: senderOutput)
         func acknowledged() -> [String] {
             let lines = ((try? String(contentsOf: log, encoding: .utf8)) ?? "").split(separator: "\n")
             var sending: String?
@@ -239,7 +229,7 @@ struct ListenCommandTests {
         }
         for _ in 0..<1200 where catalogued() < 200 && sender.isRunning { usleep(50_000) }
         listener.kill()
-        sender.waitUntilExit()
+        _ = sender.waitForExit()
         let acknowledgedUIDs = Set(acknowledged().map { uids[$0]! })
         #expect(acknowledgedUIDs.count >= 200 && acknowledgedUIDs.count < 1000, "\(acknowledgedUIDs.count)")
 
@@ -306,14 +296,14 @@ struct ListenCommandTests {
         let listener = try MedsynthListener(catalog: catalog, output: folder.url, options: ["--max-associations", "4", "--json"])
         let names = uids.keys.sorted()
         let senders = try (0..<4).map { part in
-            try Self.startStorescu(
+            try PeerProcess(
+                "storescu",
                 ["-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"]
-                    + names[(part * 50)..<((part + 1) * 50)].map { files.appendingPathComponent($0).path },
-                output: FileHandle.nullDevice)
+                    + names[(part * 50)..<((part + 1) * 50)].map { files.appendingPathComponent($0).path })
         }
-        for sender in senders { sender.waitUntilExit() }
+        let statuses = senders.map { $0.waitForExit() }
         let stopped = listener.interrupt()
-        #expect(senders.allSatisfy { $0.terminationStatus == 0 })
+        #expect(statuses == [0, 0, 0, 0])
         #expect(stopped.status == 3)
         #expect(Set(try Self.instances(in: catalog).map(\.sopInstanceUID)) == Set(uids.values))
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(stopped.standardOutput.utf8)) as? [String: Any])

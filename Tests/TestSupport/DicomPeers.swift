@@ -111,13 +111,10 @@ public final class MedsynthListener {
         self.output = output
         server = try PeerProcess(
             Medsynth.executable.path, ["listen", "--catalog", catalog, "--port", String(port)] + options, output: output)
-        try server.wait(for: "a C-ECHO answer", seconds: 10) { [port] in
-            try ExternalProcess.run("echoscu", echoOptions + ["-aec", "MEDSYNTH", "127.0.0.1", String(port)]).status == 0
+        try server.wait(for: "a C-ECHO answer", seconds: 10) { [port, aeTitle] in
+            try ExternalProcess.run("echoscu", echoOptions + ["-aec", aeTitle, "127.0.0.1", String(port)]).status == 0
         }
     }
-
-    /// `AE@127.0.0.1:PORT`.
-    public var address: String { "\(aeTitle)@127.0.0.1:\(port)" }
 
     /// What it printed on stderr so far.
     public var standardError: String { printed("stderr.txt") }
@@ -138,11 +135,12 @@ public final class MedsynthListener {
 
 /// A peer program of the network tests, started with TCP_NODELAY=1; its
 /// output is discarded, or written to `stdout.txt` and `stderr.txt` in `output`.
-final class PeerProcess {
+public final class PeerProcess {
     private let name: String
     private let process = Process()
 
-    init(_ name: String, _ arguments: [String], output: URL? = nil) throws {
+    /// Starts `name` (a path, or a program looked up in PATH) with `arguments`.
+    public init(_ name: String, _ arguments: [String], output: URL? = nil) throws {
         self.name = name
         process.executableURL = URL(fileURLWithPath: name.contains("/") ? name : try ExternalProcess.find(name))
         process.arguments = arguments
@@ -159,11 +157,18 @@ final class PeerProcess {
         try process.run()
     }
 
+    public var isRunning: Bool { process.isRunning }
+
+    /// Waits for the exit and returns the status.
+    public func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
     /// Sends SIGINT and returns the exit status.
     func interrupt() -> Int32 {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGINT) }
-        process.waitUntilExit()
-        return process.terminationStatus
+        return waitForExit()
     }
 
     /// Polls `ready` every 50 ms for up to `seconds`; stops the peer and throws if it never holds.
