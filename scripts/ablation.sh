@@ -32,8 +32,9 @@ shift 4
 # weight average, no LeCam, no minibatch std), and adds its options to it, a
 # later option replacing an earlier one. "default" is what `train` does without
 # options. "ada" and "all" keep the ADA settings of the first passes (the paper's
-# target 0.6, a ramp of 20,000 images).
-plain="--augment diffaugment --ema-half-life 0 --lecam 0 --no-minibatch-std --upsampling transposed"
+# target 0.6, a ramp of 20,000 images). "copycheck" is the copy check of the
+# default (every 50 steps, limit 1 %), which plain has not.
+plain="--augment diffaugment --ema-half-life 0 --lecam 0 --no-minibatch-std --upsampling transposed --copy-check-every 0"
 medsynth="$(cd "$(dirname "$0")/.." && swift build -c release --show-bin-path)/medsynth"
 mkdir -p "$out"
 
@@ -47,6 +48,7 @@ declare -A options=(
   [mbstd]="--minibatch-std"
   [nearest]="--upsampling nearest"
   [noise]="--noise-inputs"
+  [copycheck]="--copy-check-every 50 --copy-limit 1"
   [all]="--augment ada --ada-target 0.6 --ada-ramp 20000 --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
 )
 # The options of a configuration, and its batch size (the steps a wall time buys).

@@ -28,13 +28,18 @@ struct TrainCommand: ParsableCommand {
             latent batch. A run that finishes ends with the figures of 'medsynth evaluate' (--no-evaluate \
             skips them), stored with the model.
 
+            Every 50 steps (--copy-check-every) 256 generated frames are tested for copies of training \
+            frames, as 'synthesize' tests what it writes. A generator that learns a few acquisitions \
+            gives them back: when more than --copy-limit (1 %) copy, training ends and the model stays \
+            at the last step within the limit.
+
             Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits with status 3; a second one \
             ends at once. --resume continues exactly where the model stopped: the same seed, \
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
             define the model (preset, upsampling, noise inputs, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
             LeCam, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
-            --checkpoint-every and --backbone-weights (the same file, moved) can.
+            --checkpoint-every, --copy-check-every, --copy-limit and --backbone-weights (the same file, moved) can.
 
             Examples:
               medsynth train --modality US --epochs 100
@@ -184,6 +189,24 @@ struct TrainCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Write a checkpoint every this many steps (default 250; always at the end of a run).")
     var checkpointEvery: Int?
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "Check every this many steps whether the generator copies training frames (default 50; 0: never): "
+                + "it makes 256 frames from fixed latents and counts those that 'synthesize' would withhold as copies. "
+                + "A check within --copy-limit is followed by a checkpoint; a check beyond it ends training, and the model "
+                + "stays at the last step within it (docs/training.md). Can change on --resume.",
+            valueName: "steps"))
+    var copyCheckEvery: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            "The share of a check's frames, in percent, that may copy a training frame (default 1). "
+                + "Can change on --resume, to train past a stop.",
+            valueName: "percent"))
+    var copyLimit: Double?
+
     @Option(parsing: .unconditional, help: "Engine threads (default: one per core). The same count is needed for identical results.")
     var threads: Int?
 
@@ -208,6 +231,9 @@ struct TrainCommand: ParsableCommand {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
         if let gridEvery, gridEvery < 1 { throw ValidationError("--grid-every must be at least 1.") }
         if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1.") }
+        if let copyCheckEvery, copyCheckEvery < 0 { throw ValidationError("--copy-check-every must be 0 (never) or more steps.") }
+        if let copyLimit, !(0...100).contains(copyLimit) { throw ValidationError("--copy-limit must be between 0 and 100 (percent).") }
+        if copyLimit != nil, copyCheckEvery == 0 { throw ValidationError("--copy-limit goes without --copy-check-every 0.") }
         if let evaluateCount, !(8...20_000).contains(evaluateCount) {
             throw ValidationError("--evaluate-count must be between 8 and 20000.")
         }
@@ -278,18 +304,21 @@ struct TrainCommand: ParsableCommand {
                         format: "epoch %d, step %d, D %.3f, G %.3f, ", report.epoch, report.step, report.discriminatorLoss,
                         report.generatorLoss)
                         + (adaptive ? String(format: "p %.3f, ", report.augmentationProbability) : "")
+                        + (report.copyCheck.map { "copies \($0.copies)/\($0.frames) at \($0.step), " } ?? "")
                         + String(format: "%.1f img/s", report.imagesPerSecond))
             }
         }
         progress.finish()
-        let evaluation = outcome == .finished && evaluate ? finalEvaluation(trainer, catalog: catalog) : nil
+        if outcome == .copyLimit { printError(Self.copyLimitMessage(trainer, catalog: catalogOptions.catalogDirectory.path)) }
+        let evaluation = outcome != .stopped && evaluate ? finalEvaluation(trainer, catalog: catalog) : nil
         if output.json {
             try printJSON(TrainOutput(trainer, outcome: outcome, evaluation: evaluation))
         } else {
             let folder = trainer.folder.path
             printResult(
                 """
-                step \(trainer.step), epoch \(trainer.epoch): checkpoint in \(folder)
+                step \(trainer.keptStep), epoch \(trainer.keptStep / trainer.record.hyperparameters.stepsPerEpoch): \
+                checkpoint in \(folder)
                   samples:     \(folder)/\(ModelFolderWriter.samplesFolder)/
                   loss plot:   \(folder)/\(ModelFolderWriter.lossPlotFile)
                 """, json: false)
@@ -320,6 +349,19 @@ struct TrainCommand: ParsableCommand {
                     + "run: medsynth evaluate --catalog '\(catalogOptions.catalogDirectory.path)' --model '\(trainer.model.name)'")
             return nil
         }
+    }
+
+    /// Why a run ended at a copy check, where the model stays, and how to go on.
+    private static func copyLimitMessage(_ trainer: ModelTrainer, catalog: String) -> String {
+        let failed = trainer.copyChecks.last!, settings = trainer.record.hyperparameters.copyCheck!
+        let kept = trainer.copyChecks.last { $0.step == trainer.keptStep }
+        return """
+            warning: stopped at step \(failed.step): \(failed.copies) of \(failed.frames) generated frames copy a training frame, \
+            more than --copy-limit \(settings.limitPercent.formatted()) %. The model stays at step \(trainer.keptStep)\
+            \(kept.map { " (\($0.copies) of \($0.frames) copied)" } ?? ""), the last step within the limit. \
+            A generator that learns a few acquisitions gives them back (docs/training.md, "Stopping before the generator copies"); \
+            to train past this anyway: medsynth train --catalog '\(catalog)' --resume '\(trainer.model.name)' --copy-limit PERCENT
+            """
     }
 
     /// What is trained, on what, from which step: on stderr before the progress lines.
@@ -355,7 +397,8 @@ struct TrainCommand: ParsableCommand {
         if let resume {
             let options = ResumeOptions(
                 threads: threads, backboneWeights: backboneWeights.map { absolutePath($0).path },
-                gridEveryEpochs: gridEvery, checkpointEverySteps: checkpointEvery)
+                gridEveryEpochs: gridEvery, checkpointEverySteps: checkpointEvery, copyCheckEverySteps: copyCheckEvery,
+                copyLimitPercent: copyLimit)
             try ModelTrainer.checkResumable(resume, length: length, options: options, catalog: catalog)
             return try ModelTrainer.resume(resume, catalog: catalog, options: options, decodeProgress: report)
         }
@@ -388,6 +431,12 @@ struct TrainCommand: ParsableCommand {
         request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
         request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps
+        if copyCheckEvery == 0 {
+            request.copyCheck = nil
+        } else {
+            request.copyCheck?.everySteps = copyCheckEvery ?? CopyCheckSettings.standard.everySteps
+            request.copyCheck?.limitPercent = copyLimit ?? CopyCheckSettings.standard.limitPercent
+        }
         request.validationFraction = validationFraction ?? request.validationFraction
         request.splitBy = splitBy ?? request.splitBy
         request.region = preparation.region ?? request.region
@@ -407,6 +456,8 @@ struct TrainOutput: Encodable {
     var epoch: Int
     var plannedStep: Int?
     var checkpointSha256: String?
+    /// This run's copy checks (`--copy-check-every`).
+    var copyChecks: [CopyCheckResult]
     var folder: String
     var modelJson: String
     var generator: String
@@ -423,8 +474,9 @@ struct TrainOutput: Encodable {
         name = trainer.model.name
         status = trainer.model.status
         self.outcome = outcome
-        step = trainer.step
-        epoch = trainer.epoch
+        step = trainer.keptStep
+        epoch = trainer.keptStep / trainer.record.hyperparameters.stepsPerEpoch
+        copyChecks = trainer.copyChecks
         plannedStep = trainer.record.plannedStep
         checkpointSha256 = trainer.model.checkpointDigest
         self.folder = folder.path

@@ -191,11 +191,15 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     /// True when the `dcgan` discriminator has the minibatch standard
     /// deviation layer; nil in models without it.
     public var minibatchStandardDeviation: Bool?
+    /// When training stops before the generator copies training frames
+    /// (`CopyWatch`); nil: never (and in models made before it).
+    public var copyCheck: CopyCheckSettings?
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
         gridEveryEpochs: Int, checkpointEverySteps: Int, adaptiveAugmentation: AdaptiveAugmentationSettings? = nil,
-        emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil, minibatchStandardDeviation: Bool? = nil
+        emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil, minibatchStandardDeviation: Bool? = nil,
+        copyCheck: CopyCheckSettings? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -208,6 +212,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         self.emaHalfLifeImages = emaHalfLifeImages
         self.lecamWeight = lecamWeight
         self.minibatchStandardDeviation = minibatchStandardDeviation
+        self.copyCheck = copyCheck
     }
 
     enum CodingKeys: String, CodingKey {
@@ -217,6 +222,39 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case emaHalfLifeImages = "ema_half_life_images", lecamWeight = "lecam_weight"
         case minibatchStandardDeviation = "minibatch_std"
         case adaptiveAugmentation = "ada"
+        case copyCheck = "copy_check"
+    }
+}
+
+/// The copy check of training (docs/training.md, "Stopping before the
+/// generator copies"): every `everySteps` steps the generator (its weight
+/// average when there is one) makes `frames` frames from fixed latents, and
+/// the export's copy test (`CopyDetector`) counts those that copy a training
+/// frame. Within `limitPercent` the step is checkpointed; beyond it training
+/// stops and the model stays at the last step within it. None of this
+/// changes the steps themselves, so `train --resume` may change it.
+public struct CopyCheckSettings: Codable, Equatable, Sendable {
+    public var everySteps: Int
+    /// The largest share of copies, in percent of `frames`, a kept step may have.
+    public var limitPercent: Double
+    public var frames: Int
+
+    /// Measured on the sample US frames (docs/training.md): copies of a
+    /// training set of two acquisitions rise from about 100 steps at batch 32.
+    public static let standard = CopyCheckSettings(everySteps: 50, limitPercent: 1, frames: 256)
+
+    public init(everySteps: Int, limitPercent: Double, frames: Int) {
+        self.everySteps = everySteps
+        self.limitPercent = limitPercent
+        self.frames = frames
+    }
+
+    /// Whether `copies` of `frames` is within the limit.
+    public func allows(copies: Int) -> Bool { Double(copies) <= limitPercent / 100 * Double(frames) }
+
+    enum CodingKeys: String, CodingKey {
+        case frames
+        case everySteps = "every_steps", limitPercent = "limit_percent"
     }
 }
 

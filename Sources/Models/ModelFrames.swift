@@ -83,15 +83,19 @@ public struct ModelFrameSets: Sendable {
 
     /// The frames of `model`'s lineage (`ModelFrames`).
     public static func load(_ model: TrainedModel, record: ModelRecord, catalog: Catalog) throws -> ModelFrameSets {
-        let frames = try ModelFrames.load(record, description: model.description, catalog: catalog)
+        ModelFrameSets(try ModelFrames.load(record, description: model.description, catalog: catalog))
+    }
+
+    public init(_ frames: ModelFrames) {
         let dataset = frames.dataset
         let all = FrameMatrix(pixels: dataset.resolution * dataset.resolution, values: dataset.values)
-        let (training, validation) = frames.split.frames(of: dataset)
-        let patients = dataset.frameInstance.map { dataset.instances[$0].patientId.isEmpty ? nil : dataset.instances[$0].patientId }
-        return ModelFrameSets(
-            side: dataset.resolution, all: all, series: dataset.frameSeriesNumbers, patients: patients,
-            trainingIndices: training, validationIndices: validation, training: all.rows(training),
-            validation: all.rows(validation))
+        (trainingIndices, validationIndices) = frames.split.frames(of: dataset)
+        side = dataset.resolution
+        self.all = all
+        series = dataset.frameSeriesNumbers
+        patients = dataset.frameInstance.map { dataset.instances[$0].patientId.isEmpty ? nil : dataset.instances[$0].patientId }
+        training = all.rows(trainingIndices)
+        validation = all.rows(validationIndices)
     }
 
     /// The copy detector over the training frames. The validation frames

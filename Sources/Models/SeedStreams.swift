@@ -11,6 +11,8 @@ public enum SeedStreams {
         case synthesisLatents
         /// The latents a weight average's BatchNorm statistics are estimated on.
         case averageStatistics
+        /// The fixed latents of training's copy check (`CopyCheckSettings`).
+        case copyCheckLatents
     }
 
     public static func stream(_ purpose: Purpose, seed: UInt64, index: UInt64 = 0) -> EngineRandom {

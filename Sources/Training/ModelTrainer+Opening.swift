@@ -35,7 +35,8 @@ extension ModelTrainer {
             gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps,
             adaptiveAugmentation: request.augmentation == .adaptive ? request.adaptiveAugmentation : nil,
             emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight,
-            minibatchStandardDeviation: request.minibatchStandardDeviation && request.discriminator == .dcgan ? true : nil)
+            minibatchStandardDeviation: request.minibatchStandardDeviation && request.discriminator == .dcgan ? true : nil,
+            copyCheck: request.copyCheck)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
@@ -132,6 +133,12 @@ extension ModelTrainer {
         }
         record.hyperparameters.gridEveryEpochs = options.gridEveryEpochs ?? record.hyperparameters.gridEveryEpochs
         record.hyperparameters.checkpointEverySteps = options.checkpointEverySteps ?? record.hyperparameters.checkpointEverySteps
+        if options.copyCheckEverySteps != nil || options.copyLimitPercent != nil {
+            var check = record.hyperparameters.copyCheck ?? .standard
+            check.everySteps = options.copyCheckEverySteps ?? check.everySteps
+            check.limitPercent = options.copyLimitPercent ?? check.limitPercent
+            record.hyperparameters.copyCheck = check.everySteps == 0 ? nil : check
+        }
         return warnings
     }
 

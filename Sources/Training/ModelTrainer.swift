@@ -30,6 +30,13 @@ public final class ModelTrainer {
     private let architecture: ModelDescription
     private let files: ModelFolderWriter
     private(set) var losses: [LossRecord]
+    /// The copy checks of this run, in order.
+    public private(set) var copyChecks: [CopyCheckResult] = []
+    /// The step of the last checkpoint written, which the files hold.
+    public private(set) var keptStep = 0
+    /// Made at the first copy check (the detector compares every training frame with every other).
+    var copyWatch: CopyWatch?
+    private let frames: ModelFrames
     private var realBatch: Tensor?
     /// Held for the trainer's life: no other process trains this model meanwhile.
     private let lock: ModelLock
@@ -61,11 +68,13 @@ public final class ModelTrainer {
         self.record = record
         folder = catalog.folder(of: model)
         files = ModelFolderWriter(folder: folder, side: architecture.resolution)
+        self.frames = frames
         dataset = frames.dataset
         split = frames.split
         trainingFrames = frames.split.frames(of: frames.dataset).training
         self.training = training
         self.losses = losses
+        keptStep = training.generatorOptimizer.step
     }
 
     // MARK: Training
@@ -73,7 +82,10 @@ public final class ModelTrainer {
     /// Trains for `length` more; after each step asks `shouldStop` (a
     /// signal arrived) and reports `progress`. Writes a checkpoint every
     /// `checkpoint_every_steps`, a sample grid every `grid_every_epochs`, and
-    /// both at the end of the run, stopped or not.
+    /// both at the end of the run, stopped or not. With a copy check
+    /// (`CopyCheckSettings`) every checkpoint but a stop request's follows a
+    /// check within its limit, and a check beyond it ends the run with
+    /// `.copyLimit`: the files then hold the last step within it.
     public func train(
         _ length: TrainingLength, shouldStop: () -> Bool = { false },
         progress: (TrainingProgress) -> Void = { _ in }
@@ -102,8 +114,14 @@ public final class ModelTrainer {
                         step: step, runStep: runStep, runSteps: runSteps, epoch: epoch,
                         discriminatorLoss: result.discriminatorLoss, generatorLoss: result.generatorLoss,
                         augmentationProbability: result.augmentationProbability,
-                        imagesPerSecond: Double(ratedSteps * record.hyperparameters.batchSize) / max(seconds, 1e-9)))
-                guard runStep < runSteps else { break }
+                        imagesPerSecond: Double(ratedSteps * record.hyperparameters.batchSize) / max(seconds, 1e-9),
+                        copyCheck: copyChecks.last))
+                let last = runStep == runSteps
+                if !passesCopyCheck(due: last || isCheckpointStep) {
+                    try updateRegistry(status: .finished, step: keptStep)
+                    return .copyLimit
+                }
+                if last { break }
                 if shouldStop() {
                     try finishRun(status: .stopped)
                     return .stopped
@@ -119,6 +137,22 @@ public final class ModelTrainer {
             throw error
         }
     }
+
+    /// Runs the copy check when it is due (at its period, or `due`: a
+    /// checkpoint or the run's end comes) and records it in `copyChecks`;
+    /// false when the copies are beyond the limit. True without a check.
+    private func passesCopyCheck(due: Bool) -> Bool {
+        guard let settings = record.hyperparameters.copyCheck, due || step % settings.everySteps == 0 else { return true }
+        if copyWatch == nil {
+            copyWatch = CopyWatch(
+                settings, frames: frames, seed: record.seed, latentDimension: training.generator.configuration.latentDimension)
+        }
+        let copies = copyWatch!.copies(by: training.servedGenerator)
+        copyChecks.append(CopyCheckResult(step: step, copies: copies, frames: settings.frames))
+        return settings.allows(copies: copies)
+    }
+
+    private var isCheckpointStep: Bool { step % record.hyperparameters.checkpointEverySteps == 0 }
 
     /// The steps `length` asks for from the current step.
     func steps(of length: TrainingLength) throws -> Int {
@@ -149,11 +183,13 @@ public final class ModelTrainer {
         return training.run(real: real, latents: latents)
     }
 
-    /// The sample grid and the checkpoint when their period comes round.
+    /// The sample grid and the checkpoint when their period comes round; with
+    /// a copy check, a checkpoint after every check too (each passed), so
+    /// that a check beyond the limit leaves the files at the last one within it.
     private func writePeriodicFiles() throws {
         let hyperparameters = record.hyperparameters
         if step % (hyperparameters.stepsPerEpoch * hyperparameters.gridEveryEpochs) == 0 { try writeSampleGrid() }
-        if step % hyperparameters.checkpointEverySteps == 0 { try saveCheckpoint(status: .training) }
+        if isCheckpointStep || copyChecks.last?.step == step { try saveCheckpoint(status: .training) }
     }
 
     private func finishRun(status: ModelStatus) throws {
@@ -168,13 +204,16 @@ public final class ModelTrainer {
     func saveCheckpoint(status: ModelStatus) throws {
         record.epoch = epoch
         model.checkpointDigest = try files.writeCheckpoint(description, training: training, losses: losses)
+        keptStep = step
         try updateRegistry(status: status)
     }
 
-    private func updateRegistry(status: ModelStatus) throws {
+    /// Records `status` and the step the files hold (by default the current one).
+    private func updateRegistry(status: ModelStatus, step: Int? = nil) throws {
+        let step = step ?? self.step
         model.status = status
         model.steps = step
-        model.epochs = epoch
+        model.epochs = step / record.hyperparameters.stepsPerEpoch
         model.updatedAt = Self.timestamp()
         try catalog.updateModel(model)
     }
@@ -199,22 +238,11 @@ public final class ModelTrainer {
         try files.writeTrainingFramesGrid(images, count: shown)
     }
 
-    /// The generator's output for the fixed latent batch, in chunks (the
-    /// result does not depend on the chunk size in inference mode).
+    /// The generator's output for the fixed latent batch.
     public func generateFixedSamples() -> [Float] {
-        let latentDimension = training.generator.configuration.latentDimension
         var random = SeedStreams.stream(.gridLatents, seed: record.seed)
-        let latents = (0..<Self.gridSize * latentDimension).map { _ in random.normal() }
-        var images: [Float] = []
-        let chunk = 16
-        let served = training.servedGenerator
-        for start in stride(from: 0, to: Self.gridSize, by: chunk) {
-            let batch = Tensor(
-                shape: [chunk, latentDimension],
-                values: Array(latents[(start * latentDimension)..<((start + chunk) * latentDimension)]))
-            images += served.forward(batch, training: false).values
-        }
-        return images
+        let latents = (0..<Self.gridSize * training.generator.configuration.latentDimension).map { _ in random.normal() }
+        return training.servedGenerator.inferenceImages(latents: latents)
     }
 
     static func timestamp() -> String {

@@ -43,6 +43,8 @@ public struct TrainingRequest: Sendable {
     /// The `dcgan` discriminator gets the minibatch standard deviation layer
     /// (the `transfer` one has none: its features are the backbone's).
     public var minibatchStandardDeviation = true
+    /// Stop before the generator copies training frames; nil: no check.
+    public var copyCheck: CopyCheckSettings? = .standard
 
     /// The defaults above are the limited-data options that the measurements
     /// of docs/training.md ("Limited-data options, measured") chose; ADA's
@@ -81,12 +83,21 @@ public struct ResumeOptions: Sendable {
     public var backboneWeights: String?
     public var gridEveryEpochs: Int?
     public var checkpointEverySteps: Int?
+    /// A new copy check period (0: no check) and limit; a model without a
+    /// check gets the standard one with the change.
+    public var copyCheckEverySteps: Int?
+    public var copyLimitPercent: Double?
 
-    public init(threads: Int? = nil, backboneWeights: String? = nil, gridEveryEpochs: Int? = nil, checkpointEverySteps: Int? = nil) {
+    public init(
+        threads: Int? = nil, backboneWeights: String? = nil, gridEveryEpochs: Int? = nil, checkpointEverySteps: Int? = nil,
+        copyCheckEverySteps: Int? = nil, copyLimitPercent: Double? = nil
+    ) {
         self.threads = threads
         self.backboneWeights = backboneWeights
         self.gridEveryEpochs = gridEveryEpochs
         self.checkpointEverySteps = checkpointEverySteps
+        self.copyCheckEverySteps = copyCheckEverySteps
+        self.copyLimitPercent = copyLimitPercent
     }
 }
 
@@ -111,6 +122,15 @@ public struct TrainingProgress: Sendable {
     public var augmentationProbability: Float
     /// Images per second: of the first step alone after it, then from the end of the first step.
     public var imagesPerSecond: Double
+    /// The run's latest copy check, nil before the first.
+    public var copyCheck: CopyCheckResult?
+}
+
+/// One copy check of a run: of `frames` generated frames, `copies` copy a training frame.
+public struct CopyCheckResult: Codable, Equatable, Sendable {
+    public var step: Int
+    public var copies: Int
+    public var frames: Int
 }
 
 /// How a run ended.
@@ -118,4 +138,7 @@ public enum TrainingOutcome: String, Codable, Sendable, Equatable {
     case finished
     /// Stopped on request after writing a checkpoint; `--resume` continues.
     case stopped
+    /// A copy check found more copies than its limit: the model stays at the
+    /// last checkpoint, whose check was within it.
+    case copyLimit = "copy_limit"
 }

@@ -78,7 +78,7 @@ struct TrainCommandTests {
         #expect(again.standardOutput.contains(",finished,\(stoppedAt + 1),"))
     }
 
-    @Test("the limited-data defaults are on, and each goes off by its 0 or --no- form")
+    @Test("the limited-data defaults and the copy check are on, and each goes off by its 0 or --no- form")
     func defaultsAndTheirOffForms() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
@@ -100,15 +100,25 @@ struct TrainCommandTests {
         #expect(defaults.hyperparameters["ema_half_life_images"] as? Int == 10_000)
         #expect(defaults.hyperparameters["lecam_weight"] as? Double == 0.01)
         #expect(defaults.hyperparameters["minibatch_std"] as? Bool == true)
+        let copyCheck = defaults.hyperparameters["copy_check"] as? [String: Any]
+        #expect(
+            copyCheck?["every_steps"] as? Int == 50 && copyCheck?["limit_percent"] as? Double == 1 && copyCheck?["frames"] as? Int == 256)
         let plain = try trainingRecord(
             "plain",
-            ["--augment", "diffaugment", "--ema-half-life", "0", "--lecam", "0", "--no-minibatch-std", "--upsampling", "transposed"])
+            [
+                "--augment", "diffaugment", "--ema-half-life", "0", "--lecam", "0", "--no-minibatch-std", "--upsampling", "transposed",
+                "--copy-check-every", "0",
+            ])
         #expect(plain.top["upsampling"] as? String == "transposed" && plain.hyperparameters["augment"] as? String == "diffaugment")
-        for key in ["ada", "ema_half_life_images", "lecam_weight", "minibatch_std"] {
+        for key in ["ada", "ema_half_life_images", "lecam_weight", "minibatch_std", "copy_check"] {
             #expect(plain.hyperparameters[key] == nil, "\(key) is recorded")
         }
         let adaOff = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--augment", "none", "--ada-ramp", "100"])
         #expect(adaOff.status == 2 && adaOff.standardError.contains("--ada-target and --ada-ramp go with --augment ada."))
+        let limitOff = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--copy-check-every", "0", "--copy-limit", "2"])
+        #expect(limitOff.status == 2 && limitOff.standardError.contains("--copy-limit goes without --copy-check-every 0."))
+        let percent = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--copy-limit", "101"])
+        #expect(percent.status == 2 && percent.standardError.contains("--copy-limit must be between 0 and 100 (percent)."))
     }
 
     @Test("train errors: no catalog 20, unknown modality 22, no decodable frames 23, bad options 2")

@@ -119,12 +119,15 @@ struct ModelTrainerTests {
             request.adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0, rampImages: 32)
             request.upsampling = .nearest
             request.noiseInputs = true
+            // A copy check that never stops, with its checkpoint after every check.
+            request.copyCheck = CopyCheckSettings(everySteps: 2, limitPercent: 100, frames: 16)
             return request
         }
         do {
             let first = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
             #expect(try first.train(.steps(5)) == .finished)
             #expect(first.training.adaptive?.signCount == 4)
+            #expect(first.copyChecks.map(\.step) == [2, 3, 4, 5] && first.keptStep == 5, "every 2 steps, at checkpoints and at the end")
         }
         let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
         #expect(resumed.training.average?.halfLifeImages == 100 && resumed.training.lecam?.anchors != nil)
@@ -157,6 +160,59 @@ struct ModelTrainerTests {
         #expect(losses.allSatisfy { $0.realSign.map { (-1...1).contains($0) } == true })
         #expect(Set(losses.map(\.augmentationProbability)).count > 1, "p never moved")
         #expect(FileManager.default.fileExists(atPath: single.folder.appendingPathComponent(ModelFolderWriter.augmentationPlotFile).path))
+    }
+
+    @Test(
+        "a copy check beyond its limit ends the run; the files and the registry stay at the last step within it, and --resume continues from there"
+    )
+    func copyLimitKeepsTheLastStepWithin() throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        let settings = CopyCheckSettings(everySteps: 2, limitPercent: 50, frames: 16)
+        func request(_ name: String) -> TrainingRequest {
+            var request = fixture.request(name: name)
+            request.copyCheck = settings
+            // The live generator at a high rate: its frames change much from one check to the next.
+            request.emaHalfLifeImages = nil
+            request.learningRate = 0.05
+            return request
+        }
+        // The frames model "a" makes at step 4 from the check's latents become the
+        // detector's training frames for model "b", which trains the same steps:
+        // at step 4 every frame of its check is an exact copy.
+        let source = try ModelTrainer.create(request("a"), catalog: fixture.catalog)
+        #expect(try source.train(.steps(4)) == .finished)
+        let watch = try #require(source.copyWatch)
+        let step4 = source.training.servedGenerator.inferenceImages(latents: watch.latents)
+        let frames = FrameMatrix(pixels: step4.count / settings.frames, values: step4)
+        let copied = CopyWatch(
+            settings: settings,
+            detector: CopyDetector(
+                training: frames, series: Array(0..<settings.frames), patients: Array(repeating: nil, count: settings.frames)),
+            latents: watch.latents)
+        var trainer: ModelTrainer! = try ModelTrainer.create(request("b"), catalog: fixture.catalog)
+        trainer.copyWatch = copied
+        #expect(try trainer.train(.steps(8)) == .copyLimit)
+        print("copy checks: \(trainer.copyChecks)")
+        #expect(trainer.copyChecks.map(\.step) == [2, 4] && trainer.copyChecks[1].copies == settings.frames)
+        #expect(trainer.copyChecks[0].copies <= 8 && trainer.keptStep == 2 && trainer.step == 4)
+        let description = try CheckpointFolder.readDescription(folder: trainer.folder)
+        #expect(description.step == 2 && description.training?.hyperparameters.copyCheck == settings)
+        let registry = try #require(try fixture.catalog.model("b"))
+        #expect(registry.status == .finished && registry.steps == 2)
+        #expect(try LossRecord.read(trainer.folder.appendingPathComponent(ModelFolderWriter.lossesFile)).count == 2)
+        // The files are those of a run of 2 steps.
+        let twoSteps = try ModelTrainer.create(request("c"), catalog: fixture.catalog)
+        #expect(try twoSteps.train(.steps(2)) == .finished)
+        for file in Self.checkpointFiles {
+            #expect(try fixture.bytes(trainer, file) == fixture.bytes(twoSteps, file), "\(file) is not step 2's")
+        }
+        trainer = nil
+        // --resume with the check off continues from step 2.
+        let resumed = try ModelTrainer.resume("b", catalog: fixture.catalog, options: ResumeOptions(copyCheckEverySteps: 0))
+        #expect(resumed.step == 2 && resumed.record.hyperparameters.copyCheck == nil)
+        #expect(try resumed.train(.steps(2)) == .finished && resumed.copyChecks.isEmpty)
+        #expect(try fixture.bytes(resumed, CheckpointFolder.generatorFile) == fixture.bytes(source, CheckpointFolder.generatorFile))
     }
 
     @Test("a stop request writes a checkpoint, a grid and the loss log, and marks the model stopped; resuming finishes the plan")
