@@ -75,7 +75,7 @@ public enum StepBenchmark {
             drawLatents()
             step.run(real: real, latents: latents)
         }
-        let rssAfterWarmup = residentBytes()
+        let rssAfterWarmup = ProcessMemory.residentBytes()
         Profiler.reset()
         Profiler.enabled = profile
         var losses = StepResult(discriminatorLoss: 0, generatorLoss: 0, realSign: 0, augmentationProbability: 0)
@@ -96,21 +96,8 @@ public enum StepBenchmark {
             imagesPerSecond: Double(scenario.batch) / stepSeconds, gflopsPerSecond: gemmRate,
             gflopPerStep: report.gemmOperations / Double(steps) / 1e9, threads: threads,
             sgemmPeakGflopsPerSecond: sgemmPeak, fractionOfSGEMMPeak: gemmRate / sgemmPeak,
-            peakRSSBytes: peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup, rssAtEndBytes: residentBytes(),
+            peakRSSBytes: ProcessMemory.peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup,
+            rssAtEndBytes: ProcessMemory.residentBytes(),
             discriminatorLoss: losses.discriminatorLoss, generatorLoss: losses.generatorLoss, profile: profile ? report.seconds : nil)
-    }
-
-    /// Peak resident set size of this process (getrusage).
-    static func peakResidentBytes() -> Int {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        return usage.ru_maxrss * 1024
-    }
-
-    /// Current resident set size, from /proc/self/statm.
-    static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        return fields.count > 1 ? (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE))) : 0
     }
 }

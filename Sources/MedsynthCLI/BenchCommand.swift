@@ -1,8 +1,11 @@
 import ArgumentParser
 import Catalog
 import DICOM
+import Evaluation
 import Foundation
 import GAN
+import Models
+import Synthesis
 
 /// The benchmark scenarios (docs/performance.md).
 enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
@@ -12,6 +15,10 @@ enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     case paper
     /// Import of many small generated instances into a fresh catalog.
     case `import`
+    /// `synthesize` of a registered model: DICOM, privacy gate, no registration.
+    case synthesize
+    /// `evaluate` of a registered model, timed step by step, nothing stored.
+    case evaluate
 }
 
 struct BenchCommand: ParsableCommand {
@@ -27,6 +34,12 @@ struct BenchCommand: ParsableCommand {
             import: writes --instances copies of a real sample under new UIDs into a temporary \
             folder, imports them into a fresh catalog there, and reports instances per second over \
             the whole run and over its first and last thousand files. The folder is removed afterwards.
+
+            synthesize: 'synthesize --count N --seed 2' of --model as DICOM (one frame per file, privacy \
+            gate on) into a temporary folder, not registered; reports frames per second over the run, \
+            the set-up (training frames, copy detector), and the rate over the first and the second half \
+            of the frames. evaluate: 'evaluate --count N --seed 1' of --model with the seconds of each \
+            step; the catalog is opened read-only, so nothing is stored.
 
             Compare figures measured in one run: the machine is shared and noisy.
             """
@@ -62,6 +75,14 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "import: files parsed in parallel (default: one per core).")
     var jobs: Int?
 
+    @OptionGroup var catalogOptions: CatalogOptions
+
+    @Option(help: "synthesize, evaluate: the model (id or name from 'medsynth models').")
+    var model: String?
+
+    @Option(parsing: .unconditional, help: "synthesize, evaluate: frames to generate (default 2000 for synthesize, 256 for evaluate).")
+    var count: Int?
+
     @OptionGroup var output: JSONOption
 
     /// The import scenario's sample, as samples/fetch.sh unpacks it.
@@ -72,18 +93,65 @@ struct BenchCommand: ParsableCommand {
         if steps < 1 { throw ValidationError("--steps must be at least 1.") }
         if threads < 1 { throw ValidationError("--threads must be at least 1.") }
         if let jobs, jobs < 1 { throw ValidationError("--jobs must be at least 1.") }
+        let modelScenario = scenario == .synthesize || scenario == .evaluate
+        if modelScenario, model == nil { throw ValidationError("--scenario \(scenario.rawValue) needs --model MODEL.") }
+        if !modelScenario, model != nil || count != nil { throw ValidationError("--model and --count go with synthesize and evaluate.") }
+        if let count, !(8...Synthesizer.maximumFrames).contains(count) {
+            throw ValidationError("--count must be between 8 and \(Synthesizer.maximumFrames).")
+        }
+        if scenario == .synthesize, let count, count < 128 {
+            throw ValidationError("--scenario synthesize needs --count 128 or more: the rates of its halves need four batches.")
+        }
     }
 
     func run() throws {
-        ConsoleLogHandler.bootstrap(verbose: false)
         switch scenario {
         case .compact: try runSteps(.compact)
         case .paper: try runSteps(.paper)
         case .import: try runImport()
+        case .synthesize, .evaluate: try runModel()
         }
     }
 
+    /// synthesize and evaluate, on a model of the catalog opened read-only.
+    private func runModel() throws {
+        let catalog = try catalogOptions.openCatalog(.read)
+        let trained = try failingWithStatus { try TrainedModel.open(model!, catalog: catalog) }
+        if scenario == .evaluate {
+            let result = try failingWithStatus { try EvaluationBenchmark.run(model: trained, catalog: catalog, count: count ?? 256) }
+            if output.json { return try printJSON(result) }
+            print(
+                String(
+                    format: "evaluate of %@: %d generated frames against %d training and %d validation frames\n"
+                        + "  total           %.2f s\n  peak memory     %.0f MiB", result.model, result.generatedFrames,
+                    result.trainingFrames, result.validationFrames, result.seconds, Double(result.peakRSSBytes) / 1_048_576))
+            for step in result.steps {
+                print("  " + step.step.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: "%7.2f s", step.seconds))
+            }
+            return
+        }
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("medsynth-bench-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try failingWithStatus {
+            try SynthesisBenchmark.run(model: trained, catalog: catalog, count: count ?? 2000, folder: folder)
+        }
+        if output.json { return try printJSON(result) }
+        print(
+            String(
+                format: """
+                    synthesize of %@: %d frames written (DICOM, one per file), %d withheld as copies
+                      total           %.2f s, %.1f frames/s
+                      set-up          %.2f s (training frames, copy detector)
+                      first half      %.1f frames/s
+                      second half     %.1f frames/s (%.2f of the first)
+                      peak memory     %.0f MiB
+                    """, result.model, result.framesWritten, result.framesWithheld, result.seconds, result.framesPerSecond,
+                result.setupSeconds, result.firstHalfPerSecond, result.secondHalfPerSecond, result.secondToFirstRatio,
+                Double(result.peakRSSBytes) / 1_048_576))
+    }
+
     private func runSteps(_ scenario: StepBenchmark.Scenario) throws {
+        ConsoleLogHandler.bootstrap(verbose: false)
         let progress = ProgressLine(label: "bench \(scenario.rawValue)", unit: "steps")
         let started = Date()
         let result = StepBenchmark.run(scenario, backbone: backbone, steps: steps, threads: threads, profile: profile) { done in
@@ -137,6 +205,7 @@ struct BenchCommand: ParsableCommand {
     }
 
     private func runImport() throws {
+        ConsoleLogHandler.bootstrap(verbose: false)
         let sample = try samplePath()
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("medsynth-bench-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }

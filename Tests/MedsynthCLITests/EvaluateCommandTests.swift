@@ -44,6 +44,25 @@ struct EvaluateCommandTests {
         let page = try String(contentsOfFile: "\(report)/index.html", encoding: .utf8)
         #expect(page.contains("data_copying_z") && page.contains("sheet.png"))
 
+        // bench's synthesize and evaluate scenarios time the same commands and store nothing.
+        let synthesized = try Medsynth.run(
+            ["bench", "--scenario", "synthesize", "--catalog", catalog, "--model", "m", "--count", "128", "--json"])
+        #expect(synthesized.status == 0, "\(synthesized.standardError)")
+        let synthesis = try #require(try JSONSerialization.jsonObject(with: Data(synthesized.standardOutput.utf8)) as? [String: Any])
+        print("bench synthesize: \(synthesis)")
+        #expect(synthesis["scenario"] as? String == "synthesize" && synthesis["frames_requested"] as? Int == 128)
+        #expect(synthesis["frames_written"] as? Int == 128 && (synthesis["second_to_first_ratio"] as? Double ?? 0) > 0)
+        let benchEvaluation = try Medsynth.run(
+            ["bench", "--scenario", "evaluate", "--catalog", catalog, "--model", "m", "--count", "8", "--json"])
+        #expect(benchEvaluation.status == 0, "\(benchEvaluation.standardError)")
+        let timed = try #require(try JSONSerialization.jsonObject(with: Data(benchEvaluation.standardOutput.utf8)) as? [String: Any])
+        let steps = (timed["steps"] as? [[String: Any]] ?? []).compactMap { $0["step"] as? String }
+        #expect(steps.first == "loading the model's frames" && steps.contains("copy detection"), "\(steps)")
+        let synthetic = try Medsynth.run(["query", "instances", "--catalog", catalog, "--synthetic", "yes", "--format", "csv"])
+        #expect(synthetic.standardOutput.split(whereSeparator: \.isNewline).count == 1, "bench registered synthetic instances")
+        let noModel = try Medsynth.run(["bench", "--scenario", "evaluate", "--catalog", catalog])
+        #expect(noModel.status == 2 && noModel.standardError.contains("--scenario evaluate needs --model MODEL."))
+
         // A read-only catalog (as on read-only media): every read command works,
         // evaluate prints its figures and says they are not stored.
         try Medsynth.makeReadOnly(catalog)
