@@ -22,11 +22,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -38,6 +40,16 @@ namespace {
 
 /// How long a worker waits for the next command before it looks at the stop flag again.
 const int kStopPollSeconds = 1;
+
+/// Connections that may wait for their association request beside the
+/// associations being served; one more is closed at once.
+const int kMaximumWaitingConnections = 16;
+
+/// How much of a plain A-ASSOCIATE-RQ must be in the socket's buffer before
+/// DCMTK reads it (all of it, when it is smaller: nearly every request is a
+/// few KB), and how often to look.
+const int kBufferedRequestBytes = 64 * 1024;
+const int kRequestPollMilliseconds = 10;
 
 /// Transfer syntaxes we accept, in order of preference: the sender's own
 /// encoding first (so that what is stored is what was sent), then the
@@ -74,6 +86,8 @@ std::string system_reason(const char *what) { return std::string(what) + " (" + 
 struct AssociationSlot {
     uint64_t number = 0;
     std::thread thread;
+    /// Past negotiation: counts against `max_associations`.
+    bool serving = false;
     bool finished = false;
 };
 
@@ -97,7 +111,11 @@ struct ms_scp {
 
     std::mutex mutex;
     std::condition_variable slot_freed;
+    /// Every connection accepted and not yet reaped: waiting for its request, or served.
     std::vector<AssociationSlot *> slots;
+    /// DCMTK takes an accepted socket through one process-wide value
+    /// (dcmExternalSocketHandle), so one thread at a time hands it a socket.
+    std::mutex handoff;
 
     void report(ms_scp_event_kind kind, uint64_t association, const std::string &calling, const std::string &peer,
                 const std::string &detail) {
@@ -259,9 +277,6 @@ void serve(ms_scp *scp, AssociationSlot *slot, T_ASC_Association *association) {
             }
         }
     }  // ~DcmSCP drops the association and closes its socket
-    std::lock_guard<std::mutex> lock(scp->mutex);
-    slot->finished = true;
-    scp->slot_freed.notify_all();
 }
 
 /// Joins the threads of finished associations and forgets them; with `all`,
@@ -337,47 +352,149 @@ bool open_listen_socket(ms_scp *scp, std::string &reason) {
     return true;
 }
 
+/// The peer's IPv4 address; empty when it cannot be read.
+std::string peer_of(int socket) {
+    sockaddr_in address = {};
+    socklen_t length = sizeof address;
+    char text[INET_ADDRSTRLEN] = "";
+    if (getpeername(socket, reinterpret_cast<sockaddr *>(&address), &length) != 0 ||
+        inet_ntop(AF_INET, &address.sin_addr, text, sizeof text) == nullptr)
+        return "";
+    return text;
+}
+
+/// Waits, on the connection's own thread, until DCMTK can read the
+/// association request without waiting for the peer: a connection that
+/// sends nothing (a port scan, a load balancer's health check) or sends its
+/// request slowly then holds up no other connection, since the handoff to
+/// DCMTK is one at a time. For a plain connection that is the whole
+/// A-ASSOCIATE-RQ, or its first `kBufferedRequestBytes`; for TLS the first
+/// bytes of the handshake, which goes on under the handoff. False, with the
+/// reason, when the peer closes, sends nothing in time, or the listener stops.
+bool wait_for_request(ms_scp *scp, int socket, std::string &reason) {
+    using Clock = std::chrono::steady_clock;
+    const Clock::time_point deadline = Clock::now() + std::chrono::seconds(scp->timeout_seconds);
+    bool closed = false;
+    for (;;) {
+        int buffered = 0;
+        if (ioctl(socket, FIONREAD, &buffered) != 0) {
+            reason = system_reason("cannot read the connection");
+            return false;
+        }
+        if (buffered > 0 && scp->tls != nullptr) return true;
+        unsigned char head[6];
+        if (buffered >= static_cast<int>(sizeof head) && recv(socket, head, sizeof head, MSG_PEEK | MSG_DONTWAIT) == 6) {
+            // PDU header: type, reserved, length (big-endian, the bytes after the header).
+            int64_t length = (int64_t(head[2]) << 24) | (int64_t(head[3]) << 16) | (int64_t(head[4]) << 8) | head[5];
+            if (buffered >= std::min<int64_t>(length + 6, kBufferedRequestBytes)) return true;
+        }
+        if (closed) {
+            reason = "the peer closed the connection before its association request";
+            return false;
+        }
+        int64_t remaining_ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (remaining_ms <= 0) {
+            reason = std::string(buffered > 0 ? "the association request did not arrive in full" : "no association request") +
+                     " within the timeout (" + std::to_string(scp->timeout_seconds) + " s)";
+            return false;
+        }
+        // With nothing buffered, wake when bytes come; with part of a request,
+        // look again shortly (POLLIN would not wait: bytes are there).
+        short events = buffered > 0 ? POLLRDHUP : POLLIN | POLLRDHUP;
+        int wait_ms = static_cast<int>(buffered > 0 ? std::min<int64_t>(remaining_ms, kRequestPollMilliseconds) : remaining_ms);
+        pollfd waits[2] = {{socket, events, 0}, {scp->stop_pipe[0], POLLIN, 0}};
+        if (poll(waits, 2, wait_ms) < 0 && errno != EINTR) {
+            reason = system_reason("cannot wait for the association request");
+            return false;
+        }
+        if (waits[1].revents != 0 || scp->stopping.load()) {
+            reason = "the listener is stopping";
+            return false;
+        }
+        // Looked at once more above: a request sent in full just before the close is still read.
+        closed = (waits[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+    }
+}
+
 /// Reads one A-ASSOCIATE-RQ from `socket` (after the TLS handshake, with
-/// TLS) and starts its thread, or rejects it when `max_associations` are busy.
-void receive_association(ms_scp *scp, T_ASC_Network *network, int socket, uint64_t number) {
+/// TLS) on the connection's thread; nil, reported, when there is none, or
+/// when `max_associations` are being served (rejected).
+T_ASC_Association *receive_association(ms_scp *scp, T_ASC_Network *network, int socket, AssociationSlot *slot) {
     int one = 1;
     setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    std::string reason;
+    if (!wait_for_request(scp, socket, reason)) {
+        scp->report(MS_SCP_REJECTED, slot->number, "", peer_of(socket), "no association: " + reason);
+        close(socket);
+        return nullptr;
+    }
     T_ASC_Association *association = nullptr;
-    // Makes DCMTK take this connection instead of calling accept() on a socket of its own.
-    dcmExternalSocketHandle.set(socket);
-    OFCondition status = ASC_receiveAssociation(network, &association, ASC_MAXIMUMPDUSIZE, nullptr, nullptr,
-                                                scp->tls != nullptr, DUL_NOBLOCK, scp->timeout_seconds);
-    dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+    OFCondition status;
+    {
+        std::lock_guard<std::mutex> handoff(scp->handoff);
+        // Makes DCMTK take this connection instead of calling accept() on a socket of its own.
+        dcmExternalSocketHandle.set(socket);
+        status = ASC_receiveAssociation(network, &association, ASC_MAXIMUMPDUSIZE, nullptr, nullptr, scp->tls != nullptr,
+                                        DUL_NOBLOCK, scp->timeout_seconds);
+        dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
+    }
     std::string calling = association ? trimmed(association->params->DULparams.callingAPTitle) : "";
-    std::string peer = association ? association->params->DULparams.callingPresentationAddress : "";
+    std::string peer = association ? association->params->DULparams.callingPresentationAddress : peer_of(socket);
     if (status.bad()) {
-        scp->report(MS_SCP_REJECTED, number, calling, peer, std::string("no association: ") + status.text());
+        scp->report(MS_SCP_REJECTED, slot->number, calling, peer, std::string("no association: ") + status.text());
         if (association) {
             ASC_dropAssociation(association);
             ASC_destroyAssociation(&association);
         } else {
             close(socket);
         }
-        return;
+        return nullptr;
     }
-    std::unique_lock<std::mutex> lock(scp->mutex);
-    reap(scp, lock, false);
-    if (static_cast<int>(scp->slots.size()) >= scp->max_associations) {
-        lock.unlock();
+    {
+        std::lock_guard<std::mutex> lock(scp->mutex);
+        int serving = static_cast<int>(std::count_if(scp->slots.begin(), scp->slots.end(), [](AssociationSlot *s) { return s->serving; }));
+        slot->serving = serving < scp->max_associations;
+    }
+    if (!slot->serving) {
         T_ASC_RejectParameters busy = {ASC_RESULT_REJECTEDTRANSIENT, ASC_SOURCE_SERVICEPROVIDER_PRESENTATION_RELATED,
                                        ASC_REASON_SP_PRES_LOCALLIMITEXCEEDED};
         ASC_rejectAssociation(association, &busy);
         ASC_dropAssociation(association);
         ASC_destroyAssociation(&association);
-        scp->report(MS_SCP_REJECTED, number, calling, peer,
+        scp->report(MS_SCP_REJECTED, slot->number, calling, peer,
                     "too many associations at once (" + std::to_string(scp->max_associations) + ")");
-        return;
+        return nullptr;
     }
     accept_contexts(association->params);
+    return association;
+}
+
+/// One accepted connection, on its own thread: its association request, then the association.
+void handle_connection(ms_scp *scp, T_ASC_Network *network, int socket, AssociationSlot *slot) {
+    if (T_ASC_Association *association = receive_association(scp, network, socket, slot)) serve(scp, slot, association);
+    std::lock_guard<std::mutex> lock(scp->mutex);
+    slot->finished = true;
+    scp->slot_freed.notify_all();
+}
+
+/// Gives an accepted connection a thread of its own, or closes it when
+/// `max_associations` plus `kMaximumWaitingConnections` are open.
+void admit_connection(ms_scp *scp, T_ASC_Network *network, int socket, uint64_t number) {
+    std::unique_lock<std::mutex> lock(scp->mutex);
+    reap(scp, lock, false);
+    int limit = scp->max_associations + kMaximumWaitingConnections;
+    if (static_cast<int>(scp->slots.size()) >= limit) {
+        lock.unlock();
+        scp->report(MS_SCP_REJECTED, number, "", peer_of(socket),
+                    "too many connections at once (" + std::to_string(limit) + "): closed before its association request");
+        close(socket);
+        return;
+    }
     AssociationSlot *slot = new AssociationSlot();
     slot->number = number;
     scp->slots.push_back(slot);
-    slot->thread = std::thread(serve, scp, slot, association);
+    slot->thread = std::thread(handle_connection, scp, network, socket, slot);
 }
 
 }  // namespace
@@ -435,7 +552,7 @@ extern "C" int ms_scp_run(ms_scp *scp, char *error, size_t error_capacity) {
         if (waits[1].revents != 0 || scp->stopping.load()) break;
         int socket = accept4(scp->listen_socket, nullptr, nullptr, SOCK_CLOEXEC);
         if (socket < 0) continue;  // the peer gave up, or a transient shortage: keep listening
-        receive_association(scp, network, socket, ++number);
+        admit_connection(scp, network, socket, ++number);
     }
     scp->stopping.store(true);
     // New connections are refused from here on; those in progress finish their instance.

@@ -169,7 +169,11 @@ final class ListenSession: @unchecked Sendable {
     }
 
     private func record(_ event: AssociationEvent) {
-        let who = "association \(event.association) from \(event.callingAETitle) (\(event.peer))"
+        // A connection closed before its request has no calling AE title.
+        let who =
+            event.callingAETitle.isEmpty
+            ? "association \(event.association) from \(event.peer)"
+            : "association \(event.association) from \(event.callingAETitle) (\(event.peer))"
         switch event.kind {
         case .accepted:
             lock.withLock {

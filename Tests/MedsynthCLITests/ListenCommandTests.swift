@@ -117,6 +117,31 @@ struct ListenCommandTests {
     }
 
     /// A CA, a certificate it signed for `name`, and the key, as PEM files in `folder`.
+    @Test("a connection that sends nothing holds up no association: echoscu is answered meanwhile, and it is closed at --timeout")
+    func silentConnection() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let listener = try MedsynthListener(catalog: folder.file("catalog"), output: folder.url, options: ["--timeout", "4"])
+        let silent = try SilentConnection(port: listener.port)
+        _ = try SilentConnection(port: listener.port)  // released at once: a connection closed without a word
+        // Were the request read on the accepting thread, this would wait for the silent one's 4 s.
+        let echo = try ExternalProcess.run("echoscu", ["-ta", "2", "-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"])
+        let closed = silent.closedByPeer(within: 10)
+        let stopped = listener.interrupt()
+        #expect(echo.status == 0, "\(echo.standardError)")
+        #expect(closed)
+        #expect(stopped.status == 3)
+        #expect(
+            stopped.standardError.contains(
+                "association rejected (no association: no association request within the timeout (4 s)): association 2 from 127.0.0.1\n"),
+            "\(stopped.standardError)")
+        #expect(
+            stopped.standardError.contains(
+                "association rejected (no association: the peer closed the connection before its association request): association 3 from 127.0.0.1\n"
+            ))
+        #expect(stopped.standardOutput.contains("association 4 from ECHOSCU (127.0.0.1): released"), "\(stopped.standardOutput)")
+    }
+
     static func makeCertificate(_ name: String, signedBy ca: String?, in folder: TemporaryFolder) throws {
         let key = folder.file("\(name).key"), certificate = folder.file("\(name).pem")
         let subject = "/CN=medsynth-test-\(name)"

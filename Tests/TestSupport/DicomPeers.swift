@@ -45,6 +45,39 @@ public final class StoreSCP {
     }
 }
 
+/// A plain TCP connection to a loopback port that sends nothing: what a port
+/// scan or a load balancer's health check looks like to a DICOM listener.
+public final class SilentConnection {
+    private let socket: Int32
+
+    public init(port: UInt16) throws {
+        socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+            }
+        }
+        guard connected else {
+            close(socket)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    deinit { close(socket) }
+
+    /// Whether the other end closes the connection within `seconds`.
+    public func closedByPeer(within seconds: Double) -> Bool {
+        var waits = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&waits, 1, Int32(seconds * 1000)) == 1 else { return false }
+        var byte: UInt8 = 0
+        return recv(socket, &byte, 1, 0) <= 0
+    }
+}
+
 /// Orthanc (Debian package orthanc), a real PACS, on loopback ports with a
 /// temporary configuration and storage; `stop()` ends it.
 public final class OrthancPeer {
