@@ -57,6 +57,13 @@ struct ListenCommandTests {
     }
 
     /// The lines of `text` that report a conflict.
+    /// The instances catalogued so far, read while the listener writes (0 before the catalog exists).
+    static func instanceCount(in catalog: String) -> Int {
+        (try? Catalog(readingDirectory: URL(fileURLWithPath: catalog)).read {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM instances") ?? 0
+        }) ?? 0
+    }
+
     static func conflicts(_ text: String) -> Set<Substring> {
         Set(text.split(separator: "\n").filter { $0.contains("conflict") })
     }
@@ -247,12 +254,7 @@ struct ListenCommandTests {
             return names
         }
         // storescu's log reaches the file only when it exits: the catalog tells how far it got.
-        func catalogued() -> Int {
-            (try? Catalog(readingDirectory: URL(fileURLWithPath: catalog)).read {
-                try Int.fetchOne($0, sql: "SELECT count(*) FROM instances") ?? 0
-            }) ?? 0
-        }
-        for _ in 0..<1200 where catalogued() < 200 && sender.isRunning { usleep(50_000) }
+        for _ in 0..<1200 where Self.instanceCount(in: catalog) < 200 && sender.isRunning { usleep(50_000) }
         listener.kill()
         _ = sender.waitForExit()
         let acknowledgedUIDs = Set(acknowledged().map { uids[$0]! })
@@ -309,6 +311,45 @@ struct ListenCommandTests {
             "\(stopped.standardOutput) \(String(decoding: stored, as: UTF8.self))")
         let expected = Set(try files.map { try #require(try DicomFile(path: $0).string(.sopInstanceUID)) })
         #expect(Set(try Self.instances(in: catalog).map(\.sopInstanceUID)) == expected)
+    }
+
+    @Test(
+        "--max-associations 1: echoscu is rejected while storescu is served; past 16 connections waiting for their request, one more is closed at once; a stop closes those waiting"
+    )
+    func limits() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let files = folder.url.appendingPathComponent("files")
+        let uids = try Self.writeInstances(300, into: files)
+        let catalog = folder.file("catalog")
+        let listener = try MedsynthListener(catalog: catalog, output: folder.url, options: ["--max-associations", "1"])
+        let sender = try PeerProcess(
+            "storescu",
+            ["-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"] + uids.keys.sorted().map { files.appendingPathComponent($0).path })
+        for _ in 0..<600 where Self.instanceCount(in: catalog) < 10 && sender.isRunning { usleep(50_000) }
+        let busy = try ExternalProcess.run("echoscu", ["-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)"])
+        let senderStatus = sender.waitForExit()
+        usleep(500_000)  // the sender's association thread ends after its release
+        let waiting = try (0..<17).map { _ in try SilentConnection(port: listener.port) }
+        let oneMore = try SilentConnection(port: listener.port)
+        let closedAtOnce = oneMore.closedByPeer(within: 5)
+        let keptWaiting = !waiting[16].closedByPeer(within: 0.5)
+        let stopped = listener.interrupt()
+        #expect(busy.status != 0)
+        #expect(senderStatus == 0)
+        #expect(Set(try Self.instances(in: catalog).map(\.sopInstanceUID)) == Set(uids.values))
+        #expect(closedAtOnce && keptWaiting)
+        #expect(waiting.allSatisfy { $0.closedByPeer(within: 5) })
+        #expect(stopped.status == 3)
+        #expect(
+            stopped.standardError.contains(
+                "association rejected (too many associations at once (1)): association 3 from ECHOSCU (127.0.0.1)\n"),
+            "\(stopped.standardError)")
+        #expect(
+            stopped.standardError.contains(
+                "association rejected (too many connections at once (17): closed before its association request): association 21 from 127.0.0.1\n"
+            ))
+        #expect(stopped.standardError.components(separatedBy: "(no association: the listener is stopping)").count - 1 == 17)
     }
 
     @Test("four associations at once: every instance is catalogued; --json summary")
