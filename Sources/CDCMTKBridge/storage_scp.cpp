@@ -85,6 +85,8 @@ std::string system_reason(const char *what) { return std::string(what) + " (" + 
 /// One association's bookkeeping, shared by its thread and `ms_scp_run`.
 struct AssociationSlot {
     uint64_t number = 0;
+    /// The accepted connection; DCMTK owns it once it has the association.
+    int socket = -1;
     std::thread thread;
     /// Past negotiation: counts against `max_associations`.
     bool serving = false;
@@ -98,6 +100,7 @@ struct ms_scp {
     std::vector<std::string> allowed;
     int max_associations = 4;
     int timeout_seconds = 30;
+    uint64_t max_instance_bytes = 0;
     std::string incoming_directory;
     ms_scp_store_callback store = nullptr;
     ms_scp_event_callback event = nullptr;
@@ -129,12 +132,14 @@ namespace {
 /// store callback decides before the response is sent.
 class ReceivingSCP : public DcmThreadSCP {
 public:
-    ReceivingSCP(ms_scp &scp, uint64_t number) : scp_(scp), number_(number) {
+    ReceivingSCP(ms_scp &scp, uint64_t number, int socket) : scp_(scp), number_(number), socket_(socket) {
         // What DCMTK's own calls wait for (a data set's next PDU, a response
         // sent); `handleAssociation` waits for commands in short polls instead.
         getConfig().setDIMSEBlockingMode(DIMSE_NONBLOCKING);
         getConfig().setDIMSETimeout(static_cast<Uint32>(scp.timeout_seconds));
         getConfig().setACSETimeout(static_cast<Uint32>(scp.timeout_seconds));
+        // notifyRECEIVEProgress enforces max_instance_bytes.
+        getConfig().setProgressNotificationMode(OFTrue);
     }
 
     /// Serves `association` (DcmSCP keeps its own pointer private).
@@ -214,11 +219,22 @@ protected:
             released = true;
             ASC_acknowledgeRelease(association_);
         } else if (status == DUL_PEERABORTEDASSOCIATION) {
-            abort_reason = "by the peer";
+            // Ours when a data set past the limit ended the connection.
+            if (abort_reason.empty()) abort_reason = "by the peer";
         } else {
             if (abort_reason.empty()) abort_reason = status.text();
             ASC_abortAssociation(association_);
         }
+    }
+
+    /// Called as a data set's bytes arrive (the count so far): DCMTK has no
+    /// limit of its own, and a sender could fill the disk. Past the limit the
+    /// socket is shut, so the read fails and the partial file is removed.
+    void notifyRECEIVEProgress(const unsigned long byte_count) override {
+        if (byte_count <= scp_.max_instance_bytes || !abort_reason.empty()) return;
+        abort_reason = "a data set of more than " + std::to_string(scp_.max_instance_bytes) + " bytes (--max-instance-mib)";
+        // Shut, not closed: DCMTK still owns the descriptor and closes it when the association is dropped.
+        shutdown(socket_, SHUT_RDWR);
     }
 
     OFCondition handleIncomingCommand(T_DIMSE_Message *message, const DcmPresentationContextInfo &context) override {
@@ -246,6 +262,8 @@ protected:
 private:
     ms_scp &scp_;
     uint64_t number_;
+    /// The accepted connection's socket (under TLS too).
+    int socket_;
     T_ASC_Association *association_ = nullptr;
 };
 
@@ -266,7 +284,7 @@ OFCondition accept_contexts(T_ASC_Parameters *params) {
 
 void serve(ms_scp *scp, AssociationSlot *slot, T_ASC_Association *association) {
     {
-        ReceivingSCP server(*scp, slot->number);
+        ReceivingSCP server(*scp, slot->number, slot->socket);
         OFCondition status = server.serve(association);
         if (!server.rejected) {
             if (server.released) {
@@ -493,6 +511,7 @@ void admit_connection(ms_scp *scp, T_ASC_Network *network, int socket, uint64_t 
     }
     AssociationSlot *slot = new AssociationSlot();
     slot->number = number;
+    slot->socket = socket;
     scp->slots.push_back(slot);
     slot->thread = std::thread(handle_connection, scp, network, socket, slot);
 }
@@ -505,6 +524,7 @@ extern "C" ms_scp *ms_scp_create(const ms_scp_options *options, ms_scp_store_cal
     scp->bind_address = options->bind_address;
     scp->port = options->port;
     scp->ae_title = options->ae_title;
+    scp->max_instance_bytes = options->max_instance_bytes;
     for (size_t i = 0; i < options->allowed_count; ++i) scp->allowed.emplace_back(options->allowed_calling_ae_titles[i]);
     scp->max_associations = std::max(1, options->max_associations);
     scp->timeout_seconds = std::max(1, options->timeout_seconds);

@@ -15,6 +15,8 @@ public struct StorageListenerOptions: Sendable {
     public var timeoutSeconds: Int
     /// Where received data sets are written before the store handler decides.
     public var incomingDirectory: String
+    /// Largest data set one C-STORE may send: past it the association is aborted as the bytes arrive.
+    public var maxInstanceBytes: UInt64
     public var tls: TLSFiles?
 
     /// DICOM TLS: our PEM certificate and key, and the CA whose signature a
@@ -33,7 +35,7 @@ public struct StorageListenerOptions: Sendable {
 
     public init(
         bindAddress: String, port: UInt16, aeTitle: String, allowedCallingAETitles: [String], maxAssociations: Int,
-        timeoutSeconds: Int, incomingDirectory: String, tls: TLSFiles?
+        timeoutSeconds: Int, incomingDirectory: String, maxInstanceBytes: UInt64, tls: TLSFiles?
     ) {
         self.bindAddress = bindAddress
         self.port = port
@@ -42,6 +44,7 @@ public struct StorageListenerOptions: Sendable {
         self.maxAssociations = maxAssociations
         self.timeoutSeconds = timeoutSeconds
         self.incomingDirectory = incomingDirectory
+        self.maxInstanceBytes = maxInstanceBytes
         self.tls = tls
     }
 }
@@ -103,6 +106,7 @@ public final class StorageListener: @unchecked Sendable {
         scpOptions.max_associations = Int32(options.maxAssociations)
         scpOptions.timeout_seconds = Int32(options.timeoutSeconds)
         scpOptions.incoming_directory = copies.copy(options.incomingDirectory)
+        scpOptions.max_instance_bytes = options.maxInstanceBytes
         scpOptions.tls_certificate = options.tls.map { copies.copy($0.certificate) }
         scpOptions.tls_private_key = options.tls.map { copies.copy($0.privateKey) }
         scpOptions.tls_ca = options.tls?.certificateAuthority.map { copies.copy($0) }

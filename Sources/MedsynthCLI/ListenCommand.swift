@@ -58,6 +58,11 @@ struct ListenCommand: ParsableCommand {
     @Option(help: "Seconds to wait for a peer at each step; an association idle this long is aborted.")
     var timeout = 60
 
+    @Option(
+        name: .customLong("max-instance-mib"),
+        help: "Largest instance one C-STORE may send, in MiB: past it the association is aborted and nothing of it kept.")
+    var maxInstanceMiB = 4096
+
     @Option(name: .customLong("tls-cert"), help: ArgumentHelp("Our certificate (PEM): turns on DICOM TLS.", valueName: "file"))
     var tlsCertificate: String?
 
@@ -87,6 +92,7 @@ struct ListenCommand: ParsableCommand {
         if tlsCA != nil && tlsCertificate == nil { throw ValidationError("--tls-ca needs --tls-cert and --tls-key") }
         guard maxAssociations >= 1 else { throw ValidationError("--max-associations must be at least 1") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard (1...(1 << 20)).contains(maxInstanceMiB) else { throw ValidationError("--max-instance-mib must be from 1 to 1048576") }
     }
 
     func run() throws {
@@ -102,6 +108,7 @@ struct ListenCommand: ParsableCommand {
         StorageListenerOptions(
             bindAddress: bind, port: port, aeTitle: aeTitle, allowedCallingAETitles: allowedAETitles,
             maxAssociations: maxAssociations, timeoutSeconds: timeout, incomingDirectory: incoming,
+            maxInstanceBytes: UInt64(maxInstanceMiB) << 20,
             tls: tlsCertificate.map {
                 StorageListenerOptions.TLSFiles(certificate: $0, privateKey: tlsKey!, certificateAuthority: tlsCA)
             })

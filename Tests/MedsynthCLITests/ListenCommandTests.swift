@@ -352,6 +352,26 @@ struct ListenCommandTests {
         #expect(stopped.standardError.components(separatedBy: "(no association: the listener is stopping)").count - 1 == 17)
     }
 
+    @Test(
+        "--max-instance-mib 1: a 13 MB cine aborts its association as it arrives, and nothing of it stays; the instance before it is kept")
+    func instanceSizeLimit() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let catalog = folder.file("catalog")
+        let listener = try MedsynthListener(catalog: catalog, output: folder.url, options: ["--max-instance-mib", "1"])
+        let small = Samples.path("pydicom-data/emri_small.dcm"), cine = Samples.path("deid-data/GREYSCALE_CINE.dcm")
+        let sender = try ExternalProcess.run("storescu", ["-aec", "MEDSYNTH", "127.0.0.1", "\(listener.port)", small, cine])
+        let stopped = listener.interrupt()
+        #expect(sender.status != 0)
+        #expect(stopped.status == 3)
+        #expect(
+            stopped.standardOutput.contains("aborted (a data set of more than 1048576 bytes (--max-instance-mib)), 1 instances stored"),
+            "\(stopped.standardOutput)")
+        #expect(try Self.instances(in: catalog).map(\.sopInstanceUID) == [try #require(try DicomFile(path: small).string(.sopInstanceUID))])
+        let left = FileManager.default.enumerator(atPath: catalog)?.compactMap { $0 as? String }.filter { $0.hasSuffix(".part") }
+        #expect(left == [])
+    }
+
     @Test("four associations at once: every instance is catalogued; --json summary")
     func concurrentAssociations() throws {
         let folder = try TemporaryFolder()

@@ -268,6 +268,9 @@ typedef struct {
     /// Folder the received data sets are written into, one file each, before
     /// the store callback decides their status.
     const char *incoming_directory;
+    /// Largest data set one C-STORE may send, in bytes: past it the
+    /// association is aborted as the bytes arrive and the partial file removed.
+    uint64_t max_instance_bytes;
     /// DICOM TLS: PEM certificate and private key (both, or neither for plain
     /// TCP), and a PEM CA file; with a CA the peer must present a certificate
     /// it signed, without one no peer certificate is asked for.
