@@ -435,10 +435,11 @@ bool wait_for_request(ms_scp *scp, int socket, std::string &reason) {
     }
 }
 
-/// Reads one A-ASSOCIATE-RQ from `socket` (after the TLS handshake, with
+/// Reads one A-ASSOCIATE-RQ from the slot's socket (after the TLS handshake, with
 /// TLS) on the connection's thread; nil, reported, when there is none, or
 /// when `max_associations` are being served (rejected).
-T_ASC_Association *receive_association(ms_scp *scp, T_ASC_Network *network, int socket, AssociationSlot *slot) {
+T_ASC_Association *receive_association(ms_scp *scp, T_ASC_Network *network, AssociationSlot *slot) {
+    int socket = slot->socket;
     int one = 1;
     setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::string reason;
@@ -489,8 +490,8 @@ T_ASC_Association *receive_association(ms_scp *scp, T_ASC_Network *network, int 
 }
 
 /// One accepted connection, on its own thread: its association request, then the association.
-void handle_connection(ms_scp *scp, T_ASC_Network *network, int socket, AssociationSlot *slot) {
-    if (T_ASC_Association *association = receive_association(scp, network, socket, slot)) serve(scp, slot, association);
+void handle_connection(ms_scp *scp, T_ASC_Network *network, AssociationSlot *slot) {
+    if (T_ASC_Association *association = receive_association(scp, network, slot)) serve(scp, slot, association);
     std::lock_guard<std::mutex> lock(scp->mutex);
     slot->finished = true;
     scp->slot_freed.notify_all();
@@ -513,7 +514,7 @@ void admit_connection(ms_scp *scp, T_ASC_Network *network, int socket, uint64_t 
     slot->number = number;
     slot->socket = socket;
     scp->slots.push_back(slot);
-    slot->thread = std::thread(handle_connection, scp, network, socket, slot);
+    slot->thread = std::thread(handle_connection, scp, network, slot);
 }
 
 }  // namespace

@@ -317,8 +317,7 @@ struct TrainCommand: ParsableCommand {
             let folder = trainer.folder.path
             printResult(
                 """
-                step \(trainer.keptStep), epoch \(trainer.keptStep / trainer.record.hyperparameters.stepsPerEpoch): \
-                checkpoint in \(folder)
+                step \(trainer.keptStep), epoch \(trainer.keptEpoch): checkpoint in \(folder)
                   samples:     \(folder)/\(ModelFolderWriter.samplesFolder)/
                   loss plot:   \(folder)/\(ModelFolderWriter.lossPlotFile)
                 """, json: false)
@@ -431,12 +430,7 @@ struct TrainCommand: ParsableCommand {
         request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
         request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps
-        if copyCheckEvery == 0 {
-            request.copyCheck = nil
-        } else {
-            request.copyCheck?.everySteps = copyCheckEvery ?? CopyCheckSettings.standard.everySteps
-            request.copyCheck?.limitPercent = copyLimit ?? CopyCheckSettings.standard.limitPercent
-        }
+        request.copyCheck = CopyCheckSettings.adjusted(request.copyCheck, everySteps: copyCheckEvery, limitPercent: copyLimit)
         request.validationFraction = validationFraction ?? request.validationFraction
         request.splitBy = splitBy ?? request.splitBy
         request.region = preparation.region ?? request.region
@@ -475,7 +469,7 @@ struct TrainOutput: Encodable {
         status = trainer.model.status
         self.outcome = outcome
         step = trainer.keptStep
-        epoch = trainer.keptStep / trainer.record.hyperparameters.stepsPerEpoch
+        epoch = trainer.keptEpoch
         copyChecks = trainer.copyChecks
         plannedStep = trainer.record.plannedStep
         checkpointSha256 = trainer.model.checkpointDigest

@@ -252,6 +252,16 @@ public struct CopyCheckSettings: Codable, Equatable, Sendable {
     /// Whether `copies` of `frames` is within the limit.
     public func allows(copies: Int) -> Bool { Double(copies) <= limitPercent / 100 * Double(frames) }
 
+    /// `current` with the period and the limit given (0 steps: no check);
+    /// without a check, the standard one with them. Neither given: `current`.
+    public static func adjusted(_ current: CopyCheckSettings?, everySteps: Int?, limitPercent: Double?) -> CopyCheckSettings? {
+        guard everySteps != nil || limitPercent != nil else { return current }
+        var check = current ?? .standard
+        check.everySteps = everySteps ?? check.everySteps
+        check.limitPercent = limitPercent ?? check.limitPercent
+        return check.everySteps == 0 ? nil : check
+    }
+
     enum CodingKeys: String, CodingKey {
         case frames
         case everySteps = "every_steps", limitPercent = "limit_percent"

@@ -133,12 +133,8 @@ extension ModelTrainer {
         }
         record.hyperparameters.gridEveryEpochs = options.gridEveryEpochs ?? record.hyperparameters.gridEveryEpochs
         record.hyperparameters.checkpointEverySteps = options.checkpointEverySteps ?? record.hyperparameters.checkpointEverySteps
-        if options.copyCheckEverySteps != nil || options.copyLimitPercent != nil {
-            var check = record.hyperparameters.copyCheck ?? .standard
-            check.everySteps = options.copyCheckEverySteps ?? check.everySteps
-            check.limitPercent = options.copyLimitPercent ?? check.limitPercent
-            record.hyperparameters.copyCheck = check.everySteps == 0 ? nil : check
-        }
+        record.hyperparameters.copyCheck = CopyCheckSettings.adjusted(
+            record.hyperparameters.copyCheck, everySteps: options.copyCheckEverySteps, limitPercent: options.copyLimitPercent)
         return warnings
     }
 

@@ -18,8 +18,8 @@ public final class ModelTrainer {
     /// What `model.json` records of the training.
     public private(set) var record: TrainingRecord
     public let folder: URL
-    public let dataset: FrameDataset
-    public let split: ValidationSplit
+    public var dataset: FrameDataset { frames.dataset }
+    public var split: ValidationSplit { frames.split }
     /// Frame indices of the training side, in data set order.
     public let trainingFrames: [Int]
     /// Things the user should know (few frames, frames that did not decode).
@@ -34,6 +34,7 @@ public final class ModelTrainer {
     public private(set) var copyChecks: [CopyCheckResult] = []
     /// The step of the last checkpoint written, which the files hold.
     public private(set) var keptStep = 0
+    public var keptEpoch: Int { keptStep / record.hyperparameters.stepsPerEpoch }
     /// Made at the first copy check (the detector compares every training frame with every other).
     var copyWatch: CopyWatch?
     private let frames: ModelFrames
@@ -69,8 +70,6 @@ public final class ModelTrainer {
         folder = catalog.folder(of: model)
         files = ModelFolderWriter(folder: folder, side: architecture.resolution)
         self.frames = frames
-        dataset = frames.dataset
-        split = frames.split
         trainingFrames = frames.split.frames(of: frames.dataset).training
         self.training = training
         self.losses = losses
