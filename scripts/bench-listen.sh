@@ -5,6 +5,10 @@
 # once, alternating receivers in every round so that both see the same
 # machine. Reports instances/s received and committed (storescu gets each
 # response only after the receiver stored the instance) and the ratio.
+# For the floor under any receiver it also times, with one association,
+# DCMTK's storescp discarding what it receives (--ignore) and storescp writing
+# files without syncing them, and prints the latency of one synced 8 KB write
+# (dd oflag=dsync): no durable receiver can answer faster than sender + sync.
 #
 #   scripts/bench-listen.sh [INSTANCES [ROUNDS [SAMPLE]]]
 #
@@ -37,11 +41,18 @@ sync
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# Starts a receiver ($1: medsynth or orthanc) with fresh storage on $port, waits for a C-ECHO.
+# Starts a receiver ($1: medsynth, orthanc, storescp or storescp-ignore) with fresh storage on $port, waits for a C-ECHO.
 start_receiver() {
     local kind=$1 store=$work/store-$RANDOM
     port=$(free_port)
-    if [[ $kind == medsynth ]]; then
+    if [[ $kind == storescp-ignore ]]; then
+        storescp --ignore "$port" >"$work/server.log" 2>&1 &
+        aec=ANY
+    elif [[ $kind == storescp ]]; then
+        mkdir -p "$store"
+        storescp -od "$store" "$port" >"$work/server.log" 2>&1 &
+        aec=ANY
+    elif [[ $kind == medsynth ]]; then
         "$medsynth" listen --catalog "$store" --port "$port" --max-associations 4 >"$work/server.log" 2>&1 &
         aec=MEDSYNTH
     else
@@ -61,7 +72,8 @@ EOF
 }
 
 stop_receiver() {
-    kill -INT "$server_pid" 2>/dev/null || true
+    # TERM, not INT: a background job of a script ignores SIGINT unless it sets its own handler.
+    kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
     server_pid=
 }
@@ -81,12 +93,21 @@ send_all() {
     python3 -c "print(f'{$instances / ($end - $start):.0f}')"
 }
 
-printf 'round\tassociations\tmedsynth /s\torthanc /s\tratio\n'
+printf 'round\tassociations\tmedsynth /s\torthanc /s\tratio\tstorescp --ignore /s\tstorescp /s\n'
 for ((round = 1; round <= rounds; round++)); do
     for associations in ${ASSOCIATIONS:-1 4}; do
         start_receiver medsynth; ours=$(send_all "$associations"); stop_receiver
         start_receiver orthanc; theirs=$(send_all "$associations"); stop_receiver
-        printf '%d\t%d\t%s\t%s\t%s\n' "$round" "$associations" "$ours" "$theirs" \
-            "$(python3 -c "print(f'{$ours / $theirs:.2f}')")"
+        discard=- files=-
+        if ((associations == 1)); then
+            start_receiver storescp-ignore; discard=$(send_all 1); stop_receiver
+            start_receiver storescp; files=$(send_all 1); stop_receiver
+        fi
+        printf '%d\t%d\t%s\t%s\t%s\t%s\t%s\n' "$round" "$associations" "$ours" "$theirs" \
+            "$(python3 -c "print(f'{$ours / $theirs:.2f}')")" "$discard" "$files"
     done
 done
+# One synced write of 8 KB to a new file on the same file system, 1,000 times.
+dd if=/dev/zero of="$work/synced" bs=8k count=1000 oflag=dsync 2>&1 | tail -n 1 |
+    python3 -c "import sys; s = float(sys.stdin.read().split(' copied, ')[1].split(' s')[0]); print(f'one synced 8 KB write: {s:.3f} ms')"
+
