@@ -45,9 +45,12 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CPNG"]),
         // OpenBLAS's CBLAS, for every matrix product of the engine.
         .systemLibrary(name: "COpenBLAS"),
+        // C shim over oneDNN (Debian's libdnnl, on libgomp's OpenMP threads):
+        // the engine's convolutions and transposed convolutions.
+        .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         // Swift 5 mode: the engine's loops share raw buffers between threads by
         // disjoint ranges, which Swift 6's Sendable checking cannot express.
-        .target(name: "Engine", dependencies: ["COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        .target(name: "Engine", dependencies: ["COneDNN", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
         .target(name: "GAN", dependencies: ["CHDF5", "Engine"]),
         .target(
             name: "Catalog",

@@ -3,6 +3,7 @@
 #   libdcmtk-dev     DICOM parsing, decoding (JPEG, JPEG-LS, RLE) and writing; brings libssl-dev
 #   libopenjp2-7-dev OpenJPEG, for the bridge's JPEG 2000 decoder (DCMTK 3.6.7 has none)
 #   libopenblas-dev  matrix work of the neural-network engine
+#   libdnnl-dev      oneDNN: the engine's convolutions (docs/performance.md)
 #   libpng-dev       PNG output
 #   libsqlite3-dev   the catalog database (through GRDB)
 #   libhdf5-dev      Keras' HDF5 weight files of the transfer-learning backbones
@@ -14,7 +15,7 @@
 #   python3-numpy    with pydicom: samples/simulate_bmode.py, the simulated ultrasound set
 set -euo pipefail
 
-packages=(libdcmtk-dev libopenjp2-7-dev libopenblas-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools orthanc curl python3-pydicom python3-numpy)
+packages=(libdcmtk-dev libopenjp2-7-dev libopenblas-dev libdnnl-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools orthanc curl python3-pydicom python3-numpy)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -21,6 +21,10 @@ public final class ParameterStore {
     /// Scratch matrices for the layers of this model.
     public let workspace = Workspace()
 
+    /// The kernels of this model's convolutions. oneDNN by default; the bench
+    /// and the tests also run the engine's own (im2col and OpenBLAS).
+    public var convolutionKernels = ConvolutionKernels.oneDNN
+
     /// Non-trainable state saved with the model (BatchNorm running statistics).
     public private(set) var buffers: [(name: String, tensor: Tensor)] = []
 

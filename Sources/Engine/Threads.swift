@@ -1,15 +1,17 @@
+import COneDNN
 import COpenBLAS
 import Dispatch
 
-/// How many threads the engine uses: OpenBLAS's and its own element-wise,
-/// im2col and reduction loops.
+/// How many threads the engine uses: OpenBLAS's, oneDNN's and its own
+/// element-wise, im2col and reduction loops.
 public enum EngineThreads {
     nonisolated(unsafe) private(set) static var count = 1
 
-    /// Sets the thread count for OpenBLAS and the engine's own loops.
+    /// Sets the thread count for OpenBLAS, oneDNN and the engine's own loops.
     public static func configure(_ threads: Int) {
         count = max(1, threads)
         openblas_set_num_threads(Int32(count))
+        medsynth_onednn_set_threads(Int32(count))
     }
 }
 

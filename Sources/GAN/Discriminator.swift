@@ -11,6 +11,9 @@ public final class Discriminator {
     public let store = ParameterStore()
     let body: Sequential
     let fc: Linear
+    /// The first layer of `body`, which the discriminator's own step does not
+    /// take back to the images.
+    let firstConvolution: Conv2d
 
     public static let widths = [64, 128, 256, 512]
 
@@ -29,12 +32,17 @@ public final class Discriminator {
                 Conv2d(
                     "blocks.\(index).conv", store: store, initializer: initializer, inChannels: inChannels,
                     outChannels: width, kernel: 4, stride: 2, padding: 1))
-            if index > 0 { layers.append(BatchNorm2d("blocks.\(index).bn", store: store, channels: width)) }
-            layers.append(LeakyReLU(slope: negativeSlope))
+            // The blocks' BatchNorm has the LeakyReLU fused in.
+            layers.append(
+                index > 0
+                    ? BatchNorm2d(
+                        "blocks.\(index).bn", store: store, channels: width, activationSlope: negativeSlope, inPlace: true)
+                    : LeakyReLU(slope: negativeSlope))
             inChannels = width
         }
         if minibatchStandardDeviation { layers.append(MinibatchStandardDeviation()) }
         body = Sequential(layers)
+        firstConvolution = layers[0] as! Conv2d
         let side = resolution / 16, maps = 512 + (minibatchStandardDeviation ? 1 : 0)
         fc = Linear("fc", store: store, initializer: initializer, inFeatures: maps * side * side, outFeatures: 1)
         store.seal()
@@ -50,5 +58,16 @@ public final class Discriminator {
     public func backward(_ logitGradient: Tensor, parameterGradients: Bool) -> Tensor {
         let features = fc.backward(logitGradient, parameterGradients: parameterGradients)
         return body.backward(features, parameterGradients: parameterGradients)
+    }
+
+    /// The discriminator's own step: the same parameter gradients as
+    /// `backward(_:parameterGradients: true)`, without the gradient with
+    /// respect to the images, which that step discards.
+    public func accumulateParameterGradients(_ logitGradient: Tensor) {
+        let features = fc.backward(logitGradient, parameterGradients: true)
+        let firstOutputGradient = body.layers.dropFirst().reversed().reduce(features) {
+            $1.backward($0, parameterGradients: true)
+        }
+        firstConvolution.accumulateParameterGradients(firstOutputGradient)
     }
 }

@@ -82,19 +82,20 @@ final class GeneratorLevel {
     let a: Conv2d, upsample = Upsample2x()
     let b1: Conv2d, b2: Layer
     let c1: Conv2d, c2: Layer
-    let norm: BatchNorm2d, activation: LeakyReLU
+    /// BatchNorm with the LeakyReLU fused in, unless the noise goes between
+    /// them: then `activation` follows the noise.
+    let norm: BatchNorm2d, activation: LeakyReLU?
     let noise: NoiseInjection?
     let filters: Int
     private var concatenated: Tensor?
     private var slices: [Tensor?] = [nil, nil, nil]
-    private var inputGradient: Tensor?
 
     init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float,
         upsampling: Upsampling, noiseInputs: Bool
     ) {
         filters = f
-        activation = LeakyReLU(slope: negativeSlope)
+        activation = noiseInputs ? LeakyReLU(slope: negativeSlope) : nil
         a = Conv2d("\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1)
         b1 = Conv2d("\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
         // Layers draw their initial weights and take their place in the store in creation order: a, b1, b2, c1, c2.
@@ -103,7 +104,8 @@ final class GeneratorLevel {
         c1 = Conv2d("\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
         c2 = Self.doubling(
             "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 1, upsampling: upsampling)
-        norm = BatchNorm2d("\(name).bn", store: store, channels: 3 * f)
+        norm = BatchNorm2d(
+            "\(name).bn", store: store, channels: 3 * f, activationSlope: noiseInputs ? nil : negativeSlope, inPlace: true)
         noise = noiseInputs ? NoiseInjection("\(name).noise", store: store, channels: 3 * f) : nil
     }
 
@@ -134,11 +136,11 @@ final class GeneratorLevel {
         let joined = ChannelConcat.forward([branchA, branchB, branchC], into: &concatenated)
         var normalized = norm.forward(joined, training: training)
         if let noise, let noiseMap { normalized = noise.forward(normalized, noise: noiseMap) }
-        return activation.forward(normalized, training: training)
+        return activation?.forward(normalized, training: training) ?? normalized
     }
 
     func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        var dNormalized = activation.backward(dy, parameterGradients: parameterGradients)
+        var dNormalized = activation?.backward(dy, parameterGradients: parameterGradients) ?? dy
         if let noise { dNormalized = noise.backward(dNormalized, parameterGradients: parameterGradients) }
         let dJoined = norm.backward(dNormalized, parameterGradients: parameterGradients)
         let widths = [filters, filters, filters]
@@ -148,10 +150,11 @@ final class GeneratorLevel {
         let fromA = a.backward(upsample.backward(dA, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
         let fromB = b1.backward(b2.backward(dB, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
         let fromC = c1.backward(c2.backward(dC, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
-        let dx = reuseTensor(&inputGradient, fromA.shape)
-        let count = dx.count
-        for i in 0..<count { dx.data[i] = fromA.data[i] + fromB.data[i] + fromC.data[i] }
-        return dx
+        // The sum goes into branch A's input gradient, which nothing reads again
+        // before a's next backward pass: the level keeps no tensor of its own for it.
+        let count = fromA.count
+        for i in 0..<count { fromA.data[i] += fromB.data[i] + fromC.data[i] }
+        return fromA
     }
 }
 
@@ -162,8 +165,8 @@ public final class Generator {
     public let configuration: GeneratorConfiguration
     public let store = ParameterStore()
     let fc: Linear
+    /// BatchNorm with the LeakyReLU fused in.
     let norm0: BatchNorm2d
-    let activation0: LeakyReLU
     let levels: [GeneratorLevel]
     let out: Conv2d
     let tanh = Tanh()
@@ -179,8 +182,7 @@ public final class Generator {
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         let c0 = configuration.baseChannels
         fc = Linear("fc", store: store, initializer: initializer, inFeatures: configuration.latentDimension, outFeatures: 16 * c0)
-        norm0 = BatchNorm2d("bn0", store: store, channels: c0)
-        activation0 = LeakyReLU(slope: configuration.negativeSlope)
+        norm0 = BatchNorm2d("bn0", store: store, channels: c0, activationSlope: configuration.negativeSlope, inPlace: true)
         var inChannels = c0
         var made: [GeneratorLevel] = []
         for (index, exponent) in configuration.levels.enumerated() {
@@ -208,7 +210,7 @@ public final class Generator {
         let n = latents.shape[0]
         let projected = fc.forward(latents, training: training)
         projected.view(as: [n, configuration.baseChannels, 4, 4])
-        var x = activation0.forward(norm0.forward(projected, training: training), training: training)
+        var x = norm0.forward(projected, training: training)
         if configuration.noiseInputs { drawNoise(for: latents) }
         for (index, level) in levels.enumerated() { x = level.forward(x, noiseMap: noiseMaps[index], training: training) }
         return tanh.forward(out.forward(x, training: training), training: training)
@@ -265,7 +267,7 @@ public final class Generator {
     public func backward(_ outputGradient: Tensor) {
         var d = out.backward(tanh.backward(outputGradient, parameterGradients: true), parameterGradients: true)
         for level in levels.reversed() { d = level.backward(d, parameterGradients: true) }
-        d = norm0.backward(activation0.backward(d, parameterGradients: true), parameterGradients: true)
+        d = norm0.backward(d, parameterGradients: true)
         let n = d.shape[0]
         d.view(as: [n, 16 * configuration.baseChannels])
         _ = fc.backward(d, parameterGradients: true)

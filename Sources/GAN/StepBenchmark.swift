@@ -23,6 +23,8 @@ public enum StepBenchmark {
         public var gflopsPerSecond: Double
         public var gflopPerStep: Double
         public var threads: Int
+        /// `ConvolutionKernels`' name: onednn or im2col.
+        public var convolutions: String
         /// OpenBLAS SGEMM on 2048 x 2048 matrices, measured in the same run.
         public var sgemmPeakGflopsPerSecond: Double
         /// Matrix-product rate of the steps over the SGEMM peak.
@@ -38,7 +40,7 @@ public enum StepBenchmark {
         public var profile: [String: Double]?
 
         enum CodingKeys: String, CodingKey {
-            case scenario, batch, steps, threads, profile
+            case scenario, batch, steps, threads, convolutions, profile
             case stepSeconds = "step_seconds", imagesPerSecond = "images_per_second"
             case gflopsPerSecond = "gflops_per_second", gflopPerStep = "gflop_per_step"
             case sgemmPeakGflopsPerSecond = "sgemm_peak_gflops_per_second", fractionOfSGEMMPeak = "fraction_of_sgemm_peak"
@@ -50,8 +52,8 @@ public enum StepBenchmark {
     /// With `backbone`, the discriminator is the transfer one on that backbone,
     /// randomly initialised (the time of a step does not depend on the weights).
     public static func run(
-        _ scenario: Scenario, backbone: BackboneKind? = nil, steps: Int, threads: Int, profile: Bool,
-        progress: (Int) -> Void = { _ in }
+        _ scenario: Scenario, backbone: BackboneKind? = nil, convolutions: ConvolutionKernels = .oneDNN, steps: Int,
+        threads: Int, profile: Bool, progress: (Int) -> Void = { _ in }
     ) -> Result {
         EngineThreads.configure(threads)
         let sgemmPeak = Engine.sgemmRate(size: 2048, repetitions: 4)
@@ -62,6 +64,9 @@ public enum StepBenchmark {
                 TransferDiscriminator(
                     backbone: $0 == .xception ? Xception(seed: 2) : MobileNetV2(alpha: 1, seed: 2), resolution: resolution, seed: 2)
             } ?? Discriminator(resolution: resolution, seed: 2)
+        var stores = [generator.store, discriminator.store]
+        if let transfer = discriminator as? TransferDiscriminator { stores.append(transfer.backbone.store) }
+        for store in stores { store.convolutionKernels = convolutions }
         let step = TrainingStep(generator: generator, discriminator: discriminator)
         var random = EngineRandom(seed: 3)
         let real = Tensor(
@@ -95,6 +100,7 @@ public enum StepBenchmark {
             stepSeconds: stepSeconds,
             imagesPerSecond: Double(scenario.batch) / stepSeconds, gflopsPerSecond: gemmRate,
             gflopPerStep: report.gemmOperations / Double(steps) / 1e9, threads: threads,
+            convolutions: convolutions.rawValue,
             sgemmPeakGflopsPerSecond: sgemmPeak, fractionOfSGEMMPeak: gemmRate / sgemmPeak,
             peakRSSBytes: ProcessMemory.peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup,
             rssAtEndBytes: ProcessMemory.residentBytes(),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import DICOM
+import Engine
 import Evaluation
 import Foundation
 import GAN
@@ -8,6 +9,8 @@ import Models
 import Synthesis
 
 /// The benchmark scenarios (docs/performance.md).
+extension ConvolutionKernels: ExpressibleByArgument {}
+
 enum BenchScenario: String, CaseIterable, ExpressibleByArgument {
     /// A training step of the compact generator and the dcgan discriminator, batch 32 at 64 x 64.
     case compact
@@ -60,6 +63,13 @@ struct BenchCommand: ParsableCommand {
     @Option(
         help: "compact, paper: time the transfer discriminator on this backbone (xception, mobilenetv2; random weights) instead of dcgan.")
     var backbone: BackboneKind?
+
+    @Option(
+        help: """
+            compact, paper: the convolution kernels: onednn (oneDNN's direct kernels, the default) or im2col (the \
+            engine's own, im2col and OpenBLAS), to compare the two in one run.
+            """)
+    var convolutions: ConvolutionKernels = .oneDNN
 
     @Option(parsing: .unconditional, help: "import: how many instances to generate and import.")
     var instances = 10_000
@@ -154,7 +164,9 @@ struct BenchCommand: ParsableCommand {
         ConsoleLogHandler.bootstrap(verbose: false)
         let progress = ProgressLine(label: "bench \(scenario.rawValue)", unit: "steps")
         let started = Date()
-        let result = StepBenchmark.run(scenario, backbone: backbone, steps: steps, threads: threads, profile: profile) { done in
+        let result = StepBenchmark.run(
+            scenario, backbone: backbone, convolutions: convolutions, steps: steps, threads: threads, profile: profile
+        ) { done in
             progress.update(done: done, total: steps, elapsed: Date().timeIntervalSince(started))
         }
         progress.finish()
@@ -165,13 +177,14 @@ struct BenchCommand: ParsableCommand {
         print(
             String(
                 format: """
-                    %@: batch %d, %d threads, %d steps after 2 warm-up steps
+                    %@: batch %d, %d threads, %@ convolutions, %d steps after 2 warm-up steps
                       step            %.3f s
                       images/s        %.2f
                       GEMM GFLOP/s    %.1f (%.1f GFLOP per step), %.0f %% of the SGEMM peak measured now (%.1f GFLOP/s)
                       peak memory     %.0f MiB (resident after warm-up %.0f MiB, at the end %.0f MiB)
                       last losses     D %.4f, G %.4f
-                    """, result.scenario, result.batch, result.threads, result.steps, result.stepSeconds, result.imagesPerSecond,
+                    """, result.scenario, result.batch, result.threads, result.convolutions, result.steps, result.stepSeconds,
+                result.imagesPerSecond,
                 result.gflopsPerSecond, result.gflopPerStep, 100 * result.fractionOfSGEMMPeak, result.sgemmPeakGflopsPerSecond,
                 Double(result.peakRSSBytes) / 1_048_576,
                 Double(result.rssAfterWarmupBytes) / 1_048_576, Double(result.rssAtEndBytes) / 1_048_576,

@@ -28,6 +28,7 @@ struct Medsynth: ParsableCommand {
     )
 
     static func main() {
+        OpenMPWaitPolicy.restartPassiveUnlessSet()
         // Everything medsynth writes can hold patient data (the catalog and its
         // WAL, managed copies, model folders, the frame cache, synthetic output,
         // reports): owner-only, whatever the user's umask. Modes of folders

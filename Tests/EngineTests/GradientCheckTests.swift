@@ -84,8 +84,11 @@ struct GradientCheck {
 struct GradientCheckTests {
     init() { EngineThreads.configure(2) }
 
-    func layerCheck(_ label: String, _ shape: [Int], build: (ParameterStore, DefaultInitializer) -> Layer) {
+    func layerCheck(
+        _ label: String, _ shape: [Int], kernels: ConvolutionKernels = .oneDNN, build: (ParameterStore, DefaultInitializer) -> Layer
+    ) {
         let store = ParameterStore()
+        store.convolutionKernels = kernels
         let layer = build(store, DefaultInitializer(random: EngineRandom(seed: 5)))
         store.seal()
         GradientCheck.check(
@@ -94,36 +97,38 @@ struct GradientCheckTests {
             backward: { layer.backward($0, parameterGradients: true) })
     }
 
-    @Test("Conv2d 3x3 pad 1, 1x1, 4x4 stride 2")
-    func convolutions() {
-        layerCheck("conv3x3", [2, 3, 5, 5]) {
+    @Test("Conv2d 3x3 pad 1, 1x1, 4x4 stride 2", arguments: ConvolutionKernels.allCases)
+    func convolutions(kernels: ConvolutionKernels) {
+        layerCheck("conv3x3 \(kernels)", [2, 3, 5, 5], kernels: kernels) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 4, kernel: 3, padding: 1)
         }
-        layerCheck("conv3x3 one output (direct)", [2, 3, 5, 5]) {
+        layerCheck("conv3x3 one output (direct) \(kernels)", [2, 3, 5, 5], kernels: kernels) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 1, kernel: 3, padding: 1)
         }
-        layerCheck("conv1x1", [2, 3, 4, 4]) { Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1) }
-        layerCheck("conv1x1 pointwise no bias", [2, 3, 16, 16]) {
+        layerCheck("conv1x1 \(kernels)", [2, 3, 4, 4], kernels: kernels) {
+            Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1)
+        }
+        layerCheck("conv1x1 pointwise no bias \(kernels)", [2, 3, 16, 16], kernels: kernels) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 5, kernel: 1, bias: false)
         }
-        layerCheck("conv3x3 stride 2 no bias", [2, 3, 7, 7]) {
+        layerCheck("conv3x3 stride 2 no bias \(kernels)", [2, 3, 7, 7], kernels: kernels) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 6, kernel: 3, stride: 2, bias: false)
         }
-        layerCheck("conv3x3 direct no bias", [2, 3, 5, 5]) {
+        layerCheck("conv3x3 direct no bias \(kernels)", [2, 3, 5, 5], kernels: kernels) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 3, outChannels: 1, kernel: 3, padding: 1, bias: false)
         }
-        layerCheck("conv4x4s2", [2, 2, 8, 8]) {
+        layerCheck("conv4x4s2 \(kernels)", [2, 2, 8, 8], kernels: kernels) {
             Conv2d("c", store: $0, initializer: $1, inChannels: 2, outChannels: 3, kernel: 4, stride: 2, padding: 1)
         }
     }
 
-    @Test("ConvTranspose2d 3x3 stride 2 and 1x1 stride 2, with output padding")
-    func transposedConvolutions() {
-        layerCheck("convT3x3", [2, 3, 3, 3]) {
+    @Test("ConvTranspose2d 3x3 stride 2 and 1x1 stride 2, with output padding", arguments: ConvolutionKernels.allCases)
+    func transposedConvolutions(kernels: ConvolutionKernels) {
+        layerCheck("convT3x3 \(kernels)", [2, 3, 3, 3], kernels: kernels) {
             ConvTranspose2d(
                 "t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 3, stride: 2, padding: 1, outputPadding: 1)
         }
-        layerCheck("convT1x1", [2, 3, 3, 3]) {
+        layerCheck("convT1x1 \(kernels)", [2, 3, 3, 3], kernels: kernels) {
             ConvTranspose2d(
                 "t", store: $0, initializer: $1, inChannels: 3, outChannels: 2, kernel: 1, stride: 2, padding: 0, outputPadding: 1)
         }
@@ -138,6 +143,45 @@ struct GradientCheckTests {
         layerCheck("sigmoid", [2, 2, 3, 3]) { _, _ in Sigmoid() }
         layerCheck("upsample", [2, 2, 3, 3]) { _, _ in Upsample2x() }
         layerCheck("minibatch standard deviation", [3, 2, 2, 2]) { _, _ in MinibatchStandardDeviation() }
+    }
+
+    /// A finite difference would cross the activation's kink at the normalised
+    /// values near 0, so the fused layer is held to the two layers it replaces,
+    /// which are checked above; so is the fused layer in place.
+    @Test(
+        "BatchNorm2d with a fused LeakyReLU, and in place, equals BatchNorm2d then LeakyReLU",
+        arguments: [true, false])
+    func fusedActivation(training: Bool) {
+        let input = GradientCheck.input([3, 4, 5, 5], seed: 3)
+        var random = EngineRandom(seed: 4)
+        let outputGradient = Tensor(shape: input.shape, values: (0..<input.count).map { _ in random.uniform(-1, 1) })
+        func run(fused: Bool, inPlace: Bool = false) -> (output: [Float], inputGradient: [Float], parameterGradients: [Float]) {
+            let store = ParameterStore()
+            let norm = BatchNorm2d(
+                "b", store: store, channels: 4, activationSlope: fused ? 0.2 : nil, inPlace: inPlace)
+            let activation = LeakyReLU(slope: 0.2)
+            store.seal()
+            // Away from gamma 1 and beta 0, so that both move the output across the kink.
+            for i in 0..<store.count { store.values[i] = 0.5 + 0.1 * Float(i % 5) - (i >= 4 ? 0.3 : 0) }
+            let normalized = norm.forward(Tensor(shape: input.shape, values: input.values), training: training)
+            let output = fused ? normalized : activation.forward(normalized, training: training)
+            let values = output.values
+            // A copy: in place, the layer writes its input gradient over it.
+            let ownGradient = Tensor(shape: outputGradient.shape, values: outputGradient.values)
+            let dNormalized = fused ? ownGradient : activation.backward(ownGradient, parameterGradients: true)
+            let inputGradient = norm.backward(dNormalized, parameterGradients: true).values
+            return (values, inputGradient, Array(UnsafeBufferPointer(start: store.gradients, count: store.count)))
+        }
+        let separate = run(fused: false)
+        for (label, variant) in [("fused", run(fused: true)), ("fused, in place", run(fused: true, inPlace: true))] {
+            let differences = [
+                largestDifference(variant.output, separate.output), largestDifference(variant.inputGradient, separate.inputGradient),
+                largestDifference(variant.parameterGradients, separate.parameterGradients),
+            ]
+            print("BatchNorm2d+LeakyReLU \(label) (training \(training)): largest differences \(differences)")
+            #expect(differences.allSatisfy { $0 <= 1e-5 }, "\(label)")
+            #expect(variant.output.contains { $0 < 0 } && variant.output.contains { $0 > 0 })
+        }
     }
 
     /// The noise is the op's second input and stays fixed; the scale starts

@@ -45,12 +45,13 @@ struct ReferenceTests {
         arguments: [
             "conv3x3_pad1", "conv1x1", "conv4x4_stride2_pad1", "conv4x4_stride2_pad1_2x2",
             "conv3x3_pad1_one_output",
-        ])
-    func convolution(name: String) throws {
+        ], ConvolutionKernels.allCases)
+    func convolution(name: String, kernels: ConvolutionKernels) throws {
         let fixture = try OpCase(name)
         let weightShape = fixture["weight"].shape
         let config = fixture["config"].values.map { Int($0) }
         let store = ParameterStore()
+        store.convolutionKernels = kernels
         let layer = Conv2d(
             "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
             inChannels: weightShape[1], outChannels: weightShape[0], kernel: weightShape[2],
@@ -58,19 +59,22 @@ struct ReferenceTests {
         store.seal()
         try fixture.loadParameters(into: store)
         let y = layer.forward(fixture.tensor("x"), training: true)
-        fixture.expectClose(y.values, "y", name)
+        fixture.expectClose(y.values, "y", "\(name) \(kernels)")
         let dx = layer.backward(fixture.tensor("dy"), parameterGradients: true)
-        fixture.expectClose(dx.values, "dx", name)
-        fixture.expectClose(gradients(store, layer.weight), "dweight", name)
-        fixture.expectClose(gradients(store, layer.bias!), "dbias", name)
+        fixture.expectClose(dx.values, "dx", "\(name) \(kernels)")
+        fixture.expectClose(gradients(store, layer.weight), "dweight", "\(name) \(kernels)")
+        fixture.expectClose(gradients(store, layer.bias!), "dbias", "\(name) \(kernels)")
     }
 
-    @Test("ConvTranspose2d forward and backward", arguments: ["convT3x3_stride2_pad1_out1", "convT1x1_stride2_out1"])
-    func transposedConvolution(name: String) throws {
+    @Test(
+        "ConvTranspose2d forward and backward", arguments: ["convT3x3_stride2_pad1_out1", "convT1x1_stride2_out1"],
+        ConvolutionKernels.allCases)
+    func transposedConvolution(name: String, kernels: ConvolutionKernels) throws {
         let fixture = try OpCase(name)
         let weightShape = fixture["weight"].shape
         let config = fixture["config"].values.map { Int($0) }
         let store = ParameterStore()
+        store.convolutionKernels = kernels
         let layer = ConvTranspose2d(
             "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
             inChannels: weightShape[0], outChannels: weightShape[1], kernel: weightShape[2],
@@ -79,11 +83,11 @@ struct ReferenceTests {
         try fixture.loadParameters(into: store)
         let y = layer.forward(fixture.tensor("x"), training: true)
         #expect(y.shape == fixture["y"].shape)
-        fixture.expectClose(y.values, "y", name)
+        fixture.expectClose(y.values, "y", "\(name) \(kernels)")
         let dx = layer.backward(fixture.tensor("dy"), parameterGradients: true)
-        fixture.expectClose(dx.values, "dx", name)
-        fixture.expectClose(gradients(store, layer.weight), "dweight", name)
-        fixture.expectClose(gradients(store, layer.bias), "dbias", name)
+        fixture.expectClose(dx.values, "dx", "\(name) \(kernels)")
+        fixture.expectClose(gradients(store, layer.weight), "dweight", "\(name) \(kernels)")
+        fixture.expectClose(gradients(store, layer.bias), "dbias", "\(name) \(kernels)")
     }
 
     @Test("Linear forward and backward")

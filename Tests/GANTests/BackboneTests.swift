@@ -242,17 +242,7 @@ struct BackboneTests {
         let weights = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
         let discriminator = TransferDiscriminator(
             backbone: try BackboneKind.mobilenetv2.load(weights: weights.path), resolution: 32, seed: 3)
-        var random = EngineRandom(seed: 5)
-        let images = Tensor(shape: [3, 1, 32, 32], values: (0..<3 * 32 * 32).map { _ in random.uniform(-1, 1) })
-        let logitGradient = Tensor(shape: [3, 1], values: [0.5, -1, 2])
-        func gradients(_ accumulate: () -> Void) -> [Float] {
-            discriminator.store.zeroGradients()
-            _ = discriminator.forward(images, training: true)
-            accumulate()
-            return Array(UnsafeBufferPointer(start: discriminator.store.gradients, count: discriminator.store.count))
-        }
-        let full = gradients { _ = discriminator.backward(logitGradient, parameterGradients: true) }
-        let headOnly = gradients { discriminator.accumulateParameterGradients(logitGradient) }
+        let (full, headOnly) = OwnStepGradients.measure(discriminator)
         #expect(full == headOnly && full.contains { $0 != 0 })
     }
 

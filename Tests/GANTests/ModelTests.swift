@@ -216,4 +216,34 @@ struct ModelTests {
         }
         print("gradient check whole \(label): largest difference \(largest)")
     }
+
+    @Test("the discriminator's own step adds the same gradients as a full backward pass, without the image gradient")
+    func discriminatorParameterGradientsOnly() {
+        let discriminator = Discriminator(resolution: 32, seed: 3)
+        let (full, parametersOnly) = OwnStepGradients.measure(discriminator)
+        let firstWeight = discriminator.store.parameter(named: "blocks.0.conv.weight")!
+        #expect(full == parametersOnly)
+        #expect(full[firstWeight.offset..<(firstWeight.offset + firstWeight.count)].contains { $0 != 0 })
+    }
+}
+
+/// A discriminator's parameter gradients for one batch of 3 images at 32 x 32,
+/// from a full backward pass and from its own step's
+/// `accumulateParameterGradients`, each from zero.
+enum OwnStepGradients {
+    static func measure(_ discriminator: any DiscriminatorNetwork) -> (full: [Float], ownStep: [Float]) {
+        var random = EngineRandom(seed: 5)
+        let images = Tensor(shape: [3, 1, 32, 32], values: (0..<3 * 32 * 32).map { _ in random.uniform(-1, 1) })
+        let logitGradient = Tensor(shape: [3, 1], values: [0.5, -1, 2])
+        func gradients(_ accumulate: () -> Void) -> [Float] {
+            discriminator.store.zeroGradients()
+            _ = discriminator.forward(images, training: true)
+            accumulate()
+            return Array(UnsafeBufferPointer(start: discriminator.store.gradients, count: discriminator.store.count))
+        }
+        return (
+            gradients { _ = discriminator.backward(logitGradient, parameterGradients: true) },
+            gradients { discriminator.accumulateParameterGradients(logitGradient) }
+        )
+    }
 }

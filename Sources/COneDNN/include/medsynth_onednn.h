@@ -1,0 +1,55 @@
+// Convolutions and transposed convolutions on oneDNN (Debian's libdnnl 2.6),
+// over the engine's NCHW tensors: each pass reorders its operands into the
+// layouts oneDNN's fastest kernels want and back, in a scratch buffer the
+// caller owns, so nothing but the primitives persists between calls.
+#ifndef MEDSYNTH_ONEDNN_H
+#define MEDSYNTH_ONEDNN_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// One layer at one batch shape. `transposed` selects a transposed
+/// convolution (oneDNN's deconvolution): its weight is [in, out, k, k] as
+/// PyTorch stores it; a convolution's is [out, in, k, k]. The output size is
+/// the caller's: padding on the right/bottom follows from it.
+typedef struct {
+    int transposed;
+    int batch, in_channels, in_height, in_width;
+    int out_channels, out_height, out_width;
+    int kernel, stride, padding;
+    int has_bias;
+} medsynth_convolution_shape;
+
+typedef struct medsynth_convolution medsynth_convolution;
+
+/// NULL when oneDNN has no implementation for the shape; `error` then says why.
+medsynth_convolution *medsynth_convolution_create(
+    const medsynth_convolution_shape *shape, char *error, size_t error_length);
+void medsynth_convolution_destroy(medsynth_convolution *convolution);
+
+/// Bytes of scratch a forward or backward call needs (the reordered operands).
+size_t medsynth_convolution_scratch_bytes(const medsynth_convolution *convolution);
+
+/// dst [N, O, Ho, Wo] = conv(src [N, C, H, W], weights) + bias. 0 on success.
+int medsynth_convolution_forward(
+    medsynth_convolution *convolution, const float *src, const float *weights, const float *bias, float *dst,
+    void *scratch);
+
+/// diff_src = the input gradient (overwritten; NULL: not computed);
+/// diff_weights and diff_bias are ADDED to (NULL: not computed). 0 on success.
+int medsynth_convolution_backward(
+    medsynth_convolution *convolution, const float *src, const float *weights, const float *diff_dst,
+    float *diff_src, float *diff_weights, float *diff_bias, void *scratch);
+
+/// The number of OpenMP threads oneDNN's kernels run on, set on every call's
+/// thread (OpenMP keeps the setting per thread).
+void medsynth_onednn_set_threads(int threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,96 @@
+import COneDNN
+
+/// Which kernels a model's `Conv2d` and `ConvTranspose2d` layers run on
+/// (`ParameterStore.convolutionKernels`).
+public enum ConvolutionKernels: String, CaseIterable, Sendable {
+    /// oneDNN's direct convolutions (the library PyTorch's CPU convolutions
+    /// run on), 2-2.6 x faster per layer than im2col + OpenBLAS on this
+    /// machine (docs/performance.md); im2col where oneDNN has no kernel.
+    case oneDNN = "onednn"
+    /// im2col (or a direct loop for few output channels) and OpenBLAS GEMMs:
+    /// the engine's own kernels, kept to compare against and as the fallback.
+    case im2col
+}
+
+/// One convolution or transposed convolution at one input shape on oneDNN:
+/// owns the primitives (freed in `deinit`), reorders our NCHW tensors into
+/// oneDNN's blocked layouts and back in a scratch buffer the caller lends.
+final class OneDNNConvolution {
+    /// The input shape [N, C, H, W] the primitives were made for.
+    let inputShape: [Int]
+    /// Floats of scratch a forward or backward call needs.
+    let scratchCount: Int
+    private let handle: OpaquePointer
+    /// The matrix product each pass is equivalent to (im2col's), for the
+    /// profiler's operation count: m x k times k x n.
+    private let equivalentGEMM: (m: Int, n: Int, k: Int)
+
+    /// Nil when oneDNN has no kernel for the shape (the caller falls back to
+    /// im2col).
+    init?(
+        transposed: Bool, inputShape: [Int], outChannels: Int, outHeight: Int, outWidth: Int, kernel: Int, stride: Int,
+        padding: Int, hasBias: Bool
+    ) {
+        var shape = medsynth_convolution_shape(
+            transposed: transposed ? 1 : 0, batch: Int32(inputShape[0]), in_channels: Int32(inputShape[1]),
+            in_height: Int32(inputShape[2]), in_width: Int32(inputShape[3]), out_channels: Int32(outChannels),
+            out_height: Int32(outHeight), out_width: Int32(outWidth), kernel: Int32(kernel), stride: Int32(stride),
+            padding: Int32(padding), has_bias: hasBias ? 1 : 0)
+        var error = [CChar](repeating: 0, count: 256)
+        guard let handle = medsynth_convolution_create(&shape, &error, error.count) else { return nil }
+        self.handle = handle
+        self.inputShape = inputShape
+        let (batch, inChannels, height, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        equivalentGEMM =
+            transposed
+            ? (outChannels * kernel * kernel, batch * height * width, inChannels)
+            : (outChannels, batch * outHeight * outWidth, inChannels * kernel * kernel)
+        scratchCount = (medsynth_convolution_scratch_bytes(handle) + 3) / 4
+    }
+
+    deinit { medsynth_convolution_destroy(handle) }
+
+    /// y [N, O, Ho, Wo] = conv(x [N, C, H, W], weight) + bias.
+    func forward(
+        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k)
+        let status = medsynth_convolution_forward(handle, x, weight, bias, y, scratch)
+        precondition(status == 0, "oneDNN convolution forward failed for input \(inputShape)")
+    }
+
+    /// dx = the input gradient (overwritten) when given; the weight and bias
+    /// gradients are added into `weightGradient` and `biasGradient` when given.
+    func backward(
+        _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+        inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient: UnsafeMutablePointer<Float>?,
+        biasGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let passes = (weightGradient == nil ? 0 : 1) + (dx == nil ? 0 : 1)
+        for _ in 0..<passes { Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k) }
+        let status = medsynth_convolution_backward(handle, x, weight, dy, dx, weightGradient, biasGradient, scratch)
+        precondition(status == 0, "oneDNN convolution backward failed for input \(inputShape)")
+    }
+}
+
+/// A layer's oneDNN convolution, made again when the input shape changes and
+/// not tried again for a shape oneDNN has no kernel for.
+struct OneDNNConvolutionCache {
+    private var convolution: OneDNNConvolution?
+    private var unsupported: Set<[Int]> = []
+
+    mutating func convolution(
+        kernels: ConvolutionKernels, transposed: Bool, inputShape: [Int], outChannels: Int, outHeight: Int, outWidth: Int, kernel: Int,
+        stride: Int,
+        padding: Int, hasBias: Bool
+    ) -> OneDNNConvolution? {
+        guard kernels == .oneDNN, !unsupported.contains(inputShape) else { return nil }
+        if let convolution, convolution.inputShape == inputShape { return convolution }
+        convolution = OneDNNConvolution(
+            transposed: transposed, inputShape: inputShape, outChannels: outChannels, outHeight: outHeight,
+            outWidth: outWidth, kernel: kernel, stride: stride, padding: padding, hasBias: hasBias)
+        if convolution == nil { unsupported.insert(inputShape) }
+        return convolution
+    }
+}
