@@ -126,7 +126,10 @@ typedef struct {
 static int describe(descriptors *m, const medsynth_convolution_shape *s, char *error, size_t error_length) {
     dnnl_dims_t src_dims = {s->batch, s->in_channels, s->in_height, s->in_width};
     dnnl_dims_t dst_dims = {s->batch, s->out_channels, s->out_height, s->out_width};
+    int groups = s->groups > 1 ? s->groups : 1, weight_rank = groups > 1 ? 5 : 4;
     dnnl_dims_t weight_dims = {s->out_channels, s->in_channels, s->kernel, s->kernel};
+    dnnl_dims_t grouped_weight_dims = {groups, s->out_channels / groups, s->in_channels / groups, s->kernel, s->kernel};
+    dnnl_format_tag_t weight_tag = groups > 1 ? dnnl_goihw : s->transposed ? dnnl_iohw : dnnl_oihw;
     dnnl_dims_t bias_dims = {s->out_channels};
     // The right/bottom padding that gives the caller's output size: the
     // convolution relation, read from the small side for a transposed one.
@@ -144,11 +147,12 @@ static int describe(descriptors *m, const medsynth_convolution_shape *s, char *e
     m->padding_r[1] = pad_right;
     CHECK(dnnl_memory_desc_init_by_tag(&m->user_src, 4, src_dims, dnnl_f32, dnnl_nchw), "src");
     CHECK(dnnl_memory_desc_init_by_tag(&m->user_dst, 4, dst_dims, dnnl_f32, dnnl_nchw), "dst");
-    CHECK(dnnl_memory_desc_init_by_tag(&m->user_weights, 4, weight_dims, dnnl_f32, s->transposed ? dnnl_iohw : dnnl_oihw), "weights");
+    const dnnl_dim_t *weight_shape = groups > 1 ? grouped_weight_dims : weight_dims;
+    CHECK(dnnl_memory_desc_init_by_tag(&m->user_weights, weight_rank, weight_shape, dnnl_f32, weight_tag), "weights");
     CHECK(dnnl_memory_desc_init_by_tag(&m->bias, 1, bias_dims, dnnl_f32, dnnl_x), "bias");
     CHECK(dnnl_memory_desc_init_by_tag(&m->any_src, 4, src_dims, dnnl_f32, dnnl_format_tag_any), "src");
     CHECK(dnnl_memory_desc_init_by_tag(&m->any_dst, 4, dst_dims, dnnl_f32, dnnl_format_tag_any), "dst");
-    CHECK(dnnl_memory_desc_init_by_tag(&m->any_weights, 4, weight_dims, dnnl_f32, dnnl_format_tag_any), "weights");
+    CHECK(dnnl_memory_desc_init_by_tag(&m->any_weights, weight_rank, weight_shape, dnnl_f32, dnnl_format_tag_any), "weights");
     return 1;
 }
 
@@ -229,7 +233,7 @@ static int build(medsynth_convolution *c, const medsynth_convolution_shape *s, c
     descriptors m;
     if (!describe(&m, s, error, error_length)) return 0;
     if (!make_primitives(c, &m, s->transposed, s->has_bias, error, error_length)) return 0;
-    c->weight_count = (size_t)s->out_channels * s->in_channels * s->kernel * s->kernel;
+    c->weight_count = (size_t)s->out_channels * (s->in_channels / (s->groups > 1 ? s->groups : 1)) * s->kernel * s->kernel;
     c->out_channels = s->out_channels;
     c->has_bias = s->has_bias;
     if (!lay_out_operands(c, &m, error, error_length)) return 0;

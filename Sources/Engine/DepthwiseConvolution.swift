@@ -4,6 +4,9 @@
 /// [channels, 1, k, k] layout). Symmetric `padding`; Keras' asymmetric
 /// "same" padding at stride 2 is a `ZeroPad2d` in front.
 /// Input [N, C, H, W], output [N, C, (H + 2p - k) / s + 1, (W + 2p - k) / s + 1].
+///
+/// On oneDNN (a grouped convolution with one group per channel) unless the
+/// store asks for the engine's own kernels, which are the loops below.
 public final class DepthwiseConv2d: Layer {
     public let weight: Parameter
     /// Nil for the bias-free convolutions of the Keras backbones.
@@ -13,6 +16,9 @@ public final class DepthwiseConv2d: Layer {
     private var input: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
+    private var oneDNNConvolutions = OneDNNConvolutionCache()
+    /// The oneDNN convolution of the last forward call, nil when it ran on the loops below.
+    private var oneDNNConvolution: OneDNNConvolution?
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, channels: Int, kernel: Int, stride: Int = 1,
@@ -52,6 +58,14 @@ public final class DepthwiseConv2d: Layer {
             let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
             let y = reuseTensor(&output, [n, c, oh, ow])
             let weights = store.value(weight), biases = bias.map { store.value($0) }
+            oneDNNConvolution = oneDNNConvolutions.convolution(
+                kernels: store.convolutionKernels, transposed: false, groups: c, inputShape: x.shape, outChannels: c,
+                outHeight: oh, outWidth: ow, kernel: kernel, stride: stride, padding: padding, hasBias: bias != nil)
+            if let oneDNNConvolution {
+                oneDNNConvolution.forward(
+                    x.data, weight: weights, bias: biases, into: y.data, scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                return y
+            }
             let (k, s, p) = (kernel, stride, padding)
             let (validRows, validColumns) = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
             parallelChunks(n * c, minimumPerThread: 1) { range in
@@ -86,6 +100,14 @@ public final class DepthwiseConv2d: Layer {
             let (_, _, h, w) = x.nchw
             let (_, _, oh, ow) = dy.nchw
             let dx = reuseTensor(&inputGradient, x.shape)
+            if let oneDNNConvolution {
+                oneDNNConvolution.backward(
+                    dy.data, input: x.data, weight: store.value(weight), inputGradient: dx.data,
+                    weightGradient: parameterGradients ? store.gradient(weight) : nil,
+                    biasGradient: parameterGradients ? bias.map { store.gradient($0) } : nil,
+                    scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                return dx
+            }
             dx.fill(0)
             let valid = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
             backwardInput(dy, into: dx, valid: valid)

@@ -27,12 +27,13 @@ final class OneDNNConvolution {
 
     /// Nil when oneDNN has no kernel for the shape (the caller falls back to
     /// im2col).
+    /// `groups` equal to the channels makes a depthwise convolution.
     init?(
-        transposed: Bool, inputShape: [Int], outChannels: Int, outHeight: Int, outWidth: Int, kernel: Int, stride: Int,
-        padding: Int, hasBias: Bool
+        transposed: Bool, groups: Int = 1, inputShape: [Int], outChannels: Int, outHeight: Int, outWidth: Int, kernel: Int,
+        stride: Int, padding: Int, hasBias: Bool
     ) {
         var shape = medsynth_convolution_shape(
-            transposed: transposed ? 1 : 0, batch: Int32(inputShape[0]), in_channels: Int32(inputShape[1]),
+            transposed: transposed ? 1 : 0, groups: Int32(groups), batch: Int32(inputShape[0]), in_channels: Int32(inputShape[1]),
             in_height: Int32(inputShape[2]), in_width: Int32(inputShape[3]), out_channels: Int32(outChannels),
             out_height: Int32(outHeight), out_width: Int32(outWidth), kernel: Int32(kernel), stride: Int32(stride),
             padding: Int32(padding), has_bias: hasBias ? 1 : 0)
@@ -44,7 +45,7 @@ final class OneDNNConvolution {
         equivalentGEMM =
             transposed
             ? (outChannels * kernel * kernel, batch * height * width, inChannels)
-            : (outChannels, batch * outHeight * outWidth, inChannels * kernel * kernel)
+            : (outChannels, batch * outHeight * outWidth, inChannels / groups * kernel * kernel)
         scratchCount = (medsynth_convolution_scratch_bytes(handle) + 3) / 4
     }
 
@@ -81,14 +82,13 @@ struct OneDNNConvolutionCache {
     private var unsupported: Set<[Int]> = []
 
     mutating func convolution(
-        kernels: ConvolutionKernels, transposed: Bool, inputShape: [Int], outChannels: Int, outHeight: Int, outWidth: Int, kernel: Int,
-        stride: Int,
-        padding: Int, hasBias: Bool
+        kernels: ConvolutionKernels, transposed: Bool, groups: Int = 1, inputShape: [Int], outChannels: Int, outHeight: Int,
+        outWidth: Int, kernel: Int, stride: Int, padding: Int, hasBias: Bool
     ) -> OneDNNConvolution? {
         guard kernels == .oneDNN, !unsupported.contains(inputShape) else { return nil }
         if let convolution, convolution.inputShape == inputShape { return convolution }
         convolution = OneDNNConvolution(
-            transposed: transposed, inputShape: inputShape, outChannels: outChannels, outHeight: outHeight,
+            transposed: transposed, groups: groups, inputShape: inputShape, outChannels: outChannels, outHeight: outHeight,
             outWidth: outWidth, kernel: kernel, stride: stride, padding: padding, hasBias: hasBias)
         if convolution == nil { unsupported.insert(inputShape) }
         return convolution

@@ -200,11 +200,13 @@ struct GradientCheckTests {
 
     @Test("backbone layers: depthwise convolutions, max pooling, zero padding, global average, ReLU6")
     func backboneLayers() {
-        layerCheck("depthwise3x3", [2, 3, 5, 5]) {
-            DepthwiseConv2d("d", store: $0, initializer: $1, channels: 3, kernel: 3, padding: 1)
-        }
-        layerCheck("depthwise3x3 stride 2 no bias", [2, 3, 7, 7]) {
-            DepthwiseConv2d("d", store: $0, initializer: $1, channels: 3, kernel: 3, stride: 2, bias: false)
+        for kernels in ConvolutionKernels.allCases {
+            layerCheck("depthwise3x3 \(kernels)", [2, 3, 5, 5], kernels: kernels) {
+                DepthwiseConv2d("d", store: $0, initializer: $1, channels: 3, kernel: 3, padding: 1)
+            }
+            layerCheck("depthwise3x3 stride 2 no bias \(kernels)", [2, 3, 7, 7], kernels: kernels) {
+                DepthwiseConv2d("d", store: $0, initializer: $1, channels: 3, kernel: 3, stride: 2, bias: false)
+            }
         }
         // Distinct values 0.05 apart, so that the finite-difference step never changes a window's winner.
         var random = EngineRandom(seed: 6)

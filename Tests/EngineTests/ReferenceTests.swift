@@ -165,21 +165,24 @@ struct ReferenceTests {
         fixture.expectClose(gradients(store, layer.scale), "dscale", "noise injection")
     }
 
-    @Test("DepthwiseConv2d forward and backward", arguments: ["depthwise3x3_pad1", "depthwise3x3_stride2"])
-    func depthwise(name: String) throws {
+    @Test(
+        "DepthwiseConv2d forward and backward", arguments: ["depthwise3x3_pad1", "depthwise3x3_stride2"],
+        ConvolutionKernels.allCases)
+    func depthwise(name: String, kernels: ConvolutionKernels) throws {
         let fixture = try OpCase(name)
         let weightShape = fixture["weight"].shape
         let config = fixture["config"].values.map { Int($0) }
         let store = ParameterStore()
+        store.convolutionKernels = kernels
         let layer = DepthwiseConv2d(
             "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)),
             channels: weightShape[0], kernel: weightShape[2], stride: config[0], padding: config[1])
         store.seal()
         try fixture.loadParameters(into: store)
-        fixture.expectClose(layer.forward(fixture.tensor("x"), training: false).values, "y", name)
-        fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", name)
-        fixture.expectClose(gradients(store, layer.weight), "dweight", name)
-        fixture.expectClose(gradients(store, layer.bias!), "dbias", name)
+        fixture.expectClose(layer.forward(fixture.tensor("x"), training: false).values, "y", "\(name) \(kernels)")
+        fixture.expectClose(layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", "\(name) \(kernels)")
+        fixture.expectClose(gradients(store, layer.weight), "dweight", "\(name) \(kernels)")
+        fixture.expectClose(gradients(store, layer.bias!), "dbias", "\(name) \(kernels)")
     }
 
     @Test(

@@ -13,10 +13,12 @@ extern "C" {
 
 /// One layer at one batch shape. `transposed` selects a transposed
 /// convolution (oneDNN's deconvolution): its weight is [in, out, k, k] as
-/// PyTorch stores it; a convolution's is [out, in, k, k]. The output size is
-/// the caller's: padding on the right/bottom follows from it.
+/// PyTorch stores it; a convolution's is [out, in, k, k], or with `groups`
+/// above 1 (a depthwise convolution when it equals the channels)
+/// [out, in / groups, k, k]. The output size is the caller's: padding on the
+/// right/bottom follows from it.
 typedef struct {
-    int transposed;
+    int transposed, groups;
     int batch, in_channels, in_height, in_width;
     int out_channels, out_height, out_width;
     int kernel, stride, padding;
