@@ -236,9 +236,7 @@ public final class Conv2d: Layer {
             if let oneDNNConvolution {
                 self.input = input
                 let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-                oneDNNConvolution.forward(
-                    input.data, weight: store.value(weight), bias: bias.map { store.value($0) }, into: y.data,
-                    scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: y)
                 return y
             }
             isPointwise = kernel == 1 && stride == 1 && padding == 0 && h * w >= Self.pointwisePlane
@@ -266,10 +264,8 @@ public final class Conv2d: Layer {
             if let oneDNNConvolution {
                 let dx = reuseTensor(&inputGradient, inputShape)
                 oneDNNConvolution.backward(
-                    outputGradient.data, input: input!.data, weight: store.value(weight), inputGradient: dx.data,
-                    weightGradient: parameterGradients ? store.gradient(weight) : nil,
-                    biasGradient: parameterGradients ? bias.map { store.gradient($0) } : nil,
-                    scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                    outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: dx,
+                    parameterGradients: parameterGradients)
                 return dx
             }
             if isPointwise { return pointwiseBackward(outputGradient, parameterGradients: parameterGradients) }
@@ -305,9 +301,8 @@ extension Conv2d {
         }
         Profiler.measure("Conv2d", .backward) {
             oneDNNConvolution.backward(
-                outputGradient.data, input: input!.data, weight: store.value(weight), inputGradient: nil,
-                weightGradient: store.gradient(weight), biasGradient: bias.map { store.gradient($0) },
-                scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: nil,
+                parameterGradients: true)
         }
     }
 
@@ -497,9 +492,7 @@ public final class ConvTranspose2d: Layer {
             if let oneDNNConvolution {
                 self.input = input
                 let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-                oneDNNConvolution.forward(
-                    input.data, weight: store.value(weight), bias: store.value(bias), into: y.data,
-                    scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: y)
                 return y
             }
             let x = reuseTensor(&channelMajorInput, [c, n * h * w])
@@ -532,10 +525,8 @@ public final class ConvTranspose2d: Layer {
             if let oneDNNConvolution {
                 let dx = reuseTensor(&inputGradient, inputShape)
                 oneDNNConvolution.backward(
-                    outputGradient.data, input: input!.data, weight: store.value(weight), inputGradient: dx.data,
-                    weightGradient: parameterGradients ? store.gradient(weight) : nil,
-                    biasGradient: parameterGradients ? store.gradient(bias) : nil,
-                    scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                    outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: dx,
+                    parameterGradients: parameterGradients)
                 return dx
             }
             let n = inputShape[0], positions = n * geometry.positions

@@ -57,15 +57,14 @@ public final class DepthwiseConv2d: Layer {
             input = x
             let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
             let y = reuseTensor(&output, [n, c, oh, ow])
-            let weights = store.value(weight), biases = bias.map { store.value($0) }
             oneDNNConvolution = oneDNNConvolutions.convolution(
                 kernels: store.convolutionKernels, transposed: false, groups: c, inputShape: x.shape, outChannels: c,
                 outHeight: oh, outWidth: ow, kernel: kernel, stride: stride, padding: padding, hasBias: bias != nil)
             if let oneDNNConvolution {
-                oneDNNConvolution.forward(
-                    x.data, weight: weights, bias: biases, into: y.data, scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                oneDNNConvolution.forward(x, weight: weight, bias: bias, store: store, into: y)
                 return y
             }
+            let weights = store.value(weight), biases = bias.map { store.value($0) }
             let (k, s, p) = (kernel, stride, padding)
             let (validRows, validColumns) = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
             parallelChunks(n * c, minimumPerThread: 1) { range in
@@ -102,10 +101,8 @@ public final class DepthwiseConv2d: Layer {
             let dx = reuseTensor(&inputGradient, x.shape)
             if let oneDNNConvolution {
                 oneDNNConvolution.backward(
-                    dy.data, input: x.data, weight: store.value(weight), inputGradient: dx.data,
-                    weightGradient: parameterGradients ? store.gradient(weight) : nil,
-                    biasGradient: parameterGradients ? bias.map { store.gradient($0) } : nil,
-                    scratch: store.workspace.a(oneDNNConvolution.scratchCount))
+                    dy, input: x, weight: weight, bias: bias, store: store, inputGradient: dx,
+                    parameterGradients: parameterGradients)
                 return dx
             }
             dx.fill(0)

@@ -1,7 +1,7 @@
 import COneDNN
 
-/// Which kernels a model's `Conv2d` and `ConvTranspose2d` layers run on
-/// (`ParameterStore.convolutionKernels`).
+/// Which kernels a model's `Conv2d`, `ConvTranspose2d` and `DepthwiseConv2d`
+/// layers run on (`ParameterStore.convolutionKernels`).
 public enum ConvolutionKernels: String, CaseIterable, Sendable {
     /// oneDNN's direct convolutions (the library PyTorch's CPU convolutions
     /// run on), 2-2.6 x faster per layer than im2col + OpenBLAS on this
@@ -14,12 +14,12 @@ public enum ConvolutionKernels: String, CaseIterable, Sendable {
 
 /// One convolution or transposed convolution at one input shape on oneDNN:
 /// owns the primitives (freed in `deinit`), reorders our NCHW tensors into
-/// oneDNN's blocked layouts and back in a scratch buffer the caller lends.
+/// oneDNN's blocked layouts and back in the model's workspace.
 final class OneDNNConvolution {
     /// The input shape [N, C, H, W] the primitives were made for.
     let inputShape: [Int]
-    /// Floats of scratch a forward or backward call needs.
-    let scratchCount: Int
+    /// Floats of workspace a forward or backward call needs.
+    private let scratchCount: Int
     private let handle: OpaquePointer
     /// The matrix product each pass is equivalent to (im2col's), for the
     /// profiler's operation count: m x k times k x n.
@@ -51,26 +51,27 @@ final class OneDNNConvolution {
 
     deinit { medsynth_convolution_destroy(handle) }
 
-    /// y [N, O, Ho, Wo] = conv(x [N, C, H, W], weight) + bias.
-    func forward(
-        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>,
-        scratch: UnsafeMutablePointer<Float>
-    ) {
+    /// y [N, O, Ho, Wo] = conv(x [N, C, H, W], weight) + bias, with the
+    /// layer's parameters from `store` and its workspace as the scratch.
+    func forward(_ x: Tensor, weight: Parameter, bias: Parameter?, store: ParameterStore, into y: Tensor) {
         Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k)
-        let status = medsynth_convolution_forward(handle, x, weight, bias, y, scratch)
+        let status = medsynth_convolution_forward(
+            handle, x.data, store.value(weight), bias.map { store.value($0) }, y.data, store.workspace.a(scratchCount))
         precondition(status == 0, "oneDNN convolution forward failed for input \(inputShape)")
     }
 
-    /// dx = the input gradient (overwritten) when given; the weight and bias
-    /// gradients are added into `weightGradient` and `biasGradient` when given.
+    /// dx = the input gradient (overwritten) when given; with
+    /// `parameterGradients`, the weight and bias gradients are added into the
+    /// store's.
     func backward(
-        _ dy: UnsafePointer<Float>, input x: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        inputGradient dx: UnsafeMutablePointer<Float>?, weightGradient: UnsafeMutablePointer<Float>?,
-        biasGradient: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
+        _ dy: Tensor, input x: Tensor, weight: Parameter, bias: Parameter?, store: ParameterStore, inputGradient dx: Tensor?,
+        parameterGradients: Bool
     ) {
-        let passes = (weightGradient == nil ? 0 : 1) + (dx == nil ? 0 : 1)
+        let passes = (parameterGradients ? 1 : 0) + (dx == nil ? 0 : 1)
         for _ in 0..<passes { Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k) }
-        let status = medsynth_convolution_backward(handle, x, weight, dy, dx, weightGradient, biasGradient, scratch)
+        let status = medsynth_convolution_backward(
+            handle, x.data, store.value(weight), dy.data, dx?.data, parameterGradients ? store.gradient(weight) : nil,
+            parameterGradients ? bias.map { store.gradient($0) } : nil, store.workspace.a(scratchCount))
         precondition(status == 0, "oneDNN convolution backward failed for input \(inputShape)")
     }
 }
