@@ -145,8 +145,8 @@ static int describe(descriptors *m, const medsynth_convolution_shape *s, char *e
     m->padding_l[0] = m->padding_l[1] = s->padding;
     m->padding_r[0] = pad_bottom;
     m->padding_r[1] = pad_right;
-    CHECK(dnnl_memory_desc_init_by_tag(&m->user_src, 4, src_dims, dnnl_f32, dnnl_nchw), "src");
-    CHECK(dnnl_memory_desc_init_by_tag(&m->user_dst, 4, dst_dims, dnnl_f32, dnnl_nchw), "dst");
+    CHECK(dnnl_memory_desc_init_by_tag(&m->user_src, 4, src_dims, dnnl_f32, s->blocked_input ? dnnl_nChw16c : dnnl_nchw), "src");
+    CHECK(dnnl_memory_desc_init_by_tag(&m->user_dst, 4, dst_dims, dnnl_f32, s->blocked_output ? dnnl_nChw16c : dnnl_nchw), "dst");
     const dnnl_dim_t *weight_shape = groups > 1 ? grouped_weight_dims : weight_dims;
     CHECK(dnnl_memory_desc_init_by_tag(&m->user_weights, weight_rank, weight_shape, dnnl_f32, weight_tag), "weights");
     CHECK(dnnl_memory_desc_init_by_tag(&m->bias, 1, bias_dims, dnnl_f32, dnnl_x), "bias");

@@ -15,7 +15,8 @@ public final class LeakyReLU: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         Profiler.measure(profileName, .forward) {
             input = x
-            let y = reuseTensor(&output, x.shape)
+            // Element-wise: any layout.
+            let y = reuseTensor(&output, x.shape, layout: x.layout)
             let slope = self.slope
             parallelChunks(x.count) { range in
                 for i in range {
@@ -30,7 +31,7 @@ public final class LeakyReLU: Layer {
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure(profileName, .backward) {
             let x = input!
-            let dx = reuseTensor(&inputGradient, x.shape)
+            let dx = reuseTensor(&inputGradient, x.shape, layout: x.layout)
             let slope = self.slope
             parallelChunks(x.count) { range in
                 for i in range { dx.data[i] = x.data[i] > 0 ? dy.data[i] : dy.data[i] * slope }

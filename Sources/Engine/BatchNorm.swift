@@ -62,54 +62,107 @@ public final class BatchNorm2d: Layer {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         Profiler.measure(profileName, .forward) {
-            let (n, c, h, w) = x.nchw
+            let c = x.dimensions.c
             precondition(c == channels, "BatchNorm2d \(weight.name): input has \(c) channels, expected \(channels)")
-            let plane = h * w
-            let y = reuseTensor(&output, x.shape)
+            let y = reuseTensor(&output, x.shape, layout: x.layout)
             let xhat: Tensor
             if inPlace {
                 xhat = x
                 normalized = x
             } else {
-                xhat = reuseTensor(&normalized, x.shape)
+                xhat = reuseTensor(&normalized, x.shape, layout: x.layout)
             }
-            let gamma = store.value(weight), beta = store.value(bias)
-            // A slope of 1 is no activation: z > 0 ? z : z * 1 is z exactly.
-            let slope = activationSlope ?? 1
             trainedLast = training
-            inverseDeviation.withUnsafeMutableBufferPointer { inverse in
-                let inverse = inverse.baseAddress!
-                parallelChunks(c, minimumPerThread: 1) { range in
-                    for channel in range {
-                        var mean: Float, variance: Float
-                        if training {
-                            (mean, variance) = Self.batchStatistics(x, channel: channel)
-                            let count = Float(n * plane)
-                            let unbiased = count > 1 ? variance * count / (count - 1) : variance
-                            runningMean.data[channel] = (1 - momentum) * runningMean.data[channel] + momentum * mean
-                            runningVariance.data[channel] = (1 - momentum) * runningVariance.data[channel] + momentum * unbiased
-                        } else {
-                            mean = runningMean.data[channel]
-                            variance = runningVariance.data[channel]
-                        }
-                        let inv = 1 / (variance + epsilon).squareRoot()
-                        inverse[channel] = inv
-                        let g = gamma[channel], b = beta[channel]
-                        for image in 0..<n {
-                            let offset = (image * c + channel) * plane
-                            let source = x.data + offset, normal = xhat.data + offset, target = y.data + offset
-                            for p in 0..<plane {
-                                let v = (source[p] - mean) * inv
-                                normal[p] = v
-                                let z = v * g + b
-                                target[p] = z > 0 ? z : z * slope
-                            }
+            if x.layout == .channelBlocks {
+                blockedForward(x, normalizedInto: xhat, output: y, training: training)
+            } else {
+                channelsFirstForward(x, normalizedInto: xhat, output: y, training: training)
+            }
+            return y
+        }
+    }
+
+    private func channelsFirstForward(_ x: Tensor, normalizedInto xhat: Tensor, output y: Tensor, training: Bool) {
+        let (n, c, h, w) = x.nchw
+        let plane = h * w
+        let gamma = store.value(weight), beta = store.value(bias)
+        // A slope of 1 is no activation: z > 0 ? z : z * 1 is z exactly.
+        let slope = activationSlope ?? 1
+        inverseDeviation.withUnsafeMutableBufferPointer { inverse in
+            let inverse = inverse.baseAddress!
+            parallelChunks(c, minimumPerThread: 1) { range in
+                for channel in range {
+                    var mean: Float, variance: Float
+                    if training {
+                        (mean, variance) = Self.batchStatistics(x, channel: channel)
+                        updateRunningEstimates(channel: channel, mean: mean, variance: variance, count: n * plane)
+                    } else {
+                        mean = runningMean.data[channel]
+                        variance = runningVariance.data[channel]
+                    }
+                    let inv = 1 / (variance + epsilon).squareRoot()
+                    inverse[channel] = inv
+                    let g = gamma[channel], b = beta[channel]
+                    for image in 0..<n {
+                        let offset = (image * c + channel) * plane
+                        let source = x.data + offset, normal = xhat.data + offset, target = y.data + offset
+                        for p in 0..<plane {
+                            let v = (source[p] - mean) * inv
+                            normal[p] = v
+                            let z = v * g + b
+                            target[p] = z > 0 ? z : z * slope
                         }
                     }
                 }
             }
-            return y
         }
+    }
+
+    /// `channelsFirstForward` on channel blocks: the 16 channels of a block at
+    /// once, one per vector lane.
+    private func blockedForward(_ x: Tensor, normalizedInto xhat: Tensor, output y: Tensor, training: Bool) {
+        let (n, c, h, w) = x.dimensions
+        let plane = h * w, lanes = TensorLayout.blockChannels
+        let gamma = store.value(weight), beta = store.value(bias)
+        let slope = activationSlope ?? 1
+        inverseDeviation.withUnsafeMutableBufferPointer { inverse in
+            let inverse = inverse.baseAddress!
+            parallelChunks(c / lanes, minimumPerThread: 1) { range in
+                for block in range {
+                    let first = block * lanes
+                    var mean: SIMD16<Float>, variance: SIMD16<Float>
+                    if training {
+                        (mean, variance) = Self.blockStatistics(x, block: block)
+                        for lane in 0..<lanes {
+                            updateRunningEstimates(channel: first + lane, mean: mean[lane], variance: variance[lane], count: n * plane)
+                        }
+                    } else {
+                        mean = load16(runningMean.data + first)
+                        variance = load16(runningVariance.data + first)
+                    }
+                    let inv = 1 / (variance + epsilon).squareRoot()
+                    store16(inv, inverse + first)
+                    let g = load16(gamma + first), b = load16(beta + first)
+                    for image in 0..<n {
+                        let offset = (image * c + first) * plane
+                        for p in stride(from: offset, to: offset + plane * lanes, by: lanes) {
+                            let v = (load16(x.data + p) - mean) * inv
+                            store16(v, xhat.data + p)
+                            let z = v * g + b
+                            store16(z.replacing(with: z * slope, where: z .<= 0), y.data + p)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves the running estimates of `channel` toward the batch's mean and
+    /// unbiased variance over `count` values.
+    private func updateRunningEstimates(channel: Int, mean: Float, variance: Float, count: Int) {
+        let unbiased = count > 1 ? variance * Float(count) / Float(count - 1) : variance
+        runningMean.data[channel] = (1 - momentum) * runningMean.data[channel] + momentum * mean
+        runningVariance.data[channel] = (1 - momentum) * runningVariance.data[channel] + momentum * unbiased
     }
 
     /// Mean and biased variance of one channel over the batch, in two passes,
@@ -136,59 +189,150 @@ public final class BatchNorm2d: Layer {
         return (mean, Float(squares / Double(n * plane)))
     }
 
+    /// `batchStatistics` of the 16 channels of one channel block, one per
+    /// lane: float sums over at most 64 positions, then in double.
+    static func blockStatistics(_ x: Tensor, block: Int) -> (mean: SIMD16<Float>, variance: SIMD16<Float>) {
+        let (n, c, h, w) = x.dimensions
+        let plane = h * w, lanes = TensorLayout.blockChannels
+        func total(_ term: (SIMD16<Float>) -> SIMD16<Float>) -> SIMD16<Double> {
+            var total = SIMD16<Double>(repeating: 0)
+            for image in 0..<n {
+                let start = x.data + (image * c + block * lanes) * plane
+                var p = 0
+                while p < plane {
+                    let end = min(plane, p + 64)
+                    var partial = SIMD16<Float>(repeating: 0)
+                    for q in p..<end { partial += term(load16(start + q * lanes)) }
+                    total += SIMD16<Double>(partial)
+                    p = end
+                }
+            }
+            return total
+        }
+        let count = Double(n * plane)
+        let mean = SIMD16<Float>(total { $0 } / count)
+        let variance = SIMD16<Float>(
+            total {
+                let d = $0 - mean
+                return d * d
+            } / count)
+        return (mean, variance)
+    }
+
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure(profileName, .backward) {
-            let xhat = normalized!, y = output!
-            let slope = activationSlope ?? 1
-            let (n, c, h, w) = xhat.nchw
-            let plane = h * w, count = Float(n * plane)
-            precondition(dy.shape == xhat.shape, "BatchNorm2d \(weight.name): gradient \(dy.shape) for an output of \(xhat.shape)")
+            let xhat = normalized!
+            precondition(
+                dy.shape == xhat.shape && dy.layout == xhat.layout,
+                "BatchNorm2d \(weight.name): gradient \(dy.shape) for an output of \(xhat.shape)")
             // In place, each channel's gradient is read whole (its sums) before it is overwritten.
-            let dx = inPlace ? dy : reuseTensor(&inputGradient, xhat.shape)
-            let gamma = store.value(weight)
-            let gammaGradient = store.gradient(weight), betaGradient = store.gradient(bias)
-            let training = trainedLast
-            inverseDeviation.withUnsafeBufferPointer { inverse in
-                let inverse = inverse.baseAddress!
-                parallelChunks(c, minimumPerThread: 1) { range in
-                    for channel in range {
-                        var sumDy: Float = 0, sumDyXhat: Float = 0
-                        for image in 0..<n {
-                            let offset = (image * c + channel) * plane
-                            let g = dy.data + offset, out = y.data + offset, v = xhat.data + offset
-                            // The gradient before the activation, in eight lanes.
-                            func lanes(_ i: Int) -> SIMD8<Float> {
-                                let gradient = load8(g + i)
-                                return gradient.replacing(with: gradient * slope, where: load8(out + i) .<= 0)
-                            }
-                            func term(_ i: Int) -> Float { out[i] > 0 ? g[i] : g[i] * slope }
-                            sumDy += laneSum(plane, lanes: lanes, term: term)
-                            sumDyXhat += laneSum(plane, lanes: { lanes($0) * load8(v + $0) }, term: { term($0) * v[$0] })
+            let dx = inPlace ? dy : reuseTensor(&inputGradient, xhat.shape, layout: xhat.layout)
+            if xhat.layout == .channelBlocks {
+                blockedBackward(dy, into: dx, parameterGradients: parameterGradients)
+            } else {
+                channelsFirstBackward(dy, into: dx, parameterGradients: parameterGradients)
+            }
+            return dx
+        }
+    }
+
+    private func channelsFirstBackward(_ dy: Tensor, into dx: Tensor, parameterGradients: Bool) {
+        let xhat = normalized!, y = output!
+        let slope = activationSlope ?? 1
+        let (n, c, h, w) = xhat.nchw
+        let plane = h * w, count = Float(n * plane)
+        let gamma = store.value(weight)
+        let gammaGradient = store.gradient(weight), betaGradient = store.gradient(bias)
+        let training = trainedLast
+        inverseDeviation.withUnsafeBufferPointer { inverse in
+            let inverse = inverse.baseAddress!
+            parallelChunks(c, minimumPerThread: 1) { range in
+                for channel in range {
+                    var sumDy: Float = 0, sumDyXhat: Float = 0
+                    for image in 0..<n {
+                        let offset = (image * c + channel) * plane
+                        let g = dy.data + offset, out = y.data + offset, v = xhat.data + offset
+                        // The gradient before the activation, in eight lanes.
+                        func lanes(_ i: Int) -> SIMD8<Float> {
+                            let gradient = load8(g + i)
+                            return gradient.replacing(with: gradient * slope, where: load8(out + i) .<= 0)
                         }
-                        if parameterGradients {
-                            gammaGradient[channel] += sumDyXhat
-                            betaGradient[channel] += sumDy
-                        }
-                        let scale = gamma[channel] * inverse[channel]
-                        for image in 0..<n {
-                            let offset = (image * c + channel) * plane
-                            let g = dy.data + offset, out = y.data + offset, v = xhat.data + offset
-                            let target = dx.data + offset
-                            if training {
-                                // dx = gamma * inv / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
-                                let meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
-                                for p in 0..<plane {
-                                    let gradient = out[p] > 0 ? g[p] : g[p] * slope
-                                    target[p] = scale * (gradient - meanDy - v[p] * meanDyXhat)
-                                }
-                            } else {
-                                for p in 0..<plane { target[p] = scale * (out[p] > 0 ? g[p] : g[p] * slope) }
+                        func term(_ i: Int) -> Float { out[i] > 0 ? g[i] : g[i] * slope }
+                        sumDy += laneSum(plane, lanes: lanes, term: term)
+                        sumDyXhat += laneSum(plane, lanes: { lanes($0) * load8(v + $0) }, term: { term($0) * v[$0] })
+                    }
+                    if parameterGradients {
+                        gammaGradient[channel] += sumDyXhat
+                        betaGradient[channel] += sumDy
+                    }
+                    let scale = gamma[channel] * inverse[channel]
+                    for image in 0..<n {
+                        let offset = (image * c + channel) * plane
+                        let g = dy.data + offset, out = y.data + offset, v = xhat.data + offset
+                        let target = dx.data + offset
+                        if training {
+                            // dx = gamma * inv / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
+                            let meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
+                            for p in 0..<plane {
+                                let gradient = out[p] > 0 ? g[p] : g[p] * slope
+                                target[p] = scale * (gradient - meanDy - v[p] * meanDyXhat)
                             }
+                        } else {
+                            for p in 0..<plane { target[p] = scale * (out[p] > 0 ? g[p] : g[p] * slope) }
                         }
                     }
                 }
             }
-            return dx
+        }
+    }
+
+    /// `channelsFirstBackward` on channel blocks, 16 channels per vector.
+    private func blockedBackward(_ dy: Tensor, into dx: Tensor, parameterGradients: Bool) {
+        let xhat = normalized!, y = output!
+        let slope = activationSlope ?? 1
+        let (n, c, h, w) = xhat.dimensions
+        let plane = h * w, count = Float(n * plane), lanes = TensorLayout.blockChannels
+        let gamma = store.value(weight)
+        let gammaGradient = store.gradient(weight), betaGradient = store.gradient(bias)
+        let training = trainedLast
+        // The gradient before the activation at `offset`.
+        func activationGradient(_ offset: Int) -> SIMD16<Float> {
+            let gradient = load16(dy.data + offset)
+            return gradient.replacing(with: gradient * slope, where: load16(y.data + offset) .<= 0)
+        }
+        inverseDeviation.withUnsafeBufferPointer { inverse in
+            let inverse = inverse.baseAddress!
+            parallelChunks(c / lanes, minimumPerThread: 1) { range in
+                for block in range {
+                    let first = block * lanes
+                    var sumDy = SIMD16<Float>(repeating: 0), sumDyXhat = SIMD16<Float>(repeating: 0)
+                    for image in 0..<n {
+                        let offset = (image * c + first) * plane
+                        var imageDy = SIMD16<Float>(repeating: 0), imageDyXhat = SIMD16<Float>(repeating: 0)
+                        for p in stride(from: offset, to: offset + plane * lanes, by: lanes) {
+                            let gradient = activationGradient(p)
+                            imageDy += gradient
+                            imageDyXhat += gradient * load16(xhat.data + p)
+                        }
+                        sumDy += imageDy
+                        sumDyXhat += imageDyXhat
+                    }
+                    if parameterGradients {
+                        store16(load16(gammaGradient + first) + sumDyXhat, gammaGradient + first)
+                        store16(load16(betaGradient + first) + sumDy, betaGradient + first)
+                    }
+                    let scale = load16(gamma + first) * load16(inverse + first)
+                    let meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
+                    for image in 0..<n {
+                        let offset = (image * c + first) * plane
+                        for p in stride(from: offset, to: offset + plane * lanes, by: lanes) {
+                            let gradient = activationGradient(p)
+                            let value = training ? scale * (gradient - meanDy - load16(xhat.data + p) * meanDyXhat) : scale * gradient
+                            store16(value, dx.data + p)
+                        }
+                    }
+                }
+            }
         }
     }
 }

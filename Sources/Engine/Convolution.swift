@@ -188,9 +188,19 @@ public final class Conv2d: Layer {
     private var geometry: PatchGeometry!
     /// The input, kept by the oneDNN and direct paths for the weight gradient.
     private var input: Tensor?
+    private var inputLayout = TensorLayout.channelsFirst
+    /// A channel-blocked input in NCHW for the engine's own kernels, and
+    /// their input gradient back in channel blocks.
+    private var channelsFirstInput: Tensor?
+    private var channelBlockedInputGradient: Tensor?
     private var oneDNNConvolutions = OneDNNConvolutionCache()
     /// The oneDNN convolution of the last forward call, nil when it ran on im2col.
     private var oneDNNConvolution: OneDNNConvolution?
+    /// Whether the output is in channel blocks (`TensorLayout.channelBlocks`)
+    /// when the layer runs on oneDNN and its output channels allow: for a
+    /// convolution whose output goes through layers that take channel blocks
+    /// to the next convolution. The engine's own kernels give NCHW.
+    let channelBlockedOutput: Bool
 
     static let directOutputChannels = 4
     var convolvesDirectly: Bool { outChannels <= Self.directOutputChannels && stride == 1 }
@@ -199,7 +209,7 @@ public final class Conv2d: Layer {
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-        kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true
+        kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true, channelBlockedOutput: Bool = false
     ) {
         self.store = store
         self.inChannels = inChannels
@@ -207,6 +217,7 @@ public final class Conv2d: Layer {
         self.kernel = kernel
         self.stride = stride
         self.padding = padding
+        self.channelBlockedOutput = channelBlockedOutput
         let fanIn = inChannels * kernel * kernel
         weight = store.make(
             "\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
@@ -216,13 +227,16 @@ public final class Conv2d: Layer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         Profiler.measure("Conv2d", .forward) {
-            let (n, c, h, w) = input.nchw
+            let (n, c, h, w) = input.dimensions
             precondition(c == inChannels, "Conv2d \(weight.name): input has \(c) channels, expected \(inChannels)")
             let outHeight = (h + 2 * padding - kernel) / stride + 1, outWidth = (w + 2 * padding - kernel) / stride + 1
             geometry = PatchGeometry(
                 channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
                 columnsHigh: outHeight, columnsWide: outWidth)
             inputShape = input.shape
+            inputLayout = input.layout
+            let outputShape = [n, outChannels, outHeight, outWidth]
+            let blockedOutput = channelBlockedOutput && outChannels % TensorLayout.blockChannels == 0
             // The direct path stays for a few output channels: oneDNN's kernels block
             // the output channels by 16 and would compute mostly padding (the
             // generator's last layer, 48 -> 1, ran 1.1 x faster per compact step direct).
@@ -230,63 +244,85 @@ public final class Conv2d: Layer {
                 convolvesDirectly
                 ? nil
                 : oneDNNConvolutions.convolution(
-                    kernels: store.convolutionKernels, transposed: false, inputShape: input.shape, outChannels: outChannels,
-                    outHeight: outHeight,
-                    outWidth: outWidth, kernel: kernel, stride: stride, padding: padding, hasBias: bias != nil)
+                    kernels: store.convolutionKernels, transposed: false, inputShape: input.shape, inputLayout: input.layout,
+                    outChannels: outChannels, outHeight: outHeight, outWidth: outWidth,
+                    outputLayout: blockedOutput ? .channelBlocks : .channelsFirst, kernel: kernel, stride: stride,
+                    padding: padding, hasBias: bias != nil)
             if let oneDNNConvolution {
                 self.input = input
-                let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
+                let y = reuseTensor(&output, outputShape, layout: oneDNNConvolution.outputLayout)
                 oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: y)
                 return y
             }
-            isPointwise = kernel == 1 && stride == 1 && padding == 0 && h * w >= Self.pointwisePlane
-            if convolvesDirectly || isPointwise {
-                self.input = input
-                let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-                if isPointwise { pointwiseForward(input, into: y) } else { directForward(input, into: y) }
-                return y
+            // The engine's own kernels read NCHW.
+            var x = input
+            if input.layout != .channelsFirst {
+                x = reuseTensor(&channelsFirstInput, input.shape)
+                convertLayout(input, into: x)
             }
-            let cols = reuseTensor(&columns, [geometry.rows, n * geometry.positions])
-            im2col(input.data, batch: n, geometry, into: cols.data)
-            let product = store.workspace.a(outChannels * n * geometry.positions)
-            gemm(
-                transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
-                store.value(weight), cols.data, beta: 0, product)
-            let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
-            batchMajor(
-                product, batch: n, channels: outChannels, plane: geometry.positions, bias: bias.map { store.value($0) }, into: y.data)
+            let y = reuseTensor(&output, outputShape)
+            ownKernelsForward(x, into: y)
             return y
         }
+    }
+
+    /// The forward pass on im2col and OpenBLAS, or on the pointwise or direct
+    /// loops: x and y in NCHW.
+    private func ownKernelsForward(_ x: Tensor, into y: Tensor) {
+        let n = x.shape[0]
+        isPointwise = kernel == 1 && stride == 1 && padding == 0 && geometry.height * geometry.width >= Self.pointwisePlane
+        if convolvesDirectly || isPointwise {
+            input = x
+            if isPointwise { pointwiseForward(x, into: y) } else { directForward(x, into: y) }
+            return
+        }
+        let cols = reuseTensor(&columns, [geometry.rows, n * geometry.positions])
+        im2col(x.data, batch: n, geometry, into: cols.data)
+        let product = store.workspace.a(outChannels * n * geometry.positions)
+        gemm(
+            transposeA: false, transposeB: false, m: outChannels, n: n * geometry.positions, k: geometry.rows,
+            store.value(weight), cols.data, beta: 0, product)
+        batchMajor(
+            product, batch: n, channels: outChannels, plane: geometry.positions, bias: bias.map { store.value($0) }, into: y.data)
     }
 
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("Conv2d", .backward) {
             if let oneDNNConvolution {
-                let dx = reuseTensor(&inputGradient, inputShape)
+                let dx = reuseTensor(&inputGradient, inputShape, layout: inputLayout)
                 oneDNNConvolution.backward(
                     outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: dx,
                     parameterGradients: parameterGradients)
                 return dx
             }
-            if isPointwise { return pointwiseBackward(outputGradient, parameterGradients: parameterGradients) }
-            if convolvesDirectly { return directBackward(outputGradient, parameterGradients: parameterGradients) }
-            let n = inputShape[0], positions = n * geometry.positions
-            let dy = store.workspace.a(outChannels * positions)
-            channelMajor(outputGradient.data, batch: n, channels: outChannels, plane: geometry.positions, into: dy)
-            if parameterGradients {
-                gemm(
-                    transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
-                    dy, columns!.data, beta: 1, store.gradient(weight))
-                if let bias { addChannelSums(outputGradient, into: store.gradient(bias)) }
-            }
-            let dcols = store.workspace.b(geometry.rows * positions)
-            gemm(
-                transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
-                store.value(weight), dy, beta: 0, dcols)
-            let dx = reuseTensor(&inputGradient, inputShape)
-            col2im(dcols, batch: n, geometry, into: dx.data)
-            return dx
+            let dx = ownKernelsBackward(outputGradient, parameterGradients: parameterGradients)
+            if inputLayout == .channelsFirst { return dx }
+            let blocked = reuseTensor(&channelBlockedInputGradient, inputShape, layout: inputLayout)
+            convertLayout(dx, into: blocked)
+            return blocked
         }
+    }
+
+    /// The backward pass of `ownKernelsForward`: dy and the returned input gradient in NCHW.
+    private func ownKernelsBackward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
+        if isPointwise { return pointwiseBackward(outputGradient, parameterGradients: parameterGradients) }
+        if convolvesDirectly { return directBackward(outputGradient, parameterGradients: parameterGradients) }
+        let n = inputShape[0], positions = n * geometry.positions
+        let dy = store.workspace.a(outChannels * positions)
+        channelMajor(outputGradient.data, batch: n, channels: outChannels, plane: geometry.positions, into: dy)
+        if parameterGradients {
+            gemm(
+                transposeA: false, transposeB: true, m: outChannels, n: geometry.rows, k: positions,
+                dy, columns!.data, beta: 1, store.gradient(weight))
+            if let bias { addChannelSums(outputGradient, into: store.gradient(bias)) }
+        }
+        let dcols = store.workspace.b(geometry.rows * positions)
+        gemm(
+            transposeA: true, transposeB: false, m: geometry.rows, n: positions, k: outChannels,
+            store.value(weight), dy, beta: 0, dcols)
+        let dx = reuseTensor(&inputGradient, inputShape)
+        col2im(dcols, batch: n, geometry, into: dx.data)
+        return dx
     }
 }
 

@@ -12,12 +12,15 @@ public enum ConvolutionKernels: String, CaseIterable, Sendable {
     case im2col
 }
 
-/// One convolution or transposed convolution at one input shape on oneDNN:
-/// owns the primitives (freed in `deinit`), reorders our NCHW tensors into
-/// oneDNN's blocked layouts and back in the model's workspace.
+/// One convolution or transposed convolution at one input shape and layout
+/// on oneDNN: owns the primitives (freed in `deinit`), reorders our NCHW
+/// tensors into oneDNN's blocked layouts and back in the model's workspace
+/// (tensors already in channel blocks need no reorder).
 final class OneDNNConvolution {
     /// The input shape [N, C, H, W] the primitives were made for.
     let inputShape: [Int]
+    /// The layouts of the input and of the output (and of their gradients).
+    let inputLayout: TensorLayout, outputLayout: TensorLayout
     /// Floats of workspace a forward or backward call needs.
     private let scratchCount: Int
     private let handle: OpaquePointer
@@ -29,18 +32,21 @@ final class OneDNNConvolution {
     /// im2col).
     /// `groups` equal to the channels makes a depthwise convolution.
     init?(
-        transposed: Bool, groups: Int = 1, inputShape: [Int], outChannels: Int, outHeight: Int, outWidth: Int, kernel: Int,
-        stride: Int, padding: Int, hasBias: Bool
+        transposed: Bool, groups: Int = 1, inputShape: [Int], inputLayout: TensorLayout, outChannels: Int, outHeight: Int,
+        outWidth: Int, outputLayout: TensorLayout, kernel: Int, stride: Int, padding: Int, hasBias: Bool
     ) {
         var shape = medsynth_convolution_shape(
             transposed: transposed ? 1 : 0, groups: Int32(groups), batch: Int32(inputShape[0]), in_channels: Int32(inputShape[1]),
             in_height: Int32(inputShape[2]), in_width: Int32(inputShape[3]), out_channels: Int32(outChannels),
             out_height: Int32(outHeight), out_width: Int32(outWidth), kernel: Int32(kernel), stride: Int32(stride),
-            padding: Int32(padding), has_bias: hasBias ? 1 : 0)
+            padding: Int32(padding), has_bias: hasBias ? 1 : 0, blocked_input: inputLayout == .channelBlocks ? 1 : 0,
+            blocked_output: outputLayout == .channelBlocks ? 1 : 0)
         var error = [CChar](repeating: 0, count: 256)
         guard let handle = medsynth_convolution_create(&shape, &error, error.count) else { return nil }
         self.handle = handle
         self.inputShape = inputShape
+        self.inputLayout = inputLayout
+        self.outputLayout = outputLayout
         let (batch, inChannels, height, width) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
         equivalentGEMM =
             transposed
@@ -54,6 +60,7 @@ final class OneDNNConvolution {
     /// y [N, O, Ho, Wo] = conv(x [N, C, H, W], weight) + bias, with the
     /// layer's parameters from `store` and its workspace as the scratch.
     func forward(_ x: Tensor, weight: Parameter, bias: Parameter?, store: ParameterStore, into y: Tensor) {
+        precondition(x.layout == inputLayout && y.layout == outputLayout, "oneDNN convolution called with other layouts")
         Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k)
         let status = medsynth_convolution_forward(
             handle, x.data, store.value(weight), bias.map { store.value($0) }, y.data, store.workspace.a(scratchCount))
@@ -67,6 +74,9 @@ final class OneDNNConvolution {
         _ dy: Tensor, input x: Tensor, weight: Parameter, bias: Parameter?, store: ParameterStore, inputGradient dx: Tensor?,
         parameterGradients: Bool
     ) {
+        precondition(
+            dy.layout == outputLayout && x.layout == inputLayout && (dx?.layout ?? inputLayout) == inputLayout,
+            "oneDNN convolution called with other layouts")
         let passes = (parameterGradients ? 1 : 0) + (dx == nil ? 0 : 1)
         for _ in 0..<passes { Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k) }
         let status = medsynth_convolution_backward(
@@ -76,21 +86,27 @@ final class OneDNNConvolution {
     }
 }
 
-/// A layer's oneDNN convolution, made again when the input shape changes and
-/// not tried again for a shape oneDNN has no kernel for.
+/// A layer's oneDNN convolution, made again when the input shape or layouts
+/// change and not tried again for a shape oneDNN has no kernel for.
 struct OneDNNConvolutionCache {
     private var convolution: OneDNNConvolution?
     private var unsupported: Set<[Int]> = []
 
     mutating func convolution(
-        kernels: ConvolutionKernels, transposed: Bool, groups: Int = 1, inputShape: [Int], outChannels: Int, outHeight: Int,
-        outWidth: Int, kernel: Int, stride: Int, padding: Int, hasBias: Bool
+        kernels: ConvolutionKernels, transposed: Bool, groups: Int = 1, inputShape: [Int], inputLayout: TensorLayout = .channelsFirst,
+        outChannels: Int, outHeight: Int, outWidth: Int, outputLayout: TensorLayout = .channelsFirst, kernel: Int, stride: Int,
+        padding: Int, hasBias: Bool
     ) -> OneDNNConvolution? {
         guard kernels == .oneDNN, !unsupported.contains(inputShape) else { return nil }
-        if let convolution, convolution.inputShape == inputShape { return convolution }
+        if let convolution, convolution.inputShape == inputShape, convolution.inputLayout == inputLayout,
+            convolution.outputLayout == outputLayout
+        {
+            return convolution
+        }
         convolution = OneDNNConvolution(
-            transposed: transposed, groups: groups, inputShape: inputShape, outChannels: outChannels, outHeight: outHeight,
-            outWidth: outWidth, kernel: kernel, stride: stride, padding: padding, hasBias: hasBias)
+            transposed: transposed, groups: groups, inputShape: inputShape, inputLayout: inputLayout, outChannels: outChannels,
+            outHeight: outHeight, outWidth: outWidth, outputLayout: outputLayout, kernel: kernel, stride: stride,
+            padding: padding, hasBias: hasBias)
         if convolution == nil { unsupported.insert(inputShape) }
         return convolution
     }

@@ -1,6 +1,8 @@
 import Foundation
 
 /// A float32 tensor in NCHW order, contiguous, owning 64-byte aligned storage.
+/// A 4-D tensor may instead hold its elements in channel blocks
+/// (`TensorLayout.channelBlocks`); its shape is [N, C, H, W] either way.
 ///
 /// Layers keep their outputs and gradients as tensors that live across
 /// training steps: `reshape(to:)` reuses the storage whenever it is large
@@ -9,6 +11,8 @@ public final class Tensor {
     public private(set) var shape: [Int]
     public private(set) var count: Int
     public private(set) var data: UnsafeMutablePointer<Float>
+    /// Set by the layer that writes the tensor.
+    public var layout = TensorLayout.channelsFirst
     private var capacity: Int
 
     public init(shape: [Int]) {
@@ -61,22 +65,31 @@ public final class Tensor {
 
     public var values: [Float] { Array(UnsafeBufferPointer(start: data, count: count)) }
 
-    /// Dimensions of an NCHW tensor, checked.
+    /// Dimensions of an NCHW tensor, checked: rank 4 and in NCHW order, for
+    /// the layers that read no other layout.
     public var nchw: (n: Int, c: Int, h: Int, w: Int) {
+        precondition(layout == .channelsFirst, "expected an NCHW tensor, got one in channel blocks")
+        return dimensions
+    }
+
+    /// [N, C, H, W] of a 4-D tensor in either layout, checked.
+    public var dimensions: (n: Int, c: Int, h: Int, w: Int) {
         precondition(shape.count == 4, "expected an NCHW tensor, got shape \(shape)")
         return (shape[0], shape[1], shape[2], shape[3])
     }
 }
 
-/// Returns `tensor` reshaped to `shape`, creating it on first use: the
-/// pattern every layer uses for its outputs and gradients.
+/// Returns `tensor` reshaped to `shape` and given `layout`, creating it on
+/// first use: the pattern every layer uses for its outputs and gradients.
 @inline(__always)
-public func reuseTensor(_ tensor: inout Tensor?, _ shape: [Int]) -> Tensor {
+public func reuseTensor(_ tensor: inout Tensor?, _ shape: [Int], layout: TensorLayout = .channelsFirst) -> Tensor {
     if let existing = tensor {
         if existing.shape != shape { existing.reshape(to: shape) }
+        existing.layout = layout
         return existing
     }
     let made = Tensor(shape: shape)
+    made.layout = layout
     tensor = made
     return made
 }

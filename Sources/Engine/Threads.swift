@@ -52,6 +52,15 @@ func laneSum(_ count: Int, lanes: (Int) -> SIMD8<Float>, term: (Int) -> Float) -
 @inline(__always)
 func load8(_ pointer: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self) }
 
+/// One channel block's 16 floats (`TensorLayout.channelBlocks`).
+@inline(__always)
+func load16(_ pointer: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(pointer).loadUnaligned(as: SIMD16<Float>.self) }
+
+@inline(__always)
+func store16(_ value: SIMD16<Float>, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: SIMD16<Float>.self)
+}
+
 /// Sum of a[i] * b[i].
 @inline(__always)
 func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ count: Int) -> Float {

@@ -28,10 +28,11 @@ public final class Discriminator {
         var layers: [Layer] = []
         var inChannels = channels
         for (index, width) in Self.widths.enumerated() {
+            // The blocks pass oneDNN's channel blocks to each other: no reorders between them.
             layers.append(
                 Conv2d(
                     "blocks.\(index).conv", store: store, initializer: initializer, inChannels: inChannels,
-                    outChannels: width, kernel: 4, stride: 2, padding: 1))
+                    outChannels: width, kernel: 4, stride: 2, padding: 1, channelBlockedOutput: true))
             // The blocks' BatchNorm has the LeakyReLU fused in.
             layers.append(
                 index > 0
@@ -40,6 +41,7 @@ public final class Discriminator {
                     : LeakyReLU(slope: negativeSlope))
             inChannels = width
         }
+        layers.append(ChannelsFirst())
         if minibatchStandardDeviation { layers.append(MinibatchStandardDeviation()) }
         body = Sequential(layers)
         firstConvolution = layers[0] as! Conv2d

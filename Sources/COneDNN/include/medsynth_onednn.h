@@ -1,7 +1,8 @@
 // Convolutions and transposed convolutions on oneDNN (Debian's libdnnl 2.6),
-// over the engine's NCHW tensors: each pass reorders its operands into the
-// layouts oneDNN's fastest kernels want and back, in a scratch buffer the
-// caller owns, so nothing but the primitives persists between calls.
+// over the engine's NCHW or channel-blocked (nChw16c) tensors: each pass
+// reorders its operands into the layouts oneDNN's fastest kernels want and
+// back where they differ, in a scratch buffer the caller owns, so nothing but
+// the primitives persists between calls.
 #ifndef MEDSYNTH_ONEDNN_H
 #define MEDSYNTH_ONEDNN_H
 
@@ -16,13 +17,16 @@ extern "C" {
 /// PyTorch stores it; a convolution's is [out, in, k, k], or with `groups`
 /// above 1 (a depthwise convolution when it equals the channels)
 /// [out, in / groups, k, k]. The output size is the caller's: padding on the
-/// right/bottom follows from it.
+/// right/bottom follows from it. `blocked_input` and `blocked_output` give
+/// the input (and its gradient) and the output (and its gradient) in nChw16c
+/// instead of NCHW; they need channels divisible by 16.
 typedef struct {
     int transposed, groups;
     int batch, in_channels, in_height, in_width;
     int out_channels, out_height, out_width;
     int kernel, stride, padding;
     int has_bias;
+    int blocked_input, blocked_output;
 } medsynth_convolution_shape;
 
 typedef struct medsynth_convolution medsynth_convolution;

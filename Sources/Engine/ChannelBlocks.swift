@@ -1,0 +1,77 @@
+/// How a 4-D tensor [N, C, H, W] orders its elements.
+public enum TensorLayout: Sendable {
+    /// NCHW: each image's channels one after another, each a row-major plane.
+    case channelsFirst
+    /// oneDNN's nChw16c: each image's channels in blocks of 16, each block a
+    /// plane of 16-float vectors, one float per channel. Element (n, c, h, w)
+    /// is at ((n * C/16 + c/16) * H * W + h * W + w) * 16 + c % 16. The
+    /// layout oneDNN's convolutions run on: a network whose convolutions pass
+    /// it to each other saves two reorders per convolution and pass. Needs C
+    /// divisible by 16.
+    case channelBlocks
+
+    /// Channels per block of `channelBlocks`.
+    public static let blockChannels = 16
+}
+
+/// Copies `source` into `destination` in `destination`'s layout (both
+/// [N, C, H, W], the same shape).
+public func convertLayout(_ source: Tensor, into destination: Tensor) {
+    precondition(source.shape == destination.shape, "layout conversion between shapes \(source.shape) and \(destination.shape)")
+    if source.layout == destination.layout {
+        destination.data.update(from: source.data, count: source.count)
+        return
+    }
+    let (n, c, h, w) = source.dimensions
+    let lanes = TensorLayout.blockChannels, plane = h * w
+    precondition(c % lanes == 0, "channel blocks need channels divisible by \(lanes), got \(c)")
+    let toBlocks = destination.layout == .channelBlocks
+    // A block (16 channels of one image) starts at block * 16 * plane in both
+    // layouts; within it NCHW's index is lane * plane + p and nChw16c's
+    // p * 16 + lane.
+    parallelChunks(n * c / lanes, minimumPerThread: 1) { range in
+        for block in range {
+            let from = source.data + block * lanes * plane, to = destination.data + block * lanes * plane
+            for lane in 0..<lanes {
+                for p in 0..<plane {
+                    if toBlocks {
+                        to[p * lanes + lane] = from[lane * plane + p]
+                    } else {
+                        to[lane * plane + p] = from[p * lanes + lane]
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Hands on a tensor in NCHW whatever layout it arrives in, and its gradient
+/// back in that layout: the end of a run of layers that pass channel blocks
+/// (`TensorLayout.channelBlocks`), before layers that read NCHW (a flatten
+/// into `Linear`).
+public final class ChannelsFirst: Layer {
+    private var output: Tensor?
+    private var inputGradient: Tensor?
+    private var inputLayout = TensorLayout.channelsFirst
+
+    public init() {}
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        inputLayout = x.layout
+        if x.layout == .channelsFirst { return x }
+        return Profiler.measure("ChannelsFirst", .forward) {
+            let y = reuseTensor(&output, x.shape)
+            convertLayout(x, into: y)
+            return y
+        }
+    }
+
+    public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
+        if inputLayout == .channelsFirst { return dy }
+        return Profiler.measure("ChannelsFirst", .backward) {
+            let dx = reuseTensor(&inputGradient, dy.shape, layout: inputLayout)
+            convertLayout(dy, into: dx)
+            return dx
+        }
+    }
+}
