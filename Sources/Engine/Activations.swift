@@ -120,71 +120,112 @@ public func Tanh() -> SquashingActivation { SquashingActivation(.tanh) }
 // swift-format-ignore: AlwaysUseLowerCamelCase
 public func Sigmoid() -> SquashingActivation { SquashingActivation(.sigmoid) }
 
-/// Nearest-neighbour upsampling by 2: each pixel becomes a 2x2 block.
+/// Nearest-neighbour upsampling by 2: each pixel becomes a 2x2 block. In
+/// channel blocks a pixel is a vector of 16 channels, copied whole.
 public final class Upsample2x: Layer {
     private var output: Tensor?
     private var inputGradient: Tensor?
     private var inputShape: [Int] = []
+    private var inputLayout = TensorLayout.channelsFirst
 
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         Profiler.measure("Upsample2x", .forward) {
-            let (n, c, h, w) = x.nchw
+            let (n, c, h, w) = x.dimensions
             inputShape = x.shape
-            let y = reuseTensor(&output, [n, c, 2 * h, 2 * w])
-            parallelChunks(n * c, minimumPerThread: 1) { planes in
-                for plane in planes {
-                    let source = x.data + plane * h * w, target = y.data + plane * 4 * h * w
-                    for i in 0..<h {
-                        let top = target + 2 * i * 2 * w, bottom = top + 2 * w
-                        for j in 0..<w {
-                            let v = source[i * w + j]
-                            top[2 * j] = v
-                            top[2 * j + 1] = v
-                            bottom[2 * j] = v
-                            bottom[2 * j + 1] = v
-                        }
-                    }
-                }
-            }
+            inputLayout = x.layout
+            let y = reuseTensor(&output, [n, c, 2 * h, 2 * w], layout: x.layout)
+            Self.resample(small: x, large: y, upsampling: true)
             return y
         }
     }
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("Upsample2x", .backward) {
-            let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-            let dx = reuseTensor(&inputGradient, inputShape)
-            parallelChunks(n * c, minimumPerThread: 1) { planes in
-                for plane in planes {
-                    let source = dy.data + plane * 4 * h * w, target = dx.data + plane * h * w
-                    for i in 0..<h {
-                        let top = source + 2 * i * 2 * w, bottom = top + 2 * w
-                        for j in 0..<w {
-                            target[i * w + j] = top[2 * j] + top[2 * j + 1] + bottom[2 * j] + bottom[2 * j + 1]
+            precondition(dy.layout == inputLayout, "Upsample2x: gradient in another layout than the output")
+            let dx = reuseTensor(&inputGradient, inputShape, layout: inputLayout)
+            Self.resample(small: dx, large: dy, upsampling: false)
+            return dx
+        }
+    }
+
+    /// Upsampling copies each pixel of `small` into its 2x2 cell of `large`;
+    /// its backward pass sets each pixel of `small` to the sum of its cell.
+    /// A pixel is a float in NCHW and a block's 16 channels in channel blocks.
+    private static func resample(small: Tensor, large: Tensor, upsampling: Bool) {
+        if small.layout == .channelBlocks {
+            resample(small: small, large: large, upsampling: upsampling, pixel: SIMD16<Float>.self)
+        } else {
+            resample(small: small, large: large, upsampling: upsampling, pixel: Float.self)
+        }
+    }
+
+    private static func resample<Pixel: UpsampledPixel>(small: Tensor, large: Tensor, upsampling: Bool, pixel: Pixel.Type) {
+        let (n, c, h, w) = small.dimensions
+        let floats = Pixel.floats, pixels = small.data, cells = large.data
+        parallelChunks(n * c / floats, minimumPerThread: 1) { planes in
+            for plane in planes {
+                for i in 0..<h {
+                    for j in 0..<w {
+                        let pixel = pixels + (plane * h * w + i * w + j) * floats
+                        let top = cells + (plane * 4 * h * w + 2 * i * 2 * w + 2 * j) * floats, bottom = top + 2 * w * floats
+                        if upsampling {
+                            let v = Pixel(loadingFrom: pixel)
+                            v.store(to: top)
+                            v.store(to: top + floats)
+                            v.store(to: bottom)
+                            v.store(to: bottom + floats)
+                        } else {
+                            let sum =
+                                Pixel(loadingFrom: top) + Pixel(loadingFrom: top + floats) + Pixel(loadingFrom: bottom)
+                                + Pixel(loadingFrom: bottom + floats)
+                            sum.store(to: pixel)
                         }
                     }
                 }
             }
-            return dx
         }
     }
 }
 
-/// Concatenation of NCHW tensors along channels, and its split for backward.
+/// What `Upsample2x` moves: one float, or one channel block's 16.
+protocol UpsampledPixel {
+    static var floats: Int { get }
+    static func + (lhs: Self, rhs: Self) -> Self
+    init(loadingFrom pointer: UnsafePointer<Float>)
+    func store(to pointer: UnsafeMutablePointer<Float>)
+}
+
+extension Float: UpsampledPixel {
+    static var floats: Int { 1 }
+    init(loadingFrom pointer: UnsafePointer<Float>) { self = pointer.pointee }
+    func store(to pointer: UnsafeMutablePointer<Float>) { pointer.pointee = self }
+}
+
+extension SIMD16<Float>: UpsampledPixel {
+    static var floats: Int { TensorLayout.blockChannels }
+    init(loadingFrom pointer: UnsafePointer<Float>) { self = load16(pointer) }
+    func store(to pointer: UnsafeMutablePointer<Float>) { store16(self, pointer) }
+}
+
+/// Concatenation of tensors along channels, and its split for backward. In
+/// either layout an image's channels are one run of floats, so the parts'
+/// runs go side by side; in channel blocks every part has whole blocks.
 public enum ChannelConcat {
-    /// Writes `parts` side by side along channels into `output`.
+    /// Writes `parts` (all in one layout) side by side along channels into `output`.
     public static func forward(_ parts: [Tensor], into output: inout Tensor?) -> Tensor {
-        let (n, _, h, w) = parts[0].nchw
-        let channels = parts.reduce(0) { $0 + $1.nchw.c }
-        let y = reuseTensor(&output, [n, channels, h, w])
+        let (n, _, h, w) = parts[0].dimensions
+        let channels = parts.reduce(0) { $0 + $1.dimensions.c }
+        let y = reuseTensor(&output, [n, channels, h, w], layout: parts[0].layout)
         let plane = h * w
         for image in 0..<n {
             var offset = image * channels * plane
             for part in parts {
-                let c = part.nchw.c
-                precondition(part.nchw.h == h && part.nchw.w == w && part.nchw.n == n, "concatenating \(part.shape) with \(parts[0].shape)")
+                let (partImages, c, partHeight, partWidth) = part.dimensions
+                precondition(
+                    partHeight == h && partWidth == w && partImages == n && part.layout == y.layout,
+                    "concatenating \(part.shape) with \(parts[0].shape)")
                 (y.data + offset).update(from: part.data + image * c * plane, count: c * plane)
                 offset += c * plane
             }
@@ -194,10 +235,14 @@ public enum ChannelConcat {
 
     /// Copies the slice of `gradient` that belongs to part `index` (of the given channel counts) into `slice`.
     public static func backward(_ gradient: Tensor, channels: [Int], index: Int, into slice: inout Tensor?) -> Tensor {
-        let (n, total, h, w) = gradient.nchw
+        let (n, total, h, w) = gradient.dimensions
         let plane = h * w
         let start = channels[..<index].reduce(0, +), c = channels[index]
-        let part = reuseTensor(&slice, [n, c, h, w])
+        let lanes = TensorLayout.blockChannels
+        precondition(
+            gradient.layout == .channelsFirst || (start % lanes == 0 && c % lanes == 0),
+            "a slice of channel blocks needs whole blocks, got channels \(start)..<\(start + c)")
+        let part = reuseTensor(&slice, [n, c, h, w], layout: gradient.layout)
         for image in 0..<n {
             (part.data + image * c * plane).update(from: gradient.data + (image * total + start) * plane, count: c * plane)
         }

@@ -7,8 +7,10 @@
 /// With `activationSlope`, the layer is BatchNorm followed by LeakyReLU with
 /// that slope, fused (the generator's and the discriminator's blocks): one pass
 /// less over the activations each way, and no tensors for the BatchNorm output
-/// and the activation's input gradient. The activation's derivative is read
-/// from the sign of the output, which is the sign of its input for a slope >= 0.
+/// and the activation's input gradient. The backward pass takes the
+/// activation's derivative from the sign of its input, gamma * xhat + beta,
+/// computed again from the normalised values as the forward pass computed it:
+/// reading the output instead would be a third activation-sized stream.
 ///
 /// `inPlace` writes the normalised values the backward pass needs over the
 /// input, and the input gradient over the output gradient, instead of into
@@ -237,48 +239,59 @@ public final class BatchNorm2d: Layer {
     }
 
     private func channelsFirstBackward(_ dy: Tensor, into dx: Tensor, parameterGradients: Bool) {
-        let xhat = normalized!, y = output!
+        let xhat = normalized!
         let slope = activationSlope ?? 1
         let (n, c, h, w) = xhat.nchw
         let plane = h * w, count = Float(n * plane)
-        let gamma = store.value(weight)
+        let gamma = store.value(weight), beta = store.value(bias)
         let gammaGradient = store.gradient(weight), betaGradient = store.gradient(bias)
         let training = trainedLast
         inverseDeviation.withUnsafeBufferPointer { inverse in
             let inverse = inverse.baseAddress!
             parallelChunks(c, minimumPerThread: 1) { range in
                 for channel in range {
+                    let gain = gamma[channel], shift = beta[channel]
                     var sumDy: Float = 0, sumDyXhat: Float = 0
                     for image in 0..<n {
                         let offset = (image * c + channel) * plane
-                        let g = dy.data + offset, out = y.data + offset, v = xhat.data + offset
-                        // The gradient before the activation, in eight lanes.
+                        let g = dy.data + offset, v = xhat.data + offset
+                        // The gradient before the activation, in eight lanes and one at a time; both sums in one pass.
                         func lanes(_ i: Int) -> SIMD8<Float> {
                             let gradient = load8(g + i)
-                            return gradient.replacing(with: gradient * slope, where: load8(out + i) .<= 0)
+                            return gradient.replacing(with: gradient * slope, where: load8(v + i) * gain + shift .<= 0)
                         }
-                        func term(_ i: Int) -> Float { out[i] > 0 ? g[i] : g[i] * slope }
-                        sumDy += laneSum(plane, lanes: lanes, term: term)
-                        sumDyXhat += laneSum(plane, lanes: { lanes($0) * load8(v + $0) }, term: { term($0) * v[$0] })
+                        func term(_ i: Int) -> Float { v[i] * gain + shift > 0 ? g[i] : g[i] * slope }
+                        let sums = laneSums(
+                            plane,
+                            lanes: {
+                                let gradient = lanes($0)
+                                return (gradient, gradient * load8(v + $0))
+                            },
+                            term: {
+                                let gradient = term($0)
+                                return (gradient, gradient * v[$0])
+                            })
+                        sumDy += sums.first
+                        sumDyXhat += sums.second
                     }
                     if parameterGradients {
                         gammaGradient[channel] += sumDyXhat
                         betaGradient[channel] += sumDy
                     }
-                    let scale = gamma[channel] * inverse[channel]
+                    let scale = gain * inverse[channel]
                     for image in 0..<n {
                         let offset = (image * c + channel) * plane
-                        let g = dy.data + offset, out = y.data + offset, v = xhat.data + offset
+                        let g = dy.data + offset, v = xhat.data + offset
                         let target = dx.data + offset
                         if training {
                             // dx = gamma * inv / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
                             let meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
                             for p in 0..<plane {
-                                let gradient = out[p] > 0 ? g[p] : g[p] * slope
+                                let gradient = v[p] * gain + shift > 0 ? g[p] : g[p] * slope
                                 target[p] = scale * (gradient - meanDy - v[p] * meanDyXhat)
                             }
                         } else {
-                            for p in 0..<plane { target[p] = scale * (out[p] > 0 ? g[p] : g[p] * slope) }
+                            for p in 0..<plane { target[p] = scale * (v[p] * gain + shift > 0 ? g[p] : g[p] * slope) }
                         }
                     }
                 }
@@ -288,23 +301,25 @@ public final class BatchNorm2d: Layer {
 
     /// `channelsFirstBackward` on channel blocks, 16 channels per vector.
     private func blockedBackward(_ dy: Tensor, into dx: Tensor, parameterGradients: Bool) {
-        let xhat = normalized!, y = output!
+        let xhat = normalized!
         let slope = activationSlope ?? 1
         let (n, c, h, w) = xhat.dimensions
         let plane = h * w, count = Float(n * plane), lanes = TensorLayout.blockChannels
-        let gamma = store.value(weight)
+        let gamma = store.value(weight), beta = store.value(bias)
         let gammaGradient = store.gradient(weight), betaGradient = store.gradient(bias)
         let training = trainedLast
-        // The gradient before the activation at `offset`.
-        func activationGradient(_ offset: Int) -> SIMD16<Float> {
-            let gradient = load16(dy.data + offset)
-            return gradient.replacing(with: gradient * slope, where: load16(y.data + offset) .<= 0)
-        }
+        let g = dy.data, v = xhat.data, target = dx.data
         inverseDeviation.withUnsafeBufferPointer { inverse in
             let inverse = inverse.baseAddress!
             parallelChunks(c / lanes, minimumPerThread: 1) { range in
                 for block in range {
                     let first = block * lanes
+                    let gain = load16(gamma + first), shift = load16(beta + first)
+                    // The gradient before the activation at `offset`.
+                    func activationGradient(_ offset: Int) -> SIMD16<Float> {
+                        let gradient = load16(g + offset)
+                        return gradient.replacing(with: gradient * slope, where: load16(v + offset) * gain + shift .<= 0)
+                    }
                     var sumDy = SIMD16<Float>(repeating: 0), sumDyXhat = SIMD16<Float>(repeating: 0)
                     for image in 0..<n {
                         let offset = (image * c + first) * plane
@@ -312,7 +327,7 @@ public final class BatchNorm2d: Layer {
                         for p in stride(from: offset, to: offset + plane * lanes, by: lanes) {
                             let gradient = activationGradient(p)
                             imageDy += gradient
-                            imageDyXhat += gradient * load16(xhat.data + p)
+                            imageDyXhat += gradient * load16(v + p)
                         }
                         sumDy += imageDy
                         sumDyXhat += imageDyXhat
@@ -321,14 +336,14 @@ public final class BatchNorm2d: Layer {
                         store16(load16(gammaGradient + first) + sumDyXhat, gammaGradient + first)
                         store16(load16(betaGradient + first) + sumDy, betaGradient + first)
                     }
-                    let scale = load16(gamma + first) * load16(inverse + first)
-                    let meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
+                    let scale = gain * load16(inverse + first)
+                    let meanDy = training ? sumDy / count : SIMD16(repeating: 0)
+                    let meanDyXhat = training ? sumDyXhat / count : SIMD16(repeating: 0)
                     for image in 0..<n {
                         let offset = (image * c + first) * plane
                         for p in stride(from: offset, to: offset + plane * lanes, by: lanes) {
-                            let gradient = activationGradient(p)
-                            let value = training ? scale * (gradient - meanDy - load16(xhat.data + p) * meanDyXhat) : scale * gradient
-                            store16(value, dx.data + p)
+                            // In inference the means are 0: dx = scale * (gradient - 0 - xhat * 0) = scale * gradient.
+                            store16(scale * (activationGradient(p) - meanDy - load16(v + p) * meanDyXhat), target + p)
                         }
                     }
                 }

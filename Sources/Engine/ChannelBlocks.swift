@@ -45,33 +45,50 @@ public func convertLayout(_ source: Tensor, into destination: Tensor) {
     }
 }
 
-/// Hands on a tensor in NCHW whatever layout it arrives in, and its gradient
-/// back in that layout: the end of a run of layers that pass channel blocks
-/// (`TensorLayout.channelBlocks`), before layers that read NCHW (a flatten
-/// into `Linear`).
-public final class ChannelsFirst: Layer {
-    private var output: Tensor?
-    private var inputGradient: Tensor?
+/// A tensor in a given layout whatever layout it arrives in, and its
+/// gradient back in the layout it arrived in: around the layers whose own
+/// kernels read and write only NCHW.
+public struct LayoutConversion {
+    private var converted: Tensor?
+    private var convertedGradient: Tensor?
     private var inputLayout = TensorLayout.channelsFirst
+    private var outputLayout = TensorLayout.channelsFirst
+
+    public init() {}
+
+    /// `x` itself when it is in `layout`, else a copy in `layout`.
+    public mutating func forward(_ x: Tensor, to layout: TensorLayout) -> Tensor {
+        inputLayout = x.layout
+        outputLayout = layout
+        if x.layout == layout { return x }
+        let y = reuseTensor(&converted, x.shape, layout: layout)
+        convertLayout(x, into: y)
+        return y
+    }
+
+    /// `dy`, in the layout the latest `forward` gave, in the layout of its input.
+    public mutating func backward(_ dy: Tensor) -> Tensor {
+        precondition(dy.layout == outputLayout, "a gradient in another layout than the output")
+        if inputLayout == outputLayout { return dy }
+        let dx = reuseTensor(&convertedGradient, dy.shape, layout: inputLayout)
+        convertLayout(dy, into: dx)
+        return dx
+    }
+}
+
+/// The end of a run of layers that pass channel blocks
+/// (`TensorLayout.channelBlocks`), before layers that read NCHW (a flatten
+/// into `Linear`): `LayoutConversion` to NCHW as a layer.
+public final class ChannelsFirst: Layer {
+    private var conversion = LayoutConversion()
 
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        inputLayout = x.layout
-        if x.layout == .channelsFirst { return x }
-        return Profiler.measure("ChannelsFirst", .forward) {
-            let y = reuseTensor(&output, x.shape)
-            convertLayout(x, into: y)
-            return y
-        }
+        Profiler.measure("ChannelsFirst", .forward) { conversion.forward(x, to: .channelsFirst) }
     }
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        if inputLayout == .channelsFirst { return dy }
-        return Profiler.measure("ChannelsFirst", .backward) {
-            let dx = reuseTensor(&inputGradient, dy.shape, layout: inputLayout)
-            convertLayout(dy, into: dx)
-            return dx
-        }
+        Profiler.measure("ChannelsFirst", .backward) { conversion.backward(dy) }
     }
 }

@@ -188,18 +188,15 @@ public final class Conv2d: Layer {
     private var geometry: PatchGeometry!
     /// The input, kept by the oneDNN and direct paths for the weight gradient.
     private var input: Tensor?
-    private var inputLayout = TensorLayout.channelsFirst
-    /// A channel-blocked input in NCHW for the engine's own kernels, and
-    /// their input gradient back in channel blocks.
-    private var channelsFirstInput: Tensor?
-    private var channelBlockedInputGradient: Tensor?
+    /// The engine's own kernels read and write NCHW.
+    private var inputConversion = LayoutConversion(), outputConversion = LayoutConversion()
     private var oneDNNConvolutions = OneDNNConvolutionCache()
     /// The oneDNN convolution of the last forward call, nil when it ran on im2col.
     private var oneDNNConvolution: OneDNNConvolution?
     /// Whether the output is in channel blocks (`TensorLayout.channelBlocks`)
-    /// when the layer runs on oneDNN and its output channels allow: for a
-    /// convolution whose output goes through layers that take channel blocks
-    /// to the next convolution. The engine's own kernels give NCHW.
+    /// when the model's convolutions run on oneDNN and the output channels
+    /// allow: for a convolution whose output goes through layers that take
+    /// channel blocks to the next convolution.
     let channelBlockedOutput: Bool
 
     static let directOutputChannels = 4
@@ -234,7 +231,6 @@ public final class Conv2d: Layer {
                 channels: c, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
                 columnsHigh: outHeight, columnsWide: outWidth)
             inputShape = input.shape
-            inputLayout = input.layout
             let outputShape = [n, outChannels, outHeight, outWidth]
             let blockedOutput = channelBlockedOutput && outChannels % TensorLayout.blockChannels == 0
             // The direct path stays for a few output channels: oneDNN's kernels block
@@ -254,15 +250,10 @@ public final class Conv2d: Layer {
                 oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: y)
                 return y
             }
-            // The engine's own kernels read NCHW.
-            var x = input
-            if input.layout != .channelsFirst {
-                x = reuseTensor(&channelsFirstInput, input.shape)
-                convertLayout(input, into: x)
-            }
             let y = reuseTensor(&output, outputShape)
-            ownKernelsForward(x, into: y)
-            return y
+            ownKernelsForward(inputConversion.forward(input, to: .channelsFirst), into: y)
+            // A shape oneDNN has no kernel for, among neighbours that pass channel blocks.
+            return outputConversion.forward(y, to: blockedOutput && store.convolutionKernels == .oneDNN ? .channelBlocks : .channelsFirst)
         }
     }
 
@@ -289,17 +280,14 @@ public final class Conv2d: Layer {
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("Conv2d", .backward) {
             if let oneDNNConvolution {
-                let dx = reuseTensor(&inputGradient, inputShape, layout: inputLayout)
+                let dx = reuseTensor(&inputGradient, inputShape, layout: oneDNNConvolution.inputLayout)
                 oneDNNConvolution.backward(
                     outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: dx,
                     parameterGradients: parameterGradients)
                 return dx
             }
-            let dx = ownKernelsBackward(outputGradient, parameterGradients: parameterGradients)
-            if inputLayout == .channelsFirst { return dx }
-            let blocked = reuseTensor(&channelBlockedInputGradient, inputShape, layout: inputLayout)
-            convertLayout(dx, into: blocked)
-            return blocked
+            let dy = outputConversion.backward(outputGradient)
+            return inputConversion.backward(ownKernelsBackward(dy, parameterGradients: parameterGradients))
         }
     }
 
@@ -488,14 +476,19 @@ public final class ConvTranspose2d: Layer {
     private var geometry: PatchGeometry!
     /// The input, kept by the oneDNN path for the weight gradient.
     private var input: Tensor?
+    /// The engine's own kernels read and write NCHW.
+    private var inputConversion = LayoutConversion(), outputConversion = LayoutConversion()
     private var oneDNNConvolutions = OneDNNConvolutionCache()
     /// The oneDNN convolution of the last forward call, nil when it ran on im2col.
     private var oneDNNConvolution: OneDNNConvolution?
+    /// As `Conv2d.channelBlockedOutput`.
+    let channelBlockedOutput: Bool
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-        kernel: Int, stride: Int, padding: Int, outputPadding: Int
+        kernel: Int, stride: Int, padding: Int, outputPadding: Int, channelBlockedOutput: Bool = false
     ) {
+        self.channelBlockedOutput = channelBlockedOutput
         self.store = store
         self.inChannels = inChannels
         self.outChannels = outChannels
@@ -513,7 +506,7 @@ public final class ConvTranspose2d: Layer {
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         Profiler.measure("ConvTranspose2d", .forward) {
-            let (n, c, h, w) = input.nchw
+            let (n, c, h, w) = input.dimensions
             precondition(c == inChannels, "ConvTranspose2d \(weight.name): input has \(c) channels, expected \(inChannels)")
             let outHeight = (h - 1) * stride - 2 * padding + kernel + outputPadding
             let outWidth = (w - 1) * stride - 2 * padding + kernel + outputPadding
@@ -521,18 +514,20 @@ public final class ConvTranspose2d: Layer {
                 channels: outChannels, height: outHeight, width: outWidth, kernel: kernel, stride: stride,
                 padding: padding, columnsHigh: h, columnsWide: w)
             inputShape = input.shape
+            let blockedOutput = channelBlockedOutput && outChannels % TensorLayout.blockChannels == 0
             oneDNNConvolution = oneDNNConvolutions.convolution(
-                kernels: store.convolutionKernels, transposed: true, inputShape: input.shape, outChannels: outChannels,
-                outHeight: outHeight,
-                outWidth: outWidth, kernel: kernel, stride: stride, padding: padding, hasBias: true)
+                kernels: store.convolutionKernels, transposed: true, inputShape: input.shape, inputLayout: input.layout,
+                outChannels: outChannels, outHeight: outHeight, outWidth: outWidth,
+                outputLayout: blockedOutput ? .channelBlocks : .channelsFirst, kernel: kernel, stride: stride,
+                padding: padding, hasBias: true)
             if let oneDNNConvolution {
                 self.input = input
-                let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
+                let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth], layout: oneDNNConvolution.outputLayout)
                 oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: y)
                 return y
             }
             let x = reuseTensor(&channelMajorInput, [c, n * h * w])
-            channelMajor(input.data, batch: n, channels: c, plane: h * w, into: x.data)
+            channelMajor(inputConversion.forward(input, to: .channelsFirst).data, batch: n, channels: c, plane: h * w, into: x.data)
             let cols = store.workspace.a(geometry.rows * n * h * w)
             gemm(
                 transposeA: true, transposeB: false, m: geometry.rows, n: n * h * w, k: inChannels,
@@ -540,7 +535,8 @@ public final class ConvTranspose2d: Layer {
             let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
             col2im(cols, batch: n, geometry, into: y.data)
             addBias(y)
-            return y
+            // A shape oneDNN has no kernel for (output padding beyond the padding), among neighbours that pass channel blocks.
+            return outputConversion.forward(y, to: blockedOutput && store.convolutionKernels == .oneDNN ? .channelBlocks : .channelsFirst)
         }
     }
 
@@ -559,20 +555,21 @@ public final class ConvTranspose2d: Layer {
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("ConvTranspose2d", .backward) {
             if let oneDNNConvolution {
-                let dx = reuseTensor(&inputGradient, inputShape)
+                let dx = reuseTensor(&inputGradient, inputShape, layout: oneDNNConvolution.inputLayout)
                 oneDNNConvolution.backward(
                     outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: dx,
                     parameterGradients: parameterGradients)
                 return dx
             }
+            let dy = outputConversion.backward(outputGradient)
             let n = inputShape[0], positions = n * geometry.positions
             let dcols = store.workspace.a(geometry.rows * positions)
-            im2col(outputGradient.data, batch: n, geometry, into: dcols)
+            im2col(dy.data, batch: n, geometry, into: dcols)
             if parameterGradients {
                 gemm(
                     transposeA: false, transposeB: true, m: inChannels, n: geometry.rows, k: positions,
                     channelMajorInput!.data, dcols, beta: 1, store.gradient(weight))
-                addChannelSums(outputGradient, into: store.gradient(bias))
+                addChannelSums(dy, into: store.gradient(bias))
             }
             let dxMajor = store.workspace.b(inChannels * positions)
             gemm(
@@ -580,7 +577,7 @@ public final class ConvTranspose2d: Layer {
                 store.value(weight), dcols, beta: 0, dxMajor)
             let dx = reuseTensor(&inputGradient, inputShape)
             batchMajor(dxMajor, batch: n, channels: inChannels, plane: geometry.positions, bias: nil, into: dx.data)
-            return dx
+            return inputConversion.backward(dx)
         }
     }
 }

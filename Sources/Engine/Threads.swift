@@ -35,18 +35,31 @@ func parallelChunks(_ total: Int, minimumPerThread: Int = 16_384, _ body: (Range
 /// order of the additions. `lanes(i)` gives the terms i..<i+8 at once.
 @inline(__always)
 func laneSum(_ count: Int, lanes: (Int) -> SIMD8<Float>, term: (Int) -> Float) -> Float {
-    var accumulator = SIMD8<Float>(repeating: 0)
+    let sums = laneSums(count, lanes: { (lanes($0), SIMD8<Float>()) }, term: { (term($0), 0) })
+    return sums.first
+}
+
+/// `laneSum` of two sequences of terms in one pass over their inputs.
+@inline(__always)
+func laneSums(
+    _ count: Int, lanes: (Int) -> (SIMD8<Float>, SIMD8<Float>), term: (Int) -> (Float, Float)
+) -> (first: Float, second: Float) {
+    var first = SIMD8<Float>(repeating: 0), second = SIMD8<Float>(repeating: 0)
     var i = 0
     while i + 8 <= count {
-        accumulator += lanes(i)
+        let terms = lanes(i)
+        first += terms.0
+        second += terms.1
         i += 8
     }
-    var total = accumulator.sum()
+    var firstTotal = first.sum(), secondTotal = second.sum()
     while i < count {
-        total += term(i)
+        let terms = term(i)
+        firstTotal += terms.0
+        secondTotal += terms.1
         i += 1
     }
-    return total
+    return (firstTotal, secondTotal)
 }
 
 @inline(__always)

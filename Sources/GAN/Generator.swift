@@ -77,6 +77,11 @@ public enum GeneratorPreset: String, CaseIterable, Sendable {
 /// With noise inputs, the BatchNorm's output gets a noise map [N, 1, 2H, 2W]
 /// with a learned scale per channel before the LeakyReLU (`NoiseInjection`).
 ///
+/// With `channelBlockedOutput`, the convolutions give oneDNN's channel blocks
+/// (`TensorLayout.channelBlocks`), which the upsampling, the concatenation and
+/// the BatchNorm keep: the next level's convolutions read them without a
+/// reorder. Any level takes either layout in.
+///
 /// Input [N, cin, H, W], output [N, 3F, 2H, 2W].
 final class GeneratorLevel {
     let a: Conv2d, upsample = Upsample2x()
@@ -92,18 +97,26 @@ final class GeneratorLevel {
 
     init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float,
-        upsampling: Upsampling, noiseInputs: Bool
+        upsampling: Upsampling, noiseInputs: Bool, channelBlockedOutput: Bool
     ) {
         filters = f
         activation = noiseInputs ? LeakyReLU(slope: negativeSlope) : nil
-        a = Conv2d("\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1)
-        b1 = Conv2d("\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
+        a = Conv2d(
+            "\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1,
+            channelBlockedOutput: channelBlockedOutput)
+        b1 = Conv2d(
+            "\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1,
+            channelBlockedOutput: channelBlockedOutput)
         // Layers draw their initial weights and take their place in the store in creation order: a, b1, b2, c1, c2.
         b2 = Self.doubling(
-            "\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 3, upsampling: upsampling)
-        c1 = Conv2d("\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
+            "\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 3, upsampling: upsampling,
+            channelBlockedOutput: channelBlockedOutput)
+        c1 = Conv2d(
+            "\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1,
+            channelBlockedOutput: channelBlockedOutput)
         c2 = Self.doubling(
-            "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 1, upsampling: upsampling)
+            "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 1, upsampling: upsampling,
+            channelBlockedOutput: channelBlockedOutput)
         norm = BatchNorm2d(
             "\(name).bn", store: store, channels: 3 * f, activationSlope: noiseInputs ? nil : negativeSlope, inPlace: true)
         noise = noiseInputs ? NoiseInjection("\(name).noise", store: store, channels: 3 * f) : nil
@@ -113,17 +126,17 @@ final class GeneratorLevel {
     /// the resolution, padded to keep the size.
     private static func doubling(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int, kernel: Int,
-        upsampling: Upsampling
+        upsampling: Upsampling, channelBlockedOutput: Bool
     ) -> Layer {
         switch upsampling {
         case .transposed:
             return ConvTranspose2d(
                 name, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels,
-                kernel: kernel, stride: 2, padding: kernel / 2, outputPadding: 1)
+                kernel: kernel, stride: 2, padding: kernel / 2, outputPadding: 1, channelBlockedOutput: channelBlockedOutput)
         case .nearest:
             let convolution = Conv2d(
                 name, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels, kernel: kernel,
-                padding: kernel / 2)
+                padding: kernel / 2, channelBlockedOutput: channelBlockedOutput)
             return Sequential(kernel == 1 ? [convolution, Upsample2x()] : [Upsample2x(), convolution])
         }
     }
@@ -191,7 +204,11 @@ public final class Generator {
                 GeneratorLevel(
                     "levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
                     negativeSlope: configuration.negativeSlope, upsampling: configuration.upsampling,
-                    noiseInputs: configuration.noiseInputs))
+                    noiseInputs: configuration.noiseInputs,
+                    // The noise reads NCHW; the last level's output goes to the
+                    // output convolution's direct loop, which reads NCHW too.
+                    channelBlockedOutput: !configuration.noiseInputs && index < configuration.levels.count - 1
+                        && filters % TensorLayout.blockChannels == 0))
             inChannels = 3 * filters
         }
         levels = made
