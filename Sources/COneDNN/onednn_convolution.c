@@ -311,8 +311,10 @@ int medsynth_convolution_backward(
             {DNNL_ARG_DIFF_WEIGHTS, operand_write(&c->weights_diff_weights, plain, space)},
         };
         int count = 3;
+        // The primitive writes the bias gradient whenever it has a bias; it is
+        // added to the caller's only when asked for.
         float *bias_sums = (float *)(space + c->diff_bias_offset);
-        if (c->has_bias && diff_bias) {
+        if (c->has_bias) {
             dnnl_memory_set_data_handle(c->diff_bias_memory, bias_sums);
             args[count++] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_BIAS, c->diff_bias_memory};
         }

@@ -161,7 +161,7 @@ public final class Upsample2x: Layer {
         }
     }
 
-    private static func resample<Pixel: UpsampledPixel>(small: Tensor, large: Tensor, upsampling: Bool, pixel: Pixel.Type) {
+    private static func resample<Pixel: LayoutPixel>(small: Tensor, large: Tensor, upsampling: Bool, pixel: Pixel.Type) {
         let (n, c, h, w) = small.dimensions
         let floats = Pixel.floats, pixels = small.data, cells = large.data
         parallelChunks(n * c / floats, minimumPerThread: 1) { planes in
@@ -187,26 +187,6 @@ public final class Upsample2x: Layer {
             }
         }
     }
-}
-
-/// What `Upsample2x` moves: one float, or one channel block's 16.
-protocol UpsampledPixel {
-    static var floats: Int { get }
-    static func + (lhs: Self, rhs: Self) -> Self
-    init(loadingFrom pointer: UnsafePointer<Float>)
-    func store(to pointer: UnsafeMutablePointer<Float>)
-}
-
-extension Float: UpsampledPixel {
-    static var floats: Int { 1 }
-    init(loadingFrom pointer: UnsafePointer<Float>) { self = pointer.pointee }
-    func store(to pointer: UnsafeMutablePointer<Float>) { pointer.pointee = self }
-}
-
-extension SIMD16<Float>: UpsampledPixel {
-    static var floats: Int { TensorLayout.blockChannels }
-    init(loadingFrom pointer: UnsafePointer<Float>) { self = load16(pointer) }
-    func store(to pointer: UnsafeMutablePointer<Float>) { store16(self, pointer) }
 }
 
 /// Concatenation of tensors along channels, and its split for backward. In

@@ -92,3 +92,24 @@ public final class ChannelsFirst: Layer {
         Profiler.measure("ChannelsFirst", .backward) { conversion.backward(dy) }
     }
 }
+
+/// One pixel of a plane: a float in NCHW, a channel block's 16 floats in
+/// `TensorLayout.channelBlocks`, for the loops that move whole pixels.
+protocol LayoutPixel {
+    static var floats: Int { get }
+    static func + (lhs: Self, rhs: Self) -> Self
+    init(loadingFrom pointer: UnsafePointer<Float>)
+    func store(to pointer: UnsafeMutablePointer<Float>)
+}
+
+extension Float: LayoutPixel {
+    static var floats: Int { 1 }
+    init(loadingFrom pointer: UnsafePointer<Float>) { self = pointer.pointee }
+    func store(to pointer: UnsafeMutablePointer<Float>) { pointer.pointee = self }
+}
+
+extension SIMD16<Float>: LayoutPixel {
+    static var floats: Int { TensorLayout.blockChannels }
+    init(loadingFrom pointer: UnsafePointer<Float>) { self = load16(pointer) }
+    func store(to pointer: UnsafeMutablePointer<Float>) { store16(self, pointer) }
+}

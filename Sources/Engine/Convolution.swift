@@ -124,10 +124,25 @@ func batchMajor(
     }
 }
 
-/// Adds the per-channel sums of an NCHW tensor into `sums` (bias gradients).
+/// Adds the per-channel sums of a tensor into `sums` (bias gradients).
 func addChannelSums(_ tensor: Tensor, into sums: UnsafeMutablePointer<Float>) {
-    let (n, c, h, w) = tensor.nchw
-    let plane = h * w
+    let (n, c, h, w) = tensor.dimensions
+    let plane = h * w, lanes = TensorLayout.blockChannels
+    if tensor.layout == .channelBlocks {
+        parallelChunks(c / lanes, minimumPerThread: 1) { range in
+            for block in range {
+                var total = SIMD16<Float>(repeating: 0)
+                for image in 0..<n {
+                    let start = tensor.data + (image * c + block * lanes) * plane
+                    var imageTotal = SIMD16<Float>(repeating: 0)
+                    for p in 0..<plane { imageTotal += load16(start + p * lanes) }
+                    total += imageTotal
+                }
+                store16(load16(sums + block * lanes) + total, sums + block * lanes)
+            }
+        }
+        return
+    }
     parallelChunks(c, minimumPerThread: 1) { range in
         for channel in range {
             var total: Float = 0
@@ -483,6 +498,15 @@ public final class ConvTranspose2d: Layer {
     private var oneDNNConvolution: OneDNNConvolution?
     /// As `Conv2d.channelBlockedOutput`.
     let channelBlockedOutput: Bool
+    /// Whether the layer is 1 x 1 with stride s > 1 and output padding s - 1
+    /// (the generator's branch c with transposed upsampling). oneDNN cannot
+    /// express it (its padding on the right would be negative), but it is
+    /// the 1 x 1 product at stride 1, which oneDNN runs, at the top-left
+    /// corner of each s x s output cell, with the bias alone at the cell's
+    /// other positions (`ConvTranspose2d+Corners.swift`).
+    let spreadsToCorners: Bool
+    /// With `spreadsToCorners`: the product [N, O, H, W], then its gradient.
+    private var corners: Tensor?
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
@@ -496,6 +520,7 @@ public final class ConvTranspose2d: Layer {
         self.stride = stride
         self.padding = padding
         self.outputPadding = outputPadding
+        spreadsToCorners = kernel == 1 && padding == 0 && stride > 1 && outputPadding == stride - 1
         // PyTorch computes fan-in from dimension 1 of the weight: out * k * k.
         let fanIn = outChannels * kernel * kernel
         weight = store.make(
@@ -517,13 +542,19 @@ public final class ConvTranspose2d: Layer {
             let blockedOutput = channelBlockedOutput && outChannels % TensorLayout.blockChannels == 0
             oneDNNConvolution = oneDNNConvolutions.convolution(
                 kernels: store.convolutionKernels, transposed: true, inputShape: input.shape, inputLayout: input.layout,
-                outChannels: outChannels, outHeight: outHeight, outWidth: outWidth,
-                outputLayout: blockedOutput ? .channelBlocks : .channelsFirst, kernel: kernel, stride: stride,
+                outChannels: outChannels, outHeight: spreadsToCorners ? h : outHeight, outWidth: spreadsToCorners ? w : outWidth,
+                outputLayout: blockedOutput ? .channelBlocks : .channelsFirst, kernel: kernel, stride: spreadsToCorners ? 1 : stride,
                 padding: padding, hasBias: true)
             if let oneDNNConvolution {
                 self.input = input
                 let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth], layout: oneDNNConvolution.outputLayout)
-                oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: y)
+                guard spreadsToCorners else {
+                    oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: y)
+                    return y
+                }
+                let product = reuseTensor(&corners, [n, outChannels, h, w], layout: y.layout)
+                oneDNNConvolution.forward(input, weight: weight, bias: bias, store: store, into: product)
+                Self.spread(product, toCornersOf: y, stride: stride, bias: store.value(bias))
                 return y
             }
             let x = reuseTensor(&channelMajorInput, [c, n * h * w])
@@ -556,8 +587,19 @@ public final class ConvTranspose2d: Layer {
         Profiler.measure("ConvTranspose2d", .backward) {
             if let oneDNNConvolution {
                 let dx = reuseTensor(&inputGradient, inputShape, layout: oneDNNConvolution.inputLayout)
+                guard spreadsToCorners else {
+                    oneDNNConvolution.backward(
+                        outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: dx,
+                        parameterGradients: parameterGradients)
+                    return dx
+                }
+                // The bias reaches every output position: its gradient sums the whole output gradient.
+                if parameterGradients { addChannelSums(outputGradient, into: store.gradient(bias)) }
+                let (n, _, h, w) = dx.dimensions
+                let productGradient = reuseTensor(&corners, [n, outChannels, h, w], layout: outputGradient.layout)
+                Self.gather(productGradient, fromCornersOf: outputGradient, stride: stride)
                 oneDNNConvolution.backward(
-                    outputGradient, input: input!, weight: weight, bias: bias, store: store, inputGradient: dx,
+                    productGradient, input: input!, weight: weight, bias: nil, store: store, inputGradient: dx,
                     parameterGradients: parameterGradients)
                 return dx
             }
