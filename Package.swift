@@ -50,7 +50,11 @@ let package = Package(
         .target(name: "COneDNN", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
         // Swift 5 mode: the engine's loops share raw buffers between threads by
         // disjoint ranges, which Swift 6's Sendable checking cannot express.
-        .target(name: "Engine", dependencies: ["COneDNN", "COpenBLAS"], swiftSettings: [.swiftLanguageMode(.v5)]),
+        // Optimised in debug builds too: its SIMD loops run many times slower
+        // unoptimised, and the debug test suite trains networks on them.
+        .target(
+            name: "Engine", dependencies: ["COneDNN", "COpenBLAS"],
+            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"], .when(configuration: .debug))]),
         .target(name: "GAN", dependencies: ["CHDF5", "Engine"]),
         .target(
             name: "Catalog",
