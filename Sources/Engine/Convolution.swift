@@ -247,7 +247,8 @@ public final class Conv2d: Layer {
                 columnsHigh: outHeight, columnsWide: outWidth)
             inputShape = input.shape
             let outputShape = [n, outChannels, outHeight, outWidth]
-            let blockedOutput = channelBlockedOutput && outChannels % TensorLayout.blockChannels == 0
+            let outputLayout = TensorLayout.convolutionOutput(
+                channelBlocked: channelBlockedOutput, channels: outChannels, kernels: store.convolutionKernels)
             // The direct path stays for a few output channels: oneDNN's kernels block
             // the output channels by 16 and would compute mostly padding (the
             // generator's last layer, 48 -> 1, ran 1.1 x faster per compact step direct).
@@ -256,9 +257,8 @@ public final class Conv2d: Layer {
                 ? nil
                 : oneDNNConvolutions.convolution(
                     kernels: store.convolutionKernels, transposed: false, inputShape: input.shape, inputLayout: input.layout,
-                    outChannels: outChannels, outHeight: outHeight, outWidth: outWidth,
-                    outputLayout: blockedOutput ? .channelBlocks : .channelsFirst, kernel: kernel, stride: stride,
-                    padding: padding, hasBias: bias != nil)
+                    outChannels: outChannels, outHeight: outHeight, outWidth: outWidth, outputLayout: outputLayout,
+                    kernel: kernel, stride: stride, padding: padding, hasBias: bias != nil)
             if let oneDNNConvolution {
                 self.input = input
                 let y = reuseTensor(&output, outputShape, layout: oneDNNConvolution.outputLayout)
@@ -267,8 +267,7 @@ public final class Conv2d: Layer {
             }
             let y = reuseTensor(&output, outputShape)
             ownKernelsForward(inputConversion.forward(input, to: .channelsFirst), into: y)
-            // A shape oneDNN has no kernel for, among neighbours that pass channel blocks.
-            return outputConversion.forward(y, to: blockedOutput && store.convolutionKernels == .oneDNN ? .channelBlocks : .channelsFirst)
+            return outputConversion.forward(y, to: outputLayout)
         }
     }
 
@@ -539,12 +538,12 @@ public final class ConvTranspose2d: Layer {
                 channels: outChannels, height: outHeight, width: outWidth, kernel: kernel, stride: stride,
                 padding: padding, columnsHigh: h, columnsWide: w)
             inputShape = input.shape
-            let blockedOutput = channelBlockedOutput && outChannels % TensorLayout.blockChannels == 0
+            let outputLayout = TensorLayout.convolutionOutput(
+                channelBlocked: channelBlockedOutput, channels: outChannels, kernels: store.convolutionKernels)
             oneDNNConvolution = oneDNNConvolutions.convolution(
                 kernels: store.convolutionKernels, transposed: true, inputShape: input.shape, inputLayout: input.layout,
                 outChannels: outChannels, outHeight: spreadsToCorners ? h : outHeight, outWidth: spreadsToCorners ? w : outWidth,
-                outputLayout: blockedOutput ? .channelBlocks : .channelsFirst, kernel: kernel, stride: spreadsToCorners ? 1 : stride,
-                padding: padding, hasBias: true)
+                outputLayout: outputLayout, kernel: kernel, stride: spreadsToCorners ? 1 : stride, padding: padding, hasBias: true)
             if let oneDNNConvolution {
                 self.input = input
                 let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth], layout: oneDNNConvolution.outputLayout)
@@ -566,8 +565,7 @@ public final class ConvTranspose2d: Layer {
             let y = reuseTensor(&output, [n, outChannels, outHeight, outWidth])
             col2im(cols, batch: n, geometry, into: y.data)
             addBias(y)
-            // A shape oneDNN has no kernel for (output padding beyond the padding), among neighbours that pass channel blocks.
-            return outputConversion.forward(y, to: blockedOutput && store.convolutionKernels == .oneDNN ? .channelBlocks : .channelsFirst)
+            return outputConversion.forward(y, to: outputLayout)
         }
     }
 
