@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ablation of docs/training.md, "Limited-data options, measured": each
+# The ablation of docs/experiments/limited-data.md: each
 # option of `train` alone, and together, trained for the same wall time on one
 # catalog, then evaluated (256 frames, seed 1).
 #
