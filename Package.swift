@@ -15,7 +15,8 @@ let package = Package(
     name: "medsynth",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "medsynth", targets: ["MedsynthCLI"])
+        .executable(name: "medsynth", targets: ["MedsynthCLI"]),
+        .executable(name: "medsynth-decode-worker", targets: ["MedsynthDecodeWorker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
+        // Floor 0: the C and C++ shims, the only code that sees the system libraries.
         // C++ shim over DCMTK (and OpenSSL's SHA-256, which DCMTK already links).
         .target(
             name: "CDCMTKBridge",
@@ -38,11 +40,11 @@ let package = Package(
         ),
         // Linux calls Swift's Glibc module does not export.
         .target(name: "CPlatform"),
+        // Floor 1: DICOM files (read, decode, write, digests) and the engine.
         .target(
             name: "DICOM",
-            dependencies: ["CDCMTKBridge", "CPlatform", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["CDCMTKBridge", .product(name: "Logging", package: "swift-log")]
         ),
-        .target(name: "Imaging", dependencies: ["CPNG"]),
         // OpenBLAS's CBLAS, for every matrix product of the engine.
         .systemLibrary(name: "COpenBLAS"),
         // C shim over oneDNN (Debian's libdnnl, on libgomp's OpenMP threads):
@@ -55,7 +57,10 @@ let package = Package(
         .target(
             name: "Engine", dependencies: ["COneDNN", "COpenBLAS"],
             swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-O"], .when(configuration: .debug))]),
-        .target(name: "GAN", dependencies: ["CHDF5", "Engine"]),
+        // Floor 2: the DICOM network, the decode worker, the catalog, images and their measures, the GAN.
+        .target(name: "DICOMNetwork", dependencies: ["CDCMTKBridge", "DICOM"]),
+        // The child process that parses and decodes untrusted files for import and listen.
+        .executableTarget(name: "MedsynthDecodeWorker", dependencies: ["DICOM"]),
         .target(
             name: "Catalog",
             dependencies: [
@@ -64,43 +69,72 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // What training, synthesis and evaluation share: the model registry and
-        // model.json, checkpoint folders, the frame data set and its split, a
-        // model's real frames, seed streams, a trained model opened for
-        // inference, frame matrices and the copy measure.
+        .target(name: "Imaging", dependencies: ["CPNG", "Engine"]),
+        .target(name: "GAN", dependencies: ["CHDF5", "Engine"]),
+        // Floor 3: bringing files in (import, listen's receiver, the decode-worker
+        // pool), and the frame data set with its preparation and split.
         .target(
-            name: "Models", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
-        // Creating and resuming models, the training loop, the model folder's files.
-        .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "GAN", "Imaging", "Models"]),
+            name: "Ingest",
+            dependencies: [
+                "CPlatform", "Catalog", "DICOM", "DICOMNetwork",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "Frames", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Floor 4: what training, synthesis and evaluation share of a model: the
+        // registry and lineage, model.json, checkpoint folders, a trained model,
+        // its real frames, latents.
+        .target(
+            name: "ModelStore",
+            dependencies: ["Catalog", "DICOM", "Engine", "Frames", "GAN", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+        // Floor 5, side by side: creating, resuming and running a training.
+        .target(name: "Training", dependencies: ["Catalog", "DICOM", "Engine", "Frames", "GAN", "Imaging", "ModelStore"]),
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
-        .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Models"]),
+        .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Ingest", "ModelStore"]),
         // The figures of `medsynth evaluate`: two-sample test, data copying, diversity, statistics, report.
-        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Imaging", "Models"]),
+        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Imaging", "ModelStore"]),
+        // Floor 6: the command line.
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [
-                "CPlatform", "Catalog", "DICOM", "Engine", "Evaluation", "GAN", "Imaging", "Models", "Synthesis", "Training",
+                "CPlatform", "Catalog", "DICOM", "DICOMNetwork", "Engine", "Evaluation", "Frames", "GAN", "Imaging", "Ingest",
+                "ModelStore", "Synthesis", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Helpers the test targets share: sample paths, temporary folders.
-        .target(name: "TestSupport", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Models"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: ["Catalog", "DICOM", "Engine", "Frames", "Imaging", "Ingest", "ModelStore"],
+            path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "TestSupport"]),
-        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Engine", "TestSupport"]),
+        .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "Ingest", "TestSupport"]),
+        // The decode worker is a dependency so that it is built beside the test runner, where import finds it.
+        .testTarget(name: "IngestTests", dependencies: ["Ingest", "Catalog", "DICOM", "MedsynthDecodeWorker", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
-            name: "ModelsTests", dependencies: ["Models", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"],
+            name: "FramesTests", dependencies: ["Frames", "Catalog", "DICOM", "Engine", "Imaging", "Ingest", "TestSupport"],
             resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelStoreTests", dependencies: ["ModelStore", "Engine", "GAN", "TestSupport"]),
         .testTarget(
-            name: "TrainingTests", dependencies: ["Training", "Models", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "TestSupport"]),
+            name: "TrainingTests",
+            dependencies: ["Training", "ModelStore", "Frames", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "Ingest", "TestSupport"]),
         .testTarget(
-            name: "SynthesisTests", dependencies: ["Synthesis", "Models", "Training", "Catalog", "DICOM", "GAN", "Engine", "TestSupport"]),
+            name: "SynthesisTests",
+            dependencies: [
+                "Synthesis", "ModelStore", "Frames", "Training", "Catalog", "DICOM", "GAN", "Engine", "Imaging", "Ingest", "TestSupport",
+            ]),
         .testTarget(
-            name: "EvaluationTests", dependencies: ["Evaluation", "Models", "Training", "Catalog", "Engine", "GAN", "TestSupport"]),
-        .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "TestSupport"]),
+            name: "EvaluationTests",
+            dependencies: [
+                "Evaluation", "ModelStore", "Training", "Synthesis", "Catalog", "DICOM", "Engine", "GAN", "Imaging", "Ingest",
+                "TestSupport",
+            ]),
+        .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "Catalog", "DICOM", "Ingest", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -13,7 +13,7 @@
 #   scripts/bench-listen.sh [INSTANCES [ROUNDS [SAMPLE]]]
 #
 # Defaults: 2000 instances, 3 rounds, samples/data/pydicom-data/SC_rgb.dcm.
-# Needs a release build (swift build -c release --product medsynth), dcmtk,
+# Needs a release build (swift build -c release), dcmtk,
 # orthanc and curl (scripts/install-system-packages.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,7 +21,7 @@ instances=${1:-2000}
 rounds=${2:-3}
 sample=${3:-samples/data/pydicom-data/SC_rgb.dcm}
 medsynth=$PWD/.build/release/medsynth
-[[ -x $medsynth ]] || { echo "bench-listen: build first: swift build -c release --product medsynth" >&2; exit 2; }
+[[ -x $medsynth ]] || { echo "bench-listen: build first: swift build -c release" >&2; exit 2; }
 [[ -f $sample ]] || { echo "bench-listen: no sample (run samples/fetch.sh): $sample" >&2; exit 2; }
 export TCP_NODELAY=1
 

@@ -21,7 +21,7 @@ paper_steps=${PAPER_STEPS:-4}
 python=${PYTHON:-/tmp/torchvenv/bin/python}
 threads=2
 medsynth=$PWD/.build/release/medsynth
-[[ -x $medsynth ]] || { echo "bench-vs-pytorch: build first: swift build -c release --product medsynth" >&2; exit 2; }
+[[ -x $medsynth ]] || { echo "bench-vs-pytorch: build first: swift build -c release" >&2; exit 2; }
 "$python" -c 'import torch' 2>/dev/null || { echo "bench-vs-pytorch: no torch in $python (set PYTHON)" >&2; exit 2; }
 
 # Reads one bench JSON object on stdin; prints its images/s and peak resident MB, tab-separated.

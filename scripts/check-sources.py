@@ -12,6 +12,11 @@
    status, lineage role, discriminator or augmentation: those are enums
    (their raw values are implicit, or `case off = "none"`).
 3. README.md's Layout section names every target of Package.swift.
+4. Floors: docs/architecture.md's "Floors" table puts every target of
+   Package.swift on a floor; each target depends only on targets of lower
+   floors (no sibling at its own floor), every `import` of a project module
+   in its sources is one of its declared dependencies, and no test target
+   but the command line's own needs the command line built.
 
 Prints each violation; exit status 1 when there is one.
 """
@@ -153,8 +158,58 @@ def layout_omissions():
             if f"`{target}`" not in layout and not target.endswith("Tests")]
 
 
+def package_targets():
+    """Each target of Package.swift with its project dependencies (products of other packages left out)."""
+    text = (ROOT / "Package.swift").read_text()
+    targets = {}
+    for match in re.finditer(r'\.(target|executableTarget|systemLibrary|testTarget)\(\s*name: "([^"]+)"', text):
+        kind, name = match.groups()
+        rest = text[match.end():]
+        following = re.search(r'\.(?:target|executableTarget|systemLibrary|testTarget)\(', rest)
+        body = rest[:following.start()] if following else rest
+        listed = re.search(r"dependencies: \[(.*?)\]\s*[,)]", body, re.S)
+        names = re.findall(r'(?<![\w:] )"([A-Za-z]\w*)"', re.sub(r"\.product\([^)]*\)", "", listed.group(1))) if listed else []
+        targets[name] = (kind, names)
+    return targets
+
+
+def floor_problems():
+    """Targets off the floor table, dependencies at or above their own floor, undeclared imports, tests that need the CLI."""
+    targets = package_targets()
+    architecture = (ROOT / "docs/architecture.md").read_text()
+    section = architecture.split("## Floors", 1)[1].split("\n## ", 1)[0] if "## Floors" in architecture else ""
+    floors = {}
+    for line in section.split("\n"):
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 2 and (cells[0].isdigit() or cells[0] == "tests"):
+            for name in re.findall(r"`([^`]+)`", cells[1]):
+                floors[name] = int(cells[0]) if cells[0].isdigit() else 1000  # test helpers: above everything
+    problems = []
+    for name, (kind, dependencies) in targets.items():
+        if kind == "testTarget":
+            continue
+        if name not in floors:
+            problems.append(f"docs/architecture.md: the Floors table does not place the target `{name}`")
+            continue
+        for dependency in dependencies:
+            if dependency in floors and floors[dependency] >= floors[name]:
+                problems.append(f"Package.swift: `{name}` (floor {floors[name]}) depends on `{dependency}` (floor {floors[dependency]})")
+    for name, (kind, dependencies) in targets.items():
+        folder = ROOT / ("Tests" if kind == "testTarget" or name == "TestSupport" else "Sources") / name
+        for path in sorted(folder.rglob("*.swift")) if folder.is_dir() else []:
+            for imported in re.findall(r"^(?:@testable )?import (?:struct |enum |class )?(\w+)", path.read_text(), re.M):
+                if imported in targets and imported != name and imported not in dependencies:
+                    problems.append(f"{path.relative_to(ROOT)}: imports `{imported}`, which `{name}` does not declare in Package.swift")
+    def needs_cli(name, seen=()):
+        return any(d == "MedsynthCLI" or (d in targets and d not in seen and needs_cli(d, seen + (d,))) for d in targets[name][1])
+    for name, (kind, _) in targets.items():
+        if kind == "testTarget" and name != "MedsynthCLITests" and needs_cli(name):
+            problems.append(f"Package.swift: the test target `{name}` needs the command line built")
+    return problems
+
+
 def main():
-    problems = state_literals() + layout_omissions()
+    problems = state_literals() + layout_omissions() + floor_problems()
     for problem in problems:
         print(problem)
     allowed = set()

@@ -6,7 +6,7 @@
 #   bash scripts/install.sh            # into ~/.local (or /usr/local as root)
 #   PREFIX=/opt/medsynth bash scripts/install.sh
 #
-# PREFIX/bin/medsynth, PREFIX/share/man/man1/medsynth*.1,
+# PREFIX/bin/medsynth and its child process PREFIX/bin/medsynth-decode-worker, PREFIX/share/man/man1/medsynth*.1,
 # PREFIX/share/bash-completion/completions/medsynth,
 # PREFIX/share/zsh/site-functions/_medsynth. When PREFIX/bin is not on PATH,
 # or no bash-completion package would load the completion, a marked block in
@@ -25,9 +25,12 @@ zsh_functions="$PREFIX/share/zsh/site-functions"
 
 echo "install: swift build -c release"
 swift build -c release --product medsynth
-built="$(swift build -c release --show-bin-path)/medsynth"
+swift build -c release --product medsynth-decode-worker
+built="$(swift build -c release --show-bin-path)"
 mkdir -p "$bin" "$man1" "$bash_completions" "$zsh_functions"
-install -m 0755 "$built" "$bin/medsynth"
+install -m 0755 "$built/medsynth" "$bin/medsynth"
+# import and listen run it as their child process, and look for it beside medsynth.
+install -m 0755 "$built/medsynth-decode-worker" "$bin/medsynth-decode-worker"
 
 # The man page: swift-argument-parser's generate-manual plugin reads the
 # commands' help (one page for medsynth, one per subcommand).
@@ -40,8 +43,6 @@ if ! swift package --allow-writing-to-package-directory generate-manual --multi-
 fi
 find .build/plugins/GenerateManual/outputs -name 'medsynth*.1' -exec cp {} "$pages" \;
 [[ -f "$pages/medsynth.1" ]] || { echo "install: generate-manual made no medsynth.1" >&2; exit 1; }
-# decode-worker is the import's child process, hidden from --help: no page either.
-rm -f "$pages/medsynth.decode-worker.1"
 install -m 0644 "$pages"/medsynth*.1 "$man1/"
 "$bin/medsynth" --generate-completion-script bash >"$bash_completions/medsynth"
 "$bin/medsynth" --generate-completion-script zsh >"$zsh_functions/_medsynth"

@@ -250,11 +250,11 @@ struct SchemaLock {
 /// An exclusive advisory lock on the catalog for the length of an import, so
 /// that two imports never interleave and recovery never removes the files of
 /// an import that is still running.
-final class ImportLock {
+package final class ImportLock {
     private let descriptor: Int32
 
     /// Takes the lock; with `wait == false` returns nil when another process holds it.
-    init?(catalog: URL, wait: Bool) throws {
+    package init?(catalog: URL, wait: Bool) throws {
         let path = catalog.appendingPathComponent("import.lock").path
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else {
@@ -266,7 +266,7 @@ final class ImportLock {
         }
     }
 
-    func release() {
+    package func release() {
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }

@@ -35,16 +35,16 @@ public struct ManagedStorage: Sendable {
     }
 
     /// A file copied into `incoming/`, waiting to be published.
-    struct StagedFile: Sendable {
-        let stagedPath: String
+    package struct StagedFile: Sendable {
+        package let stagedPath: String
         /// SHA-256 of the staged bytes.
-        let sha256: String
-        let size: Int64
-        let finalPath: String
+        package let sha256: String
+        package let size: Int64
+        package let finalPath: String
     }
 
     /// Copies `source` into `incoming/`, hashing it on the way. The copy is not yet durable.
-    func stage(source: String) throws -> StagedFile {
+    package func stage(source: String) throws -> StagedFile {
         let staged = incoming.appendingPathComponent(UUID().uuidString).path
         let (sha256, size) = try FileDigest.copy(from: source, to: staged)
         return StagedFile(
@@ -54,7 +54,7 @@ public struct ManagedStorage: Sendable {
 
     /// Takes a file already written into `incoming/` (a received instance) as
     /// staged, hashing it where it is.
-    func adopt(_ path: String) throws -> StagedFile {
+    package func adopt(_ path: String) throws -> StagedFile {
         // Owner-only, as imported copies are (the network code used the umask).
         guard chmod(path, 0o600) == 0 else {
             throw StorageError(reason: "cannot restrict (\(String(cString: strerror(errno))))", path: path)
@@ -71,7 +71,7 @@ public struct ManagedStorage: Sendable {
     /// Makes the staged files durable, then renames them into place and makes
     /// the renames durable. One `syncfs` per phase instead of one `fsync` per
     /// file: same guarantee, a fraction of the cost on a batch.
-    func publish(_ files: [StagedFile]) throws {
+    package func publish(_ files: [StagedFile]) throws {
         guard !files.isEmpty else { return }
         try syncFileSystem(containing: root.path)
         for file in files {
@@ -87,7 +87,7 @@ public struct ManagedStorage: Sendable {
     }
 
     /// Removes staged files that were not published (after a failure).
-    func discard(_ files: [StagedFile]) {
+    package func discard(_ files: [StagedFile]) {
         for file in files { unlink(file.stagedPath) }
     }
 
@@ -109,7 +109,7 @@ public struct ManagedStorage: Sendable {
     }
 
     /// Empties `incoming/`: what is there was never published.
-    func clearIncoming() {
+    package func clearIncoming() {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: incoming.path)) ?? []
         for name in names { unlink(incoming.appendingPathComponent(name).path) }
     }
@@ -117,7 +117,7 @@ public struct ManagedStorage: Sendable {
 
 /// Makes everything written to the file system holding `path` durable
 /// (`syncfs`: one call for a whole batch of files and renames).
-func syncFileSystem(containing path: String) throws {
+package func syncFileSystem(containing path: String) throws {
     let descriptor = open(path, O_RDONLY | O_DIRECTORY)
     guard descriptor >= 0 else {
         throw StorageError(reason: "cannot open (\(String(cString: strerror(errno))))", path: path)
@@ -133,4 +133,9 @@ public struct StorageError: Error, CustomStringConvertible, Sendable {
     public let reason: String
     public let path: String
     public var description: String { "\(reason): \(path)" }
+
+    package init(reason: String, path: String) {
+        self.reason = reason
+        self.path = path
+    }
 }

@@ -14,7 +14,7 @@ public struct DicomError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Calls a bridge function that writes a NUL-terminated reason into a buffer.
-func withErrorBuffer<Result>(_ body: (UnsafeMutablePointer<CChar>, Int) -> Result) -> (Result, String) {
+public func withErrorBuffer<Result>(_ body: (UnsafeMutablePointer<CChar>, Int) -> Result) -> (Result, String) {
     var buffer = [CChar](repeating: 0, count: 1024)
     let result = buffer.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
     let message = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }

@@ -1,4 +1,5 @@
 import CDCMTKBridge
+import Foundation
 import Logging
 
 /// DCMTK's own log, routed through swift-log instead of raw stderr.
@@ -20,8 +21,8 @@ private func forwardDCMTKLog(level: Int32, loggerName: UnsafePointer<CChar>?, me
 }
 
 /// Registers DCMTK's codecs and log routing once per process. Every entry point
-/// of this module calls it; only the first call does anything.
-func initializeDCMTK() {
+/// of this module and of DICOMNetwork calls it; only the first call does anything.
+public func initializeDCMTK() {
     _ = dcmtkInitialized
 }
 
@@ -30,3 +31,29 @@ private let dcmtkInitialized: Void = {
     // drown the progress output on a corpus of thousands of files.
     ms_dicom_initialize(forwardDCMTKLog, Int32(MS_LOG_WARN.rawValue))
 }()
+
+/// `medsynth: <level>: <message>` on stderr; DCMTK's own lines only with --verbose.
+public struct ConsoleLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let text = "medsynth: \(event.level): \("\(event.message)".escapingControlCharacters)\n"
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// Makes this the process's log handler (once per process, as swift-log
+    /// allows): medsynth's messages from info up (debug with `verbose`), DCMTK's
+    /// only critical ones unless `verbose` (then from warnings up).
+    public static func bootstrap(verbose: Bool) {
+        LoggingSystem.bootstrap { label in
+            let isDCMTK = label == "medsynth.dcmtk"
+            return ConsoleLogHandler(logLevel: isDCMTK ? (verbose ? .warning : .critical) : (verbose ? .debug : .info))
+        }
+    }
+}

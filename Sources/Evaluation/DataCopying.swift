@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Models
+import Imaging
 
 /// The data-copying test of Meehan, Chaudhuri and Dasgupta (AISTATS 2020):
 /// within cells of the training data, are generated frames closer to their

@@ -1,5 +1,5 @@
 import Engine
-import Models
+import Imaging
 
 /// Fidelity and diversity in a feature space: density and coverage (Naeem,
 /// Oh, Uh, Choi and Yoo, "Reliable Fidelity and Diversity Metrics for

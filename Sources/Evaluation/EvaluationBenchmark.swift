@@ -1,7 +1,7 @@
 import Catalog
 import Engine
 import Foundation
-import Models
+import ModelStore
 
 /// The evaluate scenario of `medsynth bench`: `evaluate` of a registered
 /// model, step by step. Give it a read-only catalog and nothing is stored.

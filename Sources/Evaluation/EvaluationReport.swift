@@ -1,6 +1,6 @@
 import Foundation
 import Imaging
-import Models
+import ModelStore
 
 /// `evaluate --report DIR`: `sheet.png` (real frames, generated frames, and
 /// the generated frames nearest to a training frame by copy distance above

@@ -2,7 +2,7 @@ import Catalog
 import Engine
 import Foundation
 import Imaging
-import Models
+import ModelStore
 
 /// How the generated frames compare with one set of real frames (the
 /// held-out validation frames, or the training frames). JSON keys are the

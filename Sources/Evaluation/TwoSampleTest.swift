@@ -1,5 +1,5 @@
 import Engine
-import Models
+import Imaging
 
 /// The classifier two-sample test (Lopez-Paz and Oquab, ICLR 2017): a small
 /// fixed CNN learns to tell set A from set B on half of each (balanced), and

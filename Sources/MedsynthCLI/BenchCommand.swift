@@ -5,7 +5,8 @@ import Engine
 import Evaluation
 import Foundation
 import GAN
-import Models
+import Ingest
+import ModelStore
 import Synthesis
 
 /// The benchmark scenarios (docs/performance.md).
@@ -203,7 +204,7 @@ struct BenchCommand: ParsableCommand {
     /// the executable's (`.build/<configuration>/medsynth`), absolute.
     private func samplePath() throws -> String {
         if let sample { return absolutePath(sample).path }
-        let executable = URL(fileURLWithPath: DecodeWorker.defaultExecutable())
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let candidates = [
             absolutePath(Self.defaultSample),
             executable.deletingLastPathComponent().appendingPathComponent("../../../\(Self.defaultSample)").standardizedFileURL,

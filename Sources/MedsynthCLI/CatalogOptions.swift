@@ -1,8 +1,8 @@
 import ArgumentParser
 import Catalog
+import DICOM
 import Foundation
 import Glibc
-import Logging
 
 /// Options every subcommand that uses the catalog shares.
 struct CatalogOptions: ParsableArguments {
@@ -47,29 +47,6 @@ struct CatalogOptions: ParsableArguments {
             case .write(let create):
                 return try Catalog(directory: directory, create: create)
             }
-        }
-    }
-}
-
-/// `medsynth: <level>: <message>` on stderr; DCMTK's own lines only with --verbose.
-struct ConsoleLogHandler: LogHandler {
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let text = "medsynth: \(event.level): \("\(event.message)".escapingControlCharacters)\n"
-        FileHandle.standardError.write(Data(text.utf8))
-    }
-
-    static func bootstrap(verbose: Bool) {
-        LoggingSystem.bootstrap { label in
-            let isDCMTK = label == "medsynth.dcmtk"
-            return ConsoleLogHandler(logLevel: isDCMTK ? (verbose ? .warning : .critical) : (verbose ? .debug : .info))
         }
     }
 }

@@ -2,7 +2,7 @@ import ArgumentParser
 import Engine
 import Evaluation
 import Foundation
-import Models
+import ModelStore
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

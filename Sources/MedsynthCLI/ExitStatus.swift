@@ -3,8 +3,9 @@ import DICOM
 import Engine
 import Evaluation
 import Foundation
+import Frames
 import Imaging
-import Models
+import ModelStore
 import Synthesis
 import Training
 
@@ -74,9 +75,10 @@ struct CommandFailure: Error {
             case .notFound: self.init(.notInCatalog, "\(modelError)")
             case .noCheckpoint, .modelFiles: self.init(.modelFilesFailed, "\(modelError)")
             case .catalogNeeded: self.init(.catalogMissing, "\(modelError)")
-            case .tooLarge: self.init(.noTrainingFrames, "\(modelError)")
             case .latents: self.init(.inputUnreadable, "\(modelError)")
             }
+        case let frameError as FrameDatasetError:
+            self.init(.noTrainingFrames, "\(frameError)")
         case let trainingError as TrainingError:
             switch trainingError {
             case .unknownModality: self.init(.notInCatalog, "\(trainingError)")

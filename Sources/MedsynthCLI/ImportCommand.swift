@@ -1,6 +1,7 @@
 import ArgumentParser
 import Catalog
 import Foundation
+import Ingest
 
 struct ImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import Ingest
 
 /// What `import` prints: problems on stderr, the summary on stdout.
 struct ImportReport {

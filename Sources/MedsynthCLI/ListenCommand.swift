@@ -2,7 +2,9 @@ import ArgumentParser
 import CPlatform
 import Catalog
 import DICOM
+import DICOMNetwork
 import Foundation
+import Ingest
 
 struct ListenCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

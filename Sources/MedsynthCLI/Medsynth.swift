@@ -23,7 +23,6 @@ struct Medsynth: ParsableCommand {
             ImportCommand.self, QueryCommand.self, ShowCommand.self, StatsCommand.self, TrainCommand.self,
             ModelsCommand.self, SynthesizeCommand.self, EvaluateCommand.self, SendCommand.self, ListenCommand.self,
             BenchCommand.self,
-            DecodeWorkerCommand.self,
         ]
     )
 

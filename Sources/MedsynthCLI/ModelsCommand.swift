@@ -1,6 +1,6 @@
 import ArgumentParser
 import Catalog
-import Models
+import ModelStore
 
 struct ModelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

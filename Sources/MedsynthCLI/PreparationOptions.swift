@@ -1,5 +1,5 @@
 import ArgumentParser
-import Models
+import Frames
 
 extension RegionChoice: ExpressibleByArgument {}
 extension AnnotationHandling: ExpressibleByArgument {}

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Catalog
 import DICOM
+import DICOMNetwork
 import Foundation
+import Ingest
 
 struct SendCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Catalog
 import DICOM
+import Frames
 import GAN
 import Imaging
-import Models
 
 struct ShowCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

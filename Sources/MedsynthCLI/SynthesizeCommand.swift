@@ -1,9 +1,11 @@
 import ArgumentParser
 import CPlatform
 import Catalog
+import DICOM
 import Engine
 import Foundation
-import Models
+import Imaging
+import ModelStore
 import Synthesis
 
 struct SynthesizeCommand: ParsableCommand {

@@ -3,8 +3,10 @@ import CPlatform
 import Catalog
 import Evaluation
 import Foundation
+import Frames
 import GAN
-import Models
+import Imaging
+import ModelStore
 import Training
 
 struct TrainCommand: ParsableCommand {

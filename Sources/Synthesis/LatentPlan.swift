@@ -1,4 +1,4 @@
-import Models
+import ModelStore
 
 /// The latents a run draws from, in order: the seeded rows 0, 1, ... up to
 /// a limit, or a file's rows.

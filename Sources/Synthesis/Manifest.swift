@@ -1,5 +1,5 @@
 import Foundation
-import Models
+import ModelStore
 
 /// `synthesis.json`: the run's provenance beside its files, so that a
 /// folder copied out of the workbench still says what made it.

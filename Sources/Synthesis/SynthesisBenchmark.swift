@@ -1,7 +1,7 @@
 import Catalog
 import Engine
 import Foundation
-import Models
+import ModelStore
 
 /// The synthesize scenario of `medsynth bench`: `count` frames of a
 /// registered model written as DICOM (one frame per file) into `folder`,

@@ -2,7 +2,9 @@ import Catalog
 import DICOM
 import Engine
 import Foundation
-import Models
+import Imaging
+import Ingest
+import ModelStore
 
 /// Generates frames from a model and writes them (architecture page:
 /// inference mode, BatchNorm with its running statistics): a latent plan

@@ -1,6 +1,6 @@
 import DICOM
 import Foundation
-import Models
+import ModelStore
 
 /// What every file of one synthesis run states about its origin: one new
 /// study per run, one series for its model (docs/provenance.md).

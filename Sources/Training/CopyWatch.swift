@@ -1,6 +1,7 @@
 import Engine
 import GAN
-import Models
+import Imaging
+import ModelStore
 
 /// Training's copy check (`CopyCheckSettings`; docs/training.md, "Stopping
 /// before the generator copies"): how many of a fixed set of generated

@@ -2,7 +2,7 @@ import DICOM
 import Foundation
 import GAN
 import Imaging
-import Models
+import ModelStore
 
 /// The files a training writes into a model's folder: the checkpoint
 /// (`CheckpointFolder`), the loss log and plot, and the sample grids.

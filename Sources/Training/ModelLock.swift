@@ -1,5 +1,5 @@
 import Foundation
-import Models
+import ModelStore
 
 #if canImport(Glibc)
     import Glibc

@@ -1,8 +1,9 @@
 import Catalog
 import Engine
 import Foundation
+import Frames
 import GAN
-import Models
+import ModelStore
 
 /// Making a new model and reopening one at its last checkpoint.
 extension ModelTrainer {

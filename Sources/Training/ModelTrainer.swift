@@ -1,8 +1,9 @@
 import Catalog
 import Engine
 import Foundation
+import Frames
 import GAN
-import Models
+import ModelStore
 
 /// Trains one model of the registry: the architecture page's step (BCE, D
 /// step then G step, Adam) on batches of the model's training frames, with

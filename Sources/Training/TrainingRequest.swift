@@ -1,6 +1,7 @@
 import Catalog
+import Frames
 import GAN
-import Models
+import ModelStore
 
 /// A new model: what it trains on and how.
 public struct TrainingRequest: Sendable {

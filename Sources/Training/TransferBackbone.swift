@@ -2,7 +2,7 @@ import DICOM
 import Engine
 import Foundation
 import GAN
-import Models
+import ModelStore
 
 /// The frozen backbone of a transfer discriminator, loaded from its weight
 /// file, with the summary `model.json` records.

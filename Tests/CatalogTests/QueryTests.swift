@@ -1,6 +1,7 @@
 import Catalog
 import DICOM
 import Foundation
+import Ingest
 import TestSupport
 import Testing
 

@@ -3,7 +3,9 @@ import DICOM
 import Engine
 import Foundation
 import GAN
-import Models
+import Imaging
+import Ingest
+import ModelStore
 import Synthesis
 import TestSupport
 import Testing

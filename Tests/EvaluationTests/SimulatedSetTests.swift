@@ -1,6 +1,6 @@
 import Engine
 import Foundation
-import Models
+import Imaging
 import Synthesis
 import TestSupport
 import Testing

@@ -2,6 +2,7 @@ import Catalog
 import DICOM
 import Foundation
 import GRDB
+import Ingest
 import TestSupport
 import Testing
 

@@ -4,11 +4,13 @@ import Engine
 import Foundation
 import GAN
 import Imaging
+import Ingest
 import TestSupport
 import Testing
 import Training
 
-@testable import Models
+@testable import Frames
+@testable import ModelStore
 @testable import Synthesis
 
 /// A catalog with three real US instances of three patients (one cine, two

@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
-import Models
+import Frames
+import Ingest
 
 /// A data set's ultrasound frames as training sees them (import, then the
 /// frame preprocessing at 64 x 64, values in [-1, 1]), with the series and

@@ -2,10 +2,11 @@ import Catalog
 import DICOM
 import Foundation
 import GAN
-import Models
+import Imaging
+import Ingest
+import ModelStore
 import TestSupport
 import Testing
-
 @testable import Training
 
 /// A catalog with one US cine (27 frames), two single-frame US images of

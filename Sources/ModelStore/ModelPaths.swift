@@ -11,9 +11,4 @@ extension Catalog {
 
     /// The relative folder a new model gets once it has its id.
     static func modelFolder(id: Int64) -> String { "models/\(id)" }
-
-    /// Training images decoded once and reused (`cache/frames`, docs/training.md).
-    public var frameCacheFolder: URL {
-        directory.appendingPathComponent("cache/frames", isDirectory: true)
-    }
 }

@@ -2,8 +2,9 @@ import Catalog
 import DICOM
 import Engine
 import Foundation
+import Frames
 import Imaging
-import Models
+import Ingest
 import TestSupport
 import Testing
 

@@ -1,4 +1,6 @@
 import CPlatform
+import Catalog
+import DICOM
 import Foundation
 
 #if canImport(Glibc)
@@ -9,9 +11,10 @@ import Foundation
 /// crashes or hangs DCMTK costs that file only: the child's death or silence
 /// becomes a rejection naming the file, and a new child takes the next one.
 ///
-/// The child is `medsynth decode-worker`, which reads one request line per
-/// file from its standard input and answers one line on its standard output
-/// (`DecodeWorker.serve`). One `DecodeWorker` serves one thread at a time.
+/// The child is `medsynth-decode-worker` (the `MedsynthDecodeWorker` target,
+/// installed beside `medsynth`), which reads one request line per file from
+/// its standard input and answers one line on its standard output
+/// (`DecodeService.serve`). One `DecodeWorker` serves one thread at a time.
 public final class DecodeWorker {
     /// What the child found.
     public enum Outcome: Sendable, Equatable {
@@ -29,7 +32,7 @@ public final class DecodeWorker {
         public var description: String { "\(reason): \(path)" }
     }
 
-    /// The executable run as the child, with the `decode-worker` argument.
+    /// The executable run as the child.
     public let executable: String
     /// Longest time one file may take; then the child is killed and the file rejected.
     public let timeout: Duration
@@ -40,8 +43,10 @@ public final class DecodeWorker {
     private var replies: Int32 = -1
     private var pending: [UInt8] = []
 
-    /// The argument that makes the medsynth executable serve as a worker.
-    public static let subcommand = "decode-worker"
+    /// The worker executable's file name.
+    public static let executableName = "medsynth-decode-worker"
+    /// The environment variable that names another worker executable.
+    public static let executableVariable = "MEDSYNTH_DECODE_WORKER"
 
     public init(executable: String = DecodeWorker.defaultExecutable(), timeout: Duration = .seconds(600)) {
         self.executable = executable
@@ -50,19 +55,23 @@ public final class DecodeWorker {
 
     deinit { stop() }
 
-    /// The medsynth executable: this process when it is medsynth, else the one
-    /// beside it (the test runner lives next to it in `.build/<configuration>`).
+    /// The worker executable: `$MEDSYNTH_DECODE_WORKER` when set, else
+    /// `medsynth-decode-worker` beside the running executable (`scripts/install.sh`
+    /// installs it next to `medsynth`; the test runner lives next to it in
+    /// `.build/<configuration>`).
     public static func defaultExecutable() -> String {
+        if let configured = ProcessInfo.processInfo.environment[executableVariable], !configured.isEmpty {
+            return configured
+        }
         let own = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        if own.lastPathComponent == "medsynth" { return own.path }
-        return own.deletingLastPathComponent().appendingPathComponent("medsynth").path
+        return own.deletingLastPathComponent().appendingPathComponent(executableName).path
     }
 
     /// Parses and decodes `path` in the child. Throws `Failure` only when the
     /// worker cannot be run or was stopped by a signal meant for the whole
     /// import; anything the file does to the child is a `.rejected` outcome.
     public func inspect(path: String) throws -> Outcome {
-        let reply = try exchange(Request(path: path))
+        let reply = try exchange(DecodeRequest(path: path))
         if let metadata = reply.metadata { return .instance(metadata) }
         return .rejected(reply.rejection ?? "rejected by the decode worker")
     }
@@ -71,7 +80,7 @@ public final class DecodeWorker {
     /// computed in the child, which reads the whole file, or why it could not
     /// be. Throws as `inspect` does.
     public func datasetDigest(path: String) throws -> Result<String, DatasetDigestFailure> {
-        let reply = try exchange(Request(path: path, datasetDigest: true))
+        let reply = try exchange(DecodeRequest(path: path, datasetDigest: true))
         if let digest = reply.datasetSHA256 { return .success(digest) }
         return .failure(DatasetDigestFailure(reason: reply.rejection ?? "no digest from the decode worker"))
     }
@@ -83,17 +92,17 @@ public final class DecodeWorker {
 
     /// Sends one request and returns the reply, or a rejection when the child
     /// died, hung or answered nonsense.
-    private func exchange(_ request: Request) throws -> Reply {
+    private func exchange(_ request: DecodeRequest) throws -> DecodeReply {
         try startIfNeeded()
         let line = try JSONEncoder().encode(request) + Data("\n".utf8)
         let sent = line.withUnsafeBytes { writeAll(requests, $0) }
         let answer = sent ? readLine(deadline: ContinuousClock.now + timeout) : .closed
         guard case .line(let text) = answer else {
-            return Reply(rejection: try rejectionAfterLoss(timedOut: answer == .timedOut))
+            return DecodeReply(rejection: try rejectionAfterLoss(timedOut: answer == .timedOut))
         }
-        guard let reply = try? JSONDecoder().decode(Reply.self, from: Data(text)) else {
+        guard let reply = try? JSONDecoder().decode(DecodeReply.self, from: Data(text)) else {
             stop()
-            return Reply(rejection: "the decode worker answered something unreadable")
+            return DecodeReply(rejection: "the decode worker answered something unreadable")
         }
         return reply
     }
@@ -104,21 +113,10 @@ public final class DecodeWorker {
         _ = reap(killing: true)
     }
 
-    private struct Request: Codable {
-        let path: String
-        /// Asks for the dataset's digest instead of the metadata and decoding.
-        var datasetDigest: Bool?
-    }
-    private struct Reply: Codable {
-        var metadata: InstanceMetadata?
-        var datasetSHA256: String?
-        var rejection: String?
-    }
-
     private func startIfNeeded() throws {
         if child != 0 { return }
         guard FileManager.default.isExecutableFile(atPath: executable) else {
-            throw Failure(reason: "cannot start the decode worker (no medsynth executable there)", path: executable)
+            throw Failure(reason: "cannot start the decode worker (no \(Self.executableName) executable there)", path: executable)
         }
         // A worker that dies while we write must not take this process with it.
         signal(SIGPIPE, SIG_IGN)
@@ -137,7 +135,7 @@ public final class DecodeWorker {
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, input[0], 0)
         posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-        let arguments: [UnsafeMutablePointer<CChar>?] = [strdup(executable), strdup(Self.subcommand), nil]
+        let arguments: [UnsafeMutablePointer<CChar>?] = [strdup(executable), nil]
         defer { for argument in arguments { free(argument) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, nil, arguments, environ)
@@ -248,33 +246,4 @@ private func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> B
         offset += written
     }
     return true
-}
-
-extension DecodeWorker {
-    /// The child's side: answers each request line read from standard input
-    /// until it closes. Runs in `medsynth decode-worker`.
-    public static func serve() {
-        let decoder = JSONDecoder(), encoder = JSONEncoder()
-        while let line = Swift.readLine(strippingNewline: true) {
-            var reply = Reply()
-            if let request = try? decoder.decode(Request.self, from: Data(line.utf8)) {
-                do {
-                    if request.datasetDigest == true {
-                        reply.datasetSHA256 = try FileDigest.datasetSHA256(path: request.path)
-                    } else {
-                        reply.metadata = try InstanceMetadata(file: try DicomFile(path: request.path))
-                    }
-                } catch let error as DicomError {
-                    reply.rejection = error.reason
-                } catch {
-                    reply.rejection = "\(error)"
-                }
-            } else {
-                reply.rejection = "unreadable request"
-            }
-            var text = (try? encoder.encode(reply)) ?? Data(#"{"rejection":"unencodable reply"}"#.utf8)
-            text.append(UInt8(ascii: "\n"))
-            FileHandle.standardOutput.write(text)
-        }
-    }
 }

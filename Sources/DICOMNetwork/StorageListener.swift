@@ -1,4 +1,5 @@
 import CDCMTKBridge
+import DICOM
 import Foundation
 
 /// How `StorageListener` listens (see `ms_scp_options`).

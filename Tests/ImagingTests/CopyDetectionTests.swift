@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@testable import Models
+@testable import Imaging
 
 /// Known-answer tests of the copy measure (docs/evaluation.md) on the sample
 /// US frames and on the simulated B-mode set: disguised copies are caught,

@@ -1,3 +1,4 @@
+import Catalog
 import DICOM
 import Dispatch
 import Foundation
@@ -13,7 +14,7 @@ public struct ImportOptions: Sendable {
     /// Longest time the decode worker may spend on one file before it is
     /// stopped and the file rejected.
     public var decodeTimeout: Duration
-    /// The medsynth executable that runs the decode workers.
+    /// The `medsynth-decode-worker` executable that each decode worker runs.
     public var workerExecutable: String
 
     public init(

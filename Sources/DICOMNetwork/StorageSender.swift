@@ -1,4 +1,5 @@
 import CDCMTKBridge
+import DICOM
 import Foundation
 
 /// A DICOM application entity on the network, written `AE@HOST:PORT`.

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """The Sequence of Ultrasound Regions of every ultrasound file of the sample
 corpora, as pydicom reads it: the independent reference of the frame
-preparation tests (Tests/ModelsTests/FramePreparationTests.swift).
+preparation tests (Tests/FramesTests/FramePreparationTests.swift).
 
-    Tests/ModelsTests/Fixtures/make_ultrasound_regions.py > ultrasound_regions.json
+    Tests/FramesTests/Fixtures/make_ultrasound_regions.py > ultrasound_regions.json
 
 Run from the repository after samples/fetch.sh. For each file (path relative
 to samples/data, sorted) it writes the SHA-256, rows, columns, frames, every

@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import Frames
 import GAN
 import GRDB
 
@@ -80,71 +81,12 @@ public struct ModelInstanceRecord: SnakeCaseRecord, PersistableRecord, Sendable,
     }
 }
 
-/// An instance a model could train on, with what the data set and its
-/// validation split need to know about it.
-public struct TrainingCandidate: Sendable, Equatable, FetchableRecord {
-    public var instanceId: Int64
-    public var sopInstanceUid: String
-    public var seriesInstanceUid: String
-    public var patientId: String
-    public var storedPath: String
-    public var frames: Int
-    public var decodable: Bool
-    public var synthetic: Bool
-    public var sha256: String
-
-    public init(row: Row) throws {
-        instanceId = row["instance_id"]
-        sopInstanceUid = row["sop_instance_uid"]
-        seriesInstanceUid = row["series_instance_uid"]
-        patientId = row["patient_id"]
-        storedPath = row["stored_path"]
-        frames = row["frames"]
-        decodable = row["decodable"]
-        synthetic = row["synthetic"]
-        sha256 = row["sha256"]
-    }
-
-    /// The columns `init(row:)` reads, then `extraColumns`, from instances and their series, study and patient.
-    static func selection(extraColumns: String = "") -> String {
-        """
-        SELECT i.id AS instance_id, i.sop_instance_uid, s.series_instance_uid, p.patient_id, i.stored_path,
-               i.frames, i.decodable, i.synthetic, i.sha256\(extraColumns)
-        FROM instances i
-        JOIN series s ON s.id = i.series_id
-        JOIN studies st ON st.id = s.study_id
-        JOIN patients p ON p.id = st.patient_id
-        """
-    }
-}
-
 extension Catalog {
     /// The modalities present in the catalog, sorted.
     public func modalities() throws -> [String] {
         try read { db in
             try String.fetchAll(db, sql: "SELECT DISTINCT UPPER(modality) FROM series WHERE modality IS NOT NULL ORDER BY 1")
         }
-    }
-
-    /// Every instance of `modality` that passes the patient, study and series
-    /// filters, decodable or not; synthetic instances only when asked for.
-    /// Ordered by SOP Instance UID, so that the same catalog content gives
-    /// the same data set.
-    public func trainingCandidates(modality: String, filter: QueryFilter, includeSynthetic: Bool) throws -> [TrainingCandidate] {
-        var conditions = ["UPPER(s.modality) = UPPER(?)"]
-        var arguments: [(any DatabaseValueConvertible)?] = [modality]
-        if !includeSynthetic { conditions.append("i.synthetic = 0") }
-        for (value, column) in [
-            (filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
-            (filter.series, "s.series_instance_uid"),
-        ] {
-            if let value {
-                conditions.append("\(column) = ?")
-                arguments.append(value)
-            }
-        }
-        let sql = TrainingCandidate.selection() + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY i.sop_instance_uid"
-        return try read { db in try TrainingCandidate.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!) }
     }
 
     /// The instances a model was registered with, and their roles.

@@ -6,6 +6,7 @@ import TestSupport
 import Testing
 
 @testable import Catalog
+@testable import Ingest
 
 /// The malformed-input corpus of samples/make_malformed.py, imported once.
 final class MalformedCorpus: Sendable {
@@ -128,18 +129,18 @@ struct HostileInputTests {
 
 @Suite("Decode worker")
 struct DecodeWorkerTests {
-    /// A stand-in worker: answers like medsynth's, except that it dies with
-    /// SIGSEGV on a file containing CRASH and stops answering on one containing HANG.
+    /// A stand-in worker: answers like medsynth-decode-worker, except that it dies
+    /// with SIGSEGV on a file containing CRASH and stops answering on one containing HANG.
     static func misbehavingWorker(in folder: TemporaryFolder) throws -> String {
         let script = folder.file("worker.sh")
-        let medsynth = DecodeWorker.defaultExecutable()
+        let worker = DecodeWorker.defaultExecutable()
         try """
         #!/bin/sh
         while read -r request; do
           path=$(printf '%s' "$request" | sed 's/^{"path":"\\(.*\\)"}$/\\1/; s#\\\\/#/#g')
           if grep -q CRASH "$path"; then kill -SEGV $$; fi
           if grep -q HANG "$path"; then exec sleep 600; fi
-          printf '%s\\n' "$request" | "\(medsynth)" decode-worker
+          printf '%s\\n' "$request" | "\(worker)"
         done
         """.write(toFile: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script)
@@ -178,11 +179,11 @@ struct DecodeWorkerTests {
         defer { workspace.folder.remove() }
         try workspace.copySample("pydicom-data/emri_small.dcm", as: "a.dcm")
         let catalog = try workspace.openCatalog()
-        let options = ImportOptions(workerExecutable: workspace.folder.file("no-such-medsynth"))
+        let options = ImportOptions(workerExecutable: workspace.folder.file("no-such-decode-worker"))
         let error = #expect(throws: DecodeWorker.Failure.self) {
             try Importer(catalog: catalog, options: options).run(paths: [workspace.inputs.path])
         }
-        #expect(error?.path == workspace.folder.file("no-such-medsynth"))
+        #expect(error?.path == workspace.folder.file("no-such-decode-worker"))
         #expect(workspace.storedFiles(catalog).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: catalog.storage.incoming.path).isEmpty)
     }

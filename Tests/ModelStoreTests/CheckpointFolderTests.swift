@@ -4,7 +4,7 @@ import GAN
 import TestSupport
 import Testing
 
-@testable import Models
+@testable import ModelStore
 
 @Suite("Checkpoint folders")
 struct CheckpointFolderTests {

@@ -1,5 +1,6 @@
 import Engine
 import Foundation
+import Frames
 import GAN
 
 /// The discriminator a model trains with (architecture page): the DCGAN one,

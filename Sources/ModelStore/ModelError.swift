@@ -8,8 +8,6 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
     case modelFiles(String, path: String)
     /// A reference that is not a checkpoint folder, and no catalog to look it up in.
     case catalogNeeded(String)
-    /// A data set over the memory limit.
-    case tooLarge(String)
     /// A `--latents` file that cannot serve as generator inputs.
     case latents(String, path: String)
 
@@ -22,7 +20,6 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
         case .modelFiles(let reason, let path): "\(reason): \(path)"
         case .catalogNeeded(let reference):
             "not a checkpoint folder (no model.json) and no catalog to look the model up in: \(reference)"
-        case .tooLarge(let reason): reason
         case .latents(let reason, let path): "unusable latents (\(reason)): \(path)"
         }
     }

@@ -4,11 +4,7 @@ import Foundation
 /// frames with intensities in [0, 1]: an 11 x 11 Gaussian window (sigma 1.5)
 /// over the valid region, K1 = 0.01, K2 = 0.03, dynamic range 1.
 public enum StructuralSimilarity {
-    static let window: [Float] = {
-        let taps = (-5...5).map { exp(-Float($0 * $0) / (2 * 1.5 * 1.5)) }
-        let total = taps.reduce(0, +)
-        return taps.map { $0 / total }
-    }()
+    static let window = GaussianFilter(sigma: 1.5)
     static let c1: Float = 0.01 * 0.01, c2: Float = 0.03 * 0.03
     /// MS-SSIM's scale weights (Wang et al. 2003), the first ones used when a
     /// frame allows fewer than five scales, renormalised to sum to 1.
@@ -23,7 +19,7 @@ public enum StructuralSimilarity {
     /// window inside the frame, up to five: three at 64 x 64, five at 256 x 256.
     public static func msssim(_ a: [Float], _ b: [Float], side: Int) -> Float {
         var scales = 1
-        while scales < 5, side >> scales >= window.count + 5 { scales += 1 }
+        while scales < 5, side >> scales >= window.taps.count + 5 { scales += 1 }
         let weights = Array(scaleWeights.prefix(scales))
         let total = weights.reduce(0, +)
         var (x, y, size) = (a, b, side)
@@ -44,9 +40,9 @@ public enum StructuralSimilarity {
 
     /// Mean SSIM and mean contrast-structure term over the valid window positions.
     static func components(_ a: [Float], _ b: [Float], side: Int) -> (ssim: Float, contrastStructure: Float) {
-        let meanA = filter(a, side: side), meanB = filter(b, side: side)
-        let squaresA = filter(a.map { $0 * $0 }, side: side), squaresB = filter(b.map { $0 * $0 }, side: side)
-        let products = filter(zip(a, b).map { $0 * $1 }, side: side)
+        let meanA = window.applyValid(a, side: side), meanB = window.applyValid(b, side: side)
+        let squaresA = window.applyValid(a.map { $0 * $0 }, side: side), squaresB = window.applyValid(b.map { $0 * $0 }, side: side)
+        let products = window.applyValid(zip(a, b).map { $0 * $1 }, side: side)
         var ssimTotal: Float = 0, csTotal: Float = 0
         for index in meanA.indices {
             let mu1 = meanA[index], mu2 = meanB[index]
@@ -58,40 +54,6 @@ public enum StructuralSimilarity {
         }
         let count = Float(meanA.count)
         return (ssimTotal / count, csTotal / count)
-    }
-
-    /// Separable Gaussian filter, valid region: (side - 10)^2 values.
-    /// (Raw pointers: these loops are most of an evaluation's time.)
-    static func filter(_ image: [Float], side: Int) -> [Float] {
-        let taps = window.count, out = side - taps + 1
-        var rows = [Float](repeating: 0, count: side * out)
-        var result = [Float](repeating: 0, count: out * out)
-        window.withUnsafeBufferPointer { w in
-            image.withUnsafeBufferPointer { source in
-                rows.withUnsafeMutableBufferPointer { horizontal in
-                    for y in 0..<side {
-                        for x in 0..<out {
-                            var total: Float = 0
-                            let start = y * side + x
-                            for k in 0..<taps { total += w[k] * source[start + k] }
-                            horizontal[y * out + x] = total
-                        }
-                    }
-                }
-            }
-            rows.withUnsafeBufferPointer { horizontal in
-                result.withUnsafeMutableBufferPointer { target in
-                    for y in 0..<out {
-                        for x in 0..<out {
-                            var total: Float = 0
-                            for k in 0..<taps { total += w[k] * horizontal[(y + k) * out + x] }
-                            target[y * out + x] = total
-                        }
-                    }
-                }
-            }
-        }
-        return result
     }
 
     /// 2 x 2 averages: side / 2 square.

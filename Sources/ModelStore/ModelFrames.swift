@@ -1,6 +1,8 @@
 import Catalog
 import DICOM
 import Foundation
+import Frames
+import Imaging
 
 /// A registered model's real frames: the data set its lineage names, in
 /// data set order, and its training/validation split, checked against the

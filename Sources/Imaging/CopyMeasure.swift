@@ -31,8 +31,8 @@ public struct StructureMaps: Sendable {
         let fine = GaussianFilter(sigma: Self.fineSigma), coarse = GaussianFilter(sigma: Self.coarseSigma)
         for frame in 0..<count {
             let unit = small.row(frame).map { ($0 + 1) / 2 }
-            var band = fine.apply(unit, side: Self.side)
-            let background = coarse.apply(unit, side: Self.side)
+            var band = fine.applyZeroOutside(unit, side: Self.side)
+            let background = coarse.applyZeroOutside(unit, side: Self.side)
             for index in band.indices { band[index] -= background[index] }
             maps.replaceSubrange((frame * Self.plane)..<((frame + 1) * Self.plane), with: band)
         }
@@ -199,52 +199,6 @@ enum CoarseEnergy {
         out = out.map { $0 - mean }
         let norm = out.reduce(0) { $0 + $1 * $1 }.squareRoot()
         return norm > 0 ? out.map { $0 / norm } : out
-    }
-}
-
-/// A separable Gaussian filter over a square frame, zero outside it.
-struct GaussianFilter {
-    let taps: [Float]
-
-    init(sigma: Float) {
-        let radius = Int((3 * sigma).rounded(.up))
-        let weights = (-radius...radius).map { exp(-Float($0 * $0) / (2 * sigma * sigma)) }
-        let total = weights.reduce(0, +)
-        taps = weights.map { $0 / total }
-    }
-
-    /// (Raw pointers: these loops are most of the measure's time in a debug build.)
-    func apply(_ image: [Float], side: Int) -> [Float] {
-        let radius = taps.count / 2
-        var rows = [Float](repeating: 0, count: side * side), result = rows
-        taps.withUnsafeBufferPointer { w in
-            image.withUnsafeBufferPointer { source in
-                rows.withUnsafeMutableBufferPointer { horizontal in
-                    for y in 0..<side {
-                        for x in 0..<side {
-                            var total: Float = 0
-                            for k in max(0, radius - x)..<min(w.count, side + radius - x) {
-                                total += w[k] * source[y * side + x + k - radius]
-                            }
-                            horizontal[y * side + x] = total
-                        }
-                    }
-                }
-            }
-            rows.withUnsafeBufferPointer { horizontal in
-                result.withUnsafeMutableBufferPointer { target in
-                    for y in 0..<side {
-                        let low = max(0, radius - y), high = min(w.count, side + radius - y)
-                        for x in 0..<side {
-                            var total: Float = 0
-                            for k in low..<high { total += w[k] * horizontal[(y + k - radius) * side + x] }
-                            target[y * side + x] = total
-                        }
-                    }
-                }
-            }
-        }
-        return result
     }
 }
 

@@ -41,7 +41,7 @@ public struct FramePreprocessing: Equatable, Sendable {
 
     /// Version 1, the only preparation of models before regions were read:
     /// the whole frame, nothing masked.
-    var isVersion1: Bool { region == .none && annotations == .keep }
+    package var isVersion1: Bool { region == .none && annotations == .keep }
 
     /// Masking annotations also blanks the screen around a single frame's image (version 3 on).
     var blanksSingleFrameScreen: Bool { annotations == .mask && version >= 3 }
@@ -108,7 +108,7 @@ public struct FrameDataset: Sendable {
         let totalFrames = instances.reduce(0) { $0 + $1.frames }
         let bytes = totalFrames * side * side * 4
         guard bytes <= maximumBytes else {
-            throw ModelError.tooLarge(
+            throw FrameDatasetError.tooLarge(
                 "\(totalFrames) frames of \(side)x\(side) need \(bytes >> 20) MiB, over the limit of "
                     + "\(maximumBytes >> 20) MiB; narrow the data set with --patient, --study or --series")
         }
@@ -252,5 +252,24 @@ public struct FrameDataset: Sendable {
         return FrameDataset(
             preprocessing: preprocessing, instances: instances, frameInstance: frameInstance,
             values: frames.values, preparations: preparations, failures: failures, fromCache: true)
+    }
+}
+
+/// A data set that cannot be made.
+public enum FrameDatasetError: Error, CustomStringConvertible, Sendable {
+    /// A data set over the memory limit.
+    case tooLarge(String)
+
+    public var description: String {
+        switch self {
+        case .tooLarge(let reason): reason
+        }
+    }
+}
+
+extension Catalog {
+    /// Training images decoded once and reused (`cache/frames`, docs/training.md).
+    public var frameCacheFolder: URL {
+        directory.appendingPathComponent("cache/frames", isDirectory: true)
     }
 }

@@ -5,6 +5,7 @@ import TestSupport
 import Testing
 
 @testable import Catalog
+@testable import Ingest
 
 /// A catalog in a temporary folder, with a folder for the files to import.
 struct Workspace {
