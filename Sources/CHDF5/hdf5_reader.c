@@ -1,6 +1,6 @@
 // The libhdf5 side of the Keras weight reader. HDF5's own error printing is
 // switched off; every failure becomes a return code and a reason.
-#include "medsynth_hdf5.h"
+#include "ms_hdf5.h"
 
 #include <hdf5.h>
 #include <stdio.h>

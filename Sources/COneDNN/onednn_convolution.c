@@ -1,4 +1,4 @@
-#include "medsynth_onednn.h"
+#include "ms_onednn.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -18,7 +18,7 @@ static int onednn_threads;
 
 static void create_engine(void) { engine_status = dnnl_engine_create(&shared_engine, dnnl_cpu, 0); }
 
-void medsynth_onednn_set_threads(int threads) { __atomic_store_n(&onednn_threads, threads, __ATOMIC_RELAXED); }
+void ms_onednn_set_threads(int threads) { __atomic_store_n(&onednn_threads, threads, __ATOMIC_RELAXED); }
 
 static void apply_threads(void) {
     int threads = __atomic_load_n(&onednn_threads, __ATOMIC_RELAXED);
@@ -36,7 +36,7 @@ typedef struct {
     size_t offset;
 } operand;
 
-struct medsynth_convolution {
+struct ms_convolution {
     dnnl_stream_t stream;
     dnnl_primitive_desc_t forward_pd, data_pd, weights_pd;
     dnnl_primitive_t forward, backward_data, backward_weights;
@@ -123,7 +123,7 @@ typedef struct {
     dnnl_dims_t strides, padding_l, padding_r;
 } descriptors;
 
-static int describe(descriptors *m, const medsynth_convolution_shape *s, char *error, size_t error_length) {
+static int describe(descriptors *m, const ms_convolution_shape *s, char *error, size_t error_length) {
     dnnl_dims_t src_dims = {s->batch, s->in_channels, s->in_height, s->in_width};
     dnnl_dims_t dst_dims = {s->batch, s->out_channels, s->out_height, s->out_width};
     int groups = s->groups > 1 ? s->groups : 1, weight_rank = groups > 1 ? 5 : 4;
@@ -160,7 +160,7 @@ static int describe(descriptors *m, const medsynth_convolution_shape *s, char *e
 /// algorithms only: Winograd would be faster for 3 x 3 but rounds differently
 /// from the references the tests hold the engine to.
 static int make_primitives(
-    medsynth_convolution *c, const descriptors *m, int transposed, int has_bias, char *error, size_t error_length) {
+    ms_convolution *c, const descriptors *m, int transposed, int has_bias, char *error, size_t error_length) {
     const dnnl_memory_desc_t *bias_md = has_bias ? &m->bias : NULL;
     if (transposed) {
         dnnl_deconvolution_desc_t forward, data, weights;
@@ -192,7 +192,7 @@ static int make_primitives(
 }
 
 /// Each pass's operands and where their reordered copies go in the scratch.
-static int lay_out_operands(medsynth_convolution *c, const descriptors *m, char *error, size_t error_length) {
+static int lay_out_operands(ms_convolution *c, const descriptors *m, char *error, size_t error_length) {
     const dnnl_primitive_desc_t f = c->forward_pd, d = c->data_pd, w = c->weights_pd;
     size_t offset = 0;
     if (!operand_init(&c->forward_src, &m->user_src, dnnl_primitive_desc_query_md(f, dnnl_query_src_md, 0), 1, &offset, error, error_length)) return 0;
@@ -226,7 +226,7 @@ static int lay_out_operands(medsynth_convolution *c, const descriptors *m, char 
     return 1;
 }
 
-static int build(medsynth_convolution *c, const medsynth_convolution_shape *s, char *error, size_t error_length) {
+static int build(ms_convolution *c, const ms_convolution_shape *s, char *error, size_t error_length) {
     pthread_once(&engine_once, create_engine);
     CHECK(engine_status, "engine");
     CHECK(dnnl_stream_create(&c->stream, shared_engine, dnnl_stream_default_flags), "stream");
@@ -244,21 +244,21 @@ static int build(medsynth_convolution *c, const medsynth_convolution_shape *s, c
     return 1;
 }
 
-medsynth_convolution *medsynth_convolution_create(
-    const medsynth_convolution_shape *shape, char *error, size_t error_length) {
-    medsynth_convolution *convolution = calloc(1, sizeof *convolution);
+ms_convolution *ms_convolution_create(
+    const ms_convolution_shape *shape, char *error, size_t error_length) {
+    ms_convolution *convolution = calloc(1, sizeof *convolution);
     if (!convolution) {
         snprintf(error, error_length, "out of memory");
         return NULL;
     }
     if (!build(convolution, shape, error, error_length)) {
-        medsynth_convolution_destroy(convolution);
+        ms_convolution_destroy(convolution);
         return NULL;
     }
     return convolution;
 }
 
-void medsynth_convolution_destroy(medsynth_convolution *c) {
+void ms_convolution_destroy(ms_convolution *c) {
     if (!c) return;
     operand *operands[] = {&c->forward_src, &c->forward_weights, &c->forward_dst, &c->data_diff_dst, &c->data_weights,
         &c->data_diff_src, &c->weights_src, &c->weights_diff_dst, &c->weights_diff_weights};
@@ -275,12 +275,12 @@ void medsynth_convolution_destroy(medsynth_convolution *c) {
     free(c);
 }
 
-size_t medsynth_convolution_scratch_bytes(const medsynth_convolution *c) {
+size_t ms_convolution_scratch_bytes(const ms_convolution *c) {
     return c->forward_bytes > c->backward_bytes ? c->forward_bytes : c->backward_bytes;
 }
 
-int medsynth_convolution_forward(
-    medsynth_convolution *c, const float *src, const float *weights, const float *bias, float *dst, void *scratch) {
+int ms_convolution_forward(
+    ms_convolution *c, const float *src, const float *weights, const float *bias, float *dst, void *scratch) {
     apply_threads();
     char *space = scratch;
     dnnl_exec_arg_t args[4] = {
@@ -298,8 +298,8 @@ int medsynth_convolution_forward(
     return dnnl_stream_wait(c->stream) != dnnl_success;
 }
 
-int medsynth_convolution_backward(
-    medsynth_convolution *c, const float *src, const float *weights, const float *diff_dst, float *diff_src,
+int ms_convolution_backward(
+    ms_convolution *c, const float *src, const float *weights, const float *diff_dst, float *diff_src,
     float *diff_weights, float *diff_bias, void *scratch) {
     apply_threads();
     char *space = scratch;

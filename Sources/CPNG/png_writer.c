@@ -1,4 +1,4 @@
-#include "medsynth_png.h"
+#include "ms_png.h"
 
 #include <errno.h>
 #include <png.h>

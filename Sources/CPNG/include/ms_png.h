@@ -1,7 +1,7 @@
 /// PNG output through libpng. libpng reports errors by longjmp, which must not
 /// cross Swift frames, so the whole write happens in C.
-#ifndef MEDSYNTH_PNG_H
-#define MEDSYNTH_PNG_H
+#ifndef MS_PNG_H
+#define MS_PNG_H
 
 #include <stddef.h>
 #include <stdint.h>
