@@ -1,10 +1,13 @@
 // The DCMTK side of medsynth: parsing, limits, frame decoding and log routing.
 // Everything DCMTK-specific stays in this file; Swift sees medsynth_dicom.h only.
 
-#include "medsynth_dicom.h"
+#include "ms_dicom_digest.h"
+#include "ms_dicom_file.h"
+#include "ms_dicom_frames.h"
+#include "ms_dicom_init.h"
+#include "ms_dicom_write.h"
 
-#include "bridge_text.h"
-#include "jpeg2000_codec.h"
+#include "bridge_internal.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dccodec.h"

@@ -3,7 +3,7 @@
 // Everything that reads pixels (DicomImage, getUncompressedFrame,
 // chooseRepresentation) then decodes JPEG 2000 like JPEG, JPEG-LS and RLE.
 
-#include "jpeg2000_codec.h"
+#include "bridge_internal.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dccodec.h"

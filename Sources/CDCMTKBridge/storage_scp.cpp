@@ -4,9 +4,9 @@
 // thread pool cannot be stopped cleanly (docs/architecture.md, "Receiving over
 // the network").
 
-#include "medsynth_dicom.h"
+#include "ms_dicom_network.h"
 
-#include "bridge_text.h"
+#include "bridge_internal.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcuid.h"

@@ -1,9 +1,9 @@
 // `medsynth send`: a DICOM Storage SCU on DCMTK's DcmStorageSCU, the class
 // behind DCMTK's own dcmsend.
 
-#include "medsynth_dicom.h"
+#include "ms_dicom_network.h"
 
-#include "bridge_text.h"
+#include "bridge_internal.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcxfer.h"

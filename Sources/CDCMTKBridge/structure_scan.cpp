@@ -11,8 +11,7 @@
 // end): DCMTK then decides, in the supervised worker whose death is a
 // rejection, so the scan only has to be right about what it rejects.
 
-#include "medsynth_dicom.h"
-#include "bridge_text.h"
+#include "bridge_internal.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
