@@ -12,6 +12,9 @@
    status, lineage role, discriminator or augmentation: those are enums
    (their raw values are implicit, or `case off = "none"`).
 3. README.md's Layout section names every target of Package.swift.
+4. Every function declared in a public header of the DCMTK bridge
+   (Sources/CDCMTKBridge/include/) is named in a Swift file of Sources: a
+   function only the bridge calls belongs in its private bridge_internal.h.
 
 Prints each violation; exit status 1 when there is one.
 """
@@ -153,8 +156,30 @@ def layout_omissions():
             if f"`{target}`" not in layout and not target.endswith("Tests")]
 
 
+def bridge_functions_only_the_bridge_uses():
+    """Functions of the bridge's public headers that no Swift file in Sources names."""
+    code = " ".join(blank_literals(path.read_text(), False) for path in sorted((ROOT / "Sources").rglob("*.swift")))
+    found = []
+    for header in sorted((ROOT / "Sources/CDCMTKBridge/include").glob("*.h")):
+        text = blank_literals(header.read_text(), True)
+        text = re.sub(r"^[ \t]*#.*$", "", text, flags=re.MULTILINE)
+        offset = 0
+        for statement in re.split(r"[;{}]", text):
+            start, offset = offset, offset + len(statement) + 1
+            declaration = re.match(r"\s*(?:[A-Za-z_]\w*[\s*]+)+([A-Za-z_]\w*)\s*\(", statement)
+            if statement.strip().startswith("typedef") or not declaration:
+                continue
+            name = declaration.group(1)
+            if not re.search(rf"\b{name}\b", code):
+                line = text.count("\n", 0, start + declaration.start(1)) + 1
+                found.append(f"{header.relative_to(ROOT)}:{line}: {name} is public but no Swift file in Sources names it "
+                             "(declare it in Sources/CDCMTKBridge/bridge_internal.h)")
+    return found
+
+
 def main():
     problems = state_literals() + layout_omissions()
+    problems += bridge_functions_only_the_bridge_uses()
     for problem in problems:
         print(problem)
     allowed = set()
