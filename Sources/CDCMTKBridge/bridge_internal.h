@@ -27,8 +27,7 @@ int ms_dicom_prescan(const char *path, char *reason, size_t reason_capacity);
 /// each next one further on, all inside the fragment. Returns 0, or -1 with
 /// the problem (a phrase that follows "RLE frame N") in `problem`. DCMTK's RLE
 /// decoder trusts these offsets and reads past the fragment when they lie.
-int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments,
-                            char *problem, size_t problem_capacity);
+int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments, char *problem, size_t problem_capacity);
 
 /// Whether `uid` is a JPEG transfer syntax that DCMTK's dcmjpeg decodes
 /// (1.2.840.10008.1.2.4.50 to .70).
@@ -41,8 +40,7 @@ int ms_is_dcmjpeg_syntax(const char *uid);
 int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char *problem, size_t problem_capacity);
 
 /// The pre-scan over `count` bytes in memory (the fuzzing harness's entry).
-int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason,
-                           size_t reason_capacity);
+int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason, size_t reason_capacity);
 
 }  // extern "C"
 

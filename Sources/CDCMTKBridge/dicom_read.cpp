@@ -78,9 +78,7 @@ ImageGeometry geometry(DcmDataset *dataset) {
     return g;
 }
 
-unsigned long long decoded_bytes_per_sample(const ImageGeometry &g) {
-    return g.bits_allocated <= 8 ? 1 : (g.bits_allocated + 7) / 8;
-}
+unsigned long long decoded_bytes_per_sample(const ImageGeometry &g) { return g.bits_allocated <= 8 ? 1 : (g.bits_allocated + 7) / 8; }
 
 bool load_within_limits(const char *path, DcmFileFormat &format, char *error, size_t error_capacity) {
     if (ms_dicom_prescan(path, error, error_capacity) != 0) return false;
@@ -95,8 +93,7 @@ bool load_within_limits(const char *path, DcmFileFormat &format, char *error, si
         return false;
     }
     if (sequence_depth(dataset, MS_MAX_SEQUENCE_DEPTH) > MS_MAX_SEQUENCE_DEPTH) {
-        copy_message("sequences nested deeper than " + std::to_string(MS_MAX_SEQUENCE_DEPTH) + " levels", error,
-                     error_capacity);
+        copy_message("sequences nested deeper than " + std::to_string(MS_MAX_SEQUENCE_DEPTH) + " levels", error, error_capacity);
         return false;
     }
     return true;
@@ -114,8 +111,8 @@ ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacit
     // A value that does not convert stays as stored: the file is not refused
     // for it (DCMTK logs a warning).
     OFString charset;
-    if (dataset->findAndGetOFStringArray(DCM_SpecificCharacterSet, charset, OFFalse).good() &&
-        !charset.empty() && charset != "ISO_IR 192") {
+    if (dataset->findAndGetOFStringArray(DCM_SpecificCharacterSet, charset, OFFalse).good() && !charset.empty() &&
+        charset != "ISO_IR 192") {
         dataset->convertToUTF8();
     }
     return file.release();
@@ -123,25 +120,22 @@ ms_dicom_file *ms_dicom_open(const char *path, char *error, size_t error_capacit
 
 void ms_dicom_close(ms_dicom_file *file) { delete file; }
 
-long ms_dicom_get_string(ms_dicom_file *file, uint16_t group, uint16_t element, char *buffer,
-                         size_t capacity) {
-    DcmItem *item = group == 0x0002 ? OFstatic_cast(DcmItem *, file->format.getMetaInfo())
-                                    : OFstatic_cast(DcmItem *, file->format.getDataset());
+long ms_dicom_get_string(ms_dicom_file *file, uint16_t group, uint16_t element, char *buffer, size_t capacity) {
+    DcmItem *item =
+        group == 0x0002 ? OFstatic_cast(DcmItem *, file->format.getMetaInfo()) : OFstatic_cast(DcmItem *, file->format.getDataset());
     std::string value;
     long length = string_value(item, DcmTagKey(group, element), value);
     if (length >= 0 && buffer != nullptr && capacity > 0) copy_message(value, buffer, capacity);
     return length;
 }
 
-void ms_dicom_transfer_syntax(ms_dicom_file *file, char *uid, size_t uid_capacity, char *name,
-                              size_t name_capacity) {
+void ms_dicom_transfer_syntax(ms_dicom_file *file, char *uid, size_t uid_capacity, char *name, size_t name_capacity) {
     DcmXfer xfer(file->format.getDataset()->getOriginalXfer());
     copy_message(xfer.getXferID(), uid, uid_capacity);
     copy_message(xfer.getXferName(), name, name_capacity);
 }
 
-long ms_dicom_get_path_string(ms_dicom_file *file, const char *path, char *buffer,
-                              size_t capacity) {
+long ms_dicom_get_path_string(ms_dicom_file *file, const char *path, char *buffer, size_t capacity) {
     DcmObject *object = object_at_path(file, path);
     if (object == nullptr || !object->isLeaf()) return -1;
     OFString value;

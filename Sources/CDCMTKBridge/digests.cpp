@@ -32,8 +32,7 @@ void hex_digest(EVP_MD_CTX *context, char *hex) {
 
 /// Reads `input` to its end, hashing every chunk and handing it to `sink`
 /// (which returns false on failure). Returns the error text, or "".
-std::string digest_stream(int input, EVP_MD_CTX *context, char *hex,
-                          const std::function<bool(const unsigned char *, size_t)> &sink) {
+std::string digest_stream(int input, EVP_MD_CTX *context, char *hex, const std::function<bool(const unsigned char *, size_t)> &sink) {
     EVP_DigestInit_ex(context, EVP_sha256(), nullptr);
     std::unique_ptr<unsigned char[]> chunk(new unsigned char[1 << 20]);
     while (true) {
@@ -94,8 +93,7 @@ int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capaci
     return 0;
 }
 
-int ms_copy_with_sha256(const char *source, const char *destination, char *hex, long long *size,
-                        char *error, size_t error_capacity) {
+int ms_copy_with_sha256(const char *source, const char *destination, char *hex, long long *size, char *error, size_t error_capacity) {
     int input = open(source, O_RDONLY | O_CLOEXEC);
     if (input < 0) {
         copy_message(std::string("cannot open: ") + strerror(errno), error, error_capacity);

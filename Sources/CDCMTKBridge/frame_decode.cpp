@@ -27,9 +27,8 @@ const int kUnsupportedImage = -2;
 bool frame_ready(ms_dicom_file *file, unsigned long frame_index, char *error, size_t error_capacity) {
     ImageGeometry g = geometry(file->format.getDataset());
     if (frame_index >= g.frames) {
-        copy_message("frame " + std::to_string(frame_index) + " out of range (the file has " +
-                         std::to_string(g.frames) + " frames)",
-                     error, error_capacity);
+        copy_message("frame " + std::to_string(frame_index) + " out of range (the file has " + std::to_string(g.frames) + " frames)", error,
+                     error_capacity);
         return false;
     }
     char reason[512];
@@ -52,14 +51,12 @@ std::string with_jpeg2000_reason(const std::string &failure) {
 }
 
 /// Runs DicomImage on one frame and hands its status-checked image to `body`.
-int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error,
-                     size_t error_capacity,
+int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error, size_t error_capacity,
                      const std::function<int(DicomImage &)> &body) {
     if (!frame_ready(file, frame_index, error, error_capacity)) return -1;
     DcmDataset *dataset = file->format.getDataset();
     ms_jpeg2000_take_error();
-    DicomImage image(&file->format, dataset->getOriginalXfer(),
-                     CIF_UsePartialAccessToPixelData, frame_index, 1);
+    DicomImage image(&file->format, dataset->getOriginalXfer(), CIF_UsePartialAccessToPixelData, frame_index, 1);
     if (image.getStatus() != EIS_Normal) {
         copy_message(with_jpeg2000_reason(DicomImage::getString(image.getStatus())), error, error_capacity);
         // A kind of image DCMTK does not render (32-bit colour), unlike corrupt data.
@@ -72,9 +69,8 @@ int with_frame_image(ms_dicom_file *file, unsigned long frame_index, char *error
 /// window, else unchanged when exactly 8 bits are stored, else through a
 /// min-max window (DCMTK would shift a 1-bit mask to 0/128); colour as
 /// interleaved RGB.
-int render_frame(ms_dicom_file *file, unsigned long frame_index, bool draw_overlays,
-                 uint8_t *output, size_t output_capacity, int *channels, char *error,
-                 size_t error_capacity) {
+int render_frame(ms_dicom_file *file, unsigned long frame_index, bool draw_overlays, uint8_t *output, size_t output_capacity, int *channels,
+                 char *error, size_t error_capacity) {
     return with_frame_image(file, frame_index, error, error_capacity, [&](DicomImage &image) {
         if (!draw_overlays) image.hideAllOverlays();
         if (image.isMonochrome()) {
@@ -87,9 +83,8 @@ int render_frame(ms_dicom_file *file, unsigned long frame_index, bool draw_overl
         int planes = image.isMonochrome() ? 1 : 3;
         size_t needed = static_cast<size_t>(image.getWidth()) * image.getHeight() * planes;
         if (needed > output_capacity) {
-            copy_message("output buffer of " + std::to_string(output_capacity) +
-                             " bytes is too small for " + std::to_string(needed),
-                         error, error_capacity);
+            copy_message("output buffer of " + std::to_string(output_capacity) + " bytes is too small for " + std::to_string(needed), error,
+                         error_capacity);
             return -1;
         }
         if (!image.getOutputData(output, needed, 8, 0, 0)) {
@@ -105,15 +100,13 @@ int render_frame(ms_dicom_file *file, unsigned long frame_index, bool draw_overl
 
 extern "C" {
 
-int ms_dicom_decode_frame_display(ms_dicom_file *file, unsigned long frame_index, uint8_t *output,
-                                  size_t output_capacity, int *channels, char *error,
-                                  size_t error_capacity) {
-    return render_frame(file, frame_index, true, output, output_capacity, channels, error,
-                        error_capacity);
+int ms_dicom_decode_frame_display(ms_dicom_file *file, unsigned long frame_index, uint8_t *output, size_t output_capacity, int *channels,
+                                  char *error, size_t error_capacity) {
+    return render_frame(file, frame_index, true, output, output_capacity, channels, error, error_capacity);
 }
 
-int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, uint8_t *output,
-                                size_t output_capacity, char *error, size_t error_capacity) {
+int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, uint8_t *output, size_t output_capacity, char *error,
+                                size_t error_capacity) {
     ImageGeometry g = geometry(file->format.getDataset());
     size_t pixels = static_cast<size_t>(g.rows) * g.columns;
     if (pixels > output_capacity) {
@@ -122,12 +115,10 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, 
     }
     int channels = 0;
     if (g.samples == 1 && g.photometric != "PALETTE COLOR") {
-        return render_frame(file, frame_index, false, output, output_capacity, &channels, error,
-                            error_capacity);
+        return render_frame(file, frame_index, false, output, output_capacity, &channels, error, error_capacity);
     }
     std::unique_ptr<uint8_t[]> rgb(new uint8_t[pixels * 3]);
-    int status = render_frame(file, frame_index, false, rgb.get(), pixels * 3, &channels, error,
-                              error_capacity);
+    int status = render_frame(file, frame_index, false, rgb.get(), pixels * 3, &channels, error, error_capacity);
     if (status != 0) return status;
     if (channels == 1) {
         memcpy(output, rgb.get(), pixels);
@@ -141,16 +132,15 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, 
     return 0;
 }
 
-int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output,
-                                  size_t output_capacity, char *error, size_t error_capacity) {
+int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output, size_t output_capacity, char *error,
+                                  size_t error_capacity) {
     if (!frame_ready(file, frame_index, error, error_capacity)) return -1;
     DcmDataset *dataset = file->format.getDataset();
     ImageGeometry g = geometry(dataset);
     long planar = long_value(dataset, DCM_PlanarConfiguration, 0);
     if (g.bits_allocated == 1 || g.bits_allocated > 16 || (g.samples > 1 && planar != 0) ||
         g.photometric.find("_422") != std::string::npos) {
-        copy_message("stored samples are given for 8- to 16-bit images with interleaved, unsubsampled colour only",
-                     error, error_capacity);
+        copy_message("stored samples are given for 8- to 16-bit images with interleaved, unsubsampled colour only", error, error_capacity);
         return -1;
     }
     size_t count = static_cast<size_t>(g.rows) * g.columns * g.samples;
@@ -166,9 +156,8 @@ int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index
     Uint32 start_fragment = 0;
     OFString color_model;
     ms_jpeg2000_take_error();
-    OFCondition status = pixel_data->getUncompressedFrame(dataset, static_cast<Uint32>(frame_index), start_fragment,
-                                                          frame.data(), static_cast<Uint32>(frame.size()),
-                                                          color_model);
+    OFCondition status = pixel_data->getUncompressedFrame(dataset, static_cast<Uint32>(frame_index), start_fragment, frame.data(),
+                                                          static_cast<Uint32>(frame.size()), color_model);
     if (status.bad()) {
         copy_message(with_jpeg2000_reason(status.text()), error, error_capacity);
         return -1;
@@ -179,8 +168,8 @@ int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index
     for (size_t i = 0; i < count; ++i) {
         uint32_t stored = g.bits_allocated <= 8 ? frame[i] : reinterpret_cast<const Uint16 *>(frame.data())[i];
         stored &= mask;
-        output[i] = is_signed && (stored & sign_bit) ? static_cast<int32_t>(stored) - static_cast<int32_t>(mask) - 1
-                                                     : static_cast<int32_t>(stored);
+        output[i] =
+            is_signed && (stored & sign_bit) ? static_cast<int32_t>(stored) - static_cast<int32_t>(mask) - 1 : static_cast<int32_t>(stored);
     }
     return 0;
 }
@@ -198,16 +187,13 @@ int ms_dicom_verify_frames(ms_dicom_file *file, char *reason, size_t reason_capa
     std::unique_ptr<uint8_t[]> frame(new uint8_t[static_cast<size_t>(g.rows) * g.columns]);
     for (unsigned long index = 0; index < g.frames; ++index) {
         char error[512];
-        int decoded = ms_dicom_decode_frame_gray8(file, index, frame.get(),
-                                                  static_cast<size_t>(g.rows) * g.columns, error, sizeof error);
+        int decoded = ms_dicom_decode_frame_gray8(file, index, frame.get(), static_cast<size_t>(g.rows) * g.columns, error, sizeof error);
         if (decoded == kUnsupportedImage && index == 0) {
-            copy_message(std::string("DCMTK does not render this kind of image (") + error + ")", reason,
-                         reason_capacity);
+            copy_message(std::string("DCMTK does not render this kind of image (") + error + ")", reason, reason_capacity);
             return 2;
         }
         if (decoded != 0) {
-            copy_message("cannot decode frame " + std::to_string(index) + " (" + error + ")", reason,
-                         reason_capacity);
+            copy_message("cannot decode frame " + std::to_string(index) + " (" + error + ")", reason, reason_capacity);
             return -1;
         }
     }

@@ -25,12 +25,10 @@ std::string geometry_problem(const ImageGeometry &g) {
     if (g.frames == 0 || g.frames > MS_MAX_FRAMES) {
         return "Number of Frames " + std::to_string(g.frames) + " outside 1 to " + std::to_string(MS_MAX_FRAMES);
     }
-    unsigned long long frame_bytes =
-        static_cast<unsigned long long>(g.rows) * g.columns * g.samples * decoded_bytes_per_sample(g);
+    unsigned long long frame_bytes = static_cast<unsigned long long>(g.rows) * g.columns * g.samples * decoded_bytes_per_sample(g);
     if (frame_bytes > MS_MAX_FRAME_BYTES) {
-        return "a frame of " + std::to_string(g.rows) + "x" + std::to_string(g.columns) + "x" +
-               std::to_string(g.samples) + " needs " + std::to_string(frame_bytes) +
-               " bytes, more than the limit of " + std::to_string(MS_MAX_FRAME_BYTES);
+        return "a frame of " + std::to_string(g.rows) + "x" + std::to_string(g.columns) + "x" + std::to_string(g.samples) + " needs " +
+               std::to_string(frame_bytes) + " bytes, more than the limit of " + std::to_string(MS_MAX_FRAME_BYTES);
     }
     return "";
 }
@@ -48,9 +46,8 @@ std::string native_length_problem(const ImageGeometry &g, DcmElement *element) {
     }
     unsigned long long present = element->getLength();
     if (present >= stored) return "";
-    return "pixel data has " + std::to_string(present) + " bytes, " + std::to_string(g.frames) +
-           " frames of " + std::to_string(g.rows) + "x" + std::to_string(g.columns) + " need " +
-           std::to_string(stored);
+    return "pixel data has " + std::to_string(present) + " bytes, " + std::to_string(g.frames) + " frames of " + std::to_string(g.rows) +
+           "x" + std::to_string(g.columns) + " need " + std::to_string(stored);
 }
 
 /// Why fragment `index` (from 1) of RLE or JPEG pixel data would mislead its
@@ -78,15 +75,13 @@ std::string fragment_problem(DcmPixelItem *item, unsigned long index, bool rle, 
 std::string encapsulated_problem(DcmDataset *dataset, DcmElement *element, const ImageGeometry &g) {
     DcmPixelData *pixel_data = OFstatic_cast(DcmPixelData *, element);
     DcmPixelSequence *sequence = nullptr;
-    if (pixel_data->getEncapsulatedRepresentation(dataset->getOriginalXfer(), nullptr, sequence).bad() ||
-        sequence == nullptr) {
+    if (pixel_data->getEncapsulatedRepresentation(dataset->getOriginalXfer(), nullptr, sequence).bad() || sequence == nullptr) {
         return "compressed pixel data without an encapsulated pixel sequence";
     }
     // Item 0 is the Basic Offset Table; every frame needs at least one fragment.
     unsigned long fragments = sequence->card() > 0 ? sequence->card() - 1 : 0;
     if (fragments < g.frames) {
-        return "compressed pixel data has " + std::to_string(fragments) + " fragments for " +
-               std::to_string(g.frames) + " frames";
+        return "compressed pixel data has " + std::to_string(fragments) + " fragments for " + std::to_string(g.frames) + " frames";
     }
     bool rle = dataset->getOriginalXfer() == EXS_RLELossless;
     bool jpeg = ms_is_dcmjpeg_syntax(DcmXfer(dataset->getOriginalXfer()).getXferID()) != 0;
@@ -116,9 +111,8 @@ int ms_dicom_is_decodable(ms_dicom_file *file, char *reason, size_t reason_capac
     DcmXfer xfer(original);
     if (xfer.isNotEncapsulated()) return 1;
     if (DcmCodecList::canChangeCoding(original, EXS_LittleEndianExplicit)) return 1;
-    copy_message(std::string("no decoder for transfer syntax ") + xfer.getXferName() + " (" +
-                     xfer.getXferID() + ") in DCMTK",
-                 reason, reason_capacity);
+    copy_message(std::string("no decoder for transfer syntax ") + xfer.getXferName() + " (" + xfer.getXferID() + ") in DCMTK", reason,
+                 reason_capacity);
     return 0;
 }
 

@@ -64,9 +64,8 @@ static size_t aligned(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
 /// `input`: the reorder runs user -> inner before the primitive; otherwise
 /// inner -> user after it.
-static int operand_init(
-    operand *op, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *inner, int input, size_t *offset,
-    char *error, size_t error_length) {
+static int operand_init(operand *op, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *inner, int input, size_t *offset,
+                        char *error, size_t error_length) {
     op->user = *user;
     op->inner = *inner;
     op->reordered = !dnnl_memory_desc_equal(user, inner);
@@ -159,30 +158,35 @@ static int describe(descriptors *m, const ms_convolution_shape *s, char *error, 
 /// The forward, data-gradient and weight-gradient primitives. Direct
 /// algorithms only: Winograd would be faster for 3 x 3 but rounds differently
 /// from the references the tests hold the engine to.
-static int make_primitives(
-    ms_convolution *c, const descriptors *m, int transposed, int has_bias, char *error, size_t error_length) {
+static int make_primitives(ms_convolution *c, const descriptors *m, int transposed, int has_bias, char *error, size_t error_length) {
     const dnnl_memory_desc_t *bias_md = has_bias ? &m->bias : NULL;
     if (transposed) {
         dnnl_deconvolution_desc_t forward, data, weights;
-        CHECK(dnnl_deconvolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_deconvolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "forward");
+        CHECK(dnnl_deconvolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_deconvolution_direct, &m->any_src, &m->any_weights,
+                                                   bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "forward");
         CHECK(dnnl_primitive_desc_create(&c->forward_pd, &forward, NULL, shared_engine, NULL), "forward");
-        CHECK(dnnl_deconvolution_backward_data_desc_init(&data, dnnl_deconvolution_direct, &m->any_src, &m->any_weights,
-                  &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward data");
+        CHECK(dnnl_deconvolution_backward_data_desc_init(&data, dnnl_deconvolution_direct, &m->any_src, &m->any_weights, &m->any_dst,
+                                                         m->strides, m->padding_l, m->padding_r),
+              "backward data");
         CHECK(dnnl_primitive_desc_create(&c->data_pd, &data, NULL, shared_engine, c->forward_pd), "backward data");
-        CHECK(dnnl_deconvolution_backward_weights_desc_init(&weights, dnnl_deconvolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward weights");
+        CHECK(dnnl_deconvolution_backward_weights_desc_init(&weights, dnnl_deconvolution_direct, &m->any_src, &m->any_weights, bias_md,
+                                                            &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "backward weights");
         CHECK(dnnl_primitive_desc_create(&c->weights_pd, &weights, NULL, shared_engine, c->forward_pd), "backward weights");
     } else {
         dnnl_convolution_desc_t forward, data, weights;
-        CHECK(dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_convolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "forward");
+        CHECK(dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_convolution_direct, &m->any_src, &m->any_weights,
+                                                 bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "forward");
         CHECK(dnnl_primitive_desc_create(&c->forward_pd, &forward, NULL, shared_engine, NULL), "forward");
-        CHECK(dnnl_convolution_backward_data_desc_init(&data, dnnl_convolution_direct, &m->any_src, &m->any_weights,
-                  &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward data");
+        CHECK(dnnl_convolution_backward_data_desc_init(&data, dnnl_convolution_direct, &m->any_src, &m->any_weights, &m->any_dst,
+                                                       m->strides, m->padding_l, m->padding_r),
+              "backward data");
         CHECK(dnnl_primitive_desc_create(&c->data_pd, &data, NULL, shared_engine, c->forward_pd), "backward data");
-        CHECK(dnnl_convolution_backward_weights_desc_init(&weights, dnnl_convolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward weights");
+        CHECK(dnnl_convolution_backward_weights_desc_init(&weights, dnnl_convolution_direct, &m->any_src, &m->any_weights, bias_md,
+                                                          &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "backward weights");
         CHECK(dnnl_primitive_desc_create(&c->weights_pd, &weights, NULL, shared_engine, c->forward_pd), "backward weights");
     }
     CHECK(dnnl_primitive_create(&c->forward, c->forward_pd), "forward");
@@ -191,20 +195,25 @@ static int make_primitives(
     return 1;
 }
 
+/// The layout the primitive `pd` wants for operand `what`.
+static const dnnl_memory_desc_t *query_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
+    return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
 /// Each pass's operands and where their reordered copies go in the scratch.
 static int lay_out_operands(ms_convolution *c, const descriptors *m, char *error, size_t error_length) {
     const dnnl_primitive_desc_t f = c->forward_pd, d = c->data_pd, w = c->weights_pd;
     size_t offset = 0;
-    if (!operand_init(&c->forward_src, &m->user_src, dnnl_primitive_desc_query_md(f, dnnl_query_src_md, 0), 1, &offset, error, error_length)) return 0;
-    if (!operand_init(&c->forward_weights, &m->user_weights, dnnl_primitive_desc_query_md(f, dnnl_query_weights_md, 0), 1, &offset, error, error_length)) return 0;
-    if (!operand_init(&c->forward_dst, &m->user_dst, dnnl_primitive_desc_query_md(f, dnnl_query_dst_md, 0), 0, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->forward_src, &m->user_src, query_md(f, dnnl_query_src_md), 1, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->forward_weights, &m->user_weights, query_md(f, dnnl_query_weights_md), 1, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->forward_dst, &m->user_dst, query_md(f, dnnl_query_dst_md), 0, &offset, error, error_length)) return 0;
     c->forward_bytes = offset;
 
     // Backward: the output gradient, reordered once when both passes want the
     // same layout, then the weight pass's operands and, over the same bytes
     // (the passes run one after the other), the data pass's.
     offset = 0;
-    if (!operand_init(&c->data_diff_dst, &m->user_dst, dnnl_primitive_desc_query_md(d, dnnl_query_diff_dst_md, 0), 1, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->data_diff_dst, &m->user_dst, query_md(d, dnnl_query_diff_dst_md), 1, &offset, error, error_length)) return 0;
     const dnnl_memory_desc_t *weights_diff_dst = dnnl_primitive_desc_query_md(w, dnnl_query_diff_dst_md, 0);
     c->shared_diff_dst = c->data_diff_dst.reordered && dnnl_memory_desc_equal(&c->data_diff_dst.inner, weights_diff_dst);
     size_t weights_pass = offset;
@@ -214,14 +223,15 @@ static int lay_out_operands(ms_convolution *c, const descriptors *m, char *error
         c->weights_diff_dst.offset = c->data_diff_dst.offset;
     }
     size_t data_pass = weights_pass;
-    if (!operand_init(&c->weights_src, &m->user_src, dnnl_primitive_desc_query_md(w, dnnl_query_src_md, 0), 1, &weights_pass, error, error_length)) return 0;
-    if (!operand_init(&c->weights_diff_weights, &m->user_weights, dnnl_primitive_desc_query_md(w, dnnl_query_diff_weights_md, 0), 0, &weights_pass, error, error_length)) return 0;
+    if (!operand_init(&c->weights_src, &m->user_src, query_md(w, dnnl_query_src_md), 1, &weights_pass, error, error_length)) return 0;
+    const dnnl_memory_desc_t *diff_weights = query_md(w, dnnl_query_diff_weights_md);
+    if (!operand_init(&c->weights_diff_weights, &m->user_weights, diff_weights, 0, &weights_pass, error, error_length)) return 0;
     c->plain_diff_weights_offset = weights_pass;
     weights_pass += aligned(c->weight_count * sizeof(float));
     c->diff_bias_offset = weights_pass;
     weights_pass += aligned((size_t)c->out_channels * sizeof(float));
-    if (!operand_init(&c->data_weights, &m->user_weights, dnnl_primitive_desc_query_md(d, dnnl_query_weights_md, 0), 1, &data_pass, error, error_length)) return 0;
-    if (!operand_init(&c->data_diff_src, &m->user_src, dnnl_primitive_desc_query_md(d, dnnl_query_diff_src_md, 0), 0, &data_pass, error, error_length)) return 0;
+    if (!operand_init(&c->data_weights, &m->user_weights, query_md(d, dnnl_query_weights_md), 1, &data_pass, error, error_length)) return 0;
+    if (!operand_init(&c->data_diff_src, &m->user_src, query_md(d, dnnl_query_diff_src_md), 0, &data_pass, error, error_length)) return 0;
     c->backward_bytes = weights_pass > data_pass ? weights_pass : data_pass;
     return 1;
 }
@@ -244,8 +254,7 @@ static int build(ms_convolution *c, const ms_convolution_shape *s, char *error, 
     return 1;
 }
 
-ms_convolution *ms_convolution_create(
-    const ms_convolution_shape *shape, char *error, size_t error_length) {
+ms_convolution *ms_convolution_create(const ms_convolution_shape *shape, char *error, size_t error_length) {
     ms_convolution *convolution = calloc(1, sizeof *convolution);
     if (!convolution) {
         snprintf(error, error_length, "out of memory");
@@ -260,8 +269,8 @@ ms_convolution *ms_convolution_create(
 
 void ms_convolution_destroy(ms_convolution *c) {
     if (!c) return;
-    operand *operands[] = {&c->forward_src, &c->forward_weights, &c->forward_dst, &c->data_diff_dst, &c->data_weights,
-        &c->data_diff_src, &c->weights_src, &c->weights_diff_dst, &c->weights_diff_weights};
+    operand *operands[] = {&c->forward_src,   &c->forward_weights, &c->forward_dst,      &c->data_diff_dst,       &c->data_weights,
+                           &c->data_diff_src, &c->weights_src,     &c->weights_diff_dst, &c->weights_diff_weights};
     for (size_t i = 0; i < sizeof operands / sizeof *operands; i++) operand_destroy(operands[i]);
     dnnl_primitive_t primitives[] = {c->forward, c->backward_data, c->backward_weights};
     for (size_t i = 0; i < 3; i++)
@@ -279,8 +288,7 @@ size_t ms_convolution_scratch_bytes(const ms_convolution *c) {
     return c->forward_bytes > c->backward_bytes ? c->forward_bytes : c->backward_bytes;
 }
 
-int ms_convolution_forward(
-    ms_convolution *c, const float *src, const float *weights, const float *bias, float *dst, void *scratch) {
+int ms_convolution_forward(ms_convolution *c, const float *src, const float *weights, const float *bias, float *dst, void *scratch) {
     apply_threads();
     char *space = scratch;
     dnnl_exec_arg_t args[4] = {
@@ -298,9 +306,8 @@ int ms_convolution_forward(
     return dnnl_stream_wait(c->stream) != dnnl_success;
 }
 
-int ms_convolution_backward(
-    ms_convolution *c, const float *src, const float *weights, const float *diff_dst, float *diff_src,
-    float *diff_weights, float *diff_bias, void *scratch) {
+int ms_convolution_backward(ms_convolution *c, const float *src, const float *weights, const float *diff_dst, float *diff_src,
+                            float *diff_weights, float *diff_bias, void *scratch) {
     apply_threads();
     char *space = scratch;
     if (diff_weights) {

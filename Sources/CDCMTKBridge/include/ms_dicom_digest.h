@@ -20,8 +20,7 @@ int ms_sha256_file(const char *path, char *hex, char *error, size_t error_capaci
 /// meanwhile. Writes 64 hexadecimal digits and a NUL into `hex` and the byte
 /// count into `size`. Returns 0, or -1 with the reason (the destination is
 /// then removed).
-int ms_copy_with_sha256(const char *source, const char *destination, char *hex, long long *size,
-                        char *error, size_t error_capacity);
+int ms_copy_with_sha256(const char *source, const char *destination, char *hex, long long *size, char *error, size_t error_capacity);
 
 /// SHA-256 of `count` bytes in memory, as 64 lowercase hexadecimal digits
 /// and a NUL into `hex` (65 bytes).

@@ -46,22 +46,19 @@ void ms_dicom_close(ms_dicom_file *file);
 /// group 0002 are read from the meta header. Returns the full length of the
 /// value (which may exceed `capacity`, then call again with a larger buffer),
 /// or -1 when the attribute is absent.
-long ms_dicom_get_string(ms_dicom_file *file, uint16_t group, uint16_t element,
-                         char *buffer, size_t capacity);
+long ms_dicom_get_string(ms_dicom_file *file, uint16_t group, uint16_t element, char *buffer, size_t capacity);
 
 /// Like ms_dicom_get_string, for the attribute at `path` (DCMTK's path
 /// syntax, see ms_dicom_set_path_string), such as "(0018,6011)[0].(0018,6018)".
 /// Returns -1 when the path leads to no attribute; creates nothing.
-long ms_dicom_get_path_string(ms_dicom_file *file, const char *path, char *buffer,
-                              size_t capacity);
+long ms_dicom_get_path_string(ms_dicom_file *file, const char *path, char *buffer, size_t capacity);
 
 /// The number of items of the sequence at `path`, or -1 when there is no
 /// sequence there.
 long ms_dicom_count_items(ms_dicom_file *file, const char *path);
 
 /// The transfer syntax the dataset was read in (UID and DCMTK's name).
-void ms_dicom_transfer_syntax(ms_dicom_file *file, char *uid, size_t uid_capacity,
-                              char *name, size_t name_capacity);
+void ms_dicom_transfer_syntax(ms_dicom_file *file, char *uid, size_t uid_capacity, char *name, size_t name_capacity);
 
 #ifdef __cplusplus
 }

@@ -42,9 +42,8 @@ int ms_dicom_verify_frames(ms_dicom_file *file, char *reason, size_t reason_capa
 /// bits after inverting MONOCHROME1. Colour images (RGB, YBR_*, PALETTE COLOR)
 /// are converted to RGB by DCMTK, then to luma with the ITU-R BT.601 weights
 /// 0.299, 0.587, 0.114, rounded to nearest.
-int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index,
-                                uint8_t *output, size_t output_capacity,
-                                char *error, size_t error_capacity);
+int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, uint8_t *output, size_t output_capacity, char *error,
+                                size_t error_capacity);
 
 /// Decodes frame `frame_index` to its stored sample values, before any
 /// modality rescale, window or colour conversion (colour samples interleaved,
@@ -53,14 +52,13 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index,
 /// Stored and sign-extended when Pixel Representation is 1. Returns 0, or -1
 /// with the reason; images of more than 16 bits allocated, of 1 bit, with
 /// planar colour or subsampled YBR_*_422 storage are refused.
-int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output,
-                                  size_t output_capacity, char *error, size_t error_capacity);
+int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output, size_t output_capacity, char *error,
+                                  size_t error_capacity);
 
 /// Decodes frame `frame_index` for display: grayscale as in
 /// `ms_dicom_decode_frame_gray8` (one channel), colour as interleaved 8-bit RGB
 /// (three channels), overlay planes drawn as a viewer would. Writes the channel count into `channels`.
-int ms_dicom_decode_frame_display(ms_dicom_file *file, unsigned long frame_index,
-                                  uint8_t *output, size_t output_capacity, int *channels,
+int ms_dicom_decode_frame_display(ms_dicom_file *file, unsigned long frame_index, uint8_t *output, size_t output_capacity, int *channels,
                                   char *error, size_t error_capacity);
 
 #ifdef __cplusplus

@@ -22,8 +22,7 @@ extern "C" {
 /// MS_SEND_*; the transfer syntax it was sent in (DCMTK's name), or for
 /// MS_SEND_UNREADABLE the reason. A file that is never reported was not sent
 /// (its association failed first).
-typedef void (*ms_send_status_callback)(void *context, const char *path, const char *sop_instance_uid, int status,
-                                        const char *detail);
+typedef void (*ms_send_status_callback)(void *context, const char *path, const char *sop_instance_uid, int status, const char *detail);
 
 /// Sends the DICOM files `paths` to the Storage SCP `called_ae` at
 /// `host`:`port` as `calling_ae` (C-STORE; one association per 128
@@ -34,9 +33,8 @@ typedef void (*ms_send_status_callback)(void *context, const char *path, const c
 /// bounds the connection and every network wait. Returns 0 once every file
 /// was offered (see the callback for each outcome), -1 with the reason when an
 /// association could not be made or broke off.
-int ms_send_files(const char *host, uint16_t port, const char *called_ae, const char *calling_ae,
-                  const char *const *paths, size_t count, int timeout_seconds, ms_send_status_callback callback,
-                  void *context, char *error, size_t error_capacity);
+int ms_send_files(const char *host, uint16_t port, const char *called_ae, const char *calling_ae, const char *const *paths, size_t count,
+                  int timeout_seconds, ms_send_status_callback callback, void *context, char *error, size_t error_capacity);
 
 /// A DICOM Storage SCP (`ms_scp_create`): C-ECHO and C-STORE of every storage
 /// SOP class DCMTK knows, each association on its own thread.
@@ -104,14 +102,14 @@ typedef enum {
     MS_SCP_ABORTED = 3,
 } ms_scp_event_kind;
 
-typedef void (*ms_scp_event_callback)(void *context, ms_scp_event_kind kind, uint64_t association,
-                                      const char *calling_ae_title, const char *peer_address, const char *detail);
+typedef void (*ms_scp_event_callback)(void *context, ms_scp_event_kind kind, uint64_t association, const char *calling_ae_title,
+                                      const char *peer_address, const char *detail);
 
 /// Opens the listening socket (so that the port is taken once this returns)
 /// and, with TLS options, loads the certificate and key. Returns NULL with the
 /// reason.
-ms_scp *ms_scp_create(const ms_scp_options *options, ms_scp_store_callback store, ms_scp_event_callback event,
-                      void *context, char *error, size_t error_capacity);
+ms_scp *ms_scp_create(const ms_scp_options *options, ms_scp_store_callback store, ms_scp_event_callback event, void *context, char *error,
+                      size_t error_capacity);
 
 /// Accepts associations until `ms_scp_stop`, then waits for the associations
 /// in progress: each finishes the instance it is receiving (its response is

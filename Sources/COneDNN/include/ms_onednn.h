@@ -32,23 +32,20 @@ typedef struct {
 typedef struct ms_convolution ms_convolution;
 
 /// NULL when oneDNN has no implementation for the shape; `error` then says why.
-ms_convolution *ms_convolution_create(
-    const ms_convolution_shape *shape, char *error, size_t error_length);
+ms_convolution *ms_convolution_create(const ms_convolution_shape *shape, char *error, size_t error_length);
 void ms_convolution_destroy(ms_convolution *convolution);
 
 /// Bytes of scratch a forward or backward call needs (the reordered operands).
 size_t ms_convolution_scratch_bytes(const ms_convolution *convolution);
 
 /// dst [N, O, Ho, Wo] = conv(src [N, C, H, W], weights) + bias. 0 on success.
-int ms_convolution_forward(
-    ms_convolution *convolution, const float *src, const float *weights, const float *bias, float *dst,
-    void *scratch);
+int ms_convolution_forward(ms_convolution *convolution, const float *src, const float *weights, const float *bias, float *dst,
+                           void *scratch);
 
 /// diff_src = the input gradient (overwritten; NULL: not computed);
 /// diff_weights and diff_bias are ADDED to (NULL: not computed). 0 on success.
-int ms_convolution_backward(
-    ms_convolution *convolution, const float *src, const float *weights, const float *diff_dst,
-    float *diff_src, float *diff_weights, float *diff_bias, void *scratch);
+int ms_convolution_backward(ms_convolution *convolution, const float *src, const float *weights, const float *diff_dst, float *diff_src,
+                            float *diff_weights, float *diff_bias, void *scratch);
 
 /// The number of OpenMP threads oneDNN's kernels run on, set on every call's
 /// thread (OpenMP keeps the setting per thread).
