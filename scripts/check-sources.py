@@ -17,6 +17,9 @@
    floors (no sibling at its own floor), every `import` of a project module
    in its sources is one of its declared dependencies, and no test target
    but the command line's own needs the command line built.
+5. Every function declared in a public header of the DCMTK bridge
+   (Sources/CDCMTKBridge/include/) is named in a Swift file of Sources: a
+   function only the bridge calls belongs in its private bridge_internal.h.
 
 Prints each violation; exit status 1 when there is one.
 """
@@ -208,8 +211,30 @@ def floor_problems():
     return problems
 
 
+def bridge_functions_only_the_bridge_uses():
+    """Functions of the bridge's public headers that no Swift file in Sources names."""
+    code = " ".join(blank_literals(path.read_text(), False) for path in sorted((ROOT / "Sources").rglob("*.swift")))
+    found = []
+    for header in sorted((ROOT / "Sources/CDCMTKBridge/include").glob("*.h")):
+        text = blank_literals(header.read_text(), True)
+        text = re.sub(r"^[ \t]*#.*$", "", text, flags=re.MULTILINE)
+        offset = 0
+        for statement in re.split(r"[;{}]", text):
+            start, offset = offset, offset + len(statement) + 1
+            declaration = re.match(r"\s*(?:[A-Za-z_]\w*[\s*]+)+([A-Za-z_]\w*)\s*\(", statement)
+            if statement.strip().startswith("typedef") or not declaration:
+                continue
+            name = declaration.group(1)
+            if not re.search(rf"\b{name}\b", code):
+                line = text.count("\n", 0, start + declaration.start(1)) + 1
+                found.append(f"{header.relative_to(ROOT)}:{line}: {name} is public but no Swift file in Sources names it "
+                             "(declare it in Sources/CDCMTKBridge/bridge_internal.h)")
+    return found
+
+
 def main():
     problems = state_literals() + layout_omissions() + floor_problems()
+    problems += bridge_functions_only_the_bridge_uses()
     for problem in problems:
         print(problem)
     allowed = set()

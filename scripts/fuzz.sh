@@ -17,13 +17,19 @@ if [ $# -gt 0 ] && [ -f "$1" ]; then replay=1; else replay=0; seconds="${1:-3600
 out=.build/fuzz
 mkdir -p "$out/corpus" "$out/artifacts" "$out/seeds"
 clang=${CLANGXX:-clang++}
-dcmtk_libs="-ldcmimage -ldcmimgle -ldcmjpeg -lijg8 -lijg12 -lijg16 -ldcmjpls -ldcmtkcharls -ldcmdata -loflog -lofstd -lcrypto -lz"
-if [ ! -x "$out/dicom_fuzzer" ] || [ Tests/Fuzz/dicom_fuzzer.cpp -nt "$out/dicom_fuzzer" ] \
-    || [ Sources/CDCMTKBridge/dicom_bridge.cpp -nt "$out/dicom_fuzzer" ] \
-    || [ Sources/CDCMTKBridge/structure_scan.cpp -nt "$out/dicom_fuzzer" ]; then
+# The libraries of Package.swift's dcmtkLibraries: the harness links the whole bridge.
+dcmtk_libs="-ldcmimage -ldcmimgle -ldcmjpeg -lijg8 -lijg12 -lijg16 -ldcmjpls -ldcmtkcharls -ldcmnet -ldcmtls -ldcmdata"
+dcmtk_libs="$dcmtk_libs -loflog -lofstd -lopenjp2 -lssl -lcrypto -lz"
+bridge=(Sources/CDCMTKBridge/*.cpp Sources/CDCMTKBridge/*.h Sources/CDCMTKBridge/include/*.h)
+stale=0
+[ -x "$out/dicom_fuzzer" ] || stale=1
+for source in Tests/Fuzz/dicom_fuzzer.cpp "${bridge[@]}"; do
+    if [ "$source" -nt "$out/dicom_fuzzer" ]; then stale=1; fi
+done
+if [ "$stale" = 1 ]; then
     "$clang" -std=c++17 -g -O1 -fsanitize=fuzzer,address -fno-omit-frame-pointer \
         -ISources/CDCMTKBridge/include \
-        Tests/Fuzz/dicom_fuzzer.cpp Sources/CDCMTKBridge/dicom_bridge.cpp Sources/CDCMTKBridge/structure_scan.cpp \
+        Tests/Fuzz/dicom_fuzzer.cpp Sources/CDCMTKBridge/*.cpp \
         $dcmtk_libs -o "$out/dicom_fuzzer"
 fi
 if [ "$replay" = 1 ]; then

@@ -13,9 +13,10 @@
 #   curl             the network tests' client of Orthanc's REST API
 #   python3-pydicom  a second, independent DICOM reader for the export tests
 #   python3-numpy    with pydicom: samples/simulate_bmode.py, the simulated ultrasound set
+#   clang-format     the C and C++ formatter (.clang-format), checked by scripts/test.sh
 set -euo pipefail
 
-packages=(libdcmtk-dev libopenjp2-7-dev libopenblas-dev libdnnl-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools orthanc curl python3-pydicom python3-numpy)
+packages=(libdcmtk-dev libopenjp2-7-dev libopenblas-dev libdnnl-dev libpng-dev libsqlite3-dev libhdf5-dev dcmtk dicom3tools orthanc curl python3-pydicom python3-numpy clang-format)
 missing=()
 for package in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then

@@ -3,7 +3,7 @@
 // Everything that reads pixels (DicomImage, getUncompressedFrame,
 // chooseRepresentation) then decodes JPEG 2000 like JPEG, JPEG-LS and RLE.
 
-#include "jpeg2000_codec.h"
+#include "bridge_internal.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dccodec.h"
@@ -50,8 +50,7 @@ struct FrameLayout {
 };
 
 OFCondition read_layout(DcmItem *item, FrameLayout &layout) {
-    if (item->findAndGetUint16(DCM_Rows, layout.rows).bad() ||
-        item->findAndGetUint16(DCM_Columns, layout.columns).bad() ||
+    if (item->findAndGetUint16(DCM_Rows, layout.rows).bad() || item->findAndGetUint16(DCM_Columns, layout.columns).bad() ||
         item->findAndGetUint16(DCM_BitsAllocated, layout.bits_allocated).bad()) {
         return failure("the image has no Rows, Columns or Bits Allocated");
     }
@@ -89,8 +88,7 @@ std::vector<Uint8> fragment_head(DcmPixelSequence *sequence, Uint32 index) {
 
 bool starts_codestream(DcmPixelSequence *sequence, Uint32 index) {
     std::vector<Uint8> head = fragment_head(sequence, index);
-    return starts_with(head, kCodestreamStart, sizeof kCodestreamStart) ||
-           starts_with(head, kJP2Signature, sizeof kJP2Signature);
+    return starts_with(head, kCodestreamStart, sizeof kCodestreamStart) || starts_with(head, kJP2Signature, sizeof kJP2Signature);
 }
 
 /// The fragments `first`...`last` of frame `frame` (item 0 is the Basic Offset
@@ -98,8 +96,7 @@ bool starts_codestream(DcmPixelSequence *sequence, Uint32 index) {
 /// (PS3.5 A.4), and every JPEG 2000 frame begins with a codestream start, so
 /// the frames are found by their starts: the offset table is optional and
 /// sometimes wrong. `hint`, when not 0, is where DCMTK expects the frame to begin.
-OFCondition frame_fragments(DcmPixelSequence *sequence, const FrameLayout &layout, Uint32 frame, Uint32 hint,
-                            Uint32 &first, Uint32 &last) {
+OFCondition frame_fragments(DcmPixelSequence *sequence, const FrameLayout &layout, Uint32 frame, Uint32 hint, Uint32 &first, Uint32 &last) {
     Uint32 fragments = sequence->card() > 0 ? static_cast<Uint32>(sequence->card() - 1) : 0;
     Uint32 frames = static_cast<Uint32>(layout.frames);
     if (fragments == 0) return failure("the pixel data has no fragments");
@@ -123,8 +120,7 @@ OFCondition frame_fragments(DcmPixelSequence *sequence, const FrameLayout &layou
         }
     }
     if (found == 0) {
-        return failure("frame " + std::to_string(frame) + " has no codestream start among " +
-                       std::to_string(fragments) + " fragments");
+        return failure("frame " + std::to_string(frame) + " has no codestream start among " + std::to_string(fragments) + " fragments");
     }
     first = last = found;
     while (last < fragments && !starts_codestream(sequence, last + 1)) ++last;
@@ -192,8 +188,8 @@ std::string header_problem(const opj_image_t &image, const FrameLayout &layout) 
     for (OPJ_UINT32 c = 0; c < image.numcomps; ++c) {
         const opj_image_comp_t &component = image.comps[c];
         if (component.w != layout.columns || component.h != layout.rows) {
-            return "the codestream's image is " + std::to_string(component.w) + "x" + std::to_string(component.h) +
-                   ", the dataset's " + std::to_string(layout.columns) + "x" + std::to_string(layout.rows);
+            return "the codestream's image is " + std::to_string(component.w) + "x" + std::to_string(component.h) + ", the dataset's " +
+                   std::to_string(layout.columns) + "x" + std::to_string(layout.rows);
         }
         if (component.dx != 1 || component.dy != 1) return "the codestream has subsampled components";
         if (component.prec == 0 || component.prec > layout.bits_allocated) {
@@ -242,8 +238,7 @@ OFCondition join_fragments(DcmPixelSequence *sequence, Uint32 first, Uint32 last
 }
 
 /// Decodes one codestream into `output` (`layout.frame_bytes()` bytes, local byte order).
-OFCondition decode_codestream(const std::vector<Uint8> &codestream, const FrameLayout &layout, Uint32 frame,
-                              Uint8 *output) {
+OFCondition decode_codestream(const std::vector<Uint8> &codestream, const FrameLayout &layout, Uint32 frame, Uint8 *output) {
     OPJ_CODEC_FORMAT format;
     if (starts_with(codestream, kCodestreamStart, sizeof kCodestreamStart)) {
         format = OPJ_CODEC_J2K;
@@ -283,16 +278,14 @@ OFCondition decode_codestream(const std::vector<Uint8> &codestream, const FrameL
     copy_samples(*image, layout, output);
     // DCMTK's decoders hand over 8-bit samples as a little-endian byte stream in 16-bit words.
     if (layout.bytes_per_sample() == 1) {
-        swapIfNecessary(gLocalByteOrder, EBO_LittleEndian, output, static_cast<Uint32>(layout.frame_bytes()),
-                        sizeof(Uint16));
+        swapIfNecessary(gLocalByteOrder, EBO_LittleEndian, output, static_cast<Uint32>(layout.frame_bytes()), sizeof(Uint16));
     }
     return EC_Normal;
 }
 
 /// Decodes frame `frame` into `output`; `start_fragment` is DCMTK's hint where
 /// it begins, and on return where the next frame begins.
-OFCondition decode_frame(DcmPixelSequence *sequence, const FrameLayout &layout, Uint32 frame, Uint32 &start_fragment,
-                         Uint8 *output) {
+OFCondition decode_frame(DcmPixelSequence *sequence, const FrameLayout &layout, Uint32 frame, Uint32 &start_fragment, Uint8 *output) {
     last_error.clear();
     Uint32 first = 0, last = 0;
     std::vector<Uint8> codestream;
@@ -305,9 +298,8 @@ OFCondition decode_frame(DcmPixelSequence *sequence, const FrameLayout &layout, 
 
 class JPEG2000Decoder : public DcmCodec {
 public:
-    OFCondition decode(const DcmRepresentationParameter *, DcmPixelSequence *sequence,
-                       DcmPolymorphOBOW &uncompressed, const DcmCodecParameter *, const DcmStack &stack,
-                       OFBool &removeOldRep) const override {
+    OFCondition decode(const DcmRepresentationParameter *, DcmPixelSequence *sequence, DcmPolymorphOBOW &uncompressed,
+                       const DcmCodecParameter *, const DcmStack &stack, OFBool &removeOldRep) const override {
         DcmStack local(stack);
         local.pop();  // the pixel data element
         DcmObject *parent = local.pop();
@@ -327,8 +319,8 @@ public:
         Uint8 *output = reinterpret_cast<Uint8 *>(words);
         Uint32 start_fragment = 0;
         for (Sint32 frame = 0; frame < layout.frames && status.good(); ++frame) {
-            status = decode_frame(sequence, layout, static_cast<Uint32>(frame), start_fragment,
-                                  output + size_t(frame) * layout.frame_bytes());
+            status =
+                decode_frame(sequence, layout, static_cast<Uint32>(frame), start_fragment, output + size_t(frame) * layout.frame_bytes());
         }
         if (status.bad()) return status;
         OFString model = decoded_color_model(layout.photometric);
@@ -340,8 +332,8 @@ public:
         return EC_Normal;
     }
 
-    OFCondition decodeFrame(const DcmRepresentationParameter *, DcmPixelSequence *sequence, const DcmCodecParameter *,
-                            DcmItem *dataset, Uint32 frameNo, Uint32 &startFragment, void *buffer, Uint32 bufSize,
+    OFCondition decodeFrame(const DcmRepresentationParameter *, DcmPixelSequence *sequence, const DcmCodecParameter *, DcmItem *dataset,
+                            Uint32 frameNo, Uint32 &startFragment, void *buffer, Uint32 bufSize,
                             OFString &decompressedColorModel) const override {
         if (dataset == nullptr) return EC_IllegalParameter;
         FrameLayout layout;
@@ -353,25 +345,22 @@ public:
         return status;
     }
 
-    OFCondition encode(const Uint16 *, const Uint32, const DcmRepresentationParameter *, DcmPixelSequence *&,
-                       const DcmCodecParameter *, DcmStack &, OFBool &) const override {
+    OFCondition encode(const Uint16 *, const Uint32, const DcmRepresentationParameter *, DcmPixelSequence *&, const DcmCodecParameter *,
+                       DcmStack &, OFBool &) const override {
         return EC_IllegalCall;  // a decoder only
     }
 
-    OFCondition encode(const E_TransferSyntax, const DcmRepresentationParameter *, DcmPixelSequence *,
-                       const DcmRepresentationParameter *, DcmPixelSequence *&, const DcmCodecParameter *, DcmStack &,
-                       OFBool &) const override {
+    OFCondition encode(const E_TransferSyntax, const DcmRepresentationParameter *, DcmPixelSequence *, const DcmRepresentationParameter *,
+                       DcmPixelSequence *&, const DcmCodecParameter *, DcmStack &, OFBool &) const override {
         return EC_IllegalCall;
     }
 
     OFBool canChangeCoding(const E_TransferSyntax oldRepType, const E_TransferSyntax newRepType) const override {
-        return (oldRepType == EXS_JPEG2000LosslessOnly || oldRepType == EXS_JPEG2000) &&
-               DcmXfer(newRepType).isNotEncapsulated();
+        return (oldRepType == EXS_JPEG2000LosslessOnly || oldRepType == EXS_JPEG2000) && DcmXfer(newRepType).isNotEncapsulated();
     }
 
-    OFCondition determineDecompressedColorModel(const DcmRepresentationParameter *, DcmPixelSequence *,
-                                                const DcmCodecParameter *, DcmItem *dataset,
-                                                OFString &decompressedColorModel) const override {
+    OFCondition determineDecompressedColorModel(const DcmRepresentationParameter *, DcmPixelSequence *, const DcmCodecParameter *,
+                                                DcmItem *dataset, OFString &decompressedColorModel) const override {
         if (dataset == nullptr) return EC_IllegalParameter;
         OFString photometric;
         OFCondition status = dataset->findAndGetOFString(DCM_PhotometricInterpretation, photometric);
@@ -385,9 +374,7 @@ class JPEG2000Parameters : public DcmCodecParameter, public DcmRepresentationPar
 public:
     JPEG2000Parameters *clone() const override { return new JPEG2000Parameters(); }
     const char *className() const override { return "JPEG2000Parameters"; }
-    OFBool operator==(const DcmRepresentationParameter &other) const override {
-        return strcmp(other.className(), className()) == 0;
-    }
+    OFBool operator==(const DcmRepresentationParameter &other) const override { return strcmp(other.className(), className()) == 0; }
 };
 
 }  // namespace

@@ -4,9 +4,9 @@
 // thread pool cannot be stopped cleanly (docs/architecture.md, "Receiving over
 // the network").
 
-#include "medsynth_dicom.h"
+#include "ms_dicom_network.h"
 
-#include "bridge_text.h"
+#include "bridge_internal.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcuid.h"
@@ -55,6 +55,8 @@ const int kRequestPollMilliseconds = 10;
 /// encoding first (so that what is stored is what was sent), then the
 /// uncompressed ones. For each proposed context DCMTK picks the first of these
 /// the peer proposed.
+// One a line, in the order of preference:
+// clang-format off
 const char *const kTransferSyntaxes[] = {
     UID_JPEG2000LosslessOnlyTransferSyntax,
     UID_JPEG2000TransferSyntax,
@@ -70,6 +72,7 @@ const char *const kTransferSyntaxes[] = {
     UID_BigEndianExplicitTransferSyntax,
     UID_LittleEndianImplicitTransferSyntax,
 };
+// clang-format on
 
 std::string trimmed(const OFString &text) {
     std::string value = text.c_str();
@@ -161,9 +164,7 @@ protected:
         DcmThreadSCP::notifyAssociationRequest(params, action);
     }
 
-    void notifyAssociationAcknowledge() override {
-        scp_.report(MS_SCP_ACCEPTED, number_, calling_ae, peer_address, "");
-    }
+    void notifyAssociationAcknowledge() override { scp_.report(MS_SCP_ACCEPTED, number_, calling_ae, peer_address, ""); }
 
     // The contexts were chosen when the association was received (`accept_contexts`):
     // DcmSCPConfig's profiles hold at most 128 abstract syntaxes, fewer than
@@ -184,7 +185,7 @@ protected:
                           : reason == DCMSCP_CALLING_AE_TITLE_NOT_RECOGNIZED ? "calling AE title not allowed (--allow)"
                           : reason == DCMSCP_NO_PRESENTATION_CONTEXTS        ? "no acceptable presentation context"
                           : reason == DCMSCP_BAD_APPLICATION_CONTEXT_NAME    ? "not a DICOM application context"
-                                                                              : "refused";
+                                                                             : "refused";
         scp_.report(MS_SCP_REJECTED, number_, calling_ae, peer_address, why);
         DcmThreadSCP::refuseAssociation(reason);
     }
@@ -240,8 +241,8 @@ protected:
     OFCondition handleIncomingCommand(T_DIMSE_Message *message, const DcmPresentationContextInfo &context) override {
         if (message->CommandField != DIMSE_C_STORE_RQ) return DcmThreadSCP::handleIncomingCommand(message, context);
         T_DIMSE_C_StoreRQ &request = message->msg.CStoreRQ;
-        std::string path = scp_.incoming_directory + "/received-" + std::to_string(getpid()) + "-" +
-                           std::to_string(scp_.next_file.fetch_add(1)) + ".part";
+        std::string path =
+            scp_.incoming_directory + "/received-" + std::to_string(getpid()) + "-" + std::to_string(scp_.next_file.fetch_add(1)) + ".part";
         OFCondition received = receiveSTORERequest(request, context.presentationContextID, OFString(path.c_str()));
         // DCMTK drains the data set when it cannot write the file: the association goes on.
         bool unwritable = received == DIMSE_OUTOFRESOURCES;
@@ -249,10 +250,7 @@ protected:
             unlink(path.c_str());
             return received;
         }
-        ms_scp_instance instance = {number_,
-                                    unwritable ? nullptr : path.c_str(),
-                                    calling_ae.c_str(),
-                                    peer_address.c_str(),
+        ms_scp_instance instance = {number_, unwritable ? nullptr : path.c_str(), calling_ae.c_str(), peer_address.c_str(),
                                     request.AffectedSOPInstanceUID};
         Uint16 status = scp_.store(scp_.context, &instance);
         if (unwritable) unlink(path.c_str());
@@ -276,8 +274,8 @@ OFCondition accept_contexts(T_ASC_Parameters *params) {
     const char **syntaxes = const_cast<const char **>(kTransferSyntaxes);
     OFCondition status = ASC_acceptContextsWithPreferredTransferSyntaxes(params, verification, 1, syntaxes, syntax_count);
     if (status.good()) {
-        status = ASC_acceptContextsWithPreferredTransferSyntaxes(
-            params, dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs, syntaxes, syntax_count);
+        status = ASC_acceptContextsWithPreferredTransferSyntaxes(params, dcmAllStorageSOPClassUIDs, numberOfDcmAllStorageSOPClassUIDs,
+                                                                 syntaxes, syntax_count);
     }
     return status;
 }
@@ -300,9 +298,10 @@ void serve(ms_scp *scp, AssociationSlot *slot, T_ASC_Association *association) {
 /// Joins the threads of finished associations and forgets them; with `all`,
 /// first waits for every association to finish. Holds `lock`.
 void reap(ms_scp *scp, std::unique_lock<std::mutex> &lock, bool all) {
-    if (all) scp->slot_freed.wait(lock, [&] {
-        return std::all_of(scp->slots.begin(), scp->slots.end(), [](AssociationSlot *s) { return s->finished; });
-    });
+    if (all) {
+        scp->slot_freed.wait(
+            lock, [&] { return std::all_of(scp->slots.begin(), scp->slots.end(), [](AssociationSlot *s) { return s->finished; }); });
+    }
     auto finished = std::stable_partition(scp->slots.begin(), scp->slots.end(), [](AssociationSlot *s) { return !s->finished; });
     for (auto it = finished; it != scp->slots.end(); ++it) {
         (*it)->thread.join();
@@ -358,8 +357,7 @@ bool open_listen_socket(ms_scp *scp, std::string &reason) {
         reason = system_reason("cannot create a socket");
         return false;
     }
-    if (bind(scp->listen_socket, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 ||
-        listen(scp->listen_socket, 64) != 0) {
+    if (bind(scp->listen_socket, reinterpret_cast<sockaddr *>(&address), sizeof address) != 0 || listen(scp->listen_socket, 64) != 0) {
         reason = system_reason("cannot listen") + ": " + scp->bind_address + ":" + std::to_string(scp->port);
         return false;
     }
@@ -410,8 +408,7 @@ bool wait_for_request(ms_scp *scp, int socket, std::string &reason) {
             reason = "the peer closed the connection before its association request";
             return false;
         }
-        int64_t remaining_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        int64_t remaining_ms = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (remaining_ms <= 0) {
             reason = std::string(buffered > 0 ? "the association request did not arrive in full" : "no association request") +
                      " within the timeout (" + std::to_string(scp->timeout_seconds) + " s)";
@@ -454,8 +451,8 @@ T_ASC_Association *receive_association(ms_scp *scp, T_ASC_Network *network, Asso
         std::lock_guard<std::mutex> handoff(scp->handoff);
         // Makes DCMTK take this connection instead of calling accept() on a socket of its own.
         dcmExternalSocketHandle.set(socket);
-        status = ASC_receiveAssociation(network, &association, ASC_MAXIMUMPDUSIZE, nullptr, nullptr, scp->tls != nullptr,
-                                        DUL_NOBLOCK, scp->timeout_seconds);
+        status = ASC_receiveAssociation(network, &association, ASC_MAXIMUMPDUSIZE, nullptr, nullptr, scp->tls != nullptr, DUL_NOBLOCK,
+                                        scp->timeout_seconds);
         dcmExternalSocketHandle.set(DCMNET_INVALID_SOCKET);
     }
     std::string calling = association ? trimmed(association->params->DULparams.callingAPTitle) : "";
@@ -519,8 +516,8 @@ void admit_connection(ms_scp *scp, T_ASC_Network *network, int socket, uint64_t 
 
 }  // namespace
 
-extern "C" ms_scp *ms_scp_create(const ms_scp_options *options, ms_scp_store_callback store,
-                                 ms_scp_event_callback event, void *context, char *error, size_t error_capacity) {
+extern "C" ms_scp *ms_scp_create(const ms_scp_options *options, ms_scp_store_callback store, ms_scp_event_callback event, void *context,
+                                 char *error, size_t error_capacity) {
     ms_scp *scp = new ms_scp();
     scp->bind_address = options->bind_address;
     scp->port = options->port;

@@ -1,9 +1,9 @@
 // `medsynth send`: a DICOM Storage SCU on DCMTK's DcmStorageSCU, the class
 // behind DCMTK's own dcmsend.
 
-#include "medsynth_dicom.h"
+#include "ms_dicom_network.h"
 
-#include "bridge_text.h"
+#include "bridge_internal.h"
 
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dcxfer.h"
@@ -31,7 +31,7 @@ protected:
         // dstorscu.cc's own codes for requests it never sent (defined only there).
         if (!entry.RequestSent || status == kNoPresentationContext) status = MS_SEND_NOT_SENT;
         if (status == kInvalidDataset) status = MS_SEND_UNREADABLE;
-        const char *detail = status >= 0                 ? DcmXfer(entry.NetworkTransferSyntax).getXferName()
+        const char *detail = status >= 0                    ? DcmXfer(entry.NetworkTransferSyntax).getXferName()
                              : status == MS_SEND_UNREADABLE ? "DCMTK found the dataset invalid"
                                                             : "";
         callback_(context_, path.c_str(), entry.SOPInstanceUID.c_str(), status, detail);
@@ -44,9 +44,9 @@ private:
 
 }  // namespace
 
-extern "C" int ms_send_files(const char *host, uint16_t port, const char *called_ae, const char *calling_ae,
-                             const char *const *paths, size_t count, int timeout_seconds,
-                             ms_send_status_callback callback, void *context, char *error, size_t error_capacity) {
+extern "C" int ms_send_files(const char *host, uint16_t port, const char *called_ae, const char *calling_ae, const char *const *paths,
+                             size_t count, int timeout_seconds, ms_send_status_callback callback, void *context, char *error,
+                             size_t error_capacity) {
     // Debian's DCMTK leaves Nagle's algorithm on unless this is set: a loopback
     // C-STORE then waits for delayed acknowledgements (about 90 ms each). A
     // value the user set is kept.
@@ -85,9 +85,9 @@ extern "C" int ms_send_files(const char *host, uint16_t port, const char *called
         }
         if (status.bad()) {
             scu.releaseAssociation();
-            copy_message(std::string("association with ") + called_ae + "@" + host + ":" + std::to_string(port) +
-                          " failed (" + status.text() + ")",
-                      error, error_capacity);
+            copy_message(
+                std::string("association with ") + called_ae + "@" + host + ":" + std::to_string(port) + " failed (" + status.text() + ")",
+                error, error_capacity);
             return -1;
         }
         scu.releaseAssociation();

@@ -11,8 +11,7 @@
 // end): DCMTK then decides, in the supervised worker whose death is a
 // rejection, so the scan only has to be right about what it rejects.
 
-#include "medsynth_dicom.h"
-#include "bridge_text.h"
+#include "bridge_internal.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -56,14 +55,12 @@ struct Scan {
     std::vector<Fragment> fragments;
 
     uint16_t u16(size_t at) const {
-        return little_endian ? uint16_t(data[at] | data[at + 1] << 8)
-                             : uint16_t(data[at] << 8 | data[at + 1]);
+        return little_endian ? uint16_t(data[at] | data[at + 1] << 8) : uint16_t(data[at] << 8 | data[at + 1]);
     }
     uint32_t u32(size_t at) const {
-        return little_endian ? uint32_t(data[at]) | uint32_t(data[at + 1]) << 8 |
-                                   uint32_t(data[at + 2]) << 16 | uint32_t(data[at + 3]) << 24
-                             : uint32_t(data[at]) << 24 | uint32_t(data[at + 1]) << 16 |
-                                   uint32_t(data[at + 2]) << 8 | uint32_t(data[at + 3]);
+        return little_endian
+                   ? uint32_t(data[at]) | uint32_t(data[at + 1]) << 8 | uint32_t(data[at + 2]) << 16 | uint32_t(data[at + 3]) << 24
+                   : uint32_t(data[at]) << 24 | uint32_t(data[at + 1]) << 16 | uint32_t(data[at + 2]) << 8 | uint32_t(data[at + 3]);
     }
     bool reject(const std::string &why) {
         reason = why;
@@ -82,8 +79,8 @@ std::string tag_text(uint16_t group, uint16_t element) {
 /// other pair of capital letters (a "future" VR); other bytes are an illegal
 /// VR with a 2-byte length.
 bool is_long_form_vr(const uint8_t *vr) {
-    static const char *const kShortForm[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS",
-                                            "LO", "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US"};
+    static const char *const kShortForm[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO",
+                                             "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US"};
     if (!(vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z')) return false;
     for (const char *name : kShortForm) {
         if (vr[0] == name[0] && vr[1] == name[1]) return false;
@@ -91,24 +88,20 @@ bool is_long_form_vr(const uint8_t *vr) {
     return true;
 }
 
-bool is_vr_text(const uint8_t *vr) {
-    return vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z';
-}
+bool is_vr_text(const uint8_t *vr) { return vr[0] >= 'A' && vr[0] <= 'Z' && vr[1] >= 'A' && vr[1] <= 'Z'; }
 
 long integer_string(const uint8_t *bytes, uint32_t length) {
     std::string text(reinterpret_cast<const char *>(bytes), length);
     return strtol(text.c_str(), nullptr, 10);
 }
 
-bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, int depth,
-                  bool item_with_undefined_length);
+bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, int depth, bool item_with_undefined_length);
 
 /// Walks the items of a sequence whose value starts at `position`. Returns
 /// false when the scan rejects the file.
 bool walk_sequence(Scan &scan, size_t &position, size_t end, bool explicit_vr, int depth) {
     if (depth > MS_MAX_SEQUENCE_DEPTH) {
-        return scan.reject("sequences nested deeper than " + std::to_string(MS_MAX_SEQUENCE_DEPTH) +
-                           " levels");
+        return scan.reject("sequences nested deeper than " + std::to_string(MS_MAX_SEQUENCE_DEPTH) + " levels");
     }
     while (position + 8 <= end) {
         uint16_t group = scan.u16(position), element = scan.u16(position + 2);
@@ -138,12 +131,10 @@ bool walk_fragments(Scan &scan, size_t &position, size_t end) {
         position += 8;
         if (group == kItemGroup && element == kSequenceDelimiter) return true;
         if (group != kItemGroup || element != kItem) {
-            return scan.reject("encapsulated pixel data holds " + tag_text(group, element) +
-                               " where a fragment item belongs");
+            return scan.reject("encapsulated pixel data holds " + tag_text(group, element) + " where a fragment item belongs");
         }
         if (length == kUndefinedLength || length > end - position) {
-            return scan.reject("a pixel data fragment claims " + std::to_string(length) +
-                               " bytes, more than the file holds");
+            return scan.reject("a pixel data fragment claims " + std::to_string(length) + " bytes, more than the file holds");
         }
         if (first) {
             scan.offset_table_offset = position;
@@ -151,8 +142,7 @@ bool walk_fragments(Scan &scan, size_t &position, size_t end) {
             first = false;
         } else {
             if (scan.fragments.size() >= MS_MAX_FRAGMENTS) {
-                return scan.reject("more than " + std::to_string(MS_MAX_FRAGMENTS) +
-                                   " pixel data fragments");
+                return scan.reject("more than " + std::to_string(MS_MAX_FRAGMENTS) + " pixel data fragments");
             }
             scan.fragments.push_back({position, length});
         }
@@ -161,8 +151,7 @@ bool walk_fragments(Scan &scan, size_t &position, size_t end) {
     return true;
 }
 
-void record_image_attribute(Scan &scan, uint16_t group, uint16_t element, size_t value,
-                            uint32_t length) {
+void record_image_attribute(Scan &scan, uint16_t group, uint16_t element, size_t value, uint32_t length) {
     if (group != 0x0028) return;
     if (element == 0x0008) {
         scan.frames = length > 0 && length < 32 ? integer_string(scan.data + value, length) : 1;
@@ -208,8 +197,7 @@ bool read_header(Scan &scan, size_t &position, size_t end, bool explicit_vr, Ele
 
 /// Walks the items of a sequence value. An explicit UN one holds Implicit
 /// VR Little Endian items (PS3.5 6.2.2).
-bool walk_sequence_value(Scan &scan, size_t &position, size_t end, bool explicit_vr, const ElementHeader &header,
-                         int depth) {
+bool walk_sequence_value(Scan &scan, size_t &position, size_t end, bool explicit_vr, const ElementHeader &header, int depth) {
     bool saved = scan.little_endian;
     if (header.unknown) scan.little_endian = true;
     bool ok = walk_sequence(scan, position, end, explicit_vr && !header.unknown, depth + 1);
@@ -219,8 +207,7 @@ bool walk_sequence_value(Scan &scan, size_t &position, size_t end, bool explicit
 
 /// Walks a value of undefined length: the fragments of encapsulated pixel
 /// data, or a sequence.
-bool walk_undefined_length(Scan &scan, size_t &position, size_t end, bool explicit_vr, const ElementHeader &header,
-                           int depth) {
+bool walk_undefined_length(Scan &scan, size_t &position, size_t end, bool explicit_vr, const ElementHeader &header, int depth) {
     bool pixel_data = header.group == 0x7FE0 && header.element == 0x0010;
     if (pixel_data && depth == 0) {
         scan.encapsulated = true;
@@ -240,8 +227,7 @@ bool walk_undefined_length(Scan &scan, size_t &position, size_t end, bool explic
 
 /// Walks the attributes from `position` to `end` (or to an item delimiter when
 /// `item_with_undefined_length`), recursing into sequences.
-bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, int depth,
-                  bool item_with_undefined_length) {
+bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, int depth, bool item_with_undefined_length) {
     while (position + 8 <= end) {
         if (scan.u16(position) == kItemGroup) {
             bool item_end = scan.u16(position + 2) == kItemDelimiter;
@@ -257,8 +243,7 @@ bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, in
         }
         bool pixel_data = header.group == 0x7FE0 && header.element == 0x0010;
         size_t value_end = header.length > end - position ? end : position + header.length;
-        bool looks_like_items = value_end - position >= 8 && scan.u16(position) == kItemGroup &&
-                                scan.u16(position + 2) == kItem;
+        bool looks_like_items = value_end - position >= 8 && scan.u16(position) == kItemGroup && scan.u16(position + 2) == kItem;
         if (header.sequence || (!pixel_data && looks_like_items)) {
             // A defined-length sequence, or a value DCMTK may read as one (an
             // implicit VR sequence, or UN that its dictionary knows as SQ).
@@ -275,8 +260,7 @@ bool walk_dataset(Scan &scan, size_t &position, size_t end, bool explicit_vr, in
 
 /// Inflates the raw deflate stream of a Deflated Explicit VR Little Endian
 /// dataset, up to kMaxInflatedBytes.
-bool inflate_dataset(const uint8_t *data, size_t size, std::vector<uint8_t> &out,
-                     std::string &reason) {
+bool inflate_dataset(const uint8_t *data, size_t size, std::vector<uint8_t> &out, std::string &reason) {
     for (int window_bits : {-MAX_WBITS, MAX_WBITS}) {  // raw deflate, else zlib framing
         z_stream stream;
         memset(&stream, 0, sizeof stream);
@@ -293,8 +277,7 @@ bool inflate_dataset(const uint8_t *data, size_t size, std::vector<uint8_t> &out
             size_t produced = sizeof chunk - stream.avail_out;
             if (out.size() + produced > kMaxInflatedBytes) {
                 inflateEnd(&stream);
-                reason = "deflated dataset inflates to more than " +
-                         std::to_string(kMaxInflatedBytes) + " bytes";
+                reason = "deflated dataset inflates to more than " + std::to_string(kMaxInflatedBytes) + " bytes";
                 return false;
             }
             out.insert(out.end(), chunk, chunk + produced);
@@ -311,16 +294,15 @@ bool inflate_dataset(const uint8_t *data, size_t size, std::vector<uint8_t> &out
 /// fragment per frame, each with a valid header (`ms_rle_fragment_problem`).
 bool check_rle(Scan &scan) {
     if (scan.fragments.size() != static_cast<size_t>(scan.frames)) {
-        return scan.reject("RLE pixel data has " + std::to_string(scan.fragments.size()) +
-                           " fragments for " + std::to_string(scan.frames) +
+        return scan.reject("RLE pixel data has " + std::to_string(scan.fragments.size()) + " fragments for " + std::to_string(scan.frames) +
                            " frames (RLE needs one per frame)");
     }
     long bytes_per_sample = scan.bits_allocated <= 8 ? 1 : (scan.bits_allocated + 7) / 8;
     for (size_t index = 0; index < scan.fragments.size(); ++index) {
         const Fragment &fragment = scan.fragments[index];
         char problem[256];
-        if (ms_rle_fragment_problem(scan.data + fragment.offset, fragment.length,
-                                    scan.samples * bytes_per_sample, problem, sizeof problem) != 0) {
+        if (ms_rle_fragment_problem(scan.data + fragment.offset, fragment.length, scan.samples * bytes_per_sample, problem,
+                                    sizeof problem) != 0) {
             return scan.reject("RLE frame " + std::to_string(index) + problem);
         }
     }
@@ -338,28 +320,25 @@ bool check_fragments(Scan &scan, bool rle) {
         }
     }
     if (scan.fragments.size() < static_cast<size_t>(scan.frames)) {
-        return scan.reject("compressed pixel data has " + std::to_string(scan.fragments.size()) +
-                           " fragments for " + std::to_string(scan.frames) + " frames");
+        return scan.reject("compressed pixel data has " + std::to_string(scan.fragments.size()) + " fragments for " +
+                           std::to_string(scan.frames) + " frames");
     }
     if (scan.offset_table_length > 0) {
-        if (scan.offset_table_length % 4 != 0 ||
-            scan.offset_table_length / 4 != static_cast<size_t>(scan.frames)) {
-            return scan.reject("Basic Offset Table of " + std::to_string(scan.offset_table_length) +
-                               " bytes for " + std::to_string(scan.frames) + " frames");
+        if (scan.offset_table_length % 4 != 0 || scan.offset_table_length / 4 != static_cast<size_t>(scan.frames)) {
+            return scan.reject("Basic Offset Table of " + std::to_string(scan.offset_table_length) + " bytes for " +
+                               std::to_string(scan.frames) + " frames");
         }
         // Offsets count from the first fragment's item tag.
         size_t base = scan.fragments[0].offset - 8;
         size_t next_fragment = 0;
         for (long frame = 0; frame < scan.frames; ++frame) {
             uint32_t offset = scan.u32(scan.offset_table_offset + 4 * frame);
-            while (next_fragment < scan.fragments.size() &&
-                   scan.fragments[next_fragment].offset - 8 - base < offset) {
+            while (next_fragment < scan.fragments.size() && scan.fragments[next_fragment].offset - 8 - base < offset) {
                 ++next_fragment;
             }
-            if (next_fragment == scan.fragments.size() ||
-                scan.fragments[next_fragment].offset - 8 - base != offset) {
-                return scan.reject("Basic Offset Table entry " + std::to_string(frame) + " (" +
-                                   std::to_string(offset) + ") is not the start of a fragment");
+            if (next_fragment == scan.fragments.size() || scan.fragments[next_fragment].offset - 8 - base != offset) {
+                return scan.reject("Basic Offset Table entry " + std::to_string(frame) + " (" + std::to_string(offset) +
+                                   ") is not the start of a fragment");
             }
             ++next_fragment;
         }
@@ -367,8 +346,8 @@ bool check_fragments(Scan &scan, bool rle) {
     if (scan.jpeg) {
         for (size_t index = 0; index < scan.fragments.size(); ++index) {
             char problem[256];
-            if (ms_jpeg_fragment_problem(scan.data + scan.fragments[index].offset, scan.fragments[index].length,
-                                         problem, sizeof problem) != 0) {
+            const uint8_t *fragment = scan.data + scan.fragments[index].offset;
+            if (ms_jpeg_fragment_problem(fragment, scan.fragments[index].length, problem, sizeof problem) != 0) {
                 return scan.reject("pixel data fragment " + std::to_string(index + 1) + " has " + problem);
             }
         }
@@ -431,8 +410,8 @@ bool scan_bytes(Scan &scan) {
 
 }  // namespace
 
-extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments,
-                                       char *problem, size_t problem_capacity) {
+extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, long expected_segments, char *problem,
+                                       size_t problem_capacity) {
     if (length < 64) {
         copy_message(" is shorter than its 64-byte header", problem, problem_capacity);
         return -1;
@@ -443,9 +422,8 @@ extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, l
     };
     uint32_t segments = le32(0);
     if (segments < 1 || segments > 15 || long(segments) != expected_segments) {
-        copy_message(" has " + std::to_string(segments) + " segments, " + std::to_string(expected_segments) +
-                        " expected",
-                    problem, problem_capacity);
+        copy_message(" has " + std::to_string(segments) + " segments, " + std::to_string(expected_segments) + " expected", problem,
+                     problem_capacity);
         return -1;
     }
     uint32_t previous = 0;
@@ -453,9 +431,9 @@ extern "C" int ms_rle_fragment_problem(const uint8_t *fragment, size_t length, l
         uint32_t offset = le32(4 + 4 * segment);
         bool valid = segment == 0 ? offset == 64 : offset > previous;
         if (!valid || offset >= length) {
-            copy_message(": segment " + std::to_string(segment) + " offset " + std::to_string(offset) +
-                            " lies outside the fragment of " + std::to_string(length) + " bytes",
-                        problem, problem_capacity);
+            copy_message(": segment " + std::to_string(segment) + " offset " + std::to_string(offset) + " lies outside the fragment of " +
+                             std::to_string(length) + " bytes",
+                         problem, problem_capacity);
             return -1;
         }
         previous = offset;
@@ -472,8 +450,7 @@ extern "C" int ms_is_dcmjpeg_syntax(const char *uid) {
     return process >= 50 && process <= 70;
 }
 
-extern "C" int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char *problem,
-                                        size_t problem_capacity) {
+extern "C" int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char *problem, size_t problem_capacity) {
     // The walk of DJCodecDecoder::scanJpegDataForBitDepth (DCMTK 3.6.7), step for
     // step: it returns at the first frame header or invalid marker, and never
     // moves past a TEM marker (0xFF01) - DCMTK bug #1190, fixed after 3.6.7.
@@ -481,8 +458,7 @@ extern "C" int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char
     size_t offset = 0;
     while (offset + 4 < length) {
         unsigned marker = be16(offset);
-        bool frame_header = (marker >= 0xffc0 && marker <= 0xffcf) && marker != 0xffc4 && marker != 0xffc8 &&
-                            marker != 0xffcc;
+        bool frame_header = (marker >= 0xffc0 && marker <= 0xffcf) && marker != 0xffc4 && marker != 0xffc8 && marker != 0xffcc;
         if (frame_header) return 0;
         if (marker == 0xffc4 || marker == 0xffc8 || marker == 0xffcc || (marker >= 0xffda && marker <= 0xfffe)) {
             offset += be16(offset + 2) + 2;
@@ -491,9 +467,10 @@ extern "C" int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char
         } else if (marker == 0xffff) {
             offset += 1;
         } else if (marker == 0xff01) {
-            copy_message("a JPEG TEM marker (0xFF01) before the frame header, on which DCMTK 3.6.7 never "
-                        "returns (its bug #1190)",
-                        problem, problem_capacity);
+            copy_message(
+                "a JPEG TEM marker (0xFF01) before the frame header, on which DCMTK 3.6.7 never "
+                "returns (its bug #1190)",
+                problem, problem_capacity);
             return -1;
         } else if (data[offset] == 0xff && data[offset + 1] > 2 && data[offset + 1] <= 0xbf) {
             offset += 2;
@@ -504,8 +481,7 @@ extern "C" int ms_jpeg_fragment_problem(const uint8_t *data, size_t length, char
     return 0;
 }
 
-extern "C" int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason,
-                                      size_t reason_capacity) {
+extern "C" int ms_dicom_prescan_bytes(const uint8_t *bytes, size_t count, char *reason, size_t reason_capacity) {
     Scan scan;
     scan.data = bytes;
     scan.size = count;
@@ -537,8 +513,7 @@ extern "C" int ms_dicom_prescan(const char *path, char *reason, size_t reason_ca
         copy_message(std::string("cannot read: ") + strerror(errno), reason, reason_capacity);
         return -1;
     }
-    int result = ms_dicom_prescan_bytes(static_cast<const uint8_t *>(mapped), size, reason,
-                                        reason_capacity);
+    int result = ms_dicom_prescan_bytes(static_cast<const uint8_t *>(mapped), size, reason, reason_capacity);
     munmap(mapped, size);
     return result;
 }

@@ -1,6 +1,6 @@
 // The libhdf5 side of the Keras weight reader. HDF5's own error printing is
 // switched off; every failure becomes a return code and a reason.
-#include "medsynth_hdf5.h"
+#include "ms_hdf5.h"
 
 #include <hdf5.h>
 #include <stdio.h>
@@ -42,8 +42,7 @@ void ms_h5_close(ms_h5_file *file) {
 
 /* Appends one string of an attribute to `buffer`, newline-separated, as far
    as it fits (leaving one byte for the final NUL); counts what all need. */
-static void append_string(const char *text, size_t length, int last, char *buffer, size_t capacity, size_t *used,
-                          size_t *needed) {
+static void append_string(const char *text, size_t length, int last, char *buffer, size_t capacity, size_t *used, size_t *needed) {
     size_t separator = last ? 0 : 1;
     *needed += length + separator;
     if (*used + length + separator < capacity) {
@@ -54,8 +53,7 @@ static void append_string(const char *text, size_t length, int last, char *buffe
 }
 
 /* A variable-length string attribute; -2 when it cannot be read. */
-static long read_variable_strings(hid_t attribute, hid_t type, hid_t space, hssize_t count, char *buffer,
-                                  size_t capacity, size_t *used) {
+static long read_variable_strings(hid_t attribute, hid_t type, hid_t space, hssize_t count, char *buffer, size_t capacity, size_t *used) {
     size_t items = (size_t)(count > 0 ? count : 1), needed = 0;
     long result = -2;
     char **strings = items <= MS_H5_MAX_ATTRIBUTE_BYTES / sizeof(char *) ? calloc(items, sizeof(char *)) : NULL;
@@ -65,8 +63,8 @@ static long read_variable_strings(hid_t attribute, hid_t type, hid_t space, hssi
     H5Tset_cset(memory, H5Tget_cset(type));
     if (strings && H5Aread(attribute, memory, strings) >= 0) {
         for (hssize_t i = 0; i < count; i++) {
-            append_string(strings[i] ? strings[i] : "", strings[i] ? strlen(strings[i]) : 0, i + 1 == count, buffer,
-                          capacity, used, &needed);
+            append_string(strings[i] ? strings[i] : "", strings[i] ? strlen(strings[i]) : 0, i + 1 == count, buffer, capacity, used,
+                          &needed);
         }
         H5Dvlen_reclaim(memory, space, H5P_DEFAULT, strings);
         result = (long)needed;
@@ -77,8 +75,7 @@ static long read_variable_strings(hid_t attribute, hid_t type, hid_t space, hssi
 }
 
 /* A fixed-length string attribute; -2 when it cannot be read. */
-static long read_fixed_strings(hid_t attribute, hid_t type, hssize_t count, char *buffer, size_t capacity,
-                               size_t *used) {
+static long read_fixed_strings(hid_t attribute, hid_t type, hssize_t count, char *buffer, size_t capacity, size_t *used) {
     size_t size = H5Tget_size(type), items = (size_t)(count > 0 ? count : 1), needed = 0;
     long result = -2;
     /* The sizes come from the file: refuse an attribute over 16 MB before allocating it. */

@@ -1,4 +1,4 @@
-#include "medsynth_onednn.h"
+#include "ms_onednn.h"
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
@@ -18,7 +18,7 @@ static int onednn_threads;
 
 static void create_engine(void) { engine_status = dnnl_engine_create(&shared_engine, dnnl_cpu, 0); }
 
-void medsynth_onednn_set_threads(int threads) { __atomic_store_n(&onednn_threads, threads, __ATOMIC_RELAXED); }
+void ms_onednn_set_threads(int threads) { __atomic_store_n(&onednn_threads, threads, __ATOMIC_RELAXED); }
 
 static void apply_threads(void) {
     int threads = __atomic_load_n(&onednn_threads, __ATOMIC_RELAXED);
@@ -36,7 +36,7 @@ typedef struct {
     size_t offset;
 } operand;
 
-struct medsynth_convolution {
+struct ms_convolution {
     dnnl_stream_t stream;
     dnnl_primitive_desc_t forward_pd, data_pd, weights_pd;
     dnnl_primitive_t forward, backward_data, backward_weights;
@@ -64,9 +64,8 @@ static size_t aligned(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
 
 /// `input`: the reorder runs user -> inner before the primitive; otherwise
 /// inner -> user after it.
-static int operand_init(
-    operand *op, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *inner, int input, size_t *offset,
-    char *error, size_t error_length) {
+static int operand_init(operand *op, const dnnl_memory_desc_t *user, const dnnl_memory_desc_t *inner, int input, size_t *offset,
+                        char *error, size_t error_length) {
     op->user = *user;
     op->inner = *inner;
     op->reordered = !dnnl_memory_desc_equal(user, inner);
@@ -123,7 +122,7 @@ typedef struct {
     dnnl_dims_t strides, padding_l, padding_r;
 } descriptors;
 
-static int describe(descriptors *m, const medsynth_convolution_shape *s, char *error, size_t error_length) {
+static int describe(descriptors *m, const ms_convolution_shape *s, char *error, size_t error_length) {
     dnnl_dims_t src_dims = {s->batch, s->in_channels, s->in_height, s->in_width};
     dnnl_dims_t dst_dims = {s->batch, s->out_channels, s->out_height, s->out_width};
     int groups = s->groups > 1 ? s->groups : 1, weight_rank = groups > 1 ? 5 : 4;
@@ -159,30 +158,35 @@ static int describe(descriptors *m, const medsynth_convolution_shape *s, char *e
 /// The forward, data-gradient and weight-gradient primitives. Direct
 /// algorithms only: Winograd would be faster for 3 x 3 but rounds differently
 /// from the references the tests hold the engine to.
-static int make_primitives(
-    medsynth_convolution *c, const descriptors *m, int transposed, int has_bias, char *error, size_t error_length) {
+static int make_primitives(ms_convolution *c, const descriptors *m, int transposed, int has_bias, char *error, size_t error_length) {
     const dnnl_memory_desc_t *bias_md = has_bias ? &m->bias : NULL;
     if (transposed) {
         dnnl_deconvolution_desc_t forward, data, weights;
-        CHECK(dnnl_deconvolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_deconvolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "forward");
+        CHECK(dnnl_deconvolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_deconvolution_direct, &m->any_src, &m->any_weights,
+                                                   bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "forward");
         CHECK(dnnl_primitive_desc_create(&c->forward_pd, &forward, NULL, shared_engine, NULL), "forward");
-        CHECK(dnnl_deconvolution_backward_data_desc_init(&data, dnnl_deconvolution_direct, &m->any_src, &m->any_weights,
-                  &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward data");
+        CHECK(dnnl_deconvolution_backward_data_desc_init(&data, dnnl_deconvolution_direct, &m->any_src, &m->any_weights, &m->any_dst,
+                                                         m->strides, m->padding_l, m->padding_r),
+              "backward data");
         CHECK(dnnl_primitive_desc_create(&c->data_pd, &data, NULL, shared_engine, c->forward_pd), "backward data");
-        CHECK(dnnl_deconvolution_backward_weights_desc_init(&weights, dnnl_deconvolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward weights");
+        CHECK(dnnl_deconvolution_backward_weights_desc_init(&weights, dnnl_deconvolution_direct, &m->any_src, &m->any_weights, bias_md,
+                                                            &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "backward weights");
         CHECK(dnnl_primitive_desc_create(&c->weights_pd, &weights, NULL, shared_engine, c->forward_pd), "backward weights");
     } else {
         dnnl_convolution_desc_t forward, data, weights;
-        CHECK(dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_convolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "forward");
+        CHECK(dnnl_convolution_forward_desc_init(&forward, dnnl_forward_training, dnnl_convolution_direct, &m->any_src, &m->any_weights,
+                                                 bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "forward");
         CHECK(dnnl_primitive_desc_create(&c->forward_pd, &forward, NULL, shared_engine, NULL), "forward");
-        CHECK(dnnl_convolution_backward_data_desc_init(&data, dnnl_convolution_direct, &m->any_src, &m->any_weights,
-                  &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward data");
+        CHECK(dnnl_convolution_backward_data_desc_init(&data, dnnl_convolution_direct, &m->any_src, &m->any_weights, &m->any_dst,
+                                                       m->strides, m->padding_l, m->padding_r),
+              "backward data");
         CHECK(dnnl_primitive_desc_create(&c->data_pd, &data, NULL, shared_engine, c->forward_pd), "backward data");
-        CHECK(dnnl_convolution_backward_weights_desc_init(&weights, dnnl_convolution_direct, &m->any_src,
-                  &m->any_weights, bias_md, &m->any_dst, m->strides, m->padding_l, m->padding_r), "backward weights");
+        CHECK(dnnl_convolution_backward_weights_desc_init(&weights, dnnl_convolution_direct, &m->any_src, &m->any_weights, bias_md,
+                                                          &m->any_dst, m->strides, m->padding_l, m->padding_r),
+              "backward weights");
         CHECK(dnnl_primitive_desc_create(&c->weights_pd, &weights, NULL, shared_engine, c->forward_pd), "backward weights");
     }
     CHECK(dnnl_primitive_create(&c->forward, c->forward_pd), "forward");
@@ -191,20 +195,25 @@ static int make_primitives(
     return 1;
 }
 
+/// The layout the primitive `pd` wants for operand `what`.
+static const dnnl_memory_desc_t *query_md(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
+    return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
 /// Each pass's operands and where their reordered copies go in the scratch.
-static int lay_out_operands(medsynth_convolution *c, const descriptors *m, char *error, size_t error_length) {
+static int lay_out_operands(ms_convolution *c, const descriptors *m, char *error, size_t error_length) {
     const dnnl_primitive_desc_t f = c->forward_pd, d = c->data_pd, w = c->weights_pd;
     size_t offset = 0;
-    if (!operand_init(&c->forward_src, &m->user_src, dnnl_primitive_desc_query_md(f, dnnl_query_src_md, 0), 1, &offset, error, error_length)) return 0;
-    if (!operand_init(&c->forward_weights, &m->user_weights, dnnl_primitive_desc_query_md(f, dnnl_query_weights_md, 0), 1, &offset, error, error_length)) return 0;
-    if (!operand_init(&c->forward_dst, &m->user_dst, dnnl_primitive_desc_query_md(f, dnnl_query_dst_md, 0), 0, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->forward_src, &m->user_src, query_md(f, dnnl_query_src_md), 1, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->forward_weights, &m->user_weights, query_md(f, dnnl_query_weights_md), 1, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->forward_dst, &m->user_dst, query_md(f, dnnl_query_dst_md), 0, &offset, error, error_length)) return 0;
     c->forward_bytes = offset;
 
     // Backward: the output gradient, reordered once when both passes want the
     // same layout, then the weight pass's operands and, over the same bytes
     // (the passes run one after the other), the data pass's.
     offset = 0;
-    if (!operand_init(&c->data_diff_dst, &m->user_dst, dnnl_primitive_desc_query_md(d, dnnl_query_diff_dst_md, 0), 1, &offset, error, error_length)) return 0;
+    if (!operand_init(&c->data_diff_dst, &m->user_dst, query_md(d, dnnl_query_diff_dst_md), 1, &offset, error, error_length)) return 0;
     const dnnl_memory_desc_t *weights_diff_dst = dnnl_primitive_desc_query_md(w, dnnl_query_diff_dst_md, 0);
     c->shared_diff_dst = c->data_diff_dst.reordered && dnnl_memory_desc_equal(&c->data_diff_dst.inner, weights_diff_dst);
     size_t weights_pass = offset;
@@ -214,19 +223,20 @@ static int lay_out_operands(medsynth_convolution *c, const descriptors *m, char 
         c->weights_diff_dst.offset = c->data_diff_dst.offset;
     }
     size_t data_pass = weights_pass;
-    if (!operand_init(&c->weights_src, &m->user_src, dnnl_primitive_desc_query_md(w, dnnl_query_src_md, 0), 1, &weights_pass, error, error_length)) return 0;
-    if (!operand_init(&c->weights_diff_weights, &m->user_weights, dnnl_primitive_desc_query_md(w, dnnl_query_diff_weights_md, 0), 0, &weights_pass, error, error_length)) return 0;
+    if (!operand_init(&c->weights_src, &m->user_src, query_md(w, dnnl_query_src_md), 1, &weights_pass, error, error_length)) return 0;
+    const dnnl_memory_desc_t *diff_weights = query_md(w, dnnl_query_diff_weights_md);
+    if (!operand_init(&c->weights_diff_weights, &m->user_weights, diff_weights, 0, &weights_pass, error, error_length)) return 0;
     c->plain_diff_weights_offset = weights_pass;
     weights_pass += aligned(c->weight_count * sizeof(float));
     c->diff_bias_offset = weights_pass;
     weights_pass += aligned((size_t)c->out_channels * sizeof(float));
-    if (!operand_init(&c->data_weights, &m->user_weights, dnnl_primitive_desc_query_md(d, dnnl_query_weights_md, 0), 1, &data_pass, error, error_length)) return 0;
-    if (!operand_init(&c->data_diff_src, &m->user_src, dnnl_primitive_desc_query_md(d, dnnl_query_diff_src_md, 0), 0, &data_pass, error, error_length)) return 0;
+    if (!operand_init(&c->data_weights, &m->user_weights, query_md(d, dnnl_query_weights_md), 1, &data_pass, error, error_length)) return 0;
+    if (!operand_init(&c->data_diff_src, &m->user_src, query_md(d, dnnl_query_diff_src_md), 0, &data_pass, error, error_length)) return 0;
     c->backward_bytes = weights_pass > data_pass ? weights_pass : data_pass;
     return 1;
 }
 
-static int build(medsynth_convolution *c, const medsynth_convolution_shape *s, char *error, size_t error_length) {
+static int build(ms_convolution *c, const ms_convolution_shape *s, char *error, size_t error_length) {
     pthread_once(&engine_once, create_engine);
     CHECK(engine_status, "engine");
     CHECK(dnnl_stream_create(&c->stream, shared_engine, dnnl_stream_default_flags), "stream");
@@ -244,24 +254,23 @@ static int build(medsynth_convolution *c, const medsynth_convolution_shape *s, c
     return 1;
 }
 
-medsynth_convolution *medsynth_convolution_create(
-    const medsynth_convolution_shape *shape, char *error, size_t error_length) {
-    medsynth_convolution *convolution = calloc(1, sizeof *convolution);
+ms_convolution *ms_convolution_create(const ms_convolution_shape *shape, char *error, size_t error_length) {
+    ms_convolution *convolution = calloc(1, sizeof *convolution);
     if (!convolution) {
         snprintf(error, error_length, "out of memory");
         return NULL;
     }
     if (!build(convolution, shape, error, error_length)) {
-        medsynth_convolution_destroy(convolution);
+        ms_convolution_destroy(convolution);
         return NULL;
     }
     return convolution;
 }
 
-void medsynth_convolution_destroy(medsynth_convolution *c) {
+void ms_convolution_destroy(ms_convolution *c) {
     if (!c) return;
-    operand *operands[] = {&c->forward_src, &c->forward_weights, &c->forward_dst, &c->data_diff_dst, &c->data_weights,
-        &c->data_diff_src, &c->weights_src, &c->weights_diff_dst, &c->weights_diff_weights};
+    operand *operands[] = {&c->forward_src,   &c->forward_weights, &c->forward_dst,      &c->data_diff_dst,       &c->data_weights,
+                           &c->data_diff_src, &c->weights_src,     &c->weights_diff_dst, &c->weights_diff_weights};
     for (size_t i = 0; i < sizeof operands / sizeof *operands; i++) operand_destroy(operands[i]);
     dnnl_primitive_t primitives[] = {c->forward, c->backward_data, c->backward_weights};
     for (size_t i = 0; i < 3; i++)
@@ -275,12 +284,11 @@ void medsynth_convolution_destroy(medsynth_convolution *c) {
     free(c);
 }
 
-size_t medsynth_convolution_scratch_bytes(const medsynth_convolution *c) {
+size_t ms_convolution_scratch_bytes(const ms_convolution *c) {
     return c->forward_bytes > c->backward_bytes ? c->forward_bytes : c->backward_bytes;
 }
 
-int medsynth_convolution_forward(
-    medsynth_convolution *c, const float *src, const float *weights, const float *bias, float *dst, void *scratch) {
+int ms_convolution_forward(ms_convolution *c, const float *src, const float *weights, const float *bias, float *dst, void *scratch) {
     apply_threads();
     char *space = scratch;
     dnnl_exec_arg_t args[4] = {
@@ -298,9 +306,8 @@ int medsynth_convolution_forward(
     return dnnl_stream_wait(c->stream) != dnnl_success;
 }
 
-int medsynth_convolution_backward(
-    medsynth_convolution *c, const float *src, const float *weights, const float *diff_dst, float *diff_src,
-    float *diff_weights, float *diff_bias, void *scratch) {
+int ms_convolution_backward(ms_convolution *c, const float *src, const float *weights, const float *diff_dst, float *diff_src,
+                            float *diff_weights, float *diff_bias, void *scratch) {
     apply_threads();
     char *space = scratch;
     if (diff_weights) {

@@ -1,4 +1,4 @@
-#include "medsynth_png.h"
+#include "ms_png.h"
 
 #include <errno.h>
 #include <png.h>
@@ -11,8 +11,8 @@ static void copy_message(const char *message, char *buffer, size_t capacity) {
     snprintf(buffer, capacity, "%s", message);
 }
 
-int ms_png_write(const char *path, const uint8_t *pixels, uint32_t width, uint32_t height,
-                 int channels, char *error, size_t error_capacity) {
+int ms_png_write(const char *path, const uint8_t *pixels, uint32_t width, uint32_t height, int channels, char *error,
+                 size_t error_capacity) {
     int color_type;
     switch (channels) {
         case 1: color_type = PNG_COLOR_TYPE_GRAY; break;
@@ -40,8 +40,7 @@ int ms_png_write(const char *path, const uint8_t *pixels, uint32_t width, uint32
         return -1;
     }
     png_init_io(png, stream);
-    png_set_IHDR(png, info, width, height, 8, color_type, PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, width, height, 8, color_type, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
     size_t stride = (size_t)width * (size_t)channels;
     for (uint32_t row = 0; row < height; ++row) {
@@ -56,8 +55,8 @@ int ms_png_write(const char *path, const uint8_t *pixels, uint32_t width, uint32
     return 0;
 }
 
-int ms_png_read(const char *path, int channels, uint8_t *pixels, size_t capacity, uint32_t *width,
-                uint32_t *height, char *error, size_t error_capacity) {
+int ms_png_read(const char *path, int channels, uint8_t *pixels, size_t capacity, uint32_t *width, uint32_t *height, char *error,
+                size_t error_capacity) {
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;

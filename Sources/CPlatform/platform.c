@@ -1,5 +1,5 @@
 #define _GNU_SOURCE
-#include "medsynth_platform.h"
+#include "ms_platform.h"
 
 #include <fcntl.h>
 #include <pthread.h>

@@ -35,14 +35,14 @@ final class OneDNNConvolution {
         transposed: Bool, groups: Int = 1, inputShape: [Int], inputLayout: TensorLayout, outChannels: Int, outHeight: Int,
         outWidth: Int, outputLayout: TensorLayout, kernel: Int, stride: Int, padding: Int, hasBias: Bool
     ) {
-        var shape = medsynth_convolution_shape(
+        var shape = ms_convolution_shape(
             transposed: transposed ? 1 : 0, groups: Int32(groups), batch: Int32(inputShape[0]), in_channels: Int32(inputShape[1]),
             in_height: Int32(inputShape[2]), in_width: Int32(inputShape[3]), out_channels: Int32(outChannels),
             out_height: Int32(outHeight), out_width: Int32(outWidth), kernel: Int32(kernel), stride: Int32(stride),
             padding: Int32(padding), has_bias: hasBias ? 1 : 0, blocked_input: inputLayout == .channelBlocks ? 1 : 0,
             blocked_output: outputLayout == .channelBlocks ? 1 : 0)
         var error = [CChar](repeating: 0, count: 256)
-        guard let handle = medsynth_convolution_create(&shape, &error, error.count) else { return nil }
+        guard let handle = ms_convolution_create(&shape, &error, error.count) else { return nil }
         self.handle = handle
         self.inputShape = inputShape
         self.inputLayout = inputLayout
@@ -52,17 +52,17 @@ final class OneDNNConvolution {
             transposed
             ? (outChannels * kernel * kernel, batch * height * width, inChannels)
             : (outChannels, batch * outHeight * outWidth, inChannels / groups * kernel * kernel)
-        scratchCount = (medsynth_convolution_scratch_bytes(handle) + 3) / 4
+        scratchCount = (ms_convolution_scratch_bytes(handle) + 3) / 4
     }
 
-    deinit { medsynth_convolution_destroy(handle) }
+    deinit { ms_convolution_destroy(handle) }
 
     /// y [N, O, Ho, Wo] = conv(x [N, C, H, W], weight) + bias, with the
     /// layer's parameters from `store` and its workspace as the scratch.
     func forward(_ x: Tensor, weight: Parameter, bias: Parameter?, store: ParameterStore, into y: Tensor) {
         precondition(x.layout == inputLayout && y.layout == outputLayout, "oneDNN convolution called with other layouts")
         Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k)
-        let status = medsynth_convolution_forward(
+        let status = ms_convolution_forward(
             handle, x.data, store.value(weight), bias.map { store.value($0) }, y.data, store.workspace.a(scratchCount))
         precondition(status == 0, "oneDNN convolution forward failed for input \(inputShape)")
     }
@@ -79,7 +79,7 @@ final class OneDNNConvolution {
             "oneDNN convolution called with other layouts")
         let passes = (parameterGradients ? 1 : 0) + (dx == nil ? 0 : 1)
         for _ in 0..<passes { Profiler.countGEMM(m: equivalentGEMM.m, n: equivalentGEMM.n, k: equivalentGEMM.k) }
-        let status = medsynth_convolution_backward(
+        let status = ms_convolution_backward(
             handle, x.data, store.value(weight), dy.data, dx?.data, parameterGradients ? store.gradient(weight) : nil,
             parameterGradients ? bias.map { store.gradient($0) } : nil, store.workspace.a(scratchCount))
         precondition(status == 0, "oneDNN convolution backward failed for input \(inputShape)")

@@ -11,7 +11,7 @@ public enum EngineThreads {
     public static func configure(_ threads: Int) {
         count = max(1, threads)
         openblas_set_num_threads(Int32(count))
-        medsynth_onednn_set_threads(Int32(count))
+        ms_onednn_set_threads(Int32(count))
     }
 }
 

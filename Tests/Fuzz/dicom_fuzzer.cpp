@@ -3,7 +3,9 @@
 // decode of every frame). Built with AddressSanitizer by scripts/fuzz.sh;
 // docs/catalog.md says how to run it and what it found.
 
-#include "medsynth_dicom.h"
+#include "ms_dicom_file.h"
+#include "ms_dicom_frames.h"
+#include "ms_dicom_init.h"
 
 #include <cstdio>
 #include <cstdlib>

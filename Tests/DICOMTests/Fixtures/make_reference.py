@@ -6,7 +6,7 @@ For every sample file pydicom reads (with a SOP Instance UID): the metadata the
 catalog records. For every file whose pixels pydicom decodes (JPEG 2000 through
 pylibjpeg-openjpeg, an OpenJPEG build of its own): frames 0, the middle one and
 the last, converted to 8-bit grayscale by the rules documented
-in medsynth_dicom.h and docs/architecture.md (overlays not drawn), summarised as the mean and an 8x8
+in ms_dicom_frames.h and docs/architecture.md (overlays not drawn), summarised as the mean and an 8x8
 grid of pixel samples.
 
     pip install pydicom numpy pillow pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle

@@ -3,8 +3,8 @@
 // reorders its operands into the layouts oneDNN's fastest kernels want and
 // back where they differ, in a scratch buffer the caller owns, so nothing but
 // the primitives persists between calls.
-#ifndef MEDSYNTH_ONEDNN_H
-#define MEDSYNTH_ONEDNN_H
+#ifndef MS_ONEDNN_H
+#define MS_ONEDNN_H
 
 #include <stddef.h>
 
@@ -27,32 +27,29 @@ typedef struct {
     int kernel, stride, padding;
     int has_bias;
     int blocked_input, blocked_output;
-} medsynth_convolution_shape;
+} ms_convolution_shape;
 
-typedef struct medsynth_convolution medsynth_convolution;
+typedef struct ms_convolution ms_convolution;
 
 /// NULL when oneDNN has no implementation for the shape; `error` then says why.
-medsynth_convolution *medsynth_convolution_create(
-    const medsynth_convolution_shape *shape, char *error, size_t error_length);
-void medsynth_convolution_destroy(medsynth_convolution *convolution);
+ms_convolution *ms_convolution_create(const ms_convolution_shape *shape, char *error, size_t error_length);
+void ms_convolution_destroy(ms_convolution *convolution);
 
 /// Bytes of scratch a forward or backward call needs (the reordered operands).
-size_t medsynth_convolution_scratch_bytes(const medsynth_convolution *convolution);
+size_t ms_convolution_scratch_bytes(const ms_convolution *convolution);
 
 /// dst [N, O, Ho, Wo] = conv(src [N, C, H, W], weights) + bias. 0 on success.
-int medsynth_convolution_forward(
-    medsynth_convolution *convolution, const float *src, const float *weights, const float *bias, float *dst,
-    void *scratch);
+int ms_convolution_forward(ms_convolution *convolution, const float *src, const float *weights, const float *bias, float *dst,
+                           void *scratch);
 
 /// diff_src = the input gradient (overwritten; NULL: not computed);
 /// diff_weights and diff_bias are ADDED to (NULL: not computed). 0 on success.
-int medsynth_convolution_backward(
-    medsynth_convolution *convolution, const float *src, const float *weights, const float *diff_dst,
-    float *diff_src, float *diff_weights, float *diff_bias, void *scratch);
+int ms_convolution_backward(ms_convolution *convolution, const float *src, const float *weights, const float *diff_dst, float *diff_src,
+                            float *diff_weights, float *diff_bias, void *scratch);
 
 /// The number of OpenMP threads oneDNN's kernels run on, set on every call's
 /// thread (OpenMP keeps the setting per thread).
-void medsynth_onednn_set_threads(int threads);
+void ms_onednn_set_threads(int threads);
 
 #ifdef __cplusplus
 }

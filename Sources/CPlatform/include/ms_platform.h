@@ -1,6 +1,6 @@
 /// Linux calls that Swift's Glibc module does not export (they need _GNU_SOURCE).
-#ifndef MEDSYNTH_PLATFORM_H
-#define MEDSYNTH_PLATFORM_H
+#ifndef MS_PLATFORM_H
+#define MS_PLATFORM_H
 
 #include <sys/types.h>
 

@@ -2,8 +2,8 @@
 /// Keras writes (`layer_names` and `weight_names` string attributes before
 /// Keras 3, a group per layer in Keras 3's `.weights.h5`; float datasets),
 /// without HDF5's macros reaching Swift.
-#ifndef MEDSYNTH_HDF5_H
-#define MEDSYNTH_HDF5_H
+#ifndef MS_HDF5_H
+#define MS_HDF5_H
 
 #include <stddef.h>
 
