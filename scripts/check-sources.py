@@ -20,6 +20,10 @@
 5. Every function declared in a public header of the DCMTK bridge
    (Sources/CDCMTKBridge/include/) is named in a Swift file of Sources: a
    function only the bridge calls belongs in its private bridge_internal.h.
+6. No force unwrap (`x!`, `Type!`) in Engine's layer code: every file of
+   Sources/Engine but the tensor, parameter, optimiser, thread, profiler and
+   file code (`ENGINE_SUPPORT`). A layer's backward pass reads what its
+   forward pass kept through its plan or `kept(_:by:)`, never `cache!`.
 
 Prints each violation; exit status 1 when there is one.
 """
@@ -211,6 +215,23 @@ def floor_problems():
     return problems
 
 
+ENGINE_SUPPORT = {"Tensor.swift", "TensorFiles.swift", "Parameters.swift", "Adam.swift", "Threads.swift", "Profiler.swift",
+                  "ProcessMemory.swift", "Initialization.swift", "SeedStreams.swift"}
+FORCE_UNWRAP = re.compile(r"[\w)\]]!(?!=)")
+
+
+def engine_force_unwraps():
+    """Force unwraps and implicitly unwrapped optionals in Engine's layer code."""
+    found = []
+    for path in sorted((ROOT / "Sources/Engine").glob("*.swift")):
+        if path.name in ENGINE_SUPPORT:
+            continue
+        for number, line in enumerate(blank_literals(path.read_text(), False).split("\n"), 1):
+            if FORCE_UNWRAP.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: a force unwrap in layer code (keep the value in the plan, or use kept(_:by:))")
+    return found
+
+
 def bridge_functions_only_the_bridge_uses():
     """Functions of the bridge's public headers that no Swift file in Sources names."""
     code = " ".join(blank_literals(path.read_text(), False) for path in sorted((ROOT / "Sources").rglob("*.swift")))
@@ -234,7 +255,7 @@ def bridge_functions_only_the_bridge_uses():
 
 def main():
     problems = state_literals() + layout_omissions() + floor_problems()
-    problems += bridge_functions_only_the_bridge_uses()
+    problems += bridge_functions_only_the_bridge_uses() + engine_force_unwraps()
     for problem in problems:
         print(problem)
     allowed = set()

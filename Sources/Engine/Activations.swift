@@ -30,7 +30,7 @@ public final class LeakyReLU: Layer {
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure(profileName, .backward) {
-            let x = input!
+            let x = kept(input, by: profileName)
             let dx = reuseTensor(&inputGradient, x.shape, layout: x.layout)
             let slope = self.slope
             parallelChunks(x.count) { range in
@@ -64,7 +64,7 @@ public final class ReLU6: Layer {
     }
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        let x = input!
+        let x = kept(input, by: "ReLU6")
         let dx = reuseTensor(&inputGradient, x.shape)
         parallelChunks(x.count) { range in
             for i in range { dx.data[i] = x.data[i] > 0 && x.data[i] < 6 ? dy.data[i] : 0 }
@@ -100,7 +100,7 @@ public final class SquashingActivation: Layer {
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure(String(describing: function), .backward) {
-            let y = output!
+            let y = kept(output, by: String(describing: function))
             let dx = reuseTensor(&inputGradient, y.shape)
             let function = self.function
             parallelChunks(y.count) { range in
@@ -119,113 +119,3 @@ public final class SquashingActivation: Layer {
 public func Tanh() -> SquashingActivation { SquashingActivation(.tanh) }
 // swift-format-ignore: AlwaysUseLowerCamelCase
 public func Sigmoid() -> SquashingActivation { SquashingActivation(.sigmoid) }
-
-/// Nearest-neighbour upsampling by 2: each pixel becomes a 2x2 block. In
-/// channel blocks a pixel is a vector of 16 channels, copied whole.
-public final class Upsample2x: Layer {
-    private var output: Tensor?
-    private var inputGradient: Tensor?
-    private var inputShape: [Int] = []
-    private var inputLayout = TensorLayout.channelsFirst
-
-    public init() {}
-
-    public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        Profiler.measure("Upsample2x", .forward) {
-            let (n, c, h, w) = x.dimensions
-            inputShape = x.shape
-            inputLayout = x.layout
-            let y = reuseTensor(&output, [n, c, 2 * h, 2 * w], layout: x.layout)
-            Self.resample(small: x, large: y, upsampling: true)
-            return y
-        }
-    }
-
-    public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        Profiler.measure("Upsample2x", .backward) {
-            precondition(dy.layout == inputLayout, "Upsample2x: gradient in another layout than the output")
-            let dx = reuseTensor(&inputGradient, inputShape, layout: inputLayout)
-            Self.resample(small: dx, large: dy, upsampling: false)
-            return dx
-        }
-    }
-
-    /// Upsampling copies each pixel of `small` into its 2x2 cell of `large`;
-    /// its backward pass sets each pixel of `small` to the sum of its cell.
-    /// A pixel is a float in NCHW and a block's 16 channels in channel blocks.
-    private static func resample(small: Tensor, large: Tensor, upsampling: Bool) {
-        if small.layout == .channelBlocks {
-            resample(small: small, large: large, upsampling: upsampling, pixel: SIMD16<Float>.self)
-        } else {
-            resample(small: small, large: large, upsampling: upsampling, pixel: Float.self)
-        }
-    }
-
-    private static func resample<Pixel: LayoutPixel>(small: Tensor, large: Tensor, upsampling: Bool, pixel: Pixel.Type) {
-        let (n, c, h, w) = small.dimensions
-        let floats = Pixel.floats, pixels = small.data, cells = large.data
-        parallelChunks(n * c / floats, minimumPerThread: 1) { planes in
-            for plane in planes {
-                for i in 0..<h {
-                    for j in 0..<w {
-                        let pixel = pixels + (plane * h * w + i * w + j) * floats
-                        let top = cells + (plane * 4 * h * w + 2 * i * 2 * w + 2 * j) * floats, bottom = top + 2 * w * floats
-                        if upsampling {
-                            let v = Pixel(loadingFrom: pixel)
-                            v.store(to: top)
-                            v.store(to: top + floats)
-                            v.store(to: bottom)
-                            v.store(to: bottom + floats)
-                        } else {
-                            let sum =
-                                Pixel(loadingFrom: top) + Pixel(loadingFrom: top + floats) + Pixel(loadingFrom: bottom)
-                                + Pixel(loadingFrom: bottom + floats)
-                            sum.store(to: pixel)
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Concatenation of tensors along channels, and its split for backward. In
-/// either layout an image's channels are one run of floats, so the parts'
-/// runs go side by side; in channel blocks every part has whole blocks.
-public enum ChannelConcat {
-    /// Writes `parts` (all in one layout) side by side along channels into `output`.
-    public static func forward(_ parts: [Tensor], into output: inout Tensor?) -> Tensor {
-        let (n, _, h, w) = parts[0].dimensions
-        let channels = parts.reduce(0) { $0 + $1.dimensions.c }
-        let y = reuseTensor(&output, [n, channels, h, w], layout: parts[0].layout)
-        let plane = h * w
-        for image in 0..<n {
-            var offset = image * channels * plane
-            for part in parts {
-                let (partImages, c, partHeight, partWidth) = part.dimensions
-                precondition(
-                    partHeight == h && partWidth == w && partImages == n && part.layout == y.layout,
-                    "concatenating \(part.shape) with \(parts[0].shape)")
-                (y.data + offset).update(from: part.data + image * c * plane, count: c * plane)
-                offset += c * plane
-            }
-        }
-        return y
-    }
-
-    /// Copies the slice of `gradient` that belongs to part `index` (of the given channel counts) into `slice`.
-    public static func backward(_ gradient: Tensor, channels: [Int], index: Int, into slice: inout Tensor?) -> Tensor {
-        let (n, total, h, w) = gradient.dimensions
-        let plane = h * w
-        let start = channels[..<index].reduce(0, +), c = channels[index]
-        let lanes = TensorLayout.blockChannels
-        precondition(
-            gradient.layout == .channelsFirst || (start % lanes == 0 && c % lanes == 0),
-            "a slice of channel blocks needs whole blocks, got channels \(start)..<\(start + c)")
-        let part = reuseTensor(&slice, [n, c, h, w], layout: gradient.layout)
-        for image in 0..<n {
-            (part.data + image * c * plane).update(from: gradient.data + (image * total + start) * plane, count: c * plane)
-        }
-        return part
-    }
-}

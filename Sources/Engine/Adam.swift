@@ -34,7 +34,8 @@ public final class Adam {
         let correction2Root = (1 - pow(beta2, Float(step))).squareRoot()
         let stepSize = learningRate / correction1
         let (b1, b2, eps) = (beta1, beta2, epsilon)
-        let p = store.values!, g = store.gradients!, m = firstMoment.data, v = secondMoment.data
+        let p: UnsafeMutablePointer<Float> = store.values, g: UnsafeMutablePointer<Float> = store.gradients, m = firstMoment.data,
+            v = secondMoment.data
         parallelChunks(store.count) { range in
             for i in range {
                 let gradient = g[i]

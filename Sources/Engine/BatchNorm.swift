@@ -90,8 +90,7 @@ public final class BatchNorm2d: Layer {
         let gamma = store.value(weight), beta = store.value(bias)
         // A slope of 1 is no activation: z > 0 ? z : z * 1 is z exactly.
         let slope = activationSlope ?? 1
-        inverseDeviation.withUnsafeMutableBufferPointer { inverse in
-            let inverse = inverse.baseAddress!
+        inverseDeviation.withStorage { inverse in
             parallelChunks(c, minimumPerThread: 1) { range in
                 for channel in range {
                     var mean: Float, variance: Float
@@ -127,8 +126,7 @@ public final class BatchNorm2d: Layer {
         let plane = h * w, lanes = TensorLayout.blockChannels
         let gamma = store.value(weight), beta = store.value(bias)
         let slope = activationSlope ?? 1
-        inverseDeviation.withUnsafeMutableBufferPointer { inverse in
-            let inverse = inverse.baseAddress!
+        inverseDeviation.withStorage { inverse in
             parallelChunks(c / lanes, minimumPerThread: 1) { range in
                 for block in range {
                     let first = block * lanes
@@ -223,7 +221,7 @@ public final class BatchNorm2d: Layer {
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure(profileName, .backward) {
-            let xhat = normalized!
+            let xhat = kept(normalized, by: "BatchNorm2d \(weight.name)")
             precondition(
                 dy.shape == xhat.shape && dy.layout == xhat.layout,
                 "BatchNorm2d \(weight.name): gradient \(dy.shape) for an output of \(xhat.shape)")
@@ -239,15 +237,14 @@ public final class BatchNorm2d: Layer {
     }
 
     private func channelsFirstBackward(_ dy: Tensor, into dx: Tensor, parameterGradients: Bool) {
-        let xhat = normalized!
+        let xhat = kept(normalized, by: "BatchNorm2d \(weight.name)")
         let slope = activationSlope ?? 1
         let (n, c, h, w) = xhat.nchw
         let plane = h * w, count = Float(n * plane)
         let gamma = store.value(weight), beta = store.value(bias)
         let gammaGradient = store.gradient(weight), betaGradient = store.gradient(bias)
         let training = trainedLast
-        inverseDeviation.withUnsafeBufferPointer { inverse in
-            let inverse = inverse.baseAddress!
+        inverseDeviation.withStorage { inverse in
             parallelChunks(c, minimumPerThread: 1) { range in
                 for channel in range {
                     let gain = gamma[channel], shift = beta[channel]
@@ -301,7 +298,7 @@ public final class BatchNorm2d: Layer {
 
     /// `channelsFirstBackward` on channel blocks, 16 channels per vector.
     private func blockedBackward(_ dy: Tensor, into dx: Tensor, parameterGradients: Bool) {
-        let xhat = normalized!
+        let xhat = kept(normalized, by: "BatchNorm2d \(weight.name)")
         let slope = activationSlope ?? 1
         let (n, c, h, w) = xhat.dimensions
         let plane = h * w, count = Float(n * plane), lanes = TensorLayout.blockChannels
@@ -309,8 +306,7 @@ public final class BatchNorm2d: Layer {
         let gammaGradient = store.gradient(weight), betaGradient = store.gradient(bias)
         let training = trainedLast
         let g = dy.data, v = xhat.data, target = dx.data
-        inverseDeviation.withUnsafeBufferPointer { inverse in
-            let inverse = inverse.baseAddress!
+        inverseDeviation.withStorage { inverse in
             parallelChunks(c / lanes, minimumPerThread: 1) { range in
                 for block in range {
                     let first = block * lanes

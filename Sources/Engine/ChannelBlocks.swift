@@ -14,17 +14,6 @@ public enum TensorLayout: Sendable {
     public static let blockChannels = 16
 }
 
-extension TensorLayout {
-    /// The output layout of a convolution made with `channelBlockedOutput`:
-    /// channel blocks when the model's convolutions run on oneDNN and the
-    /// output channels fill whole blocks, NCHW otherwise. The same whichever
-    /// kernel the layer itself runs on: a shape oneDNN refuses converts the
-    /// engine's NCHW result, so that its neighbours see one layout.
-    static func convolutionOutput(channelBlocked: Bool, channels: Int, kernels: ConvolutionKernels) -> TensorLayout {
-        channelBlocked && kernels == .oneDNN && channels % blockChannels == 0 ? .channelBlocks : .channelsFirst
-    }
-}
-
 /// Copies `source` into `destination` in `destination`'s layout (both
 /// [N, C, H, W], the same shape).
 public func convertLayout(_ source: Tensor, into destination: Tensor) {

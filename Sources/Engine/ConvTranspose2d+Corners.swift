@@ -1,4 +1,4 @@
-/// `ConvTranspose2d.spreadsToCorners`: moving the 1 x 1 product between the
+/// `ConvolutionShape.spreadsToCorners`: moving the 1 x 1 product between the
 /// top-left corners of the output's s x s cells and a tensor of its own.
 extension ConvTranspose2d {
     /// y's cells get `product` [N, O, H, W] at their top-left corner and the

@@ -12,23 +12,20 @@ public final class DepthwiseConv2d: Layer {
     /// Nil for the bias-free convolutions of the Keras backbones.
     public let bias: Parameter?
     let store: ParameterStore
-    let channels, kernel, stride, padding: Int
-    private var input: Tensor?
+    let shape: ConvolutionShape
+    private var plans = ConvolutionPlanCache()
+    /// The plan and input of the last forward call, for backward.
+    private var last: (plan: ConvolutionPlan, input: Tensor)?
     private var output: Tensor?
     private var inputGradient: Tensor?
-    private var oneDNNConvolutions = OneDNNConvolutionCache()
-    /// The oneDNN convolution of the last forward call, nil when it ran on the loops below.
-    private var oneDNNConvolution: OneDNNConvolution?
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, channels: Int, kernel: Int, stride: Int = 1,
         padding: Int = 0, bias: Bool = true
     ) {
         self.store = store
-        self.channels = channels
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
+        shape = ConvolutionShape(
+            inChannels: channels, outChannels: channels, kernel: kernel, stride: stride, padding: padding, groups: channels)
         weight = store.make(
             "\(name).weight", shape: [channels, 1, kernel, kernel], initialize: initializer.uniform(fanIn: kernel * kernel))
         self.bias = bias ? store.make("\(name).bias", shape: [channels], initialize: initializer.uniform(fanIn: kernel * kernel)) : nil
@@ -41,6 +38,7 @@ public final class DepthwiseConv2d: Layer {
     private func validRanges(height h: Int, width w: Int, outHeight oh: Int, outWidth ow: Int) -> (
         rows: [Range<Int>], columns: [Range<Int>]
     ) {
+        let (kernel, stride, padding) = (shape.kernel, shape.stride, shape.padding)
         let columns = PatchGeometry(
             channels: 1, height: h, width: w, kernel: kernel, stride: stride, padding: padding,
             columnsHigh: oh, columnsWide: ow)
@@ -53,19 +51,18 @@ public final class DepthwiseConv2d: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         Profiler.measure("DepthwiseConv2d", .forward) {
             let (n, c, h, w) = x.nchw
-            precondition(c == channels, "DepthwiseConv2d \(weight.name): input has \(c) channels, expected \(channels)")
-            input = x
-            let oh = (h + 2 * padding - kernel) / stride + 1, ow = (w + 2 * padding - kernel) / stride + 1
-            let y = reuseTensor(&output, [n, c, oh, ow])
-            oneDNNConvolution = oneDNNConvolutions.convolution(
-                kernels: store.convolutionKernels, transposed: false, groups: c, inputShape: x.shape, outChannels: c,
-                outHeight: oh, outWidth: ow, kernel: kernel, stride: stride, padding: padding, hasBias: bias != nil)
-            if let oneDNNConvolution {
-                oneDNNConvolution.forward(x, weight: weight, bias: bias, store: store, into: y)
+            precondition(c == shape.inChannels, "DepthwiseConv2d \(weight.name): input has \(c) channels, expected \(shape.inChannels)")
+            let plan = plans.plan(
+                for: x, shape: shape, layer: String(weight.name.dropLast(".weight".count)), store: store, hasBias: bias != nil)
+            last = (plan, x)
+            let (oh, ow) = (plan.outputShape[2], plan.outputShape[3])
+            let y = reuseTensor(&output, plan.outputShape)
+            if case .oneDNN(let convolution) = plan.path {
+                convolution.forward(x, weight: weight, bias: bias, store: store, into: y)
                 return y
             }
             let weights = store.value(weight), biases = bias.map { store.value($0) }
-            let (k, s, p) = (kernel, stride, padding)
+            let (k, s, p) = (shape.kernel, shape.stride, shape.padding)
             let (validRows, validColumns) = validRanges(height: h, width: w, outHeight: oh, outWidth: ow)
             parallelChunks(n * c, minimumPerThread: 1) { range in
                 for plane in range {
@@ -95,12 +92,12 @@ public final class DepthwiseConv2d: Layer {
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("DepthwiseConv2d", .backward) {
-            let x = input!
+            guard let (plan, x) = last else { preconditionFailure("DepthwiseConv2d \(weight.name): backward before forward") }
             let (_, _, h, w) = x.nchw
             let (_, _, oh, ow) = dy.nchw
             let dx = reuseTensor(&inputGradient, x.shape)
-            if let oneDNNConvolution {
-                oneDNNConvolution.backward(
+            if case .oneDNN(let convolution) = plan.path {
+                convolution.backward(
                     dy, input: x, weight: weight, bias: bias, store: store, inputGradient: dx,
                     parameterGradients: parameterGradients)
                 return dx
@@ -118,7 +115,7 @@ public final class DepthwiseConv2d: Layer {
         let (n, c, h, w) = dx.nchw
         let (_, _, oh, ow) = dy.nchw
         let weights = store.value(weight)
-        let (k, s, p) = (kernel, stride, padding)
+        let (k, s, p) = (shape.kernel, shape.stride, shape.padding)
         parallelChunks(n * c, minimumPerThread: 1) { range in
             for plane in range {
                 let filter = weights + (plane % c) * k * k
@@ -146,7 +143,7 @@ public final class DepthwiseConv2d: Layer {
     private func accumulateParameterGradients(_ dy: Tensor, input x: Tensor, valid: (rows: [Range<Int>], columns: [Range<Int>])) {
         let (n, c, h, w) = x.nchw
         let (_, _, oh, ow) = dy.nchw
-        let (k, s, p) = (kernel, stride, padding)
+        let (k, s, p) = (shape.kernel, shape.stride, shape.padding)
         let weightGradients = store.gradient(weight), biasGradients = bias.map { store.gradient($0) }
         parallelChunks(c, minimumPerThread: 1) { range in
             for channel in range {

@@ -35,7 +35,7 @@ public final class Linear: Layer {
 
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("Linear", .backward) {
-            let x = input!
+            let x = kept(input, by: weight.name)
             let n = x.shape[0]
             if parameterGradients {
                 gemm(

@@ -50,7 +50,7 @@ public final class MinibatchStandardDeviation: Layer {
     /// The gradient reaching the appended map, summed, flows to every input
     /// through d s / d x[n, f] = (x[n, f] - mean_f) / (F N std_f).
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        let x = input!
+        let x = kept(input, by: "MinibatchStandardDeviation")
         let (n, c, h, w) = x.nchw
         let features = c * h * w
         var statisticGradient: Float = 0

@@ -47,7 +47,7 @@ public final class NoiseInjection {
     public func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
         guard parameterGradients else { return dy }
         Profiler.measure("NoiseInjection", .backward) {
-            let maps = noise!
+            let maps = kept(noise, by: scale.name)
             let (n, c, h, w) = dy.nchw
             let plane = h * w
             let scaleGradient = store.gradient(scale)

@@ -85,29 +85,3 @@ final class OneDNNConvolution {
         precondition(status == 0, "oneDNN convolution backward failed for input \(inputShape)")
     }
 }
-
-/// A layer's oneDNN convolution, made again when the input shape or layouts
-/// change and not tried again for a shape oneDNN has no kernel for.
-struct OneDNNConvolutionCache {
-    private var convolution: OneDNNConvolution?
-    private var unsupported: Set<[Int]> = []
-
-    mutating func convolution(
-        kernels: ConvolutionKernels, transposed: Bool, groups: Int = 1, inputShape: [Int], inputLayout: TensorLayout = .channelsFirst,
-        outChannels: Int, outHeight: Int, outWidth: Int, outputLayout: TensorLayout = .channelsFirst, kernel: Int, stride: Int,
-        padding: Int, hasBias: Bool
-    ) -> OneDNNConvolution? {
-        guard kernels == .oneDNN, !unsupported.contains(inputShape) else { return nil }
-        if let convolution, convolution.inputShape == inputShape, convolution.inputLayout == inputLayout,
-            convolution.outputLayout == outputLayout
-        {
-            return convolution
-        }
-        convolution = OneDNNConvolution(
-            transposed: transposed, groups: groups, inputShape: inputShape, inputLayout: inputLayout, outChannels: outChannels,
-            outHeight: outHeight, outWidth: outWidth, outputLayout: outputLayout, kernel: kernel, stride: stride,
-            padding: padding, hasBias: hasBias)
-        if convolution == nil { unsupported.insert(inputShape) }
-        return convolution
-    }
-}

@@ -25,6 +25,19 @@ public final class ParameterStore {
     /// and the tests also run the engine's own (im2col and OpenBLAS).
     public var convolutionKernels = ConvolutionKernels.oneDNN
 
+    /// Each convolution layer's latest plan (`ConvolutionPlan.describe`), by
+    /// layer name in the order the layers first ran: which path every layer
+    /// takes, for `bench --profile`.
+    public private(set) var convolutionPlans: [(layer: String, plan: String)] = []
+
+    func record(convolutionPlan plan: String, layer: String) {
+        if let index = convolutionPlans.firstIndex(where: { $0.layer == layer }) {
+            convolutionPlans[index].plan = plan
+        } else {
+            convolutionPlans.append((layer, plan))
+        }
+    }
+
     /// Non-trainable state saved with the model (BatchNorm running statistics).
     public private(set) var buffers: [(name: String, tensor: Tensor)] = []
 

@@ -93,3 +93,23 @@ public func reuseTensor(_ tensor: inout Tensor?, _ shape: [Int], layout: TensorL
     tensor = made
     return made
 }
+
+/// The tensor a layer's forward pass kept for its backward pass. A backward
+/// call before any forward call is a programming error, named here.
+@inline(__always)
+func kept(_ tensor: Tensor?, by layer: @autoclosure () -> String) -> Tensor {
+    guard let tensor else { preconditionFailure("\(layer()): backward before forward") }
+    return tensor
+}
+
+extension Array {
+    /// Calls `body` with the array's storage, for loops that write disjoint
+    /// ranges of it from several threads (`parallelChunks`). Not for an empty array.
+    @inline(__always)
+    mutating func withStorage<Result>(_ body: (UnsafeMutablePointer<Element>) -> Result) -> Result {
+        withUnsafeMutableBufferPointer { buffer in
+            guard let start = buffer.baseAddress else { preconditionFailure("storage of an empty array") }
+            return body(start)
+        }
+    }
+}

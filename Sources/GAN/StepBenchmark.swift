@@ -38,9 +38,14 @@ public enum StepBenchmark {
         public var generatorLoss: Float
         /// Seconds per "Layer pass" over the measured steps, with --profile.
         public var profile: [String: Double]?
+        /// With --profile: each convolution layer of the generator and the
+        /// discriminator, one line each (`ConvolutionPlan.describe`): its
+        /// input and output shapes and layouts, and the path it runs on.
+        public var convolutionPlans: [String]?
 
         enum CodingKeys: String, CodingKey {
             case scenario, batch, steps, threads, convolutions, profile
+            case convolutionPlans = "convolution_plans"
             case stepSeconds = "step_seconds", imagesPerSecond = "images_per_second"
             case gflopsPerSecond = "gflops_per_second", gflopPerStep = "gflop_per_step"
             case sgemmPeakGflopsPerSecond = "sgemm_peak_gflops_per_second", fractionOfSGEMMPeak = "fraction_of_sgemm_peak"
@@ -104,6 +109,7 @@ public enum StepBenchmark {
             sgemmPeakGflopsPerSecond: sgemmPeak, fractionOfSGEMMPeak: gemmRate / sgemmPeak,
             peakRSSBytes: ProcessMemory.peakResidentBytes(), rssAfterWarmupBytes: rssAfterWarmup,
             rssAtEndBytes: ProcessMemory.residentBytes(),
-            discriminatorLoss: losses.discriminatorLoss, generatorLoss: losses.generatorLoss, profile: profile ? report.seconds : nil)
+            discriminatorLoss: losses.discriminatorLoss, generatorLoss: losses.generatorLoss, profile: profile ? report.seconds : nil,
+            convolutionPlans: profile ? stores.flatMap { $0.convolutionPlans.map(\.plan) } : nil)
     }
 }

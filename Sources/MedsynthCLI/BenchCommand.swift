@@ -33,7 +33,9 @@ struct BenchCommand: ParsableCommand {
             compact, paper: one step is a discriminator step (real and generated batch) and a \
             generator step, with Adam, as docs/engine.md defines them, on a fixed random batch, \
             after two warm-up steps. Reports seconds per step, images per second, the GFLOP/s of \
-            the matrix products, threads and peak memory; --profile adds time per layer type.
+            the matrix products, threads and peak memory; --profile adds time per layer type and \
+            each convolution layer's input, output and the path it runs on (oneDNN, its corner \
+            spread, im2col + GEMM, a pointwise GEMM, the direct loop).
 
             import: writes --instances copies of a real sample under new UIDs into a temporary \
             folder, imports them into a fresh catalog there, and reports instances per second over \
@@ -58,7 +60,7 @@ struct BenchCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "compact, paper: threads for OpenBLAS and the engine (default: one per core).")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
-    @Flag(help: "compact, paper: also print the time per layer type, forward and backward.")
+    @Flag(help: "compact, paper: also print the time per layer type, forward and backward, and the path of each convolution layer.")
     var profile = false
 
     @Option(
@@ -197,6 +199,10 @@ struct BenchCommand: ParsableCommand {
                 let label = name.padding(toLength: max(30, name.count), withPad: " ", startingAt: 0)
                 print(String(format: "    %@ %8.3f s  %5.1f %%", label, seconds, 100 * seconds / total))
             }
+        }
+        if let plans = result.convolutionPlans {
+            print("  convolution layers (input -> output, the path each runs on):")
+            for plan in plans { print("    " + plan) }
         }
     }
 
