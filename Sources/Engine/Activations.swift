@@ -2,6 +2,7 @@ import Foundation
 
 /// Element-wise activations. Each keeps its output (or input) as its cache.
 public final class LeakyReLU: Layer {
+    public var layoutHandling: LayoutHandling { .preserves }
     let slope: Float
     private var input: Tensor?
     private var output: Tensor?
@@ -48,6 +49,7 @@ public func ReLU() -> LeakyReLU { LeakyReLU(slope: 0) }
 
 /// min(max(x, 0), 6): MobileNetV2's ReLU6 (Keras `ReLU(6.)`).
 public final class ReLU6: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     private var input: Tensor?
     private var output: Tensor?
     private var inputGradient: Tensor?
@@ -77,6 +79,7 @@ public final class ReLU6: Layer {
 /// which is therefore its cache: tanh (1 - y^2) or the logistic sigmoid
 /// (y (1 - y)).
 public final class SquashingActivation: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     public enum Function { case tanh, sigmoid }
     let function: Function
     private var output: Tensor?

@@ -19,6 +19,7 @@
 /// output gradient that nothing reads after its backward pass (the next
 /// layer's input gradient). It saves two activation-sized tensors.
 public final class BatchNorm2d: Layer {
+    public var layoutHandling: LayoutHandling { .preserves }
     public let weight: Parameter
     public let bias: Parameter
     public let runningMean: Tensor

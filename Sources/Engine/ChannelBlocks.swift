@@ -80,6 +80,7 @@ public struct LayoutConversion {
 /// (`TensorLayout.channelBlocks`), before layers that read NCHW (a flatten
 /// into `Linear`): `LayoutConversion` to NCHW as a layer.
 public final class ChannelsFirst: Layer {
+    public var layoutHandling: LayoutHandling { .convertsToChannelsFirst }
     private var conversion = LayoutConversion()
 
     public init() {}

@@ -2,6 +2,12 @@
 /// either layout an image's channels are one run of floats, so the parts'
 /// runs go side by side; in channel blocks every part has whole blocks.
 public enum ChannelConcat {
+    /// Whether parts of these channel counts can be joined in channel blocks:
+    /// each must fill whole blocks.
+    public static func acceptsChannelBlocks(partChannels: [Int]) -> Bool {
+        partChannels.allSatisfy { $0 % TensorLayout.blockChannels == 0 }
+    }
+
     /// Writes `parts` (all in one layout) side by side along channels into `output`.
     public static func forward(_ parts: [Tensor], into output: inout Tensor?) -> Tensor {
         let (n, _, h, w) = parts[0].dimensions

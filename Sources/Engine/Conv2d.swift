@@ -6,16 +6,14 @@
 /// into [in*k*k, N*Ho*Wo], one GEMM with the weight, then back to NCHW with
 /// the bias; a pointwise GEMM per image for 1x1 convolutions over large
 /// planes; the direct loop for a few output channels.
-public final class Conv2d: Layer {
+public final class Conv2d: ChannelBlockProducer {
     public let weight: Parameter
     public let bias: Parameter?
     let store: ParameterStore
     let shape: ConvolutionShape
-    /// Whether the output is in channel blocks (`TensorLayout.channelBlocks`)
-    /// when the model's convolutions run on oneDNN and the output channels
-    /// allow: for a convolution whose output goes through layers that take
-    /// channel blocks to the next convolution.
-    let channelBlockedOutput: Bool
+    public var producesChannelBlocks = false
+    /// A direct convolution reads NCHW; the others read channel blocks on oneDNN.
+    public var layoutHandling: LayoutHandling { shape.runsDirectly ? .channelsFirstOnly : .convolution }
     private var plans = ConvolutionPlanCache()
     /// The plan of the last forward call and the tensor its backward pass
     /// reads: the input (oneDNN, pointwise and direct) or im2col's columns.
@@ -28,11 +26,10 @@ public final class Conv2d: Layer {
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-        kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true, channelBlockedOutput: Bool = false
+        kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true
     ) {
         self.store = store
         shape = ConvolutionShape(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
-        self.channelBlockedOutput = channelBlockedOutput
         let fanIn = inChannels * kernel * kernel
         weight = store.make(
             "\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
@@ -49,7 +46,7 @@ public final class Conv2d: Layer {
                 input.dimensions.c == shape.inChannels,
                 "Conv2d \(weight.name): input has \(input.dimensions.c) channels, expected \(shape.inChannels)")
             let plan = plans.plan(
-                for: input, shape: shape, layer: name, store: store, channelBlockedOutput: channelBlockedOutput, hasBias: bias != nil)
+                for: input, shape: shape, layer: name, store: store, channelBlockedOutput: producesChannelBlocks, hasBias: bias != nil)
             if case .oneDNN(let convolution) = plan.path {
                 last = (plan, input)
                 let y = reuseTensor(&output, plan.outputShape, layout: plan.outputLayout)

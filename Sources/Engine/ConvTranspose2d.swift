@@ -4,13 +4,13 @@
 /// On oneDNN by default (`ConvolutionPlan.choose`); on the engine's own
 /// kernels one GEMM of the transposed weight with the channel-major input
 /// gives [out*k*k, N*H*W] columns, which col2im scatters into the output.
-public final class ConvTranspose2d: Layer {
+public final class ConvTranspose2d: ChannelBlockProducer {
     public let weight: Parameter
     public let bias: Parameter
     let store: ParameterStore
     let shape: ConvolutionShape
-    /// As `Conv2d.channelBlockedOutput`.
-    let channelBlockedOutput: Bool
+    public var producesChannelBlocks = false
+    public var layoutHandling: LayoutHandling { .convolution }
     private var plans = ConvolutionPlanCache()
     /// The plan of the last forward call and the tensor its backward pass
     /// reads: the input (oneDNN) or the channel-major input (im2col).
@@ -25,9 +25,8 @@ public final class ConvTranspose2d: Layer {
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-        kernel: Int, stride: Int, padding: Int, outputPadding: Int, channelBlockedOutput: Bool = false
+        kernel: Int, stride: Int, padding: Int, outputPadding: Int
     ) {
-        self.channelBlockedOutput = channelBlockedOutput
         self.store = store
         shape = ConvolutionShape(
             inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride, padding: padding,
@@ -49,7 +48,7 @@ public final class ConvTranspose2d: Layer {
                 input.dimensions.c == shape.inChannels,
                 "ConvTranspose2d \(weight.name): input has \(input.dimensions.c) channels, expected \(shape.inChannels)")
             let plan = plans.plan(
-                for: input, shape: shape, layer: name, store: store, channelBlockedOutput: channelBlockedOutput, hasBias: true)
+                for: input, shape: shape, layer: name, store: store, channelBlockedOutput: producesChannelBlocks, hasBias: true)
             switch plan.path {
             case .oneDNN(let convolution):
                 last = (plan, input)

@@ -17,6 +17,13 @@ struct ConvolutionShape: Equatable, Sendable {
             : ((height + 2 * padding - kernel) / stride + 1, (width + 2 * padding - kernel) / stride + 1)
     }
 
+    /// At most `ConvolutionPlan.directOutputChannels` outputs at stride 1, not
+    /// transposed nor grouped (the generator's last layer): the direct loop,
+    /// on NCHW, whatever the kernel set.
+    var runsDirectly: Bool {
+        !transposed && groups == 1 && outChannels <= ConvolutionPlan.directOutputChannels && stride == 1
+    }
+
     /// A transposed 1 x 1 convolution with stride s > 1 and output padding
     /// s - 1 (the generator's branch c with transposed upsampling): oneDNN
     /// cannot express it (its right padding would be negative), but it is the
@@ -104,7 +111,7 @@ struct ConvolutionPlan {
             ConvolutionPlan(
                 inputShape: inputShape, inputLayout: inputLayout, outputShape: outputShape, outputLayout: outputLayout, path: path)
         }
-        let direct = !shape.transposed && shape.groups == 1 && shape.outChannels <= directOutputChannels && shape.stride == 1
+        let direct = shape.runsDirectly
         if kernels == .oneDNN, !direct, !refused.contains(inputShape) {
             let corners = shape.spreadsToCorners
             let made = OneDNNConvolution(

@@ -8,6 +8,7 @@
 /// On oneDNN (a grouped convolution with one group per channel) unless the
 /// store asks for the engine's own kernels, which are the loops below.
 public final class DepthwiseConv2d: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     public let weight: Parameter
     /// Nil for the bias-free convolutions of the Keras backbones.
     public let bias: Parameter?

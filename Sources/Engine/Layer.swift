@@ -6,7 +6,7 @@
 ///
 /// The returned tensors belong to the layer and are overwritten by its next
 /// call: use them before calling the layer again.
-public protocol Layer: AnyObject {
+public protocol Layer: AnyObject, LayoutDeclaring {
     func forward(_ input: Tensor, training: Bool) -> Tensor
     /// With `parameterGradients` false only the input gradient is computed
     /// (the generator step passes gradients through a discriminator whose
@@ -19,6 +19,11 @@ public final class Sequential: Layer {
     public let layers: [Layer]
 
     public init(_ layers: [Layer]) { self.layers = layers }
+
+    /// Its first layer that does more than pass the layout on decides.
+    public var layoutHandling: LayoutHandling {
+        layers.lazy.map(\.layoutHandling).first { $0 != .preserves } ?? .preserves
+    }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         layers.reduce(input) { $1.forward($0, training: training) }

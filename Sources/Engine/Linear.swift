@@ -1,6 +1,7 @@
 /// Fully connected layer: input [N, in], weight [out, in] (PyTorch's layout),
 /// bias [out], output [N, out] = input x weight^T + bias.
 public final class Linear: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     public let weight: Parameter
     public let bias: Parameter
     let store: ParameterStore

@@ -9,6 +9,7 @@
 /// s = mean over (c, h, w) of sqrt(var over n of x[n, c, h, w] + epsilon).
 /// No parameters. N must be at least 2.
 public final class MinibatchStandardDeviation: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     public static let epsilon: Float = 1e-8
     private var input: Tensor?
     /// Per feature (c, h, w): the batch mean and the standard deviation.

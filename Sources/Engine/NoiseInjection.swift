@@ -9,7 +9,8 @@
 /// Input x [N, C, H, W] and noise [N, 1, H, W], output [N, C, H, W]:
 /// y[n, c, h, w] = x[n, c, h, w] + scale[c] * noise[n, 0, h, w]. `scale`
 /// [C] starts at 0, as StyleGAN's does, so the layer starts as the identity.
-public final class NoiseInjection {
+public final class NoiseInjection: LayoutDeclaring {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     public let scale: Parameter
     let store: ParameterStore
     private var noise: Tensor?

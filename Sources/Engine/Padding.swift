@@ -3,6 +3,7 @@
 /// each input's size (the odd pixel goes after: bottom and right).
 /// Input [N, C, H, W], output [N, C, top + H + bottom, left + W + right].
 public final class ZeroPad2d: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     enum Amounts { case fixed(top: Int, bottom: Int, left: Int, right: Int), same(kernel: Int, stride: Int) }
     let amounts: Amounts
     private var inputShape: [Int] = []

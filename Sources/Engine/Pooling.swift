@@ -5,6 +5,7 @@
 /// `padTop`/`padLeft` 0 or more and `padBottom`/`padRight` the rest).
 /// The gradient goes to the first maximum of each window.
 public final class MaxPool2d: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     let kernel, stride, padTop, padLeft, padBottom, padRight: Int
     private var inputShape: [Int] = []
     private var winners: [Int] = []
@@ -84,6 +85,7 @@ public final class MaxPool2d: Layer {
 
 /// The mean over H and W (Keras `GlobalAveragePooling2D`): [N, C, H, W] -> [N, C].
 public final class GlobalAveragePool: Layer {
+    public var layoutHandling: LayoutHandling { .channelsFirstOnly }
     private var inputShape: [Int] = []
     private var output: Tensor?
     private var inputGradient: Tensor?

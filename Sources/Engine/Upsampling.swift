@@ -1,6 +1,7 @@
 /// Nearest-neighbour upsampling by 2: each pixel becomes a 2x2 block. In
 /// channel blocks a pixel is a vector of 16 channels, copied whole.
 public final class Upsample2x: Layer {
+    public var layoutHandling: LayoutHandling { .preserves }
     private var output: Tensor?
     private var inputGradient: Tensor?
     private var inputShape: [Int] = []

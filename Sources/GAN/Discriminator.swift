@@ -28,11 +28,10 @@ public final class Discriminator {
         var layers: [Layer] = []
         var inChannels = channels
         for (index, width) in Self.widths.enumerated() {
-            // The blocks pass oneDNN's channel blocks to each other: no reorders between them.
             layers.append(
                 Conv2d(
                     "blocks.\(index).conv", store: store, initializer: initializer, inChannels: inChannels,
-                    outChannels: width, kernel: 4, stride: 2, padding: 1, channelBlockedOutput: true))
+                    outChannels: width, kernel: 4, stride: 2, padding: 1))
             // The blocks' BatchNorm has the LeakyReLU fused in.
             layers.append(
                 index > 0
@@ -47,6 +46,8 @@ public final class Discriminator {
         firstConvolution = layers[0] as! Conv2d
         let side = resolution / 16, maps = 512 + (minibatchStandardDeviation ? 1 : 0)
         fc = Linear("fc", store: store, initializer: initializer, inFeatures: maps * side * side, outFeatures: 1)
+        // The blocks pass oneDNN's channel blocks to each other, up to the ChannelsFirst before fc.
+        ChannelBlockPlan.plan(layers + [fc], thenAccepted: false)
         store.seal()
     }
 

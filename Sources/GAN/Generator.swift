@@ -77,10 +77,11 @@ public enum GeneratorPreset: String, CaseIterable, Sendable {
 /// With noise inputs, the BatchNorm's output gets a noise map [N, 1, 2H, 2W]
 /// with a learned scale per channel before the LeakyReLU (`NoiseInjection`).
 ///
-/// With `channelBlockedOutput`, the convolutions give oneDNN's channel blocks
-/// (`TensorLayout.channelBlocks`), which the upsampling, the concatenation and
-/// the BatchNorm keep: the next level's convolutions read them without a
-/// reorder. Any level takes either layout in.
+/// Where what follows the level reads them (`planChannelBlocks`), the
+/// convolutions give oneDNN's channel blocks (`TensorLayout.channelBlocks`),
+/// which the upsampling, the concatenation and the BatchNorm keep: the next
+/// level's convolutions read them without a reorder. Any level takes either
+/// layout in.
 ///
 /// Input [N, cin, H, W], output [N, 3F, 2H, 2W].
 final class GeneratorLevel {
@@ -97,26 +98,21 @@ final class GeneratorLevel {
 
     init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float,
-        upsampling: Upsampling, noiseInputs: Bool, channelBlockedOutput: Bool
+        upsampling: Upsampling, noiseInputs: Bool
     ) {
         filters = f
         activation = noiseInputs ? LeakyReLU(slope: negativeSlope) : nil
         a = Conv2d(
-            "\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1,
-            channelBlockedOutput: channelBlockedOutput)
+            "\(name).a", store: store, initializer: initializer, inChannels: inChannels, outChannels: f, kernel: 3, padding: 1)
         b1 = Conv2d(
-            "\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1,
-            channelBlockedOutput: channelBlockedOutput)
+            "\(name).b1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
         // Layers draw their initial weights and take their place in the store in creation order: a, b1, b2, c1, c2.
         b2 = Self.doubling(
-            "\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 3, upsampling: upsampling,
-            channelBlockedOutput: channelBlockedOutput)
+            "\(name).b2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 3, upsampling: upsampling)
         c1 = Conv2d(
-            "\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1,
-            channelBlockedOutput: channelBlockedOutput)
+            "\(name).c1", store: store, initializer: initializer, inChannels: inChannels, outChannels: 2 * f, kernel: 1)
         c2 = Self.doubling(
-            "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 1, upsampling: upsampling,
-            channelBlockedOutput: channelBlockedOutput)
+            "\(name).c2", store: store, initializer: initializer, inChannels: 2 * f, outChannels: f, kernel: 1, upsampling: upsampling)
         norm = BatchNorm2d(
             "\(name).bn", store: store, channels: 3 * f, activationSlope: noiseInputs ? nil : negativeSlope, inPlace: true)
         noise = noiseInputs ? NoiseInjection("\(name).noise", store: store, channels: 3 * f) : nil
@@ -126,18 +122,39 @@ final class GeneratorLevel {
     /// the resolution, padded to keep the size.
     private static func doubling(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int, kernel: Int,
-        upsampling: Upsampling, channelBlockedOutput: Bool
+        upsampling: Upsampling
     ) -> Layer {
         switch upsampling {
         case .transposed:
             return ConvTranspose2d(
                 name, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels,
-                kernel: kernel, stride: 2, padding: kernel / 2, outputPadding: 1, channelBlockedOutput: channelBlockedOutput)
+                kernel: kernel, stride: 2, padding: kernel / 2, outputPadding: 1)
         case .nearest:
             let convolution = Conv2d(
                 name, store: store, initializer: initializer, inChannels: inChannels, outChannels: outChannels, kernel: kernel,
-                padding: kernel / 2, channelBlockedOutput: channelBlockedOutput)
+                padding: kernel / 2)
             return Sequential(kernel == 1 ? [convolution, Upsample2x()] : [Upsample2x(), convolution])
+        }
+    }
+
+    /// The level's first ops, which read its input side by side.
+    var inputs: [LayoutDeclaring] { [a, b1, c1] }
+
+    /// Chooses the layouts of the level's convolutions from what their
+    /// outputs reach (`ChannelBlockPlan`): the branch's other ops, the
+    /// concatenation (whole blocks from every branch), the BatchNorm, the
+    /// noise and activation when there are, and then the ops that read the
+    /// level's output side by side.
+    func planChannelBlocks(readers: [LayoutDeclaring]) {
+        let readersAccept = readers.allSatisfy { ChannelBlockPlan.accepts([$0], thenAccepted: false) }
+        var tail: [LayoutDeclaring] = [norm]
+        if let noise { tail.append(noise) }
+        if let activation { tail.append(activation) }
+        let joinedAccepted =
+            ChannelConcat.acceptsChannelBlocks(partChannels: [filters, filters, filters])
+            && ChannelBlockPlan.accepts(tail, thenAccepted: readersAccept)
+        for branch: [LayoutDeclaring] in [[a, upsample], [b1, b2], [c1, c2]] {
+            ChannelBlockPlan.plan(branch, thenAccepted: joinedAccepted)
         }
     }
 
@@ -204,11 +221,7 @@ public final class Generator {
                 GeneratorLevel(
                     "levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
                     negativeSlope: configuration.negativeSlope, upsampling: configuration.upsampling,
-                    noiseInputs: configuration.noiseInputs,
-                    // The noise reads NCHW; the last level's output goes to the
-                    // output convolution's direct loop, which reads NCHW too.
-                    channelBlockedOutput: !configuration.noiseInputs && index < configuration.levels.count - 1
-                        && filters % TensorLayout.blockChannels == 0))
+                    noiseInputs: configuration.noiseInputs))
             inChannels = 3 * filters
         }
         levels = made
@@ -216,6 +229,11 @@ public final class Generator {
         out = Conv2d(
             "out", store: store, initializer: initializer, inChannels: inChannels, outChannels: configuration.channels,
             kernel: 3, padding: 1)
+        // The noise reads NCHW; the last level's output goes to the output
+        // convolution's direct loop, which reads NCHW too.
+        for (index, level) in made.enumerated() {
+            level.planChannelBlocks(readers: index + 1 < made.count ? made[index + 1].inputs : [out])
+        }
         store.seal()
     }
 

@@ -69,14 +69,13 @@ struct ChannelBlockTests {
     /// NCHW and give the input gradient back in channel blocks.
     @Test("convolutions from and to channel blocks equal their NCHW runs", arguments: ConvolutionKernels.allCases)
     func convolutions(kernels: ConvolutionKernels) {
-        typealias Make = (ParameterStore, DefaultInitializer, Bool) -> Layer
+        typealias Make = (ParameterStore, DefaultInitializer) -> any ChannelBlockProducer
         let layers: [(String, Make, [Int])] = [
             (
                 "Conv2d 4x4/2",
                 {
                     Conv2d(
-                        "c", store: $0, initializer: $1, inChannels: 16, outChannels: 32, kernel: 4, stride: 2, padding: 1,
-                        channelBlockedOutput: $2)
+                        "c", store: $0, initializer: $1, inChannels: 16, outChannels: 32, kernel: 4, stride: 2, padding: 1)
                 }, [2, 32, 4, 4]
             ),
             (
@@ -84,7 +83,7 @@ struct ChannelBlockTests {
                 {
                     ConvTranspose2d(
                         "t", store: $0, initializer: $1, inChannels: 16, outChannels: 32, kernel: 3, stride: 2, padding: 1,
-                        outputPadding: 1, channelBlockedOutput: $2)
+                        outputPadding: 1)
                 }, [2, 32, 16, 16]
             ),
             (
@@ -92,7 +91,7 @@ struct ChannelBlockTests {
                 {
                     ConvTranspose2d(
                         "t", store: $0, initializer: $1, inChannels: 16, outChannels: 32, kernel: 1, stride: 2, padding: 0,
-                        outputPadding: 1, channelBlockedOutput: $2)
+                        outputPadding: 1)
                 }, [2, 32, 16, 16]
             ),
         ]
@@ -104,7 +103,8 @@ struct ChannelBlockTests {
             func run(_ layout: TensorLayout) -> [[Float]] {
                 let store = ParameterStore()
                 store.convolutionKernels = kernels
-                let layer = make(store, DefaultInitializer(random: EngineRandom(seed: 23)), layout == .channelBlocks)
+                let layer = make(store, DefaultInitializer(random: EngineRandom(seed: 23)))
+                layer.producesChannelBlocks = layout == .channelBlocks
                 store.seal()
                 let output = layer.forward(Self.converted(input, to: layout), training: true)
                 #expect(output.shape == outputShape && output.layout == (kernels == .oneDNN ? layout : .channelsFirst), "\(label)")
