@@ -24,6 +24,9 @@
    Sources/Engine but the tensor, parameter, optimiser, thread, profiler and
    file code (`ENGINE_SUPPORT`). A layer's backward pass reads what its
    forward pass kept through its plan or `kept(_:by:)`, never `cache!`.
+7. Every command's `run()` (Sources/MedsynthCLI) is at most 25 lines:
+   parsing, one call into the libraries, printing; the rules live in the
+   libraries.
 
 Prints each violation; exit status 1 when there is one.
 """
@@ -232,6 +235,20 @@ def engine_force_unwraps():
     return found
 
 
+COMMAND_RUN_LIMIT = 25
+
+
+def long_command_runs():
+    """Commands whose run() is longer than COMMAND_RUN_LIMIT lines."""
+    found = []
+    for path in sorted((ROOT / "Sources/MedsynthCLI").glob("*.swift")):
+        for name, start, end in functions(path):
+            if name == "run" and end - start + 1 > COMMAND_RUN_LIMIT:
+                found.append(f"{path.relative_to(ROOT)}:{start}: run() is {end - start + 1} lines, over {COMMAND_RUN_LIMIT} "
+                             "(move the rules into the library the command calls)")
+    return found
+
+
 def bridge_functions_only_the_bridge_uses():
     """Functions of the bridge's public headers that no Swift file in Sources names."""
     code = " ".join(blank_literals(path.read_text(), False) for path in sorted((ROOT / "Sources").rglob("*.swift")))
@@ -255,7 +272,7 @@ def bridge_functions_only_the_bridge_uses():
 
 def main():
     problems = state_literals() + layout_omissions() + floor_problems()
-    problems += bridge_functions_only_the_bridge_uses() + engine_force_unwraps()
+    problems += bridge_functions_only_the_bridge_uses() + engine_force_unwraps() + long_command_runs()
     for problem in problems:
         print(problem)
     allowed = set()

@@ -207,6 +207,18 @@ extension Catalog {
         try read { db in try InstanceRecord.filter(Column("sop_instance_uid") == sopInstanceUID).fetchOne(db) }
     }
 
+    /// The managed copy of the instance with this SOP Instance UID, for
+    /// reading its frame `frame` (numbered from 0): its absolute path.
+    public func storedFile(ofFrame frame: Int, sopInstanceUID: String) throws -> String {
+        guard let instance = try instance(sopInstanceUID: sopInstanceUID) else {
+            throw CatalogLookupError.noInstance(sopInstanceUID)
+        }
+        guard frame < instance.frames else {
+            throw CatalogLookupError.noFrame(frame, frames: instance.frames, sopInstanceUID: sopInstanceUID)
+        }
+        return storage.absolutePath(relative: instance.storedPath)
+    }
+
     /// A column's value as a table cell; `boolean` reads 0 and 1 as no and yes.
     public static func value(_ databaseValue: DatabaseValue, boolean: Bool) -> CatalogValue {
         switch databaseValue.storage {
@@ -215,6 +227,20 @@ extension Catalog {
         case .double(let number): return .integer(Int64(number))
         case .string(let text): return .text(text)
         case .blob: return .text("<blob>")
+        }
+    }
+}
+
+/// What the catalog does not hold.
+public enum CatalogLookupError: Error, CustomStringConvertible, Sendable {
+    case noInstance(String)
+    case noFrame(Int, frames: Int, sopInstanceUID: String)
+
+    public var description: String {
+        switch self {
+        case .noInstance(let uid): "no instance with this SOP Instance UID in the catalog: \(uid)"
+        case .noFrame(let frame, let frames, let uid):
+            "--frame \(frame) is out of range: the instance has \(frames) frame\(frames == 1 ? "" : "s"), numbered from 0: \(uid)"
         }
     }
 }

@@ -78,6 +78,25 @@ public struct AssociationEvent: Sendable {
     public let detail: String
 }
 
+/// What became of one instance a peer sent: the C-STORE status to answer
+/// (PS3.4 B.2.3) and, for a failure, why.
+public struct ReceiveOutcome: Sendable, Equatable {
+    public let status: UInt16
+    public let reason: String?
+
+    public init(status: UInt16, reason: String?) {
+        self.status = status
+        self.reason = reason
+    }
+
+    public static let success: UInt16 = 0x0000
+    public static let outOfResources: UInt16 = 0xA700
+    public static let dataSetDoesNotMatch: UInt16 = 0xA900
+    public static let cannotUnderstand: UInt16 = 0xC000
+
+    public var stored: Bool { status == Self.success }
+}
+
 /// A DICOM Storage SCP (C-ECHO, C-STORE of every storage SOP class DCMTK
 /// knows) on the bridge's `ms_scp`: each association on its own thread, up to
 /// `maxAssociations` at once. Owns the listening socket from `init` to deinit.

@@ -1,24 +1,11 @@
 import Catalog
 import DICOM
+import DICOMNetwork
 import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
-
-/// What became of one instance a peer sent: the C-STORE status to answer
-/// (PS3.4 B.2.3) and, for a failure, why.
-public struct ReceiveOutcome: Sendable, Equatable {
-    public let status: UInt16
-    public let reason: String?
-
-    public static let success: UInt16 = 0x0000
-    public static let outOfResources: UInt16 = 0xA700
-    public static let dataSetDoesNotMatch: UInt16 = 0xA900
-    public static let cannotUnderstand: UInt16 = 0xC000
-
-    public var stored: Bool { status == Self.success }
-}
 
 /// Catalogues the instances a Storage SCP receives (`medsynth listen`)
 /// through the import path: each received file is hashed where the network

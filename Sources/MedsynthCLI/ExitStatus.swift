@@ -5,6 +5,7 @@ import Evaluation
 import Foundation
 import Frames
 import Imaging
+import Ingest
 import ModelStore
 import Synthesis
 import Training
@@ -64,6 +65,8 @@ struct CommandFailure: Error {
             case .unwritable: self.init(.catalogUnwritable, "\(catalogError)")
             case .busy: self.init(.catalogBusy, "\(catalogError)")
             }
+        case let lookupError as CatalogLookupError:
+            self.init(.notInCatalog, "\(lookupError)")
         case let storageError as StorageError:
             self.init(.catalogUnwritable, "\(storageError)")
         case let pngError as PNGError:
@@ -101,6 +104,8 @@ struct CommandFailure: Error {
             case .diverged: self.init(.modelFilesFailed, "\(evaluationError)")
             case .report: self.init(.outputUnwritable, "\(evaluationError)")
             }
+        case let cannotListen as NetworkIngest.CannotListen:
+            self.init(.cannotListen, "\(cannotListen)")
         case let tensorFileError as TensorFileError:
             self.init(.modelFilesFailed, "\(tensorFileError)")
         default:

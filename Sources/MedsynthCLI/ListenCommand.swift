@@ -99,129 +99,60 @@ struct ListenCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try catalogOptions.openCatalog(.write(create: true))
-        let receiver = try failingWithStatus {
-            try NetworkReceiver(catalog: catalog, source: "dicom://\(aeTitle)@\(bind):\(port)", concurrency: maxAssociations)
+        let ingest = try failingWithStatus { try NetworkIngest(catalog: catalog, options: listenerOptions) }
+        ms_install_stop_handlers()
+        let summary = try failingWithStatus {
+            try ingest.run(shouldStop: { ms_stop_requested() != 0 }) { [json = output.json] in ListenText.print($0, json: json) }
         }
-        let session = ListenSession(receiver: receiver, json: output.json)
-        try session.serve(options: listenerOptions(incoming: receiver.incomingDirectory))
+        try ListenText.printSummary(summary, json: output.json)
+        if let failure = summary.failure { throw CommandFailure(.cannotListen, failure) }
+        throw ExitCode(ExitStatus.interrupted.rawValue)
     }
 
-    private func listenerOptions(incoming: String) -> StorageListenerOptions {
+    /// The listener's settings; `NetworkIngest` sets the folder it writes into.
+    private var listenerOptions: StorageListenerOptions {
         StorageListenerOptions(
             bindAddress: bind, port: port, aeTitle: aeTitle, allowedCallingAETitles: allowedAETitles,
-            maxAssociations: maxAssociations, timeoutSeconds: timeout, incomingDirectory: incoming,
+            maxAssociations: maxAssociations, timeoutSeconds: timeout, incomingDirectory: "",
             maxInstanceBytes: UInt64(maxInstanceMiB) << 20,
             tls: tlsCertificate.map {
-                StorageListenerOptions.TLSFiles(certificate: $0, privateKey: tlsKey!, certificateAuthority: tlsCA)
+                StorageListenerOptions.TLSFiles(certificate: $0, privateKey: tlsKey ?? "", certificateAuthority: tlsCA)
             })
     }
 }
 
-/// One `listen` run: catalogues what the listener receives, prints a line
-/// per association and per failure, and the summary when stopped.
-final class ListenSession: @unchecked Sendable {
-    let receiver: NetworkReceiver
-    let json: Bool
-    private let lock = NSLock()
-    private var associations: [UInt64: AssociationTally] = [:]
-    private var totals = ListenTotals()
-
-    private struct AssociationTally {
-        var started = Date()
-        var stored = 0
-        var failed = 0
-    }
-
-    init(receiver: NetworkReceiver, json: Bool) {
-        self.receiver = receiver
-        self.json = json
-    }
-
-    /// Listens until SIGINT or SIGTERM, then prints the summary and exits 3.
-    func serve(options: StorageListenerOptions) throws {
-        ms_install_stop_handlers()
-        let listener: StorageListener
-        do {
-            listener = try StorageListener(options: options, store: { [self] in store($0) }, event: { [self] in record($0) })
-        } catch {
-            _ = try? receiver.finish()
-            throw CommandFailure(.cannotListen, "\(error)")
-        }
-        printResult(
-            "Listening as \(options.aeTitle) on \(options.bindAddress):\(options.port)"
-                + (options.tls == nil ? "" : " (DICOM TLS)") + "; Ctrl-C stops.", json: json)
-        let watcher = Thread {
-            while ms_stop_requested() == 0 { Thread.sleep(forTimeInterval: 0.2) }
-            listener.stop()
-        }
-        watcher.start()
-        var failure: Error?
-        do { try listener.run() } catch { failure = error }
-        let result = try failingWithStatus { try receiver.finish() }
-        try printSummary(result)
-        if let failure { throw CommandFailure(.cannotListen, "\(failure)") }
-        throw ExitCode(ExitStatus.interrupted.rawValue)
-    }
-
-    private func store(_ instance: ReceivedInstance) -> UInt16 {
-        let name = "dicom://\(instance.callingAETitle)@\(instance.peer)/\(instance.sopInstanceUID)"
-        let outcome =
-            instance.path.map { receiver.receive(path: $0, name: name, sopInstanceUID: instance.sopInstanceUID) }
-            ?? receiver.recordUnwritable(name: name)
-        lock.withLock {
-            if outcome.stored { associations[instance.association]?.stored += 1 } else { associations[instance.association]?.failed += 1 }
-        }
-        if !outcome.stored {
-            printError("not stored (\(SendOutcome.text(ofStatus: Int(outcome.status))): \(outcome.reason ?? "")): \(name)")
-        }
-        return outcome.status
-    }
-
-    private func record(_ event: AssociationEvent) {
-        // A connection closed before its request has no calling AE title.
-        let who =
-            event.callingAETitle.isEmpty
-            ? "association \(event.association) from \(event.peer)"
-            : "association \(event.association) from \(event.callingAETitle) (\(event.peer))"
-        switch event.kind {
-        case .accepted:
-            lock.withLock {
-                associations[event.association] = AssociationTally()
-                totals.associations += 1
-            }
-        case .rejected:
-            lock.withLock { totals.rejectedAssociations += 1 }
-            printError("association rejected (\(event.detail)): \(who)")
-        case .released, .aborted:
-            let tally = lock.withLock { associations.removeValue(forKey: event.association) } ?? AssociationTally()
-            let seconds = max(Date().timeIntervalSince(tally.started), 1e-3)
-            let ending = event.kind == .released ? "released" : "aborted (\(event.detail))"
+/// What `listen` prints of a run: a line per association and per refused
+/// instance, and the summary when stopped.
+enum ListenText {
+    static func print(_ event: NetworkIngest.Event, json: Bool) {
+        switch event {
+        case .listening(let aeTitle, let address, let port, let tls):
+            printResult("Listening as \(aeTitle) on \(address):\(port)" + (tls ? " (DICOM TLS)" : "") + "; Ctrl-C stops.", json: json)
+        case .associationRejected(let who, let reason):
+            printError("association rejected (\(reason)): \(who)")
+        case .associationEnded(let who, let ending, let stored, let failed, let rate):
             printResult(
-                "\(who): \(ending), \(tally.stored) instances stored, \(tally.failed) failed, "
-                    + String(format: "%.1f instances/s", Double(tally.stored + tally.failed) / seconds), json: json)
+                "\(who): \(ending), \(stored) instances stored, \(failed) failed, " + String(format: "%.1f instances/s", rate), json: json)
+        case .notStored(let status, let reason, let name):
+            printError("not stored (\(SendOutcome.text(ofStatus: Int(status))): \(reason)): \(name)")
         }
     }
 
-    private func printSummary(_ result: ImportResult) throws {
-        let s = result.summary
-        let counts = lock.withLock { totals }
+    static func printSummary(_ summary: NetworkIngest.Summary, json: Bool) throws {
+        let result = summary.imports, s = result.summary
         if json {
             try printJSON(
                 ListenJSON(
-                    summary: s, associations: counts.associations, rejectedAssociations: counts.rejectedAssociations, runId: result.runID))
+                    summary: s, associations: summary.associations, rejectedAssociations: summary.rejectedAssociations,
+                    runId: result.runID))
             return
         }
         printResult(
-            "Stopped. \(counts.associations) associations (\(counts.rejectedAssociations) rejected): \(s.filesSeen) instances received, "
-                + "\(s.imported) new (\(s.frames) frames), \(s.duplicates - result.conflicts.count) already catalogued, "
+            "Stopped. \(summary.associations) associations (\(summary.rejectedAssociations) rejected): \(s.filesSeen) instances "
+                + "received, \(s.imported) new (\(s.frames) frames), \(s.duplicates - result.conflicts.count) already catalogued, "
                 + "\(s.replaced) replaced, \(result.conflicts.count) conflicting, \(s.rejected) rejected; import run \(result.runID).",
             json: false)
     }
-}
-
-struct ListenTotals {
-    var associations = 0
-    var rejectedAssociations = 0
 }
 
 /// `listen --json`: what the run received (keys as `import --json`'s summary).

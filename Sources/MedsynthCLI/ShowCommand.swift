@@ -57,16 +57,9 @@ struct ShowCommand: ParsableCommand {
 
     func run() throws {
         let catalog = try catalogOptions.openCatalog(.read)
-        guard let instance = try failingWithStatus({ try catalog.instance(sopInstanceUID: sopInstanceUID) }) else {
-            throw CommandFailure(.notInCatalog, "no instance with this SOP Instance UID in the catalog: \(sopInstanceUID)")
+        let file = try failingWithStatus {
+            try DicomFile(path: try catalog.storedFile(ofFrame: frame, sopInstanceUID: sopInstanceUID))
         }
-        guard frame < instance.frames else {
-            throw CommandFailure(
-                .notInCatalog,
-                "--frame \(frame) is out of range: the instance has \(instance.frames) "
-                    + "frame\(instance.frames == 1 ? "" : "s"), numbered from 0: \(sopInstanceUID)")
-        }
-        let file = try failingWithStatus { try DicomFile(path: catalog.storage.absolutePath(relative: instance.storedPath)) }
         let (picture, preparationRecord) = try failingWithStatus { () throws -> (Frame, InstancePreparation?) in
             prepared ? try preparedPicture(of: file) : (try file.displayFrame(frame), nil)
         }

@@ -140,24 +140,28 @@ struct SynthesizeCommand: ParsableCommand {
         for warning in result.warnings { printError("warning: \(warning)") }
         report(result, model: trainedModel, seed: chosenSeed)
         if output.json { try printJSON(SynthesizeOutput(result, model: trainedModel, seed: latents == nil ? chosenSeed : nil)) }
+        try endWithStatus(of: result)
+    }
+
+    /// Exits 3 when the run was stopped, 62 when the privacy filter left it short of --count.
+    private func endWithStatus(of result: SynthesisResult) throws {
         if result.stopped {
             printError(
                 "stopped after \(result.framesWritten) of \(result.framesRequested) frames; the files written are complete and recorded")
             throw ExitCode(ExitStatus.interrupted.rawValue)
         }
-        if result.isShort {
-            let why =
-                latents != nil
-                ? "the latents file has \(result.drawLimit) rows"
-                : "the limit of \(result.drawLimit) latents drawn (--max-draws) was reached"
-            printError(
-                """
-                wrote only \(result.framesWritten) of \(result.framesRequested) frames: \(result.withheldLatentIndices.count) of the \
-                \(result.framesGenerated) generated copy a training frame and \(why); the model copies its training frames \
-                (see 'medsynth evaluate'): \(result.folder.path)
-                """)
-            throw ExitCode(ExitStatus.fewerFramesThanRequested.rawValue)
-        }
+        guard result.isShort else { return }
+        let why =
+            latents != nil
+            ? "the latents file has \(result.drawLimit) rows"
+            : "the limit of \(result.drawLimit) latents drawn (--max-draws) was reached"
+        printError(
+            """
+            wrote only \(result.framesWritten) of \(result.framesRequested) frames: \(result.withheldLatentIndices.count) of the \
+            \(result.framesGenerated) generated copy a training frame and \(why); the model copies its training frames \
+            (see 'medsynth evaluate'): \(result.folder.path)
+            """)
+        throw ExitCode(ExitStatus.fewerFramesThanRequested.rawValue)
     }
 
     /// The run the options ask for.
@@ -165,7 +169,10 @@ struct SynthesizeCommand: ParsableCommand {
         let latentRequest: SynthesisRequest.LatentRequest =
             latents.map { .file(path: absolutePath($0).path, count: count) }
             ?? .seed(chosenSeed, count: count ?? Self.defaultCount)
-        var request = SynthesisRequest(latentSource: latentRequest, output: outputFolder(modelName: modelName))
+        let folder =
+            out.map { absolutePath($0, isDirectory: true) }
+            ?? OutputFolder.defaultLocation(modelName: modelName, in: absolutePath(".", isDirectory: true))
+        var request = SynthesisRequest(latentSource: latentRequest, output: folder)
         request.format = format
         request.framesPerFile = framesPerFile
         request.register = !noCatalog
@@ -207,23 +214,6 @@ struct SynthesizeCommand: ParsableCommand {
             return nil
         }
         return try catalogOptions.openCatalog(.write(create: false))
-    }
-
-    /// --out, else ./synthetic/<model>-<UTC date-time>, with a suffix when a
-    /// run in the same second took that name.
-    private func outputFolder(modelName: String) -> URL {
-        if let out { return absolutePath(out, isDirectory: true) }
-        let stamp = Date().formatted(
-            Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted)
-                .year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
-        let safeName = String(modelName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
-        var candidate = "synthetic/\(safeName)-\(stamp)"
-        var suffix = 1
-        while FileManager.default.fileExists(atPath: candidate) {
-            suffix += 1
-            candidate = "synthetic/\(safeName)-\(stamp)-\(suffix)"
-        }
-        return absolutePath(candidate, isDirectory: true)
     }
 }
 

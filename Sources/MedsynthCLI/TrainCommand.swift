@@ -227,94 +227,46 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if epochs != nil && steps != nil { throw ValidationError("Give --epochs or --steps, not both.") }
-        if let epochs, epochs < 1 { throw ValidationError("--epochs must be at least 1.") }
-        if let steps, steps < 1 { throw ValidationError("--steps must be at least 1.") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
-        if let gridEvery, gridEvery < 1 { throw ValidationError("--grid-every must be at least 1.") }
-        if let checkpointEvery, checkpointEvery < 1 { throw ValidationError("--checkpoint-every must be at least 1.") }
-        if let copyCheckEvery, copyCheckEvery < 0 { throw ValidationError("--copy-check-every must be 0 (never) or more steps.") }
-        if let copyLimit, !(0...100).contains(copyLimit) { throw ValidationError("--copy-limit must be between 0 and 100 (percent).") }
-        if copyLimit != nil, copyCheckEvery == 0 { throw ValidationError("--copy-limit goes without --copy-check-every 0.") }
-        if let evaluateCount, !(8...20_000).contains(evaluateCount) {
-            throw ValidationError("--evaluate-count must be between 8 and 20000.")
-        }
-        if evaluateCount != nil, !evaluate { throw ValidationError("--evaluate-count goes without --no-evaluate.") }
-        if resume != nil { return try validateResume() }
-        guard let modality, !modality.isEmpty else { throw ValidationError("Give --modality (for example US), or --resume MODEL.") }
-        if let batch, batch < 2 { throw ValidationError("--batch must be at least 2 (BatchNorm needs two images).") }
-        if let lr, !(lr > 0 && lr < 1) { throw ValidationError("--lr must be between 0 and 1.") }
-        if (augment ?? TrainingRequest.defaultAugmentation) != .adaptive, adaTarget != nil || adaRamp != nil {
-            throw ValidationError("--ada-target and --ada-ramp go with --augment ada.")
-        }
-        if let adaTarget, !(adaTarget > -1 && adaTarget < 1) { throw ValidationError("--ada-target must be between -1 and 1.") }
-        if let adaRamp, adaRamp < 1 { throw ValidationError("--ada-ramp must be at least 1 image.") }
-        if let emaHalfLife, emaHalfLife < 0 { throw ValidationError("--ema-half-life must be 0 (no average) or more images.") }
-        if let lecam, !(0...10).contains(lecam) { throw ValidationError("--lecam must be between 0 (none) and 10.") }
-        if let validationFraction, !(0..<0.9).contains(validationFraction) {
-            throw ValidationError("--validation-fraction must be in [0, 0.9).")
-        }
-        if discriminator == .transfer, backbone == nil || backboneWeights == nil {
-            throw ValidationError("--discriminator transfer needs --backbone xception|mobilenetv2 and --backbone-weights FILE.")
-        }
-        if discriminator == .transfer, minibatchStd == true {
-            throw ValidationError("--minibatch-std goes with the dcgan discriminator, not transfer.")
-        }
-        if discriminator != .transfer, backbone != nil || backboneWeights != nil {
-            throw ValidationError("--backbone and --backbone-weights go with --discriminator transfer.")
-        }
-        if let name, name.isEmpty || Int(name) != nil {
-            throw ValidationError("--name must be non-empty and not a number (numbers are model ids).")
-        }
-    }
-
-    /// --resume keeps what defines the model: those options are refused, not dropped.
-    private func validateResume() throws {
-        let fixed: [(String, Bool)] = [
-            ("--modality", modality != nil), ("--name", name != nil), ("--patient", patient != nil), ("--study", study != nil),
-            ("--series", series != nil), ("--include-synthetic", includeSynthetic), ("--preset", preset != nil),
-            ("--upsampling", upsampling != nil), ("--noise-inputs", noiseInputs),
-            ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
-            ("--lr", lr != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
-            ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
-            ("--lecam", lecam != nil), ("--[no-]minibatch-std", minibatchStd != nil),
-            ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
-            ("--split-seed", splitSeed != nil),
-        ]
-        let given = fixed.filter(\.1).map(\.0) + preparation.given
-        if !given.isEmpty {
-            throw ValidationError(
-                "--resume continues a model as it was created; drop \(given.joined(separator: ", ")) "
-                    + "(train a new model to change them).")
-        }
+        do { try options.validate() } catch { throw ValidationError(error.description) }
     }
 
     func run() throws {
         let catalog = try catalogOptions.openCatalog(.write(create: false))
         ms_install_stop_handlers()
-        let trainer = try failingWithStatus { try openTrainer(catalog: catalog) }
-        for warning in trainer.warnings { printError("warning: \(warning)") }
-        printResult(Self.describe(trainer), json: output.json)
-        let progress = ProgressLine(label: "train", unit: "steps")
-        let started = Date()
-        let outcome = try failingWithStatus {
-            try trainer.train(length, shouldStop: { ms_stop_requested() != 0 }) { report in
-                let adaptive = trainer.record.hyperparameters.augment == .adaptive
-                progress.update(
-                    done: report.runStep, total: report.runSteps, elapsed: Date().timeIntervalSince(started),
-                    detail: String(
-                        format: "epoch %d, step %d, D %.3f, G %.3f, ", report.epoch, report.step, report.discriminatorLoss,
-                        report.generatorLoss)
-                        + (adaptive ? String(format: "p %.3f, ", report.augmentationProbability) : "")
-                        + (report.copyCheck.map { "copies \($0.copies)/\($0.frames) at \($0.step), " } ?? "")
-                        + String(format: "%.1f img/s", report.imagesPerSecond))
-            }
+        let session = try failingWithStatus { try openSession(catalog: catalog) }
+        for warning in session.trainer.warnings { printError("warning: \(warning)") }
+        printResult(session.summary, json: output.json)
+        let progress = ProgressLine(label: "train", unit: "steps"), started = Date()
+        let result = try failingWithStatus {
+            try session.run(
+                catalog: catalog, shouldStop: { ms_stop_requested() != 0 },
+                progress: {
+                    progress.update(
+                        done: $0.runStep, total: $0.runSteps, elapsed: Date().timeIntervalSince(started), detail: session.detail(of: $0))
+                },
+                trained: { outcome in
+                    progress.finish()
+                    if outcome == .copyLimit { printError("warning: " + session.copyLimitMessage(catalog: catalog.directory.path)) }
+                }, evaluate: { try Self.evaluate($0, catalog: catalog, count: $1) })
         }
-        progress.finish()
-        if outcome == .copyLimit { printError(Self.copyLimitMessage(trainer, catalog: catalogOptions.catalogDirectory.path)) }
-        let evaluation = outcome != .stopped && evaluate ? finalEvaluation(trainer, catalog: catalog) : nil
+        try report(result, session: session, catalog: catalog)
+    }
+
+    /// The figures of `evaluate` on the model just trained (its weight average when it keeps one), stored in the registry.
+    private static func evaluate(_ model: TrainedModel, catalog: Catalog, count: Int) throws -> EvaluationResult {
+        let result = try Evaluator.evaluate(model: model, catalog: catalog, count: count, seed: 1) { step in
+            printError("evaluate: \(step)")
+        }
+        for warning in result.warnings { printError("warning: \(warning)") }
+        return result
+    }
+
+    /// What the run made, and how it ended.
+    private func report(_ result: TrainingSession.Result<EvaluationResult>, session: TrainingSession, catalog: Catalog) throws {
+        if let failure = result.evaluationFailure { printError("warning: \(failure)") }
+        let trainer = session.trainer
         if output.json {
-            try printJSON(TrainOutput(trainer, outcome: outcome, evaluation: evaluation))
+            try printJSON(TrainOutput(trainer, outcome: result.outcome, evaluation: result.evaluation))
         } else {
             let folder = trainer.folder.path
             printResult(
@@ -323,121 +275,64 @@ struct TrainCommand: ParsableCommand {
                   samples:     \(folder)/\(ModelFolderWriter.samplesFolder)/
                   loss plot:   \(folder)/\(ModelFolderWriter.lossPlotFile)
                 """, json: false)
-            if let evaluation { printResult(EvaluationText.describe(evaluation), json: false) }
+            if let evaluation = result.evaluation { printResult(EvaluationText.describe(evaluation), json: false) }
         }
-        if outcome == .stopped {
-            printError(
-                "stopped at step \(trainer.step) with a checkpoint; continue with: "
-                    + "medsynth train --catalog '\(catalogOptions.catalogDirectory.path)' --resume '\(trainer.model.name)'")
+        if result.outcome == .stopped {
+            printError(session.stoppedMessage(catalog: catalog.directory.path))
             throw ExitCode(ExitStatus.interrupted.rawValue)
         }
     }
 
-    /// The figures of `evaluate` on the model just trained (its weight
-    /// average when it keeps one), stored in the registry; a failure is a
-    /// warning, since the model itself is saved.
-    private func finalEvaluation(_ trainer: ModelTrainer, catalog: Catalog) -> EvaluationResult? {
-        do {
-            let model = try TrainedModel.open(String(trainer.model.id!), catalog: catalog)
-            let result = try Evaluator.evaluate(model: model, catalog: catalog, count: evaluateCount ?? 256, seed: 1) { step in
-                printError("evaluate: \(step)")
-            }
-            for warning in result.warnings { printError("warning: \(warning)") }
-            return result
-        } catch {
-            printError(
-                "warning: the model is saved, but its evaluation failed (\(error)); "
-                    + "run: medsynth evaluate --catalog '\(catalogOptions.catalogDirectory.path)' --model '\(trainer.model.name)'")
-            return nil
-        }
-    }
-
-    /// Why a run ended at a copy check, where the model stays, and how to go on.
-    private static func copyLimitMessage(_ trainer: ModelTrainer, catalog: String) -> String {
-        let failed = trainer.copyChecks.last!, settings = trainer.record.hyperparameters.copyCheck!
-        let kept = trainer.copyChecks.last { $0.step == trainer.keptStep }
-        return """
-            warning: stopped at step \(failed.step): \(failed.copies) of \(failed.frames) generated frames copy a training frame, \
-            more than --copy-limit \(settings.limitPercent.formatted()) %. The model stays at step \(trainer.keptStep)\
-            \(kept.map { " (\($0.copies) of \($0.frames) copied)" } ?? ""), the last step within the limit. \
-            A generator that learns a few acquisitions gives them back (docs/training.md, "Stopping before the generator copies"); \
-            to train past this anyway: medsynth train --catalog '\(catalog)' --resume '\(trainer.model.name)' --copy-limit PERCENT
-            """
-    }
-
-    /// What is trained, on what, from which step: on stderr before the progress lines.
-    private static func describe(_ trainer: ModelTrainer) -> String {
-        let model = trainer.model, summary = trainer.record.trainingSet
-        var text = """
-            model \(model.id!) "\(model.name)": \(model.modality), \(model.preset) \(model.resolution)x\(model.resolution), \
-            \(summary.trainingFrames) training frames from \(summary.trainingInstances) instances, \(summary.validationFrames) \
-            validation frames (\(summary.validationGroups) \(summary.validationGroupedBy.rawValue) held out), \
-            \(trainer.record.hyperparameters.stepsPerEpoch) steps per epoch, from step \(trainer.step)
-            """
-        if let backbone = trainer.record.backbone {
-            text +=
-                "\ndiscriminator: transfer, \(backbone.kind.rawValue) frozen (\(backbone.frozenParameters) parameters) "
-                + "+ Linear head, \(backbone.trainableParameters) trainable parameters"
-        }
-        return text
-    }
-
-    private var length: TrainingLength {
-        if let steps { return .steps(steps) }
-        if let epochs { return .epochs(epochs) }
-        return resume != nil ? .plannedRemainder : .epochs(100)
-    }
-
-    private func openTrainer(catalog: Catalog) throws -> ModelTrainer {
+    private func openSession(catalog: Catalog) throws -> TrainingSession {
         let decoding = ProgressLine(label: "frames", unit: "frames")
         let started = Date()
         defer { decoding.finish() }
         let report: @Sendable (Int, Int) -> Void = { done, total in
             decoding.update(done: done, total: total, elapsed: Date().timeIntervalSince(started))
         }
-        if let resume {
-            let options = ResumeOptions(
-                threads: threads, backboneWeights: backboneWeights.map { absolutePath($0).path },
-                gridEveryEpochs: gridEvery, checkpointEverySteps: checkpointEvery, copyCheckEverySteps: copyCheckEvery,
-                copyLimitPercent: copyLimit)
-            try ModelTrainer.checkResumable(resume, length: length, options: options, catalog: catalog)
-            return try ModelTrainer.resume(resume, catalog: catalog, options: options, decodeProgress: report)
-        }
-        return try ModelTrainer.create(request, catalog: catalog, shouldStop: { ms_stop_requested() != 0 }, decodeProgress: report)
+        return try TrainingSession.open(
+            options, catalog: catalog, processors: ProcessInfo.processInfo.activeProcessorCount,
+            shouldStop: { ms_stop_requested() != 0 }, decodeProgress: report)
     }
 
-    /// The new model the options describe, with the defaults the help names.
-    private var request: TrainingRequest {
-        var request = TrainingRequest(modality: modality!)
-        request.filter = QueryFilter(patient: patient, study: study, series: series)
-        request.includeSynthetic = includeSynthetic
-        request.name = name ?? ""
-        request.preset = preset ?? request.preset
-        request.upsampling = upsampling
-        request.noiseInputs = noiseInputs
-        if discriminator == .transfer, let backbone, let backboneWeights {
-            request.discriminator = .transfer(backbone, weights: absolutePath(backboneWeights).path)
-        }
-        request.batchSize = batch ?? request.batchSize
-        request.learningRate = lr ?? request.learningRate
-        request.seed = seed ?? request.seed
-        request.splitSeed = splitSeed
-        request.augmentation = augment ?? request.augmentation
-        request.adaptiveAugmentation.target = adaTarget ?? request.adaptiveAugmentation.target
-        request.adaptiveAugmentation.rampImages = adaRamp ?? request.adaptiveAugmentation.rampImages
-        // 0 is how the options say "none".
-        request.emaHalfLifeImages = emaHalfLife.map { $0 == 0 ? nil : $0 } ?? request.emaHalfLifeImages
-        request.lecamWeight = lecam.map { $0 == 0 ? nil : $0 } ?? request.lecamWeight
-        request.minibatchStandardDeviation = minibatchStd ?? request.minibatchStandardDeviation
-        request.threads = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
-        request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps
-        request.copyCheck = CopyCheckSettings.adjusted(request.copyCheck, everySteps: copyCheckEvery, limitPercent: copyLimit)
-        request.validationFraction = validationFraction ?? request.validationFraction
-        request.splitBy = splitBy ?? request.splitBy
-        request.region = preparation.region ?? request.region
-        request.annotations = preparation.annotations ?? request.annotations
-        return request
+    /// The options as given, for Training to check and use.
+    private var options: TrainingOptions {
+        var options = TrainingOptions()
+        options.modality = modality
+        options.resume = resume
+        options.preset = preset
+        options.upsampling = upsampling
+        options.noiseInputs = noiseInputs
+        options.discriminator = discriminator
+        options.backbone = backbone
+        options.backboneWeights = backboneWeights.map { absolutePath($0).path }
+        options.epochs = epochs
+        options.steps = steps
+        options.batch = batch
+        options.learningRate = lr
+        options.seed = seed
+        options.splitSeed = splitSeed
+        options.augment = augment
+        options.adaTarget = adaTarget
+        options.adaRamp = adaRamp
+        options.emaHalfLife = emaHalfLife
+        options.lecam = lecam
+        options.minibatchStd = minibatchStd
+        options.filter = QueryFilter(patient: patient, study: study, series: series)
+        options.includeSynthetic = includeSynthetic
+        options.name = name
+        options.validationFraction = validationFraction
+        options.splitBy = splitBy
+        options.gridEvery = gridEvery
+        options.checkpointEvery = checkpointEvery
+        options.copyCheckEvery = copyCheckEvery
+        options.copyLimit = copyLimit
+        options.threads = threads
+        options.evaluate = evaluate
+        options.evaluateCount = evaluateCount
+        options.region = preparation.region
+        options.annotations = preparation.annotations
+        return options
     }
 }
 

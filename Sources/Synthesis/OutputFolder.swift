@@ -7,6 +7,25 @@ import Imaging
 /// of another run is in it, marked while the run writes, and filled with
 /// files that appear complete or not at all.
 public enum OutputFolder {
+    /// Where a run without `--out` writes: `synthetic/<model>-<UTC date-time>`
+    /// under `directory`, with a suffix when a run in the same second took
+    /// that name. Characters of the model's name other than letters, digits,
+    /// `-` and `_` become `-`.
+    public static func defaultLocation(modelName: String, in directory: URL, now: Date = Date()) -> URL {
+        let stamp = now.formatted(
+            Date.ISO8601FormatStyle(dateSeparator: .omitted, dateTimeSeparator: .standard, timeSeparator: .omitted)
+                .year().month().day().dateTimeSeparator(.standard).time(includingFractionalSeconds: false))
+        let safeName = String(modelName.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "-" })
+        let base = directory.appendingPathComponent("synthetic", isDirectory: true)
+        var candidate = base.appendingPathComponent("\(safeName)-\(stamp)", isDirectory: true)
+        var suffix = 1
+        while FileManager.default.fileExists(atPath: candidate.path) {
+            suffix += 1
+            candidate = base.appendingPathComponent("\(safeName)-\(stamp)-\(suffix)", isDirectory: true)
+        }
+        return candidate.standardizedFileURL
+    }
+
     /// Creates `folder`, or accepts it when it exists and is empty, or when it
     /// holds only what an interrupted run wrote (its marker says so; those
     /// files are removed and their number returned): a run never mixes its

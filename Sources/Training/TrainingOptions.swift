@@ -1,0 +1,186 @@
+import Catalog
+import Frames
+import GAN
+import ModelStore
+
+/// What a user asks of `medsynth train`, as given: a new model, or `resume`
+/// of one, how long to train, and the evaluation at the end. Unset values
+/// take `TrainingRequest`'s defaults. `validate()` refuses what cannot be
+/// trained, with messages that name the command's options.
+public struct TrainingOptions: Sendable {
+    public var modality: String?
+    /// The model to continue (id or name).
+    public var resume: String?
+    public var preset: GeneratorPreset?
+    public var upsampling: Upsampling?
+    public var noiseInputs = false
+    public var discriminator: DiscriminatorKind?
+    public var backbone: BackboneKind?
+    /// An absolute path.
+    public var backboneWeights: String?
+    public var epochs: Int?
+    public var steps: Int?
+    public var batch: Int?
+    public var learningRate: Double?
+    public var seed: UInt64?
+    public var splitSeed: UInt64?
+    public var augment: Augmentation?
+    public var adaTarget: Double?
+    public var adaRamp: Int?
+    /// 0: no weight average.
+    public var emaHalfLife: Int?
+    /// 0: no LeCam regularisation.
+    public var lecam: Double?
+    public var minibatchStd: Bool?
+    public var filter = QueryFilter()
+    public var includeSynthetic = false
+    public var name: String?
+    public var validationFraction: Double?
+    public var splitBy: SplitGrouping?
+    public var gridEvery: Int?
+    public var checkpointEvery: Int?
+    /// 0: no copy check.
+    public var copyCheckEvery: Int?
+    public var copyLimit: Double?
+    /// Nil: one per core.
+    public var threads: Int?
+    public var evaluate = true
+    public var evaluateCount: Int?
+    public var region: RegionChoice?
+    public var annotations: AnnotationHandling?
+
+    public init() {}
+
+    /// The frames the evaluation at the end generates.
+    public var framesToEvaluate: Int { evaluateCount ?? 256 }
+
+    /// Refuses options that cannot go together or are out of range, and on
+    /// `resume` those that define the model (they are refused, not dropped).
+    public func validate() throws(TrainingOptionsError) {
+        try validateRun()
+        if resume != nil { return try validateResume() }
+        guard let modality, !modality.isEmpty else { throw .init("Give --modality (for example US), or --resume MODEL.") }
+        if let batch, batch < 2 { throw .init("--batch must be at least 2 (BatchNorm needs two images).") }
+        if let learningRate, !(learningRate > 0 && learningRate < 1) { throw .init("--lr must be between 0 and 1.") }
+        if (augment ?? TrainingRequest.defaultAugmentation) != .adaptive, adaTarget != nil || adaRamp != nil {
+            throw .init("--ada-target and --ada-ramp go with --augment ada.")
+        }
+        if let adaTarget, !(adaTarget > -1 && adaTarget < 1) { throw .init("--ada-target must be between -1 and 1.") }
+        if let adaRamp, adaRamp < 1 { throw .init("--ada-ramp must be at least 1 image.") }
+        if let emaHalfLife, emaHalfLife < 0 { throw .init("--ema-half-life must be 0 (no average) or more images.") }
+        if let lecam, !(0...10).contains(lecam) { throw .init("--lecam must be between 0 (none) and 10.") }
+        if let validationFraction, !(0..<0.9).contains(validationFraction) {
+            throw .init("--validation-fraction must be in [0, 0.9).")
+        }
+        try validateDiscriminator()
+        if let name, name.isEmpty || Int(name) != nil {
+            throw .init("--name must be non-empty and not a number (numbers are model ids).")
+        }
+    }
+
+    /// The checks of a new run and a resumed one alike: its length, threads, files and evaluation.
+    private func validateRun() throws(TrainingOptionsError) {
+        if epochs != nil && steps != nil { throw .init("Give --epochs or --steps, not both.") }
+        if let epochs, epochs < 1 { throw .init("--epochs must be at least 1.") }
+        if let steps, steps < 1 { throw .init("--steps must be at least 1.") }
+        if let threads, threads < 1 { throw .init("--threads must be at least 1.") }
+        if let gridEvery, gridEvery < 1 { throw .init("--grid-every must be at least 1.") }
+        if let checkpointEvery, checkpointEvery < 1 { throw .init("--checkpoint-every must be at least 1.") }
+        if let copyCheckEvery, copyCheckEvery < 0 { throw .init("--copy-check-every must be 0 (never) or more steps.") }
+        if let copyLimit, !(0...100).contains(copyLimit) { throw .init("--copy-limit must be between 0 and 100 (percent).") }
+        if copyLimit != nil, copyCheckEvery == 0 { throw .init("--copy-limit goes without --copy-check-every 0.") }
+        if let evaluateCount, !(8...20_000).contains(evaluateCount) {
+            throw .init("--evaluate-count must be between 8 and 20000.")
+        }
+        if evaluateCount != nil, !evaluate { throw .init("--evaluate-count goes without --no-evaluate.") }
+    }
+
+    private func validateDiscriminator() throws(TrainingOptionsError) {
+        if discriminator == .transfer, backbone == nil || backboneWeights == nil {
+            throw .init("--discriminator transfer needs --backbone xception|mobilenetv2 and --backbone-weights FILE.")
+        }
+        if discriminator == .transfer, minibatchStd == true {
+            throw .init("--minibatch-std goes with the dcgan discriminator, not transfer.")
+        }
+        if discriminator != .transfer, backbone != nil || backboneWeights != nil {
+            throw .init("--backbone and --backbone-weights go with --discriminator transfer.")
+        }
+    }
+
+    /// --resume continues a model as it was created: what defines it is refused, not dropped.
+    private func validateResume() throws(TrainingOptionsError) {
+        let fixed: [(String, Bool)] = [
+            ("--modality", modality != nil), ("--name", name != nil), ("--patient", filter.patient != nil),
+            ("--study", filter.study != nil), ("--series", filter.series != nil), ("--include-synthetic", includeSynthetic),
+            ("--preset", preset != nil), ("--upsampling", upsampling != nil), ("--noise-inputs", noiseInputs),
+            ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
+            ("--lr", learningRate != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
+            ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
+            ("--lecam", lecam != nil), ("--[no-]minibatch-std", minibatchStd != nil),
+            ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
+            ("--split-seed", splitSeed != nil), ("--region", region != nil), ("--annotations", annotations != nil),
+        ]
+        let given = fixed.filter(\.1).map(\.0)
+        if !given.isEmpty {
+            throw .init(
+                "--resume continues a model as it was created; drop \(given.joined(separator: ", ")) "
+                    + "(train a new model to change them).")
+        }
+    }
+
+    /// How much this run trains: --steps, else --epochs, else what the
+    /// resumed model's last run planned, else 100 epochs.
+    public var length: TrainingLength {
+        if let steps { return .steps(steps) }
+        if let epochs { return .epochs(epochs) }
+        return resume != nil ? .plannedRemainder : .epochs(100)
+    }
+
+    /// What `resume` may change.
+    public var resumeOptions: ResumeOptions {
+        ResumeOptions(
+            threads: threads, backboneWeights: backboneWeights, gridEveryEpochs: gridEvery, checkpointEverySteps: checkpointEvery,
+            copyCheckEverySteps: copyCheckEvery, copyLimitPercent: copyLimit)
+    }
+
+    /// The new model these options describe (after `validate()`), with the defaults `TrainingRequest` names.
+    public func request(processors: Int) -> TrainingRequest {
+        var request = TrainingRequest(modality: modality ?? "")
+        request.filter = filter
+        request.includeSynthetic = includeSynthetic
+        request.name = name ?? ""
+        request.preset = preset ?? request.preset
+        request.upsampling = upsampling
+        request.noiseInputs = noiseInputs
+        if discriminator == .transfer, let backbone, let backboneWeights {
+            request.discriminator = .transfer(backbone, weights: backboneWeights)
+        }
+        request.batchSize = batch ?? request.batchSize
+        request.learningRate = learningRate ?? request.learningRate
+        request.seed = seed ?? request.seed
+        request.splitSeed = splitSeed
+        request.augmentation = augment ?? request.augmentation
+        request.adaptiveAugmentation.target = adaTarget ?? request.adaptiveAugmentation.target
+        request.adaptiveAugmentation.rampImages = adaRamp ?? request.adaptiveAugmentation.rampImages
+        // 0 is how the options say "none".
+        request.emaHalfLifeImages = emaHalfLife.map { $0 == 0 ? nil : $0 } ?? request.emaHalfLifeImages
+        request.lecamWeight = lecam.map { $0 == 0 ? nil : $0 } ?? request.lecamWeight
+        request.minibatchStandardDeviation = minibatchStd ?? request.minibatchStandardDeviation
+        request.threads = threads ?? processors
+        request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs
+        request.checkpointEverySteps = checkpointEvery ?? request.checkpointEverySteps
+        request.copyCheck = CopyCheckSettings.adjusted(request.copyCheck, everySteps: copyCheckEvery, limitPercent: copyLimit)
+        request.validationFraction = validationFraction ?? request.validationFraction
+        request.splitBy = splitBy ?? request.splitBy
+        request.region = region ?? request.region
+        request.annotations = annotations ?? request.annotations
+        return request
+    }
+}
+
+/// Options of `medsynth train` that cannot be trained, with the reason.
+public struct TrainingOptionsError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    init(_ description: String) { self.description = description }
+}
