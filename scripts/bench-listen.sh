@@ -21,7 +21,10 @@ instances=${1:-2000}
 rounds=${2:-3}
 sample=${3:-samples/data/pydicom-data/SC_rgb.dcm}
 medsynth=$PWD/.build/release/medsynth
-[[ -x $medsynth ]] || { echo "bench-listen: build first: swift build -c release" >&2; exit 2; }
+[[ -x $medsynth && -x $(dirname "$medsynth")/medsynth-decode-worker ]] || {
+  echo "bench-listen: build first (medsynth and its medsynth-decode-worker): swift build -c release" >&2
+  exit 2
+}
 [[ -f $sample ]] || { echo "bench-listen: no sample (run samples/fetch.sh): $sample" >&2; exit 2; }
 export TCP_NODELAY=1
 

@@ -153,7 +153,7 @@ extension Catalog {
     }
 
     /// The SQL conditions on instances (i), series (s), studies (st) and patients (p) of `filter`.
-    private static func conditions(_ filter: QueryFilter) -> ([String], [(any DatabaseValueConvertible)?]) {
+    package static func conditions(_ filter: QueryFilter) -> ([String], [(any DatabaseValueConvertible)?]) {
         var conditions: [String] = []
         var arguments: [(any DatabaseValueConvertible)?] = []
         if let modality = filter.modality {

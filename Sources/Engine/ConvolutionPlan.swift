@@ -18,8 +18,8 @@ struct ConvolutionShape: Equatable, Sendable {
     }
 
     /// At most `ConvolutionPlan.directOutputChannels` outputs at stride 1, not
-    /// transposed nor grouped (the generator's last layer): the direct loop,
-    /// on NCHW, whatever the kernel set.
+    /// transposed nor grouped (the generator's last layer): never on oneDNN,
+    /// but on the direct loop (or the pointwise GEMM when 1 x 1), on NCHW.
     var runsDirectly: Bool {
         !transposed && groups == 1 && outChannels <= ConvolutionPlan.directOutputChannels && stride == 1
     }
@@ -147,11 +147,12 @@ struct ConvolutionPlan {
 }
 
 /// A layer's plan for the latest input shape and layout, chosen again when
-/// either changes or the store switches kernels; the shapes oneDNN refused
+/// either changes, the store switches kernels or the network changes the
+/// layer's output layout (`producesChannelBlocks`); the shapes oneDNN refused
 /// are not tried again. Each new plan is recorded in the store, under the
 /// layer's name, for `bench --profile`.
 struct ConvolutionPlanCache {
-    private var latest: (plan: ConvolutionPlan, kernels: ConvolutionKernels)?
+    private var latest: (plan: ConvolutionPlan, kernels: ConvolutionKernels, channelBlockedOutput: Bool)?
     private var refused: Set<[Int]> = []
 
     mutating func plan(
@@ -159,14 +160,14 @@ struct ConvolutionPlanCache {
         hasBias: Bool
     ) -> ConvolutionPlan {
         if let latest, latest.plan.inputShape == input.shape, latest.plan.inputLayout == input.layout,
-            latest.kernels == store.convolutionKernels
+            latest.kernels == store.convolutionKernels, latest.channelBlockedOutput == channelBlockedOutput
         {
             return latest.plan
         }
         let plan = ConvolutionPlan.choose(
             for: shape, inputShape: input.shape, inputLayout: input.layout, kernels: store.convolutionKernels,
             channelBlockedOutput: channelBlockedOutput, hasBias: hasBias, refused: &refused)
-        latest = (plan, store.convolutionKernels)
+        latest = (plan, store.convolutionKernels, channelBlockedOutput)
         store.record(convolutionPlan: plan.describe(layer: layer), layer: layer)
         return plan
     }

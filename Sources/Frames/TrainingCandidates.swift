@@ -46,18 +46,10 @@ extension Catalog {
     /// Ordered by SOP Instance UID, so that the same catalog content gives
     /// the same data set.
     public func trainingCandidates(modality: String, filter: QueryFilter, includeSynthetic: Bool) throws -> [TrainingCandidate] {
-        var conditions = ["UPPER(s.modality) = UPPER(?)"]
-        var arguments: [(any DatabaseValueConvertible)?] = [modality]
-        if !includeSynthetic { conditions.append("i.synthetic = 0") }
-        for (value, column) in [
-            (filter.patient, "p.patient_id"), (filter.study, "st.study_instance_uid"),
-            (filter.series, "s.series_instance_uid"),
-        ] {
-            if let value {
-                conditions.append("\(column) = ?")
-                arguments.append(value)
-            }
-        }
+        let (conditions, arguments) = Catalog.conditions(
+            QueryFilter(
+                modality: modality, synthetic: includeSynthetic ? .any : .no, patient: filter.patient, study: filter.study,
+                series: filter.series))
         let sql = TrainingCandidate.selection() + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY i.sop_instance_uid"
         return try read { db in try TrainingCandidate.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!) }
     }
