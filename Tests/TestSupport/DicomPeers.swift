@@ -51,20 +51,25 @@ public final class SilentConnection {
     private let socket: Int32
 
     public init(port: UInt16) throws {
-        socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // The descriptor is the instance's only once connected: a class whose
+        // initializer throws after its properties are set is deinitialised, so
+        // closing it here and in deinit would close a number another thread may
+        // have been given meanwhile.
+        let descriptor = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
         guard connected else {
-            close(socket)
+            close(descriptor)
             throw POSIXError(.ECONNREFUSED)
         }
+        socket = descriptor
     }
 
     deinit { close(socket) }
