@@ -36,12 +36,9 @@ public enum DecodeService {
         ConsoleLogHandler.bootstrap(verbose: false)
         let decoder = JSONDecoder(), encoder = JSONEncoder()
         while let line = Swift.readLine(strippingNewline: true) {
-            var reply = DecodeReply()
-            if let request = try? decoder.decode(DecodeRequest.self, from: Data(line.utf8)) {
-                reply = answer(request)
-            } else {
-                reply.rejection = "unreadable request"
-            }
+            let reply =
+                (try? decoder.decode(DecodeRequest.self, from: Data(line.utf8))).map(answer)
+                ?? DecodeReply(rejection: "unreadable request")
             var text = (try? encoder.encode(reply)) ?? Data(#"{"rejection":"unencodable reply"}"#.utf8)
             text.append(UInt8(ascii: "\n"))
             FileHandle.standardOutput.write(text)

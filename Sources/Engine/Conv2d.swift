@@ -14,7 +14,7 @@ public final class Conv2d: ChannelBlockProducer {
     public var producesChannelBlocks = false
     /// A direct convolution reads NCHW; the others read channel blocks on oneDNN.
     public var layoutHandling: LayoutHandling { shape.runsDirectly ? .channelsFirstOnly : .convolution }
-    private var plans = ConvolutionPlanCache()
+    private var plans: ConvolutionPlanCache
     /// The plan of the last forward call and the tensor its backward pass
     /// reads: the input (oneDNN, pointwise and direct) or im2col's columns.
     private var last: (plan: ConvolutionPlan, kept: Tensor)?
@@ -35,10 +35,8 @@ public final class Conv2d: ChannelBlockProducer {
             "\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
             initialize: initializer.uniform(fanIn: fanIn))
         self.bias = bias ? store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn)) : nil
+        plans = ConvolutionPlanCache(layer: name)
     }
-
-    /// The layer's name (its weight's, without `.weight`).
-    var name: String { String(weight.name.dropLast(".weight".count)) }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         Profiler.measure("Conv2d", .forward) {
@@ -46,7 +44,7 @@ public final class Conv2d: ChannelBlockProducer {
                 input.dimensions.c == shape.inChannels,
                 "Conv2d \(weight.name): input has \(input.dimensions.c) channels, expected \(shape.inChannels)")
             let plan = plans.plan(
-                for: input, shape: shape, layer: name, store: store, channelBlockedOutput: producesChannelBlocks, hasBias: bias != nil)
+                for: input, shape: shape, store: store, channelBlockedOutput: producesChannelBlocks, hasBias: bias != nil)
             if case .oneDNN(let convolution) = plan.path {
                 last = (plan, input)
                 let y = reuseTensor(&output, plan.outputShape, layout: plan.outputLayout)
@@ -83,13 +81,13 @@ public final class Conv2d: ChannelBlockProducer {
                 into: y.data)
             return cols
         case .oneDNN, .cornerSpread, .depthwiseLoops:
-            preconditionFailure("Conv2d \(name): no own-kernel pass for the path \(plan.path.name)")
+            preconditionFailure("Conv2d \(plans.layer): no own-kernel pass for the path \(plan.path.name)")
         }
     }
 
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("Conv2d", .backward) {
-            guard let (plan, kept) = last else { preconditionFailure("Conv2d \(name): backward before forward") }
+            guard let (plan, kept) = last else { preconditionFailure("Conv2d \(plans.layer): backward before forward") }
             if case .oneDNN(let convolution) = plan.path {
                 let dx = reuseTensor(&inputGradient, plan.inputShape, layout: plan.inputLayout)
                 convolution.backward(
@@ -106,7 +104,7 @@ public final class Conv2d: ChannelBlockProducer {
             case .im2col(let geometry):
                 im2colBackward(dy, columns: kept, geometry: geometry, into: dx, parameterGradients: parameterGradients)
             case .oneDNN, .cornerSpread, .depthwiseLoops:
-                preconditionFailure("Conv2d \(name): no own-kernel pass for the path \(plan.path.name)")
+                preconditionFailure("Conv2d \(plans.layer): no own-kernel pass for the path \(plan.path.name)")
             }
             return inputConversion.backward(dx)
         }

@@ -11,7 +11,7 @@ public final class ConvTranspose2d: ChannelBlockProducer {
     let shape: ConvolutionShape
     public var producesChannelBlocks = false
     public var layoutHandling: LayoutHandling { .convolution }
-    private var plans = ConvolutionPlanCache()
+    private var plans: ConvolutionPlanCache
     /// The plan of the last forward call and the tensor its backward pass
     /// reads: the input (oneDNN) or the channel-major input (im2col).
     private var last: (plan: ConvolutionPlan, kept: Tensor)?
@@ -37,10 +37,8 @@ public final class ConvTranspose2d: ChannelBlockProducer {
             "\(name).weight", shape: [inChannels, outChannels, kernel, kernel],
             initialize: initializer.uniform(fanIn: fanIn))
         bias = store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn))
+        plans = ConvolutionPlanCache(layer: name)
     }
-
-    /// The layer's name (its weight's, without `.weight`).
-    var name: String { String(weight.name.dropLast(".weight".count)) }
 
     public func forward(_ input: Tensor, training: Bool) -> Tensor {
         Profiler.measure("ConvTranspose2d", .forward) {
@@ -48,7 +46,7 @@ public final class ConvTranspose2d: ChannelBlockProducer {
                 input.dimensions.c == shape.inChannels,
                 "ConvTranspose2d \(weight.name): input has \(input.dimensions.c) channels, expected \(shape.inChannels)")
             let plan = plans.plan(
-                for: input, shape: shape, layer: name, store: store, channelBlockedOutput: producesChannelBlocks, hasBias: true)
+                for: input, shape: shape, store: store, channelBlockedOutput: producesChannelBlocks, hasBias: true)
             switch plan.path {
             case .oneDNN(let convolution):
                 last = (plan, input)
@@ -77,7 +75,7 @@ public final class ConvTranspose2d: ChannelBlockProducer {
                 addBias(y)
                 return outputConversion.forward(y, to: plan.outputLayout)
             case .pointwise, .direct, .depthwiseLoops:
-                preconditionFailure("ConvTranspose2d \(name): no pass for the path \(plan.path.name)")
+                preconditionFailure("ConvTranspose2d \(plans.layer): no pass for the path \(plan.path.name)")
             }
         }
     }
@@ -96,7 +94,7 @@ public final class ConvTranspose2d: ChannelBlockProducer {
 
     public func backward(_ outputGradient: Tensor, parameterGradients: Bool) -> Tensor {
         Profiler.measure("ConvTranspose2d", .backward) {
-            guard let (plan, kept) = last else { preconditionFailure("ConvTranspose2d \(name): backward before forward") }
+            guard let (plan, kept) = last else { preconditionFailure("ConvTranspose2d \(plans.layer): backward before forward") }
             switch plan.path {
             case .oneDNN(let convolution):
                 let dx = reuseTensor(&inputGradient, plan.inputShape, layout: plan.inputLayout)
@@ -120,7 +118,7 @@ public final class ConvTranspose2d: ChannelBlockProducer {
                 return inputConversion.backward(
                     im2colBackward(dy, channelMajorInput: kept, geometry: geometry, plan: plan, parameterGradients: parameterGradients))
             case .pointwise, .direct, .depthwiseLoops:
-                preconditionFailure("ConvTranspose2d \(name): no pass for the path \(plan.path.name)")
+                preconditionFailure("ConvTranspose2d \(plans.layer): no pass for the path \(plan.path.name)")
             }
         }
     }

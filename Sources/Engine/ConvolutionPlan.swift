@@ -152,12 +152,15 @@ struct ConvolutionPlan {
 /// are not tried again. Each new plan is recorded in the store, under the
 /// layer's name, for `bench --profile`.
 struct ConvolutionPlanCache {
+    /// The layer's name, as the store records its plans.
+    let layer: String
     private var latest: (plan: ConvolutionPlan, kernels: ConvolutionKernels, channelBlockedOutput: Bool)?
     private var refused: Set<[Int]> = []
 
+    init(layer: String) { self.layer = layer }
+
     mutating func plan(
-        for input: Tensor, shape: ConvolutionShape, layer: String, store: ParameterStore, channelBlockedOutput: Bool = false,
-        hasBias: Bool
+        for input: Tensor, shape: ConvolutionShape, store: ParameterStore, channelBlockedOutput: Bool = false, hasBias: Bool
     ) -> ConvolutionPlan {
         if let latest, latest.plan.inputShape == input.shape, latest.plan.inputLayout == input.layout,
             latest.kernels == store.convolutionKernels, latest.channelBlockedOutput == channelBlockedOutput

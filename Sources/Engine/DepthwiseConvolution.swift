@@ -14,7 +14,7 @@ public final class DepthwiseConv2d: Layer {
     public let bias: Parameter?
     let store: ParameterStore
     let shape: ConvolutionShape
-    private var plans = ConvolutionPlanCache()
+    private var plans: ConvolutionPlanCache
     /// The plan and input of the last forward call, for backward.
     private var last: (plan: ConvolutionPlan, input: Tensor)?
     private var output: Tensor?
@@ -30,6 +30,7 @@ public final class DepthwiseConv2d: Layer {
         weight = store.make(
             "\(name).weight", shape: [channels, 1, kernel, kernel], initialize: initializer.uniform(fanIn: kernel * kernel))
         self.bias = bias ? store.make("\(name).bias", shape: [channels], initialize: initializer.uniform(fanIn: kernel * kernel)) : nil
+        plans = ConvolutionPlanCache(layer: name)
     }
 
     /// The output rows and columns each kernel offset reaches inside the
@@ -54,7 +55,7 @@ public final class DepthwiseConv2d: Layer {
             let (n, c, h, w) = x.nchw
             precondition(c == shape.inChannels, "DepthwiseConv2d \(weight.name): input has \(c) channels, expected \(shape.inChannels)")
             let plan = plans.plan(
-                for: x, shape: shape, layer: String(weight.name.dropLast(".weight".count)), store: store, hasBias: bias != nil)
+                for: x, shape: shape, store: store, hasBias: bias != nil)
             last = (plan, x)
             let (oh, ow) = (plan.outputShape[2], plan.outputShape[3])
             let y = reuseTensor(&output, plan.outputShape)
