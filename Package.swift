@@ -69,14 +69,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "Imaging", dependencies: ["CPNG", "Engine"]),
+        .target(name: "Imaging", dependencies: ["CPNG", "DICOM", "Engine"]),
         .target(name: "GAN", dependencies: ["CHDF5", "Engine"]),
         // Floor 3: bringing files in (import, listen's receiver, the decode-worker
         // pool), and the frame data set with its preparation and split.
         .target(
             name: "Ingest",
             dependencies: [
-                "CPlatform", "Catalog", "DICOM", "DICOMNetwork",
+                "CPlatform", "Catalog", "DICOM", "DICOMNetwork", "Imaging",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -110,7 +110,7 @@ let package = Package(
             name: "TestSupport", dependencies: ["Catalog", "DICOM", "Engine", "Frames", "Imaging", "Ingest", "ModelStore"],
             path: "Tests/TestSupport"),
         .testTarget(name: "DICOMTests", dependencies: ["DICOM", "TestSupport"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Engine", "TestSupport"]),
+        .testTarget(name: "ImagingTests", dependencies: ["DICOM", "Imaging", "Engine", "TestSupport"]),
         .testTarget(name: "CatalogTests", dependencies: ["Catalog", "DICOM", "Ingest", "TestSupport"]),
         // The decode worker is a dependency so that it is built beside the test runner, where import finds it.
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Catalog", "DICOM", "MedsynthDecodeWorker", "TestSupport"]),

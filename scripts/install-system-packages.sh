@@ -12,7 +12,8 @@
 #   orthanc          a real PACS, the network tests' other peer (started by the tests)
 #   curl             the network tests' client of Orthanc's REST API
 #   python3-pydicom  a second, independent DICOM reader for the export tests
-#   python3-numpy    with pydicom: samples/simulate_bmode.py, the simulated ultrasound set
+#   python3-numpy    with pydicom: samples/simulate_bmode.py and samples/simulate_xa.py,
+#                    the simulated ultrasound and aortography sets
 #   clang-format     the C and C++ formatter (.clang-format), checked by scripts/test.sh
 set -euo pipefail
 

@@ -132,14 +132,46 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, 
     return 0;
 }
 
+/// Frame `frame_index` of native 1-bit pixel data (a binary segmentation)
+/// as 0 and 1. Frames follow each other bit after bit and need not start on
+/// a byte boundary (PS3.5 8.1.1 and 8.2); the first pixel is the lowest bit.
+static int decode_bit_frame(DcmDataset *dataset, const ImageGeometry &g, unsigned long frame_index, int32_t *output, size_t output_capacity,
+                            char *error, size_t error_capacity) {
+    size_t count = static_cast<size_t>(g.rows) * g.columns;
+    if (g.samples != 1 || count > output_capacity) {
+        copy_message(g.samples != 1 ? "1-bit images have one sample per pixel" : "output buffer too small", error, error_capacity);
+        return -1;
+    }
+    if (!DcmXfer(dataset->getOriginalXfer()).isNotEncapsulated()) {
+        copy_message("1-bit frames are read from uncompressed pixel data only", error, error_capacity);
+        return -1;
+    }
+    DcmElement *element = nullptr;
+    Uint8 *bytes = nullptr;
+    if (dataset->findAndGetElement(DCM_PixelData, element, OFFalse).bad() || element->getUint8Array(bytes).bad() || bytes == nullptr) {
+        copy_message("cannot read the pixel data", error, error_capacity);
+        return -1;
+    }
+    size_t first_bit = frame_index * count;
+    if ((first_bit + count + 7) / 8 > element->getLength()) {
+        copy_message("the pixel data ends before frame " + std::to_string(frame_index + 1), error, error_capacity);
+        return -1;
+    }
+    for (size_t i = 0; i < count; ++i) {
+        size_t bit = first_bit + i;
+        output[i] = (bytes[bit >> 3] >> (bit & 7)) & 1;
+    }
+    return 0;
+}
+
 int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output, size_t output_capacity, char *error,
                                   size_t error_capacity) {
     if (!frame_ready(file, frame_index, error, error_capacity)) return -1;
     DcmDataset *dataset = file->format.getDataset();
     ImageGeometry g = geometry(dataset);
+    if (g.bits_allocated == 1) return decode_bit_frame(dataset, g, frame_index, output, output_capacity, error, error_capacity);
     long planar = long_value(dataset, DCM_PlanarConfiguration, 0);
-    if (g.bits_allocated == 1 || g.bits_allocated > 16 || (g.samples > 1 && planar != 0) ||
-        g.photometric.find("_422") != std::string::npos) {
+    if (g.bits_allocated > 16 || (g.samples > 1 && planar != 0) || g.photometric.find("_422") != std::string::npos) {
         copy_message("stored samples are given for 8- to 16-bit images with interleaved, unsubsampled colour only", error, error_capacity);
         return -1;
     }

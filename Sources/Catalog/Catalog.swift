@@ -144,12 +144,16 @@ public final class Catalog: Sendable {
         guard !interrupted.isEmpty, let lock = try ImportLock(catalog: directory, wait: false) else { return }
         defer { lock.release() }
         storage.clearIncoming()
-        // Copies that a decodable copy replaced stay, named in duplicates.
+        // Copies that a decodable copy replaced stay, named in duplicates, and
+        // so do annotation files.
         let referenced = try database.read { db in
             Set(
                 try String.fetchAll(
                     db,
-                    sql: "SELECT stored_path FROM instances UNION SELECT stored_path FROM duplicates WHERE stored_path IS NOT NULL"
+                    sql: """
+                        SELECT stored_path FROM instances UNION SELECT stored_path FROM duplicates WHERE stored_path IS NOT NULL
+                        UNION SELECT stored_path FROM annotation_sources
+                        """
                 ))
         }
         for relative in storage.allStoredFiles() where !referenced.contains(relative) {

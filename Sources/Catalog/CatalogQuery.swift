@@ -1,8 +1,11 @@
+import DICOM
 import GRDB
 
 /// The catalog level `query` lists.
 public enum QueryLevel: String, CaseIterable, Sendable {
     case patients, studies, series, instances
+    /// Labelled objects on catalogued frames (keypoints, masks).
+    case annotations
 }
 
 /// Which instances count: real, synthetic or both.
@@ -98,6 +101,7 @@ extension Catalog {
 
     /// Lists `level` for the instances that pass `filter`.
     public func query(_ level: QueryLevel, filter: QueryFilter) throws -> Table {
+        if level == .annotations { return try annotations(filter) }
         let columns = Self.queryColumns[level]!
         let (conditions, arguments) = Self.conditions(filter)
         let grouping: String
@@ -107,7 +111,7 @@ extension Catalog {
         case .studies: (grouping, ordering) = ("GROUP BY st.id", "p.patient_id, st.study_date, st.study_instance_uid")
         case .series:
             (grouping, ordering) = ("GROUP BY s.id", "p.patient_id, st.study_instance_uid, s.series_number, s.series_instance_uid")
-        case .instances:
+        case .instances, .annotations:
             (grouping, ordering) = ("", Self.instanceOrder)
         }
         let rows = try read { db in
@@ -134,15 +138,15 @@ extension Catalog {
         return relative.map { storage.absolutePath(relative: $0) }
     }
 
-    private static let instanceOrder =
+    static let instanceOrder =
         "p.patient_id, st.study_instance_uid, s.series_instance_uid, i.instance_number, i.sop_instance_uid"
 
-    private static func instanceSelection(
-        _ columns: [String], _ conditions: [String], _ grouping: String, _ ordering: String
+    static func instanceSelection(
+        _ columns: [String], _ conditions: [String], _ grouping: String, _ ordering: String, joining: String = ""
     ) -> String {
         """
         SELECT \(columns.joined(separator: ", "))
-        FROM instances i
+        FROM instances i \(joining)
         JOIN series s ON s.id = i.series_id
         JOIN studies st ON st.id = s.study_id
         JOIN patients p ON p.id = st.patient_id
@@ -185,21 +189,26 @@ extension Catalog {
         return (conditions, arguments)
     }
 
-    /// Instances, frames and decodable frames per modality, real and synthetic apart.
+    /// Instances, frames, decodable frames and labelled frames per modality,
+    /// real and synthetic apart. Segmentation instances are labels, not images:
+    /// their own row, kind "labels", counts them and the frames they label.
     public func statistics() throws -> Table {
         let rows = try read { db in
             try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT COALESCE(s.modality, 'unknown'), CASE i.synthetic WHEN 1 THEN 'synthetic' ELSE 'real' END,
-                           COUNT(*), SUM(i.frames), SUM(CASE i.decodable WHEN 1 THEN i.frames ELSE 0 END)
+                    SELECT COALESCE(s.modality, 'unknown'),
+                           CASE WHEN i.sop_class_uid IN \(SOPClass.segmentationSQLList) THEN 'labels'
+                                WHEN i.synthetic = 1 THEN 'synthetic' ELSE 'real' END,
+                           COUNT(*), SUM(i.frames), SUM(CASE i.decodable WHEN 1 THEN i.frames ELSE 0 END),
+                           SUM((SELECT COUNT(DISTINCT a.frame_number) FROM annotations a WHERE a.instance_id = i.id))
                     FROM instances i JOIN series s ON s.id = i.series_id
                     GROUP BY 1, 2 ORDER BY 2, 1
                     """)
         }
         return Table(
-            columns: ["modality", "kind", "instances", "frames", "decodable_frames"],
-            rows: rows.map { row in (0..<5).map { Self.value(row[$0], boolean: false) } })
+            columns: ["modality", "kind", "instances", "frames", "decodable_frames", "labelled_frames"],
+            rows: rows.map { row in (0..<6).map { Self.value(row[$0], boolean: false) } })
     }
 
     /// The catalogued instance with this SOP Instance UID, if any.
@@ -208,13 +217,13 @@ extension Catalog {
     }
 
     /// The managed copy of the instance with this SOP Instance UID, for
-    /// reading its frame `frame` (numbered from 0): its absolute path.
-    public func storedFile(ofFrame frame: Int, sopInstanceUID: String) throws -> String {
+    /// reading its frame `frameNumber` (from 1, as DICOM counts frames): its absolute path.
+    public func storedFile(ofFrame frameNumber: Int, sopInstanceUID: String) throws -> String {
         guard let instance = try instance(sopInstanceUID: sopInstanceUID) else {
             throw CatalogLookupError.noInstance(sopInstanceUID)
         }
-        guard frame < instance.frames else {
-            throw CatalogLookupError.noFrame(frame, frames: instance.frames, sopInstanceUID: sopInstanceUID)
+        guard frameNumber >= 1, frameNumber <= instance.frames else {
+            throw CatalogLookupError.noFrame(frameNumber, frames: instance.frames, sopInstanceUID: sopInstanceUID)
         }
         return storage.absolutePath(relative: instance.storedPath)
     }
@@ -240,7 +249,7 @@ public enum CatalogLookupError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .noInstance(let uid): "no instance with this SOP Instance UID in the catalog: \(uid)"
         case .noFrame(let frame, let frames, let uid):
-            "--frame \(frame) is out of range: the instance has \(frames) frame\(frames == 1 ? "" : "s"), numbered from 0: \(uid)"
+            "--frame \(frame) is out of range: the instance has \(frames) frame\(frames == 1 ? "" : "s"), numbered from 1: \(uid)"
         }
     }
 }

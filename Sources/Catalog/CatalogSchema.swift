@@ -181,6 +181,45 @@ enum CatalogSchema {
             // instance that does; the replaced copy stays in storage, named here.
             try db.alter(table: "duplicates") { t in t.add(column: "stored_path", .text) }
         }
+        migrator.registerMigration("v7-annotations") { db in
+            // A kind of labelled object (a COCO category, a segment of a DICOM
+            // Segmentation), stored once: its keypoint names in order and skeleton.
+            try db.create(table: "label_sets") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("name", .text).notNull().unique()
+                t.column("supercategory", .text)
+                t.column("keypoint_names", .text).notNull()  // JSON array; [] for a label set of masks only
+                t.column("skeleton", .text).notNull()  // JSON array of pairs of keypoint numbers, from 1 as COCO counts
+            }
+            // A file that annotations came from: a COCO JSON file (its managed
+            // copy, named by content) or a DICOM Segmentation instance.
+            try db.create(table: "annotation_sources") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()  // coco, seg
+                t.column("path", .text).notNull().indexed()  // where it was imported from
+                t.column("sha256", .text).notNull().unique()
+                t.column("stored_path", .text).notNull()  // relative to the catalog folder
+                t.column("instance_id", .integer).unique().references("instances", onDelete: .cascade)  // the SEG instance
+                t.column("import_run_id", .integer).notNull().indexed().references("import_runs")
+            }
+            // One labelled object on one frame. A DICOM Segmentation may arrive
+            // before the frames it labels: its rows wait with instance_id NULL
+            // and are linked when the instance is imported.
+            try db.create(table: "annotations") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("source_id", .integer).notNull().indexed().references("annotation_sources", onDelete: .cascade)
+                t.column("entry", .text).notNull()  // where in the source: "annotation 7", "segment 1, frame 2"
+                t.column("label_set_id", .integer).notNull().indexed().references("label_sets")
+                t.column("sop_instance_uid", .text).notNull().indexed()
+                t.column("frame_number", .integer).notNull()  // from 1, as DICOM counts frames
+                t.column("instance_id", .integer).references("instances")
+                t.column("keypoints", .text)  // JSON [x, y, v, ...] in the frame's pixels, (0, 0) the top-left pixel's centre
+                t.column("mask", .blob)  // LabelMask.encoded: run lengths, row by row
+                t.column("mask_rows", .integer)
+                t.column("mask_columns", .integer)
+            }
+            try db.create(index: "annotations_on_frame", on: "annotations", columns: ["instance_id", "frame_number"])
+        }
         return migrator
     }
 }

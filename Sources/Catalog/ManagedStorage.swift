@@ -24,10 +24,11 @@ public struct ManagedStorage: Sendable {
     public var root: URL { catalogRoot.appendingPathComponent("storage", isDirectory: true) }
     public var incoming: URL { root.appendingPathComponent("incoming", isDirectory: true) }
 
-    /// Path of the copy of content `sha256`, relative to the catalog folder.
-    public func relativePath(sha256: String) -> String {
+    /// Path of the copy of content `sha256`, relative to the catalog folder:
+    /// `.dcm` for DICOM files, `.json` for annotation files.
+    public func relativePath(sha256: String, fileExtension: String = "dcm") -> String {
         // 256 folders: a few thousand files each for a million instances.
-        "storage/\(sha256.prefix(2))/\(sha256).dcm"
+        "storage/\(sha256.prefix(2))/\(sha256).\(fileExtension)"
     }
 
     public func absolutePath(relative: String) -> String {
@@ -44,12 +45,12 @@ public struct ManagedStorage: Sendable {
     }
 
     /// Copies `source` into `incoming/`, hashing it on the way. The copy is not yet durable.
-    package func stage(source: String) throws -> StagedFile {
+    package func stage(source: String, fileExtension: String = "dcm") throws -> StagedFile {
         let staged = incoming.appendingPathComponent(UUID().uuidString).path
         let (sha256, size) = try FileDigest.copy(from: source, to: staged)
         return StagedFile(
             stagedPath: staged, sha256: sha256, size: size,
-            finalPath: absolutePath(relative: relativePath(sha256: sha256)))
+            finalPath: absolutePath(relative: relativePath(sha256: sha256, fileExtension: fileExtension)))
     }
 
     /// Takes a file already written into `incoming/` (a received instance) as
@@ -102,7 +103,8 @@ public struct ManagedStorage: Sendable {
     func allStoredFiles() -> [String] {
         guard let enumerator = FileManager.default.enumerator(atPath: root.path) else { return [] }
         var result: [String] = []
-        for case let relative as String in enumerator where relative.hasSuffix(".dcm") && !relative.hasPrefix("incoming/") {
+        for case let relative as String in enumerator
+        where (relative.hasSuffix(".dcm") || relative.hasSuffix(".json")) && !relative.hasPrefix("incoming/") {
             result.append("storage/" + relative)
         }
         return result

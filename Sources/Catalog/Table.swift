@@ -5,6 +5,8 @@ public enum CatalogValue: Equatable, Sendable {
     case text(String)
     case integer(Int64)
     case bool(Bool)
+    /// A list of numbers (keypoint triples): a JSON array, or separated by spaces.
+    case numbers([Double])
     case null
 }
 
@@ -90,8 +92,14 @@ extension Table {
         case .text(let text): return text
         case .integer(let number): return String(number)
         case .bool(let flag): return flag ? "yes" : "no"
+        case .numbers(let values): return values.map(number).joined(separator: " ")
         case .null: return ""
         }
+    }
+
+    /// A finite number as the shortest decimal that reads back as it: 3, 12.5, 0.1.
+    package static func number(_ value: Double) -> String {
+        value.rounded() == value && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
     static func json(_ value: CatalogValue) -> String {
@@ -99,6 +107,7 @@ extension Table {
         case .text(let text): return jsonString(text)
         case .integer(let number): return String(number)
         case .bool(let flag): return flag ? "true" : "false"
+        case .numbers(let values): return "[" + values.map(number).joined(separator: ", ") + "]"
         case .null: return "null"
         }
     }

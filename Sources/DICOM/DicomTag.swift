@@ -98,6 +98,18 @@ extension DicomTag {
     public static let lossyImageCompression = DicomTag(0x0028, 0x2110)
     public static let purposeOfReferenceCodeSequence = DicomTag(0x0040, 0xA170)
     public static let presentationLUTShape = DicomTag(0x2050, 0x0020)
+    // Segmentation (PS3.3 C.8.20) and the functional groups that reference its sources.
+    public static let referencedSOPInstanceUID = DicomTag(0x0008, 0x1155)
+    public static let referencedFrameNumber = DicomTag(0x0008, 0x1160)
+    public static let sourceImageSequence = DicomTag(0x0008, 0x2112)
+    public static let derivationImageSequence = DicomTag(0x0008, 0x9124)
+    public static let segmentationType = DicomTag(0x0062, 0x0001)
+    public static let segmentSequence = DicomTag(0x0062, 0x0002)
+    public static let segmentNumber = DicomTag(0x0062, 0x0004)
+    public static let segmentLabel = DicomTag(0x0062, 0x0005)
+    public static let segmentIdentificationSequence = DicomTag(0x0062, 0x000A)
+    public static let referencedSegmentNumber = DicomTag(0x0062, 0x000B)
+    public static let maximumFractionalValue = DicomTag(0x0062, 0x000E)
 }
 
 /// Where an attribute sits, as DCMTK's path syntax spells it: a tag at the

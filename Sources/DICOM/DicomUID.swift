@@ -29,3 +29,15 @@ public enum DicomUID {
         return digits.isEmpty ? "0" : String(digits.reversed())
     }
 }
+
+/// SOP classes medsynth treats apart from images.
+public enum SOPClass {
+    /// DICOM Segmentation (PS3.3 A.51) and Label Map Segmentation (A.51.2):
+    /// labels of other frames, imported as masks, never trained on.
+    public static let segmentations = ["1.2.840.10008.5.1.4.1.1.66.4", "1.2.840.10008.5.1.4.1.1.66.7"]
+
+    /// `segmentations` as an SQL list: `('…', '…')`.
+    public static var segmentationSQLList: String {
+        "(" + segmentations.map { "'\($0)'" }.joined(separator: ", ") + ")"
+    }
+}

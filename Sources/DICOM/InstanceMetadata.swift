@@ -44,6 +44,8 @@ public struct InstanceMetadata: Sendable, Equatable, Codable {
     public var decodable: Bool
     /// Why not, when it is not.
     public var undecodableReason: String?
+    /// What a decodable Segmentation labels (nil for images).
+    public var segmentation: SegmentationContent? = nil
 
     /// Generated rather than acquired: Synthetic Data YES or Conversion Type SYN
     /// (PS3.3 C.12.1, C.8.6.1).
@@ -108,6 +110,9 @@ extension InstanceMetadata {
             decodable: undecodable == nil,
             undecodableReason: undecodable
         )
+        if undecodable == nil, SOPClass.segmentations.contains(sopClassUID) {
+            segmentation = try SegmentationContent(file: file)
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Catalog
+import DICOM
 import Foundation
 import GRDB
 
@@ -41,8 +42,8 @@ public struct TrainingCandidate: Sendable, Equatable, FetchableRecord {
 }
 
 extension Catalog {
-    /// Every instance of `modality` that passes the patient, study and series
-    /// filters, decodable or not; synthetic instances only when asked for.
+    /// Every image instance (no segmentation) of `modality` that passes the
+    /// patient, study and series filters, decodable or not; synthetic instances only when asked for.
     /// Ordered by SOP Instance UID, so that the same catalog content gives
     /// the same data set.
     public func trainingCandidates(modality: String, filter: QueryFilter, includeSynthetic: Bool) throws -> [TrainingCandidate] {
@@ -50,7 +51,9 @@ extension Catalog {
             QueryFilter(
                 modality: modality, synthetic: includeSynthetic ? .any : .no, patient: filter.patient, study: filter.study,
                 series: filter.series))
-        let sql = TrainingCandidate.selection() + " WHERE " + conditions.joined(separator: " AND ") + " ORDER BY i.sop_instance_uid"
+        let images = "i.sop_class_uid NOT IN \(SOPClass.segmentationSQLList)"
+        let sql =
+            TrainingCandidate.selection() + " WHERE " + (conditions + [images]).joined(separator: " AND ") + " ORDER BY i.sop_instance_uid"
         return try read { db in try TrainingCandidate.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!) }
     }
 }

@@ -7,9 +7,10 @@ public struct ImportSummary: Codable, Sendable, Equatable {
     /// Files whose SOP Instance UID was already catalogued (identical copies and conflicts).
     public var duplicates = 0
     /// Files that took the place of a catalogued instance's copy that does not
-    /// decode (or that, read again, decode now).
+    /// decode (or that, read again, decode now), and annotation files whose
+    /// annotations replaced those of an earlier import of the same path.
     public var replaced = 0
-    /// Files that are not DICOM.
+    /// Files that are neither DICOM nor COCO annotation files.
     public var skipped = 0
     /// DICOM-looking files that could not be catalogued, and paths that could not be read.
     public var rejected = 0
@@ -17,10 +18,15 @@ public struct ImportSummary: Codable, Sendable, Equatable {
     public var frames = 0
     /// Modality -> new instances.
     public var byModality: [String: Int] = [:]
+    /// COCO annotation files stored.
+    public var annotationFiles = 0
+    /// Annotations they gave.
+    public var annotations = 0
 
     enum CodingKeys: String, CodingKey {
         case filesSeen = "files_seen", imported, duplicates, replaced, skipped, rejected, frames
         case byModality = "by_modality"
+        case annotationFiles = "annotation_files", annotations
     }
 }
 

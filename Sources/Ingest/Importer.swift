@@ -61,12 +61,21 @@ public final class Importer {
         let collector = FileCollector(paths: paths)
         writer.result.summary.filesSeen = collector.files.count
         writer.recordUnreadablePaths(collector.problems)
+        // Annotation files after the DICOM files, so that they find the frames they label.
+        let annotationFiles = collector.files.filter(AnnotationFileImport.isCandidate)
+        let dicomFiles = collector.files.filter { !AnnotationFileImport.isCandidate($0) }
+        let report = { @Sendable (filesDone: Int) in
+            progress(
+                ImportProgress(
+                    filesDone: filesDone, filesTotal: collector.files.count, summary: writer.result.summary,
+                    elapsed: Date().timeIntervalSince(started)))
+        }
         do {
-            try importBatches(collector.files, into: writer) { filesDone in
-                progress(
-                    ImportProgress(
-                        filesDone: filesDone, filesTotal: collector.files.count, summary: writer.result.summary,
-                        elapsed: Date().timeIntervalSince(started)))
+            try importBatches(dicomFiles, into: writer, written: report)
+            let annotationImport = AnnotationFileImport(catalog: catalog, runID: writer.runID)
+            for (index, path) in annotationFiles.enumerated() {
+                writer.record(try annotationImport.importFile(path), path: path)
+                report(dicomFiles.count + index + 1)
             }
         } catch {
             try? catalog.write { db in
@@ -351,6 +360,35 @@ final class BatchWriter: @unchecked Sendable {
         pendingRejections.append(problem)
     }
 
+    /// Counts what became of an annotation file; a refused file counts once,
+    /// with one rejection per problem.
+    func record(_ outcome: AnnotationFileImport.Outcome, path: String) {
+        switch outcome {
+        case .imported(let annotations, let replaced):
+            result.summary.annotationFiles += 1
+            result.summary.annotations += annotations
+            if replaced > 0 {
+                result.summary.replaced += 1
+                result.replacements.append(
+                    ImportProblem(
+                        path: path,
+                        reason: "its \(replaced) annotations from an earlier import of this path gave way to this version's \(annotations)")
+                )
+            }
+        case .duplicate:
+            result.summary.duplicates += 1
+        case .skipped:
+            result.summary.skipped += 1
+        case .rejected(let reasons):
+            result.summary.rejected += 1
+            for reason in reasons {
+                let problem = ImportProblem(path: path, reason: reason)
+                result.rejections.append(problem)
+                pendingRejections.append(problem)
+            }
+        }
+    }
+
     /// What one batch adds to the catalog.
     private struct BatchPlan {
         var newInstances: [ParsedInstance] = []
@@ -404,7 +442,8 @@ final class BatchWriter: @unchecked Sendable {
         // publishing; a published copy was renamed away, so unlinking its
         // staged path does nothing.
         defer { catalog.storage.discard(batch.compactMap(\.stagedFile)) }
-        let plan = try self.plan(batch)
+        var plan = try self.plan(batch)
+        try refuseMisfittingSegmentations(&plan)
         // A row that takes another file; one that decodes now keeps its managed
         // copy, which a failed commit below must not unlink.
         let updated = plan.replacements.filter { $0.rowID != nil && $0.replaced != nil }
@@ -414,9 +453,22 @@ final class BatchWriter: @unchecked Sendable {
         for instance in plan.newInstances + updated.map(\.copy) {
             known[instance.metadata.sopInstanceUID]?.contentPath = instance.staged.finalPath
         }
+        var misfittingMasks: [ImportProblem] = []
         do {
             try catalog.write { db in
-                for instance in plan.newInstances { try insert(instance, db) }
+                let inserted = try plan.newInstances.map { try insert($0, db) }
+                // Masks once every instance of the batch is in, so that a
+                // Segmentation finds the frames it labels whatever their order.
+                for (instance, row) in zip(plan.newInstances, inserted) {
+                    if let content = instance.metadata.segmentation {
+                        try SegmentationLinks.store(content, instance: row, runID: runID, db)
+                    }
+                }
+                misfittingMasks = try SegmentationLinks.link(inserted, db)
+                for problem in misfittingMasks {
+                    var record = RejectionRecord(id: nil, path: problem.path, reason: problem.reason, importRunId: runID)
+                    try record.insert(db, onConflict: .ignore)
+                }
                 for replacement in plan.replacements { try replace(replacement, db) }
                 for (instance, reason) in plan.conflicts { try recordConflict(instance, reason: reason, db) }
                 for problem in pendingRejections {
@@ -430,6 +482,8 @@ final class BatchWriter: @unchecked Sendable {
             throw error
         }
         pendingRejections = []
+        result.rejections += misfittingMasks
+        result.summary.rejected += Set(misfittingMasks.map(\.path)).count
         for instance in plan.newInstances {
             result.summary.imported += 1
             result.summary.frames += instance.metadata.frames
@@ -549,10 +603,42 @@ final class BatchWriter: @unchecked Sendable {
         try record.insert(db, onConflict: .ignore)
     }
 
-    private func insert(_ instance: ParsedInstance, _ db: Database) throws {
+    private func insert(_ instance: ParsedInstance, _ db: Database) throws -> InstanceRecord {
         var record = try instanceRecord(instance, db)
         try record.insert(db)
         known[instance.metadata.sopInstanceUID]?.id = record.id
+        return record
+    }
+
+    /// Takes out of `plan` the Segmentations whose masks do not fit a frame
+    /// they reference (catalogued, or new in this batch), rejecting each with
+    /// every entry that does not fit. Masks of frames not catalogued yet are
+    /// checked when their instance arrives (`SegmentationLinks.link`).
+    private func refuseMisfittingSegmentations(_ plan: inout BatchPlan) throws {
+        let contents = plan.newInstances.compactMap(\.metadata.segmentation)
+        guard !contents.isEmpty else { return }
+        var referenced: [String: SegmentationLinks.Geometry] = [:]
+        for instance in plan.newInstances where instance.metadata.segmentation == nil {
+            let m = instance.metadata
+            referenced[m.sopInstanceUID] = SegmentationLinks.Geometry(rows: m.rows, columns: m.columns, frames: m.frames)
+        }
+        let uids = Set(contents.flatMap { $0.frames.map(\.sopInstanceUID) })
+        for row in try catalog.read({ db in try InstanceRecord.filter(uids.contains(Column("sop_instance_uid"))).fetchAll(db) }) {
+            referenced[row.sopInstanceUid] = SegmentationLinks.Geometry(rows: row.rows, columns: row.columns, frames: row.frames)
+        }
+        plan.newInstances.removeAll { instance in
+            guard let content = instance.metadata.segmentation else { return false }
+            let problems = SegmentationLinks.problems(content, known: referenced)
+            guard !problems.isEmpty else { return false }
+            result.summary.rejected += 1
+            for reason in problems {
+                let problem = ImportProblem(path: instance.path, reason: reason)
+                result.rejections.append(problem)
+                pendingRejections.append(problem)
+            }
+            known[instance.metadata.sopInstanceUID] = nil
+            return true
+        }
     }
 
     /// The instances row of `instance` (without an id), its patient, study and series found or inserted.

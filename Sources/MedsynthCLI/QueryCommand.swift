@@ -35,18 +35,21 @@ struct QueryCommand: ParsableCommand {
         abstract: "List patients, studies, series or instances of the catalog.",
         discussion: """
             Filters select instances; patients, studies and series are listed when one of their \
-            instances passes, with counts of those that pass. JSON output is an array of objects \
-            with stable snake_case keys (docs/cli.md lists them).
+            instances passes, with counts of those that pass; annotations, those of the frames of \
+            the instances that pass (frame_number from 1; keypoints as COCO's flat x, y, v list in \
+            the frame's pixels, as imported). JSON output is an array of objects with stable \
+            snake_case keys (docs/cli.md lists them).
 
             Examples:
               medsynth query series --modality US
               medsynth query instances --synthetic no --format csv > real.csv
+              medsynth query annotations --modality XA --json
             """
     )
 
     @OptionGroup var catalogOptions: CatalogOptions
 
-    @Argument(help: "What to list: patients, studies, series or instances.")
+    @Argument(help: "What to list: patients, studies, series, instances or annotations.")
     var level: QueryLevel
 
     @OptionGroup var filterOptions: InstanceFilterOptions

@@ -10,8 +10,12 @@ struct ShowCommand: ParsableCommand {
         commandName: "show",
         abstract: "Write one frame of a catalogued instance as PNG, so a person can look at it.",
         discussion: """
-            Grayscale frames go through the file's first window (else a min-max window when more \
+            Frames are numbered from 1, as DICOM counts them and 'medsynth query annotations' lists \
+            them. Grayscale frames go through the file's first window (else a min-max window when more \
             than 8 bits are stored); colour frames stay in colour.
+
+            --overlay draws the frame's annotations (see 'medsynth import --help'): keypoints as \
+            yellow crosses with their names, the skeleton joining them in orange, mask outlines in cyan.
 
             --prepared shows what training makes of the frame (see 'medsynth train --help'): \
             left, the frame in gray with the kept region outlined in green, pixels blanked \
@@ -21,6 +25,7 @@ struct ShowCommand: ParsableCommand {
             Examples:
               medsynth show 1.2.840.113619.2.1.1.322987881.621.736170080.681 \\
                   --frame 10 --png frame.png
+              medsynth show 2.25.1234 --frame 3 --overlay --png labelled.png
               medsynth show 1.2.840.113619.2.1.1.322987881.621.736170080.681 \\
                   --prepared --png prepared.png
             """
@@ -31,14 +36,17 @@ struct ShowCommand: ParsableCommand {
     @Argument(help: "The instance's SOP Instance UID (see 'medsynth query instances').")
     var sopInstanceUID: String
 
-    @Option(parsing: .unconditional, help: "Frame number, from 0.")
-    var frame = 0
+    @Option(parsing: .unconditional, help: "Frame number, from 1 (as DICOM counts frames).")
+    var frame = 1
 
     @Option(help: ArgumentHelp("Where to write the PNG.", valueName: "file"))
     var png: String
 
     @Flag(help: "Write the frame as training prepares it, beside the training image.")
     var prepared = false
+
+    @Flag(help: "Draw the frame's keypoints (named) and mask outlines on it.")
+    var overlay = false
 
     @OptionGroup var preparation: PreparationOptions
 
@@ -48,7 +56,7 @@ struct ShowCommand: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func validate() throws {
-        if frame < 0 { throw ValidationError("--frame counts from 0.") }
+        if frame < 1 { throw ValidationError("--frame counts from 1, as DICOM numbers frames.") }
         let preparationOnly = preparation.given + (preset != nil ? ["--preset"] : [])
         if !prepared, !preparationOnly.isEmpty {
             throw ValidationError("\(preparationOnly.joined(separator: ", ")) go with --prepared.")
@@ -61,7 +69,9 @@ struct ShowCommand: ParsableCommand {
             try DicomFile(path: try catalog.storedFile(ofFrame: frame, sopInstanceUID: sopInstanceUID))
         }
         let (picture, preparationRecord) = try failingWithStatus { () throws -> (Frame, InstancePreparation?) in
-            prepared ? try preparedPicture(of: file) : (try file.displayFrame(frame), nil)
+            if prepared { return try preparedPicture(of: file) }
+            let annotations = overlay ? try catalog.frameAnnotations(sopInstanceUID: sopInstanceUID, frameNumber: frame) : nil
+            return (try file.displayFrame(frame - 1).drawing(annotations), nil)
         }
         let destination = absolutePath(png).path
         try failingWithStatus {
@@ -84,7 +94,7 @@ struct ShowCommand: ParsableCommand {
         let preprocessing = FramePreprocessing(
             resolution: (preset ?? .compact).configuration().resolution, region: preparation.region ?? .auto,
             annotations: preparation.annotations ?? .mask)
-        let picture = try PreparedFramePicture(file, frame: frame, preprocessing: preprocessing)
+        let picture = try PreparedFramePicture(file, frame: frame - 1, preprocessing: preprocessing)
         let singleFrame = picture.prepared.annotationsLeftInSingleFrame ? PreparedInstance.singleFrameNote([file.path]) : []
         for note in picture.prepared.notes + singleFrame { printError("warning: \(note)") }
         return (picture.frame, picture.prepared.record)

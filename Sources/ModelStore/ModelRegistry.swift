@@ -1,4 +1,5 @@
 import Catalog
+import DICOM
 import Foundation
 import Frames
 import GAN
@@ -82,10 +83,15 @@ public struct ModelInstanceRecord: SnakeCaseRecord, PersistableRecord, Sendable,
 }
 
 extension Catalog {
-    /// The modalities present in the catalog, sorted.
+    /// The modalities of the catalog's images, sorted (segmentations are labels, not images).
     public func modalities() throws -> [String] {
         try read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT UPPER(modality) FROM series WHERE modality IS NOT NULL ORDER BY 1")
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT DISTINCT UPPER(s.modality) FROM series s JOIN instances i ON i.series_id = s.id
+                    WHERE s.modality IS NOT NULL AND i.sop_class_uid NOT IN \(SOPClass.segmentationSQLList) ORDER BY 1
+                    """)
         }
     }
 

@@ -14,7 +14,12 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .unknownModality(let modality, let known):
-            return "no instances of modality \(modality) in the catalog (it has: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+            let known = known.isEmpty ? "none" : known.joined(separator: ", ")
+            if modality.uppercased() == "SEG" {
+                return
+                    "SEG instances are DICOM Segmentations, labels of other frames, not images to train on (the catalog has images of: \(known))"
+            }
+            return "no instances of modality \(modality) in the catalog (it has: \(known))"
         case .noInstances(let reason), .noDecodableFrames(let reason), .notApplicable(let reason):
             return reason
         case .stoppedBeforeStart:

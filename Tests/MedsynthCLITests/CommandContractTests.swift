@@ -139,7 +139,7 @@ struct CommandContractTests {
         let work = try TemporaryFolder()
         defer { work.remove() }
         let run = try Medsynth.run(
-            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "26", "--png", "f.png", "--json"],
+            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "27", "--png", "f.png", "--json"],
             currentDirectory: work.url)
         #expect(run.status == 0, "\(run.standardError)")
         let object = Self.object(run)
@@ -215,8 +215,8 @@ struct CommandContractTests {
         }
         // A frame the instance does not have names the instance, not a storage path.
         try expectFailure(
-            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "27", "--png", "x.png"], status: 22,
-            message: "medsynth: --frame 27 is out of range: the instance has 27 frames, numbered from 0: \(fixture.cineUID)\n")
+            ["show", "--catalog", fixture.catalog, fixture.cineUID, "--frame", "28", "--png", "x.png"], status: 22,
+            message: "medsynth: --frame 28 is out of range: the instance has 27 frames, numbered from 1: \(fixture.cineUID)\n")
         // --report that cannot be a folder fails before the evaluation starts.
         let evaluate = try Medsynth.run(["evaluate", "--catalog", fixture.catalog, "--model", "m", "--count", "8", "--report", file])
         #expect(evaluate.status == 40 && evaluate.standardError.hasSuffix("medsynth: the report folder is a file: \(file)\n"))

@@ -7,6 +7,7 @@ import Ingest
 import ModelStore
 import TestSupport
 import Testing
+
 @testable import Training
 
 /// A catalog with one US cine (27 frames), two single-frame US images of
@@ -318,6 +319,11 @@ struct ModelTrainerTests {
         #expect(
             message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) }
                 == "no instances of modality XA in the catalog (it has: MR, US)")
+        request.modality = "SEG"
+        #expect(
+            message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) }
+                == "SEG instances are DICOM Segmentations, labels of other frames, not images to train on (the catalog has images of: MR, US)"
+        )
         request = fixture.request(name: "x")
         request.filter.patient = "nobody"
         #expect(message { _ = try ModelTrainer.create(request, catalog: fixture.catalog) } == "no real US instances match the filters")

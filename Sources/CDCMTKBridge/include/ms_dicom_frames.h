@@ -50,7 +50,8 @@ int ms_dicom_decode_frame_gray8(ms_dicom_file *file, unsigned long frame_index, 
 /// in the colour model the decoder returns: RGB for JPEG's and JPEG 2000's
 /// YCbCr), into `output` (rows x columns x samples values), masked to Bits
 /// Stored and sign-extended when Pixel Representation is 1. Returns 0, or -1
-/// with the reason; images of more than 16 bits allocated, of 1 bit, with
+/// with the reason; 1-bit frames (binary segmentations) give 0 and 1 from
+/// uncompressed pixel data; images of more than 16 bits allocated, with
 /// planar colour or subsampled YBR_*_422 storage are refused.
 int ms_dicom_decode_frame_samples(ms_dicom_file *file, unsigned long frame_index, int32_t *output, size_t output_capacity, char *error,
                                   size_t error_capacity);
