@@ -134,7 +134,7 @@ let package = Package(
                 "Evaluation", "ModelStore", "Training", "Synthesis", "Catalog", "DICOM", "Engine", "GAN", "Imaging", "Ingest",
                 "TestSupport",
             ]),
-        .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "Catalog", "DICOM", "Ingest", "TestSupport"]),
+        .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "Catalog", "DICOM", "Imaging", "Ingest", "TestSupport"]),
     ],
     cxxLanguageStandard: .cxx17
 )

@@ -309,14 +309,16 @@ public struct PreparedFramePicture: Sendable {
     public let frame: Frame
     public let prepared: PreparedInstance
 
-    /// Frame `index` of `file` prepared as `preprocessing` prepares it for training.
-    public init(_ file: DicomFile, frame index: Int, preprocessing: FramePreprocessing) throws {
+    /// Frame `index` of `file` prepared as `preprocessing` prepares it for
+    /// training, with `annotations` of the frame drawn on both sides.
+    public init(_ file: DicomFile, frame index: Int, preprocessing: FramePreprocessing, annotations: [FrameAnnotation] = []) throws {
         prepared = try preprocessing.prepare(file, geometry: file.geometry)
         let gray = try file.grayFrame(index)
         let side = preprocessing.resolution
         let image = prepared.plan.trainingImage(gray.pixels, frameWidth: gray.width, side: side)
         let picture = PreparationPicture.render(
-            frame: gray.pixels, width: gray.width, height: gray.height, plan: prepared.plan, trainingImage: image, side: side)
+            frame: gray.pixels, width: gray.width, height: gray.height, plan: prepared.plan, trainingImage: image, side: side,
+            annotations: annotations)
         frame = Frame(width: picture.width, height: picture.height, channels: 3, pixels: picture.pixels)
     }
 }

@@ -49,30 +49,64 @@ public struct FrameAnnotation: Equatable, Sendable {
 /// Draws annotations on a frame: mask outlines in cyan, the skeleton in
 /// orange, keypoints as yellow crosses with their names beside them.
 public enum AnnotationOverlay {
+    /// Where annotations of an image go on a picture: the image's pixel
+    /// (0, 0) edge at (`originX`, `originY`), each image pixel `scale`
+    /// picture pixels wide.
+    public struct Placement: Sendable {
+        public var originX: Double
+        public var originY: Double
+        public var scale: Double
+
+        public init(originX: Double = 0, originY: Double = 0, scale: Double = 1) {
+            self.originX = originX
+            self.originY = originY
+            self.scale = scale
+        }
+
+        /// The picture pixel under image point (`x`, `y`), both with (0, 0) the centre of the top-left pixel.
+        func pixel(_ x: Double, _ y: Double) -> (Int, Int) {
+            (Int((originX + (x + 0.5) * scale - 0.5).rounded()), Int((originY + (y + 0.5) * scale - 0.5).rounded()))
+        }
+    }
+
     /// `pixels` (`height` rows of `width` pixels of `channels` 8-bit
     /// samples, gray or RGB) as RGB with `annotations` drawn on it.
     public static func draw(
         pixels: [UInt8], width: Int, height: Int, channels: Int, annotations: [FrameAnnotation]
     ) -> [UInt8] {
-        var canvas = Canvas(width: width, height: height)
+        var rgb = [UInt8](repeating: 0, count: width * height * 3)
         for index in 0..<(width * height) {
-            for channel in 0..<3 {
-                canvas.pixels[index * 3 + channel] = pixels[index * channels + (channels == 1 ? 0 : channel)]
-            }
+            for channel in 0..<3 { rgb[index * 3 + channel] = pixels[index * channels + (channels == 1 ? 0 : channel)] }
         }
+        draw(on: &rgb, width: width, height: height, annotations: annotations, placement: Placement())
+        return rgb
+    }
+
+    /// Draws `annotations` on an RGB picture, placed by `placement`.
+    public static func draw(
+        on rgb: inout [UInt8], width: Int, height: Int, annotations: [FrameAnnotation], placement: Placement
+    ) {
+        var canvas = Canvas(width: width, height: height)
+        canvas.pixels = rgb
         for annotation in annotations {
-            if let mask = annotation.mask, mask.rows == height, mask.columns == width {
-                for point in mask.outline { canvas.set(point.x, point.y, outlineColour) }
+            if let mask = annotation.mask {
+                let block = max(1, Int(placement.scale.rounded(.up)))
+                for point in mask.outline {
+                    canvas.fill(
+                        x: Int((placement.originX + Double(point.x) * placement.scale).rounded(.down)),
+                        y: Int((placement.originY + Double(point.y) * placement.scale).rounded(.down)), width: block, height: block,
+                        colour: outlineColour)
+                }
             }
             let points = annotation.keypoints
             for pair in annotation.skeleton where pair.count == 2 {
                 guard pair.allSatisfy({ $0 >= 1 && $0 <= points.count }) else { continue }
                 let a = points[pair[0] - 1], b = points[pair[1] - 1]
                 guard a.isLabelled, b.isLabelled else { continue }
-                canvas.line(from: pixel(a), to: pixel(b), colour: skeletonColour)
+                canvas.line(from: placement.pixel(a.x, a.y), to: placement.pixel(b.x, b.y), colour: skeletonColour)
             }
             for point in points where point.isLabelled {
-                let (x, y) = pixel(point)
+                let (x, y) = placement.pixel(point.x, point.y)
                 for offset in -2...2 {
                     canvas.set(x + offset, y, keypointColour)
                     canvas.set(x, y + offset, keypointColour)
@@ -80,11 +114,7 @@ public enum AnnotationOverlay {
                 canvas.text(point.name, left: x + 4, top: y - 3, colour: keypointColour)
             }
         }
-        return canvas.pixels
-    }
-
-    private static func pixel(_ point: LabelledKeypoint) -> (Int, Int) {
-        (Int(point.x.rounded()), Int(point.y.rounded()))
+        rgb = canvas.pixels
     }
 
     static let outlineColour: (UInt8, UInt8, UInt8) = (0, 220, 255)

@@ -4,11 +4,13 @@
 /// (outside an estimated scan sector, or a single frame's screen around its
 /// image) tinted blue and the filled annotation
 /// pixels in magenta. Right: the training image, enlarged (nearest
-/// neighbour) to the frame's height.
+/// neighbour) to the frame's height. With annotations, each side has them
+/// drawn in register (`AnnotationOverlay`): the frame's on the left, as the
+/// plan carries them to the training image on the right.
 public enum PreparationPicture {
     /// RGB pixels, row-major, and the picture's size.
     public static func render(
-        frame: [UInt8], width: Int, height: Int, plan: FramePlan, trainingImage: [Float], side: Int
+        frame: [UInt8], width: Int, height: Int, plan: FramePlan, trainingImage: [Float], side: Int, annotations: [FrameAnnotation] = []
     ) -> (pixels: [UInt8], width: Int, height: Int) {
         let gap = 8, pictureWidth = width + gap + height
         var pixels = [UInt8](repeating: 128, count: pictureWidth * height * 3)
@@ -45,6 +47,14 @@ public enum PreparationPicture {
                 let value = UInt8(max(0, min(255, trainingImage[(y * side / height) * side + x * side / height].rounded())))
                 paint(width + gap + x, y, (value, value, value))
             }
+        }
+        if !annotations.isEmpty {
+            AnnotationOverlay.draw(
+                on: &pixels, width: pictureWidth, height: height, annotations: annotations, placement: AnnotationOverlay.Placement())
+            AnnotationOverlay.draw(
+                on: &pixels, width: pictureWidth, height: height,
+                annotations: annotations.map { plan.trainingImageAnnotation($0, side: side) },
+                placement: AnnotationOverlay.Placement(originX: Double(width + gap), scale: Double(height) / Double(side)))
         }
         return (pixels, pictureWidth, height)
     }

@@ -6,10 +6,31 @@ public enum SquareResampler {
     /// the covered fraction (a box filter, which does not alias when
     /// shrinking). Output values stay in the input's 0...255 range, row-major.
     public static func centreCropAreaAverage(pixels: [UInt8], width: Int, height: Int, side: Int) -> [Float] {
-        let square = min(width, height)
+        let cell = Square(centreCropOf: width, height: height)
         return squareAreaAverage(
-            pixels: pixels, width: width, height: height, square: square,
-            originX: (width - square) / 2, originY: (height - square) / 2, side: side)
+            pixels: pixels, width: width, height: height, square: cell.side, originX: cell.originX, originY: cell.originY, side: side)
+    }
+
+    /// The square a `width` x `height` image is made into before it is
+    /// area-averaged: its side and where its top-left corner lies in the image.
+    public struct Square: Equatable, Sendable {
+        public let side: Int
+        public let originX: Int
+        public let originY: Int
+
+        /// The centred square of side min(width, height).
+        public init(centreCropOf width: Int, height: Int) {
+            side = min(width, height)
+            originX = (width - side) / 2
+            originY = (height - side) / 2
+        }
+
+        /// The square of side max(width, height) the image is centred on.
+        public init(letterboxOf width: Int, height: Int) {
+            side = max(width, height)
+            originX = -((side - width) / 2)
+            originY = -((side - height) / 2)
+        }
     }
 
     /// The whole image centred on a black square of side max(width, height)
@@ -17,10 +38,9 @@ public enum SquareResampler {
     /// `centreCropAreaAverage` does. An ultrasound sector is wider than it
     /// is tall; a centred square crop would cut its edges.
     public static func letterboxAreaAverage(pixels: [UInt8], width: Int, height: Int, side: Int) -> [Float] {
-        let square = max(width, height)
+        let cell = Square(letterboxOf: width, height: height)
         return squareAreaAverage(
-            pixels: pixels, width: width, height: height, square: square,
-            originX: -((square - width) / 2), originY: -((square - height) / 2), side: side)
+            pixels: pixels, width: width, height: height, square: cell.side, originX: cell.originX, originY: cell.originY, side: side)
     }
 
     /// The square of side `square` whose top left corner is source pixel

@@ -15,7 +15,8 @@ struct ShowCommand: ParsableCommand {
             than 8 bits are stored); colour frames stay in colour.
 
             --overlay draws the frame's annotations (see 'medsynth import --help'): keypoints as \
-            yellow crosses with their names, the skeleton joining them in orange, mask outlines in cyan.
+            yellow crosses with their names, the skeleton joining them in orange, mask outlines in cyan; \
+            with --prepared, on the training image too, where preparation carries them.
 
             --prepared shows what training makes of the frame (see 'medsynth train --help'): \
             left, the frame in gray with the kept region outlined in green, pixels blanked \
@@ -69,8 +70,8 @@ struct ShowCommand: ParsableCommand {
             try DicomFile(path: try catalog.storedFile(ofFrame: frame, sopInstanceUID: sopInstanceUID))
         }
         let (picture, preparationRecord) = try failingWithStatus { () throws -> (Frame, InstancePreparation?) in
-            if prepared { return try preparedPicture(of: file) }
             let annotations = overlay ? try catalog.frameAnnotations(sopInstanceUID: sopInstanceUID, frameNumber: frame) : nil
+            if prepared { return try preparedPicture(of: file, annotations: annotations ?? []) }
             return (try file.displayFrame(frame - 1).drawing(annotations), nil)
         }
         let destination = absolutePath(png).path
@@ -90,11 +91,11 @@ struct ShowCommand: ParsableCommand {
     }
 
     /// The frame beside its training image, and what the preparation did.
-    private func preparedPicture(of file: DicomFile) throws -> (Frame, InstancePreparation) {
+    private func preparedPicture(of file: DicomFile, annotations: [FrameAnnotation]) throws -> (Frame, InstancePreparation) {
         let preprocessing = FramePreprocessing(
             resolution: (preset ?? .compact).configuration().resolution, region: preparation.region ?? .auto,
             annotations: preparation.annotations ?? .mask)
-        let picture = try PreparedFramePicture(file, frame: frame - 1, preprocessing: preprocessing)
+        let picture = try PreparedFramePicture(file, frame: frame - 1, preprocessing: preprocessing, annotations: annotations)
         let singleFrame = picture.prepared.annotationsLeftInSingleFrame ? PreparedInstance.singleFrameNote([file.path]) : []
         for note in picture.prepared.notes + singleFrame { printError("warning: \(note)") }
         return (picture.frame, picture.prepared.record)
