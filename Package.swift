@@ -71,6 +71,8 @@ let package = Package(
         ),
         .target(name: "Imaging", dependencies: ["CPNG", "DICOM", "Engine"]),
         .target(name: "GAN", dependencies: ["CHDF5", "Engine"]),
+        // The utility measure's task model: a compact keypoint U-Net on the engine.
+        .target(name: "TaskModel", dependencies: ["Engine"]),
         // Floor 3: bringing files in (import, listen's receiver, the decode-worker
         // pool), and the frame data set with its preparation and split.
         .target(
@@ -115,6 +117,7 @@ let package = Package(
         // The decode worker is a dependency so that it is built beside the test runner, where import finds it.
         .testTarget(name: "IngestTests", dependencies: ["Ingest", "Catalog", "DICOM", "MedsynthDecodeWorker", "TestSupport"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TaskModelTests", dependencies: ["TaskModel", "Engine", "TestSupport"]),
         .testTarget(name: "GANTests", dependencies: ["GAN", "Engine", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(
             name: "FramesTests", dependencies: ["Frames", "Catalog", "DICOM", "Engine", "Imaging", "Ingest", "TestSupport"],

@@ -136,8 +136,8 @@ struct ReferenceTests {
     }
 
     @Test(
-        "activations, upsampling and the minibatch standard deviation",
-        arguments: ["leaky_relu", "relu", "tanh", "sigmoid", "upsample2x", "minibatch_stddev"])
+        "activations, upsampling, the minibatch standard deviation and soft-argmax",
+        arguments: ["leaky_relu", "relu", "tanh", "sigmoid", "upsample2x", "minibatch_stddev", "soft_argmax"])
     func elementwise(name: String) throws {
         let fixture = try OpCase(name)
         let layer: Layer =
@@ -147,6 +147,7 @@ struct ReferenceTests {
             case "tanh": Tanh()
             case "sigmoid": Sigmoid()
             case "minibatch_stddev": MinibatchStandardDeviation()
+            case "soft_argmax": SoftArgmax2d()
             default: Upsample2x()
             }
         fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", name)

@@ -299,6 +299,21 @@ def ops():
     minibatch_stddev()
     noise_injection()
 
+    seeded("soft_argmax")
+    logits = rng.normal(size=(2, 3, 5, 7)) * 2
+    n, k, h, w = logits.shape
+    rows, columns = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    flat = logits.reshape(n, k, h * w)
+    p = np.exp(flat - flat.max(axis=2, keepdims=True))
+    p /= p.sum(axis=2, keepdims=True)
+    coordinates = np.stack([p @ columns.reshape(-1), p @ rows.reshape(-1)], axis=2)
+    dy = rng.normal(size=coordinates.shape)
+    # The full softmax Jacobian (diag(p) - p p^T) times the gradient of the expectation.
+    upstream = dy[..., 0:1] * columns.reshape(1, 1, -1) + dy[..., 1:2] * rows.reshape(1, 1, -1)
+    jacobian = np.einsum("nki,ij->nkij", p, np.eye(h * w)) - np.einsum("nki,nkj->nkij", p, p)
+    dx = np.einsum("nkij,nkj->nki", jacobian, upstream).reshape(logits.shape)
+    save("soft_argmax", x=logits, y=coordinates, dy=dy, dx=dx)
+
     seeded("bce")
     logits = rng.normal(size=(6, 1)) * 3
     for target in (0.0, 1.0):
