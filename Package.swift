@@ -96,7 +96,7 @@ let package = Package(
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
         .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Ingest", "ModelStore"]),
         // The figures of `medsynth evaluate`: two-sample test, data copying, diversity, statistics, report.
-        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Imaging", "ModelStore"]),
+        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Imaging", "ModelStore", "TaskModel"]),
         // Floor 6: the command line.
         .executableTarget(
             name: "MedsynthCLI",
@@ -135,7 +135,7 @@ let package = Package(
             name: "EvaluationTests",
             dependencies: [
                 "Evaluation", "ModelStore", "Training", "Synthesis", "Catalog", "DICOM", "Engine", "GAN", "Imaging", "Ingest",
-                "TestSupport",
+                "TaskModel", "TestSupport",
             ]),
         .testTarget(name: "MedsynthCLITests", dependencies: ["MedsynthCLI", "Catalog", "DICOM", "Imaging", "Ingest", "TestSupport"]),
     ],

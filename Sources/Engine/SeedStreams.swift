@@ -13,6 +13,8 @@ public enum SeedStreams {
         case averageStatistics
         /// The fixed latents of training's copy check (`CopyCheckSettings`).
         case copyCheckLatents
+        /// The utility measure's task model: its initial weights, and its batches and augmentations.
+        case taskModelInitialisation, taskModelBatches
     }
 
     public static func stream(_ purpose: Purpose, seed: UInt64, index: UInt64 = 0) -> EngineRandom {

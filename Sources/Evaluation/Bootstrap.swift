@@ -57,8 +57,9 @@ enum GroupBootstrap {
         return centralInterval(distances)
     }
 
-    /// The 2.5th and 97.5th percentiles of `draws` values.
-    private static func centralInterval(_ values: [Float]) -> [Float] {
+    /// The 2.5th and 97.5th percentiles of `draws` values; [] without values.
+    static func centralInterval(_ values: [Float]) -> [Float] {
+        guard !values.isEmpty else { return [] }
         let sorted = values.sorted()
         return [sorted[sorted.count * 25 / 1000], sorted[sorted.count * 975 / 1000 - 1]]
     }

@@ -1,0 +1,215 @@
+import Engine
+import Foundation
+import TaskModel
+
+/// The arms of the utility measure: what the task model trains on.
+public enum UtilityArm: String, Codable, CaseIterable, Sendable {
+    /// The real labelled frames only.
+    case real
+    /// The real frames with classic augmentation.
+    case realAugmented = "real+augmentation"
+    /// The real frames and the model's frames.
+    case realSynthetic = "real+synthetic"
+    case realSyntheticAugmented = "real+synthetic+augmentation"
+    /// The model's frames only, tested on real ones.
+    case synthetic
+}
+
+/// What the utility measure compares: the same task model, trained on each
+/// arm's frames with the same plan and seeds, tested on the same real frames.
+public struct UtilityRequest: Sendable {
+    /// Real labelled frames the arms train on.
+    public var training: KeypointSet
+    /// Real labelled frames of series no arm trains on (and the generator never saw).
+    public var test: KeypointSet
+    /// The model's frames; their keypoints are used only with `extraLabelled`.
+    public var extra: KeypointSet
+    /// Whether `extra` carries labels of its own; if not, each seed's real-only
+    /// task model labels it (pseudo-labels, as EchoNet-Synthetic does).
+    public var extraLabelled: Bool
+    public var plan: KeypointTrainingPlan
+    /// One task model per arm and seed; the same seeds in every arm.
+    public var seeds: [UInt64]
+    /// PCK counts a keypoint within this fraction of the frame side.
+    public var pckFraction: Float = 0.05
+    /// Seeds the bootstrap's draws of test series.
+    public var bootstrapSeed: UInt64 = 1
+
+    public init(
+        training: KeypointSet, test: KeypointSet, extra: KeypointSet, extraLabelled: Bool, plan: KeypointTrainingPlan, seeds: [UInt64]
+    ) {
+        self.training = training
+        self.test = test
+        self.extra = extra
+        self.extraLabelled = extraLabelled
+        self.plan = plan
+        self.seeds = seeds
+    }
+}
+
+/// The utility measure's figures (`evaluate --utility`, docs/evaluation.md).
+public struct UtilityFigures: Codable, Sendable, Equatable {
+    public struct Arm: Codable, Sendable, Equatable {
+        public var arm: UtilityArm
+        /// Mean point error in pixels over test series (each series the mean of its frames, averaged over seeds).
+        public var meanError: Float
+        public var meanErrorInterval: [Float]
+        /// Share of labelled test keypoints within `pck_threshold` pixels.
+        public var pck: Float
+        public var pckInterval: [Float]
+        /// The mean point error of each seed's task model.
+        public var meanErrorBySeed: [Float]
+        public var trainingFrames: Int
+    }
+
+    /// An arm against the real-only arm: its mean error minus real's, paired by test series.
+    public struct Difference: Codable, Sendable, Equatable {
+        public var arm: UtilityArm
+        public var meanErrorDifference: Float
+        public var interval: [Float]
+        /// "helps" (lower error, the interval below 0), "hurts" (above 0) or
+        /// "no difference shown" (the interval holds 0).
+        public var verdict: String
+    }
+
+    public var arms: [Arm]
+    public var differences: [Difference]
+    /// Whether the model's frames were labelled by the real-only task model.
+    public var pseudoLabels: Bool
+    public var pckThreshold: Float
+    public var testSeries: Int
+    public var testFrames: Int
+    public var seeds: [UInt64]
+    public var plan: KeypointTrainingPlan
+
+    enum CodingKeys: String, CodingKey {
+        case arms, differences, seeds, plan
+        case pseudoLabels = "pseudo_labels", pckThreshold = "pck_threshold", testSeries = "test_series", testFrames = "test_frames"
+    }
+}
+
+extension UtilityFigures.Arm {
+    enum CodingKeys: String, CodingKey {
+        case arm, pck
+        case meanError = "mean_error", meanErrorInterval = "mean_error_interval", pckInterval = "pck_interval"
+        case meanErrorBySeed = "mean_error_by_seed", trainingFrames = "training_frames"
+    }
+}
+
+extension UtilityFigures.Difference {
+    enum CodingKeys: String, CodingKey {
+        case arm, interval, verdict
+        case meanErrorDifference = "mean_error_difference"
+    }
+}
+
+/// Does adding a model's frames help a task model learn? Trains the task
+/// model on each arm's frames and tests it on real frames of series it never
+/// saw; intervals come from drawing test series again (docs/evaluation.md).
+public enum UtilityMeasure {
+    /// Runs every arm for every seed. `progress` gets the arm and seed done, in order.
+    public static func run(
+        _ request: UtilityRequest, progress: (UtilityArm, UInt64) -> Void = { _, _ in }
+    ) -> UtilityFigures {
+        let threshold = request.pckFraction * Float(request.test.side)
+        let augmentation = ClassicAugmentation()
+        // Per arm, per seed: each test frame's score.
+        var scores: [UtilityArm: [[(error: Float, hits: Int, total: Int)?]]] = [:]
+        var trainingFrames: [UtilityArm: Int] = [:]
+        for seed in request.seeds {
+            let real = KeypointModel.train(on: request.training, plan: request.plan, augmentation: nil, seed: seed)
+            let extra = request.extraLabelled ? request.extra : request.extra.relabelled(real.predict(request.extra))
+            for arm in UtilityArm.allCases {
+                let frames: KeypointSet
+                switch arm {
+                case .real, .realAugmented: frames = request.training
+                case .realSynthetic, .realSyntheticAugmented: frames = request.training.adding(extra)
+                case .synthetic: frames = extra
+                }
+                let model =
+                    arm == .real
+                    ? real
+                    : KeypointModel.train(
+                        on: frames, plan: request.plan,
+                        augmentation: arm == .realAugmented || arm == .realSyntheticAugmented ? augmentation : nil, seed: seed)
+                scores[arm, default: []].append(
+                    KeypointScores.perFrame(predicted: model.predict(request.test), truth: request.test, threshold: threshold))
+                trainingFrames[arm] = frames.count
+                progress(arm, seed)
+            }
+        }
+        return figures(scores, trainingFrames: trainingFrames, request: request, threshold: threshold)
+    }
+
+    /// Per-series figures, their bootstrap intervals and the differences to the real-only arm.
+    private static func figures(
+        _ scores: [UtilityArm: [[(error: Float, hits: Int, total: Int)?]]], trainingFrames: [UtilityArm: Int],
+        request: UtilityRequest, threshold: Float
+    ) -> UtilityFigures {
+        let series = Dictionary(grouping: request.test.series.indices, by: { request.test.series[$0] }).sorted { $0.key < $1.key }
+            .map(\.value)
+        let arms = UtilityArm.allCases
+        // [arm][series]: the series' mean frame error averaged over seeds, and its PCK hits and totals over seeds.
+        var errors: [[Double]] = [], hits: [[(hits: Int, total: Int)]] = []
+        for arm in arms {
+            let bySeed = scores[arm] ?? []
+            errors.append(
+                series.map { members in
+                    let perSeed = bySeed.compactMap { frames -> Double? in
+                        let values = members.compactMap { frames[$0]?.error }
+                        return values.isEmpty ? nil : Double(values.reduce(0, +)) / Double(values.count)
+                    }
+                    return perSeed.isEmpty ? .nan : perSeed.reduce(0, +) / Double(perSeed.count)
+                })
+            hits.append(
+                series.map { members in
+                    bySeed.reduce(into: (hits: 0, total: 0)) { sum, frames in
+                        for member in members { if let score = frames[member] { sum = (sum.hits + score.hits, sum.total + score.total) } }
+                    }
+                })
+        }
+        let usable = series.indices.filter { index in errors.allSatisfy { !$0[index].isNaN } }
+        var random = EngineRandom(seed: request.bootstrapSeed)
+        let draws = UtilityBootstrap.draw(series: usable, count: GroupBootstrap.draws, random: &random)
+        let figures = arms.enumerated().map { index, arm in
+            UtilityFigures.Arm(
+                arm: arm, meanError: UtilityBootstrap.mean(errors[index], usable),
+                meanErrorInterval: GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.mean(errors[index], $0) }),
+                pck: UtilityBootstrap.ratio(hits[index], usable),
+                pckInterval: GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.ratio(hits[index], $0) }),
+                meanErrorBySeed: (scores[arm] ?? []).map { frames in
+                    let values = frames.compactMap { $0?.error }
+                    return values.reduce(0, +) / Float(max(1, values.count))
+                },
+                trainingFrames: trainingFrames[arm] ?? 0)
+        }
+        let differences = arms.indices.dropFirst().map { index in
+            let difference = errors[index].indices.map { errors[index][$0] - errors[0][$0] }
+            let interval = GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.mean(difference, $0) })
+            let verdict = interval[1] < 0 ? "helps" : interval[0] > 0 ? "hurts" : "no difference shown"
+            return UtilityFigures.Difference(
+                arm: arms[index], meanErrorDifference: UtilityBootstrap.mean(difference, usable), interval: interval, verdict: verdict)
+        }
+        return UtilityFigures(
+            arms: figures, differences: differences, pseudoLabels: !request.extraLabelled, pckThreshold: threshold,
+            testSeries: usable.count, testFrames: request.test.count, seeds: request.seeds, plan: request.plan)
+    }
+}
+
+/// Test series drawn again with replacement, the same draws for every arm
+/// (so differences between arms are paired), and the figures of a draw.
+enum UtilityBootstrap {
+    static func draw(series: [Int], count: Int, random: inout EngineRandom) -> [[Int]] {
+        guard !series.isEmpty else { return [] }
+        return (0..<count).map { _ in series.map { _ in series[Int(random.nextUInt64() % UInt64(series.count))] } }
+    }
+
+    static func mean(_ values: [Double], _ members: [Int]) -> Float {
+        Float(members.reduce(0) { $0 + values[$1] } / Double(max(1, members.count)))
+    }
+
+    static func ratio(_ counts: [(hits: Int, total: Int)], _ members: [Int]) -> Float {
+        let hits = members.reduce(0) { $0 + counts[$1].hits }, total = members.reduce(0) { $0 + counts[$1].total }
+        return Float(hits) / Float(max(1, total))
+    }
+}
