@@ -84,7 +84,8 @@ let package = Package(
             ]
         ),
         .target(
-            name: "Frames", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", .product(name: "GRDB", package: "GRDB.swift")]),
+            name: "Frames",
+            dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "TaskModel", .product(name: "GRDB", package: "GRDB.swift")]),
         // Floor 4: what training, synthesis and evaluation share of a model: the
         // registry and lineage, model.json, checkpoint folders, a trained model,
         // its real frames, latents.
@@ -96,13 +97,13 @@ let package = Package(
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
         .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Ingest", "ModelStore"]),
         // The figures of `medsynth evaluate`: two-sample test, data copying, diversity, statistics, report.
-        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Imaging", "ModelStore", "TaskModel"]),
+        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Frames", "Imaging", "ModelStore", "TaskModel"]),
         // Floor 6: the command line.
         .executableTarget(
             name: "MedsynthCLI",
             dependencies: [
                 "CPlatform", "Catalog", "DICOM", "DICOMNetwork", "Engine", "Evaluation", "Frames", "GAN", "Imaging", "Ingest",
-                "ModelStore", "Synthesis", "Training",
+                "ModelStore", "Synthesis", "TaskModel", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

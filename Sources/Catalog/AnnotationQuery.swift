@@ -50,3 +50,17 @@ extension Catalog {
         }
     }
 }
+
+extension Catalog {
+    /// The keypoint annotations of the instances `instanceIDs` (linked ones,
+    /// with keypoints), each with its label set, by instance, frame and id.
+    public func keypointAnnotations(instanceIDs: [Int64]) throws -> [(annotation: AnnotationRecord, labelSet: LabelSetRecord)] {
+        try read { db in
+            let annotations = try AnnotationRecord.filter(instanceIDs.contains(Column("instance_id")) && Column("keypoints") != nil)
+                .order(Column("instance_id"), Column("frame_number"), Column("id")).fetchAll(db)
+            let labelSets = try LabelSetRecord.filter(keys: Set(annotations.map(\.labelSetId))).fetchAll(db)
+            let byID = Dictionary(uniqueKeysWithValues: labelSets.compactMap { set in set.id.map { ($0, set) } })
+            return annotations.compactMap { annotation in byID[annotation.labelSetId].map { (annotation, $0) } }
+        }
+    }
+}

@@ -1,8 +1,10 @@
 import ArgumentParser
+import Catalog
 import Engine
 import Evaluation
 import Foundation
 import ModelStore
+import TaskModel
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +22,14 @@ struct EvaluateCommand: ParsableCommand {
               medsynth evaluate --model us-compact-1
               medsynth evaluate --model 1 --count 512 --json > figures.json
               medsynth evaluate --model us-compact-1 --report reports/us-compact-1
+
+            --utility asks instead whether the model's frames help a model learn the labelled task \
+            (docs/evaluation.md, "Utility"): a small keypoint network is trained on each arm (real \
+            labelled frames; with classic augmentation; with the model's frames; both; the model's \
+            frames only) and tested on the labelled series the generator never saw. The model's frames \
+            are labelled by the real-only network (pseudo-labels).
+
+              medsynth evaluate --model xa-compact-1 --utility --train-series 10
             """
     )
 
@@ -42,14 +52,18 @@ struct EvaluateCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Engine threads (default: one per core).")
     var threads: Int?
 
+    @OptionGroup var utility: UtilityArguments
+
     func validate() throws {
         if !(8...20_000).contains(count) { throw ValidationError("--count must be between 8 and 20000.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
+        try utility.validate(report: report)
     }
 
     func run() throws {
         let catalog = try catalogOptions.openCatalog(.writeIfPossible)
         EngineThreads.configure(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        if utility.utility { return try runUtility(catalog: catalog) }
         let result = try failingWithStatus {
             let synthesisModel = try TrainedModel.open(model, catalog: catalog)
             return try Evaluator.evaluate(
@@ -65,5 +79,49 @@ struct EvaluateCommand: ParsableCommand {
             return
         }
         print(EvaluationText.describe(result))
+    }
+
+    /// `--utility`: the utility measure instead of the figures above.
+    private func runUtility(catalog: Catalog) throws {
+        let result = try failingWithStatus {
+            try UtilityEvaluation.evaluate(
+                model: try TrainedModel.open(model, catalog: catalog), catalog: catalog, options: utility.options(count: count, seed: seed)
+            ) { FileHandle.standardError.write(Data("evaluate: \($0)\n".utf8)) }
+        }
+        for warning in result.warnings { printError("warning: \(warning)") }
+        print(output.json ? String(decoding: try result.json(), as: UTF8.self) : UtilityText.describe(result))
+    }
+}
+
+/// The options of `evaluate --utility`.
+struct UtilityArguments: ParsableArguments {
+    @Flag(help: "Measure whether the model's frames help a keypoint model learn (docs/evaluation.md, \"Utility\").")
+    var utility = false
+
+    @Option(parsing: .unconditional, help: "With --utility: labelled training series the arms train on (default: all).")
+    var trainSeries: Int?
+
+    @Option(help: ArgumentHelp("With --utility: the label set whose keypoints are learned (default: the only one).", valueName: "name"))
+    var labelSet: String?
+
+    @Option(parsing: .unconditional, help: "With --utility: task models per arm, each from its own seed.")
+    var taskSeeds = 3
+
+    @Option(parsing: .unconditional, help: "With --utility: training steps of each task model.")
+    var taskSteps = 600
+
+    func validate(report: String?) throws {
+        let given = [trainSeries != nil ? "--train-series" : nil, labelSet != nil ? "--label-set" : nil].compactMap { $0 }
+        if !utility, !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) go with --utility.") }
+        if utility, report != nil { throw ValidationError("--report writes the figures' report, not --utility's.") }
+        if let trainSeries, trainSeries < 1 { throw ValidationError("--train-series must be at least 1.") }
+        if !(1...20).contains(taskSeeds) { throw ValidationError("--task-seeds must be between 1 and 20.") }
+        if !(1...100_000).contains(taskSteps) { throw ValidationError("--task-steps must be between 1 and 100000.") }
+    }
+
+    func options(count: Int, seed: UInt64) -> UtilityOptions {
+        UtilityOptions(
+            trainSeries: trainSeries, labelSet: labelSet, count: count, seed: seed, taskSeeds: taskSeeds,
+            plan: KeypointTrainingPlan(steps: taskSteps))
     }
 }

@@ -53,3 +53,37 @@ enum EvaluationText {
 
     private static func pad(_ text: String) -> String { text.padding(toLength: max(14, text.count), withPad: " ", startingAt: 0) }
 }
+
+/// The utility measure's figures as `evaluate --utility` prints them.
+enum UtilityText {
+    static func describe(_ result: UtilityResult) -> String {
+        let u = result.utility
+        func interval(_ values: [Float], digits: Int) -> String {
+            values.count == 2 ? String(format: "%.\(digits)f to %.\(digits)f", values[0], values[1]) : "n/a"
+        }
+        let arms = u.arms.map { arm in
+            "  " + arm.arm.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0)
+                + String(
+                    format: "%6d  %6.2f px (%@)  %.2f (%@)", arm.trainingFrames, arm.meanError, interval(arm.meanErrorInterval, digits: 2),
+                    arm.pck, interval(arm.pckInterval, digits: 2))
+        }
+        let differences = u.differences.map { difference in
+            "  " + difference.arm.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0)
+                + String(
+                    format: "%+6.2f px (%@): %@", difference.meanErrorDifference, interval(difference.interval, digits: 2),
+                    difference.verdict)
+        }
+        return """
+            model \(result.modelId) "\(result.model)": does adding its frames help a keypoint model learn \(result.labelSet) \
+            (\(result.keypoints.joined(separator: ", ")))? \(result.trainingSeries) of \(result.availableTrainingSeries) labelled training \
+            series, \(result.generatedFrames) generated frames\(u.pseudoLabels ? " labelled by the real-only task model (pseudo-labels)" : ""), \
+            tested on \(u.testFrames) frames of \(u.testSeries) held-out series; \(u.seeds.count) task models per arm, \(u.plan.steps) steps \
+            of \(u.plan.batch); \(String(format: "%.0f", result.seconds)) s
+              arm                           frames  mean point error (95 %)    PCK at \(String(format: "%.1f", u.pckThreshold)) px (95 %)
+            \(arms.joined(separator: "\n"))
+              against real only             mean error difference (95 %): verdict
+            \(differences.joined(separator: "\n"))
+            stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model
+            """
+    }
+}

@@ -82,6 +82,10 @@ struct CommandFailure: Error {
             }
         case let frameError as FrameDatasetError:
             self.init(.noTrainingFrames, "\(frameError)")
+        case let labelledError as LabelledFrames.LoadError:
+            self.init(.noTrainingFrames, "\(labelledError)")
+        case let utilityError as UtilityError:
+            self.init(.noTrainingFrames, "\(utilityError)")
         case let trainingError as TrainingError:
             switch trainingError {
             case .unknownModality: self.init(.notInCatalog, "\(trainingError)")

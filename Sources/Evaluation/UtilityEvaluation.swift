@@ -1,0 +1,178 @@
+import Catalog
+import Engine
+import Foundation
+import Frames
+import ModelStore
+import TaskModel
+
+/// How `evaluate --utility` runs (docs/evaluation.md, "Utility").
+public struct UtilityOptions: Sendable {
+    /// Labelled training series the arms draw (nil: every one).
+    public var trainSeries: Int?
+    /// The label set whose keypoints the task model learns (nil: the only one).
+    public var labelSet: String?
+    /// The model's frames generated for the synthetic arms.
+    public var count: Int
+    /// Seeds the generated latents and the draw of training series.
+    public var seed: UInt64
+    /// Task models per arm (seeds 1...taskSeeds).
+    public var taskSeeds: Int
+    public var plan: KeypointTrainingPlan
+
+    public init(
+        trainSeries: Int? = nil, labelSet: String? = nil, count: Int = 256, seed: UInt64 = 1, taskSeeds: Int = 3,
+        plan: KeypointTrainingPlan = KeypointTrainingPlan()
+    ) {
+        self.trainSeries = trainSeries
+        self.labelSet = labelSet
+        self.count = count
+        self.seed = seed
+        self.taskSeeds = taskSeeds
+        self.plan = plan
+    }
+}
+
+/// What `evaluate --utility` measured, as `--json` prints it.
+public struct UtilityResult: Codable, Sendable {
+    public var model: String
+    public var modelId: Int64
+    public var checkpointSha256: String
+    public var generatedFrames: Int
+    public var seed: UInt64
+    public var labelSet: String
+    public var keypoints: [String]
+    /// Labelled series the arms trained on, of how many the model's training instances hold.
+    public var trainingSeries: Int
+    public var availableTrainingSeries: Int
+    public var utility: UtilityFigures
+    public var warnings: [String]
+    public var seconds: Double
+    public var createdAt: String
+    public var evaluationId: Int64?
+}
+
+/// Why the utility measure cannot run on a model.
+public enum UtilityError: Error, CustomStringConvertible, Sendable {
+    case noLabelledSeries(role: LineageRole, model: String)
+    case tooFewSeries(requested: Int, available: Int)
+
+    public var description: String {
+        switch self {
+        case .noLabelledSeries(let role, let model):
+            "none of the \(role == .validation ? "held-out" : role.rawValue) series of model \(model) has keypoint annotations: the utility measure trains on labelled "
+                + "training series and tests on labelled held-out ones (import COCO keypoints for them: docs/catalog.md)"
+        case .tooFewSeries(let requested, let available):
+            "--train-series \(requested): the model's training instances hold \(available) labelled series"
+        }
+    }
+}
+
+/// `evaluate --utility`: the utility measure on a registered model.
+public enum UtilityEvaluation {
+    /// Runs the utility measure on `model`: its labelled held-out series are
+    /// the test set, `--train-series` of its labelled training series (drawn
+    /// with `seed`) the real frames, `count` generated frames the synthetic
+    /// ones. Stores the figures with the model unless the catalog is read-only.
+    public static func evaluate(
+        model: TrainedModel, catalog: Catalog, options: UtilityOptions, progress: (String) -> Void = { _ in }
+    ) throws -> UtilityResult {
+        guard let record = model.record, let modelID = record.id else { throw EvaluationError.notRegistered(model.folder.path) }
+        guard model.generator.configuration.channels == 1 else {
+            throw EvaluationError.notGrayscale(model.generator.configuration.channels)
+        }
+        let started = Date()
+        progress("loading the model's labelled frames")
+        let (training, test, available, labelSet) = try realFrames(model, record: record, catalog: catalog, options: options)
+        progress("generating \(options.count) frames")
+        let extra = try generatedFrames(model, count: options.count, seed: options.seed, keypoints: training.set.keypointCount)
+        let request = UtilityRequest(
+            training: training.set, test: test.set, extra: extra, extraLabelled: false, plan: options.plan,
+            seeds: (1...UInt64(max(1, options.taskSeeds))).map { $0 })
+        let figures = UtilityMeasure.run(request) { arm, seed in progress("task model trained: \(arm.rawValue), seed \(seed)") }
+        var warnings: [String] = []
+        if figures.testSeries < 10 {
+            warnings.append(
+                "only \(figures.testSeries) labelled held-out series: the intervals are wide and verdicts rare; "
+                    + "hold out more labelled series with train --validation-fraction")
+        }
+        var result = UtilityResult(
+            model: record.name, modelId: modelID, checkpointSha256: model.checkpointDigest, generatedFrames: options.count,
+            seed: options.seed, labelSet: labelSet.name, keypoints: labelSet.keypoints, trainingSeries: training.seriesUIDs.count,
+            availableTrainingSeries: available, utility: figures, warnings: warnings, seconds: Date().timeIntervalSince(started),
+            createdAt: Date().formatted(.iso8601))
+        guard !catalog.isReadOnly else {
+            result.warnings.append("the catalog is read-only: these figures are printed, not stored in the registry")
+            return result
+        }
+        let stored = try catalog.recordEvaluation(
+            EvaluationRecord(
+                modelId: modelID, checkpointDigest: model.checkpointDigest, generatedFrames: options.count, seed: options.seed,
+                figures: String(decoding: try result.json(), as: UTF8.self), reportFolder: nil, createdAt: result.createdAt))
+        result.evaluationId = stored.id
+        return result
+    }
+
+    /// The labelled frames of the model's training series (`trainSeries` of
+    /// them drawn) and of its held-out series, with the number of labelled
+    /// training series and the label set.
+    private static func realFrames(
+        _ model: TrainedModel, record: ModelRecord, catalog: Catalog, options: UtilityOptions
+    ) throws -> (training: LabelledFrames, test: LabelledFrames, available: Int, labelSet: LabelSetRecord) {
+        guard let trainingRecord = model.description.training, let modelID = record.id else {
+            throw ModelError.modelFiles("model.json lacks the training record medsynth writes", path: model.folder.path)
+        }
+        let preprocessing = FramePreprocessing(
+            resolution: model.description.resolution, recorded: trainingRecord.trainingSet.preparation)
+        let lineage = try catalog.lineage(modelId: modelID)
+        let trainingCandidates = lineage.filter { $0.role == .training }.map(\.candidate)
+        let heldOut = lineage.filter { $0.role == .validation }.map(\.candidate)
+        let labelSet = try LabelledFrames.chooseLabelSet(trainingCandidates + heldOut, requested: options.labelSet, catalog: catalog)
+        let test = try LabelledFrames.load(
+            heldOut, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog, firstSeries: 1_000_000)
+        guard test.set.count > 0 else { throw UtilityError.noLabelledSeries(role: .validation, model: record.name) }
+        let all = try LabelledFrames.load(trainingCandidates, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog)
+        guard all.set.count > 0 else { throw UtilityError.noLabelledSeries(role: .training, model: record.name) }
+        let available = all.seriesUIDs.count
+        guard let requested = options.trainSeries, requested < available else {
+            if let requested = options.trainSeries, requested > available {
+                throw UtilityError.tooFewSeries(requested: requested, available: available)
+            }
+            return (all, test, available, labelSet)
+        }
+        var random = EngineRandom(seed: options.seed)
+        let chosen = Set(random.shuffled(all.seriesUIDs).prefix(requested))
+        let drawn = trainingCandidates.filter { chosen.contains($0.seriesInstanceUid) }
+        return (
+            try LabelledFrames.load(drawn, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog), test, available, labelSet
+        )
+    }
+
+    /// `count` frames of the model from seeded latents, in 0...255, unlabelled,
+    /// each its own series.
+    private static func generatedFrames(_ model: TrainedModel, count: Int, seed: UInt64, keypoints: Int) throws -> KeypointSet {
+        let side = model.generator.configuration.resolution, plane = side * side
+        let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
+        var set = KeypointSet(side: side, keypointCount: keypoints)
+        for start in stride(from: 0, to: count, by: 32) {
+            let values = model.generate(latentRows: latents.rows(start..<min(start + 32, count)))
+            if let bad = values.firstIndex(where: { !$0.isFinite }) { throw EvaluationError.diverged(frame: start + bad / plane) }
+            for frame in 0..<(values.count / plane) {
+                set.append(
+                    image: values[frame * plane..<(frame + 1) * plane].map { ($0 + 1) * 127.5 },
+                    keypoints: [Float](repeating: 0, count: 2 * keypoints), labelled: [Bool](repeating: false, count: keypoints),
+                    series: start + frame)
+            }
+        }
+        return set
+    }
+}
+
+extension UtilityResult {
+    /// `evaluate --utility --json`: one object with snake_case keys; the figures under `utility`.
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(self)
+    }
+}

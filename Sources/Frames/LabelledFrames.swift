@@ -1,0 +1,88 @@
+import Catalog
+import DICOM
+import Foundation
+import Imaging
+import TaskModel
+
+/// Keypoint-labelled frames of catalogued instances, prepared as a model's
+/// frames are and their keypoints carried through the preparation
+/// (`FramePlan.trainingImageAnnotation`): the real frames of the utility
+/// measure (docs/evaluation.md, "Utility").
+public struct LabelledFrames: Sendable {
+    public let set: KeypointSet
+    /// The label set whose keypoints these are, and their names in order.
+    public let labelSet: String
+    public let keypointNames: [String]
+    /// Series Instance UIDs, by the series numbers of `set`.
+    public let seriesUIDs: [String]
+
+    /// Why labelled frames cannot be loaded.
+    public enum LoadError: Error, CustomStringConvertible, Sendable {
+        case noKeypoints
+        case severalLabelSets([String])
+        case unknownLabelSet(String, known: [String])
+
+        public var description: String {
+            switch self {
+            case .noKeypoints:
+                "none of these frames has keypoint annotations (import them as COCO keypoints: docs/catalog.md)"
+            case .severalLabelSets(let names):
+                "the frames carry keypoints of several label sets (\(names.joined(separator: ", "))): name one with --label-set"
+            case .unknownLabelSet(let name, let known):
+                "no keypoints of label set \(name) on these frames (they have: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+            }
+        }
+    }
+
+    /// The label set to use among the keypoint label sets of `candidates`:
+    /// `requested`, else the only one. Throws `LoadError` otherwise.
+    public static func chooseLabelSet(_ candidates: [TrainingCandidate], requested: String?, catalog: Catalog) throws -> LabelSetRecord {
+        let annotations = try catalog.keypointAnnotations(instanceIDs: candidates.map(\.instanceId))
+        var sets: [String: LabelSetRecord] = [:]
+        for (_, labelSet) in annotations where !labelSet.keypoints.isEmpty { sets[labelSet.name] = labelSet }
+        if let requested {
+            guard let chosen = sets[requested] else { throw LoadError.unknownLabelSet(requested, known: sets.keys.sorted()) }
+            return chosen
+        }
+        guard let only = sets.values.first else { throw LoadError.noKeypoints }
+        guard sets.count == 1 else { throw LoadError.severalLabelSets(sets.keys.sorted()) }
+        return only
+    }
+
+    /// The frames of `candidates` with keypoints of `labelSet`, at
+    /// `preprocessing`'s resolution, in 0...255. A frame with several
+    /// objects of the label set gives its first. Series are numbered from
+    /// `firstSeries` in order of first appearance.
+    public static func load(
+        _ candidates: [TrainingCandidate], labelSet: LabelSetRecord, preprocessing: FramePreprocessing, catalog: Catalog,
+        firstSeries: Int = 0
+    ) throws -> LabelledFrames {
+        let side = preprocessing.resolution, names = labelSet.keypoints
+        let byInstance = Dictionary(
+            grouping: try catalog.keypointAnnotations(instanceIDs: candidates.map(\.instanceId)).filter { $0.labelSet.id == labelSet.id },
+            by: { $0.annotation.instanceId })
+        var set = KeypointSet(side: side, keypointCount: names.count)
+        var seriesUIDs: [String] = []
+        for candidate in candidates {
+            guard let annotations = byInstance[candidate.instanceId], !annotations.isEmpty else { continue }
+            let file = try DicomFile(path: catalog.storage.absolutePath(relative: candidate.storedPath))
+            let plan = try preprocessing.prepare(file, geometry: file.geometry).plan
+            if !seriesUIDs.contains(candidate.seriesInstanceUid) { seriesUIDs.append(candidate.seriesInstanceUid) }
+            let series = firstSeries + (seriesUIDs.firstIndex(of: candidate.seriesInstanceUid) ?? 0)
+            var seenFrames = Set<Int>()
+            for (annotation, _) in annotations where seenFrames.insert(annotation.frameNumber).inserted {
+                let gray = try file.grayFrame(annotation.frameNumber - 1)
+                let frameAnnotation = FrameAnnotation(
+                    label: labelSet.name, keypoints: FrameAnnotation.keypoints(flat: annotation.keypointValues ?? [], names: names),
+                    skeleton: [], mask: nil)
+                let prepared = plan.trainingImageAnnotation(frameAnnotation, side: side)
+                guard prepared.keypoints.count == names.count else { continue }
+                set.append(
+                    image: plan.trainingImage(gray.pixels, frameWidth: gray.width, side: side),
+                    keypoints: prepared.keypoints.flatMap { [Float($0.x), Float($0.y)] },
+                    labelled: prepared.keypoints.map(\.isLabelled), series: series)
+            }
+        }
+        return LabelledFrames(set: set, labelSet: labelSet.name, keypointNames: names, seriesUIDs: seriesUIDs)
+    }
+}

@@ -1,0 +1,69 @@
+import Catalog
+import Foundation
+import GRDB
+import Ingest
+import ModelStore
+import TaskModel
+import TestSupport
+import Testing
+import Training
+
+@testable import Evaluation
+
+/// `evaluate --utility` on a model of the simulated aortography set: the
+/// labelled series of its lineage are the real frames, its held-out ones the test.
+@Suite("Utility evaluation of a model")
+struct UtilityEvaluationTests {
+    static func model(in folder: TemporaryFolder, labelled: Bool = true) throws -> (Catalog, TrainedModel) {
+        try SimulatedAngiography.generate(cines: 12, frames: 3, size: 64, seed: 4, into: folder.path)
+        let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
+        if !labelled { try FileManager.default.removeItem(atPath: folder.file("xa/annotations.json")) }
+        _ = try Importer(catalog: catalog).run(paths: [folder.file("xa")])
+        var request = TrainingRequest(modality: "XA")
+        (request.name, request.batchSize, request.validationFraction) = ("xa", 4, 0.4)
+        (request.region, request.annotations) = (.none, .keep)
+        (request.gridEveryEpochs, request.checkpointEverySteps) = (1000, 1000)
+        let trainer = try ModelTrainer.create(request, catalog: catalog)
+        _ = try trainer.train(.steps(1))
+        return (catalog, try TrainedModel.open("xa", catalog: catalog))
+    }
+
+    static let options = UtilityOptions(
+        trainSeries: 3, count: 8, seed: 2, taskSeeds: 1, plan: KeypointTrainingPlan(steps: 8, batch: 4, width: 4, levels: 2))
+
+    @Test("every arm against the held-out labelled series, pseudo-labels, the series drawn, stored with the model")
+    func runsAndStores() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (catalog, model) = try Self.model(in: folder)
+        let result = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: Self.options)
+        let lineage = try catalog.lineage(modelId: result.modelId)
+        let heldOutSeries = Set(lineage.filter { $0.role == .validation }.map(\.candidate.seriesInstanceUid)).count
+        #expect(result.labelSet == "tavi-stent" && result.keypoints.count == 4)
+        #expect(result.trainingSeries == 3 && result.availableTrainingSeries == 12 - heldOutSeries)
+        #expect(result.utility.testSeries == heldOutSeries && result.utility.testFrames == 3 * heldOutSeries)
+        #expect(result.utility.pseudoLabels && result.utility.arms.map(\.arm) == UtilityArm.allCases)
+        #expect(result.utility.arms.first { $0.arm == .real }?.trainingFrames == 9)
+        #expect(result.utility.arms.first { $0.arm == .realSynthetic }?.trainingFrames == 17)
+        let stored = try catalog.evaluations(modelId: result.modelId)
+        let json = try #require(stored.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.figures.utf8)) as? [String: Any] })
+        #expect((json["utility"] as? [String: Any])?["arms"] != nil && json["training_series"] as? Int == 3)
+        #expect(throws: UtilityError.self) {
+            var tooMany = Self.options
+            tooMany.trainSeries = 50
+            _ = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: tooMany)
+        }
+    }
+
+    @Test("a model whose frames carry no keypoints is refused with the reason")
+    func unlabelledModel() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (catalog, model) = try Self.model(in: folder, labelled: false)
+        #expect {
+            _ = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: Self.options)
+        } throws: { error in
+            "\(error)" == "none of these frames has keypoint annotations (import them as COCO keypoints: docs/catalog.md)"
+        }
+    }
+}
