@@ -170,12 +170,14 @@ public enum EvaluationReport {
         ]
     }
 
+    /// `text` safe inside HTML.
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
+            of: ">", with: "&gt;")
+    }
+
     static func page(_ result: EvaluationResult, nearestCaptions: String) -> String {
         let rows = comparisonRows(result.figures) + distanceRows(result.figures) + copyRows(result)
-        func escape(_ text: String) -> String {
-            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(
-                of: ">", with: "&gt;")
-        }
         let table = rows.map { "<tr><td><code>\($0.0)</code></td><td>\(escape($0.1))</td><td>\(escape($0.2))</td></tr>" }.joined(
             separator: "\n")
         let warnings = result.warnings.map { "<li>\(escape($0))</li>" }.joined(separator: "\n")

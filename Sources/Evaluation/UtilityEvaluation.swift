@@ -49,6 +49,8 @@ public struct UtilityResult: Codable, Sendable {
     public var seconds: Double
     public var createdAt: String
     public var evaluationId: Int64?
+    /// The folder of `index.html`, `errors.png` and `sheet.png`, when a report was written.
+    public var reportFolder: String?
 }
 
 /// Why the utility measure cannot run on a model.
@@ -74,12 +76,13 @@ public enum UtilityEvaluation {
     /// with `seed`) the real frames, `count` generated frames the synthetic
     /// ones. Stores the figures with the model unless the catalog is read-only.
     public static func evaluate(
-        model: TrainedModel, catalog: Catalog, options: UtilityOptions, progress: (String) -> Void = { _ in }
+        model: TrainedModel, catalog: Catalog, options: UtilityOptions, reportFolder: URL? = nil, progress: (String) -> Void = { _ in }
     ) throws -> UtilityResult {
         guard let record = model.record, let modelID = record.id else { throw EvaluationError.notRegistered(model.folder.path) }
         guard model.generator.configuration.channels == 1 else {
             throw EvaluationError.notGrayscale(model.generator.configuration.channels)
         }
+        if let reportFolder { try EvaluationReport.prepare(folder: reportFolder) }
         let started = Date()
         progress("loading the model's labelled frames")
         let (training, test, available, labelSet) = try realFrames(model, record: record, catalog: catalog, options: options)
@@ -88,7 +91,9 @@ public enum UtilityEvaluation {
         let request = UtilityRequest(
             training: training.set, test: test.set, extra: extra, extraLabelled: false, plan: options.plan,
             seeds: (1...UInt64(max(1, options.taskSeeds))).map { $0 })
-        let figures = UtilityMeasure.run(request) { arm, seed in progress("task model trained: \(arm.rawValue), seed \(seed)") }
+        let (figures, predictions) = UtilityMeasure.runKeepingPredictions(request) { arm, seed in
+            progress("task model trained: \(arm.rawValue), seed \(seed)")
+        }
         var warnings: [String] = []
         if figures.testSeries < 10 {
             warnings.append(
@@ -100,6 +105,11 @@ public enum UtilityEvaluation {
             seed: options.seed, labelSet: labelSet.name, keypoints: labelSet.keypoints, trainingSeries: training.seriesUIDs.count,
             availableTrainingSeries: available, utility: figures, warnings: warnings, seconds: Date().timeIntervalSince(started),
             createdAt: Date().formatted(.iso8601))
+        if let reportFolder {
+            progress("writing the report")
+            try UtilityReport.write(result, test: test.set, predictions: predictions, to: reportFolder)
+            result.reportFolder = reportFolder.path
+        }
         guard !catalog.isReadOnly else {
             result.warnings.append("the catalog is read-only: these figures are printed, not stored in the registry")
             return result
@@ -107,7 +117,8 @@ public enum UtilityEvaluation {
         let stored = try catalog.recordEvaluation(
             EvaluationRecord(
                 modelId: modelID, checkpointDigest: model.checkpointDigest, generatedFrames: options.count, seed: options.seed,
-                figures: String(decoding: try result.json(), as: UTF8.self), reportFolder: nil, createdAt: result.createdAt))
+                figures: String(decoding: try result.json(), as: UTF8.self), reportFolder: reportFolder?.path,
+                createdAt: result.createdAt))
         result.evaluationId = stored.id
         return result
     }

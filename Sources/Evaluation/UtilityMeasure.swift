@@ -111,11 +111,19 @@ public enum UtilityMeasure {
     public static func run(
         _ request: UtilityRequest, progress: (UtilityArm, UInt64) -> Void = { _, _ in }
     ) -> UtilityFigures {
+        runKeepingPredictions(request, progress: progress).figures
+    }
+
+    /// `run`, with the keypoints each arm's first task model finds on the test frames (for the report's sheet).
+    static func runKeepingPredictions(
+        _ request: UtilityRequest, progress: (UtilityArm, UInt64) -> Void
+    ) -> (figures: UtilityFigures, predictions: [UtilityArm: [[Float]]]) {
         let threshold = request.pckFraction * Float(request.test.side)
         let augmentation = ClassicAugmentation()
         // Per arm, per seed: each test frame's score.
         var scores: [UtilityArm: [[(error: Float, hits: Int, total: Int)?]]] = [:]
         var trainingFrames: [UtilityArm: Int] = [:]
+        var predictions: [UtilityArm: [[Float]]] = [:]
         for seed in request.seeds {
             let real = KeypointModel.train(on: request.training, plan: request.plan, augmentation: nil, seed: seed)
             let extra = request.extraLabelled ? request.extra : request.extra.relabelled(real.predict(request.extra))
@@ -132,13 +140,14 @@ public enum UtilityMeasure {
                     : KeypointModel.train(
                         on: frames, plan: request.plan,
                         augmentation: arm == .realAugmented || arm == .realSyntheticAugmented ? augmentation : nil, seed: seed)
-                scores[arm, default: []].append(
-                    KeypointScores.perFrame(predicted: model.predict(request.test), truth: request.test, threshold: threshold))
+                let found = model.predict(request.test)
+                if predictions[arm] == nil { predictions[arm] = found }
+                scores[arm, default: []].append(KeypointScores.perFrame(predicted: found, truth: request.test, threshold: threshold))
                 trainingFrames[arm] = frames.count
                 progress(arm, seed)
             }
         }
-        return figures(scores, trainingFrames: trainingFrames, request: request, threshold: threshold)
+        return (figures(scores, trainingFrames: trainingFrames, request: request, threshold: threshold), predictions)
     }
 
     /// Per-series figures, their bootstrap intervals and the differences to the real-only arm.

@@ -1,5 +1,5 @@
 /// An RGB drawing surface with lines, boxes and a 5x7 pixel font (digits,
-/// lower-case letters, the capitals plots need, '.', '-').
+/// lower-case letters, the capitals plots need, '.', '-', '_', '+').
 struct Canvas {
     let width: Int, height: Int
     var pixels: [UInt8]
@@ -113,5 +113,6 @@ struct Canvas {
         "y": ["     ", "     ", "#   #", "#   #", " ####", "    #", " ### "],
         "z": ["     ", "     ", "#####", "   # ", "  #  ", " #   ", "#####"],
         "_": ["     ", "     ", "     ", "     ", "     ", "     ", "#####"],
+        "+": ["     ", "  #  ", "  #  ", "#####", "  #  ", "  #  ", "     "],
     ]
 }

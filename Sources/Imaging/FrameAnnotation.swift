@@ -82,9 +82,10 @@ public enum AnnotationOverlay {
         return rgb
     }
 
-    /// Draws `annotations` on an RGB picture, placed by `placement`.
+    /// Draws `annotations` on an RGB picture, placed by `placement`, their keypoints in `keypointColour`.
     public static func draw(
-        on rgb: inout [UInt8], width: Int, height: Int, annotations: [FrameAnnotation], placement: Placement
+        on rgb: inout [UInt8], width: Int, height: Int, annotations: [FrameAnnotation], placement: Placement,
+        keypointColour: (UInt8, UInt8, UInt8) = AnnotationOverlay.keypointColour
     ) {
         var canvas = Canvas(width: width, height: height)
         canvas.pixels = rgb
@@ -117,7 +118,7 @@ public enum AnnotationOverlay {
         rgb = canvas.pixels
     }
 
-    static let outlineColour: (UInt8, UInt8, UInt8) = (0, 220, 255)
-    static let skeletonColour: (UInt8, UInt8, UInt8) = (255, 140, 0)
-    static let keypointColour: (UInt8, UInt8, UInt8) = (255, 230, 0)
+    public static let outlineColour: (UInt8, UInt8, UInt8) = (0, 220, 255)
+    public static let skeletonColour: (UInt8, UInt8, UInt8) = (255, 140, 0)
+    public static let keypointColour: (UInt8, UInt8, UInt8) = (255, 230, 0)
 }

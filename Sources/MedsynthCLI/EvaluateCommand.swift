@@ -46,7 +46,7 @@ struct EvaluateCommand: ParsableCommand {
 
     @OptionGroup var output: JSONOption
 
-    @Option(help: ArgumentHelp("Also write sheet.png and index.html into this folder.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Also write sheet.png and index.html (with --utility, errors.png too) into this folder.", valueName: "dir"))
     var report: String?
 
     @Option(parsing: .unconditional, help: "Engine threads (default: one per core).")
@@ -57,7 +57,7 @@ struct EvaluateCommand: ParsableCommand {
     func validate() throws {
         if !(8...20_000).contains(count) { throw ValidationError("--count must be between 8 and 20000.") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1.") }
-        try utility.validate(report: report)
+        try utility.validate()
     }
 
     func run() throws {
@@ -85,7 +85,8 @@ struct EvaluateCommand: ParsableCommand {
     private func runUtility(catalog: Catalog) throws {
         let result = try failingWithStatus {
             try UtilityEvaluation.evaluate(
-                model: try TrainedModel.open(model, catalog: catalog), catalog: catalog, options: utility.options(count: count, seed: seed)
+                model: try TrainedModel.open(model, catalog: catalog), catalog: catalog, options: utility.options(count: count, seed: seed),
+                reportFolder: report.map { absolutePath($0, isDirectory: true) }
             ) { FileHandle.standardError.write(Data("evaluate: \($0)\n".utf8)) }
         }
         for warning in result.warnings { printError("warning: \(warning)") }
@@ -110,10 +111,9 @@ struct UtilityArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "With --utility: training steps of each task model.")
     var taskSteps = 600
 
-    func validate(report: String?) throws {
+    func validate() throws {
         let given = [trainSeries != nil ? "--train-series" : nil, labelSet != nil ? "--label-set" : nil].compactMap { $0 }
         if !utility, !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) go with --utility.") }
-        if utility, report != nil { throw ValidationError("--report writes the figures' report, not --utility's.") }
         if let trainSeries, trainSeries < 1 { throw ValidationError("--train-series must be at least 1.") }
         if !(1...20).contains(taskSeeds) { throw ValidationError("--task-seeds must be between 1 and 20.") }
         if !(1...100_000).contains(taskSteps) { throw ValidationError("--task-steps must be between 1 and 100000.") }

@@ -83,7 +83,7 @@ enum UtilityText {
             \(arms.joined(separator: "\n"))
               against real only             mean error difference (95 %): verdict
             \(differences.joined(separator: "\n"))
-            stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model
+            stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(result.reportFolder.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
             """
     }
 }

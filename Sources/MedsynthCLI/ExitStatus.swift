@@ -80,12 +80,8 @@ struct CommandFailure: Error {
             case .catalogNeeded: self.init(.catalogMissing, "\(modelError)")
             case .latents: self.init(.inputUnreadable, "\(modelError)")
             }
-        case let frameError as FrameDatasetError:
-            self.init(.noTrainingFrames, "\(frameError)")
-        case let labelledError as LabelledFrames.LoadError:
-            self.init(.noTrainingFrames, "\(labelledError)")
-        case let utilityError as UtilityError:
-            self.init(.noTrainingFrames, "\(utilityError)")
+        case is FrameDatasetError, is LabelledFrames.LoadError, is UtilityError:
+            self.init(.noTrainingFrames, "\(error)")
         case let trainingError as TrainingError:
             switch trainingError {
             case .unknownModality: self.init(.notInCatalog, "\(trainingError)")

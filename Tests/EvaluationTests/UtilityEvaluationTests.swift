@@ -31,12 +31,17 @@ struct UtilityEvaluationTests {
     static let options = UtilityOptions(
         trainSeries: 3, count: 8, seed: 2, taskSeeds: 1, plan: KeypointTrainingPlan(steps: 8, batch: 4, width: 4, levels: 2))
 
-    @Test("every arm against the held-out labelled series, pseudo-labels, the series drawn, stored with the model")
+    @Test("every arm against the held-out labelled series, pseudo-labels, the series drawn, stored with the model, its report")
     func runsAndStores() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let (catalog, model) = try Self.model(in: folder)
-        let result = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: Self.options)
+        let report = folder.url.appendingPathComponent("report")
+        let result = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: Self.options, reportFolder: report)
+        for file in ["index.html", "errors.png", "sheet.png"] {
+            #expect(FileManager.default.fileExists(atPath: report.appendingPathComponent(file).path), "\(file)")
+        }
+        #expect(result.reportFolder == report.path)
         let lineage = try catalog.lineage(modelId: result.modelId)
         let heldOutSeries = Set(lineage.filter { $0.role == .validation }.map(\.candidate.seriesInstanceUid)).count
         #expect(result.labelSet == "tavi-stent" && result.keypoints.count == 4)
