@@ -49,7 +49,7 @@ for arm in u["arms"]:
           f"| {arm['pck']:.2f} ({pck_low:.2f} to {pck_high:.2f}) |")
 for difference in u["differences"]:
     low, high = difference["interval"]
-    print(f"| {difference['arm']} - real | {difference['mean_error_difference']:+.2f} ({low:+.2f} to {high:+.2f}) "
+    print(f"| {difference['arm']} - {difference['against']} | {difference['mean_error_difference']:+.2f} ({low:+.2f} to {high:+.2f}) "
           f"| {difference['verdict']} |")
 PY
   cat "$out/utility-$series.txt"

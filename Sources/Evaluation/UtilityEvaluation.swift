@@ -141,21 +141,24 @@ public enum UtilityEvaluation {
         let test = try LabelledFrames.load(
             heldOut, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog, firstSeries: 1_000_000)
         guard test.set.count > 0 else { throw UtilityError.noLabelledSeries(role: .validation, model: record.name) }
-        let all = try LabelledFrames.load(trainingCandidates, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog)
-        guard all.set.count > 0 else { throw UtilityError.noLabelledSeries(role: .training, model: record.name) }
-        let available = all.seriesUIDs.count
-        guard let requested = options.trainSeries, requested < available else {
-            if let requested = options.trainSeries, requested > available {
-                throw UtilityError.tooFewSeries(requested: requested, available: available)
-            }
-            return (all, test, available, labelSet)
+        // The labelled training series, in lineage order; only the drawn ones are decoded.
+        let labelledInstances = Set(
+            try catalog.keypointAnnotations(instanceIDs: trainingCandidates.map(\.instanceId)).filter { $0.labelSet.id == labelSet.id }
+                .compactMap(\.annotation.instanceId))
+        var labelledSeries: [String] = []
+        for candidate in trainingCandidates where labelledInstances.contains(candidate.instanceId) {
+            if !labelledSeries.contains(candidate.seriesInstanceUid) { labelledSeries.append(candidate.seriesInstanceUid) }
+        }
+        guard !labelledSeries.isEmpty else { throw UtilityError.noLabelledSeries(role: .training, model: record.name) }
+        if let requested = options.trainSeries, requested > labelledSeries.count {
+            throw UtilityError.tooFewSeries(requested: requested, available: labelledSeries.count)
         }
         var random = EngineRandom(seed: options.seed)
-        let chosen = Set(random.shuffled(all.seriesUIDs).prefix(requested))
-        let drawn = trainingCandidates.filter { chosen.contains($0.seriesInstanceUid) }
-        return (
-            try LabelledFrames.load(drawn, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog), test, available, labelSet
-        )
+        let chosen = Set(options.trainSeries.map { random.shuffled(labelledSeries).prefix($0) } ?? labelledSeries[...])
+        let training = try LabelledFrames.load(
+            trainingCandidates.filter { chosen.contains($0.seriesInstanceUid) }, labelSet: labelSet, preprocessing: preprocessing,
+            catalog: catalog)
+        return (training, test, labelledSeries.count, labelSet)
     }
 
     /// `count` frames of the model from seeded latents, in 0...255, unlabelled,

@@ -62,14 +62,13 @@ public struct UtilityFigures: Codable, Sendable, Equatable {
         public var trainingFrames: Int
     }
 
-    /// An arm against the real-only arm: its mean error minus real's, paired by test series.
+    /// An arm against another: its mean error minus the other's, paired by test series.
     public struct Difference: Codable, Sendable, Equatable {
         public var arm: UtilityArm
+        public var against: UtilityArm
         public var meanErrorDifference: Float
         public var interval: [Float]
-        /// "helps" (lower error, the interval below 0), "hurts" (above 0) or
-        /// "no difference shown" (the interval holds 0).
-        public var verdict: String
+        public var verdict: UtilityVerdict
     }
 
     public var arms: [Arm]
@@ -98,8 +97,26 @@ extension UtilityFigures.Arm {
 
 extension UtilityFigures.Difference {
     enum CodingKeys: String, CodingKey {
-        case arm, interval, verdict
+        case arm, against, interval, verdict
         case meanErrorDifference = "mean_error_difference"
+    }
+}
+
+/// What a difference between two arms allows one to say.
+public enum UtilityVerdict: String, Codable, Sendable {
+    /// The arm's error is lower: the interval lies wholly below 0.
+    case helps
+    /// Higher: wholly above 0.
+    case hurts
+    /// The interval holds 0 (or there are no test series to draw).
+    case noDifferenceShown = "no difference shown"
+
+    init(interval: [Float]) {
+        guard interval.count == 2 else {
+            self = .noDifferenceShown
+            return
+        }
+        self = interval[1] < 0 ? .helps : interval[0] > 0 ? .hurts : .noDifferenceShown
     }
 }
 
@@ -107,6 +124,14 @@ extension UtilityFigures.Difference {
 /// model on each arm's frames and tests it on real frames of series it never
 /// saw; intervals come from drawing test series again (docs/evaluation.md).
 public enum UtilityMeasure {
+    /// The differences reported: every arm against real frames alone, and
+    /// the model's frames against classic augmentation, the baseline a
+    /// generator must beat to be worth its compute.
+    public static let comparisons: [(arm: UtilityArm, against: UtilityArm)] = [
+        (.realAugmented, .real), (.realSynthetic, .real), (.realSyntheticAugmented, .real), (.synthetic, .real),
+        (.realSynthetic, .realAugmented), (.realSyntheticAugmented, .realAugmented),
+    ]
+
     /// Runs every arm for every seed. `progress` gets the arm and seed done, in order.
     public static func run(
         _ request: UtilityRequest, progress: (UtilityArm, UInt64) -> Void = { _, _ in }
@@ -192,12 +217,13 @@ public enum UtilityMeasure {
                 },
                 trainingFrames: trainingFrames[arm] ?? 0)
         }
-        let differences = arms.indices.dropFirst().map { index in
-            let difference = errors[index].indices.map { errors[index][$0] - errors[0][$0] }
+        let differences = comparisons.map { arm, against in
+            let (a, b) = (arms.firstIndex(of: arm) ?? 0, arms.firstIndex(of: against) ?? 0)
+            let difference = errors[a].indices.map { errors[a][$0] - errors[b][$0] }
             let interval = GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.mean(difference, $0) })
-            let verdict = interval[1] < 0 ? "helps" : interval[0] > 0 ? "hurts" : "no difference shown"
             return UtilityFigures.Difference(
-                arm: arms[index], meanErrorDifference: UtilityBootstrap.mean(difference, usable), interval: interval, verdict: verdict)
+                arm: arm, against: against, meanErrorDifference: UtilityBootstrap.mean(difference, usable), interval: interval,
+                verdict: UtilityVerdict(interval: interval))
         }
         return UtilityFigures(
             arms: figures, differences: differences, pseudoLabels: !request.extraLabelled, pckThreshold: threshold,

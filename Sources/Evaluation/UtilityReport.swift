@@ -81,9 +81,9 @@ enum UtilityReport {
                 + String(format: "%.2f", arm.pck) + " (\(interval(arm.pckInterval)))</td></tr>"
         }.joined(separator: "\n")
         let differences = u.differences.map { difference in
-            "<tr><td><code>\(difference.arm.rawValue)</code> - <code>real</code></td><td>"
+            "<tr><td><code>\(difference.arm.rawValue)</code> - <code>\(difference.against.rawValue)</code></td><td>"
                 + String(format: "%+.2f", difference.meanErrorDifference) + " (\(interval(difference.interval)))</td><td>"
-                + "\(difference.verdict)</td></tr>"
+                + "\(difference.verdict.rawValue)</td></tr>"
         }.joined(separator: "\n")
         let warnings = result.warnings.map { "<li>\(escape($0))</li>" }.joined(separator: "\n")
         return """
@@ -106,7 +106,7 @@ enum UtilityReport {
             </table>
             <img src="\(plotFile)" alt="mean point error per arm with its interval">
             <table>
-            <tr><th>against real only</th><th>mean error difference, px</th><th>verdict</th></tr>
+            <tr><th>arm - arm compared</th><th>mean error difference, px</th><th>verdict</th></tr>
             \(differences)
             </table>
             <h2>Test frames</h2>

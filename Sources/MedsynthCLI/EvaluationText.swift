@@ -68,10 +68,10 @@ enum UtilityText {
                     arm.pck, interval(arm.pckInterval, digits: 2))
         }
         let differences = u.differences.map { difference in
-            "  " + difference.arm.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0)
+            "  " + "\(difference.arm.rawValue) - \(difference.against.rawValue)".padding(toLength: 48, withPad: " ", startingAt: 0)
                 + String(
                     format: "%+6.2f px (%@): %@", difference.meanErrorDifference, interval(difference.interval, digits: 2),
-                    difference.verdict)
+                    difference.verdict.rawValue)
         }
         return """
             model \(result.modelId) "\(result.model)": does adding its frames help a keypoint model learn \(result.labelSet) \
@@ -81,7 +81,7 @@ enum UtilityText {
             of \(u.plan.batch); \(String(format: "%.0f", result.seconds)) s
               arm                           frames  mean point error (95 %)    PCK at \(String(format: "%.1f", u.pckThreshold)) px (95 %)
             \(arms.joined(separator: "\n"))
-              against real only             mean error difference (95 %): verdict
+              arm - arm compared                              mean error difference (95 %): verdict
             \(differences.joined(separator: "\n"))
             stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(result.reportFolder.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
             """

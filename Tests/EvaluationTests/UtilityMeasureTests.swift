@@ -48,12 +48,14 @@ struct UtilityMeasureTests {
     }
 
     static func difference(_ figures: UtilityFigures, _ arm: UtilityArm) -> UtilityFigures.Difference {
-        figures.differences.first { $0.arm == arm }!
+        figures.differences.first { $0.arm == arm && $0.against == .real }!
     }
 
     static func report(_ label: String, _ figures: UtilityFigures) {
         let arms = figures.arms.map { "\($0.arm.rawValue) \($0.meanError) \($0.meanErrorInterval) pck \($0.pck)" }
-        let differences = figures.differences.map { "\($0.arm.rawValue) \($0.meanErrorDifference) \($0.interval) \($0.verdict)" }
+        let differences = figures.differences.map {
+            "\($0.arm.rawValue) - \($0.against.rawValue) \($0.meanErrorDifference) \($0.interval) \($0.verdict.rawValue)"
+        }
         print("utility \(label): \(arms.joined(separator: "; ")) | \(differences.joined(separator: "; "))")
     }
 
@@ -61,7 +63,7 @@ struct UtilityMeasureTests {
     func usefulFramesHelp() {
         let figures = UtilityMeasure.run(Self.request(extra: Self.scenes(series: 16, seed: 3, firstSeries: 200), labelled: true))
         Self.report("useful", figures)
-        #expect(Self.difference(figures, .realSynthetic).verdict == "helps")
+        #expect(Self.difference(figures, .realSynthetic).verdict == .helps)
         #expect(!figures.pseudoLabels && figures.testSeries == 10 && figures.arms.count == 5)
     }
 
@@ -71,7 +73,7 @@ struct UtilityMeasureTests {
         var random = EngineRandom(seed: 5)
         let figures = UtilityMeasure.run(Self.request(extra: extra.relabelled(random.shuffled(extra.keypoints)), labelled: true))
         Self.report("scrambled", figures)
-        #expect(Self.difference(figures, .realSynthetic).verdict == "hurts")
+        #expect(Self.difference(figures, .realSynthetic).verdict == .hurts)
     }
 
     @Test("synthetic-only on frames of pure noise fails, with pseudo-labels")
@@ -86,7 +88,7 @@ struct UtilityMeasureTests {
         let figures = UtilityMeasure.run(Self.request(extra: noise, labelled: false))
         Self.report("noise", figures)
         #expect(figures.pseudoLabels)
-        #expect(Self.difference(figures, .synthetic).verdict == "hurts")
+        #expect(Self.difference(figures, .synthetic).verdict == .hurts)
         // Failing: no better than always answering the frame's centre.
         let test = Self.request(extra: noise, labelled: false).test
         let centre = Float(Self.side - 1) / 2
