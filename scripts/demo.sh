@@ -30,6 +30,24 @@ if [[ $status -ge 2 ]]; then
   exit "$status"
 fi
 echo
+# The paper's modality: simulated aortography cines of a TAVI-like stent with its
+# keypoints in COCO JSON (samples/simulate_xa.py), imported together; one frame
+# drawn as training prepares it, its keypoints on the frame and on the training image.
+/usr/bin/python3 samples/simulate_xa.py "$results/xa" --cines 6 --frames 8 --seed 1
+echo "import: $medsynth import --catalog $catalog <simulated XA cines and annotations.json>"
+"$medsynth" import --catalog "$catalog" "$results/xa/xa" >/dev/null
+"$medsynth" query annotations --catalog "$catalog" --modality XA --json >"$results/xa-annotations.json"
+xa_uid="$(/usr/bin/python3 - "$results/xa-annotations.json" <<'PYTHON'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+print(f"{len(rows)} annotated XA frames; the first: {rows[0]['label_set']} keypoints {rows[0]['keypoints']}", file=sys.stderr)
+print(rows[0]["sop_instance_uid"])
+PYTHON
+)"
+labelled="$catalog/labelled-xa-frame.png"
+echo "show: $medsynth show --catalog $catalog $xa_uid --frame 1 --prepared --overlay --png $labelled"
+"$medsynth" show --catalog "$catalog" "$xa_uid" --frame 1 --prepared --overlay --png "$labelled" 2>/dev/null
+echo
 "$medsynth" stats --catalog "$catalog"
 echo
 epochs="${DEMO_TRAIN_EPOCHS:-30}"
@@ -95,6 +113,7 @@ echo
 echo "Catalog:    $(cd "$catalog" && pwd) (database catalog.sqlite, copies under storage/)"
 echo "Model:      $model_folder (model.json, generator.safetensors, losses.png, samples/, evaluation/index.html)"
 echo "Prepared:   $prepared (a training frame: its tissue region, its masked annotations)"
+echo "Labelled:   $labelled (a simulated aortography frame with its stent keypoints, as imported and as prepared)"
 echo "Synthetic:  $out (DICOM, latents.npy, synthesis.json)"
 echo "Executable: $medsynth"
 echo "Next:       $medsynth synthesize --catalog $catalog --model $model_name --count 100 --format png"
