@@ -22,7 +22,7 @@ extension Catalog {
                 JOIN annotations a ON a.instance_id = i.id JOIN label_sets l ON l.id = a.label_set_id
                 JOIN annotation_sources src ON src.id = a.source_id
                 """)
-        let rows = try read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!) }
+        let rows = try read { db in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
         return Table(
             columns: columns.map(\.name),
             rows: rows.map { row in

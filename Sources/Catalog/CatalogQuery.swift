@@ -117,7 +117,7 @@ extension Catalog {
         let rows = try read { db in
             try Row.fetchAll(
                 db, sql: Self.instanceSelection(columns.map(\.sql), conditions, grouping, ordering),
-                arguments: StatementArguments(arguments)!)
+                arguments: StatementArguments(arguments))
         }
         return Table(
             columns: columns.map(\.name),
@@ -133,7 +133,7 @@ extension Catalog {
         let relative = try read { db in
             try String.fetchAll(
                 db, sql: Self.instanceSelection(["i.stored_path"], conditions, "", Self.instanceOrder),
-                arguments: StatementArguments(arguments)!)
+                arguments: StatementArguments(arguments))
         }
         return relative.map { storage.absolutePath(relative: $0) }
     }

@@ -1,5 +1,3 @@
-import Engine
-
 /// The counter-based random streams of a model: each purpose and index gets
 /// its own generator, seeded from the training's seed (or a synthesis's), so
 /// no generator state needs saving, a resumed run draws what a single run

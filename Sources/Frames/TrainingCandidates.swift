@@ -54,6 +54,6 @@ extension Catalog {
         let images = "i.sop_class_uid NOT IN \(SOPClass.segmentationSQLList)"
         let sql =
             TrainingCandidate.selection() + " WHERE " + (conditions + [images]).joined(separator: " AND ") + " ORDER BY i.sop_instance_uid"
-        return try read { db in try TrainingCandidate.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)!) }
+        return try read { db in try TrainingCandidate.fetchAll(db, sql: sql, arguments: StatementArguments(arguments)) }
     }
 }
