@@ -21,7 +21,7 @@ public struct KeypointTrainingPlan: Codable, Sendable, Equatable {
 
 /// A trained task model and what it finds.
 public struct KeypointModel {
-    let network: KeypointNetwork
+    let network: TaskNetwork
 
     /// Trains a fresh network (initialised from `seed`) on `frames` for the
     /// plan's steps: batches drawn with replacement from `seed`'s stream,
@@ -31,8 +31,8 @@ public struct KeypointModel {
     ) -> KeypointModel {
         precondition(frames.count > 0, "no frames to train the task model on")
         let side = frames.side
-        let network = KeypointNetwork(
-            KeypointNetwork.Configuration(side: side, keypoints: frames.keypointCount, width: plan.width, levels: plan.levels),
+        let network = TaskNetwork(
+            TaskNetwork.Configuration(side: side, head: .keypoints(frames.keypointCount), width: plan.width, levels: plan.levels),
             seed: SeedStreams.seed(.taskModelInitialisation, seed: seed))
         let optimizer = Adam(store: network.store, learningRate: plan.learningRate, beta1: 0.9)
         var random = SeedStreams.stream(.taskModelBatches, seed: seed)

@@ -17,8 +17,8 @@ struct KeypointNetworkTests {
     /// so float32 rounding stays near 1e-6 / 2e-3, well inside the tolerance.
     @Test("the whole U-Net's gradients, through skips, pooling and soft-argmax, against finite differences")
     func gradients() {
-        let network = KeypointNetwork(
-            KeypointNetwork.Configuration(side: 8, keypoints: 2, width: 2, levels: 2, activationSlope: 1), seed: 4)
+        let network = TaskNetwork(
+            TaskNetwork.Configuration(side: 8, head: .keypoints(2), width: 2, levels: 2, activationSlope: 1), seed: 4)
         GradientCheck.check(
             "keypoint U-Net", input: GradientCheck.input([2, 1, 8, 8], seed: 6), store: network.store, samples: 6, step: 1e-3,
             run: { network.forward($0, training: true) },
@@ -55,7 +55,7 @@ struct KeypointNetworkTests {
     func learnsBlobs() {
         let side = 32
         var random = EngineRandom(seed: 21)
-        let network = KeypointNetwork(KeypointNetwork.Configuration(side: side, keypoints: 1, width: 8, levels: 3), seed: 2)
+        let network = TaskNetwork(TaskNetwork.Configuration(side: side, head: .keypoints(1), width: 8, levels: 3), seed: 2)
         let optimizer = Adam(store: network.store, learningRate: 2e-3, beta1: 0.9)
         let test = Self.blobs(count: 64, side: side, random: &random)
         func testError() -> Float {

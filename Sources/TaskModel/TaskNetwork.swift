@@ -1,21 +1,30 @@
 import Engine
 
 /// The task model of the utility measure (docs/evaluation.md, "Utility"): a
-/// compact U-Net (Ronneberger et al. 2015) on the engine that maps a prepared
-/// frame [N, 1, S, S] to one heatmap per keypoint, decoded to keypoints
-/// [N, K, 2] by soft-argmax (`SoftArgmax2d`). Small and fixed, so that
-/// what changes between the arms of the measure is the training data only.
+/// compact U-Net (Ronneberger et al. 2015) on the engine over a prepared
+/// frame [N, 1, S, S], with one of two heads: one heatmap per keypoint,
+/// decoded to keypoints [N, K, 2] by soft-argmax (`SoftArgmax2d`), or one map
+/// of mask logits [N, 1, S, S]. Small and fixed, so that what changes between
+/// the arms of the measure is the training data only.
 ///
 /// Level l (from 0, at S / 2^l) has `width` * 2^l channels: two 3x3
 /// convolutions with BatchNorm and LeakyReLU(0.1) on the way down, max
 /// pooling to the level below, and on the way up the level below's output
 /// upsampled (nearest), joined to this level's with a concatenation, and two
-/// more convolutions. A 1x1 convolution makes the heatmaps.
-public final class KeypointNetwork {
+/// more convolutions. A 1x1 convolution makes the head's maps.
+public final class TaskNetwork {
+    /// What the network predicts.
+    public enum Head: Codable, Sendable, Equatable {
+        /// This many keypoints: [N, K, 2] coordinates.
+        case keypoints(Int)
+        /// A binary mask: [N, 1, S, S] logits (`MaskLoss`).
+        case mask
+    }
+
     public struct Configuration: Codable, Sendable, Equatable {
         /// The side of the (square) input frames; a multiple of 2^(levels - 1).
         public var side: Int
-        public var keypoints: Int
+        public var head: Head
         /// Channels of the first level.
         public var width: Int
         /// Resolution levels, the deepest at side / 2^(levels - 1).
@@ -23,9 +32,9 @@ public final class KeypointNetwork {
         /// The LeakyReLU's slope for negative inputs (1: no activation, for the gradient check).
         public var activationSlope: Float
 
-        public init(side: Int, keypoints: Int, width: Int = 16, levels: Int = 3, activationSlope: Float = 0.1) {
+        public init(side: Int, head: Head, width: Int = 16, levels: Int = 3, activationSlope: Float = 0.1) {
             self.side = side
-            self.keypoints = keypoints
+            self.head = head
             self.width = width
             self.levels = levels
             self.activationSlope = activationSlope
@@ -36,36 +45,42 @@ public final class KeypointNetwork {
     public let store = ParameterStore()
     private let body: UNetLevel
     private let head: Conv2d
-    private let softArgmax = SoftArgmax2d()
+    /// Decodes keypoint heatmaps; nil for the mask head, whose logits are the output.
+    private let softArgmax: SoftArgmax2d?
 
     public init(_ configuration: Configuration, seed: UInt64) {
         precondition(
             configuration.levels >= 1 && configuration.side % (1 << (configuration.levels - 1)) == 0,
-            "KeypointNetwork: side \(configuration.side) does not halve \(configuration.levels - 1) times")
+            "TaskNetwork: side \(configuration.side) does not halve \(configuration.levels - 1) times")
         self.configuration = configuration
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         body = UNetLevel(
             "unet", level: 0, levels: configuration.levels, inChannels: 1, width: configuration.width,
             slope: configuration.activationSlope, store: store, initializer: initializer)
-        head = Conv2d(
-            "head", store: store, initializer: initializer, inChannels: configuration.width, outChannels: configuration.keypoints,
-            kernel: 1)
+        let maps: Int
+        switch configuration.head {
+        case .keypoints(let count): (maps, softArgmax) = (count, SoftArgmax2d())
+        case .mask: (maps, softArgmax) = (1, nil)
+        }
+        head = Conv2d("head", store: store, initializer: initializer, inChannels: configuration.width, outChannels: maps, kernel: 1)
         store.seal()
     }
 
-    /// Keypoints [N, K, 2] of `images` [N, 1, S, S] (values in [-1, 1]), in
-    /// pixels with (0, 0) the centre of the top-left pixel.
+    /// The prediction for `images` [N, 1, S, S] (values in [-1, 1]): keypoints
+    /// [N, K, 2] in pixels with (0, 0) the centre of the top-left pixel, or
+    /// mask logits [N, 1, S, S].
     public func forward(_ images: Tensor, training: Bool) -> Tensor {
-        softArgmax.forward(head.forward(body.forward(images, training: training), training: training), training: training)
+        let maps = head.forward(body.forward(images, training: training), training: training)
+        return softArgmax?.forward(maps, training: training) ?? maps
     }
 
     /// Adds the parameter gradients of the loss whose gradient with respect
-    /// to the keypoints of the last `forward` is `keypointGradient` [N, K, 2];
-    /// returns its gradient with respect to the images.
+    /// to the last `forward`'s output is `outputGradient`; returns its
+    /// gradient with respect to the images.
     @discardableResult
-    public func backward(_ keypointGradient: Tensor) -> Tensor {
-        let heatmapGradient = softArgmax.backward(keypointGradient, parameterGradients: true)
-        return body.backward(head.backward(heatmapGradient, parameterGradients: true), parameterGradients: true)
+    public func backward(_ outputGradient: Tensor) -> Tensor {
+        let mapGradient = softArgmax?.backward(outputGradient, parameterGradients: true) ?? outputGradient
+        return body.backward(head.backward(mapGradient, parameterGradients: true), parameterGradients: true)
     }
 }
 
