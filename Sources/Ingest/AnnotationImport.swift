@@ -68,8 +68,10 @@ struct AnnotationFileImport {
     /// publishes its copy and stores its label sets and annotations in one transaction.
     private func store(_ coco: CocoFile, path: String, staged: ManagedStorage.StagedFile) throws -> Outcome {
         var published = false
+        // Copies of earlier versions of the same path, removed once the commit holds.
+        var replacedCopies: [String] = []
         do {
-            return try catalog.write { db -> Outcome in
+            let outcome = try catalog.write { db -> Outcome in
                 if try AnnotationSourceRecord.filter(Column("sha256") == staged.sha256).fetchCount(db) > 0 { return .duplicate }
                 var check = CocoCheck(coco: coco)
                 try check.run(db)
@@ -93,12 +95,11 @@ struct AnnotationFileImport {
                     annotation.labelSetId = labelSetIDs[annotation.labelSetId]!
                     try annotation.insert(db)
                 }
-                // The earlier version's copy goes once nothing refers to it.
-                for old in earlier where old.storedPath != source.storedPath {
-                    unlink(catalog.storage.absolutePath(relative: old.storedPath))
-                }
+                replacedCopies = earlier.map(\.storedPath).filter { $0 != source.storedPath }
                 return .imported(annotations: check.annotations.count, replaced: replaced)
             }
+            for copy in replacedCopies { unlink(catalog.storage.absolutePath(relative: copy)) }
+            return outcome
         } catch {
             if published { unlink(staged.finalPath) }
             throw error
