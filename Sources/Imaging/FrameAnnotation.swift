@@ -18,6 +18,12 @@ public struct LabelledKeypoint: Equatable, Sendable {
 
     /// Whether the point has a position (COCO's v > 0).
     public var isLabelled: Bool { visibility > 0 }
+
+    /// Whether (x, y) lies on a `width` x `height` frame: pixel centres run
+    /// from 0 to size - 1, and a pixel reaches half a pixel beyond its centre.
+    public static func liesOnFrame(x: Double, y: Double, width: Int, height: Int) -> Bool {
+        x.isFinite && y.isFinite && x >= -0.5 && y >= -0.5 && x <= Double(width) - 0.5 && y <= Double(height) - 0.5
+    }
 }
 
 /// One labelled object on one frame, as an overlay draws it and preparation

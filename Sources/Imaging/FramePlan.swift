@@ -83,7 +83,7 @@ public struct FramePlan: Sendable {
         prepared.keypoints = annotation.keypoints.map { point in
             guard point.isLabelled else { return point }
             let moved = trainingImagePoint(x: point.x, y: point.y, side: side)
-            let inside = moved.x >= -0.5 && moved.y >= -0.5 && moved.x <= Double(side) - 0.5 && moved.y <= Double(side) - 0.5
+            let inside = LabelledKeypoint.liesOnFrame(x: moved.x, y: moved.y, width: side, height: side)
             return LabelledKeypoint(name: point.name, x: moved.x, y: moved.y, visibility: inside ? point.visibility : 0)
         }
         prepared.mask = annotation.mask.map { mask in

@@ -250,7 +250,7 @@ private struct CocoCheck {
                 if polygon.count < 6 || polygon.count % 2 != 0 {
                     problems.append("\(entry): a polygon needs at least three x, y pairs; this one has \(polygon.count) numbers")
                 } else if let outside = stride(from: 0, to: polygon.count, by: 2).first(where: {
-                    !Self.inside(polygon[$0], polygon[$0 + 1], width: width, height: height)
+                    !LabelledKeypoint.liesOnFrame(x: polygon[$0], y: polygon[$0 + 1], width: width, height: height)
                 }) {
                     problems.append(
                         "\(entry): polygon point (\(Table.number(polygon[outside])), \(Table.number(polygon[outside + 1]))) "
@@ -302,7 +302,7 @@ private struct CocoCheck {
                 problems.append("\(entry): \(point) has visibility \(Table.number(v)); COCO's v is 0, 1 or 2")
                 continue
             }
-            if v > 0, !Self.inside(x, y, width: width, height: height) {
+            if v > 0, !LabelledKeypoint.liesOnFrame(x: x, y: y, width: width, height: height) {
                 problems.append(
                     "\(entry): \(point) at (\(Table.number(x)), \(Table.number(y))) is outside the \(width)x\(height) frame "
                         + Self.range(width: width, height: height))
@@ -326,12 +326,6 @@ private struct CocoCheck {
             ids[Int64(category.id)] = record.id
         }
         return ids
-    }
-
-    /// Whether (x, y) lies on the frame: pixel centres run from 0 to size - 1,
-    /// and a pixel reaches half a pixel beyond its centre.
-    private static func inside(_ x: Double, _ y: Double, width: Int, height: Int) -> Bool {
-        x.isFinite && y.isFinite && x >= -0.5 && y >= -0.5 && x <= Double(width) - 0.5 && y <= Double(height) - 0.5
     }
 
     private static func range(width: Int, height: Int) -> String {
