@@ -30,7 +30,7 @@ extension Catalog {
                     switch columns[index].name {
                     case "keypoints":
                         let text: String? = row[index]
-                        return text.flatMap { try? JSONDecoder().decode([Double].self, from: Data($0.utf8)) }.map { .numbers($0) } ?? .null
+                        return text.flatMap(AnnotationRecord.keypointValues(json:)).map { .numbers($0) } ?? .null
                     case "mask": return Self.value(row[index], boolean: true)
                     default: return Self.value(row[index], boolean: false)
                     }
@@ -41,13 +41,20 @@ extension Catalog {
     /// The annotations of frame `frameNumber` (from 1) of an instance, each with its label set.
     public func annotations(sopInstanceUID: String, frameNumber: Int) throws -> [(annotation: AnnotationRecord, labelSet: LabelSetRecord)] {
         try read { db in
-            let annotations = try AnnotationRecord.filter(
-                Column("sop_instance_uid") == sopInstanceUID && Column("frame_number") == frameNumber && Column("instance_id") != nil
-            ).order(Column("id")).fetchAll(db)
-            let labelSets = try LabelSetRecord.filter(keys: Set(annotations.map(\.labelSetId))).fetchAll(db)
-            let byID = Dictionary(uniqueKeysWithValues: labelSets.compactMap { set in set.id.map { ($0, set) } })
-            return annotations.compactMap { annotation in byID[annotation.labelSetId].map { (annotation, $0) } }
+            try Self.withLabelSets(
+                AnnotationRecord.filter(
+                    Column("sop_instance_uid") == sopInstanceUID && Column("frame_number") == frameNumber && Column("instance_id") != nil
+                ).order(Column("id")).fetchAll(db), db)
         }
+    }
+
+    /// Each of `annotations` with its label set.
+    private static func withLabelSets(
+        _ annotations: [AnnotationRecord], _ db: Database
+    ) throws -> [(annotation: AnnotationRecord, labelSet: LabelSetRecord)] {
+        let labelSets = try LabelSetRecord.filter(keys: Set(annotations.map(\.labelSetId))).fetchAll(db)
+        let byID = Dictionary(uniqueKeysWithValues: labelSets.compactMap { set in set.id.map { ($0, set) } })
+        return annotations.compactMap { annotation in byID[annotation.labelSetId].map { (annotation, $0) } }
     }
 }
 
@@ -56,11 +63,9 @@ extension Catalog {
     /// with keypoints), each with its label set, by instance, frame and id.
     public func keypointAnnotations(instanceIDs: [Int64]) throws -> [(annotation: AnnotationRecord, labelSet: LabelSetRecord)] {
         try read { db in
-            let annotations = try AnnotationRecord.filter(instanceIDs.contains(Column("instance_id")) && Column("keypoints") != nil)
-                .order(Column("instance_id"), Column("frame_number"), Column("id")).fetchAll(db)
-            let labelSets = try LabelSetRecord.filter(keys: Set(annotations.map(\.labelSetId))).fetchAll(db)
-            let byID = Dictionary(uniqueKeysWithValues: labelSets.compactMap { set in set.id.map { ($0, set) } })
-            return annotations.compactMap { annotation in byID[annotation.labelSetId].map { (annotation, $0) } }
+            try Self.withLabelSets(
+                AnnotationRecord.filter(instanceIDs.contains(Column("instance_id")) && Column("keypoints") != nil)
+                    .order(Column("instance_id"), Column("frame_number"), Column("id")).fetchAll(db), db)
         }
     }
 }

@@ -1,3 +1,4 @@
+import DICOM
 import Foundation
 import GRDB
 
@@ -89,7 +90,7 @@ public struct AnnotationRecord: Codable, Sendable, Equatable {
 
     package init(
         id: Int64? = nil, sourceId: Int64, entry: String, labelSetId: Int64, sopInstanceUid: String, frameNumber: Int,
-        instanceId: Int64?, keypoints: [Double]?, mask: (rows: Int, columns: Int, encoded: Data)?
+        instanceId: Int64?, keypoints: [Double]?, mask: LabelMask?
     ) {
         self.id = id
         self.sourceId = sourceId
@@ -105,8 +106,17 @@ public struct AnnotationRecord: Codable, Sendable, Equatable {
     }
 
     /// The flat keypoint triples, as imported.
-    public var keypointValues: [Double]? {
-        keypoints.flatMap { try? JSONDecoder().decode([Double].self, from: Data($0.utf8)) }
+    public var keypointValues: [Double]? { keypoints.flatMap(Self.keypointValues(json:)) }
+
+    /// The mask, read back from its runs.
+    public var labelMask: LabelMask? {
+        guard let mask, let maskRows, let maskColumns else { return nil }
+        return LabelMask(rows: maskRows, columns: maskColumns, encoded: mask)
+    }
+
+    /// The numbers of a `keypoints` column.
+    static func keypointValues(json: String) -> [Double]? {
+        try? JSONDecoder().decode([Double].self, from: Data(json.utf8))
     }
 
     /// Shortest decimal that reads back as the same number (12.5, 3, 0.1).

@@ -7,15 +7,10 @@ extension Catalog {
     /// overlay draws them and preparation carries them.
     public func frameAnnotations(sopInstanceUID: String, frameNumber: Int) throws -> [FrameAnnotation] {
         try annotations(sopInstanceUID: sopInstanceUID, frameNumber: frameNumber).map { annotation, labelSet in
-            let mask = annotation.mask.flatMap { data in
-                annotation.maskRows.flatMap { rows in
-                    annotation.maskColumns.flatMap { LabelMask(rows: rows, columns: $0, encoded: data) }
-                }
-            }
-            return FrameAnnotation(
+            FrameAnnotation(
                 label: labelSet.name,
                 keypoints: FrameAnnotation.keypoints(flat: annotation.keypointValues ?? [], names: labelSet.keypoints),
-                skeleton: labelSet.skeletonPairs, mask: mask)
+                skeleton: labelSet.skeletonPairs, mask: annotation.labelMask)
         }
     }
 }

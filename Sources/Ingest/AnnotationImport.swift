@@ -238,7 +238,7 @@ private struct CocoCheck {
             AnnotationRecord(
                 sourceId: 0, entry: "annotation \(annotation.id)", labelSetId: Int64(category.id),
                 sopInstanceUid: frame.instance.sopInstanceUid, frameNumber: frame.frameNumber, instanceId: frame.instance.id,
-                keypoints: keypoints, mask: mask.map { ($0.rows, $0.columns, $0.encoded) }))
+                keypoints: keypoints, mask: mask))
     }
 
     /// The mask of `annotation` on `frame`, or nil (none, or problems listed).

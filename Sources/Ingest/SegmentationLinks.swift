@@ -65,7 +65,7 @@ enum SegmentationLinks {
             var annotation = AnnotationRecord(
                 sourceId: sourceID, entry: frame.entry, labelSetId: labelSetID, sopInstanceUid: frame.sopInstanceUID,
                 frameNumber: frame.frameNumber ?? 1, instanceId: ids[frame.sopInstanceUID] ?? nil, keypoints: nil,
-                mask: (frame.mask.rows, frame.mask.columns, frame.mask.encoded))
+                mask: frame.mask)
             try annotation.insert(db)
         }
     }
