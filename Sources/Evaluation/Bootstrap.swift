@@ -34,7 +34,8 @@ enum GroupBootstrap {
         generated: [[Double]], real: [[Double]], groups: [Int], distance: ([Double], [Double]) -> Float,
         random: inout EngineRandom
     ) -> [Float] {
-        let realGroups = Dictionary(grouping: real.indices, by: { groups[$0] }).sorted { $0.key < $1.key }.map(\.value)
+        precondition(groups.count == real.count, "one group per real row")
+        let realGroups = members(of: groups)
         let width = generated[0].count
         var distances: [Float] = []
         distances.reserveCapacity(draws)
@@ -67,7 +68,11 @@ enum GroupBootstrap {
     /// Per group, in the order of its key (so that a seed gives the same
     /// draws in every run): how many of its members `isHit` and how many it has.
     static func groups(of keys: [Int], isHit: (Int) -> Bool) -> [(hits: Int, total: Int)] {
-        Dictionary(grouping: keys.indices, by: { keys[$0] }).sorted { $0.key < $1.key }
-            .map { (hits: $0.value.filter(isHit).count, total: $0.value.count) }
+        members(of: keys).map { (hits: $0.filter(isHit).count, total: $0.count) }
+    }
+
+    /// The indices of `keys` grouped by key, groups in the order of their key.
+    static func members(of keys: [Int]) -> [[Int]] {
+        Dictionary(grouping: keys.indices, by: { keys[$0] }).sorted { $0.key < $1.key }.map(\.value)
     }
 }

@@ -180,8 +180,7 @@ public enum UtilityMeasure {
         _ scores: [UtilityArm: [[(error: Float, hits: Int, total: Int)?]]], trainingFrames: [UtilityArm: Int],
         request: UtilityRequest, threshold: Float
     ) -> UtilityFigures {
-        let series = Dictionary(grouping: request.test.series.indices, by: { request.test.series[$0] }).sorted { $0.key < $1.key }
-            .map(\.value)
+        let series = GroupBootstrap.members(of: request.test.series)
         let arms = UtilityArm.allCases
         // [arm][series]: the series' mean frame error averaged over seeds, and its PCK hits and totals over seeds.
         var errors: [[Double]] = [], hits: [[(hits: Int, total: Int)]] = []
