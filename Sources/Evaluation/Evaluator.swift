@@ -250,15 +250,7 @@ public enum Evaluator {
                     + "or the data set has too few series to support it")
         }
         progress("generating \(count) frames")
-        let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
-        var generatedValues: [Float] = []
-        for start in stride(from: 0, to: count, by: 32) {
-            generatedValues += model.generate(latentRows: latents.rows(start..<min(start + 32, count)))
-        }
-        if let bad = generatedValues.firstIndex(where: { !$0.isFinite }) {
-            throw EvaluationError.diverged(frame: bad / (frames.side * frames.side))
-        }
-        let generated = FrameMatrix(pixels: frames.side * frames.side, values: generatedValues)
+        let generated = FrameMatrix(pixels: frames.side * frames.side, values: try generatedValues(model, count: count, seed: seed))
         let nearest = FrameDistance.nearest(generated, in: frames.training, count: ssimCandidates)
         progress("copy detection")
         let copyChecks = CopyChecks(frames.copyDetector(), generated: generated, heldOut: frames.validation)
@@ -293,6 +285,20 @@ public enum Evaluator {
                 createdAt: result.createdAt))
         result.evaluationId = stored.id
         return result
+    }
+
+    /// `count` frames of `model` from latents seeded by `seed`, one after
+    /// another, in [-1, 1]. Throws `diverged` naming the first frame with a
+    /// value that is not a number.
+    static func generatedValues(_ model: TrainedModel, count: Int, seed: UInt64) throws -> [Float] {
+        let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
+        var values: [Float] = []
+        for start in stride(from: 0, to: count, by: 32) {
+            values += model.generate(latentRows: latents.rows(start..<min(start + 32, count)))
+        }
+        let side = model.generator.configuration.resolution
+        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw EvaluationError.diverged(frame: bad / (side * side)) }
+        return values
     }
 
     /// Every figure, from frames in [-1, 1]. `nearest` holds, for each

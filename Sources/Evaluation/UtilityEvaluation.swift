@@ -165,17 +165,13 @@ public enum UtilityEvaluation {
     /// each its own series.
     private static func generatedFrames(_ model: TrainedModel, count: Int, seed: UInt64, keypoints: Int) throws -> KeypointSet {
         let side = model.generator.configuration.resolution, plane = side * side
-        let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
+        let values = try Evaluator.generatedValues(model, count: count, seed: seed)
         var set = KeypointSet(side: side, keypointCount: keypoints)
-        for start in stride(from: 0, to: count, by: 32) {
-            let values = model.generate(latentRows: latents.rows(start..<min(start + 32, count)))
-            if let bad = values.firstIndex(where: { !$0.isFinite }) { throw EvaluationError.diverged(frame: start + bad / plane) }
-            for frame in 0..<(values.count / plane) {
-                set.append(
-                    image: values[frame * plane..<(frame + 1) * plane].map { ($0 + 1) * 127.5 },
-                    keypoints: [Float](repeating: 0, count: 2 * keypoints), labelled: [Bool](repeating: false, count: keypoints),
-                    series: start + frame)
-            }
+        for frame in 0..<count {
+            set.append(
+                image: values[frame * plane..<(frame + 1) * plane].map { ($0 + 1) * 127.5 },
+                keypoints: [Float](repeating: 0, count: 2 * keypoints), labelled: [Bool](repeating: false, count: keypoints),
+                series: frame)
         }
         return set
     }
