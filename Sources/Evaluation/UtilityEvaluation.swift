@@ -137,18 +137,13 @@ public enum UtilityEvaluation {
         let lineage = try catalog.lineage(modelId: modelID)
         let trainingCandidates = lineage.filter { $0.role == .training }.map(\.candidate)
         let heldOut = lineage.filter { $0.role == .validation }.map(\.candidate)
-        let labelSet = try LabelledFrames.chooseLabelSet(trainingCandidates + heldOut, requested: options.labelSet, catalog: catalog)
+        let annotations = try LabelledFrames.Annotations(of: trainingCandidates + heldOut, catalog: catalog)
+        let labelSet = try annotations.chooseLabelSet(requested: options.labelSet)
         let test = try LabelledFrames.load(
-            heldOut, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog, firstSeries: 1_000_000)
+            heldOut, annotations: annotations, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog, firstSeries: 1_000_000)
         guard test.set.count > 0 else { throw UtilityError.noLabelledSeries(role: .validation, model: record.name) }
         // The labelled training series, in lineage order; only the drawn ones are decoded.
-        let labelledInstances = Set(
-            try catalog.keypointAnnotations(instanceIDs: trainingCandidates.map(\.instanceId)).filter { $0.labelSet.id == labelSet.id }
-                .compactMap(\.annotation.instanceId))
-        var labelledSeries: [String] = []
-        for candidate in trainingCandidates where labelledInstances.contains(candidate.instanceId) {
-            if !labelledSeries.contains(candidate.seriesInstanceUid) { labelledSeries.append(candidate.seriesInstanceUid) }
-        }
+        let labelledSeries = annotations.labelledSeries(trainingCandidates, labelSet: labelSet)
         guard !labelledSeries.isEmpty else { throw UtilityError.noLabelledSeries(role: .training, model: record.name) }
         if let requested = options.trainSeries, requested > labelledSeries.count {
             throw UtilityError.tooFewSeries(requested: requested, available: labelledSeries.count)
@@ -156,8 +151,8 @@ public enum UtilityEvaluation {
         var random = EngineRandom(seed: options.seed)
         let chosen = Set(options.trainSeries.map { random.shuffled(labelledSeries).prefix($0) } ?? labelledSeries[...])
         let training = try LabelledFrames.load(
-            trainingCandidates.filter { chosen.contains($0.seriesInstanceUid) }, labelSet: labelSet, preprocessing: preprocessing,
-            catalog: catalog)
+            trainingCandidates.filter { chosen.contains($0.seriesInstanceUid) }, annotations: annotations, labelSet: labelSet,
+            preprocessing: preprocessing, catalog: catalog)
         return (training, test, labelledSeries.count, labelSet)
     }
 

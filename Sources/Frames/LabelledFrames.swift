@@ -34,19 +34,46 @@ public struct LabelledFrames: Sendable {
         }
     }
 
-    /// The label set to use among the keypoint label sets of `candidates`:
-    /// `requested`, else the only one. Throws `LoadError` otherwise.
-    public static func chooseLabelSet(_ candidates: [TrainingCandidate], requested: String?, catalog: Catalog) throws -> LabelSetRecord {
-        let annotations = try catalog.keypointAnnotations(instanceIDs: candidates.map(\.instanceId))
-        var sets: [String: LabelSetRecord] = [:]
-        for (_, labelSet) in annotations where !labelSet.keypoints.isEmpty { sets[labelSet.name] = labelSet }
-        if let requested {
-            guard let chosen = sets[requested] else { throw LoadError.unknownLabelSet(requested, known: sets.keys.sorted()) }
-            return chosen
+    /// The keypoint annotations of some instances, read from the catalog once,
+    /// by instance, in frame order.
+    public struct Annotations: Sendable {
+        let byInstance: [Int64: [(annotation: AnnotationRecord, labelSet: LabelSetRecord)]]
+
+        public init(of candidates: [TrainingCandidate], catalog: Catalog) throws {
+            // Only linked annotations come back, each with its instance.
+            byInstance = Dictionary(
+                grouping: try catalog.keypointAnnotations(instanceIDs: candidates.map(\.instanceId)), by: { $0.annotation.instanceId ?? -1 }
+            )
         }
-        guard let only = sets.values.first else { throw LoadError.noKeypoints }
-        guard sets.count == 1 else { throw LoadError.severalLabelSets(sets.keys.sorted()) }
-        return only
+
+        /// The label set to use among these keypoint label sets: `requested`,
+        /// else the only one. Throws `LoadError` otherwise.
+        public func chooseLabelSet(requested: String?) throws -> LabelSetRecord {
+            var sets: [String: LabelSetRecord] = [:]
+            for (_, labelSet) in byInstance.values.joined() where !labelSet.keypoints.isEmpty { sets[labelSet.name] = labelSet }
+            if let requested {
+                guard let chosen = sets[requested] else { throw LoadError.unknownLabelSet(requested, known: sets.keys.sorted()) }
+                return chosen
+            }
+            guard let only = sets.values.first else { throw LoadError.noKeypoints }
+            guard sets.count == 1 else { throw LoadError.severalLabelSets(sets.keys.sorted()) }
+            return only
+        }
+
+        /// The annotations of `labelSet` on `candidate`'s frames.
+        func of(_ candidate: TrainingCandidate, labelSet: LabelSetRecord) -> [AnnotationRecord] {
+            (byInstance[candidate.instanceId] ?? []).filter { $0.labelSet.id == labelSet.id }.map(\.annotation)
+        }
+
+        /// The series of `candidates` that hold keypoints of `labelSet`, in
+        /// the order their first labelled instance comes.
+        public func labelledSeries(_ candidates: [TrainingCandidate], labelSet: LabelSetRecord) -> [String] {
+            var series: [String] = []
+            for candidate in candidates where !of(candidate, labelSet: labelSet).isEmpty {
+                if !series.contains(candidate.seriesInstanceUid) { series.append(candidate.seriesInstanceUid) }
+            }
+            return series
+        }
     }
 
     /// The frames of `candidates` with keypoints of `labelSet`, at
@@ -54,23 +81,20 @@ public struct LabelledFrames: Sendable {
     /// objects of the label set gives its first. Series are numbered from
     /// `firstSeries` in order of first appearance.
     public static func load(
-        _ candidates: [TrainingCandidate], labelSet: LabelSetRecord, preprocessing: FramePreprocessing, catalog: Catalog,
-        firstSeries: Int = 0
+        _ candidates: [TrainingCandidate], annotations: Annotations, labelSet: LabelSetRecord, preprocessing: FramePreprocessing,
+        catalog: Catalog, firstSeries: Int = 0
     ) throws -> LabelledFrames {
         let side = preprocessing.resolution, names = labelSet.keypoints
-        let byInstance = Dictionary(
-            grouping: try catalog.keypointAnnotations(instanceIDs: candidates.map(\.instanceId)).filter { $0.labelSet.id == labelSet.id },
-            by: { $0.annotation.instanceId })
+        let seriesUIDs = annotations.labelledSeries(candidates, labelSet: labelSet)
         var set = KeypointSet(side: side, keypointCount: names.count)
-        var seriesUIDs: [String] = []
         for candidate in candidates {
-            guard let annotations = byInstance[candidate.instanceId], !annotations.isEmpty else { continue }
+            let labelled = annotations.of(candidate, labelSet: labelSet)
+            guard !labelled.isEmpty else { continue }
             let file = try DicomFile(path: catalog.storage.absolutePath(relative: candidate.storedPath))
             let plan = try preprocessing.prepare(file, geometry: file.geometry).plan
-            if !seriesUIDs.contains(candidate.seriesInstanceUid) { seriesUIDs.append(candidate.seriesInstanceUid) }
             let series = firstSeries + (seriesUIDs.firstIndex(of: candidate.seriesInstanceUid) ?? 0)
             var seenFrames = Set<Int>()
-            for (annotation, _) in annotations where seenFrames.insert(annotation.frameNumber).inserted {
+            for annotation in labelled where seenFrames.insert(annotation.frameNumber).inserted {
                 let gray = try file.grayFrame(annotation.frameNumber - 1)
                 let frameAnnotation = FrameAnnotation(
                     label: labelSet.name, keypoints: FrameAnnotation.keypoints(flat: annotation.keypointValues ?? [], names: names),
