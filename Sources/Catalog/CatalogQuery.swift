@@ -101,9 +101,6 @@ extension Catalog {
 
     /// Lists `level` for the instances that pass `filter`.
     public func query(_ level: QueryLevel, filter: QueryFilter) throws -> Table {
-        if level == .annotations { return try annotations(filter) }
-        let columns = Self.queryColumns[level]!
-        let (conditions, arguments) = Self.conditions(filter)
         let grouping: String
         let ordering: String
         switch level {
@@ -111,9 +108,11 @@ extension Catalog {
         case .studies: (grouping, ordering) = ("GROUP BY st.id", "p.patient_id, st.study_date, st.study_instance_uid")
         case .series:
             (grouping, ordering) = ("GROUP BY s.id", "p.patient_id, st.study_instance_uid, s.series_number, s.series_instance_uid")
-        case .instances, .annotations:
-            (grouping, ordering) = ("", Self.instanceOrder)
+        case .instances: (grouping, ordering) = ("", Self.instanceOrder)
+        case .annotations: return try annotations(filter)
         }
+        let columns = Self.queryColumns[level]!
+        let (conditions, arguments) = Self.conditions(filter)
         let rows = try read { db in
             try Row.fetchAll(
                 db, sql: Self.instanceSelection(columns.map(\.sql), conditions, grouping, ordering),
