@@ -380,12 +380,17 @@ final class BatchWriter: @unchecked Sendable {
         case .skipped:
             result.summary.skipped += 1
         case .rejected(let reasons):
-            result.summary.rejected += 1
-            for reason in reasons {
-                let problem = ImportProblem(path: path, reason: reason)
-                result.rejections.append(problem)
-                pendingRejections.append(problem)
-            }
+            rejectFile(path, reasons: reasons)
+        }
+    }
+
+    /// Refuses one file for every one of `reasons`: it counts once, each reason is a rejection.
+    private func rejectFile(_ path: String, reasons: [String]) {
+        result.summary.rejected += 1
+        for reason in reasons {
+            let problem = ImportProblem(path: path, reason: reason)
+            result.rejections.append(problem)
+            pendingRejections.append(problem)
         }
     }
 
@@ -630,12 +635,7 @@ final class BatchWriter: @unchecked Sendable {
             guard let content = instance.metadata.segmentation else { return false }
             let problems = SegmentationLinks.problems(content, known: referenced)
             guard !problems.isEmpty else { return false }
-            result.summary.rejected += 1
-            for reason in problems {
-                let problem = ImportProblem(path: instance.path, reason: reason)
-                result.rejections.append(problem)
-                pendingRejections.append(problem)
-            }
+            rejectFile(instance.path, reasons: problems)
             known[instance.metadata.sopInstanceUID] = nil
             return true
         }
