@@ -23,7 +23,6 @@ The same arguments give the same pixels (UIDs derive from the seed too).
 Needs Debian's python3-numpy and python3-pydicom.
 """
 import argparse
-import hashlib
 import os
 import sys
 
@@ -32,6 +31,8 @@ import pydicom
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
+
+from simulated import uid
 
 US_MULTIFRAME = "1.2.840.10008.5.1.4.1.1.3.1"
 ROWS, COLUMNS = 256, 320
@@ -43,12 +44,6 @@ SCATTER_PITCH = 0.15         # mm between scatterer-field samples (about 15 per 
 AXIAL_SIGMA_MM = 0.22
 LATERAL_SIGMA_RAD = np.radians(0.55)
 DYNAMIC_RANGE_DB = 50.0
-
-
-def uid(seed, *parts):
-    """A 2.25 UID derived from the seed and the parts: reproducible runs."""
-    digest = hashlib.sha256(repr((seed,) + parts).encode()).digest()
-    return "2.25." + str(int.from_bytes(digest[:15], "big"))
 
 
 def echogenicity(rng):

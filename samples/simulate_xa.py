@@ -45,7 +45,6 @@ arguments give the same files (UIDs derive from the seed too). Needs Debian's
 python3-numpy and python3-pydicom.
 """
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -56,6 +55,8 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import ExplicitVRLittleEndian
 
+from simulated import uid
+
 XA_IMAGE = "1.2.840.10008.5.1.4.1.1.12.1"
 SEGMENTATION = "1.2.840.10008.5.1.4.1.1.66.4"
 SID_MM, SOD_MM = 1000.0, 750.0  # source to detector, source to isocentre
@@ -65,12 +66,6 @@ BLUR_MM = 0.3                   # focal spot and detector unsharpness (sigma, at
 RING_SAMPLES = 720              # points per end ring when looking for its ends
 KEYPOINTS = ["inflow-left", "inflow-right", "outflow-left", "outflow-right"]
 SKELETON = [[1, 2], [3, 4], [1, 3], [2, 4]]
-
-
-def uid(seed, *parts):
-    """A 2.25 UID derived from the seed and the parts: reproducible runs."""
-    digest = hashlib.sha256(repr((seed,) + parts).encode()).digest()
-    return "2.25." + str(int.from_bytes(digest[:15], "big"))
 
 
 def project(points, size):
