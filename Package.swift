@@ -97,7 +97,7 @@ let package = Package(
         // Generation from a model, the synthetic DICOM writer, provenance and registration.
         .target(name: "Synthesis", dependencies: ["Catalog", "DICOM", "Engine", "Imaging", "Ingest", "ModelStore"]),
         // The figures of `medsynth evaluate`: two-sample test, data copying, diversity, statistics, report.
-        .target(name: "Evaluation", dependencies: ["Catalog", "Engine", "Frames", "Imaging", "ModelStore", "TaskModel"]),
+        .target(name: "Evaluation", dependencies: ["Catalog", "DICOM", "Engine", "Frames", "Imaging", "ModelStore", "TaskModel"]),
         // Floor 6: the command line.
         .executableTarget(
             name: "MedsynthCLI",

@@ -462,11 +462,13 @@ def main():
                 entry, keypoints = annotation(d, pose, s, image_id)
                 coco["annotations"].append(entry)
                 found.append(keypoints)
-            # Checks: the re-projection follows the pixel-centre convention; each keypoint's pixel is on a wire.
+            # Checks: the re-projection follows the pixel-centre convention; each keypoint is within a pixel
+            # of a wire (at small sizes a wire is about a pixel wide, so the nearest pixel alone may miss it).
             keypoints, other_keypoints = found
             assert np.abs(other_keypoints - ((keypoints + 0.5) * other / size - 0.5)).max() < 1e-6, "convention"
             wire = stents[f][stents[f] > 0.1 * stents[f].max()]
-            at = stents[f][np.round(keypoints[:, 1]).astype(int), np.round(keypoints[:, 0]).astype(int)]
+            at = np.array([stents[f][max(r - 1, 0):r + 2, max(c - 1, 0):c + 2].max()
+                           for r, c in np.round(keypoints[:, ::-1]).astype(int)])
             assert (at > 0.5 * np.median(wire)).all(), f"cine {index} frame {f}: a keypoint off the wires"
             if arguments.segmentations:
                 polygon = sets[0][1]["annotations"][-1]["segmentation"][0]  # as written, rounded

@@ -59,12 +59,12 @@ extension Catalog {
 }
 
 extension Catalog {
-    /// The keypoint annotations of the instances `instanceIDs` (linked ones,
-    /// with keypoints), each with its label set, by instance, frame and id.
-    public func keypointAnnotations(instanceIDs: [Int64]) throws -> [(annotation: AnnotationRecord, labelSet: LabelSetRecord)] {
+    /// The annotations linked to the instances `instanceIDs` (keypoints,
+    /// masks or both), each with its label set, by instance, frame and id.
+    public func linkedAnnotations(instanceIDs: [Int64]) throws -> [(annotation: AnnotationRecord, labelSet: LabelSetRecord)] {
         try read { db in
             try Self.withLabelSets(
-                AnnotationRecord.filter(instanceIDs.contains(Column("instance_id")) && Column("keypoints") != nil)
+                AnnotationRecord.filter(instanceIDs.contains(Column("instance_id")))
                     .order(Column("instance_id"), Column("frame_number"), Column("id")).fetchAll(db), db)
         }
     }

@@ -9,7 +9,7 @@ import TaskModel
 public struct UtilityOptions: Sendable {
     /// Labelled training series the arms draw (nil: every one).
     public var trainSeries: Int?
-    /// The label set whose keypoints the task model learns (nil: the only one).
+    /// The label set whose keypoints or masks the task model learns (nil: the only one).
     public var labelSet: String?
     /// The model's frames generated for the synthetic arms.
     public var count: Int
@@ -17,11 +17,11 @@ public struct UtilityOptions: Sendable {
     public var seed: UInt64
     /// Task models per arm (seeds 1...taskSeeds).
     public var taskSeeds: Int
-    public var plan: KeypointTrainingPlan
+    public var plan: TaskTrainingPlan
 
     public init(
         trainSeries: Int? = nil, labelSet: String? = nil, count: Int = 256, seed: UInt64 = 1, taskSeeds: Int = 3,
-        plan: KeypointTrainingPlan = KeypointTrainingPlan()
+        plan: TaskTrainingPlan = TaskTrainingPlan()
     ) {
         self.trainSeries = trainSeries
         self.labelSet = labelSet
@@ -40,6 +40,7 @@ public struct UtilityResult: Codable, Sendable {
     public var generatedFrames: Int
     public var seed: UInt64
     public var labelSet: String
+    /// The label set's keypoint names; none when the task is its masks.
     public var keypoints: [String]
     /// Labelled series the arms trained on, of how many the model's training instances hold.
     public var trainingSeries: Int
@@ -55,14 +56,14 @@ public struct UtilityResult: Codable, Sendable {
 
 /// Why the utility measure cannot run on a model.
 public enum UtilityError: Error, CustomStringConvertible, Sendable {
-    case noLabelledSeries(role: LineageRole, model: String)
+    case noLabelledSeries(role: LineageRole, model: String, labelSet: String)
     case tooFewSeries(requested: Int, available: Int)
 
     public var description: String {
         switch self {
-        case .noLabelledSeries(let role, let model):
-            "none of the \(role == .validation ? "held-out" : role.rawValue) series of model \(model) has keypoint annotations: the utility measure trains on labelled "
-                + "training series and tests on labelled held-out ones (import COCO keypoints for them: docs/catalog.md)"
+        case .noLabelledSeries(let role, let model, let labelSet):
+            "none of the \(role == .validation ? "held-out" : role.rawValue) series of model \(model) has annotations of label set \(labelSet): "
+                + "the utility measure trains on labelled training series and tests on labelled held-out ones (import labels for them: docs/catalog.md)"
         case .tooFewSeries(let requested, let available):
             "--train-series \(requested): the model's training instances hold \(available) labelled series"
         }
@@ -87,7 +88,7 @@ public enum UtilityEvaluation {
         progress("loading the model's labelled frames")
         let (training, test, available, labelSet) = try realFrames(model, record: record, catalog: catalog, options: options)
         progress("generating \(options.count) frames")
-        let extra = try generatedFrames(model, count: options.count, seed: options.seed, keypoints: training.set.keypointCount)
+        let extra = try generatedFrames(model, count: options.count, seed: options.seed, head: training.set.head)
         let request = UtilityRequest(
             training: training.set, test: test.set, extra: extra, extraLabelled: false, plan: options.plan,
             seeds: (1...UInt64(max(1, options.taskSeeds))).map { $0 })
@@ -141,10 +142,14 @@ public enum UtilityEvaluation {
         let labelSet = try annotations.chooseLabelSet(requested: options.labelSet)
         let test = try LabelledFrames.load(
             heldOut, annotations: annotations, labelSet: labelSet, preprocessing: preprocessing, catalog: catalog, firstSeries: 1_000_000)
-        guard test.set.count > 0 else { throw UtilityError.noLabelledSeries(role: .validation, model: record.name) }
+        guard test.set.count > 0 else {
+            throw UtilityError.noLabelledSeries(role: .validation, model: record.name, labelSet: labelSet.name)
+        }
         // The labelled training series, in lineage order; only the drawn ones are decoded.
         let labelledSeries = annotations.labelledSeries(trainingCandidates, labelSet: labelSet)
-        guard !labelledSeries.isEmpty else { throw UtilityError.noLabelledSeries(role: .training, model: record.name) }
+        guard !labelledSeries.isEmpty else {
+            throw UtilityError.noLabelledSeries(role: .training, model: record.name, labelSet: labelSet.name)
+        }
         if let requested = options.trainSeries, requested > labelledSeries.count {
             throw UtilityError.tooFewSeries(requested: requested, available: labelledSeries.count)
         }
@@ -156,16 +161,16 @@ public enum UtilityEvaluation {
         return (training, test, labelledSeries.count, labelSet)
     }
 
-    /// `count` frames of the model from seeded latents, in 0...255, unlabelled,
-    /// each its own series.
-    private static func generatedFrames(_ model: TrainedModel, count: Int, seed: UInt64, keypoints: Int) throws -> KeypointSet {
+    /// `count` frames of the model from seeded latents, in 0...255, each its
+    /// own series, without labels until the real-only task model gives them some.
+    private static func generatedFrames(_ model: TrainedModel, count: Int, seed: UInt64, head: TaskNetwork.Head) throws -> TaskFrames {
         let side = model.generator.configuration.resolution, plane = side * side
         let values = try Evaluator.generatedValues(model, count: count, seed: seed)
-        var set = KeypointSet(side: side, keypointCount: keypoints)
+        var set = TaskFrames(side: side, head: head)
         for frame in 0..<count {
             set.append(
                 image: values[frame * plane..<(frame + 1) * plane].map { ($0 + 1) * 127.5 },
-                keypoints: [Float](repeating: 0, count: 2 * keypoints), labelled: [Bool](repeating: false, count: keypoints),
+                target: [Float](repeating: 0, count: set.targetCount), labelled: [Bool](repeating: false, count: set.keypointCount),
                 series: frame)
         }
         return set
@@ -173,6 +178,11 @@ public enum UtilityEvaluation {
 }
 
 extension UtilityResult {
+    /// What the task model learned, in words: "the keypoints of stent (inflow-left, ...)", "the masks of vessel".
+    public var taskDescription: String {
+        utility.task == .masks ? "the masks of \(labelSet)" : "the keypoints of \(labelSet) (\(keypoints.joined(separator: ", ")))"
+    }
+
     /// `evaluate --utility --json`: one object with snake_case keys; the figures under `utility`.
     public func json() throws -> Data {
         let encoder = JSONEncoder()

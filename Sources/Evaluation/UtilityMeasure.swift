@@ -19,15 +19,15 @@ public enum UtilityArm: String, Codable, CaseIterable, Sendable {
 /// arm's frames with the same plan and seeds, tested on the same real frames.
 public struct UtilityRequest: Sendable {
     /// Real labelled frames the arms train on.
-    public var training: KeypointSet
+    public var training: TaskFrames
     /// Real labelled frames of series no arm trains on (and the generator never saw).
-    public var test: KeypointSet
-    /// The model's frames; their keypoints are used only with `extraLabelled`.
-    public var extra: KeypointSet
+    public var test: TaskFrames
+    /// The model's frames; their targets are used only with `extraLabelled`.
+    public var extra: TaskFrames
     /// Whether `extra` carries labels of its own; if not, each seed's real-only
     /// task model labels it (pseudo-labels, as EchoNet-Synthetic does).
     public var extraLabelled: Bool
-    public var plan: KeypointTrainingPlan
+    public var plan: TaskTrainingPlan
     /// One task model per arm and seed; the same seeds in every arm.
     public var seeds: [UInt64]
     /// PCK counts a keypoint within this fraction of the frame side.
@@ -36,7 +36,7 @@ public struct UtilityRequest: Sendable {
     public var bootstrapSeed: UInt64 = 1
 
     public init(
-        training: KeypointSet, test: KeypointSet, extra: KeypointSet, extraLabelled: Bool, plan: KeypointTrainingPlan, seeds: [UInt64]
+        training: TaskFrames, test: TaskFrames, extra: TaskFrames, extraLabelled: Bool, plan: TaskTrainingPlan, seeds: [UInt64]
     ) {
         self.training = training
         self.test = test
@@ -47,76 +47,101 @@ public struct UtilityRequest: Sendable {
     }
 }
 
-/// The utility measure's figures (`evaluate --utility`, docs/evaluation.md).
+/// The utility measure's figures (`evaluate --utility`, docs/evaluation.md):
+/// for keypoints the mean point error and PCK, for masks the Dice
+/// coefficient; the fields of the other task are absent.
 public struct UtilityFigures: Codable, Sendable, Equatable {
-    public struct Arm: Codable, Sendable, Equatable {
-        public var arm: UtilityArm
-        /// Mean point error in pixels over test series (each series the mean of its frames, averaged over seeds).
-        public var meanError: Float
-        public var meanErrorInterval: [Float]
-        /// Share of labelled test keypoints within `pck_threshold` pixels.
-        public var pck: Float
-        public var pckInterval: [Float]
-        /// The mean point error of each seed's task model.
-        public var meanErrorBySeed: [Float]
-        public var trainingFrames: Int
+    /// What the task model learns.
+    public enum Task: String, Codable, Sendable {
+        case keypoints, masks
     }
 
-    /// An arm against another: its mean error minus the other's, paired by test series.
+    public struct Arm: Codable, Sendable, Equatable {
+        public var arm: UtilityArm
+        /// Keypoints: mean point error in pixels over test series (each series the mean of its frames, averaged over seeds).
+        public var meanError: Float?
+        public var meanErrorInterval: [Float]?
+        /// Keypoints: share of labelled test keypoints within `pck_threshold` pixels.
+        public var pck: Float?
+        public var pckInterval: [Float]?
+        /// Keypoints: the mean point error of each seed's task model.
+        public var meanErrorBySeed: [Float]?
+        /// Masks: the mean Dice over test series, averaged as the mean error is.
+        public var dice: Float?
+        public var diceInterval: [Float]?
+        /// Masks: the mean Dice of each seed's task model.
+        public var diceBySeed: [Float]?
+        public var trainingFrames: Int
+
+        /// The figure the arms are compared by (mean point error, or Dice) and its interval.
+        public var headline: (value: Float, interval: [Float]) {
+            (meanError ?? dice ?? .nan, meanErrorInterval ?? diceInterval ?? [])
+        }
+    }
+
+    /// An arm against another: its headline figure minus the other's, paired by test series.
     public struct Difference: Codable, Sendable, Equatable {
         public var arm: UtilityArm
         public var against: UtilityArm
-        public var meanErrorDifference: Float
+        public var meanErrorDifference: Float?
+        public var diceDifference: Float?
         public var interval: [Float]
         public var verdict: UtilityVerdict
+
+        public var headline: Float { meanErrorDifference ?? diceDifference ?? .nan }
     }
 
+    public var task: Task
     public var arms: [Arm]
     public var differences: [Difference]
     /// Whether the model's frames were labelled by the real-only task model.
     public var pseudoLabels: Bool
-    public var pckThreshold: Float
+    /// Keypoints: PCK's distance in pixels.
+    public var pckThreshold: Float?
     public var testSeries: Int
     public var testFrames: Int
     public var seeds: [UInt64]
-    public var plan: KeypointTrainingPlan
+    public var plan: TaskTrainingPlan
 
     enum CodingKeys: String, CodingKey {
-        case arms, differences, seeds, plan
+        case task, arms, differences, seeds, plan
         case pseudoLabels = "pseudo_labels", pckThreshold = "pck_threshold", testSeries = "test_series", testFrames = "test_frames"
     }
 }
 
 extension UtilityFigures.Arm {
     enum CodingKeys: String, CodingKey {
-        case arm, pck
+        case arm, pck, dice
         case meanError = "mean_error", meanErrorInterval = "mean_error_interval", pckInterval = "pck_interval"
-        case meanErrorBySeed = "mean_error_by_seed", trainingFrames = "training_frames"
+        case meanErrorBySeed = "mean_error_by_seed", diceInterval = "dice_interval", diceBySeed = "dice_by_seed"
+        case trainingFrames = "training_frames"
     }
 }
 
 extension UtilityFigures.Difference {
     enum CodingKeys: String, CodingKey {
         case arm, against, interval, verdict
-        case meanErrorDifference = "mean_error_difference"
+        case meanErrorDifference = "mean_error_difference", diceDifference = "dice_difference"
     }
 }
 
 /// What a difference between two arms allows one to say.
 public enum UtilityVerdict: String, Codable, Sendable {
-    /// The arm's error is lower: the interval lies wholly below 0.
+    /// The arm does better: its error is lower (the interval lies wholly
+    /// below 0), or its Dice higher (wholly above 0).
     case helps
-    /// Higher: wholly above 0.
+    /// The arm does worse.
     case hurts
     /// The interval holds 0 (or there are no test series to draw).
     case noDifferenceShown = "no difference shown"
 
-    init(interval: [Float]) {
+    init(interval: [Float], higherIsBetter: Bool) {
         guard interval.count == 2 else {
             self = .noDifferenceShown
             return
         }
-        self = interval[1] < 0 ? .helps : interval[0] > 0 ? .hurts : .noDifferenceShown
+        let (better, worse): (Self, Self) = higherIsBetter ? (.hurts, .helps) : (.helps, .hurts)
+        self = interval[1] < 0 ? better : interval[0] > 0 ? worse : .noDifferenceShown
     }
 }
 
@@ -139,21 +164,21 @@ public enum UtilityMeasure {
         runKeepingPredictions(request, progress: progress).figures
     }
 
-    /// `run`, with the keypoints each arm's first task model finds on the test frames (for the report's sheet).
+    /// `run`, with what each arm's first task model finds on the test frames (for the report's sheet).
     static func runKeepingPredictions(
         _ request: UtilityRequest, progress: (UtilityArm, UInt64) -> Void
     ) -> (figures: UtilityFigures, predictions: [UtilityArm: [[Float]]]) {
         let threshold = request.pckFraction * Float(request.test.side)
         let augmentation = ClassicAugmentation()
         // Per arm, per seed: each test frame's score.
-        var scores: [UtilityArm: [[(error: Float, hits: Int, total: Int)?]]] = [:]
+        var scores: [UtilityArm: [[TaskScore?]]] = [:]
         var trainingFrames: [UtilityArm: Int] = [:]
         var predictions: [UtilityArm: [[Float]]] = [:]
         for seed in request.seeds {
-            let real = KeypointModel.train(on: request.training, plan: request.plan, augmentation: nil, seed: seed)
+            let real = TrainedTaskModel.train(on: request.training, plan: request.plan, augmentation: nil, seed: seed)
             let extra = request.extraLabelled ? request.extra : request.extra.relabelled(real.predict(request.extra))
             for arm in UtilityArm.allCases {
-                let frames: KeypointSet
+                let frames: TaskFrames
                 switch arm {
                 case .real, .realAugmented: frames = request.training
                 case .realSynthetic, .realSyntheticAugmented: frames = request.training.adding(extra)
@@ -162,12 +187,12 @@ public enum UtilityMeasure {
                 let model =
                     arm == .real
                     ? real
-                    : KeypointModel.train(
+                    : TrainedTaskModel.train(
                         on: frames, plan: request.plan,
                         augmentation: arm == .realAugmented || arm == .realSyntheticAugmented ? augmentation : nil, seed: seed)
                 let found = model.predict(request.test)
                 if predictions[arm] == nil { predictions[arm] = found }
-                scores[arm, default: []].append(KeypointScores.perFrame(predicted: found, truth: request.test, threshold: threshold))
+                scores[arm, default: []].append(TaskScore.perFrame(predicted: found, truth: request.test, threshold: threshold))
                 trainingFrames[arm] = frames.count
                 progress(arm, seed)
             }
@@ -175,58 +200,67 @@ public enum UtilityMeasure {
         return (figures(scores, trainingFrames: trainingFrames, request: request, threshold: threshold), predictions)
     }
 
-    /// Per-series figures, their bootstrap intervals and the differences to the real-only arm.
+    /// Per-series figures, their bootstrap intervals and the differences between arms.
     private static func figures(
-        _ scores: [UtilityArm: [[(error: Float, hits: Int, total: Int)?]]], trainingFrames: [UtilityArm: Int],
-        request: UtilityRequest, threshold: Float
+        _ scores: [UtilityArm: [[TaskScore?]]], trainingFrames: [UtilityArm: Int], request: UtilityRequest, threshold: Float
     ) -> UtilityFigures {
         let series = GroupBootstrap.members(of: request.test.series)
         let arms = UtilityArm.allCases
-        // [arm][series]: the series' mean frame error averaged over seeds, and its PCK hits and totals over seeds.
-        var errors: [[Double]] = [], hits: [[(hits: Int, total: Int)]] = []
-        for arm in arms {
-            let bySeed = scores[arm] ?? []
-            errors.append(
-                series.map { members in
-                    let perSeed = bySeed.compactMap { frames -> Double? in
-                        let values = members.compactMap { frames[$0]?.error }
-                        return values.isEmpty ? nil : Double(values.reduce(0, +)) / Double(values.count)
-                    }
-                    return perSeed.isEmpty ? .nan : perSeed.reduce(0, +) / Double(perSeed.count)
-                })
-            hits.append(
-                series.map { members in
-                    bySeed.reduce(into: (hits: 0, total: 0)) { sum, frames in
-                        for member in members { if let score = frames[member] { sum = (sum.hits + score.hits, sum.total + score.total) } }
-                    }
-                })
+        let masks = request.test.head == .mask
+        // [arm][series]: the series' mean frame score averaged over seeds, and its PCK hits and totals over seeds.
+        let values = arms.map { seriesMeans(scores[$0] ?? [], series: series) }
+        let hits = arms.map { arm in
+            series.map { members in
+                (scores[arm] ?? []).reduce(into: (hits: 0, total: 0)) { sum, frames in
+                    for member in members { if let score = frames[member] { sum = (sum.hits + score.hits, sum.total + score.total) } }
+                }
+            }
         }
-        let usable = series.indices.filter { index in errors.allSatisfy { !$0[index].isNaN } }
+        let usable = series.indices.filter { index in values.allSatisfy { !$0[index].isNaN } }
         var random = EngineRandom(seed: request.bootstrapSeed)
         let draws = UtilityBootstrap.draw(series: usable, count: GroupBootstrap.draws, random: &random)
         let figures = arms.enumerated().map { index, arm in
-            UtilityFigures.Arm(
-                arm: arm, meanError: UtilityBootstrap.mean(errors[index], usable),
-                meanErrorInterval: GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.mean(errors[index], $0) }),
-                pck: UtilityBootstrap.ratio(hits[index], usable),
-                pckInterval: GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.ratio(hits[index], $0) }),
-                meanErrorBySeed: (scores[arm] ?? []).map { frames in
-                    let values = frames.compactMap { $0?.error }
-                    return values.reduce(0, +) / Float(max(1, values.count))
-                },
-                trainingFrames: trainingFrames[arm] ?? 0)
+            let value = UtilityBootstrap.mean(values[index], usable)
+            let interval = GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.mean(values[index], $0) })
+            let bySeed = (scores[arm] ?? []).map { frames in
+                let values = frames.compactMap { $0?.value }
+                return values.reduce(0, +) / Float(max(1, values.count))
+            }
+            var figure = UtilityFigures.Arm(arm: arm, trainingFrames: trainingFrames[arm] ?? 0)
+            if masks {
+                (figure.dice, figure.diceInterval, figure.diceBySeed) = (value, interval, bySeed)
+            } else {
+                (figure.meanError, figure.meanErrorInterval, figure.meanErrorBySeed) = (value, interval, bySeed)
+                figure.pck = UtilityBootstrap.ratio(hits[index], usable)
+                figure.pckInterval = GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.ratio(hits[index], $0) })
+            }
+            return figure
         }
         let differences = comparisons.map { arm, against in
             let (a, b) = (arms.firstIndex(of: arm) ?? 0, arms.firstIndex(of: against) ?? 0)
-            let difference = errors[a].indices.map { errors[a][$0] - errors[b][$0] }
+            let difference = values[a].indices.map { values[a][$0] - values[b][$0] }
             let interval = GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.mean(difference, $0) })
+            let mean = UtilityBootstrap.mean(difference, usable)
             return UtilityFigures.Difference(
-                arm: arm, against: against, meanErrorDifference: UtilityBootstrap.mean(difference, usable), interval: interval,
-                verdict: UtilityVerdict(interval: interval))
+                arm: arm, against: against, meanErrorDifference: masks ? nil : mean, diceDifference: masks ? mean : nil,
+                interval: interval, verdict: UtilityVerdict(interval: interval, higherIsBetter: masks))
         }
         return UtilityFigures(
-            arms: figures, differences: differences, pseudoLabels: !request.extraLabelled, pckThreshold: threshold,
-            testSeries: usable.count, testFrames: request.test.count, seeds: request.seeds, plan: request.plan)
+            task: masks ? .masks : .keypoints, arms: figures, differences: differences, pseudoLabels: !request.extraLabelled,
+            pckThreshold: masks ? nil : threshold, testSeries: usable.count, testFrames: request.test.count, seeds: request.seeds,
+            plan: request.plan)
+    }
+
+    /// Per series (`series` lists each one's frames): the mean of its frames'
+    /// scores for each seed, averaged over seeds; NaN where no frame scored.
+    private static func seriesMeans(_ bySeed: [[TaskScore?]], series: [[Int]]) -> [Double] {
+        series.map { members in
+            let perSeed = bySeed.compactMap { frames -> Double? in
+                let values = members.compactMap { frames[$0]?.value }
+                return values.isEmpty ? nil : Double(values.reduce(0, +)) / Double(values.count)
+            }
+            return perSeed.isEmpty ? .nan : perSeed.reduce(0, +) / Double(perSeed.count)
+        }
     }
 }
 

@@ -4,13 +4,15 @@ import Foundation
 import Imaging
 import TaskModel
 
-/// Keypoint-labelled frames of catalogued instances, prepared as a model's
-/// frames are and their keypoints carried through the preparation
+/// Labelled frames of catalogued instances, prepared as a model's frames
+/// are, their keypoints or masks carried through the preparation
 /// (`FramePlan.trainingImageAnnotation`): the real frames of the utility
-/// measure (docs/evaluation.md, "Utility").
+/// measure (docs/evaluation.md, "Utility"). A label set with keypoint names
+/// gives keypoint targets; one without (a COCO category of masks, a
+/// Segmentation's segment) gives mask targets.
 public struct LabelledFrames: Sendable {
-    public let set: KeypointSet
-    /// The label set whose keypoints these are, and their names in order.
+    public let set: TaskFrames
+    /// The label set whose keypoints or masks these are, and its keypoint names in order (none for masks).
     public let labelSet: String
     public let keypointNames: [String]
     /// Series Instance UIDs, by the series numbers of `set`.
@@ -18,54 +20,69 @@ public struct LabelledFrames: Sendable {
 
     /// Why labelled frames cannot be loaded.
     public enum LoadError: Error, CustomStringConvertible, Sendable {
-        case noKeypoints
+        case noLabels
         case severalLabelSets([String])
         case unknownLabelSet(String, known: [String])
 
         public var description: String {
             switch self {
-            case .noKeypoints:
-                "none of these frames has keypoint annotations (import them as COCO keypoints: docs/catalog.md)"
+            case .noLabels:
+                "none of these frames has keypoint or mask annotations (import COCO keypoints or masks, or DICOM Segmentations: "
+                    + "docs/catalog.md)"
             case .severalLabelSets(let names):
-                "the frames carry keypoints of several label sets (\(names.joined(separator: ", "))): name one with --label-set"
+                "the frames carry labels of several label sets (\(names.joined(separator: ", "))): name one with --label-set"
             case .unknownLabelSet(let name, let known):
-                "no keypoints of label set \(name) on these frames (they have: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
+                "no keypoints or masks of label set \(name) on these frames (they have: \(known.isEmpty ? "none" : known.joined(separator: ", ")))"
             }
         }
     }
 
-    /// The keypoint annotations of some instances, read from the catalog once,
-    /// by instance, in frame order.
+    /// What a task model learns from `labelSet`: its keypoints when it names
+    /// any, else its masks.
+    public static func head(of labelSet: LabelSetRecord) -> TaskNetwork.Head {
+        let names = labelSet.keypoints
+        return names.isEmpty ? .mask : .keypoints(names.count)
+    }
+
+    /// The annotations of some instances, read from the catalog once, by
+    /// instance, in frame order.
     public struct Annotations: Sendable {
         let byInstance: [Int64: [(annotation: AnnotationRecord, labelSet: LabelSetRecord)]]
 
         public init(of candidates: [TrainingCandidate], catalog: Catalog) throws {
             // Only linked annotations come back, each with its instance.
             byInstance = Dictionary(
-                grouping: try catalog.keypointAnnotations(instanceIDs: candidates.map(\.instanceId)), by: { $0.annotation.instanceId ?? -1 }
-            )
+                grouping: try catalog.linkedAnnotations(instanceIDs: candidates.map(\.instanceId)), by: { $0.annotation.instanceId ?? -1 })
         }
 
-        /// The label set to use among these keypoint label sets: `requested`,
-        /// else the only one. Throws `LoadError` otherwise.
+        /// The label set to use among those with something to learn:
+        /// `requested`, else the only one. Throws `LoadError` otherwise.
         public func chooseLabelSet(requested: String?) throws -> LabelSetRecord {
             var sets: [String: LabelSetRecord] = [:]
-            for (_, labelSet) in byInstance.values.joined() where !labelSet.keypoints.isEmpty { sets[labelSet.name] = labelSet }
+            for (annotation, labelSet) in byInstance.values.joined() where Self.teaches(annotation, labelSet) {
+                sets[labelSet.name] = labelSet
+            }
             if let requested {
                 guard let chosen = sets[requested] else { throw LoadError.unknownLabelSet(requested, known: sets.keys.sorted()) }
                 return chosen
             }
-            guard let only = sets.values.first else { throw LoadError.noKeypoints }
+            guard let only = sets.values.first else { throw LoadError.noLabels }
             guard sets.count == 1 else { throw LoadError.severalLabelSets(sets.keys.sorted()) }
             return only
         }
 
-        /// The annotations of `labelSet` on `candidate`'s frames.
-        func of(_ candidate: TrainingCandidate, labelSet: LabelSetRecord) -> [AnnotationRecord] {
-            (byInstance[candidate.instanceId] ?? []).filter { $0.labelSet.id == labelSet.id }.map(\.annotation)
+        /// Whether `annotation` carries what its label set's task learns.
+        private static func teaches(_ annotation: AnnotationRecord, _ labelSet: LabelSetRecord) -> Bool {
+            LabelledFrames.head(of: labelSet) == .mask ? annotation.mask != nil : annotation.keypoints != nil
         }
 
-        /// The series of `candidates` that hold keypoints of `labelSet`, in
+        /// The annotations of `labelSet` on `candidate`'s frames that its task learns from.
+        func of(_ candidate: TrainingCandidate, labelSet: LabelSetRecord) -> [AnnotationRecord] {
+            (byInstance[candidate.instanceId] ?? []).filter { $0.labelSet.id == labelSet.id && Self.teaches($0.annotation, labelSet) }
+                .map(\.annotation)
+        }
+
+        /// The series of `candidates` that hold labels of `labelSet`, in
         /// the order their first labelled instance comes.
         public func labelledSeries(_ candidates: [TrainingCandidate], labelSet: LabelSetRecord) -> [String] {
             var series: [String] = []
@@ -76,37 +93,64 @@ public struct LabelledFrames: Sendable {
         }
     }
 
-    /// The frames of `candidates` with keypoints of `labelSet`, at
+    /// The frames of `candidates` with labels of `labelSet`, at
     /// `preprocessing`'s resolution, in 0...255. A frame with several
-    /// objects of the label set gives its first. Series are numbered from
-    /// `firstSeries` in order of first appearance.
+    /// objects of the label set gives the keypoints of its first, or the
+    /// union of their masks. Series are numbered from `firstSeries` in order
+    /// of first appearance.
     public static func load(
         _ candidates: [TrainingCandidate], annotations: Annotations, labelSet: LabelSetRecord, preprocessing: FramePreprocessing,
         catalog: Catalog, firstSeries: Int = 0
     ) throws -> LabelledFrames {
         let side = preprocessing.resolution, names = labelSet.keypoints
         let seriesUIDs = annotations.labelledSeries(candidates, labelSet: labelSet)
-        var set = KeypointSet(side: side, keypointCount: names.count)
+        var set = TaskFrames(side: side, head: head(of: labelSet))
         for candidate in candidates {
             let labelled = annotations.of(candidate, labelSet: labelSet)
             guard !labelled.isEmpty else { continue }
             let file = try DicomFile(path: catalog.storage.absolutePath(relative: candidate.storedPath))
             let plan = try preprocessing.prepare(file, geometry: file.geometry).plan
             let series = firstSeries + (seriesUIDs.firstIndex(of: candidate.seriesInstanceUid) ?? 0)
-            var seenFrames = Set<Int>()
-            for annotation in labelled where seenFrames.insert(annotation.frameNumber).inserted {
-                let gray = try file.grayFrame(annotation.frameNumber - 1)
-                let frameAnnotation = FrameAnnotation(
-                    label: labelSet.name, keypoints: FrameAnnotation.keypoints(flat: annotation.keypointValues ?? [], names: names),
-                    skeleton: [], mask: nil)
-                let prepared = plan.trainingImageAnnotation(frameAnnotation, side: side)
-                guard prepared.keypoints.count == names.count else { continue }
+            for (frameNumber, objects) in byFrame(labelled) {
+                let gray = try file.grayFrame(frameNumber - 1)
+                let prepared = plan.trainingImageAnnotation(
+                    FrameAnnotation(
+                        label: labelSet.name, keypoints: FrameAnnotation.keypoints(flat: objects[0].keypointValues ?? [], names: names),
+                        skeleton: [], mask: set.head == .mask ? union(objects.compactMap(\.labelMask)) : nil), side: side)
+                let target: [Float]
+                switch set.head {
+                case .mask:
+                    guard let mask = prepared.mask else { continue }
+                    target = mask.pixels.map(Float.init)
+                case .keypoints:
+                    guard prepared.keypoints.count == names.count else { continue }
+                    target = prepared.keypoints.flatMap { [Float($0.x), Float($0.y)] }
+                }
                 set.append(
-                    image: plan.trainingImage(gray.pixels, frameWidth: gray.width, side: side),
-                    keypoints: prepared.keypoints.flatMap { [Float($0.x), Float($0.y)] },
-                    labelled: prepared.keypoints.map(\.isLabelled), series: series)
+                    image: plan.trainingImage(gray.pixels, frameWidth: gray.width, side: side), target: target,
+                    labelled: set.head == .mask ? [] : prepared.keypoints.map(\.isLabelled), series: series)
             }
         }
         return LabelledFrames(set: set, labelSet: labelSet.name, keypointNames: names, seriesUIDs: seriesUIDs)
+    }
+
+    /// `annotations` (in frame order) grouped by frame number, in that order.
+    private static func byFrame(_ annotations: [AnnotationRecord]) -> [(frameNumber: Int, objects: [AnnotationRecord])] {
+        var groups: [(frameNumber: Int, objects: [AnnotationRecord])] = []
+        for annotation in annotations {
+            if groups.last?.frameNumber == annotation.frameNumber {
+                groups[groups.count - 1].objects.append(annotation)
+            } else {
+                groups.append((annotation.frameNumber, [annotation]))
+            }
+        }
+        return groups
+    }
+
+    /// The pixels any of `masks` (all of one frame's size) covers.
+    private static func union(_ masks: [LabelMask]) -> LabelMask? {
+        guard let first = masks.first else { return nil }
+        let covered = masks.dropFirst().reduce(first.pixels) { pixels, mask in zip(pixels, mask.pixels).map { max($0, $1) } }
+        return LabelMask(rows: first.rows, columns: first.columns, pixels: covered)
     }
 }

@@ -88,11 +88,13 @@ public enum AnnotationOverlay {
         return rgb
     }
 
-    /// Draws `annotations` on an RGB picture, placed by `placement`, their keypoints in `keypointColour`.
+    /// Draws `annotations` on an RGB picture, placed by `placement`; their
+    /// keypoints and mask outlines all in `colour` when one is given.
     public static func draw(
         on rgb: inout [UInt8], width: Int, height: Int, annotations: [FrameAnnotation], placement: Placement,
-        keypointColour: (UInt8, UInt8, UInt8) = AnnotationOverlay.keypointColour
+        colour: (UInt8, UInt8, UInt8)? = nil
     ) {
+        let keypointColour = colour ?? Self.keypointColour
         var canvas = Canvas(width: width, height: height)
         canvas.pixels = rgb
         for annotation in annotations {
@@ -102,7 +104,7 @@ public enum AnnotationOverlay {
                     canvas.fill(
                         x: Int((placement.originX + Double(point.x) * placement.scale).rounded(.down)),
                         y: Int((placement.originY + Double(point.y) * placement.scale).rounded(.down)), width: block, height: block,
-                        colour: outlineColour)
+                        colour: colour ?? outlineColour)
                 }
             }
             let points = annotation.keypoints

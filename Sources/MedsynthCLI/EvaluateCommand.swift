@@ -24,10 +24,11 @@ struct EvaluateCommand: ParsableCommand {
               medsynth evaluate --model us-compact-1 --report reports/us-compact-1
 
             --utility asks instead whether the model's frames help a model learn the labelled task \
-            (docs/evaluation.md, "Utility"): a small keypoint network is trained on each arm (real \
-            labelled frames; with classic augmentation; with the model's frames; both; the model's \
-            frames only) and tested on the labelled series the generator never saw. The model's frames \
-            are labelled by the real-only network (pseudo-labels).
+            (docs/evaluation.md, "Utility"): a small network is trained on each arm (real labelled \
+            frames; with classic augmentation; with the model's frames; both; the model's frames only) \
+            and tested on the labelled series the generator never saw. It learns the keypoints of a \
+            label set that names keypoints (scored by point error and PCK), else its masks (scored by \
+            Dice). The model's frames are labelled by the real-only network (pseudo-labels).
 
               medsynth evaluate --model xa-compact-1 --utility --train-series 10
             """
@@ -96,13 +97,15 @@ struct EvaluateCommand: ParsableCommand {
 
 /// The options of `evaluate --utility`.
 struct UtilityArguments: ParsableArguments {
-    @Flag(help: "Measure whether the model's frames help a keypoint model learn (docs/evaluation.md, \"Utility\").")
+    @Flag(help: "Measure whether the model's frames help a keypoint or mask model learn (docs/evaluation.md, \"Utility\").")
     var utility = false
 
     @Option(parsing: .unconditional, help: "With --utility: labelled training series the arms train on (default: all).")
     var trainSeries: Int?
 
-    @Option(help: ArgumentHelp("With --utility: the label set whose keypoints are learned (default: the only one).", valueName: "name"))
+    @Option(
+        help: ArgumentHelp("With --utility: the label set whose keypoints or masks are learned (default: the only one).", valueName: "name")
+    )
     var labelSet: String?
 
     @Option(parsing: .unconditional, help: "With --utility: task models per arm, each from its own seed.")
@@ -122,6 +125,6 @@ struct UtilityArguments: ParsableArguments {
     func options(count: Int, seed: UInt64) -> UtilityOptions {
         UtilityOptions(
             trainSeries: trainSeries, labelSet: labelSet, count: count, seed: seed, taskSeeds: taskSeeds,
-            plan: KeypointTrainingPlan(steps: taskSteps))
+            plan: TaskTrainingPlan(steps: taskSteps))
     }
 }

@@ -58,30 +58,30 @@ enum EvaluationText {
 enum UtilityText {
     static func describe(_ result: UtilityResult) -> String {
         let u = result.utility
-        func interval(_ values: [Float], digits: Int) -> String {
-            values.count == 2 ? String(format: "%.\(digits)f to %.\(digits)f", values[0], values[1]) : "n/a"
+        let (figure, unit) = (u.task == .masks ? "Dice" : "mean point error", u.task == .masks ? "" : " px")
+        func interval(_ values: [Float]) -> String {
+            values.count == 2 ? String(format: "%.2f to %.2f", values[0], values[1]) : "n/a"
         }
         let arms = u.arms.map { arm in
             "  " + arm.arm.rawValue.padding(toLength: 30, withPad: " ", startingAt: 0)
-                + String(
-                    format: "%6d  %6.2f px (%@)  %.2f (%@)", arm.trainingFrames, arm.meanError, interval(arm.meanErrorInterval, digits: 2),
-                    arm.pck, interval(arm.pckInterval, digits: 2))
+                + String(format: "%6d  %6.2f%@ (%@)", arm.trainingFrames, arm.headline.value, unit, interval(arm.headline.interval))
+                + (arm.pck.map { String(format: "  %.2f (%@)", $0, interval(arm.pckInterval ?? [])) } ?? "")
         }
         let differences = u.differences.map { difference in
             "  " + "\(difference.arm.rawValue) - \(difference.against.rawValue)".padding(toLength: 48, withPad: " ", startingAt: 0)
                 + String(
-                    format: "%+6.2f px (%@): %@", difference.meanErrorDifference, interval(difference.interval, digits: 2),
-                    difference.verdict.rawValue)
+                    format: "%+6.2f%@ (%@): %@", difference.headline, unit, interval(difference.interval), difference.verdict.rawValue)
         }
+        let pckHeader = u.pckThreshold.map { String(format: "    PCK at %.1f px (95 %%)", $0) } ?? ""
         return """
-            model \(result.modelId) "\(result.model)": does adding its frames help a keypoint model learn \(result.labelSet) \
-            (\(result.keypoints.joined(separator: ", ")))? \(result.trainingSeries) of \(result.availableTrainingSeries) labelled training \
+            model \(result.modelId) "\(result.model)": does adding its frames help a \(u.task == .masks ? "segmentation" : "keypoint") model \
+            learn \(result.taskDescription)? \(result.trainingSeries) of \(result.availableTrainingSeries) labelled training \
             series, \(result.generatedFrames) generated frames\(u.pseudoLabels ? " labelled by the real-only task model (pseudo-labels)" : ""), \
             tested on \(u.testFrames) frames of \(u.testSeries) held-out series; \(u.seeds.count) task models per arm, \(u.plan.steps) steps \
             of \(u.plan.batch); \(String(format: "%.0f", result.seconds)) s
-              arm                           frames  mean point error (95 %)    PCK at \(String(format: "%.1f", u.pckThreshold)) px (95 %)
+              arm                           frames  \(figure) (95 %)\(pckHeader)
             \(arms.joined(separator: "\n"))
-              arm - arm compared                              mean error difference (95 %): verdict
+              arm - arm compared                              \(figure) difference (95 %): verdict
             \(differences.joined(separator: "\n"))
             stored as evaluation \(result.evaluationId.map(String.init) ?? "?") of the model\(result.reportFolder.map { "; report: \($0)/\(EvaluationReport.pageFile)" } ?? "")
             """

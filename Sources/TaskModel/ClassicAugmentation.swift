@@ -5,8 +5,9 @@ import Foundation
 /// a random shift (up to a tenth of the side), rotation (up to 15 degrees)
 /// and scale (0.9 to 1.1) about the frame's centre, then brightness (up to
 /// 20 levels), contrast (0.8 to 1.2) and Gaussian noise (sigma up to 6
-/// levels). Keypoints move with the pixels; one that leaves the frame is no
-/// longer labelled. The frame is sampled bilinearly, its edge repeated
+/// levels). Keypoints and masks move with the pixels; a keypoint that leaves
+/// the frame is no longer labelled, a mask is empty where the warp reaches
+/// past the frame. The frame is sampled bilinearly, its edge repeated
 /// where the warp reaches past it.
 public struct ClassicAugmentation: Sendable {
     public var maximumShift: Float = 0.1
@@ -18,10 +19,11 @@ public struct ClassicAugmentation: Sendable {
 
     public init() {}
 
-    /// `image` (side x side, 0...255) and its keypoints, augmented with draws from `random`.
+    /// `image` (side x side, 0...255) and its target (`TaskFrames`),
+    /// augmented with draws from `random`.
     public func apply(
-        image: [Float], keypoints: [Float], labelled: [Bool], side: Int, random: inout EngineRandom
-    ) -> (image: [Float], keypoints: [Float], labelled: [Bool]) {
+        image: [Float], target: [Float], labelled: [Bool], head: TaskNetwork.Head, side: Int, random: inout EngineRandom
+    ) -> (image: [Float], target: [Float], labelled: [Bool]) {
         let angle = random.uniform(-maximumRotation, maximumRotation)
         let scale = random.uniform(scales.lowerBound, scales.upperBound)
         let shift = (random.uniform(-maximumShift, maximumShift) * Float(side), random.uniform(-maximumShift, maximumShift) * Float(side))
@@ -31,19 +33,31 @@ public struct ClassicAugmentation: Sendable {
         let centre = Float(side - 1) / 2
         let (cosine, sine) = (cos(angle), sin(angle))
         // Output pixel p' comes from p = R(-angle) (p' - centre - shift) / scale + centre.
+        func source(row: Int, column: Int) -> (x: Float, y: Float) {
+            let u = (Float(column) - centre - shift.0) / scale, v = (Float(row) - centre - shift.1) / scale
+            return (cosine * u + sine * v + centre, -sine * u + cosine * v + centre)
+        }
         var output = [Float](repeating: 0, count: side * side)
         for row in 0..<side {
             for column in 0..<side {
-                let u = (Float(column) - centre - shift.0) / scale, v = (Float(row) - centre - shift.1) / scale
-                let x = cosine * u + sine * v + centre, y = -sine * u + cosine * v + centre
+                let (x, y) = source(row: row, column: column)
                 let value = Self.bilinear(image, side: side, x: x, y: y)
                 let adjusted = (value - 127.5) * contrast + 127.5 + brightness + noise * random.normal()
                 output[row * side + column] = min(255, max(0, adjusted))
             }
         }
-        var moved = keypoints, stillLabelled = labelled
+        guard head != .mask else {
+            // The nearest mask pixel; beyond the frame's edge nothing is labelled.
+            let mask = (0..<(side * side)).map { index -> Float in
+                let (x, y) = source(row: index / side, column: index % side)
+                let (column, row) = (Int(x.rounded()), Int(y.rounded()))
+                return (0..<side).contains(column) && (0..<side).contains(row) ? target[row * side + column] : 0
+            }
+            return (output, mask, labelled)
+        }
+        var moved = target, stillLabelled = labelled
         for point in 0..<labelled.count where labelled[point] {
-            let u = keypoints[2 * point] - centre, v = keypoints[2 * point + 1] - centre
+            let u = target[2 * point] - centre, v = target[2 * point + 1] - centre
             let x = scale * (cosine * u - sine * v) + centre + shift.0, y = scale * (sine * u + cosine * v) + centre + shift.1
             moved[2 * point] = x
             moved[2 * point + 1] = y

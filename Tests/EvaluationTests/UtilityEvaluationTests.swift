@@ -14,8 +14,8 @@ import Training
 /// labelled series of its lineage are the real frames, its held-out ones the test.
 @Suite("Utility evaluation of a model")
 struct UtilityEvaluationTests {
-    static func model(in folder: TemporaryFolder, labelled: Bool = true) throws -> (Catalog, TrainedModel) {
-        try SimulatedAngiography.generate(cines: 12, frames: 3, size: 64, seed: 4, into: folder.path)
+    static func model(in folder: TemporaryFolder, labelled: Bool = true, segmentations: Bool = false) throws -> (Catalog, TrainedModel) {
+        try SimulatedAngiography.generate(cines: 12, frames: 3, size: 64, seed: 4, segmentations: segmentations, into: folder.path)
         let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
         if !labelled { try FileManager.default.removeItem(atPath: folder.file("xa/annotations.json")) }
         _ = try Importer(catalog: catalog).run(paths: [folder.file("xa")])
@@ -29,7 +29,7 @@ struct UtilityEvaluationTests {
     }
 
     static let options = UtilityOptions(
-        trainSeries: 3, count: 8, seed: 2, taskSeeds: 1, plan: KeypointTrainingPlan(steps: 8, batch: 4, width: 4, levels: 2))
+        trainSeries: 3, count: 8, seed: 2, taskSeeds: 1, plan: TaskTrainingPlan(steps: 8, batch: 4, width: 4, levels: 2))
 
     @Test("every arm against the held-out labelled series, pseudo-labels, the series drawn, stored with the model, its report")
     func runsAndStores() throws {
@@ -68,7 +68,29 @@ struct UtilityEvaluationTests {
         #expect {
             _ = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: Self.options)
         } throws: { error in
-            "\(error)" == "none of these frames has keypoint annotations (import them as COCO keypoints: docs/catalog.md)"
+            "\(error)" == "none of these frames has keypoint or mask annotations (import COCO keypoints or masks, or DICOM Segmentations: "
+                + "docs/catalog.md)"
         }
+    }
+
+    @Test("the masks of a Segmentation's label set: Dice per arm, named with --label-set among two label sets")
+    func masksOfSegmentations() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (catalog, model) = try Self.model(in: folder, segmentations: true)
+        #expect {
+            _ = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: Self.options)
+        } throws: { error in
+            "\(error)" == "the frames carry labels of several label sets (Stent, tavi-stent): name one with --label-set"
+        }
+        var options = Self.options
+        options.labelSet = "Stent"
+        let report = folder.url.appendingPathComponent("report")
+        let result = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: options, reportFolder: report)
+        #expect(result.labelSet == "Stent" && result.keypoints.isEmpty && result.utility.task == .masks)
+        #expect(result.utility.arms.allSatisfy { ($0.dice.map { (0...1).contains($0) } ?? false) && $0.meanError == nil })
+        #expect(result.utility.differences.allSatisfy { $0.diceDifference != nil && $0.meanErrorDifference == nil })
+        let page = try String(contentsOf: report.appendingPathComponent("index.html"), encoding: .utf8)
+        #expect(page.contains("help a segmentation model learn") && page.contains("the masks of Stent"))
     }
 }

@@ -185,7 +185,7 @@ public final class PeerProcess {
         process.environment = ProcessInfo.processInfo.environment.merging(["TCP_NODELAY": "1"]) { $1 }
         if let output {
             let files = ["stdout.txt", "stderr.txt"].map { output.appendingPathComponent($0) }
-            for file in files { FileManager.default.createFile(atPath: file.path, contents: nil) }
+            for file in files { _ = FileManager.default.createFile(atPath: file.path, contents: nil) }
             process.standardOutput = try FileHandle(forWritingTo: files[0])
             process.standardError = try FileHandle(forWritingTo: files[1])
         } else {
