@@ -113,7 +113,7 @@ echo
 echo "Catalog:    $(cd "$catalog" && pwd) (database catalog.sqlite, copies under storage/)"
 echo "Model:      $model_folder (model.json, generator.safetensors, losses.png, samples/, evaluation/index.html)"
 echo "Prepared:   $prepared (a training frame: its tissue region, its masked annotations)"
-echo "Labelled:   $labelled (a simulated aortography frame with its stent keypoints, as imported and as prepared)"
+echo "Labelled:   $(cd "$catalog" && pwd)/labelled-xa-frame.png (a simulated aortography frame with its stent keypoints, as imported and as prepared)"
 echo "Synthetic:  $out (DICOM, latents.npy, synthesis.json)"
 echo "Executable: $medsynth"
 echo "Next:       $medsynth synthesize --catalog $catalog --model $model_name --count 100 --format png"
