@@ -10,7 +10,10 @@
 # then that many seconds' worth of steps, so the same arguments give the same
 # models on a busier machine. Runs go two at a time, one thread each (2 cores).
 # OUT_DIR gets rate-<config>.txt, train-<config>.json, evaluate-<config>.json
-# and summary.tsv (of every CONFIG given, trained now or before). Needs the
+# and summary.tsv (of every CONFIG given, trained now or before): the
+# two-sample accuracy against the validation series and against the training
+# frames, each with its real-against-real calibration, then the other figures
+# against the validation frames. Needs the
 # release build (swift build -c release).
 #
 # A CONFIG is one name of the table below, or several joined by "+"; "lrX"
@@ -141,13 +144,18 @@ import json, sys
 out, configs = sys.argv[1], sys.argv[2:]
 def interval(v, i, digits):
     return "n/a" if v is None else f"{v:.{digits}f} ({i[0]:.{digits}f}-{i[1]:.{digits}f})"
-rows = ["config\tsteps\tc2st\tdensity\tcoverage\tcopies\tms_ssim_gen\tms_ssim_real\thistogram\tspectrum"]
+rows = ["config\tsteps\tc2st\tc2st_calibration\tc2st_training\tc2st_training_calibration\tdensity\tcoverage\tcopies"
+        "\tms_ssim_gen\tms_ssim_real\thistogram\tspectrum"]
 for config in configs:
     e = json.load(open(f"{out}/evaluate-{config}.json"))
     t = json.load(open(f"{out}/train-{config}.json"))
+    training = e["against_training"]
     rows.append("\t".join([
         config, str(t["step"]),
         interval(e["c2st_accuracy"], e["c2st_accuracy_interval"], 2),
+        interval(e["c2st_calibration_accuracy"], e["c2st_calibration_interval"], 2),
+        interval(training["c2st_accuracy"], training["c2st_accuracy_interval"], 2),
+        interval(training["c2st_calibration_accuracy"], training["c2st_calibration_interval"], 2),
         interval(e["density"], e["density_interval"], 2),
         interval(e["coverage"], e["coverage_interval"], 2),
         f'{e["copies"]} of {e["generated_frames"]}',
