@@ -26,6 +26,25 @@ enum GroupBootstrap {
         return centralInterval(ratios)
     }
 
+    /// Each stratum's groups are drawn again with replacement, as many as it
+    /// holds; per draw, each stratum's mean (summed `sum` over summed
+    /// `count`) and the mean of those means: a balanced accuracy when each
+    /// stratum is one class. Returns its 2.5th and 97.5th percentiles.
+    static func balancedMeanInterval(_ strata: [[(sum: Double, count: Int)]], random: inout EngineRandom) -> [Float] {
+        let means = (0..<draws).map { _ in
+            strata.reduce(0.0) { total, groups in
+                var sum = 0.0, count = 0
+                for _ in groups.indices {
+                    let group = groups[Int(random.nextUInt64() % UInt64(groups.count))]
+                    sum += group.sum
+                    count += group.count
+                }
+                return total + sum / Double(max(1, count))
+            } / Double(max(1, strata.count))
+        }
+        return centralInterval(means.map { Float($0) })
+    }
+
     /// The 95 % interval of `distance` between the mean generated row and
     /// the mean real row: each draw takes the generated rows again one by
     /// one (they are independent) and the real rows by whole group (series),

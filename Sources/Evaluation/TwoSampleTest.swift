@@ -13,16 +13,16 @@ public enum ClassifierTwoSampleTest {
     public static let epochs = 20
     public static let batchSize = 16
     public static let learningRate: Float = 1e-3
-    /// An accuracy with its 95 % interval from a bootstrap over the test
+    /// An accuracy with its 95 % interval from a bootstrap over the tested
     /// frames' groups (series of each side; a generated frame is its own
     /// group), since frames of one cine are not independent; and how many
-    /// frames and groups the test halves held.
+    /// frames and groups were tested.
     public struct Result: Sendable, Equatable {
         public let accuracy: Float
         public let interval: [Float]
         public let testFrames: Int
         public let testGroups: Int
-        /// The test groups of the side that has fewer.
+        /// The fewest groups one classifier was tested on, on either side.
         public let fewestGroupsPerSide: Int
     }
 
@@ -30,37 +30,75 @@ public enum ClassifierTwoSampleTest {
     /// cines say nothing about a modality, however many frames they hold.
     public static let minimumGroupsForVerdict = 5
 
-    /// Accuracy on the held-out halves and how many frames they held; nil
-    /// when either half of either set would hold fewer than 2 frames. Each
-    /// set is halved by its `groups` (series: frames of one cine are
-    /// near-duplicates and must not sit on both sides), then the larger side
-    /// of each half is cut to the smaller's size, so that chance is 0.5.
+    /// Halvings per test; each trains two classifiers, one on each half,
+    /// tested on the other (cross-fitting), so that one classifier's luck
+    /// (its initialisation, its batches, which series fell in its half)
+    /// does not decide the figure (docs/evaluation.md).
+    public static let repeats = 3
+
+    /// The balanced accuracy of classifiers telling `a` from `b`, each frame
+    /// scored by the share of the classifiers that saw it as a test frame and
+    /// got it right; nil when either half of either set would hold fewer than
+    /// 2 frames. Each set is halved by its `groups` (series: frames of one
+    /// cine are near-duplicates and must not sit on both sides), `repeats`
+    /// times; a classifier trains on one half of each set and is tested on
+    /// the other halves, the larger side of each cut to the smaller's size so
+    /// that chance is 0.5.
     public static func accuracy(
         _ a: FrameMatrix, groups aGroups: [Int], _ b: FrameMatrix, groups bGroups: [Int],
         seed: UInt64
     ) -> Result? {
         var random = EngineRandom(seed: seed)
-        let (trainA, testA) = halves(aGroups, random: &random), (trainB, testB) = halves(bGroups, random: &random)
-        let trainCount = min(trainA.count, trainB.count), testCount = min(testA.count, testB.count)
-        guard trainCount >= 2, testCount >= 2 else { return nil }
-        let training = (
-            a.rows(Array(trainA.prefix(trainCount))).downsampled(to: side),
-            b.rows(Array(trainB.prefix(trainCount))).downsampled(to: side)
-        )
-        let testing = (
-            a.rows(Array(testA.prefix(testCount))).downsampled(to: side),
-            b.rows(Array(testB.prefix(testCount))).downsampled(to: side)
-        )
+        // Per side, per frame: how often it was tested and how often classified right.
+        var tested = [[Int](repeating: 0, count: a.count), [Int](repeating: 0, count: b.count)], right = tested
+        var fewestGroupsPerSide = Int.max
+        for _ in 0..<repeats {
+            let (firstA, secondA) = halves(aGroups, random: &random), (firstB, secondB) = halves(bGroups, random: &random)
+            for (trainA, testA, trainB, testB) in [(firstA, secondA, firstB, secondB), (secondA, firstA, secondB, firstB)] {
+                let trainCount = min(trainA.count, trainB.count), testCount = min(testA.count, testB.count)
+                guard trainCount >= 2, testCount >= 2 else { return nil }
+                let classifier = trained(
+                    a.rows(Array(trainA.prefix(trainCount))).downsampled(to: side),
+                    b.rows(Array(trainB.prefix(trainCount))).downsampled(to: side), random: &random)
+                for (label, (frames, indices, frameGroups)) in [(a, testA, aGroups), (b, testB, bGroups)].enumerated() {
+                    let chosen = Array(indices.prefix(testCount))
+                    let logits = predictions(classifier, frames.rows(chosen).downsampled(to: side))
+                    for (frame, logit) in zip(chosen, logits) {
+                        tested[label][frame] += 1
+                        if (logit > 0) == (label == 1) { right[label][frame] += 1 }
+                    }
+                    fewestGroupsPerSide = min(fewestGroupsPerSide, Set(chosen.map { frameGroups[$0] }).count)
+                }
+            }
+        }
+        // Per side, per group: the summed right shares of its tested frames, and their number.
+        let strata = [aGroups, bGroups].enumerated().map { label, frameGroups in
+            GroupBootstrap.members(of: frameGroups).compactMap { members -> (sum: Double, count: Int)? in
+                let testedMembers = members.filter { tested[label][$0] > 0 }
+                guard !testedMembers.isEmpty else { return nil }
+                return (testedMembers.reduce(0) { $0 + Double(right[label][$1]) / Double(tested[label][$1]) }, testedMembers.count)
+            }
+        }
+        let sides = strata.map { groups in groups.reduce(0) { $0 + $1.sum } / Double(max(1, groups.reduce(0) { $0 + $1.count })) }
+        return Result(
+            accuracy: Float((sides[0] + sides[1]) / 2), interval: GroupBootstrap.balancedMeanInterval(strata, random: &random),
+            testFrames: strata.joined().reduce(0) { $0 + $1.count }, testGroups: strata[0].count + strata[1].count,
+            fewestGroupsPerSide: fewestGroupsPerSide)
+    }
 
+    /// A fresh classifier (seeded from `random`) trained to call `b` 1 and
+    /// `a` 0, for `epochs` passes in batches of `batchSize` from each.
+    private static func trained(_ a: FrameMatrix, _ b: FrameMatrix, random: inout EngineRandom) -> Classifier {
+        let count = a.count
         let classifier = Classifier(seed: random.nextUInt64())
         let optimizer = Adam(store: classifier.store, learningRate: learningRate, beta1: 0.9, beta2: 0.999)
         var gradient: Tensor?
         for _ in 0..<epochs {
-            let orderA = random.shuffled(Array(0..<trainCount)), orderB = random.shuffled(Array(0..<trainCount))
-            for start in stride(from: 0, to: trainCount, by: batchSize) {
-                let end = min(start + batchSize, trainCount)
+            let orderA = random.shuffled(Array(0..<count)), orderB = random.shuffled(Array(0..<count))
+            for start in stride(from: 0, to: count, by: batchSize) {
+                let end = min(start + batchSize, count)
                 classifier.store.zeroGradients()
-                for (frames, order, target) in [(training.0, orderA, Float(0)), (training.1, orderB, Float(1))] {
+                for (frames, order, target) in [(a, orderA, Float(0)), (b, orderB, Float(1))] {
                     let logits = classifier.forward(batch(frames, Array(order[start..<end])), training: true)
                     _ = BinaryCrossEntropy.withLogits(logits, target: target, gradient: &gradient)
                     _ = classifier.backward(gradient!)
@@ -68,23 +106,14 @@ public enum ClassifierTwoSampleTest {
                 optimizer.update()
             }
         }
-        // Per test frame: its group and whether the classifier was right, by side.
-        var groups: [[Int]] = [[], []], right: [[Bool]] = [[], []]
-        for (side, (frames, indices, frameGroups)) in [(testing.0, testA, aGroups), (testing.1, testB, bGroups)].enumerated() {
-            for start in stride(from: 0, to: frames.count, by: 64) {
-                let logits = classifier.forward(batch(frames, Array(start..<min(start + 64, frames.count))), training: false)
-                for index in 0..<logits.count {
-                    groups[side].append(frameGroups[indices[start + index]])
-                    right[side].append((logits.data[index] > 0) == (side == 1))
-                }
-            }
+        return classifier
+    }
+
+    /// The classifier's logit for each of `frames`, in order.
+    private static func predictions(_ classifier: Classifier, _ frames: FrameMatrix) -> [Float] {
+        stride(from: 0, to: frames.count, by: 64).flatMap { start in
+            classifier.forward(batch(frames, Array(start..<min(start + 64, frames.count))), training: false).values
         }
-        let strata = (0..<2).map { side in GroupBootstrap.groups(of: groups[side]) { right[side][$0] } }
-        let correct = right.reduce(0) { $0 + $1.filter { $0 }.count }
-        return Result(
-            accuracy: Float(correct) / Float(2 * testCount), interval: GroupBootstrap.ratioInterval(strata, random: &random),
-            testFrames: 2 * testCount, testGroups: strata[0].count + strata[1].count,
-            fewestGroupsPerSide: min(strata[0].count, strata[1].count))
     }
 
     /// What the interval allows one to say against chance, or against the
