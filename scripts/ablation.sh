@@ -23,7 +23,8 @@
 # the validation split alone (--split-seed; by default the split follows the
 # seed), so that "ema+mbstd+lr1e-4+batch16+seed2+split1" is the weight average
 # and the minibatch standard deviation at learning rate 1e-4 and batch 16, from
-# seed 2, holding out the frames seed 1 holds out. The ramp, the target and the
+# seed 2, holding out the frames seed 1 holds out; "rpgan" is the relativistic
+# pairing loss (--loss relativistic). The ramp, the target and the
 # seeds do not change what a step costs, nor do LeCam's weight and the
 # half-life on "default" (which has both): such a configuration reuses the rate
 # measured without them.
@@ -52,6 +53,7 @@ declare -A options=(
   [nearest]="--upsampling nearest"
   [noise]="--noise-inputs"
   [copycheck]="--copy-check-every 50 --copy-limit 1"
+  [rpgan]="--loss relativistic"
   [all]="--augment ada --ada-target 0.6 --ada-ramp 20000 --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
 )
 # The options of a configuration, and its batch size (the steps a wall time buys).

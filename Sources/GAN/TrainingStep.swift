@@ -12,7 +12,11 @@ import Engine
 /// through the augmentation; with `adaptive` too, each image gets each
 /// transform with ADA's probability p, which follows D's outputs on real
 /// images. With `lecam`, D's loss has LeCam's term. With `average`, the
-/// moving average of G's weights follows each G step.
+/// moving average of G's weights follows each G step. With `loss`
+/// `.relativistic`, both steps use the relativistic pairing loss instead
+/// (`RelativisticPairingLoss`): D's pairs each real image with the generated
+/// image of the same place in the batch; G's pairs each generated image with
+/// D's score, after D's update, of the real image of that place.
 public final class TrainingStep {
     public let generator: Generator
     public let discriminator: any DiscriminatorNetwork
@@ -22,6 +26,7 @@ public final class TrainingStep {
     public var adaptive: AdaptiveAugmentation?
     public var average: GeneratorAverage?
     public var lecam: LeCamRegularizer?
+    public var loss = AdversarialLoss.nonSaturating
     /// The generator samples come from: the average when there is one, its
     /// BatchNorm statistics estimated for its current weights (a few forward
     /// passes after each step).
@@ -50,15 +55,50 @@ public final class TrainingStep {
         let probability = augmentation?.probability ?? 0
         let generated = generator.forward(latents, training: true)
 
-        func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
-
         discriminator.store.zeroGradients()
+        let (discriminatorLoss, realSignSum) =
+            loss == .relativistic
+            ? relativisticDiscriminatorStep(real: real, generated: generated) : discriminatorStep(real: real, generated: generated)
+        discriminatorOptimizer.update()
+
+        generator.store.zeroGradients()
+        let generatorLoss: Float
+        let imageGradient: Tensor
+        switch loss {
+        case .nonSaturating:
+            generatorLoss = BinaryCrossEntropy.withLogits(
+                discriminator.forward(seenByDiscriminator(generated), training: true), target: 1, gradient: &logitGradient)
+            imageGradient = discriminator.backward(logitGradient!, parameterGradients: false)
+        case .relativistic:
+            // D's score of each real image after its update; the generated pass comes last, so its caches serve the backward.
+            let realLogits = Self.kept(discriminator.forward(seenByDiscriminator(real), training: true))
+            let pairs = RelativisticPairingLoss.loss(
+                winner: discriminator.forward(seenByDiscriminator(generated), training: true), loser: realLogits)
+            generatorLoss = pairs.loss
+            imageGradient = discriminator.backward(pairs.winnerGradient, parameterGradients: false)
+        }
+        generator.backward(augmentation?.backward(imageGradient) ?? imageGradient)
+        generatorOptimizer.update()
+        let batchSize = latents.shape[0]
+        average?.update(from: generator, batchSize: batchSize, imagesBefore: (generatorOptimizer.step - 1) * batchSize)
+        adaptive?.adjust(step: generatorOptimizer.step, batchSize: batchSize)
+        return StepResult(
+            discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss, realSign: realSignSum / Float(latents.shape[0]),
+            augmentationProbability: probability)
+    }
+
+    /// The images D sees: augmented (fresh parameters each call) when training augments.
+    private func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
+
+    /// D's gradients for the non-saturating loss (real labelled 1, generated
+    /// 0), LeCam's term and ADA's observation included; its loss (real +
+    /// generated) and the sign sum of its real logits.
+    private func discriminatorStep(real: Tensor, generated: Tensor) -> (loss: Float, realSignSum: Float) {
         let realLogits = discriminator.forward(seenByDiscriminator(real), training: true)
         let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
         // The logits' storage is reused by the next pass: LeCam takes what it needs now.
         let realMean = realLogits.values.reduce(0, +) / Float(realLogits.count)
-        let realSignSum = AdaptiveAugmentation.signSum(realLogits)
-        adaptive?.observe(signSum: realSignSum, count: realLogits.count)
+        let realSignSum = observe(realLogits)
         lecam?.addTerm(logits: realLogits, real: true, into: logitGradient!)
         discriminator.accumulateParameterGradients(logitGradient!)
         let generatedLogits = discriminator.forward(seenByDiscriminator(generated), training: true)
@@ -66,21 +106,39 @@ public final class TrainingStep {
         lecam?.addTerm(logits: generatedLogits, real: false, into: logitGradient!)
         lecam?.update(realMean: realMean, generatedMean: generatedLogits.values.reduce(0, +) / Float(generatedLogits.count))
         discriminator.accumulateParameterGradients(logitGradient!)
-        discriminatorOptimizer.update()
+        return (realLoss + generatedLoss, realSignSum)
+    }
 
-        generator.store.zeroGradients()
-        let generatorLoss = BinaryCrossEntropy.withLogits(
-            discriminator.forward(seenByDiscriminator(generated), training: true),
-            target: 1, gradient: &logitGradient)
-        let imageGradient = discriminator.backward(logitGradient!, parameterGradients: false)
-        generator.backward(augmentation?.backward(imageGradient) ?? imageGradient)
-        generatorOptimizer.update()
-        let batchSize = latents.shape[0]
-        average?.update(from: generator, batchSize: batchSize, imagesBefore: (generatorOptimizer.step - 1) * batchSize)
-        adaptive?.adjust(step: generatorOptimizer.step, batchSize: batchSize)
-        return StepResult(
-            discriminatorLoss: realLoss + generatedLoss, generatorLoss: generatorLoss, realSign: realSignSum / Float(latents.shape[0]),
-            augmentationProbability: probability)
+    /// D's gradients for the relativistic pairing loss, LeCam's term and
+    /// ADA's observation included; its loss and the sign sum of its real
+    /// logits. Both logits are needed before either backward, and D keeps the
+    /// caches of its last pass only, so the (same, augmented) real batch goes
+    /// through D a second time before its backward.
+    private func relativisticDiscriminatorStep(real: Tensor, generated: Tensor) -> (loss: Float, realSignSum: Float) {
+        let seenReal = seenByDiscriminator(real)
+        let realLogits = Self.kept(discriminator.forward(seenReal, training: true))
+        let realSignSum = observe(realLogits)
+        let generatedLogits = discriminator.forward(seenByDiscriminator(generated), training: true)
+        let pairs = RelativisticPairingLoss.loss(winner: realLogits, loser: generatedLogits)
+        lecam?.addTerm(logits: realLogits, real: true, into: pairs.winnerGradient)
+        lecam?.addTerm(logits: generatedLogits, real: false, into: pairs.loserGradient)
+        lecam?.update(
+            realMean: realLogits.values.reduce(0, +) / Float(realLogits.count),
+            generatedMean: generatedLogits.values.reduce(0, +) / Float(generatedLogits.count))
+        discriminator.accumulateParameterGradients(pairs.loserGradient)
+        _ = discriminator.forward(seenReal, training: true)
+        discriminator.accumulateParameterGradients(pairs.winnerGradient)
+        return (pairs.loss, realSignSum)
+    }
+
+    /// A copy of `logits`, whose storage D's next pass reuses.
+    private static func kept(_ logits: Tensor) -> Tensor { Tensor(shape: logits.shape, values: logits.values) }
+
+    /// ADA watches the signs of D's logits on real images; returns their sum.
+    private func observe(_ realLogits: Tensor) -> Float {
+        let signSum = AdaptiveAugmentation.signSum(realLogits)
+        adaptive?.observe(signSum: signSum, count: realLogits.count)
+        return signSum
     }
 }
 

@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
             define the model (preset, upsampling, noise inputs, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
-            LeCam, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            LeCam, loss, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every, --copy-check-every, --copy-limit and --backbone-weights (the same file, moved) can.
 
             Examples:
@@ -155,6 +155,14 @@ struct TrainCommand: ParsableCommand {
                 + "(docs/training.md). Default 0.01; 0 turns it off.",
             valueName: "weight"))
     var lecam: Double?
+
+    @Option(
+        help: """
+            The adversarial loss: non-saturating (the paper's: D scores each image against a fixed threshold; \
+            the default) or relativistic (D scores each real image of a batch above the generated image paired \
+            with it, and G the reverse: R3GAN's pairing loss; docs/training.md).
+            """)
+    var loss: AdversarialLoss?
 
     @Flag(
         inversion: .prefixedNo,
@@ -317,6 +325,7 @@ struct TrainCommand: ParsableCommand {
         options.adaRamp = adaRamp
         options.emaHalfLife = emaHalfLife
         options.lecam = lecam
+        options.loss = loss
         options.minibatchStd = minibatchStd
         options.filter = QueryFilter(patient: patient, study: study, series: series)
         options.includeSynthetic = includeSynthetic
@@ -386,3 +395,4 @@ extension BackboneKind: ExpressibleByArgument {}
 extension SplitGrouping: ExpressibleByArgument {}
 extension DiscriminatorKind: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
+extension AdversarialLoss: ExpressibleByArgument {}

@@ -195,12 +195,14 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     /// When training stops before the generator copies training frames
     /// (`CopyWatch`); nil: never (and in models made before it).
     public var copyCheck: CopyCheckSettings?
+    /// The adversarial loss; nil: the paper's non-saturating loss (and in models made before the choice).
+    public var adversarialLoss: AdversarialLoss?
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
         gridEveryEpochs: Int, checkpointEverySteps: Int, adaptiveAugmentation: AdaptiveAugmentationSettings? = nil,
         emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil, minibatchStandardDeviation: Bool? = nil,
-        copyCheck: CopyCheckSettings? = nil
+        copyCheck: CopyCheckSettings? = nil, adversarialLoss: AdversarialLoss? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -214,6 +216,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         self.lecamWeight = lecamWeight
         self.minibatchStandardDeviation = minibatchStandardDeviation
         self.copyCheck = copyCheck
+        self.adversarialLoss = adversarialLoss
     }
 
     enum CodingKeys: String, CodingKey {
@@ -224,6 +227,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case minibatchStandardDeviation = "minibatch_std"
         case adaptiveAugmentation = "ada"
         case copyCheck = "copy_check"
+        case adversarialLoss = "loss"
     }
 }
 

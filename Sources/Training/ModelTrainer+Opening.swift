@@ -37,7 +37,7 @@ extension ModelTrainer {
             adaptiveAugmentation: request.augmentation == .adaptive ? request.adaptiveAugmentation : nil,
             emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight,
             minibatchStandardDeviation: request.minibatchStandardDeviation && request.discriminator == .dcgan ? true : nil,
-            copyCheck: request.copyCheck)
+            copyCheck: request.copyCheck, adversarialLoss: request.adversarialLoss == .nonSaturating ? nil : request.adversarialLoss)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
@@ -245,6 +245,7 @@ extension ModelTrainer {
             training.adaptive = AdaptiveAugmentation(target: Float(settings.target), rampImages: settings.rampImages)
         }
         if let weight = hyperparameters.lecamWeight { training.lecam = LeCamRegularizer(weight: Float(weight)) }
+        training.loss = hyperparameters.adversarialLoss ?? .nonSaturating
         if let halfLife = hyperparameters.emaHalfLifeImages {
             training.average = GeneratorAverage(
                 of: generator, halfLifeImages: halfLife, batchSize: hyperparameters.batchSize,

@@ -31,6 +31,7 @@ public struct TrainingOptions: Sendable {
     public var emaHalfLife: Int?
     /// 0: no LeCam regularisation.
     public var lecam: Double?
+    public var loss: AdversarialLoss?
     public var minibatchStd: Bool?
     public var filter = QueryFilter()
     public var includeSynthetic = false
@@ -116,7 +117,7 @@ public struct TrainingOptions: Sendable {
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
             ("--lr", learningRate != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
             ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
-            ("--lecam", lecam != nil), ("--[no-]minibatch-std", minibatchStd != nil),
+            ("--lecam", lecam != nil), ("--loss", loss != nil), ("--[no-]minibatch-std", minibatchStd != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
             ("--split-seed", splitSeed != nil), ("--region", region != nil), ("--annotations", annotations != nil),
         ]
@@ -165,6 +166,7 @@ public struct TrainingOptions: Sendable {
         // 0 is how the options say "none".
         request.emaHalfLifeImages = emaHalfLife.map { $0 == 0 ? nil : $0 } ?? request.emaHalfLifeImages
         request.lecamWeight = lecam.map { $0 == 0 ? nil : $0 } ?? request.lecamWeight
+        request.adversarialLoss = loss ?? request.adversarialLoss
         request.minibatchStandardDeviation = minibatchStd ?? request.minibatchStandardDeviation
         request.threads = threads ?? processors
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs

@@ -41,6 +41,8 @@ public struct TrainingRequest: Sendable {
     public var emaHalfLifeImages: Int? = 10_000
     /// The weight of LeCam's regularisation in D's loss; nil: none.
     public var lecamWeight: Double? = 0.01
+    /// The adversarial loss of both networks.
+    public var adversarialLoss = AdversarialLoss.nonSaturating
     /// The `dcgan` discriminator gets the minibatch standard deviation layer
     /// (the `transfer` one has none: its features are the backbone's).
     public var minibatchStandardDeviation = true
