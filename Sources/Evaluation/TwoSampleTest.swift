@@ -49,6 +49,8 @@ public enum ClassifierTwoSampleTest {
         seed: UInt64
     ) -> Result? {
         var random = EngineRandom(seed: seed)
+        // Each frame is box-averaged once; every classifier takes its rows from these.
+        let (a, b) = (a.downsampled(to: side), b.downsampled(to: side))
         // Per side, per frame: how often it was tested and how often classified right.
         var tested = [[Int](repeating: 0, count: a.count), [Int](repeating: 0, count: b.count)], right = tested
         var fewestGroupsPerSide = Int.max
@@ -58,11 +60,10 @@ public enum ClassifierTwoSampleTest {
                 let trainCount = min(trainA.count, trainB.count), testCount = min(testA.count, testB.count)
                 guard trainCount >= 2, testCount >= 2 else { return nil }
                 let classifier = trained(
-                    a.rows(Array(trainA.prefix(trainCount))).downsampled(to: side),
-                    b.rows(Array(trainB.prefix(trainCount))).downsampled(to: side), random: &random)
+                    a.rows(Array(trainA.prefix(trainCount))), b.rows(Array(trainB.prefix(trainCount))), random: &random)
                 for (label, (frames, indices, frameGroups)) in [(a, testA, aGroups), (b, testB, bGroups)].enumerated() {
                     let chosen = Array(indices.prefix(testCount))
-                    let logits = predictions(classifier, frames.rows(chosen).downsampled(to: side))
+                    let logits = predictions(classifier, frames.rows(chosen))
                     for (frame, logit) in zip(chosen, logits) {
                         tested[label][frame] += 1
                         if (logit > 0) == (label == 1) { right[label][frame] += 1 }

@@ -109,6 +109,13 @@ public struct UtilityFigures: Codable, Sendable, Equatable {
     }
 }
 
+extension UtilityFigures {
+    /// The headline figure's name and unit, and the kind of task model, as the text and the report print them.
+    public var figureName: String { task == .masks ? "Dice" : "mean point error" }
+    public var figureUnit: String { task == .masks ? "" : "px" }
+    public var taskModelKind: String { task == .masks ? "segmentation" : "keypoint" }
+}
+
 extension UtilityFigures.Arm {
     enum CodingKeys: String, CodingKey {
         case arm, pck, dice

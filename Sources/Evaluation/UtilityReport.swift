@@ -21,7 +21,7 @@ enum UtilityReport {
             rows: result.utility.arms.map {
                 IntervalPlot.Row(label: $0.arm.rawValue, value: $0.headline.value, interval: $0.headline.interval)
             },
-            axisLabel: result.utility.task == .masks ? "Dice" : "mean point error (px)")
+            axisLabel: result.utility.figureName + (result.utility.figureUnit.isEmpty ? "" : " (\(result.utility.figureUnit))"))
         try writing(folder.appendingPathComponent(plotFile)) { try plot.write(path: $0.path) }
         try writing(folder.appendingPathComponent(sheetFile)) { try sheet(test: test, predictions: predictions, path: $0.path) }
         try writing(folder.appendingPathComponent(pageFile)) { try page(result).write(to: $0, atomically: true, encoding: .utf8) }
@@ -83,7 +83,7 @@ enum UtilityReport {
     private static func page(_ result: UtilityResult) -> String {
         let escape = EvaluationReport.escape
         let u = result.utility
-        let (figure, unit) = (u.task == .masks ? "Dice" : "mean point error", u.task == .masks ? "" : ", px")
+        let (figure, unit) = (u.figureName, u.figureUnit.isEmpty ? "" : ", \(u.figureUnit)")
         let labels = u.task == .masks ? "mask outlines" : "keypoints"
         func interval(_ values: [Float]) -> String {
             values.count == 2 ? String(format: "%.2f to %.2f", values[0], values[1]) : "n/a"
@@ -105,7 +105,7 @@ enum UtilityReport {
             <html><head><meta charset="utf-8"><title>medsynth utility: \(escape(result.model))</title>
             <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em;border-bottom:1px solid #ddd;text-align:left}</style></head>
             <body>
-            <h1>Does \(escape(result.model)) help a \(u.task == .masks ? "segmentation" : "keypoint") model learn?</h1>
+            <h1>Does \(escape(result.model)) help a \(u.taskModelKind) model learn?</h1>
             <p>Model id \(result.modelId), checkpoint sha256 <code>\(result.checkpointSha256)</code>. Task: \(escape(result.taskDescription)).
             \(result.trainingSeries) of \(result.availableTrainingSeries) labelled training series; \(result.generatedFrames) generated
             frames (seed \(result.seed))\(u.pseudoLabels ? ", labelled by the real-only task model (pseudo-labels)" : "");

@@ -58,7 +58,7 @@ enum EvaluationText {
 enum UtilityText {
     static func describe(_ result: UtilityResult) -> String {
         let u = result.utility
-        let (figure, unit) = (u.task == .masks ? "Dice" : "mean point error", u.task == .masks ? "" : " px")
+        let (figure, unit) = (u.figureName, u.figureUnit.isEmpty ? "" : " \(u.figureUnit)")
         func interval(_ values: [Float]) -> String {
             values.count == 2 ? String(format: "%.2f to %.2f", values[0], values[1]) : "n/a"
         }
@@ -74,7 +74,7 @@ enum UtilityText {
         }
         let pckHeader = u.pckThreshold.map { String(format: "    PCK at %.1f px (95 %%)", $0) } ?? ""
         return """
-            model \(result.modelId) "\(result.model)": does adding its frames help a \(u.task == .masks ? "segmentation" : "keypoint") model \
+            model \(result.modelId) "\(result.model)": does adding its frames help a \(u.taskModelKind) model \
             learn \(result.taskDescription)? \(result.trainingSeries) of \(result.availableTrainingSeries) labelled training \
             series, \(result.generatedFrames) generated frames\(u.pseudoLabels ? " labelled by the real-only task model (pseudo-labels)" : ""), \
             tested on \(u.testFrames) frames of \(u.testSeries) held-out series; \(u.seeds.count) task models per arm, \(u.plan.steps) steps \
