@@ -24,7 +24,8 @@
 # seed), so that "ema+mbstd+lr1e-4+batch16+seed2+split1" is the weight average
 # and the minibatch standard deviation at learning rate 1e-4 and batch 16, from
 # seed 2, holding out the frames seed 1 holds out; "rpgan" is the relativistic
-# pairing loss (--loss relativistic). The ramp, the target and the
+# pairing loss (--loss relativistic) and "gpX" the first-order R1 and R2
+# stand-in of weight X (--gradient-penalty X). The ramp, the target and the
 # seeds do not change what a step costs, nor do LeCam's weight and the
 # half-life on "default" (which has both): such a configuration reuses the rate
 # measured without them.
@@ -70,6 +71,7 @@ options_of() {
       ema[0-9]*) printf -- '--ema-half-life %s ' "${part#ema}" ;;
       seed*) printf -- '--seed %s ' "${part#seed}" ;;
       split*) printf -- '--split-seed %s ' "${part#split}" ;;
+      gp*) printf -- '--gradient-penalty %s ' "${part#gp}" ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"

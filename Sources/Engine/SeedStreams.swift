@@ -13,6 +13,8 @@ public enum SeedStreams {
         case copyCheckLatents
         /// The utility measure's task model: its initial weights, and its batches and augmentations.
         case taskModelInitialisation, taskModelBatches
+        /// The perturbations of training's gradient penalty, one stream per step.
+        case penaltyNoise
     }
 
     public static func stream(_ purpose: Purpose, seed: UInt64, index: UInt64 = 0) -> EngineRandom {

@@ -16,7 +16,9 @@ import Engine
 /// `.relativistic`, both steps use the relativistic pairing loss instead
 /// (`RelativisticPairingLoss`): D's pairs each real image with the generated
 /// image of the same place in the batch; G's pairs each generated image with
-/// D's score, after D's update, of the real image of that place.
+/// D's score, after D's update, of the real image of that place. With
+/// `penalty`, D's loss has the first-order R1 and R2 stand-in
+/// (`GradientPenalty`) on the real and the generated batch it sees.
 public final class TrainingStep {
     public let generator: Generator
     public let discriminator: any DiscriminatorNetwork
@@ -27,6 +29,8 @@ public final class TrainingStep {
     public var average: GeneratorAverage?
     public var lecam: LeCamRegularizer?
     public var loss = AdversarialLoss.nonSaturating
+    /// The first-order R1 and R2 stand-in in D's loss (`GradientPenalty`); nil: none.
+    public var penalty: GradientPenalty?
     /// The generator samples come from: the average when there is one, its
     /// BatchNorm statistics estimated for its current weights (a few forward
     /// passes after each step).
@@ -56,9 +60,7 @@ public final class TrainingStep {
         let generated = generator.forward(latents, training: true)
 
         discriminator.store.zeroGradients()
-        let (discriminatorLoss, realSignSum) =
-            loss == .relativistic
-            ? relativisticDiscriminatorStep(real: real, generated: generated) : discriminatorStep(real: real, generated: generated)
+        let discriminatorStep = accumulateDiscriminatorGradients(real: real, generated: generated)
         discriminatorOptimizer.update()
 
         generator.store.zeroGradients()
@@ -83,55 +85,81 @@ public final class TrainingStep {
         average?.update(from: generator, batchSize: batchSize, imagesBefore: (generatorOptimizer.step - 1) * batchSize)
         adaptive?.adjust(step: generatorOptimizer.step, batchSize: batchSize)
         return StepResult(
-            discriminatorLoss: discriminatorLoss, generatorLoss: generatorLoss, realSign: realSignSum / Float(latents.shape[0]),
-            augmentationProbability: probability)
+            discriminatorLoss: discriminatorStep.loss, generatorLoss: generatorLoss,
+            realSign: discriminatorStep.realSignSum / Float(latents.shape[0]), augmentationProbability: probability)
     }
 
-    /// The images D sees: augmented (fresh parameters each call) when training augments.
+    /// The images D sees: augmented (fresh parameters each call) when training
+    /// augments. The augmentation's next call reuses the result's storage.
     private func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
 
-    /// D's gradients for the non-saturating loss (real labelled 1, generated
-    /// 0), LeCam's term and ADA's observation included; its loss (real +
-    /// generated) and the sign sum of its real logits.
-    private func discriminatorStep(real: Tensor, generated: Tensor) -> (loss: Float, realSignSum: Float) {
-        let realLogits = discriminator.forward(seenByDiscriminator(real), training: true)
-        let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
-        // The logits' storage is reused by the next pass: LeCam takes what it needs now.
-        let realMean = realLogits.values.reduce(0, +) / Float(realLogits.count)
-        let realSignSum = observe(realLogits)
-        lecam?.addTerm(logits: realLogits, real: true, into: logitGradient!)
-        discriminator.accumulateParameterGradients(logitGradient!)
-        let generatedLogits = discriminator.forward(seenByDiscriminator(generated), training: true)
-        let generatedLoss = BinaryCrossEntropy.withLogits(generatedLogits, target: 0, gradient: &logitGradient)
-        lecam?.addTerm(logits: generatedLogits, real: false, into: logitGradient!)
-        lecam?.update(realMean: realMean, generatedMean: generatedLogits.values.reduce(0, +) / Float(generatedLogits.count))
-        discriminator.accumulateParameterGradients(logitGradient!)
-        return (realLoss + generatedLoss, realSignSum)
-    }
-
-    /// D's gradients for the relativistic pairing loss, LeCam's term and
-    /// ADA's observation included; its loss and the sign sum of its real
-    /// logits. Both logits are needed before either backward, and D keeps the
-    /// caches of its last pass only, so the (same, augmented) real batch goes
-    /// through D a second time before its backward.
-    private func relativisticDiscriminatorStep(real: Tensor, generated: Tensor) -> (loss: Float, realSignSum: Float) {
-        let seenReal = seenByDiscriminator(real)
+    /// Adds D's parameter gradients of its step on `real` and `generated`
+    /// (the adversarial loss, LeCam's term and the gradient penalty) into its
+    /// store, and lets ADA observe the real logits. Returns D's adversarial
+    /// loss, the penalty (0 without one) and the sign sum of the real logits.
+    ///
+    /// Each backward pass needs D's caches of its own forward pass, and D
+    /// keeps those of its last pass only; so a batch whose gradient waits for
+    /// a later pass (the relativistic loss pairs real with generated logits;
+    /// the penalty compares each batch with its perturbed copy) goes through
+    /// D again before its backward.
+    func accumulateDiscriminatorGradients(real: Tensor, generated: Tensor) -> (
+        loss: Float, penalty: Float, realSignSum: Float
+    ) {
+        // A copy: the generated batch's augmentation reuses the storage.
+        let seenReal = Self.kept(seenByDiscriminator(real))
         let realLogits = Self.kept(discriminator.forward(seenReal, training: true))
         let realSignSum = observe(realLogits)
-        let generatedLogits = discriminator.forward(seenByDiscriminator(generated), training: true)
-        let pairs = RelativisticPairingLoss.loss(winner: realLogits, loser: generatedLogits)
-        lecam?.addTerm(logits: realLogits, real: true, into: pairs.winnerGradient)
-        lecam?.addTerm(logits: generatedLogits, real: false, into: pairs.loserGradient)
-        lecam?.update(
-            realMean: realLogits.values.reduce(0, +) / Float(realLogits.count),
-            generatedMean: generatedLogits.values.reduce(0, +) / Float(generatedLogits.count))
-        discriminator.accumulateParameterGradients(pairs.loserGradient)
-        _ = discriminator.forward(seenReal, training: true)
-        discriminator.accumulateParameterGradients(pairs.winnerGradient)
-        return (pairs.loss, realSignSum)
+        let adversarialLoss: Float
+        var penaltyLoss: Float = 0
+        if loss == .nonSaturating {
+            let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
+            let realGradient = logitGradient!
+            lecam?.addTerm(logits: realLogits, real: true, into: realGradient)
+            penaltyLoss += penalize(seenReal, logits: realLogits, into: realGradient)
+            discriminator.accumulateParameterGradients(realGradient)
+            let seenGenerated = seenByDiscriminator(generated)
+            let generatedLogits = Self.kept(discriminator.forward(seenGenerated, training: true))
+            let generatedLoss = BinaryCrossEntropy.withLogits(generatedLogits, target: 0, gradient: &logitGradient)
+            let generatedGradient = logitGradient!
+            lecam?.addTerm(logits: generatedLogits, real: false, into: generatedGradient)
+            lecam?.update(realMean: Self.mean(realLogits), generatedMean: Self.mean(generatedLogits))
+            penaltyLoss += penalize(seenGenerated, logits: generatedLogits, into: generatedGradient)
+            discriminator.accumulateParameterGradients(generatedGradient)
+            adversarialLoss = realLoss + generatedLoss
+        } else {
+            let seenGenerated = seenByDiscriminator(generated)
+            let generatedLogits = Self.kept(discriminator.forward(seenGenerated, training: true))
+            let pairs = RelativisticPairingLoss.loss(winner: realLogits, loser: generatedLogits)
+            lecam?.addTerm(logits: realLogits, real: true, into: pairs.winnerGradient)
+            lecam?.addTerm(logits: generatedLogits, real: false, into: pairs.loserGradient)
+            lecam?.update(realMean: Self.mean(realLogits), generatedMean: Self.mean(generatedLogits))
+            penaltyLoss += penalize(seenGenerated, logits: generatedLogits, into: pairs.loserGradient)
+            discriminator.accumulateParameterGradients(pairs.loserGradient)
+            penaltyLoss += penalize(seenReal, logits: realLogits, into: pairs.winnerGradient, restoringCaches: false)
+            _ = discriminator.forward(seenReal, training: true)
+            discriminator.accumulateParameterGradients(pairs.winnerGradient)
+            adversarialLoss = pairs.loss
+        }
+        return (adversarialLoss, penaltyLoss, realSignSum)
     }
 
-    /// A copy of `logits`, whose storage D's next pass reuses.
+    /// With a gradient penalty, adds its parameter gradients over a perturbed
+    /// copy of `seen` (whose logits are `logits`) into D's store and its
+    /// gradient with respect to `logits` into `gradient`, then, when
+    /// `restoringCaches`, passes `seen` through D again so that its caches
+    /// are the clean pass's. Returns the penalty; without one, does nothing.
+    private func penalize(_ seen: Tensor, logits: Tensor, into gradient: Tensor, restoringCaches: Bool = true) -> Float {
+        guard let penalty else { return 0 }
+        let (value, cleanGradient) = penalty.accumulatePerturbedPass(of: seen, clean: logits, through: discriminator)
+        for index in 0..<gradient.count { gradient.data[index] += cleanGradient.data[index] }
+        if restoringCaches { _ = discriminator.forward(seen, training: true) }
+        return value
+    }
+
+    private static func mean(_ logits: Tensor) -> Float { logits.values.reduce(0, +) / Float(logits.count) }
+
+    /// A copy of `logits` (or of images), whose storage the next pass reuses.
     private static func kept(_ logits: Tensor) -> Tensor { Tensor(shape: logits.shape, values: logits.values) }
 
     /// ADA watches the signs of D's logits on real images; returns their sum.

@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
             define the model (preset, upsampling, noise inputs, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
-            LeCam, loss, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            LeCam, loss, gradient penalty, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every, --copy-check-every, --copy-limit and --backbone-weights (the same file, moved) can.
 
             Examples:
@@ -163,6 +163,16 @@ struct TrainCommand: ParsableCommand {
             with it, and G the reverse: R3GAN's pairing loss; docs/training.md).
             """)
     var loss: AdversarialLoss?
+
+    @Option(
+        help: ArgumentHelp(
+            "Add the first-order stand-in for R1 and R2 to the discriminator's loss with this weight (gamma): "
+                + "(gamma/2) (D(x + 0.01 e) - D(x))^2 / 0.01^2 on the real and the generated images it sees, "
+                + "e standard normal noise, which penalises a steep D around them as R1 and R2 do (R3GAN pairs "
+                + "them with --loss relativistic; docs/training.md). Each penalised batch costs D one more "
+                + "pass. Default none (0).",
+            valueName: "weight"))
+    var gradientPenalty: Double?
 
     @Flag(
         inversion: .prefixedNo,
@@ -326,6 +336,7 @@ struct TrainCommand: ParsableCommand {
         options.emaHalfLife = emaHalfLife
         options.lecam = lecam
         options.loss = loss
+        options.gradientPenalty = gradientPenalty
         options.minibatchStd = minibatchStd
         options.filter = QueryFilter(patient: patient, study: study, series: series)
         options.includeSynthetic = includeSynthetic

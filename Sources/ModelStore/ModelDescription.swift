@@ -197,12 +197,15 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     public var copyCheck: CopyCheckSettings?
     /// The adversarial loss; nil: the paper's non-saturating loss (and in models made before the choice).
     public var adversarialLoss: AdversarialLoss?
+    /// gamma of the first-order R1 and R2 stand-in in D's loss (`GradientPenalty`); nil: none.
+    public var gradientPenalty: Double?
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
         gridEveryEpochs: Int, checkpointEverySteps: Int, adaptiveAugmentation: AdaptiveAugmentationSettings? = nil,
         emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil, minibatchStandardDeviation: Bool? = nil,
-        copyCheck: CopyCheckSettings? = nil, adversarialLoss: AdversarialLoss? = nil
+        copyCheck: CopyCheckSettings? = nil, adversarialLoss: AdversarialLoss? = nil,
+        gradientPenalty: Double? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -217,6 +220,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         self.minibatchStandardDeviation = minibatchStandardDeviation
         self.copyCheck = copyCheck
         self.adversarialLoss = adversarialLoss
+        self.gradientPenalty = gradientPenalty
     }
 
     enum CodingKeys: String, CodingKey {
@@ -228,6 +232,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case adaptiveAugmentation = "ada"
         case copyCheck = "copy_check"
         case adversarialLoss = "loss"
+        case gradientPenalty = "gradient_penalty"
     }
 }
 

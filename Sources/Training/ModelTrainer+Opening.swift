@@ -37,7 +37,8 @@ extension ModelTrainer {
             adaptiveAugmentation: request.augmentation == .adaptive ? request.adaptiveAugmentation : nil,
             emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight,
             minibatchStandardDeviation: request.minibatchStandardDeviation && request.discriminator == .dcgan ? true : nil,
-            copyCheck: request.copyCheck, adversarialLoss: request.adversarialLoss == .nonSaturating ? nil : request.adversarialLoss)
+            copyCheck: request.copyCheck, adversarialLoss: request.adversarialLoss == .nonSaturating ? nil : request.adversarialLoss,
+            gradientPenalty: request.gradientPenalty)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
@@ -246,6 +247,7 @@ extension ModelTrainer {
         }
         if let weight = hyperparameters.lecamWeight { training.lecam = LeCamRegularizer(weight: Float(weight)) }
         training.loss = hyperparameters.adversarialLoss ?? .nonSaturating
+        if let weight = hyperparameters.gradientPenalty { training.penalty = GradientPenalty(weight: Float(weight)) }
         if let halfLife = hyperparameters.emaHalfLifeImages {
             training.average = GeneratorAverage(
                 of: generator, halfLifeImages: halfLife, batchSize: hyperparameters.batchSize,

@@ -180,6 +180,7 @@ public final class ModelTrainer {
         let latents = Tensor(
             shape: [batchSize, latentDimension], values: (0..<batchSize * latentDimension).map { _ in latentRandom.normal() })
         training.augmentation?.random = SeedStreams.stream(.augmentation, seed: record.seed, index: UInt64(step))
+        training.penalty?.random = SeedStreams.stream(.penaltyNoise, seed: record.seed, index: UInt64(step))
         return training.run(real: real, latents: latents)
     }
 

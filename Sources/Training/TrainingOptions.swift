@@ -32,6 +32,8 @@ public struct TrainingOptions: Sendable {
     /// 0: no LeCam regularisation.
     public var lecam: Double?
     public var loss: AdversarialLoss?
+    /// 0: no gradient penalty.
+    public var gradientPenalty: Double?
     public var minibatchStd: Bool?
     public var filter = QueryFilter()
     public var includeSynthetic = false
@@ -70,6 +72,9 @@ public struct TrainingOptions: Sendable {
         if let adaRamp, adaRamp < 1 { throw .init("--ada-ramp must be at least 1 image.") }
         if let emaHalfLife, emaHalfLife < 0 { throw .init("--ema-half-life must be 0 (no average) or more images.") }
         if let lecam, !(0...10).contains(lecam) { throw .init("--lecam must be between 0 (none) and 10.") }
+        if let gradientPenalty, !(0...100).contains(gradientPenalty) {
+            throw .init("--gradient-penalty must be between 0 (none) and 100.")
+        }
         if let validationFraction, !(0..<0.9).contains(validationFraction) {
             throw .init("--validation-fraction must be in [0, 0.9).")
         }
@@ -117,7 +122,8 @@ public struct TrainingOptions: Sendable {
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
             ("--lr", learningRate != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
             ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
-            ("--lecam", lecam != nil), ("--loss", loss != nil), ("--[no-]minibatch-std", minibatchStd != nil),
+            ("--lecam", lecam != nil), ("--loss", loss != nil),
+            ("--gradient-penalty", gradientPenalty != nil), ("--[no-]minibatch-std", minibatchStd != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
             ("--split-seed", splitSeed != nil), ("--region", region != nil), ("--annotations", annotations != nil),
         ]
@@ -167,6 +173,7 @@ public struct TrainingOptions: Sendable {
         request.emaHalfLifeImages = emaHalfLife.map { $0 == 0 ? nil : $0 } ?? request.emaHalfLifeImages
         request.lecamWeight = lecam.map { $0 == 0 ? nil : $0 } ?? request.lecamWeight
         request.adversarialLoss = loss ?? request.adversarialLoss
+        request.gradientPenalty = gradientPenalty.map { $0 == 0 ? nil : $0 } ?? request.gradientPenalty
         request.minibatchStandardDeviation = minibatchStd ?? request.minibatchStandardDeviation
         request.threads = threads ?? processors
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs

@@ -43,6 +43,8 @@ public struct TrainingRequest: Sendable {
     public var lecamWeight: Double? = 0.01
     /// The adversarial loss of both networks.
     public var adversarialLoss = AdversarialLoss.nonSaturating
+    /// gamma of the first-order R1 and R2 stand-in in D's loss; nil: none.
+    public var gradientPenalty: Double?
     /// The `dcgan` discriminator gets the minibatch standard deviation layer
     /// (the `transfer` one has none: its features are the backbone's).
     public var minibatchStandardDeviation = true
