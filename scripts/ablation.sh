@@ -25,7 +25,8 @@
 # and the minibatch standard deviation at learning rate 1e-4 and batch 16, from
 # seed 2, holding out the frames seed 1 holds out; "rpgan" is the relativistic
 # pairing loss (--loss relativistic) and "gpX" the first-order R1 and R2
-# stand-in of weight X (--gradient-penalty X). The ramp, the target and the
+# stand-in of weight X (--gradient-penalty X), "reconX" D's reconstruction
+# of weight X (--reconstruction X). The ramp, the target and the
 # seeds do not change what a step costs, nor do LeCam's weight and the
 # half-life on "default" (which has both): such a configuration reuses the rate
 # measured without them.
@@ -72,6 +73,7 @@ options_of() {
       seed*) printf -- '--seed %s ' "${part#seed}" ;;
       split*) printf -- '--split-seed %s ' "${part#split}" ;;
       gp*) printf -- '--gradient-penalty %s ' "${part#gp}" ;;
+      recon*) printf -- '--reconstruction %s ' "${part#recon}" ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"

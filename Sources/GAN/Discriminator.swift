@@ -6,24 +6,45 @@ import Engine
 /// With `minibatchStandardDeviation`, the batch's standard deviation is
 /// appended as a 513th feature map before the Linear layer (Karras et al.
 /// 2018; `MinibatchStandardDeviation`). Input [N, channels, R, R], output [N, 1].
+///
+/// With `reconstruction`, FastGAN's self-supervision (Liu, Zhu, Song and
+/// Elgammal, "Towards Faster and Stabilized GAN Training for High-fidelity
+/// Few-shot Image Synthesis", ICLR 2021): a small decoder rebuilds each real
+/// image D sees from the third block's features [N, 256, R/8, R/8], and D's
+/// loss gets the weighted mean squared error, so that those features must
+/// describe the whole image rather than the one detail that tells real from
+/// generated. The decoder: three times nearest upsampling x2 then Conv 3x3
+/// (widths 64, 32, 16) and LeakyReLU, then Conv 3x3 to the image's channels:
+/// [N, 256, R/8, R/8] -> [N, channels, R, R]. FastGAN compares with a
+/// perceptual distance; medsynth has no pretrained network for one.
 public final class Discriminator {
     public let resolution: Int
     public let store = ParameterStore()
-    let body: Sequential
+    /// The first three blocks, whose output the decoder reads, and the rest before fc.
+    let front: Sequential, back: Sequential
     let fc: Linear
-    /// The first layer of `body`, which the discriminator's own step does not
+    /// The first layer of `front`, which the discriminator's own step does not
     /// take back to the images.
     let firstConvolution: Conv2d
+    /// The weight of the reconstruction's mean squared error; nil: no decoder.
+    public let reconstructionWeight: Float?
+    let decoder: Sequential?
+    private var reconstructionGradient: Tensor?
+    /// The front's output of the last forward pass, which the decoder reads.
+    private var features: Tensor?
 
     public static let widths = [64, 128, 256, 512]
+    public static let decoderWidths = [64, 32, 16]
 
     /// `negativeSlope` is the LeakyReLUs' slope for negative inputs (0.2 on the architecture page).
     public init(
-        resolution: Int, channels: Int = 1, negativeSlope: Float = 0.2, minibatchStandardDeviation: Bool = false, seed: UInt64
+        resolution: Int, channels: Int = 1, negativeSlope: Float = 0.2, minibatchStandardDeviation: Bool = false,
+        reconstructionWeight: Float? = nil, seed: UInt64
     ) {
         precondition(
             resolution % 16 == 0 && resolution >= 16, "the dcgan discriminator needs a resolution divisible by 16, got \(resolution)")
         self.resolution = resolution
+        self.reconstructionWeight = reconstructionWeight
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         var layers: [Layer] = []
         var inChannels = channels
@@ -42,33 +63,90 @@ public final class Discriminator {
         }
         layers.append(ChannelsFirst())
         if minibatchStandardDeviation { layers.append(MinibatchStandardDeviation()) }
-        body = Sequential(layers)
+        front = Sequential(Array(layers[..<6]))
+        back = Sequential(Array(layers[6...]))
         firstConvolution = layers[0] as! Conv2d
         let side = resolution / 16, maps = 512 + (minibatchStandardDeviation ? 1 : 0)
         fc = Linear("fc", store: store, initializer: initializer, inFeatures: maps * side * side, outFeatures: 1)
         // The blocks pass oneDNN's channel blocks to each other, up to the ChannelsFirst before fc.
         ChannelBlockPlan.plan(layers + [fc], thenAccepted: false)
+        if reconstructionWeight != nil {
+            // Made after fc, so that the decoder leaves the other layers' initial weights as they are without it.
+            var decoderLayers: [Layer] = []
+            var decoderInput = Self.widths[2]
+            for (index, width) in Self.decoderWidths.enumerated() {
+                decoderLayers += [
+                    Upsample2x(),
+                    Conv2d(
+                        "decoder.\(index).conv", store: store, initializer: initializer, inChannels: decoderInput,
+                        outChannels: width, kernel: 3, padding: 1),
+                    LeakyReLU(slope: negativeSlope),
+                ]
+                decoderInput = width
+            }
+            decoderLayers.append(
+                Conv2d(
+                    "decoder.out", store: store, initializer: initializer, inChannels: decoderInput, outChannels: channels,
+                    kernel: 3, padding: 1))
+            ChannelBlockPlan.plan(decoderLayers, thenAccepted: false)
+            decoder = Sequential(decoderLayers)
+        } else {
+            decoder = nil
+        }
         store.seal()
     }
 
     /// images [N, channels, R, R] -> logits [N, 1].
     public func forward(_ images: Tensor, training: Bool) -> Tensor {
-        fc.forward(body.forward(images, training: training), training: training)
+        features = front.forward(images, training: training)
+        return fc.forward(back.forward(features!, training: training), training: training)
     }
 
     /// Returns the gradient with respect to the images; adds parameter
     /// gradients into the store only when `parameterGradients`.
     public func backward(_ logitGradient: Tensor, parameterGradients: Bool) -> Tensor {
         let features = fc.backward(logitGradient, parameterGradients: parameterGradients)
-        return body.backward(features, parameterGradients: parameterGradients)
+        return front.backward(back.backward(features, parameterGradients: parameterGradients), parameterGradients: parameterGradients)
     }
 
     /// The discriminator's own step: the same parameter gradients as
     /// `backward(_:parameterGradients: true)`, without the gradient with
     /// respect to the images, which that step discards.
     public func accumulateParameterGradients(_ logitGradient: Tensor) {
-        let features = fc.backward(logitGradient, parameterGradients: true)
-        let firstOutputGradient = body.layers.dropFirst().reversed().reduce(features) {
+        accumulateFront(back.backward(fc.backward(logitGradient, parameterGradients: true), parameterGradients: true))
+    }
+
+    /// With a decoder, the step on the real batch of the last forward pass
+    /// (`images`, as D saw them): the parameter gradients of the logits'
+    /// loss and of the reconstruction's, whose loss it returns; without
+    /// one, `accumulateParameterGradients` and 0.
+    public func accumulateRealParameterGradients(_ logitGradient: Tensor, images: Tensor) -> Float {
+        guard let decoder, let reconstructionWeight else {
+            accumulateParameterGradients(logitGradient)
+            return 0
+        }
+        let fromLogits = back.backward(fc.backward(logitGradient, parameterGradients: true), parameterGradients: true)
+        // The front's output is still the real batch's: the decoder reads it now.
+        guard let features else { preconditionFailure("the discriminator's real step before any forward pass") }
+        let rebuilt = decoder.forward(features, training: true)
+        precondition(rebuilt.shape == images.shape && rebuilt.layout == .channelsFirst, "the decoder rebuilds D's input")
+        let gradient = reuseTensor(&reconstructionGradient, images.shape)
+        let count = images.count, slope = 2 * reconstructionWeight / Float(count)
+        var total: Double = 0
+        for index in 0..<count {
+            let difference = rebuilt.data[index] - images.data[index]
+            total += Double(difference) * Double(difference)
+            gradient.data[index] = slope * difference
+        }
+        let fromDecoder = decoder.backward(gradient, parameterGradients: true)
+        for index in 0..<fromDecoder.count { fromDecoder.data[index] += fromLogits.data[index] }
+        accumulateFront(fromDecoder)
+        return reconstructionWeight * Float(total / Double(count))
+    }
+
+    /// The front's parameter gradients from the gradient of its output.
+    private func accumulateFront(_ outputGradient: Tensor) {
+        let firstOutputGradient = front.layers.dropFirst().reversed().reduce(outputGradient) {
             $1.backward($0, parameterGradients: true)
         }
         firstConvolution.accumulateParameterGradients(firstOutputGradient)

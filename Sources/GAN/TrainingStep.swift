@@ -94,9 +94,10 @@ public final class TrainingStep {
     private func seenByDiscriminator(_ images: Tensor) -> Tensor { augmentation?.forward(images) ?? images }
 
     /// Adds D's parameter gradients of its step on `real` and `generated`
-    /// (the adversarial loss, LeCam's term and the gradient penalty) into its
-    /// store, and lets ADA observe the real logits. Returns D's adversarial
-    /// loss, the penalty (0 without one) and the sign sum of the real logits.
+    /// (the adversarial loss, LeCam's term, the gradient penalty and D's
+    /// reconstruction) into its store, and lets ADA observe the real logits.
+    /// Returns D's adversarial loss, the penalty and reconstruction losses (0
+    /// without them) and the sign sum of the real logits.
     ///
     /// Each backward pass needs D's caches of its own forward pass, and D
     /// keeps those of its last pass only; so a batch whose gradient waits for
@@ -104,27 +105,27 @@ public final class TrainingStep {
     /// the penalty compares each batch with its perturbed copy) goes through
     /// D again before its backward.
     func accumulateDiscriminatorGradients(real: Tensor, generated: Tensor) -> (
-        loss: Float, penalty: Float, realSignSum: Float
+        loss: Float, regularization: Float, realSignSum: Float
     ) {
         // A copy: the generated batch's augmentation reuses the storage.
         let seenReal = Self.kept(seenByDiscriminator(real))
         let realLogits = Self.kept(discriminator.forward(seenReal, training: true))
         let realSignSum = observe(realLogits)
         let adversarialLoss: Float
-        var penaltyLoss: Float = 0
+        var regularization: Float = 0
         if loss == .nonSaturating {
             let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
             let realGradient = logitGradient!
             lecam?.addTerm(logits: realLogits, real: true, into: realGradient)
-            penaltyLoss += penalize(seenReal, logits: realLogits, into: realGradient)
-            discriminator.accumulateParameterGradients(realGradient)
+            regularization += penalize(seenReal, logits: realLogits, into: realGradient)
+            regularization += discriminator.accumulateRealParameterGradients(realGradient, images: seenReal)
             let seenGenerated = seenByDiscriminator(generated)
             let generatedLogits = Self.kept(discriminator.forward(seenGenerated, training: true))
             let generatedLoss = BinaryCrossEntropy.withLogits(generatedLogits, target: 0, gradient: &logitGradient)
             let generatedGradient = logitGradient!
             lecam?.addTerm(logits: generatedLogits, real: false, into: generatedGradient)
             lecam?.update(realMean: Self.mean(realLogits), generatedMean: Self.mean(generatedLogits))
-            penaltyLoss += penalize(seenGenerated, logits: generatedLogits, into: generatedGradient)
+            regularization += penalize(seenGenerated, logits: generatedLogits, into: generatedGradient)
             discriminator.accumulateParameterGradients(generatedGradient)
             adversarialLoss = realLoss + generatedLoss
         } else {
@@ -134,14 +135,14 @@ public final class TrainingStep {
             lecam?.addTerm(logits: realLogits, real: true, into: pairs.winnerGradient)
             lecam?.addTerm(logits: generatedLogits, real: false, into: pairs.loserGradient)
             lecam?.update(realMean: Self.mean(realLogits), generatedMean: Self.mean(generatedLogits))
-            penaltyLoss += penalize(seenGenerated, logits: generatedLogits, into: pairs.loserGradient)
+            regularization += penalize(seenGenerated, logits: generatedLogits, into: pairs.loserGradient)
             discriminator.accumulateParameterGradients(pairs.loserGradient)
-            penaltyLoss += penalize(seenReal, logits: realLogits, into: pairs.winnerGradient, restoringCaches: false)
+            regularization += penalize(seenReal, logits: realLogits, into: pairs.winnerGradient, restoringCaches: false)
             _ = discriminator.forward(seenReal, training: true)
-            discriminator.accumulateParameterGradients(pairs.winnerGradient)
+            regularization += discriminator.accumulateRealParameterGradients(pairs.winnerGradient, images: seenReal)
             adversarialLoss = pairs.loss
         }
-        return (adversarialLoss, penaltyLoss, realSignSum)
+        return (adversarialLoss, regularization, realSignSum)
     }
 
     /// With a gradient penalty, adds its parameter gradients over a perturbed

@@ -14,11 +14,20 @@ public protocol DiscriminatorNetwork: AnyObject {
     /// Adds the parameter gradients of the last forward into `store`, for the
     /// discriminator's own step, which needs no gradient with respect to the images.
     func accumulateParameterGradients(_ logitGradient: Tensor)
+    /// `accumulateParameterGradients` for the real batch of the last forward
+    /// (`images`, as D saw them), with D's own terms on real images added
+    /// (`Discriminator`'s reconstruction); returns their loss.
+    func accumulateRealParameterGradients(_ logitGradient: Tensor, images: Tensor) -> Float
 }
 
 extension DiscriminatorNetwork {
     public func accumulateParameterGradients(_ logitGradient: Tensor) {
         _ = backward(logitGradient, parameterGradients: true)
+    }
+
+    public func accumulateRealParameterGradients(_ logitGradient: Tensor, images: Tensor) -> Float {
+        accumulateParameterGradients(logitGradient)
+        return 0
     }
 }
 

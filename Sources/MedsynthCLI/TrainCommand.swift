@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
             define the model (preset, upsampling, noise inputs, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
-            LeCam, loss, gradient penalty, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            LeCam, loss, gradient penalty, reconstruction, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every, --copy-check-every, --copy-limit and --backbone-weights (the same file, moved) can.
 
             Examples:
@@ -173,6 +173,15 @@ struct TrainCommand: ParsableCommand {
                 + "pass. Default none (0).",
             valueName: "weight"))
     var gradientPenalty: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "Give the dcgan discriminator a small decoder that rebuilds each real image it sees from its "
+                + "third block's features, and add the reconstruction's mean squared error with this weight to its "
+                + "loss (FastGAN's self-supervision: D's features must describe the whole image; docs/training.md). "
+                + "Default none (0).",
+            valueName: "weight"))
+    var reconstruction: Double?
 
     @Flag(
         inversion: .prefixedNo,
@@ -337,6 +346,7 @@ struct TrainCommand: ParsableCommand {
         options.lecam = lecam
         options.loss = loss
         options.gradientPenalty = gradientPenalty
+        options.reconstruction = reconstruction
         options.minibatchStd = minibatchStd
         options.filter = QueryFilter(patient: patient, study: study, series: series)
         options.includeSynthetic = includeSynthetic

@@ -199,13 +199,16 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     public var adversarialLoss: AdversarialLoss?
     /// gamma of the first-order R1 and R2 stand-in in D's loss (`GradientPenalty`); nil: none.
     public var gradientPenalty: Double?
+    /// The weight of the dcgan discriminator's reconstruction of the real
+    /// images (FastGAN's self-supervision; `Discriminator`); nil: none.
+    public var reconstructionWeight: Double?
 
     public init(
         batchSize: Int, learningRate: Double, augment: Augmentation, threads: Int, stepsPerEpoch: Int,
         gridEveryEpochs: Int, checkpointEverySteps: Int, adaptiveAugmentation: AdaptiveAugmentationSettings? = nil,
         emaHalfLifeImages: Int? = nil, lecamWeight: Double? = nil, minibatchStandardDeviation: Bool? = nil,
         copyCheck: CopyCheckSettings? = nil, adversarialLoss: AdversarialLoss? = nil,
-        gradientPenalty: Double? = nil
+        gradientPenalty: Double? = nil, reconstructionWeight: Double? = nil
     ) {
         self.batchSize = batchSize
         self.learningRate = learningRate
@@ -221,6 +224,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         self.copyCheck = copyCheck
         self.adversarialLoss = adversarialLoss
         self.gradientPenalty = gradientPenalty
+        self.reconstructionWeight = reconstructionWeight
     }
 
     enum CodingKeys: String, CodingKey {
@@ -233,6 +237,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case copyCheck = "copy_check"
         case adversarialLoss = "loss"
         case gradientPenalty = "gradient_penalty"
+        case reconstructionWeight = "reconstruction_weight"
     }
 }
 

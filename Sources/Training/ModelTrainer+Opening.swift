@@ -38,7 +38,8 @@ extension ModelTrainer {
             emaHalfLifeImages: request.emaHalfLifeImages, lecamWeight: request.lecamWeight,
             minibatchStandardDeviation: request.minibatchStandardDeviation && request.discriminator == .dcgan ? true : nil,
             copyCheck: request.copyCheck, adversarialLoss: request.adversarialLoss == .nonSaturating ? nil : request.adversarialLoss,
-            gradientPenalty: request.gradientPenalty)
+            gradientPenalty: request.gradientPenalty,
+            reconstructionWeight: request.discriminator == .dcgan ? request.reconstructionWeight : nil)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
@@ -235,7 +236,8 @@ extension ModelTrainer {
             }
             ?? Discriminator(
                 resolution: configuration.resolution, channels: configuration.channels,
-                minibatchStandardDeviation: record.hyperparameters.minibatchStandardDeviation == true, seed: discriminatorSeed)
+                minibatchStandardDeviation: record.hyperparameters.minibatchStandardDeviation == true,
+                reconstructionWeight: record.hyperparameters.reconstructionWeight.map { Float($0) }, seed: discriminatorSeed)
         let hyperparameters = record.hyperparameters
         let training = TrainingStep(
             generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),

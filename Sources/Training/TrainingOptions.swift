@@ -34,6 +34,8 @@ public struct TrainingOptions: Sendable {
     public var loss: AdversarialLoss?
     /// 0: no gradient penalty.
     public var gradientPenalty: Double?
+    /// 0: no reconstruction.
+    public var reconstruction: Double?
     public var minibatchStd: Bool?
     public var filter = QueryFilter()
     public var includeSynthetic = false
@@ -75,6 +77,9 @@ public struct TrainingOptions: Sendable {
         if let gradientPenalty, !(0...100).contains(gradientPenalty) {
             throw .init("--gradient-penalty must be between 0 (none) and 100.")
         }
+        if let reconstruction, !(0...100).contains(reconstruction) {
+            throw .init("--reconstruction must be between 0 (none) and 100.")
+        }
         if let validationFraction, !(0..<0.9).contains(validationFraction) {
             throw .init("--validation-fraction must be in [0, 0.9).")
         }
@@ -108,6 +113,9 @@ public struct TrainingOptions: Sendable {
         if discriminator == .transfer, minibatchStd == true {
             throw .init("--minibatch-std goes with the dcgan discriminator, not transfer.")
         }
+        if discriminator == .transfer, let reconstruction, reconstruction > 0 {
+            throw .init("--reconstruction goes with the dcgan discriminator, not transfer.")
+        }
         if discriminator != .transfer, backbone != nil || backboneWeights != nil {
             throw .init("--backbone and --backbone-weights go with --discriminator transfer.")
         }
@@ -123,7 +131,8 @@ public struct TrainingOptions: Sendable {
             ("--lr", learningRate != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
             ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
             ("--lecam", lecam != nil), ("--loss", loss != nil),
-            ("--gradient-penalty", gradientPenalty != nil), ("--[no-]minibatch-std", minibatchStd != nil),
+            ("--gradient-penalty", gradientPenalty != nil),
+            ("--reconstruction", reconstruction != nil), ("--[no-]minibatch-std", minibatchStd != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
             ("--split-seed", splitSeed != nil), ("--region", region != nil), ("--annotations", annotations != nil),
         ]
@@ -174,6 +183,7 @@ public struct TrainingOptions: Sendable {
         request.lecamWeight = lecam.map { $0 == 0 ? nil : $0 } ?? request.lecamWeight
         request.adversarialLoss = loss ?? request.adversarialLoss
         request.gradientPenalty = gradientPenalty.map { $0 == 0 ? nil : $0 } ?? request.gradientPenalty
+        request.reconstructionWeight = reconstruction.map { $0 == 0 ? nil : $0 } ?? request.reconstructionWeight
         request.minibatchStandardDeviation = minibatchStd ?? request.minibatchStandardDeviation
         request.threads = threads ?? processors
         request.gridEveryEpochs = gridEvery ?? request.gridEveryEpochs

@@ -45,6 +45,8 @@ public struct TrainingRequest: Sendable {
     public var adversarialLoss = AdversarialLoss.nonSaturating
     /// gamma of the first-order R1 and R2 stand-in in D's loss; nil: none.
     public var gradientPenalty: Double?
+    /// The weight of the dcgan discriminator's reconstruction of the real images; nil: none.
+    public var reconstructionWeight: Double?
     /// The `dcgan` discriminator gets the minibatch standard deviation layer
     /// (the `transfer` one has none: its features are the backbone's).
     public var minibatchStandardDeviation = true

@@ -147,5 +147,16 @@ struct TrainCommandTests {
             "--backbone", "xception", "--backbone-weights", folder.file("none.h5"),
         ])
         #expect(badWeights.status == 61 && badWeights.standardError.contains("none.h5"))
+        let transferReconstruction = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--discriminator", "transfer",
+            "--backbone", "xception", "--backbone-weights", folder.file("none.h5"), "--reconstruction", "1",
+        ])
+        #expect(transferReconstruction.status == 2 && transferReconstruction.standardError.contains("--reconstruction goes with"))
+        for (option, value) in [("--gradient-penalty", "200"), ("--reconstruction", "101")] {
+            let outOfRange = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", option, value])
+            #expect(outOfRange.status == 2 && outOfRange.standardError.contains("\(option) must be between 0 (none) and 100"))
+        }
+        let resumeWithPenalty = try Medsynth.run(["train", "--catalog", catalog, "--resume", "1", "--gradient-penalty", "1"])
+        #expect(resumeWithPenalty.status == 2 && resumeWithPenalty.standardError.contains("--gradient-penalty"))
     }
 }

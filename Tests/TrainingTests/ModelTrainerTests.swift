@@ -90,6 +90,7 @@ struct ModelTrainerTests {
         #expect(defaults.emaHalfLifeImages == 10_000 && defaults.lecamWeight == 0.01 && defaults.minibatchStandardDeviation == true)
         #expect(defaults.adversarialLoss == nil && resumed.training.loss == .nonSaturating)
         #expect(defaults.gradientPenalty == nil && resumed.training.penalty == nil)
+        #expect(defaults.reconstructionWeight == nil)
         #expect(description.upsampling == .nearest && description.noiseInputs == nil)
         // The default preparation held across the resume: the cine's tissue region, its annotations masked.
         let preparation = try #require(description.training?.trainingSet.preparation)
@@ -107,7 +108,7 @@ struct ModelTrainerTests {
     }
 
     @Test(
-        "with ADA, nearest upsampling, noise inputs, a weight average, LeCam, minibatch std, the relativistic loss and the gradient penalty, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
+        "with ADA, nearest upsampling, noise inputs, a weight average, LeCam, minibatch std, the relativistic loss, the gradient penalty and D's reconstruction, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
     )
     func limitedDataOptionsResumeExactly() throws {
         let fixture = try TrainingFixture()
@@ -125,6 +126,7 @@ struct ModelTrainerTests {
             request.noiseInputs = true
             request.adversarialLoss = .relativistic
             request.gradientPenalty = 0.2
+            request.reconstructionWeight = 0.5
             // A copy check that never stops, with its checkpoint after every check.
             request.copyCheck = CopyCheckSettings(everySteps: 2, limitPercent: 100, frames: 16)
             return request
@@ -138,6 +140,7 @@ struct ModelTrainerTests {
         let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
         #expect(resumed.training.average?.halfLifeImages == 100 && resumed.training.lecam?.anchors != nil)
         #expect(resumed.training.loss == .relativistic && resumed.training.penalty?.weight == 0.2)
+        #expect((resumed.training.discriminator as? Discriminator)?.reconstructionWeight == 0.5)
         #expect(try resumed.train(.steps(5)) == .finished)
         let single = try ModelTrainer.create(request("b"), catalog: fixture.catalog)
         #expect(try single.train(.steps(10)) == .finished)
@@ -155,6 +158,7 @@ struct ModelTrainerTests {
         #expect(description.training?.hyperparameters.lecamWeight == 0.3)
         #expect(description.training?.hyperparameters.adversarialLoss == .relativistic)
         #expect(description.training?.hyperparameters.gradientPenalty == 0.2)
+        #expect(description.training?.hyperparameters.reconstructionWeight == 0.5)
         #expect(description.training?.hyperparameters.minibatchStandardDeviation == true)
         #expect(description.training?.hyperparameters.adaptiveAugmentation?.rampImages == 32)
         #expect(description.upsampling == .nearest && served.configuration.upsampling == .nearest)
