@@ -26,15 +26,15 @@ public final class Conv2d: ChannelBlockProducer {
 
     public init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, outChannels: Int,
-        kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true
+        kernel: Int, stride: Int = 1, padding: Int = 0, bias: Bool = true, zeroInitialized: Bool = false
     ) {
         self.store = store
         shape = ConvolutionShape(inChannels: inChannels, outChannels: outChannels, kernel: kernel, stride: stride, padding: padding)
         let fanIn = inChannels * kernel * kernel
-        weight = store.make(
-            "\(name).weight", shape: [outChannels, inChannels, kernel, kernel],
-            initialize: initializer.uniform(fanIn: fanIn))
-        self.bias = bias ? store.make("\(name).bias", shape: [outChannels], initialize: initializer.uniform(fanIn: fanIn)) : nil
+        // Zero weights draw nothing from the initializer: the layers made after keep their initial weights.
+        let initialize = zeroInitialized ? DefaultInitializer.constant(0) : initializer.uniform(fanIn: fanIn)
+        weight = store.make("\(name).weight", shape: [outChannels, inChannels, kernel, kernel], initialize: initialize)
+        self.bias = bias ? store.make("\(name).bias", shape: [outChannels], initialize: initialize) : nil
         plans = ConvolutionPlanCache(layer: name)
     }
 

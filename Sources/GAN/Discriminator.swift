@@ -17,6 +17,12 @@ import Engine
 /// (widths 64, 32, 16) and LeakyReLU, then Conv 3x3 to the image's channels:
 /// [N, 256, R/8, R/8] -> [N, channels, R, R]. FastGAN compares with a
 /// perceptual distance; medsynth has no pretrained network for one.
+///
+/// With `residual` (the `residual` preset), each block is Conv 4x4 stride 2,
+/// LeakyReLU(0.2) and a residual bottleneck block (`ResidualBottleneck`,
+/// width -> width/2 -> width/2 -> width), without BatchNorm: R3GAN's
+/// normalisation-free discriminator, which its penalties need (BatchNorm
+/// makes each image's logit depend on the rest of its batch).
 public final class Discriminator {
     public let resolution: Int
     public let store = ParameterStore()
@@ -28,6 +34,8 @@ public final class Discriminator {
     let firstConvolution: Conv2d
     /// The weight of the reconstruction's mean squared error; nil: no decoder.
     public let reconstructionWeight: Float?
+    /// Residual blocks in place of BatchNorm (the `residual` preset).
+    public let residual: Bool
     let decoder: Sequential?
     private var reconstructionGradient: Tensor?
     /// The front's output of the last forward pass, which the decoder reads.
@@ -39,12 +47,13 @@ public final class Discriminator {
     /// `negativeSlope` is the LeakyReLUs' slope for negative inputs (0.2 on the architecture page).
     public init(
         resolution: Int, channels: Int = 1, negativeSlope: Float = 0.2, minibatchStandardDeviation: Bool = false,
-        reconstructionWeight: Float? = nil, seed: UInt64
+        reconstructionWeight: Float? = nil, residual: Bool = false, seed: UInt64
     ) {
         precondition(
             resolution % 16 == 0 && resolution >= 16, "the dcgan discriminator needs a resolution divisible by 16, got \(resolution)")
         self.resolution = resolution
         self.reconstructionWeight = reconstructionWeight
+        self.residual = residual
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         var layers: [Layer] = []
         var inChannels = channels
@@ -53,47 +62,62 @@ public final class Discriminator {
                 Conv2d(
                     "blocks.\(index).conv", store: store, initializer: initializer, inChannels: inChannels,
                     outChannels: width, kernel: 4, stride: 2, padding: 1))
-            // The blocks' BatchNorm has the LeakyReLU fused in.
-            layers.append(
-                index > 0
-                    ? BatchNorm2d(
-                        "blocks.\(index).bn", store: store, channels: width, activationSlope: negativeSlope, inPlace: true)
-                    : LeakyReLU(slope: negativeSlope))
+            if residual {
+                layers.append(LeakyReLU(slope: negativeSlope))
+                layers.append(
+                    ResidualBottleneck(
+                        "blocks.\(index).residual", store: store, initializer: initializer, channels: width, bottleneck: width / 2,
+                        negativeSlope: negativeSlope))
+            } else {
+                // The blocks' BatchNorm has the LeakyReLU fused in.
+                layers.append(
+                    index > 0
+                        ? BatchNorm2d(
+                            "blocks.\(index).bn", store: store, channels: width, activationSlope: negativeSlope, inPlace: true)
+                        : LeakyReLU(slope: negativeSlope))
+            }
             inChannels = width
         }
         layers.append(ChannelsFirst())
         if minibatchStandardDeviation { layers.append(MinibatchStandardDeviation()) }
-        front = Sequential(Array(layers[..<6]))
-        back = Sequential(Array(layers[6...]))
+        let frontCount = 3 * (residual ? 3 : 2)
+        front = Sequential(Array(layers[..<frontCount]))
+        back = Sequential(Array(layers[frontCount...]))
         firstConvolution = layers[0] as! Conv2d
         let side = resolution / 16, maps = 512 + (minibatchStandardDeviation ? 1 : 0)
         fc = Linear("fc", store: store, initializer: initializer, inFeatures: maps * side * side, outFeatures: 1)
         // The blocks pass oneDNN's channel blocks to each other, up to the ChannelsFirst before fc.
         ChannelBlockPlan.plan(layers + [fc], thenAccepted: false)
-        if reconstructionWeight != nil {
-            // Made after fc, so that the decoder leaves the other layers' initial weights as they are without it.
-            var decoderLayers: [Layer] = []
-            var decoderInput = Self.widths[2]
-            for (index, width) in Self.decoderWidths.enumerated() {
-                decoderLayers += [
-                    Upsample2x(),
-                    Conv2d(
-                        "decoder.\(index).conv", store: store, initializer: initializer, inChannels: decoderInput,
-                        outChannels: width, kernel: 3, padding: 1),
-                    LeakyReLU(slope: negativeSlope),
-                ]
-                decoderInput = width
-            }
-            decoderLayers.append(
-                Conv2d(
-                    "decoder.out", store: store, initializer: initializer, inChannels: decoderInput, outChannels: channels,
-                    kernel: 3, padding: 1))
-            ChannelBlockPlan.plan(decoderLayers, thenAccepted: false)
-            decoder = Sequential(decoderLayers)
-        } else {
-            decoder = nil
-        }
+        // Made after fc, so that the decoder leaves the other layers' initial weights as they are without it.
+        decoder =
+            reconstructionWeight == nil
+            ? nil
+            : Self.decoder(store: store, initializer: initializer, channels: channels, negativeSlope: negativeSlope)
         store.seal()
+    }
+
+    /// The reconstruction's decoder: [N, 256, R/8, R/8] -> [N, channels, R, R].
+    private static func decoder(store: ParameterStore, initializer: DefaultInitializer, channels: Int, negativeSlope: Float)
+        -> Sequential
+    {
+        var layers: [Layer] = []
+        var inChannels = widths[2]
+        for (index, width) in decoderWidths.enumerated() {
+            layers += [
+                Upsample2x(),
+                Conv2d(
+                    "decoder.\(index).conv", store: store, initializer: initializer, inChannels: inChannels, outChannels: width,
+                    kernel: 3, padding: 1),
+                LeakyReLU(slope: negativeSlope),
+            ]
+            inChannels = width
+        }
+        layers.append(
+            Conv2d(
+                "decoder.out", store: store, initializer: initializer, inChannels: inChannels, outChannels: channels, kernel: 3,
+                padding: 1))
+        ChannelBlockPlan.plan(layers, thenAccepted: false)
+        return Sequential(layers)
     }
 
     /// images [N, channels, R, R] -> logits [N, 1].

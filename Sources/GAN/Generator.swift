@@ -15,10 +15,14 @@ public struct GeneratorConfiguration: Equatable, Sendable {
     /// (`NoiseInjection`) between its BatchNorm and its LeakyReLU; the paper's
     /// generator has none.
     public var noiseInputs: Bool
+    /// Each level ends with a residual bottleneck block (`ResidualBottleneck`,
+    /// 3F -> F -> F -> 3F), and the discriminator trained with it has such
+    /// blocks in place of its BatchNorms: the `residual` preset.
+    public var residual: Bool
 
     public init(
         latentDimension: Int, baseChannels: Int, levels: [Int], channels: Int = 1, negativeSlope: Float = 0.2,
-        upsampling: Upsampling = .transposed, noiseInputs: Bool = false
+        upsampling: Upsampling = .transposed, noiseInputs: Bool = false, residual: Bool = false
     ) {
         self.latentDimension = latentDimension
         self.baseChannels = baseChannels
@@ -27,6 +31,7 @@ public struct GeneratorConfiguration: Equatable, Sendable {
         self.negativeSlope = negativeSlope
         self.upsampling = upsampling
         self.noiseInputs = noiseInputs
+        self.residual = residual
     }
 
     public var resolution: Int { 4 << levels.count }
@@ -53,11 +58,18 @@ public enum GeneratorPreset: String, CaseIterable, Sendable {
     case compact
     /// 256 x 256, 18,277,089 parameters (the paper reports 17,074,528).
     case paper
+    /// `compact` with a residual bottleneck block after each level, trained
+    /// against a discriminator with residual blocks and no BatchNorm (R3GAN's
+    /// recipe beside the paper's levels; docs/training.md): 64 x 64, 2,140,561
+    /// parameters.
+    case residual
 
     public func configuration(channels: Int = 1) -> GeneratorConfiguration {
         switch self {
         case .compact: GeneratorConfiguration(latentDimension: 128, baseChannels: 256, levels: [4, 3, 2, 1], channels: channels)
         case .paper: GeneratorConfiguration(latentDimension: 128, baseChannels: 512, levels: [6, 5, 4, 3, 2, 1], channels: channels)
+        case .residual:
+            GeneratorConfiguration(latentDimension: 128, baseChannels: 256, levels: [4, 3, 2, 1], channels: channels, residual: true)
         }
     }
 }
@@ -76,6 +88,8 @@ public enum GeneratorPreset: String, CaseIterable, Sendable {
 ///
 /// With noise inputs, the BatchNorm's output gets a noise map [N, 1, 2H, 2W]
 /// with a learned scale per channel before the LeakyReLU (`NoiseInjection`).
+/// With `residual`, a residual bottleneck block (3F -> F -> F -> 3F) follows
+/// the LeakyReLU.
 ///
 /// Where what follows the level reads them (`planChannelBlocks`), the
 /// convolutions give oneDNN's channel blocks (`TensorLayout.channelBlocks`),
@@ -92,13 +106,15 @@ final class GeneratorLevel {
     /// them: then `activation` follows the noise.
     let norm: BatchNorm2d, activation: LeakyReLU?
     let noise: NoiseInjection?
+    /// With `GeneratorConfiguration.residual`: the block after the activation.
+    let refinement: ResidualBottleneck?
     let filters: Int
     private var concatenated: Tensor?
     private var slices: [Tensor?] = [nil, nil, nil]
 
     init(
         _ name: String, store: ParameterStore, initializer: DefaultInitializer, inChannels: Int, filters f: Int, negativeSlope: Float,
-        upsampling: Upsampling, noiseInputs: Bool
+        upsampling: Upsampling, noiseInputs: Bool, residual: Bool
     ) {
         filters = f
         activation = noiseInputs ? LeakyReLU(slope: negativeSlope) : nil
@@ -116,6 +132,9 @@ final class GeneratorLevel {
         norm = BatchNorm2d(
             "\(name).bn", store: store, channels: 3 * f, activationSlope: noiseInputs ? nil : negativeSlope, inPlace: true)
         noise = noiseInputs ? NoiseInjection("\(name).noise", store: store, channels: 3 * f) : nil
+        refinement =
+            residual
+            ? ResidualBottleneck("\(name).residual", store: store, initializer: initializer, channels: 3 * f, bottleneck: f) : nil
     }
 
     /// The second layer of branch b (3x3) or c (1x1): cin -> cout at twice
@@ -146,7 +165,7 @@ final class GeneratorLevel {
     /// noise and activation when there are, and then the ops that read the
     /// level's output side by side.
     func planChannelBlocks(readers: [LayoutDeclaring]) {
-        let readersAccept = readers.allSatisfy { ChannelBlockPlan.accepts([$0], thenAccepted: false) }
+        let readersAccept = (refinement.map { [$0] } ?? readers).allSatisfy { ChannelBlockPlan.accepts([$0], thenAccepted: false) }
         var tail: [LayoutDeclaring] = [norm]
         if let noise { tail.append(noise) }
         if let activation { tail.append(activation) }
@@ -166,11 +185,13 @@ final class GeneratorLevel {
         let joined = ChannelConcat.forward([branchA, branchB, branchC], into: &concatenated)
         var normalized = norm.forward(joined, training: training)
         if let noise, let noiseMap { normalized = noise.forward(normalized, noise: noiseMap) }
-        return activation?.forward(normalized, training: training) ?? normalized
+        let activated = activation?.forward(normalized, training: training) ?? normalized
+        return refinement?.forward(activated, training: training) ?? activated
     }
 
     func backward(_ dy: Tensor, parameterGradients: Bool) -> Tensor {
-        var dNormalized = activation?.backward(dy, parameterGradients: parameterGradients) ?? dy
+        let dActivated = refinement?.backward(dy, parameterGradients: parameterGradients) ?? dy
+        var dNormalized = activation?.backward(dActivated, parameterGradients: parameterGradients) ?? dActivated
         if let noise { dNormalized = noise.backward(dNormalized, parameterGradients: parameterGradients) }
         let dJoined = norm.backward(dNormalized, parameterGradients: parameterGradients)
         let widths = [filters, filters, filters]
@@ -221,7 +242,7 @@ public final class Generator {
                 GeneratorLevel(
                     "levels.\(index)", store: store, initializer: initializer, inChannels: inChannels, filters: filters,
                     negativeSlope: configuration.negativeSlope, upsampling: configuration.upsampling,
-                    noiseInputs: configuration.noiseInputs))
+                    noiseInputs: configuration.noiseInputs, residual: configuration.residual))
             inChannels = 3 * filters
         }
         levels = made

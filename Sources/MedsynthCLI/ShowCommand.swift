@@ -51,7 +51,7 @@ struct ShowCommand: ParsableCommand {
 
     @OptionGroup var preparation: PreparationOptions
 
-    @Option(help: "With --prepared: the preset whose resolution the training image has (compact, the default, or paper).")
+    @Option(help: "With --prepared: the preset whose resolution the training image has (compact, the default, residual or paper).")
     var preset: GeneratorPreset?
 
     @OptionGroup var output: JSONOption

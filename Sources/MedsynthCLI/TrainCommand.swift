@@ -19,7 +19,7 @@ struct TrainCommand: ParsableCommand {
             file's Sequence of Ultrasound Regions, else the scan sector found from a cine, else \
             the whole frame, with a warning), with burned-in text and calipers of cines filled from \
             their surroundings (--annotations), centred on a black square, area-averaged to the \
-            preset's resolution (64 for compact, 256 for paper) and scaled to [-1, 1]. 'medsynth \
+            preset's resolution (64 for compact and residual, 256 for paper) and scaled to [-1, 1]. 'medsynth \
             show --prepared' shows a frame so. The frames are cached in the catalog, so the next \
             run starts at once. Whole series (or patients) are held out for validation. Synthetic \
             instances never train a model unless --include-synthetic is given.
@@ -60,7 +60,12 @@ struct TrainCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Continue training this model (id or name from 'medsynth models').", valueName: "model"))
     var resume: String?
 
-    @Option(help: "Generator preset: compact (64x64, the default) or paper (256x256).")
+    @Option(
+        help: """
+            Generator preset: compact (64x64, the default), paper (256x256), or residual (compact with a residual \
+            block after each level, against a discriminator with residual blocks and no BatchNorm: R3GAN's recipe; \
+            docs/training.md).
+            """)
     var preset: GeneratorPreset?
 
     @Option(

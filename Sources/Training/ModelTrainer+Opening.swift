@@ -237,7 +237,8 @@ extension ModelTrainer {
             ?? Discriminator(
                 resolution: configuration.resolution, channels: configuration.channels,
                 minibatchStandardDeviation: record.hyperparameters.minibatchStandardDeviation == true,
-                reconstructionWeight: record.hyperparameters.reconstructionWeight.map { Float($0) }, seed: discriminatorSeed)
+                reconstructionWeight: record.hyperparameters.reconstructionWeight.map { Float($0) },
+                residual: configuration.residual, seed: discriminatorSeed)
         let hyperparameters = record.hyperparameters
         let training = TrainingStep(
             generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),

@@ -166,6 +166,30 @@ struct ReferenceTests {
         fixture.expectClose(gradients(store, layer.scale), "dscale", "noise injection")
     }
 
+    /// Its parts are gradient-checked one by one (GradientCheckTests); a
+    /// finite difference of the whole block crosses its LeakyReLUs' kinks.
+    @Test(
+        "ResidualBottleneck forward and backward: the sum, both LeakyReLUs and the three convolutions; its residual starts at zero",
+        arguments: ConvolutionKernels.allCases)
+    func residualBottleneck(kernels: ConvolutionKernels) throws {
+        let fixture = try OpCase("residual_bottleneck")
+        let store = ParameterStore()
+        store.convolutionKernels = kernels
+        let layer = ResidualBottleneck(
+            "op", store: store, initializer: DefaultInitializer(random: EngineRandom(seed: 1)), channels: 4, bottleneck: 2)
+        store.seal()
+        let restore = try #require(store.parameter(named: "op.restore.weight"))
+        #expect((0..<restore.count).allSatisfy { store.value(restore)[$0] == 0 }, "the residual starts at zero")
+        let names = ["reduce", "conv", "restore"].flatMap { ["\($0).weight", "\($0).bias"] }
+        try store.load(Dictionary(uniqueKeysWithValues: names.map { ("op.\($0)", fixture[$0]) }), source: "fixture")
+        fixture.expectClose(layer.forward(fixture.tensor("x"), training: true).values, "y", "residual bottleneck \(kernels)")
+        fixture.expectClose(
+            layer.backward(fixture.tensor("dy"), parameterGradients: true).values, "dx", "residual bottleneck \(kernels)")
+        for name in names {
+            fixture.expectClose(gradients(store, store.parameter(named: "op.\(name)")!), "d\(name)", "residual bottleneck \(kernels)")
+        }
+    }
+
     @Test(
         "DepthwiseConv2d forward and backward", arguments: ["depthwise3x3_pad1", "depthwise3x3_stride2"],
         ConvolutionKernels.allCases)

@@ -10,7 +10,7 @@ struct ConvolutionPlanTests {
         var configuration = preset.configuration()
         configuration.noiseInputs = noiseInputs
         let generator = Generator(configuration: configuration, seed: 1)
-        let discriminator = Discriminator(resolution: configuration.resolution, seed: 2)
+        let discriminator = Discriminator(resolution: configuration.resolution, residual: configuration.residual, seed: 2)
         for store in [generator.store, discriminator.store] { store.convolutionKernels = kernels }
         let images = generator.forward(Tensor(shape: [2, configuration.latentDimension]), training: true)
         _ = discriminator.forward(images, training: true)
@@ -20,7 +20,7 @@ struct ConvolutionPlanTests {
 
     @Test(
         "every convolution layer is listed with its path; blocks run between convolutions, not into the direct loop",
-        arguments: GeneratorPreset.allCases)
+        arguments: [GeneratorPreset.compact, .paper])
     func presets(preset: GeneratorPreset) {
         let plans = Self.plans(preset)
         let levels = preset.configuration().levels.count
@@ -34,6 +34,21 @@ struct ConvolutionPlanTests {
         #expect(plans["levels.0.a"]?.contains("] blocks, onednn") == true)
         let corner = preset == .paper ? "levels.0.c2" : nil
         if let corner { #expect(plans[corner]?.hasSuffix("onednn corner spread") == true, "\(plans[corner] ?? "")") }
+    }
+
+    @Test(
+        "the residual preset: its blocks' convolutions are listed; inside a block they pass blocks, and give NCHW to its sum")
+    func residualPreset() {
+        let plans = Self.plans(.residual)
+        let levels = GeneratorPreset.residual.configuration().levels.count
+        #expect(plans.count == (5 + 3) * levels + 1 + (1 + 3) * 4, "\(plans.keys.sorted())")
+        for block in (0..<levels).map({ "levels.\($0).residual" }) + (0..<4).map({ "blocks.\($0).residual" }) {
+            #expect(plans["\(block).reduce"]?.contains("] blocks, onednn") == true, "\(plans["\(block).reduce"] ?? "")")
+            #expect(plans["\(block).conv"]?.contains("] blocks, onednn") == true, "\(plans["\(block).conv"] ?? "")")
+            #expect(plans["\(block).restore"]?.hasSuffix("], onednn") == true, "\(plans["\(block).restore"] ?? "")")
+        }
+        // A level's output goes to its block's sum, which reads NCHW.
+        #expect(plans["levels.0.a"]?.hasSuffix("], onednn") == true, "\(plans["levels.0.a"] ?? "")")
     }
 
     @Test("noise inputs read NCHW: no level's output is in channel blocks; the engine's own kernels give none anywhere")

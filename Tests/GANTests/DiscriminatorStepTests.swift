@@ -18,10 +18,11 @@ struct DiscriminatorStepTests {
     }
 
     @Test(
-        "D's step gradients match finite differences of its loss, with each adversarial loss, DiffAugment, minibatch std, the penalty and the reconstruction",
-        arguments: [AdversarialLoss.nonSaturating, .relativistic])
-    func discriminatorStepMatchesFiniteDifferences(loss: AdversarialLoss) throws {
-        let discriminator = Discriminator(resolution: 32, minibatchStandardDeviation: true, reconstructionWeight: 0.5, seed: 13)
+        "D's step gradients match finite differences of its loss, with each adversarial loss, DiffAugment, minibatch std, the penalty and the reconstruction, with BatchNorm or residual blocks",
+        arguments: [(AdversarialLoss.nonSaturating, false), (.relativistic, false), (.relativistic, true)])
+    func discriminatorStepMatchesFiniteDifferences(loss: AdversarialLoss, residual: Bool) throws {
+        let discriminator = Discriminator(
+            resolution: 32, minibatchStandardDeviation: true, reconstructionWeight: 0.5, residual: residual, seed: 13)
         let step = TrainingStep(generator: Generator(preset: .compact, seed: 14), discriminator: discriminator)
         step.loss = loss
         step.augmentation = DiffAugment(seed: 0)
@@ -42,7 +43,7 @@ struct DiscriminatorStepTests {
         var largest: [Double] = []
         // The loss is quadratic in the decoder's last weights: a long step is exact there, and clear of float32's rounding.
         let checks: [(name: String, delta: Float, tolerance: Double)] = [
-            ("fc.weight", 1e-3, 1e-3), ("decoder.out.weight", 5e-2, 1e-3), ("blocks.0.conv.weight", 1e-3, 0.06),
+            ("fc.weight", 1e-3, 3e-3), ("decoder.out.weight", 5e-2, 1e-3), ("blocks.0.conv.weight", 1e-3, 0.06),
         ]
         for (name, delta, tolerance) in checks {
             let parameter = try #require(store.parameter(named: name))
@@ -61,7 +62,7 @@ struct DiscriminatorStepTests {
             largest.append(difference)
         }
         print(
-            "D step (\(loss.rawValue)): penalty and reconstruction \(regularizationShare) of the loss, largest relative differences \(largest)"
+            "D step (\(loss.rawValue), residual \(residual)): penalty and reconstruction \(regularizationShare) of the loss, largest relative differences \(largest)"
         )
         #expect(regularizationShare > 0.01, "the penalty and the reconstruction are a visible part of the loss checked")
     }

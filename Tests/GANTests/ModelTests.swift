@@ -24,6 +24,11 @@ struct ModelTests {
         #expect(Generator(configuration: noisy, seed: 1).store.count == 18_277_089 + 3_024)
         // 4x4 convolutions 1->64->128->256->512, three BatchNorms, Linear 8192 -> 1.
         #expect(Discriminator(resolution: 64, seed: 1).store.count == 2_764_481)
+        // The residual preset: a bottleneck block 3F -> F -> F -> 3F after each level (15F^2 + 5F), and in D one
+        // W -> W/2 -> W/2 -> W after each block in place of the BatchNorms; D's decoder: 256 -> 64 -> 32 -> 16 -> 1, 3x3.
+        #expect(Generator(preset: .residual, seed: 1).store.count == 2_140_561)
+        #expect(Discriminator(resolution: 64, residual: true, seed: 1).store.count == 3_896_129)
+        #expect(Discriminator(resolution: 64, reconstructionWeight: 1, seed: 1).store.count == 2_764_481 + 170_753)
     }
 
     @Test("tensor names and shapes are the architecture page's")

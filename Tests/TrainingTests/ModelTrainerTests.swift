@@ -108,7 +108,7 @@ struct ModelTrainerTests {
     }
 
     @Test(
-        "with ADA, nearest upsampling, noise inputs, a weight average, LeCam, minibatch std, the relativistic loss, the gradient penalty and D's reconstruction, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
+        "with ADA, nearest upsampling, noise inputs, a weight average, LeCam, minibatch std, the relativistic loss, the gradient penalty, D's reconstruction and the residual preset, N steps and N more after --resume equal 2N in one go byte for byte; samples are the average's"
     )
     func limitedDataOptionsResumeExactly() throws {
         let fixture = try TrainingFixture()
@@ -127,6 +127,7 @@ struct ModelTrainerTests {
             request.adversarialLoss = .relativistic
             request.gradientPenalty = 0.2
             request.reconstructionWeight = 0.5
+            request.preset = .residual
             // A copy check that never stops, with its checkpoint after every check.
             request.copyCheck = CopyCheckSettings(everySteps: 2, limitPercent: 100, frames: 16)
             return request
@@ -140,7 +141,9 @@ struct ModelTrainerTests {
         let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
         #expect(resumed.training.average?.halfLifeImages == 100 && resumed.training.lecam?.anchors != nil)
         #expect(resumed.training.loss == .relativistic && resumed.training.penalty?.weight == 0.2)
-        #expect((resumed.training.discriminator as? Discriminator)?.reconstructionWeight == 0.5)
+        let resumedDiscriminator = try #require(resumed.training.discriminator as? Discriminator)
+        #expect(resumedDiscriminator.reconstructionWeight == 0.5 && resumedDiscriminator.residual)
+        #expect(resumed.training.generator.configuration.residual)
         #expect(try resumed.train(.steps(5)) == .finished)
         let single = try ModelTrainer.create(request("b"), catalog: fixture.catalog)
         #expect(try single.train(.steps(10)) == .finished)

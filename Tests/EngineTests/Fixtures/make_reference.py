@@ -244,6 +244,31 @@ def noise_injection():
     save("noise_injection", x=x, noise=noise, scale=scale, y=y, dy=dy, dx=dy, dscale=(dy * noise).sum(axis=(0, 2, 3)))
 
 
+def residual_bottleneck():
+    """R3GAN's block without grouping: y = x + conv1x1(leaky(conv3x3(leaky(conv1x1(x))))), 4 -> 2 -> 2 -> 4 channels."""
+    seeded("residual_bottleneck")
+    x = rng.normal(size=(2, 4, 5, 5))
+    weights = {
+        "reduce": (rng.normal(size=(2, 4, 1, 1)) * 0.5, rng.normal(size=(2,)) * 0.1),
+        "conv": (rng.normal(size=(2, 2, 3, 3)) * 0.3, rng.normal(size=(2,)) * 0.1),
+        "restore": (rng.normal(size=(4, 2, 1, 1)) * 0.5, rng.normal(size=(4,)) * 0.1),
+    }
+    leaky = lambda v: np.where(v > 0, v, 0.2 * v)
+    u = conv2d(x, *weights["reduce"], 1, 0)
+    v = conv2d(leaky(u), *weights["conv"], 1, 1)
+    y = x + conv2d(leaky(v), *weights["restore"], 1, 0)
+    dy = rng.normal(size=y.shape)
+    dleaky_v, dw_restore, db_restore = conv2d_backward(leaky(v), weights["restore"][0], dy, 1, 0)
+    dv = np.where(v > 0, dleaky_v, 0.2 * dleaky_v)
+    dleaky_u, dw_conv, db_conv = conv2d_backward(leaky(u), weights["conv"][0], dv, 1, 1)
+    du = np.where(u > 0, dleaky_u, 0.2 * dleaky_u)
+    dx_branch, dw_reduce, db_reduce = conv2d_backward(x, weights["reduce"][0], du, 1, 0)
+    arrays = {f"{name}.{kind}": value for name, (w, b) in weights.items() for kind, value in (("weight", w), ("bias", b))}
+    gradients = {"reduce": (dw_reduce, db_reduce), "conv": (dw_conv, db_conv), "restore": (dw_restore, db_restore)}
+    arrays.update({f"d{name}.{kind}": value for name, (w, b) in gradients.items() for kind, value in (("weight", w), ("bias", b))})
+    save("residual_bottleneck", x=x, y=y, dy=dy, dx=dy + dx_branch, **arrays)
+
+
 def ops():
     conv_case("conv3x3_pad1", 2, 3, 6, 4, 3, 1, 1)
     conv_case("conv1x1", 2, 5, 4, 6, 1, 1, 0)
@@ -298,6 +323,7 @@ def ops():
 
     minibatch_stddev()
     noise_injection()
+    residual_bottleneck()
 
     seeded("soft_argmax")
     logits = rng.normal(size=(2, 3, 5, 7)) * 2
