@@ -41,7 +41,8 @@ shift 4
 # target 0.6, a ramp of 20,000 images). "copycheck" is the copy check of the
 # default (every 50 steps, limit 1 %), which plain has not.
 plain="--augment diffaugment --ema-half-life 0 --lecam 0 --no-minibatch-std --upsampling transposed --copy-check-every 0"
-medsynth="$(cd "$(dirname "$0")/.." && swift build -c release --show-bin-path)/medsynth"
+# $MEDSYNTH, when set, is the binary to run (a copy of this script elsewhere has no package beside it).
+medsynth="${MEDSYNTH:-$(cd "$(dirname "$0")/.." && swift build -c release --show-bin-path)/medsynth}"
 mkdir -p "$out"
 
 declare -A options=(
