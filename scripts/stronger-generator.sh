@@ -9,7 +9,8 @@
 # SECONDS is each run's wall time (default 1800: 30 minutes on 2 cores, two
 # runs at a time with one thread each; the whole table takes hours). The
 # configurations are scripts/ablation.sh's (default: the table's). OUT_DIR gets
-# sim/ (the simulated cines), sim-catalog/ and us-catalog/, sim-runs/ and
+# sim/ (the simulated cines), sim-catalog/ and us-catalog/ (their imports'
+# messages in sim-import.log and us-import.log), sim-runs/ and
 # us-runs/ (scripts/ablation.sh's files, summary.tsv among them), and
 # sim-grids.png and us-grids.png: the first 4 x 4 frames of each run's last
 # grid, in the order of the configurations, then the training frames. Adding
@@ -32,11 +33,11 @@ cp "$root/scripts/ablation.sh" "$out/ablation.sh"
 
 if [[ ! -s "$out/sim-catalog/catalog.sqlite" ]]; then
   /usr/bin/python3 "$root/samples/simulate_bmode.py" "$out/sim" --phantoms 300 --frames 8 --seed 1 >/dev/null
-  "$medsynth" import --catalog "$out/sim-catalog" "$out/sim" >/dev/null
+  "$medsynth" import --catalog "$out/sim-catalog" "$out/sim" >/dev/null 2>"$out/sim-import.log"
 fi
 if [[ ! -s "$out/us-catalog/catalog.sqlite" ]]; then
   # Some sample files are not DICOM or are refused on purpose (exit 10 names them); the US cines import.
-  "$medsynth" import --catalog "$out/us-catalog" "$root/samples/data" >/dev/null || true
+  "$medsynth" import --catalog "$out/us-catalog" "$root/samples/data" >/dev/null 2>"$out/us-import.log" || true
 fi
 
 # The two data sets one after the other: each ablation runs two trainings at a time.
