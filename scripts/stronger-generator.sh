@@ -13,7 +13,7 @@
 # messages in sim-import.log and us-import.log), sim-runs/ and
 # us-runs/ (scripts/ablation.sh's files, summary.tsv among them), and
 # sim-grids.png and us-grids.png: the first 4 x 4 frames of each run's last
-# grid, in the order of the configurations, then the training frames. Adding
+# grid at or before its model's step, in the order of the configurations, then the training frames. Adding
 # configurations to a finished OUT_DIR runs only the new ones. Needs the
 # samples (samples/fetch.sh) and python3-numpy.
 set -euo pipefail

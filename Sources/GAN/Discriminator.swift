@@ -57,6 +57,7 @@ public final class Discriminator {
         let initializer = DefaultInitializer(random: EngineRandom(seed: seed))
         var layers: [Layer] = []
         var inChannels = channels
+        var frontCount = 0
         for (index, width) in Self.widths.enumerated() {
             layers.append(
                 Conv2d(
@@ -77,10 +78,10 @@ public final class Discriminator {
                         : LeakyReLU(slope: negativeSlope))
             }
             inChannels = width
+            if index == 2 { frontCount = layers.count }
         }
         layers.append(ChannelsFirst())
         if minibatchStandardDeviation { layers.append(MinibatchStandardDeviation()) }
-        let frontCount = 3 * (residual ? 3 : 2)
         front = Sequential(Array(layers[..<frontCount]))
         back = Sequential(Array(layers[frontCount...]))
         firstConvolution = layers[0] as! Conv2d
@@ -137,7 +138,7 @@ public final class Discriminator {
     /// `backward(_:parameterGradients: true)`, without the gradient with
     /// respect to the images, which that step discards.
     public func accumulateParameterGradients(_ logitGradient: Tensor) {
-        accumulateFront(back.backward(fc.backward(logitGradient, parameterGradients: true), parameterGradients: true))
+        accumulateFront(accumulateBack(logitGradient))
     }
 
     /// With a decoder, the step on the real batch of the last forward pass
@@ -149,7 +150,7 @@ public final class Discriminator {
             accumulateParameterGradients(logitGradient)
             return 0
         }
-        let fromLogits = back.backward(fc.backward(logitGradient, parameterGradients: true), parameterGradients: true)
+        let fromLogits = accumulateBack(logitGradient)
         // The front's output is still the real batch's: the decoder reads it now.
         guard let features else { preconditionFailure("the discriminator's real step before any forward pass") }
         let rebuilt = decoder.forward(features, training: true)
@@ -166,6 +167,11 @@ public final class Discriminator {
         for index in 0..<fromDecoder.count { fromDecoder.data[index] += fromLogits.data[index] }
         accumulateFront(fromDecoder)
         return reconstructionWeight * Float(total / Double(count))
+    }
+
+    /// fc's and the back's parameter gradients; returns the gradient of the front's output.
+    private func accumulateBack(_ logitGradient: Tensor) -> Tensor {
+        back.backward(fc.backward(logitGradient, parameterGradients: true), parameterGradients: true)
     }
 
     /// The front's parameter gradients from the gradient of its output.

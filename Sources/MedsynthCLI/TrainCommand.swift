@@ -174,8 +174,8 @@ struct TrainCommand: ParsableCommand {
             "Add the first-order stand-in for R1 and R2 to the discriminator's loss with this weight (gamma): "
                 + "(gamma/2) (D(x + 0.01 e) - D(x))^2 / 0.01^2 on the real and the generated images it sees, "
                 + "e standard normal noise, which penalises a steep D around them as R1 and R2 do (R3GAN pairs "
-                + "them with --loss relativistic; docs/training.md). Each penalised batch costs D one more "
-                + "pass. Default none (0).",
+                + "them with --loss relativistic; docs/training.md). Each penalised batch costs D two more "
+                + "forward passes and a backward. Default none (0).",
             valueName: "weight"))
     var gradientPenalty: Double?
 

@@ -21,7 +21,7 @@ struct GradientPenaltyTests {
     }
 
     /// Bright discs on dark, their centres moved by `shift` pixels.
-    public static func discs(count: Int, side: Int, shift: Int = 0) -> Tensor {
+    static func discs(count: Int, side: Int, shift: Int = 0) -> Tensor {
         Tensor(
             shape: [count, 1, side, side],
             values: (0..<(count * side * side)).map { index in
@@ -51,20 +51,5 @@ struct GradientPenaltyTests {
         print("gradient penalty: mean \(estimate) over \(draws) perturbations, |grad D|^2 \(squaredNorm)")
         // (g . e)^2 has twice its squared mean as variance: 1,600 draws give a standard error of 3.5 %.
         #expect(abs(estimate - squaredNorm) < 0.12 * squaredNorm)
-    }
-
-    @Test("a training step with the penalty: both networks' losses stay finite and D still learns the fixed batches")
-    func trainingWithThePenalty() {
-        let step = TrainingStep(generator: Generator(preset: .compact, seed: 3), discriminator: Discriminator(resolution: 64, seed: 4))
-        step.loss = .relativistic
-        step.penalty = GradientPenalty(weight: 0.1)
-        let real = Self.discs(count: 8, side: 64)
-        var random = EngineRandom(seed: 5)
-        let dimension = step.generator.configuration.latentDimension
-        let latents = Tensor(shape: [8, dimension], values: (0..<(8 * dimension)).map { _ in random.normal() })
-        let results = (0..<6).map { _ in step.run(real: real, latents: latents) }
-        print("penalised relativistic D loss over 6 steps: \(results.map(\.discriminatorLoss))")
-        #expect(results.allSatisfy { $0.discriminatorLoss.isFinite && $0.generatorLoss.isFinite })
-        #expect(results.last!.discriminatorLoss < results.first!.discriminatorLoss)
     }
 }

@@ -49,10 +49,13 @@ struct RelativisticPairingLossTests {
         #expect(largest < 1e-3)
     }
 
-    @Test("a training step with the relativistic loss: D learns to score the real batch above the generated one")
-    func discriminatorLearnsThePairing() {
+    @Test(
+        "a training step with the relativistic loss, without and with the gradient penalty: both losses stay finite and D learns to score the real batch above the generated one",
+        arguments: [nil, 0.1] as [Float?])
+    func discriminatorLearnsThePairing(penalty: Float?) {
         let step = TrainingStep(generator: Generator(preset: .compact, seed: 3), discriminator: Discriminator(resolution: 64, seed: 4))
         step.loss = .relativistic
+        step.penalty = penalty.map { GradientPenalty(weight: $0) }
         var random = EngineRandom(seed: 5)
         // A fixed "real" batch: bright discs on dark; a fixed latent batch.
         let real = Tensor(
@@ -63,9 +66,10 @@ struct RelativisticPairingLossTests {
             })
         let dimension = step.generator.configuration.latentDimension
         let latents = Tensor(shape: [8, dimension], values: (0..<(8 * dimension)).map { _ in random.normal() })
-        let losses = (0..<6).map { _ in step.run(real: real, latents: latents).discriminatorLoss }
-        print("relativistic D loss over 6 steps: \(losses)")
-        #expect(losses.allSatisfy { $0.isFinite })
+        let results = (0..<6).map { _ in step.run(real: real, latents: latents) }
+        let losses = results.map(\.discriminatorLoss)
+        print("relativistic D loss over 6 steps, penalty \(penalty.map { "\($0)" } ?? "none"): \(losses)")
+        #expect(results.allSatisfy { $0.discriminatorLoss.isFinite && $0.generatorLoss.isFinite })
         #expect(losses.last! < losses.first!, "D's pairing loss falls while it learns the fixed batches")
     }
 }
