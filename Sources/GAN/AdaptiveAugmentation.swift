@@ -9,7 +9,15 @@ import Engine
 ///
 /// over the real images D saw in its last `interval` steps. A D that
 /// memorises its training set calls every real image real (r_t near 1); one
-/// that cannot tell calls half of them so (r_t near 0). Every `interval`
+/// that cannot tell calls half of them so (r_t near 0). With the relativistic
+/// pairing loss D's output has no zero to call real by (the loss sees only
+/// differences, so the logits drift as a whole: measured, p went to 0 in one
+/// run and to 1 in another), and r_t is taken over its pairs instead,
+///
+///     r_t = E[sign(D(x_real) - D(G(z)))],
+///
+/// 1 when D ranks every real image above its generated partner, 0 when it
+/// ranks half of them so. Every `interval`
 /// steps, p moves up when r_t is above `target` and down otherwise, by as
 /// much as lets it go from 0 to 1 in `rampImages` images, and stays in
 /// [0, 1]. p starts at 0.
@@ -28,7 +36,8 @@ public final class AdaptiveAugmentation {
     public static let interval = 4
     /// The probability the next step augments with.
     public private(set) var probability: Float = 0
-    /// The signs of D's real logits summed since the last adjustment, and their count.
+    /// The signs summed since the last adjustment (of D's real logits, or of
+    /// its real-minus-generated differences), and their count.
     public private(set) var signSum: Float = 0
     public private(set) var signCount = 0
 
@@ -38,14 +47,19 @@ public final class AdaptiveAugmentation {
         self.rampImages = rampImages
     }
 
-    /// The sum of the signs of `logits` [N, 1]: N when D calls every image real.
-    public static func signSum(_ logits: Tensor) -> Float {
+    /// The sum of the signs of `logits` [N, 1], less those of `baseline`
+    /// [N, 1] pair by pair when given: N when D calls every image real, or
+    /// ranks every real image above its generated partner.
+    public static func signSum(_ logits: Tensor, minus baseline: Tensor? = nil) -> Float {
         var sum: Float = 0
-        for index in 0..<logits.count { sum += logits.data[index] > 0 ? 1 : (logits.data[index] < 0 ? -1 : 0) }
+        for index in 0..<logits.count {
+            let difference = logits.data[index] - (baseline?.data[index] ?? 0)
+            sum += difference > 0 ? 1 : (difference < 0 ? -1 : 0)
+        }
         return sum
     }
 
-    /// Counts a step's `count` real images, whose signs sum to `signSum`.
+    /// Counts a step's `count` real images (or pairs), whose signs sum to `signSum`.
     public func observe(signSum: Float, count: Int) {
         self.signSum += signSum
         signCount += count

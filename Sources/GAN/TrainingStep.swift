@@ -86,7 +86,7 @@ public final class TrainingStep {
         adaptive?.adjust(step: generatorOptimizer.step, batchSize: batchSize)
         return StepResult(
             discriminatorLoss: discriminatorStep.loss, generatorLoss: generatorLoss,
-            realSign: discriminatorStep.realSignSum / Float(latents.shape[0]), augmentationProbability: probability)
+            realSign: discriminatorStep.signSum / Float(latents.shape[0]), augmentationProbability: probability)
     }
 
     /// The images D sees: augmented (fresh parameters each call) when training
@@ -95,9 +95,10 @@ public final class TrainingStep {
 
     /// Adds D's parameter gradients of its step on `real` and `generated`
     /// (the adversarial loss, LeCam's term, the gradient penalty and D's
-    /// reconstruction) into its store, and lets ADA observe the real logits.
+    /// reconstruction) into its store, and lets ADA observe the real logits
+    /// (with the relativistic loss, their differences from the generated).
     /// Returns D's adversarial loss, the penalty and reconstruction losses (0
-    /// without them) and the sign sum of the real logits.
+    /// without them) and the sum of the signs ADA observed.
     ///
     /// Each backward pass needs D's caches of its own forward pass, and D
     /// keeps those of its last pass only; so a batch whose gradient waits for
@@ -105,15 +106,16 @@ public final class TrainingStep {
     /// the penalty compares each batch with its perturbed copy) goes through
     /// D again before its backward.
     func accumulateDiscriminatorGradients(real: Tensor, generated: Tensor) -> (
-        loss: Float, regularization: Float, realSignSum: Float
+        loss: Float, regularization: Float, signSum: Float
     ) {
         // A copy: the generated batch's augmentation reuses the storage.
         let seenReal = Self.kept(seenByDiscriminator(real))
         let realLogits = Self.kept(discriminator.forward(seenReal, training: true))
-        let realSignSum = observe(realLogits)
+        let signSum: Float
         let adversarialLoss: Float
         var regularization: Float = 0
         if loss == .nonSaturating {
+            signSum = observe(realLogits)
             let realLoss = BinaryCrossEntropy.withLogits(realLogits, target: 1, gradient: &logitGradient)
             let realGradient = logitGradient!
             lecam?.addTerm(logits: realLogits, real: true, into: realGradient)
@@ -131,6 +133,7 @@ public final class TrainingStep {
         } else {
             let seenGenerated = seenByDiscriminator(generated)
             let generatedLogits = Self.kept(discriminator.forward(seenGenerated, training: true))
+            signSum = observe(realLogits, minus: generatedLogits)
             let pairs = RelativisticPairingLoss.loss(winner: realLogits, loser: generatedLogits)
             lecam?.addTerm(logits: realLogits, real: true, into: pairs.winnerGradient)
             lecam?.addTerm(logits: generatedLogits, real: false, into: pairs.loserGradient)
@@ -142,7 +145,7 @@ public final class TrainingStep {
             regularization += discriminator.accumulateRealParameterGradients(pairs.winnerGradient, images: seenReal)
             adversarialLoss = pairs.loss
         }
-        return (adversarialLoss, regularization, realSignSum)
+        return (adversarialLoss, regularization, signSum)
     }
 
     /// With a gradient penalty, adds its parameter gradients over a perturbed
@@ -163,9 +166,10 @@ public final class TrainingStep {
     /// A copy of `logits` (or of images), whose storage the next pass reuses.
     private static func kept(_ logits: Tensor) -> Tensor { Tensor(shape: logits.shape, values: logits.values) }
 
-    /// ADA watches the signs of D's logits on real images; returns their sum.
-    private func observe(_ realLogits: Tensor) -> Float {
-        let signSum = AdaptiveAugmentation.signSum(realLogits)
+    /// ADA watches the signs of D's logits on real images, less those on
+    /// generated ones pair by pair when given; returns their sum.
+    private func observe(_ realLogits: Tensor, minus generatedLogits: Tensor? = nil) -> Float {
+        let signSum = AdaptiveAugmentation.signSum(realLogits, minus: generatedLogits)
         adaptive?.observe(signSum: signSum, count: realLogits.count)
         return signSum
     }
@@ -176,8 +180,10 @@ public struct StepResult: Sendable {
     /// D's loss (real + generated) and G's.
     public var discriminatorLoss: Float
     public var generatorLoss: Float
-    /// The mean sign of D's logits on the step's real images: ADA's
-    /// overfitting heuristic r_t on one batch (1: D calls them all real).
+    /// The mean sign of D's logits on the step's real images (with the
+    /// relativistic loss, of real minus generated logits pair by pair): ADA's
+    /// overfitting heuristic r_t on one batch (1: D calls them all real, or
+    /// ranks every real image above its partner).
     public var realSign: Float
     /// The chance an image had of each transform: 1 for DiffAugment's
     /// fixed policy, 0 without augmentation, ADA's p with it.

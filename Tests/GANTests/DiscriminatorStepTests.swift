@@ -67,6 +67,28 @@ struct DiscriminatorStepTests {
         #expect(regularizationShare > 0.01, "the penalty and the reconstruction are a visible part of the loss checked")
     }
 
+    @Test(
+        "ADA watches the signs of D's real logits, or with the relativistic loss those of real minus generated, which no shift of D's output moves"
+    )
+    func adaptiveAugmentationSigns() throws {
+        let discriminator = Discriminator(resolution: 32, seed: 16)
+        let step = TrainingStep(generator: Generator(preset: .compact, seed: 14), discriminator: discriminator)
+        let real = GradientPenaltyTests.discs(count: 6, side: 32)
+        let generated = GradientPenaltyTests.discs(count: 6, side: 32, shift: 4)
+        // D calls every image generated: the relativistic loss cannot see such a shift, so its logits drift so in training.
+        let bias = try #require(discriminator.store.parameter(named: "fc.bias"))
+        discriminator.store.values[bias.offset] = -1000
+        let realLogits = discriminator.forward(real, training: true).values
+        let generatedLogits = discriminator.forward(generated, training: true).values
+        let pairSigns = zip(realLogits, generatedLogits).map { $0 > $1 ? Float(1) : ($0 < $1 ? -1 : 0) }.reduce(0, +)
+        #expect(realLogits.allSatisfy { $0 < 0 })
+        #expect(step.accumulateDiscriminatorGradients(real: real, generated: generated).signSum == -6)
+        step.loss = .relativistic
+        #expect(step.accumulateDiscriminatorGradients(real: real, generated: generated).signSum == pairSigns)
+        print("pair signs: \(pairSigns)")
+        #expect(pairSigns > -6, "the pairs' signs differ from the real logits' here")
+    }
+
     @Test("with the reconstruction, D learns to rebuild a fixed real batch while it learns to tell it from generated images")
     func reconstructionFalls() {
         let discriminator = Discriminator(resolution: 32, reconstructionWeight: 1, seed: 15)
