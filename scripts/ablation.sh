@@ -26,7 +26,8 @@
 # seed 2, holding out the frames seed 1 holds out; "rpgan" is the relativistic
 # pairing loss (--loss relativistic) and "gpX" the first-order R1 and R2
 # stand-in of weight X (--gradient-penalty X), "reconX" D's reconstruction
-# of weight X (--reconstruction X), "residual" the residual preset. The ramp, the target and the
+# of weight X (--reconstruction X), "residual" the residual preset, "projected" the projected discriminator (random
+# MobileNetV2, calibrated). The ramp, the target and the
 # seeds do not change what a step costs, nor do LeCam's weight and the
 # half-life on "default" (which has both): such a configuration reuses the rate
 # measured without them.
@@ -58,6 +59,7 @@ declare -A options=(
   [copycheck]="--copy-check-every 50 --copy-limit 1"
   [rpgan]="--loss relativistic"
   [residual]="--preset residual"
+  [projected]="--discriminator projected"
   [all]="--augment ada --ada-target 0.6 --ada-ramp 20000 --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
 )
 # The options of a configuration, and its batch size (the steps a wall time buys).

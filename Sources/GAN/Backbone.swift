@@ -88,13 +88,22 @@ final class ResidualBlock {
         self.shortcut = shortcut
     }
 
-    func forward(_ x: Tensor) -> Tensor {
-        let y = main.forward(x, training: false)
+    /// In inference mode unless `training` (which only calibrates
+    /// BatchNorm's statistics: `ProjectedDiscriminator`).
+    func forward(_ x: Tensor, training: Bool = false) -> Tensor {
+        let y = main.forward(x, training: training)
         switch shortcut {
         case .none: return y
         case .identity: return add(y, x, into: &sum)
-        case .projection(let projection): return add(y, projection.forward(x, training: false), into: &sum)
+        case .projection(let projection): return add(y, projection.forward(x, training: training), into: &sum)
         }
+    }
+
+    /// The BatchNorm layers of the block.
+    var batchNorms: [BatchNorm2d] {
+        var layers = main.layers
+        if case .projection(let projection) = shortcut { layers += projection.layers }
+        return layers.compactMap { $0 as? BatchNorm2d }
     }
 
     func backward(_ dy: Tensor) -> Tensor {

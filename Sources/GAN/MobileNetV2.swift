@@ -11,6 +11,8 @@ public final class MobileNetV2: Backbone {
     public let store = ParameterStore()
     public let featureCount: Int
     public let minimumInputSize = 32
+    /// The output channels of blocks 0 ... 16.
+    public let blockWidths: [Int]
     let stages: BackboneStages
 
     /// Keras' `_make_divisible`: the nearest multiple of 8, not below 8 nor 10% below `value`.
@@ -36,8 +38,9 @@ public final class MobileNetV2: Backbone {
         ])
         var inChannels = first
         var blocks: [ResidualBlock] = []
-        for (index, (filters, stride, expansion)) in Self.blockSettings.enumerated() {
-            let outChannels = Self.divisible(Float(filters) * alpha)
+        blockWidths = Self.blockSettings.map { Self.divisible(Float($0.0) * alpha) }
+        for (index, (_, stride, expansion)) in Self.blockSettings.enumerated() {
+            let outChannels = blockWidths[index]
             blocks.append(
                 .invertedResidual(
                     index: index, store: store, initializer: initializer, inChannels: inChannels,

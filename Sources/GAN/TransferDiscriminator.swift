@@ -84,9 +84,7 @@ public final class TransferDiscriminator: DiscriminatorNetwork {
     public let store = ParameterStore()
     let head: Linear
     let enlargements: [Upsample2x]
-    private var threeChannels: Tensor?
-    private var inputGradient: Tensor?
-    private var inputShape: [Int] = []
+    private let grayscale = GrayscaleToRGB()
 
     public init(backbone: Backbone, resolution: Int, seed: UInt64) {
         self.backbone = backbone
@@ -103,15 +101,7 @@ public final class TransferDiscriminator: DiscriminatorNetwork {
     }
 
     public func forward(_ images: Tensor, training: Bool) -> Tensor {
-        let (n, c, h, w) = images.nchw
-        precondition(c == 1, "the transfer discriminator takes grayscale frames")
-        inputShape = images.shape
-        let rgb = reuseTensor(&threeChannels, [n, 3, h, w])
-        let plane = h * w
-        for image in 0..<n {
-            for channel in 0..<3 { (rgb.data + (image * 3 + channel) * plane).update(from: images.data + image * plane, count: plane) }
-        }
-        let enlarged = enlargements.reduce(rgb) { $1.forward($0, training: false) }
+        let enlarged = enlargements.reduce(grayscale.forward(images)) { $1.forward($0, training: false) }
         return head.forward(backbone.forward(enlarged), training: training)
     }
 
@@ -125,18 +115,7 @@ public final class TransferDiscriminator: DiscriminatorNetwork {
     public func backward(_ logitGradient: Tensor, parameterGradients: Bool) -> Tensor {
         let features = head.backward(logitGradient, parameterGradients: parameterGradients)
         let enlarged = backbone.backward(features)
-        let rgb = enlargements.reversed().reduce(enlarged) { $1.backward($0, parameterGradients: false) }
-        let dx = reuseTensor(&inputGradient, inputShape)
-        let (n, _, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
-        let plane = h * w
-        for image in 0..<n {
-            for p in 0..<plane {
-                dx.data[image * plane + p] =
-                    rgb.data[(image * 3) * plane + p] + rgb.data[(image * 3 + 1) * plane + p]
-                    + rgb.data[(image * 3 + 2) * plane + p]
-            }
-        }
-        return dx
+        return grayscale.backward(enlargements.reversed().reduce(enlarged) { $1.backward($0, parameterGradients: false) })
     }
 }
 

@@ -85,12 +85,15 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: """
-            Discriminator: dcgan (trained from scratch, the default), or transfer (the paper's: a frozen ImageNet \
-            backbone, --backbone, with a trainable Linear head on its pooled features).
+            Discriminator: dcgan (trained from scratch, the default), transfer (the paper's: a frozen ImageNet \
+            backbone, --backbone, with a trainable Linear head on its pooled features), or projected (Projected GAN's: \
+            a frozen MobileNetV2 seen at three scales through fixed random mixings, with a small trainable \
+            discriminator per scale; random and calibrated on the training frames unless --backbone-weights gives \
+            ImageNet weights; docs/transfer.md).
             """)
     var discriminator: DiscriminatorKind?
 
-    @Option(help: "The transfer discriminator's backbone: xception (the paper's) or mobilenetv2.")
+    @Option(help: "The transfer discriminator's backbone: xception (the paper's) or mobilenetv2 (projected's only one).")
     var backbone: BackboneKind?
 
     @Option(

@@ -7,7 +7,7 @@ import GAN
 /// trained from scratch, or the paper's transfer discriminator, a frozen
 /// ImageNet backbone with a trainable Linear head.
 public enum DiscriminatorKind: String, Codable, CaseIterable, Sendable {
-    case dcgan, transfer
+    case dcgan, transfer, projected
 }
 
 /// What every batch the discriminator sees goes through.
@@ -287,14 +287,17 @@ public struct CopyCheckSettings: Codable, Equatable, Sendable {
 /// weight file it was loaded from (needed again to resume) with its SHA-256.
 public struct BackboneSummary: Codable, Equatable, Sendable {
     public var kind: BackboneKind
-    public var weights: String
-    public var weightsSha256: String
+    /// The weight file's absolute path and SHA-256; nil for a projected
+    /// discriminator's random backbone (from the seed, its BatchNorm
+    /// statistics from the training frames).
+    public var weights: String?
+    public var weightsSha256: String?
     /// Parameters of the frozen backbone, as Keras counts them.
     public var frozenParameters: Int
     /// Parameters of the trainable head.
     public var trainableParameters: Int
 
-    public init(kind: BackboneKind, weights: String, weightsSha256: String, frozenParameters: Int, trainableParameters: Int) {
+    public init(kind: BackboneKind, weights: String?, weightsSha256: String?, frozenParameters: Int, trainableParameters: Int) {
         self.kind = kind
         self.weights = weights
         self.weightsSha256 = weightsSha256

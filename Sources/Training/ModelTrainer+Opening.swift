@@ -15,7 +15,7 @@ extension ModelTrainer {
     ) throws -> ModelTrainer {
         let modality = request.modality.uppercased()
         // The backbone first: a weight file that does not fit stops the run before anything is registered.
-        let transfer = try TransferBackbone(request.discriminator)
+        let frozen = try FrozenBackbone(request.discriminator, seed: request.seed)
         var configuration = request.preset.configuration()
         configuration.upsampling = request.generatorUpsampling
         configuration.noiseInputs = request.noiseInputs
@@ -42,16 +42,16 @@ extension ModelTrainer {
             reconstructionWeight: request.discriminator == .dcgan ? request.reconstructionWeight : nil)
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
-            backbone: transfer?.summary.kind, frames: frames, catalog: catalog)
+            backbone: frozen?.kind, frames: frames, catalog: catalog)
         var architecture = ModelDescription(preset: request.preset, discriminator: request.discriminator.kind, step: 0)
         architecture.upsampling = request.generatorUpsampling
         architecture.noiseInputs = request.noiseInputs ? true : nil
         (architecture.name, architecture.modality) = (model.name, modality)
-        let record = TrainingRecord(
-            epoch: 0, seed: request.seed, hyperparameters: hyperparameters, trainingSet: summary,
-            backbone: transfer?.summary)
+        var record = TrainingRecord(
+            epoch: 0, seed: request.seed, hyperparameters: hyperparameters, trainingSet: summary, backbone: nil)
         EngineThreads.configure(request.threads)
-        let training = makeTrainingStep(record, configuration: configuration, backbone: transfer?.backbone)
+        let training = makeTrainingStep(record, configuration: configuration, frozen: frozen, frames: frames)
+        record.backbone = frozen?.summary(of: training.discriminator)
         let folder = catalog.folder(of: model)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let trainer = ModelTrainer(
@@ -88,11 +88,14 @@ extension ModelTrainer {
         let frames = try ModelFrames.load(model, description: architecture.with(record), catalog: catalog, progress: decodeProgress)
         let warnings = apply(options, to: &record)
         EngineThreads.configure(record.hyperparameters.threads)
-        let backbone =
-            try architecture.discriminator == .transfer
-            ? TransferBackbone.reload(&record.backbone, from: options.backboneWeights, modelFile: modelFile) : nil
+        let frozen = try architecture.discriminator.flatMap { kind in
+            kind == .dcgan
+                ? nil
+                : try FrozenBackbone.reload(
+                    for: kind, &record.backbone, from: options.backboneWeights, seed: record.seed, modelFile: modelFile)
+        }
         let training = makeTrainingStep(
-            record, configuration: try architecture.generatorConfiguration(source: modelFile), backbone: backbone)
+            record, configuration: try architecture.generatorConfiguration(source: modelFile), frozen: frozen, frames: frames)
         try CheckpointFolder.restore(training, from: folder)
         let losses = try LossRecord.read(folder.appendingPathComponent(ModelFolderWriter.lossesFile))
             .filter { $0.step <= training.generatorOptimizer.step }
@@ -118,9 +121,9 @@ extension ModelTrainer {
 
     /// Refuses what `options` would change that this model does not have.
     private static func check(_ options: ResumeOptions, on description: ModelDescription, model: ModelRecord) throws {
-        if options.backboneWeights != nil, description.discriminator != .transfer {
+        if options.backboneWeights != nil, description.discriminator != .transfer, description.discriminator != .projected {
             throw TrainingError.notApplicable(
-                "--backbone-weights goes with a transfer discriminator; this model's is "
+                "--backbone-weights goes with a transfer or projected discriminator; this model's is "
                     + "\((description.discriminator ?? .dcgan).rawValue): \(model.name)")
         }
     }
@@ -225,20 +228,11 @@ extension ModelTrainer {
 
     /// The networks and their optimisers, initialised from the seed streams,
     /// with Adam's settings as `model.json` records them.
-    private static func makeTrainingStep(_ record: TrainingRecord, configuration: GeneratorConfiguration, backbone: Backbone?)
-        -> TrainingStep
-    {
+    private static func makeTrainingStep(
+        _ record: TrainingRecord, configuration: GeneratorConfiguration, frozen: FrozenBackbone?, frames: ModelFrames
+    ) -> TrainingStep {
         let generator = Generator(configuration: configuration, seed: SeedStreams.seed(.generatorInitialisation, seed: record.seed))
-        let discriminatorSeed = SeedStreams.seed(.discriminatorInitialisation, seed: record.seed)
-        let discriminator: any DiscriminatorNetwork =
-            backbone.map {
-                TransferDiscriminator(backbone: $0, resolution: configuration.resolution, seed: discriminatorSeed)
-            }
-            ?? Discriminator(
-                resolution: configuration.resolution, channels: configuration.channels,
-                minibatchStandardDeviation: record.hyperparameters.minibatchStandardDeviation == true,
-                reconstructionWeight: record.hyperparameters.reconstructionWeight.map { Float($0) },
-                residual: configuration.residual, seed: discriminatorSeed)
+        let discriminator = makeDiscriminator(record, configuration: configuration, frozen: frozen, frames: frames)
         let hyperparameters = record.hyperparameters
         let training = TrainingStep(
             generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),
@@ -258,6 +252,36 @@ extension ModelTrainer {
         }
         return training
     }
+
+    /// The discriminator `frozen` makes: dcgan without a backbone, else
+    /// transfer on any backbone or projected on MobileNetV2 (a random one
+    /// calibrated on `calibrationFrameCount` training frames spread over the set).
+    private static func makeDiscriminator(
+        _ record: TrainingRecord, configuration: GeneratorConfiguration, frozen: FrozenBackbone?, frames: ModelFrames
+    ) -> any DiscriminatorNetwork {
+        let seed = SeedStreams.seed(.discriminatorInitialisation, seed: record.seed)
+        guard let frozen else {
+            return Discriminator(
+                resolution: configuration.resolution, channels: configuration.channels,
+                minibatchStandardDeviation: record.hyperparameters.minibatchStandardDeviation == true,
+                reconstructionWeight: record.hyperparameters.reconstructionWeight.map { Float($0) },
+                residual: configuration.residual, seed: seed)
+        }
+        guard frozen.discriminator == .projected, let mobileNet = frozen.backbone as? MobileNetV2 else {
+            return TransferDiscriminator(backbone: frozen.backbone, resolution: configuration.resolution, seed: seed)
+        }
+        let projected = ProjectedDiscriminator(backbone: mobileNet, resolution: configuration.resolution, seed: seed)
+        if frozen.weights == nil {
+            let training = frames.split.frames(of: frames.dataset).training
+            let count = min(calibrationFrameCount, training.count)
+            var batch: Tensor?
+            projected.calibrate(on: frames.dataset.batch((0..<count).map { training[$0 * training.count / count] }, into: &batch))
+        }
+        return projected
+    }
+
+    /// The training frames a random backbone's BatchNorm statistics are taken from.
+    static let calibrationFrameCount = 64
 }
 
 extension TrainingRecord {

@@ -110,14 +110,17 @@ public struct TrainingOptions: Sendable {
         if discriminator == .transfer, backbone == nil || backboneWeights == nil {
             throw .init("--discriminator transfer needs --backbone xception|mobilenetv2 and --backbone-weights FILE.")
         }
-        if discriminator == .transfer, minibatchStd == true {
-            throw .init("--minibatch-std goes with the dcgan discriminator, not transfer.")
+        if let discriminator, discriminator != .dcgan, minibatchStd == true {
+            throw .init("--minibatch-std goes with the dcgan discriminator, not \(discriminator.rawValue).")
         }
-        if discriminator == .transfer, let reconstruction, reconstruction > 0 {
-            throw .init("--reconstruction goes with the dcgan discriminator, not transfer.")
+        if let discriminator, discriminator != .dcgan, let reconstruction, reconstruction > 0 {
+            throw .init("--reconstruction goes with the dcgan discriminator, not \(discriminator.rawValue).")
         }
-        if discriminator != .transfer, backbone != nil || backboneWeights != nil {
-            throw .init("--backbone and --backbone-weights go with --discriminator transfer.")
+        if discriminator == .projected, let backbone, backbone != .mobilenetv2 {
+            throw .init("--discriminator projected takes MobileNetV2 (--backbone mobilenetv2, or no --backbone), not \(backbone.rawValue).")
+        }
+        if discriminator != .transfer, discriminator != .projected, backbone != nil || backboneWeights != nil {
+            throw .init("--backbone and --backbone-weights go with --discriminator transfer or projected.")
         }
     }
 
@@ -171,6 +174,7 @@ public struct TrainingOptions: Sendable {
         if discriminator == .transfer, let backbone, let backboneWeights {
             request.discriminator = .transfer(backbone, weights: backboneWeights)
         }
+        if discriminator == .projected { request.discriminator = .projected(weights: backboneWeights) }
         request.batchSize = batch ?? request.batchSize
         request.learningRate = learningRate ?? request.learningRate
         request.seed = seed ?? request.seed

@@ -48,7 +48,7 @@ public struct TrainingRequest: Sendable {
     /// The weight of the dcgan discriminator's reconstruction of the real images; nil: none.
     public var reconstructionWeight: Double?
     /// The `dcgan` discriminator gets the minibatch standard deviation layer
-    /// (the `transfer` one has none: its features are the backbone's).
+    /// (the `transfer` and `projected` ones have none: their features are the backbone's).
     public var minibatchStandardDeviation = true
     /// Stop before the generator copies training frames; nil: no check.
     public var copyCheck: CopyCheckSettings? = .standard
@@ -72,11 +72,16 @@ public enum DiscriminatorChoice: Sendable, Equatable {
     case dcgan
     /// The paper's: `backbone` frozen with the weights of a Keras file (`*_notop.h5`, or Keras 3's), a Linear head trained.
     case transfer(BackboneKind, weights: String)
+    /// Projected GAN's: a frozen MobileNetV2 (from a weight file, or random
+    /// and calibrated on the training frames when nil) with trainable heads
+    /// at three scales (`ProjectedDiscriminator`).
+    case projected(weights: String?)
 
     public var kind: DiscriminatorKind {
         switch self {
         case .dcgan: .dcgan
         case .transfer: .transfer
+        case .projected: .projected
         }
     }
 }

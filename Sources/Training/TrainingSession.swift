@@ -72,9 +72,12 @@ public final class TrainingSession {
             \(trainer.record.hyperparameters.stepsPerEpoch) steps per epoch, from step \(trainer.step)
             """
         if let backbone = trainer.record.backbone {
+            let discriminator = trainer.model.discriminator
+            let weights = backbone.weights == nil ? "random, calibrated on the training frames; " : ""
+            let head = discriminator == .projected ? "heads at three scales" : "Linear head"
             text +=
-                "\ndiscriminator: transfer, \(backbone.kind.rawValue) frozen (\(backbone.frozenParameters) parameters) "
-                + "+ Linear head, \(backbone.trainableParameters) trainable parameters"
+                "\ndiscriminator: \(discriminator.rawValue), \(backbone.kind.rawValue) frozen (\(weights)\(backbone.frozenParameters) "
+                + "parameters) + \(head), \(backbone.trainableParameters) trainable parameters"
         }
         return text
     }

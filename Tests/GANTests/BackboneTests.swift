@@ -139,7 +139,7 @@ struct BackboneTests {
             let identity = if case .identity = block.shortcut { " with identity" } else { "" }
             Self.checkBlock(
                 "inverted residual stride \(stride)\(identity)", inputShape: [2, inChannels, 8, 8],
-                forward: block.forward, backward: block.backward)
+                forward: { block.forward($0) }, backward: block.backward)
         }
         let store = ParameterStore()
         let main = Sequential([
@@ -157,7 +157,7 @@ struct BackboneTests {
         // EngineTests checks it alone on well-separated values.)
         let block = ResidualBlock(main: main, shortcut: .projection(residual))
         Self.checkBlock(
-            "xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: block.forward, backward: block.backward)
+            "xception block with residual convolution", inputShape: [2, 4, 7, 7], forward: { block.forward($0) }, backward: block.backward)
     }
 
     @Test(

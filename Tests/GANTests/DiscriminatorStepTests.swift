@@ -17,6 +17,27 @@ struct DiscriminatorStepTests {
         return (Double(result.loss) + Double(result.regularization), Double(result.regularization))
     }
 
+    /// The largest relative difference between `analytic` (D's store's
+    /// gradients) and central finite differences of D's step loss, over the
+    /// ten largest gradients of the parameter `name`.
+    static func largestRelativeDifference(
+        _ step: TrainingStep, parameter name: String, delta: Float, analytic: [Float], real: Tensor, generated: Tensor
+    ) throws -> Double {
+        let store = step.discriminator.store
+        let parameter = try #require(store.parameter(named: name))
+        let indices = (parameter.offset..<(parameter.offset + parameter.count)).sorted { abs(analytic[$0]) > abs(analytic[$1]) }
+        return indices.prefix(10).map { index in
+            let saved = store.values[index]
+            store.values[index] = saved + delta
+            let up = Self.discriminatorLoss(step, real: real, generated: generated).total
+            store.values[index] = saved - delta
+            let down = Self.discriminatorLoss(step, real: real, generated: generated).total
+            store.values[index] = saved
+            let numeric = (up - down) / Double(2 * delta)
+            return abs(numeric - Double(analytic[index])) / abs(numeric)
+        }.max()!
+    }
+
     @Test(
         "D's step gradients match finite differences of its loss, with each adversarial loss, DiffAugment, minibatch std, the penalty and the reconstruction, with BatchNorm or residual blocks",
         arguments: [(AdversarialLoss.nonSaturating, false), (.relativistic, false), (.relativistic, true)])
@@ -46,18 +67,8 @@ struct DiscriminatorStepTests {
             ("fc.weight", 1e-3, 3e-3), ("decoder.out.weight", 5e-2, 1e-3), ("blocks.0.conv.weight", 1e-3, 0.06),
         ]
         for (name, delta, tolerance) in checks {
-            let parameter = try #require(store.parameter(named: name))
-            let indices = (parameter.offset..<(parameter.offset + parameter.count)).sorted { abs(analytic[$0]) > abs(analytic[$1]) }
-            let difference = indices.prefix(10).map { index in
-                let saved = store.values[index]
-                store.values[index] = saved + delta
-                let up = Self.discriminatorLoss(step, real: real, generated: generated).total
-                store.values[index] = saved - delta
-                let down = Self.discriminatorLoss(step, real: real, generated: generated).total
-                store.values[index] = saved
-                let numeric = (up - down) / Double(2 * delta)
-                return abs(numeric - Double(analytic[index])) / abs(numeric)
-            }.max()!
+            let difference = try Self.largestRelativeDifference(
+                step, parameter: name, delta: delta, analytic: analytic, real: real, generated: generated)
             #expect(difference < tolerance, "\(name)")
             largest.append(difference)
         }

@@ -237,7 +237,7 @@ struct CommandContractTests {
             message: "medsynth: the model's last run reached its planned step (2); give --steps or --epochs to train further: m\n")
         try expectFailure(
             ["train", "--catalog", fixture.catalog, "--resume", "m", "--backbone-weights", file], status: 2,
-            message: "medsynth: --backbone-weights goes with a transfer discriminator; this model's is dcgan: m\n")
+            message: "medsynth: --backbone-weights goes with a transfer or projected discriminator; this model's is dcgan: m\n")
         try expectFailure(
             ["train", "--catalog", fixture.catalog, "--resume", "m", "--steps", "-3"], status: 2,
             message: "--steps must be at least 1.")

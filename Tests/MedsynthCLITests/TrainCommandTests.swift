@@ -152,6 +152,14 @@ struct TrainCommandTests {
             "--backbone", "xception", "--backbone-weights", folder.file("none.h5"), "--reconstruction", "1",
         ])
         #expect(transferReconstruction.status == 2 && transferReconstruction.standardError.contains("--reconstruction goes with"))
+        let projectedXception = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--discriminator", "projected", "--backbone", "xception",
+        ])
+        #expect(projectedXception.status == 2 && projectedXception.standardError.contains("projected takes MobileNetV2"))
+        let projectedDeviation = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--discriminator", "projected", "--minibatch-std",
+        ])
+        #expect(projectedDeviation.status == 2 && projectedDeviation.standardError.contains("not projected"))
         for (option, value) in [("--gradient-penalty", "200"), ("--reconstruction", "101")] {
             let outOfRange = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", option, value])
             #expect(outOfRange.status == 2 && outOfRange.standardError.contains("\(option) must be between 0 (none) and 100"))

@@ -40,6 +40,42 @@ struct TransferTrainingTests {
         #expect(losses.count == 4 && losses.allSatisfy { $0.discriminatorLoss.isFinite && $0.generatorLoss.isFinite })
     }
 
+    @Test(
+        "a projected run trains only the heads, records its backbone (random from the seed, or a weight file), and resumes to the same bytes as one run",
+        arguments: [false, true])
+    func projectedResumeEqualsOneRun(weightFile: Bool) throws {
+        let fixture = try TrainingFixture()
+        defer { fixture.folder.remove() }
+        func projected(_ name: String) -> TrainingRequest {
+            var request = fixture.request(name: name)
+            request.discriminator = .projected(weights: weightFile ? Self.weights : nil)
+            request.adversarialLoss = .relativistic
+            request.gradientPenalty = 0.1
+            return request
+        }
+        do {
+            let first = try ModelTrainer.create(projected("a"), catalog: fixture.catalog)
+            #expect(first.model.discriminator == .projected && first.model.backbone == .mobilenetv2)
+            // The backbone as Keras counts it (width 1, or the fixture's 0.35) and the three mixings.
+            let frozen = weightFile ? 410_208 + 8 * 64 + 16 * 128 + 32 * 256 : 2_257_984 + 24 * 64 + 32 * 128 + 96 * 256
+            #expect(first.record.backbone?.frozenParameters == frozen && first.record.backbone?.trainableParameters == 1_193_859)
+            #expect((first.record.backbone?.weights != nil) == weightFile)
+            #expect(try first.train(.steps(2)) == .finished)
+        }
+        let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
+        #expect(try resumed.train(.steps(2)) == .finished)
+        let single = try ModelTrainer.create(projected("b"), catalog: fixture.catalog)
+        #expect(try single.train(.steps(4)) == .finished)
+        for file in ModelTrainerTests.checkpointFiles {
+            #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resume")
+        }
+        if !weightFile {
+            #expect(throws: TrainingError.self) {
+                try ModelTrainer.resume("a", catalog: fixture.catalog, options: ResumeOptions(backboneWeights: Self.weights))
+            }
+        }
+    }
+
     @Test("a weight file that does not fit, or is missing, stops before anything is registered")
     func badWeights() throws {
         let fixture = try TrainingFixture()
