@@ -27,10 +27,11 @@
 # pairing loss (--loss relativistic) and "gpX" the first-order R1 and R2
 # stand-in of weight X (--gradient-penalty X), "reconX" D's reconstruction
 # of weight X (--reconstruction X), "residual" the residual preset, "projected" the projected discriminator (random
-# MobileNetV2, calibrated). The ramp, the target and the
+# MobileNetV2, calibrated) and "augX" the augmentation's transforms X (--augment-transforms X,
+# such as "augtranslation" or "augtranslation,cutout"). The ramp, the target and the
 # seeds do not change what a step costs, nor do LeCam's weight and the
 # half-life on "default" (which has both): such a configuration reuses the rate
-# measured without them.
+# measured without them, as does a choice of transforms (the same loops run).
 set -euo pipefail
 catalog="$1" out="$2" seconds="$3" fraction="$4"
 shift 4
@@ -78,6 +79,7 @@ options_of() {
       split*) printf -- '--split-seed %s ' "${part#split}" ;;
       gp*) printf -- '--gradient-penalty %s ' "${part#gp}" ;;
       recon*) printf -- '--reconstruction %s ' "${part#recon}" ;;
+      aug*) printf -- '--augment-transforms %s ' "${part#aug}" ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"
@@ -91,7 +93,7 @@ rate_of() {
   local part key=""
   for part in ${1//+/ }; do
     case "$part" in
-      seed* | split* | ramp* | target*) ;;
+      seed* | split* | ramp* | target* | aug*) ;;
       lecam[0-9]* | ema[0-9]*) [[ "${1%%+*}" == default ]] || key="${key:+$key+}$part" ;;
       *) key="${key:+$key+}$part" ;;
     esac

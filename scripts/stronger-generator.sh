@@ -21,7 +21,7 @@ out="$1"
 seconds="${2:-1800}"
 shift $(($# > 1 ? 2 : 1))
 configs=("$@")
-[[ ${#configs[@]} -gt 0 ]] || configs=(default plain rpgan gp0.1 recon1 residual default+rpgan default+rpgan+gp0.1 default+rpgan+recon1)
+[[ ${#configs[@]} -gt 0 ]] || configs=(default plain rpgan gp0.1 recon1 residual projected default+rpgan default+rpgan+gp0.1 default+rpgan+recon1 default+projected)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 swift build -c release --package-path "$root" >/dev/null
 export MEDSYNTH="$(swift build -c release --package-path "$root" --show-bin-path)/medsynth"

@@ -19,6 +19,10 @@ import Engine
 /// each image gets each of the three transforms (colour, translation,
 /// cutout) only with that probability, as ADA applies its transforms.
 ///
+/// `transforms` keeps some of the three only (DiffAugment's policies, as
+/// `--augment-transforms`): the parameters are drawn as for all three, so
+/// that those kept are the same draws.
+///
 /// Input and output [N, C, H, W] in [-1, 1] (the output may leave that
 /// range, as the paper's implementation does).
 public final class DiffAugment {
@@ -31,6 +35,8 @@ public final class DiffAugment {
     /// policy (every transform on every image; no draws for it, so the
     /// parameters are those of the fixed policy), below 1 for ADA.
     public var probability: Float = 1
+    /// The transforms applied (each with `probability`); the others never are.
+    public var transforms = Set(AugmentationTransform.allCases)
     private var brightness: [Float] = []
     private var contrast: [Float] = []
     private var shiftRows: [Int] = [], shiftColumns: [Int] = []
@@ -131,15 +137,29 @@ public final class DiffAugment {
             cutoutColumn.append(integer(in: 0...(width - cutoutWidth % 2)))
         }
         cutoutApplies = Array(repeating: true, count: count)
-        guard probability < 1 else { return }
-        for sample in 0..<count {
-            if random.uniform() >= probability { (brightness[sample], contrast[sample]) = (0, 1) }
-            if random.uniform() >= probability { (shiftRows[sample], shiftColumns[sample]) = (0, 0) }
-            cutoutApplies[sample] = random.uniform() < probability
+        if probability < 1 {
+            for sample in 0..<count {
+                if random.uniform() >= probability { (brightness[sample], contrast[sample]) = (0, 1) }
+                if random.uniform() >= probability { (shiftRows[sample], shiftColumns[sample]) = (0, 0) }
+                cutoutApplies[sample] = random.uniform() < probability
+            }
         }
+        if !transforms.contains(.color) { (brightness, contrast) = (Array(repeating: 0, count: count), Array(repeating: 1, count: count)) }
+        if !transforms.contains(.translation) {
+            (shiftRows, shiftColumns) = (Array(repeating: 0, count: count), Array(repeating: 0, count: count))
+        }
+        if !transforms.contains(.cutout) { cutoutApplies = Array(repeating: false, count: count) }
     }
 
     private func integer(in range: ClosedRange<Int>) -> Int {
         range.lowerBound + Int(random.nextUInt64() % UInt64(range.count))
     }
+}
+
+/// DiffAugment's transforms, as `--augment-transforms` names them.
+public enum AugmentationTransform: String, CaseIterable, Codable, Sendable {
+    /// Brightness and contrast.
+    case color
+    case translation
+    case cutout
 }

@@ -136,6 +136,21 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "The transforms --augment applies, comma-separated: color (brightness and contrast), translation, cutout "
+                + "(default all three: DiffAugment's policy; docs/training.md).",
+            valueName: "list"),
+        transform: { text in
+            try text.split(separator: ",").map { name in
+                guard let transform = AugmentationTransform(rawValue: String(name)) else {
+                    throw ValidationError("unknown transform '\(name)' in --augment-transforms (color, translation, cutout)")
+                }
+                return transform
+            }
+        })
+    var augmentTransforms: [AugmentationTransform]?
+
+    @Option(
+        help: ArgumentHelp(
             "With --augment ada: the share of real images D may call real, as the mean sign of its outputs "
                 + "(r_t; default 0.2, the paper's is 0.6). Lower augments more.",
             valueName: "r"))
@@ -348,6 +363,7 @@ struct TrainCommand: ParsableCommand {
         options.seed = seed
         options.splitSeed = splitSeed
         options.augment = augment
+        options.augmentTransforms = augmentTransforms
         options.adaTarget = adaTarget
         options.adaRamp = adaRamp
         options.emaHalfLife = emaHalfLife

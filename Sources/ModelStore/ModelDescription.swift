@@ -176,6 +176,8 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
     public var beta2 = 0.999
     public var epsilon = 1e-8
     public var augment: Augmentation
+    /// The transforms `augment` applies; nil: all three (and in models made before the choice).
+    public var augmentTransforms: [AugmentationTransform]?
     /// ADA's settings when `augment` is `ada`.
     public var adaptiveAugmentation: AdaptiveAugmentationSettings?
     /// Engine threads; results are identical only for the same count.
@@ -238,6 +240,7 @@ public struct Hyperparameters: Codable, Equatable, Sendable {
         case adversarialLoss = "loss"
         case gradientPenalty = "gradient_penalty"
         case reconstructionWeight = "reconstruction_weight"
+        case augmentTransforms = "augment_transforms"
     }
 }
 

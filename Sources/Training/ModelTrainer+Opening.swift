@@ -30,7 +30,7 @@ extension ModelTrainer {
         let frames = ModelFrames(dataset: dataset, split: split)
         var summary = TrainingSetSummary(dataset: dataset, split: split)
         summary.splitSeed = request.splitSeed
-        let hyperparameters = Hyperparameters(
+        var hyperparameters = Hyperparameters(
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
             threads: request.threads, stepsPerEpoch: max(1, summary.trainingFrames / request.batchSize),
             gridEveryEpochs: request.gridEveryEpochs, checkpointEverySteps: request.checkpointEverySteps,
@@ -40,6 +40,7 @@ extension ModelTrainer {
             copyCheck: request.copyCheck, adversarialLoss: request.adversarialLoss == .nonSaturating ? nil : request.adversarialLoss,
             gradientPenalty: request.gradientPenalty,
             reconstructionWeight: request.discriminator == .dcgan ? request.reconstructionWeight : nil)
+        hyperparameters.augmentTransforms = request.augmentation == .off ? nil : request.augmentationTransforms
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: frozen?.kind, frames: frames, catalog: catalog)
@@ -238,7 +239,11 @@ extension ModelTrainer {
             generator: generator, discriminator: discriminator, learningRate: Float(hyperparameters.learningRate),
             beta1: Float(hyperparameters.beta1), beta2: Float(hyperparameters.beta2),
             epsilon: Float(hyperparameters.epsilon))
-        if hyperparameters.augment != .off { training.augmentation = DiffAugment(seed: 0) }
+        if hyperparameters.augment != .off {
+            let augmentation = DiffAugment(seed: 0)
+            augmentation.transforms = Set(hyperparameters.augmentTransforms ?? AugmentationTransform.allCases)
+            training.augmentation = augmentation
+        }
         if hyperparameters.augment == .adaptive, let settings = hyperparameters.adaptiveAugmentation {
             training.adaptive = AdaptiveAugmentation(target: Float(settings.target), rampImages: settings.rampImages)
         }

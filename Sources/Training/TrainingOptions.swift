@@ -25,6 +25,7 @@ public struct TrainingOptions: Sendable {
     public var seed: UInt64?
     public var splitSeed: UInt64?
     public var augment: Augmentation?
+    public var augmentTransforms: [AugmentationTransform]?
     public var adaTarget: Double?
     public var adaRamp: Int?
     /// 0: no weight average.
@@ -70,6 +71,8 @@ public struct TrainingOptions: Sendable {
         if (augment ?? TrainingRequest.defaultAugmentation) != .adaptive, adaTarget != nil || adaRamp != nil {
             throw .init("--ada-target and --ada-ramp go with --augment ada.")
         }
+        if augment == .off, augmentTransforms != nil { throw .init("--augment-transforms goes without --augment none.") }
+        if augmentTransforms?.isEmpty == true { throw .init("--augment-transforms needs at least one of color, translation, cutout.") }
         if let adaTarget, !(adaTarget > -1 && adaTarget < 1) { throw .init("--ada-target must be between -1 and 1.") }
         if let adaRamp, adaRamp < 1 { throw .init("--ada-ramp must be at least 1 image.") }
         if let emaHalfLife, emaHalfLife < 0 { throw .init("--ema-half-life must be 0 (no average) or more images.") }
@@ -131,7 +134,8 @@ public struct TrainingOptions: Sendable {
             ("--study", filter.study != nil), ("--series", filter.series != nil), ("--include-synthetic", includeSynthetic),
             ("--preset", preset != nil), ("--upsampling", upsampling != nil), ("--noise-inputs", noiseInputs),
             ("--discriminator", discriminator != nil), ("--backbone", backbone != nil), ("--batch", batch != nil),
-            ("--lr", learningRate != nil), ("--seed", seed != nil), ("--augment", augment != nil), ("--ada-target", adaTarget != nil),
+            ("--lr", learningRate != nil), ("--seed", seed != nil), ("--augment", augment != nil),
+            ("--augment-transforms", augmentTransforms != nil), ("--ada-target", adaTarget != nil),
             ("--ada-ramp", adaRamp != nil), ("--ema-half-life", emaHalfLife != nil),
             ("--lecam", lecam != nil), ("--loss", loss != nil),
             ("--gradient-penalty", gradientPenalty != nil),
@@ -180,6 +184,9 @@ public struct TrainingOptions: Sendable {
         request.seed = seed ?? request.seed
         request.splitSeed = splitSeed
         request.augmentation = augment ?? request.augmentation
+        // In DiffAugment's order, and nil for all three: what model.json records.
+        request.augmentationTransforms = augmentTransforms.map { given in AugmentationTransform.allCases.filter(given.contains) }
+            .flatMap { $0.count == AugmentationTransform.allCases.count ? nil : $0 }
         request.adaptiveAugmentation.target = adaTarget ?? request.adaptiveAugmentation.target
         request.adaptiveAugmentation.rampImages = adaRamp ?? request.adaptiveAugmentation.rampImages
         // 0 is how the options say "none".

@@ -25,6 +25,8 @@ public struct TrainingRequest: Sendable {
     /// only in `seed` then hold out the same frames, so their figures compare.
     public var splitSeed: UInt64?
     public var augmentation = Self.defaultAugmentation
+    /// The transforms the augmentation applies; nil: all three.
+    public var augmentationTransforms: [AugmentationTransform]?
     /// How ADA's probability moves, used when `augmentation` is `ada`.
     public var adaptiveAugmentation = Self.defaultAdaptiveAugmentation
     public var threads = 2

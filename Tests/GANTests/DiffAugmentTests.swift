@@ -25,6 +25,29 @@ struct DiffAugmentTests {
         return (left, right, base)
     }
 
+    @Test("a subset of the transforms applies those alone, with the draws all three would make")
+    func transformSubsets() {
+        // A constant image: colour moves its value, translation and cutout put zeros in it.
+        let x = Tensor(shape: [16, 1, 16, 16], values: Array(repeating: 0.5, count: 16 * 256))
+        func augmented(_ transforms: Set<AugmentationTransform>) -> [[Float]] {
+            let augment = DiffAugment(seed: 4)
+            augment.transforms = transforms
+            let values = augment.forward(x).values
+            return (0..<16).map { Array(values[($0 * 256)..<(($0 + 1) * 256)]) }
+        }
+        let translation = augmented([.translation]), cutout = augmented([.cutout]), color = augmented([.color])
+        #expect(translation.allSatisfy { $0.allSatisfy { $0 == 0.5 || $0 == 0 } } && translation.contains { $0.contains(0) })
+        // A quarter of each image goes to 0 by cutout (clipped at the border: less).
+        #expect(cutout.allSatisfy { image in image.allSatisfy { $0 == 0.5 || $0 == 0 } && image.filter { $0 == 0 }.count <= 64 })
+        #expect(color.allSatisfy { image in Set(image).count == 1 } && color.contains { $0[0] != 0.5 })
+        // Translation and cutout together zero the union of what each zeroes alone.
+        let both = augmented([.translation, .cutout])
+        for image in 0..<16 {
+            let zeros = (0..<256).filter { translation[image][$0] == 0 || cutout[image][$0] == 0 }
+            #expect(zeros == (0..<256).filter { both[image][$0] == 0 })
+        }
+    }
+
     @Test("backward is the transpose of forward (adjoint test), and the ops do what they say")
     func adjoint() {
         var random = EngineRandom(seed: 3)

@@ -152,6 +152,12 @@ struct TrainCommandTests {
             "--backbone", "xception", "--backbone-weights", folder.file("none.h5"), "--reconstruction", "1",
         ])
         #expect(transferReconstruction.status == 2 && transferReconstruction.standardError.contains("--reconstruction goes with"))
+        let noTransforms = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--augment-transforms", "tint"])
+        #expect(noTransforms.status == 2 && noTransforms.standardError.contains("unknown transform 'tint'"))
+        let unaugmented = try Medsynth.run([
+            "train", "--catalog", catalog, "--modality", "US", "--augment", "none", "--augment-transforms", "cutout",
+        ])
+        #expect(unaugmented.status == 2 && unaugmented.standardError.contains("--augment-transforms goes without --augment none"))
         let projectedXception = try Medsynth.run([
             "train", "--catalog", catalog, "--modality", "US", "--discriminator", "projected", "--backbone", "xception",
         ])

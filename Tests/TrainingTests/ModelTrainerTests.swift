@@ -122,6 +122,7 @@ struct ModelTrainerTests {
             // A ramp so short that p moves within the run; 5 steps stop mid-interval, with signs pending.
             request.augmentation = .adaptive
             request.adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0, rampImages: 32)
+            request.augmentationTransforms = [.translation, .cutout]
             request.upsampling = .nearest
             request.noiseInputs = true
             request.adversarialLoss = .relativistic
@@ -164,6 +165,7 @@ struct ModelTrainerTests {
         #expect(description.training?.hyperparameters.reconstructionWeight == 0.5)
         #expect(description.training?.hyperparameters.minibatchStandardDeviation == true)
         #expect(description.training?.hyperparameters.adaptiveAugmentation?.rampImages == 32)
+        #expect(description.training?.hyperparameters.augmentTransforms == [.translation, .cutout])
         #expect(description.upsampling == .nearest && served.configuration.upsampling == .nearest)
         #expect(description.noiseInputs == true && served.configuration.noiseInputs)
         // The noise scales start at 0: training moved them, so the noise reaches the frames.
