@@ -28,7 +28,8 @@
 # stand-in of weight X (--gradient-penalty X), "reconX" D's reconstruction
 # of weight X (--reconstruction X), "residual" the residual preset, "projected" the projected discriminator (random
 # MobileNetV2, calibrated) and "augX" the augmentation's transforms X (--augment-transforms X,
-# such as "augtranslation" or "augtranslation,cutout"). The ramp, the target and the
+# such as "augtranslation" or "augtranslation,cutout"), "limitX" the copy check's limit in
+# per cent (--copy-limit X; "limit0": the model stays at the last step before its first copy). The ramp, the target and the
 # seeds do not change what a step costs, nor do LeCam's weight and the
 # half-life on "default" (which has both): such a configuration reuses the rate
 # measured without them, as does a choice of transforms (the same loops run).
@@ -80,6 +81,7 @@ options_of() {
       gp*) printf -- '--gradient-penalty %s ' "${part#gp}" ;;
       recon*) printf -- '--reconstruction %s ' "${part#recon}" ;;
       aug*) printf -- '--augment-transforms %s ' "${part#aug}" ;;
+      limit*) printf -- '--copy-limit %s ' "${part#limit}" ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"
@@ -93,7 +95,7 @@ rate_of() {
   local part key=""
   for part in ${1//+/ }; do
     case "$part" in
-      seed* | split* | ramp* | target* | aug*) ;;
+      seed* | split* | ramp* | target* | aug* | limit*) ;;
       lecam[0-9]* | ema[0-9]*) [[ "${1%%+*}" == default ]] || key="${key:+$key+}$part" ;;
       *) key="${key:+$key+}$part" ;;
     esac
