@@ -4,8 +4,9 @@ import Frames
 import GAN
 
 /// The discriminator a model trains with (architecture page): the DCGAN one,
-/// trained from scratch, or the paper's transfer discriminator, a frozen
-/// ImageNet backbone with a trainable Linear head.
+/// trained from scratch; the paper's transfer discriminator, a frozen
+/// ImageNet backbone with a trainable Linear head; or Projected GAN's, a
+/// frozen MobileNetV2 with trainable heads at three scales (docs/transfer.md).
 public enum DiscriminatorKind: String, Codable, CaseIterable, Sendable {
     case dcgan, transfer, projected
 }
@@ -286,8 +287,8 @@ public struct CopyCheckSettings: Codable, Equatable, Sendable {
     }
 }
 
-/// The backbone of a `transfer` discriminator: which network, and the
-/// weight file it was loaded from (needed again to resume) with its SHA-256.
+/// The backbone of a `transfer` or `projected` discriminator: which network,
+/// and the weight file it was loaded from (needed again to resume) with its SHA-256.
 public struct BackboneSummary: Codable, Equatable, Sendable {
     public var kind: BackboneKind
     /// The weight file's absolute path and SHA-256; nil for a projected
@@ -295,9 +296,9 @@ public struct BackboneSummary: Codable, Equatable, Sendable {
     /// statistics from the training frames).
     public var weights: String?
     public var weightsSha256: String?
-    /// Parameters of the frozen backbone, as Keras counts them.
+    /// Parameters of the frozen backbone, as Keras counts them (with a projected discriminator's fixed mixings).
     public var frozenParameters: Int
-    /// Parameters of the trainable head.
+    /// Parameters of the trainable head (or heads).
     public var trainableParameters: Int
 
     public init(kind: BackboneKind, weights: String?, weightsSha256: String?, frozenParameters: Int, trainableParameters: Int) {

@@ -25,8 +25,15 @@ struct FrozenBackbone {
         }
     }
 
-    private init(_ discriminator: DiscriminatorKind, _ kind: BackboneKind, path: String) throws {
+    /// Loads the file at `path`; with `recordedDigest`, only if its SHA-256 is that one.
+    private init(_ discriminator: DiscriminatorKind, _ kind: BackboneKind, path: String, recordedDigest: String? = nil) throws {
         let digest = try Self.weightFileDigest(path)
+        if let recordedDigest, digest != recordedDigest {
+            throw ModelError.modelFiles(
+                "the backbone weight file is not the one the model was created with "
+                    + "(sha256 \(digest.prefix(12))..., recorded \(recordedDigest.prefix(12))...)",
+                path: path)
+        }
         self.discriminator = discriminator
         self.kind = kind
         backbone = try kind.load(weights: path)
@@ -69,13 +76,7 @@ struct FrozenBackbone {
             return FrozenBackbone(randomFromSeed: seed)
         }
         let weights = movedWeights ?? recordedWeights
-        let backbone = try FrozenBackbone(discriminator, summary.kind, path: weights)
-        guard backbone.weights?.sha256 == recordedDigest else {
-            throw ModelError.modelFiles(
-                "the backbone weight file is not the one the model was created with "
-                    + "(sha256 \(backbone.weights?.sha256.prefix(12) ?? "")..., recorded \(recordedDigest.prefix(12))...)",
-                path: weights)
-        }
+        let backbone = try FrozenBackbone(discriminator, summary.kind, path: weights, recordedDigest: recordedDigest)
         summary.weights = weights
         recorded = summary
         return backbone

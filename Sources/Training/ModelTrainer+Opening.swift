@@ -272,8 +272,11 @@ extension ModelTrainer {
                 reconstructionWeight: record.hyperparameters.reconstructionWeight.map { Float($0) },
                 residual: configuration.residual, seed: seed)
         }
-        guard frozen.discriminator == .projected, let mobileNet = frozen.backbone as? MobileNetV2 else {
+        guard frozen.discriminator == .projected else {
             return TransferDiscriminator(backbone: frozen.backbone, resolution: configuration.resolution, seed: seed)
+        }
+        guard let mobileNet = frozen.backbone as? MobileNetV2 else {
+            preconditionFailure("a projected discriminator's backbone is MobileNetV2 (FrozenBackbone makes no other)")
         }
         let projected = ProjectedDiscriminator(backbone: mobileNet, resolution: configuration.resolution, seed: seed)
         if frozen.weights == nil {

@@ -62,17 +62,26 @@ struct TransferTrainingTests {
             #expect((first.record.backbone?.weights != nil) == weightFile)
             #expect(try first.train(.steps(2)) == .finished)
         }
-        let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
-        #expect(try resumed.train(.steps(2)) == .finished)
-        let single = try ModelTrainer.create(projected("b"), catalog: fixture.catalog)
-        #expect(try single.train(.steps(4)) == .finished)
-        for file in ModelTrainerTests.checkpointFiles {
-            #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resume")
+        do {  // the trainers and their model locks end here
+            let resumed = try ModelTrainer.resume("a", catalog: fixture.catalog)
+            #expect(try resumed.train(.steps(2)) == .finished)
+            let single = try ModelTrainer.create(projected("b"), catalog: fixture.catalog)
+            #expect(try single.train(.steps(4)) == .finished)
+            for file in ModelTrainerTests.checkpointFiles {
+                #expect(try fixture.bytes(resumed, file) == fixture.bytes(single, file), "\(file) differs after resume")
+            }
         }
         if !weightFile {
-            #expect(throws: TrainingError.self) {
+            #expect {
                 try ModelTrainer.resume("a", catalog: fixture.catalog, options: ResumeOptions(backboneWeights: Self.weights))
-            }
+            } throws: { "\($0)".contains("this model's backbone is random, from its seed") }
+        } else {
+            // Another file in the recorded one's place is refused by its digest, before it is read as weights.
+            let other = fixture.folder.file("other.h5")
+            try Data("not the weights".utf8).write(to: URL(fileURLWithPath: other))
+            #expect {
+                try ModelTrainer.resume("a", catalog: fixture.catalog, options: ResumeOptions(backboneWeights: other))
+            } throws: { "\($0)".contains("not the one the model was created with") && "\($0)".contains("other.h5") }
         }
     }
 
