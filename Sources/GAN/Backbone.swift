@@ -24,11 +24,19 @@ extension Backbone {
         store.count + store.buffers.reduce(0) { $0 + $1.tensor.count }
     }
 
-    /// Loads the weights of a Keras weights-only HDF5 file (either layout);
-    /// an error names every weight that is missing or of the wrong shape.
+    /// Loads the weights of a Keras weights-only HDF5 file (either layout),
+    /// or the backbone's layers of a whole model saved as `.h5` (a
+    /// transfer-learning model with the backbone inside and a head of its
+    /// own, whose layers are left unread); an error names every weight
+    /// that is missing or of the wrong shape, and in a weights-only file
+    /// every weight the backbone lacks.
     public func loadKerasWeights(_ file: KerasWeightFile, rename: (String) -> String = { $0 }) throws {
+        let layers = Set((store.parameters.map(\.name) + store.buffers.map(\.name)).map { String($0.prefix { $0 != "." }) })
         try loadEngineArrays(
-            file.engineArrays(rename: rename, expectedShape: { [store] in store.parameter(named: $0)?.shape }), source: file.path)
+            file.engineArrays(
+                rename: rename, expectedShape: { [store] in store.parameter(named: $0)?.shape },
+                reading: { !file.isWholeModel || layers.contains($0) }),
+            source: file.path)
     }
 
     /// Loads weights under the engine's names; one the backbone lacks is an error too.

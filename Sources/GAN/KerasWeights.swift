@@ -29,6 +29,10 @@ public final class KerasWeightFile {
     /// layout; in Keras 3's, in model order within each class of layer
     /// (the objects are numbered so), classes by name.
     public private(set) var layers: [(name: String, weights: [Weight])] = []
+    /// A whole model saved as `.h5` (its layers under `/model_weights`),
+    /// which may hold layers of its own beside a backbone's: a
+    /// transfer-learning model with its classification head.
+    public private(set) var isWholeModel = false
     /// Float values read so far, against `valueLimit` (a file of many
     /// datasets, each within the limit, is bounded too).
     private var valuesRead = 0
@@ -58,6 +62,7 @@ public final class KerasWeightFile {
         self.path = path
         self.valueLimit = valueLimit
         if let (root, names) = layerNameList() {
+            isWholeModel = root == "/model_weights"
             layers = names.map { layer in
                 let weights = weightNames(group: "\(root)/\(layer)").map { name in
                     Weight(
@@ -191,12 +196,14 @@ public final class KerasWeightFile {
     /// to the engine's (Keras numbers unnamed layers per session).
     /// `expectedShape` gives the engine's shape of a weight: Keras 3's
     /// legacy layout names a depthwise kernel `kernel`, as a convolution's,
-    /// and only the network it is for tells the two apart.
+    /// and only the network it is for tells the two apart. A layer whose
+    /// engine name `reading` refuses is not read at all.
     public func engineArrays(
-        rename: (String) -> String = { $0 }, expectedShape: (String) -> [Int]? = { _ in nil }
+        rename: (String) -> String = { $0 }, expectedShape: (String) -> [Int]? = { _ in nil },
+        reading: (String) -> Bool = { _ in true }
     ) throws -> [String: NamedArray] {
         var result: [String: NamedArray] = [:]
-        for (layer, weights) in layers {
+        for (layer, weights) in layers where reading(rename(layer)) {
             let separable = weights.contains { $0.kind == "pointwise_kernel" }
             let target = rename(layer)
             for weight in weights {

