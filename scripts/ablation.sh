@@ -147,7 +147,14 @@ run() {
     >"$out/evaluate-$config.json" 2>"$out/evaluate-$config.log"
 }
 
-for config in "${configs[@]}"; do options_of "$config" >/dev/null; done
+for config in "${configs[@]}"; do
+  options_of "$config" >/dev/null
+  # train refuses backbone weights without a backbone, and a refusal inside a run would only show in the summary.
+  if [[ "+$config+" == *+pretrained+* && "+$config+" != *+projected+* ]]; then
+    echo "ablation: $config: pretrained goes with projected" >&2
+    exit 2
+  fi
+done
 for config in "${configs[@]}"; do
   key="$(rate_of "$config")"
   [[ -s "$out/rate-$key.txt" ]] || measure "$key"

