@@ -24,7 +24,8 @@
 # seed), so that "ema+mbstd+lr1e-4+batch16+seed2+split1" is the weight average
 # and the minibatch standard deviation at learning rate 1e-4 and batch 16, from
 # seed 2, holding out the frames seed 1 holds out; "rpgan" is the relativistic
-# pairing loss (--loss relativistic) and "gpX" the first-order R1 and R2
+# pairing loss (--loss relativistic), "nonsat" the paper's non-saturating loss
+# (--loss non-saturating), "gpX" the first-order R1 and R2
 # stand-in of weight X (--gradient-penalty X), "reconX" D's reconstruction
 # of weight X (--reconstruction X), "residual" the residual preset, "projected"
 # the projected discriminator (random MobileNetV2, calibrated), "pretrained" its
@@ -42,12 +43,13 @@ catalog="$1" out="$2" seconds="$3" fraction="$4"
 shift 4
 # Every configuration but "default" starts from "plain", the paper's training
 # and medsynth's default until issue 17 (DiffAugment, transposed convolutions, no
-# weight average, no LeCam, no minibatch std), and adds its options to it, a
-# later option replacing an earlier one. "default" is what `train` does without
-# options. "ada" and "all" keep the ADA settings of the first passes (the paper's
+# weight average, no LeCam, no minibatch std, the non-saturating loss without a
+# gradient penalty), and adds its options to it, a later option replacing an
+# earlier one. "default" is what `train` does without options; issue 17's
+# default, which issue 38 replaced, is "default+nonsat+gp0+target0.2". "ada" and "all" keep the ADA settings of the first passes (the paper's
 # target 0.6, a ramp of 20,000 images). "copycheck" is the copy check of the
 # default (every 50 steps, limit 1 %), which plain has not.
-plain="--augment diffaugment --ema-half-life 0 --lecam 0 --no-minibatch-std --upsampling transposed --copy-check-every 0"
+plain="--augment diffaugment --ema-half-life 0 --lecam 0 --no-minibatch-std --upsampling transposed --copy-check-every 0 --loss non-saturating --gradient-penalty 0"
 # $MEDSYNTH, when set, is the binary to run (a copy of this script elsewhere has no package beside it).
 medsynth="${MEDSYNTH:-$(cd "$(dirname "$0")/.." && swift build -c release --show-bin-path)/medsynth}"
 mkdir -p "$out"
@@ -64,6 +66,7 @@ declare -A options=(
   [noise]="--noise-inputs"
   [copycheck]="--copy-check-every 50 --copy-limit 1"
   [rpgan]="--loss relativistic"
+  [nonsat]="--loss non-saturating"
   [residual]="--preset residual"
   [projected]="--discriminator projected"
   [all]="--augment ada --ada-target 0.6 --ada-ramp 20000 --ema-half-life 10000 --lecam 0.01 --minibatch-std --upsampling nearest"
@@ -135,7 +138,8 @@ measure() {
 }
 
 # Trains and evaluates one configuration, unless an earlier invocation did:
-# adding configurations to a finished OUT_DIR runs only the new ones.
+# adding configurations to a finished OUT_DIR runs only the new ones, and
+# running it again after a stop finishes what the stop cut short.
 run() {
   local config="$1"
   local rate steps
@@ -143,10 +147,20 @@ run() {
   rate="$(cat "$out/rate-$(rate_of "$config").txt")"
   steps="$(python3 -c "print(max(1, int($seconds * $rate / $(batch_of "$config"))))")"
   echo "$config: $rate img/s -> $steps steps" >&2
-  # shellcheck disable=SC2086
-  "$medsynth" train --catalog "$catalog" --modality US --steps "$steps" --threads 1 --no-evaluate \
-    --validation-fraction "$fraction" --name "$tag-$config" $(options_of "$config") --json \
-    >"$out/train-$config.json" 2>"$out/train-$config.log"
+  if [[ -s "$out/train-$config.json" ]]; then
+    : # trained; the evaluation was stopped
+  elif "$medsynth" models --catalog "$catalog" --json | python3 -c 'import json, sys; sys.exit(all(m["name"] != sys.argv[1] for m in json.load(sys.stdin)))' "$tag-$config"; then
+    # A run stopped part-way (a machine shut down, a session ended) goes on from
+    # its last checkpoint: resume is byte-exact, so the model is the one an
+    # unbroken run makes, and hours of the table are not lost.
+    "$medsynth" train --catalog "$catalog" --resume "$tag-$config" --threads 1 --no-evaluate --json \
+      >"$out/train-$config.json" 2>>"$out/train-$config.log"
+  else
+    # shellcheck disable=SC2086
+    "$medsynth" train --catalog "$catalog" --modality US --steps "$steps" --threads 1 --no-evaluate \
+      --validation-fraction "$fraction" --name "$tag-$config" $(options_of "$config") --json \
+      >"$out/train-$config.json" 2>"$out/train-$config.log"
+  fi
   "$medsynth" evaluate --catalog "$catalog" --model "$tag-$config" --threads 1 --json \
     >"$out/evaluate-$config.json" 2>"$out/evaluate-$config.log"
 }

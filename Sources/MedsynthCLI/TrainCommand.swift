@@ -153,7 +153,8 @@ struct TrainCommand: ParsableCommand {
     @Option(
         help: ArgumentHelp(
             "With --augment ada: the share of real images D may call real, as the mean sign of its outputs "
-                + "(r_t; default 0.2, the paper's is 0.6). Lower augments more.",
+                + "(r_t; with --loss relativistic, of its real-minus-generated pairs; default 0.6, the paper's). "
+                + "Lower augments more.",
             valueName: "r"))
     var adaTarget: Double?
 
@@ -182,9 +183,9 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: """
-            The adversarial loss: non-saturating (the paper's: D scores each image against a fixed threshold; \
-            the default) or relativistic (D scores each real image of a batch above the generated image paired \
-            with it, and G the reverse: R3GAN's pairing loss; docs/training.md).
+            The adversarial loss: relativistic (D scores each real image of a batch above the generated image \
+            paired with it, and G the reverse: R3GAN's pairing loss; the default) or non-saturating (the paper's: \
+            D scores each image against a fixed threshold; docs/training.md).
             """)
     var loss: AdversarialLoss?
 
@@ -194,7 +195,7 @@ struct TrainCommand: ParsableCommand {
                 + "(gamma/2) (D(x + 0.01 e) - D(x))^2 / 0.01^2 on the real and the generated images it sees, "
                 + "e standard normal noise, which penalises a steep D around them as R1 and R2 do (R3GAN pairs "
                 + "them with --loss relativistic; docs/training.md). Each penalised batch costs D two more "
-                + "forward passes and a backward. Default none (0).",
+                + "forward passes and a backward. Default 0.1; 0 turns it off.",
             valueName: "weight"))
     var gradientPenalty: Double?
 

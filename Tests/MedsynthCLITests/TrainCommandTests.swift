@@ -100,6 +100,8 @@ struct TrainCommandTests {
         #expect(defaults.hyperparameters["ema_half_life_images"] as? Int == 10_000)
         #expect(defaults.hyperparameters["lecam_weight"] as? Double == 0.01)
         #expect(defaults.hyperparameters["minibatch_std"] as? Bool == true)
+        #expect(defaults.hyperparameters["loss"] as? String == "relativistic")
+        #expect(defaults.hyperparameters["gradient_penalty"] as? Double == 0.1)
         let copyCheck = defaults.hyperparameters["copy_check"] as? [String: Any]
         #expect(
             copyCheck?["every_steps"] as? Int == 50 && copyCheck?["limit_percent"] as? Double == 1 && copyCheck?["frames"] as? Int == 256)
@@ -107,10 +109,10 @@ struct TrainCommandTests {
             "plain",
             [
                 "--augment", "diffaugment", "--ema-half-life", "0", "--lecam", "0", "--no-minibatch-std", "--upsampling", "transposed",
-                "--copy-check-every", "0",
+                "--copy-check-every", "0", "--loss", "non-saturating", "--gradient-penalty", "0",
             ])
         #expect(plain.top["upsampling"] as? String == "transposed" && plain.hyperparameters["augment"] as? String == "diffaugment")
-        for key in ["ada", "ema_half_life_images", "lecam_weight", "minibatch_std", "copy_check"] {
+        for key in ["ada", "ema_half_life_images", "lecam_weight", "minibatch_std", "copy_check", "loss", "gradient_penalty"] {
             #expect(plain.hyperparameters[key] == nil, "\(key) is recorded")
         }
         let adaOff = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--augment", "none", "--ada-ramp", "100"])

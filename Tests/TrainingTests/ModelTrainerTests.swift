@@ -83,13 +83,14 @@ struct ModelTrainerTests {
         #expect(description.step == 8 && description.training?.seed == 5 && description.modality == "US")
         #expect(description.training?.trainingSet.digest == resumed.model.trainingSetDigest)
         #expect(description.training?.plannedStep == 8)
-        // The defaults: ADA (target 0.2, ramp 5,000 images), a weight average, LeCam, minibatch std, resize-convolutions.
+        // The defaults: ADA (target 0.6, ramp 5,000 images), a weight average, LeCam, minibatch std, resize-convolutions,
+        // the relativistic loss and the gradient penalty at 0.1.
         let defaults = try #require(description.training?.hyperparameters)
         #expect(
-            defaults.augment == .adaptive && defaults.adaptiveAugmentation == AdaptiveAugmentationSettings(target: 0.2, rampImages: 5_000))
+            defaults.augment == .adaptive && defaults.adaptiveAugmentation == AdaptiveAugmentationSettings(target: 0.6, rampImages: 5_000))
         #expect(defaults.emaHalfLifeImages == 10_000 && defaults.lecamWeight == 0.01 && defaults.minibatchStandardDeviation == true)
-        #expect(defaults.adversarialLoss == nil && resumed.training.loss == .nonSaturating)
-        #expect(defaults.gradientPenalty == nil && resumed.training.penalty == nil)
+        #expect(defaults.adversarialLoss == .relativistic && resumed.training.loss == .relativistic)
+        #expect(defaults.gradientPenalty == 0.1 && resumed.training.penalty?.weight == 0.1)
         #expect(defaults.reconstructionWeight == nil)
         #expect(description.upsampling == .nearest && description.noiseInputs == nil)
         // The default preparation held across the resume: the cine's tissue region, its annotations masked.
@@ -100,6 +101,18 @@ struct ModelTrainerTests {
         let otherSeed = try ModelTrainer.create(request("c", seed: 6), catalog: fixture.catalog)
         #expect(try otherSeed.train(.steps(2)) == .finished)
         #expect(try fixture.bytes(otherSeed, CheckpointFolder.generatorFile) != fixture.bytes(single, CheckpointFolder.generatorFile))
+        // A model of the defaults before issue 38 records neither loss nor penalty, as the models made then,
+        // and resumes with the non-saturating loss without a penalty, whatever today's defaults are.
+        var earlier = request("d")
+        earlier.adversarialLoss = .nonSaturating
+        earlier.gradientPenalty = nil
+        earlier.adaptiveAugmentation = AdaptiveAugmentationSettings(target: 0.2, rampImages: 5_000)
+        #expect(try ModelTrainer.create(earlier, catalog: fixture.catalog).train(.steps(1)) == .finished)
+        let earlierResumed = try ModelTrainer.resume("d", catalog: fixture.catalog)
+        let earlierSettings = try #require(try CheckpointFolder.readDescription(folder: earlierResumed.folder).training?.hyperparameters)
+        #expect(earlierSettings.adversarialLoss == nil && earlierSettings.gradientPenalty == nil)
+        #expect(earlierResumed.training.loss == .nonSaturating && earlierResumed.training.penalty == nil)
+        #expect(earlierResumed.training.adaptive?.target == 0.2)
         let registry = try #require(try fixture.catalog.model("b"))
         #expect(registry.status == .finished && registry.steps == 8)
         #expect(
