@@ -147,19 +147,22 @@ run() {
   rate="$(cat "$out/rate-$(rate_of "$config").txt")"
   steps="$(python3 -c "print(max(1, int($seconds * $rate / $(batch_of "$config"))))")"
   echo "$config: $rate img/s -> $steps steps" >&2
-  if [[ -s "$out/train-$config.json" ]]; then
-    : # trained; the evaluation was stopped
-  elif "$medsynth" models --catalog "$catalog" --json | python3 -c 'import json, sys; sys.exit(all(m["name"] != sys.argv[1] for m in json.load(sys.stdin)))' "$tag-$config"; then
-    # A run stopped part-way (a machine shut down, a session ended) goes on from
-    # its last checkpoint: resume is byte-exact, so the model is the one an
-    # unbroken run makes, and hours of the table are not lost.
-    "$medsynth" train --catalog "$catalog" --resume "$tag-$config" --threads 1 --no-evaluate --json \
-      >"$out/train-$config.json" 2>>"$out/train-$config.log"
-  else
-    # shellcheck disable=SC2086
-    "$medsynth" train --catalog "$catalog" --modality US --steps "$steps" --threads 1 --no-evaluate \
-      --validation-fraction "$fraction" --name "$tag-$config" $(options_of "$config") --json \
-      >"$out/train-$config.json" 2>"$out/train-$config.log"
+  # train-<config>.json is complete only once its run ended well: a run stopped
+  # by a signal also prints its JSON (outcome "stopped"), then exits 3.
+  if [[ ! -s "$out/train-$config.json" ]]; then
+    if "$medsynth" models --catalog "$catalog" --json | python3 -c 'import json, sys; sys.exit(all(m["name"] != sys.argv[1] for m in json.load(sys.stdin)))' "$tag-$config"; then
+      # A run stopped part-way (a machine shut down, a session ended) goes on from
+      # its last checkpoint: resume is byte-exact, so the model is the one an
+      # unbroken run makes, and hours of the table are not lost.
+      "$medsynth" train --catalog "$catalog" --resume "$tag-$config" --threads 1 --no-evaluate --json \
+        >"$out/train-$config.json.partial" 2>>"$out/train-$config.log"
+    else
+      # shellcheck disable=SC2086
+      "$medsynth" train --catalog "$catalog" --modality US --steps "$steps" --threads 1 --no-evaluate \
+        --validation-fraction "$fraction" --name "$tag-$config" $(options_of "$config") --json \
+        >"$out/train-$config.json.partial" 2>"$out/train-$config.log"
+    fi
+    mv "$out/train-$config.json.partial" "$out/train-$config.json"
   fi
   "$medsynth" evaluate --catalog "$catalog" --model "$tag-$config" --threads 1 --json \
     >"$out/evaluate-$config.json" 2>"$out/evaluate-$config.log"

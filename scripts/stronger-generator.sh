@@ -57,7 +57,9 @@ bash "$out/ablation.sh" "$out/sim-catalog" "$out/sim-runs" "$seconds" 0.2 "${con
 # networks and batch at 64 x 64 costs the same on any frames), measured hours
 # before on a machine still quiet, not hours later on one that may be busy.
 mkdir -p "$out/us-runs"
-cp -n "$out"/sim-runs/rate-*.txt "$out/us-runs/"
+for rate in "$out"/sim-runs/rate-*.txt; do
+  [[ -e "$out/us-runs/${rate##*/}" ]] || cp "$rate" "$out/us-runs/"
+done
 bash "$out/ablation.sh" "$out/us-catalog" "$out/us-runs" "$seconds" 0.3 "${configs[@]}"
 
 for set in sim us; do

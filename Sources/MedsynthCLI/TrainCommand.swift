@@ -184,8 +184,9 @@ struct TrainCommand: ParsableCommand {
     @Option(
         help: """
             The adversarial loss: relativistic (D scores each real image of a batch above the generated image \
-            paired with it, and G the reverse: R3GAN's pairing loss; the default) or non-saturating (the paper's: \
-            D scores each image against a fixed threshold; docs/training.md).
+            paired with it, and G the reverse: R3GAN's pairing loss; the default with the dcgan discriminator) or \
+            non-saturating (the paper's: D scores each image against a fixed threshold; the default with transfer \
+            and projected; docs/training.md).
             """)
     var loss: AdversarialLoss?
 
@@ -195,7 +196,8 @@ struct TrainCommand: ParsableCommand {
                 + "(gamma/2) (D(x + 0.01 e) - D(x))^2 / 0.01^2 on the real and the generated images it sees, "
                 + "e standard normal noise, which penalises a steep D around them as R1 and R2 do (R3GAN pairs "
                 + "them with --loss relativistic; docs/training.md). Each penalised batch costs D two more "
-                + "forward passes and a backward. Default 0.1; 0 turns it off.",
+                + "forward passes and a backward. Default 0.1 with the dcgan discriminator, none with transfer and "
+                + "projected; 0 turns it off.",
             valueName: "weight"))
     var gradientPenalty: Double?
 

@@ -192,8 +192,12 @@ public struct TrainingOptions: Sendable {
         // 0 is how the options say "none".
         request.emaHalfLifeImages = emaHalfLife.map { $0 == 0 ? nil : $0 } ?? request.emaHalfLifeImages
         request.lecamWeight = lecam.map { $0 == 0 ? nil : $0 } ?? request.lecamWeight
-        request.adversarialLoss = loss ?? request.adversarialLoss
-        request.gradientPenalty = gradientPenalty.map { $0 == 0 ? nil : $0 } ?? request.gradientPenalty
+        // The relativistic loss and the penalty were measured as defaults with the dcgan discriminator; the
+        // transfer (the paper's) and projected ones keep the paper's loss unless asked: the projected one
+        // collapsed with them (docs/experiments/stronger-generator.md).
+        let measuredDefaults = request.discriminator == .dcgan
+        request.adversarialLoss = loss ?? (measuredDefaults ? request.adversarialLoss : .nonSaturating)
+        request.gradientPenalty = gradientPenalty.map { $0 == 0 ? nil : $0 } ?? (measuredDefaults ? request.gradientPenalty : nil)
         request.reconstructionWeight = reconstruction.map { $0 == 0 ? nil : $0 } ?? request.reconstructionWeight
         request.minibatchStandardDeviation = minibatchStd ?? request.minibatchStandardDeviation
         request.threads = threads ?? processors

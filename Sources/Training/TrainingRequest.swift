@@ -43,9 +43,11 @@ public struct TrainingRequest: Sendable {
     public var emaHalfLifeImages: Int? = 10_000
     /// The weight of LeCam's regularisation in D's loss; nil: none.
     public var lecamWeight: Double? = 0.01
-    /// The adversarial loss of both networks.
+    /// The adversarial loss of both networks (`train` gives the transfer and
+    /// projected discriminators the non-saturating loss unless asked: `TrainingOptions`).
     public var adversarialLoss = AdversarialLoss.relativistic
-    /// gamma of the first-order R1 and R2 stand-in in D's loss; nil: none.
+    /// gamma of the first-order R1 and R2 stand-in in D's loss; nil: none
+    /// (and with `train`'s transfer and projected discriminators unless asked).
     public var gradientPenalty: Double? = 0.1
     /// The weight of the dcgan discriminator's reconstruction of the real images; nil: none.
     public var reconstructionWeight: Double?
