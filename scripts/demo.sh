@@ -2,8 +2,9 @@
 # The main job, end to end on the embedded default: system packages, sample
 # DICOM corpora, a release build, an import of the samples into the catalog
 # (./catalog, or $MEDSYNTH_CATALOG), its statistics, and a short ultrasound
-# model trained on the sample cines (DEMO_TRAIN_EPOCHS, default 30: about 4
-# minutes on 2 cores; docs/training.md shows a longer run), its evaluation,
+# model trained on the sample cines (DEMO_TRAIN_EPOCHS, default 30: about 7
+# minutes on 2 cores, 4 before issue 38's default, whose step costs 1.7 times
+# issue 17's; docs/training.md shows a longer run), its evaluation,
 # and synthetic DICOM exported from it, one file checked with dciodvfy.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
