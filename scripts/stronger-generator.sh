@@ -2,9 +2,8 @@
 # The ablation table of docs/experiments/stronger-generator.md, in one command:
 # every option of issue 38 alone on the paper's training ("plain"), the default
 # it chose and the one that default replaced ("default+nonsat+gp0+target0.2"),
-# and the other options on the chosen default, trained for the same wall time on
-# the simulated B-mode set and on the sample US frames, evaluated, tabulated,
-# with the grids side by side.
+# trained for the same wall time on the simulated B-mode set and on the sample
+# US frames, evaluated, tabulated, with the grids side by side.
 #
 #   scripts/stronger-generator.sh OUT_DIR [SECONDS] [CONFIG...]
 #
@@ -26,7 +25,7 @@ out="$1"
 seconds="${2:-1800}"
 shift $(($# > 1 ? 2 : 1))
 configs=("$@")
-[[ ${#configs[@]} -gt 0 ]] || configs=(default default+nonsat+gp0+target0.2 plain rpgan gp0.1 recon1 residual projected projected+pretrained default+recon1 default+residual default+projected default+projected+pretrained)
+[[ ${#configs[@]} -gt 0 ]] || configs=(default default+nonsat+gp0+target0.2 plain rpgan gp0.1 recon1 residual projected projected+pretrained)
 root="$(cd "$(dirname "$0")/.." && pwd)"
 swift build -c release --package-path "$root" >/dev/null
 export MEDSYNTH="$(swift build -c release --package-path "$root" --show-bin-path)/medsynth"
