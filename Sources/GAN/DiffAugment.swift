@@ -24,7 +24,11 @@ import Engine
 /// that those kept are the same draws.
 ///
 /// Input and output [N, C, H, W] in [-1, 1] (the output may leave that
-/// range, as the paper's implementation does).
+/// range, as the paper's implementation does). With `imageChannels` below C,
+/// the channels after the image's are labels drawn with it (heatmaps, masks;
+/// -1 is "no label"): translation and cutout move and cut them with the
+/// image, filling with -1, and colour leaves them alone, so an augmented
+/// frame's labels still fit it.
 public final class DiffAugment {
     /// The parameter source of the next `forward`; set it before each use
     /// for reproducible augmentations.
@@ -37,6 +41,11 @@ public final class DiffAugment {
     public var probability: Float = 1
     /// The transforms applied (each with `probability`); the others never are.
     public var transforms = Set(AugmentationTransform.allCases)
+    /// The leading channels that are the image (colour's, filled with 0);
+    /// nil: every channel. The rest are label channels, filled with -1.
+    public var imageChannels: Int?
+    /// The value translation and cutout give a label channel's pixels: its background.
+    public static let labelFill: Float = -1
     private var brightness: [Float] = []
     private var contrast: [Float] = []
     private var shiftRows: [Int] = [], shiftColumns: [Int] = []
@@ -54,21 +63,23 @@ public final class DiffAugment {
         let (n, c, h, w) = images.nchw
         drawParameters(count: n, height: h, width: w)
         let y = reuseTensor(&output, images.shape)
-        let plane = h * w, size = c * plane
+        let plane = h * w, size = c * plane, imageSize = min(imageChannels ?? c, c) * plane
         for sample in 0..<n {
             let x = images.data + sample * size, out = y.data + sample * size
             var sum: Float = 0
-            for i in 0..<size { sum += x[i] }
-            let mean = sum / Float(size)
-            let scale = contrast[sample], offset = mean + brightness[sample] - scale * mean
+            for i in 0..<imageSize { sum += x[i] }
+            let mean = sum / Float(imageSize)
+            let imageScale = contrast[sample], imageOffset = mean + brightness[sample] - imageScale * mean
             for channel in 0..<c {
+                let isImage = channel * plane < imageSize
+                let scale = isImage ? imageScale : 1, offset = isImage ? imageOffset : 0, fill = isImage ? 0 : Self.labelFill
                 for row in 0..<h {
                     for column in 0..<w {
                         let target = channel * plane + row * w + column
                         if let source = sourceIndex(sample: sample, row: row, column: column, height: h, width: w) {
                             out[target] = scale * x[channel * plane + source] + offset
                         } else {
-                            out[target] = 0
+                            out[target] = fill
                         }
                     }
                 }
@@ -82,7 +93,7 @@ public final class DiffAugment {
         let (n, c, h, w) = outputGradient.nchw
         let dx = reuseTensor(&inputGradient, outputGradient.shape)
         dx.fill(0)
-        let plane = h * w, size = c * plane
+        let plane = h * w, size = c * plane, imageSize = min(imageChannels ?? c, c) * plane
         for sample in 0..<n {
             let dy = outputGradient.data + sample * size, d = dx.data + sample * size
             for channel in 0..<c {
@@ -94,11 +105,12 @@ public final class DiffAugment {
                     }
                 }
             }
-            // y = s (x - mean x) + mean x + b, so dx = s g + (1 - s) mean(g).
+            // On the image's channels y = s (x - mean x) + mean x + b, so dx = s g + (1 - s) mean(g);
+            // label channels pass g through.
             var sum: Float = 0
-            for i in 0..<size { sum += d[i] }
-            let scale = contrast[sample], shared = (1 - scale) * sum / Float(size)
-            for i in 0..<size { d[i] = scale * d[i] + shared }
+            for i in 0..<imageSize { sum += d[i] }
+            let scale = contrast[sample], shared = (1 - scale) * sum / Float(imageSize)
+            for i in 0..<imageSize { d[i] = scale * d[i] + shared }
         }
         return dx
     }

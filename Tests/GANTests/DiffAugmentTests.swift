@@ -69,6 +69,34 @@ struct DiffAugmentTests {
         #expect(again != base)
     }
 
+    @Test("label channels move and are cut with the image, filled with -1, without colour; the image is augmented as alone; adjoint")
+    func labelChannels() {
+        var random = EngineRandom(seed: 5)
+        let n = 6, side = 16, plane = side * side
+        // Channel 0 an image; channels 1 and 2 labels, each the constant 1 (everywhere labelled).
+        let image = (0..<(n * plane)).map { _ in random.uniform(-1, 1) }
+        var values: [Float] = []
+        for sample in 0..<n { values += image[(sample * plane)..<((sample + 1) * plane)] + Array(repeating: 1, count: 2 * plane) }
+        let x = Tensor(shape: [n, 3, side, side], values: values)
+        let labelled = DiffAugment(seed: 8)
+        labelled.imageChannels = 1
+        let augmented = labelled.forward(x).values
+        let alone = DiffAugment(seed: 8).forward(Tensor(shape: [n, 1, side, side], values: image)).values
+        for sample in 0..<n {
+            let out = Array(augmented[(sample * 3 * plane)..<((sample + 1) * 3 * plane)])
+            #expect(Array(out[0..<plane]) == Array(alone[(sample * plane)..<((sample + 1) * plane)]))
+            // A label pixel is 1 where the image pixel came from the frame, -1 where translation or cutout filled it.
+            let kept = (0..<plane).map { out[plane + $0] == 1 }
+            #expect(kept.contains(false) && kept.contains(true))
+            #expect((0..<plane).allSatisfy { out[plane + $0] == (kept[$0] ? 1 : -1) && out[2 * plane + $0] == out[plane + $0] })
+            #expect((0..<plane).allSatisfy { kept[$0] || out[$0] == 0 })
+        }
+        let v = (0..<x.count).map { _ in random.uniform(-1, 1) }
+        let r = Tensor(shape: x.shape, values: (0..<x.count).map { _ in random.uniform(-1, 1) })
+        let (left, right, _) = Self.adjointSides(labelled, x: x, v: v, r: r, seed: 12)
+        #expect(abs(left - right) <= 1e-3 * max(1, abs(left)))
+    }
+
     @Test("below probability 1 an image gets each transform with that chance; at 0 it is the identity, and still its own adjoint")
     func probability() {
         var random = EngineRandom(seed: 4)
