@@ -82,6 +82,13 @@ public struct LabelledFrames: Sendable {
                 .map(\.annotation)
         }
 
+        /// The annotations of `labelSet` on `candidate`'s frames that carry `kind` (keypoints or a mask).
+        func of(_ candidate: TrainingCandidate, labelSet: LabelSetRecord, carrying kind: LabelChannels.Kind) -> [AnnotationRecord] {
+            (byInstance[candidate.instanceId] ?? []).map(\.annotation).filter { annotation in
+                annotation.labelSetId == labelSet.id && (kind == .keypoints ? annotation.keypoints != nil : annotation.mask != nil)
+            }
+        }
+
         /// The series of `candidates` that hold labels of `labelSet`, in
         /// the order their first labelled instance comes.
         public func labelledSeries(_ candidates: [TrainingCandidate], labelSet: LabelSetRecord) -> [String] {
@@ -135,7 +142,7 @@ public struct LabelledFrames: Sendable {
     }
 
     /// `annotations` (in frame order) grouped by frame number, in that order.
-    private static func byFrame(_ annotations: [AnnotationRecord]) -> [(frameNumber: Int, objects: [AnnotationRecord])] {
+    static func byFrame(_ annotations: [AnnotationRecord]) -> [(frameNumber: Int, objects: [AnnotationRecord])] {
         var groups: [(frameNumber: Int, objects: [AnnotationRecord])] = []
         for annotation in annotations {
             if groups.last?.frameNumber == annotation.frameNumber {
@@ -148,7 +155,7 @@ public struct LabelledFrames: Sendable {
     }
 
     /// The pixels any of `masks` (all of one frame's size) covers.
-    private static func union(_ masks: [LabelMask]) -> LabelMask? {
+    static func union(_ masks: [LabelMask]) -> LabelMask? {
         guard let first = masks.first else { return nil }
         let covered = masks.dropFirst().reduce(first.pixels) { pixels, mask in zip(pixels, mask.pixels).map { max($0, $1) } }
         return LabelMask(rows: first.rows, columns: first.columns, pixels: covered)

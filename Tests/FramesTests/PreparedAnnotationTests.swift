@@ -57,6 +57,43 @@ struct PreparedAnnotationTests {
         #expect(compared == 9)
     }
 
+    @Test("label channels of a data set's frames decode to the prepared keypoints within a tenth of a pixel; masks to the prepared masks")
+    func frameLabelsMatchPreparedAnnotations() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try SimulatedAngiography.generate(cines: 2, frames: 3, size: 160, seed: 12, into: folder.path)
+        let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
+        #expect(try Importer(catalog: catalog).run(paths: [folder.file("xa")]).rejections.isEmpty)
+        let candidates = try catalog.trainingCandidates(modality: "XA", filter: QueryFilter(), includeSynthetic: false)
+        let preprocessing = FramePreprocessing(resolution: 32, region: .none, annotations: .keep)
+        let dataset = try FrameDataset.load(candidates, preprocessing: preprocessing, catalog: catalog)
+        let annotations = try LabelledFrames.Annotations(of: candidates, catalog: catalog)
+        let labelSet = try annotations.chooseLabelSet(requested: nil)
+        let keypoints = LabelChannels(kind: .keypoints, keypointNames: labelSet.keypoints, sigma: 1.5)
+        let labels = FrameLabels.load(dataset, annotations: annotations, labelSet: labelSet, channels: keypoints, catalog: catalog)
+        let masks = FrameLabels.load(
+            dataset, annotations: annotations, labelSet: labelSet, channels: LabelChannels(kind: .masks, keypointNames: [], sigma: 1.5),
+            catalog: catalog)
+        #expect(labels.labelledFrames == Array(0..<6) && masks.labelledFrames == Array(0..<6) && labels.failures.isEmpty)
+        for frame in 0..<6 {
+            let candidate = candidates[dataset.frameInstance[frame]]
+            let frameNumber = frame - dataset.frameInstance.firstIndex(of: dataset.frameInstance[frame])! + 1
+            let file = try DicomFile(path: catalog.storage.absolutePath(relative: candidate.storedPath))
+            let plan = try preprocessing.prepare(file, geometry: file.geometry).plan
+            let annotation = try #require(
+                try catalog.frameAnnotations(sopInstanceUID: candidate.sopInstanceUid, frameNumber: frameNumber).first)
+            let prepared = plan.trainingImageAnnotation(annotation, side: 32)
+            let decoded = keypoints.decode(try #require(labels.planes[frame])[...], side: 32, label: labelSet.name)
+            for (point, truth) in zip(decoded.annotation.keypoints, prepared.keypoints) {
+                #expect(
+                    point.name == truth.name && abs(point.x - truth.x) < 0.1 && abs(point.y - truth.y) < 0.1, "\(point) against \(truth)")
+            }
+            #expect(decoded.confidences.allSatisfy { $0 > 0.8 })
+            let mask = try #require(masks.planes[frame])
+            #expect(mask == (prepared.mask?.pixels ?? []).map { $0 == 1 ? 1 : -1 } && mask.contains(1))
+        }
+    }
+
     /// A bright pixel of the frame lands, through crop, square and area
     /// average, in the training pixel that holds its mapped point.
     @Test("a point moves with the pixels: fixed region, centre crop and letterbox", arguments: [false, true])

@@ -1,0 +1,58 @@
+import Catalog
+import DICOM
+import Imaging
+
+/// The label channels of a data set's frames, for a model that draws each
+/// frame with its labels (`LabelChannels`): for every frame with an
+/// annotation of the label set, that annotation carried to the training
+/// image as the frame was (`FramePlan.trainingImageAnnotation`, with the
+/// instance's recorded region and fit, so no frame is decoded again) and
+/// rendered. A frame with several objects of the label set gives the
+/// keypoints of its first, or the union of their masks (as `LabelledFrames`).
+public struct FrameLabels: Sendable {
+    public let channels: LabelChannels
+    public let labelSet: LabelSetRecord
+    public let side: Int
+    /// Each frame's channels ([channels.count, side, side]), by the data
+    /// set's frame index; nil for a frame without labels.
+    public let planes: [[Float]?]
+    /// Instances whose labels could not be placed, each naming the file and the reason.
+    public let failures: [String]
+
+    /// The data set's frames with labels, in data set order.
+    public var labelledFrames: [Int] { planes.indices.filter { planes[$0] != nil } }
+
+    /// The labels of `labelSet` on `dataset`'s frames (`annotations` read for its instances).
+    public static func load(
+        _ dataset: FrameDataset, annotations: LabelledFrames.Annotations, labelSet: LabelSetRecord, channels: LabelChannels,
+        catalog: Catalog
+    ) -> FrameLabels {
+        let side = dataset.resolution, framesPerInstance = dataset.framesPerInstance
+        var planes = [[Float]?](repeating: nil, count: dataset.count), failures: [String] = []
+        var firstFrame = 0
+        for (index, candidate) in dataset.instances.enumerated() {
+            defer { firstFrame += framesPerInstance[index] }
+            let labelled = annotations.of(candidate, labelSet: labelSet, carrying: channels.kind)
+            guard !labelled.isEmpty, framesPerInstance[index] > 0 else { continue }
+            let path = catalog.storage.absolutePath(relative: candidate.storedPath)
+            // The data set keeps the decoded frames only: with one missing, frame numbers no longer say which is which.
+            guard framesPerInstance[index] == candidate.frames else {
+                failures.append("labels left out: \(candidate.frames - framesPerInstance[index]) frames did not decode: \(path)")
+                continue
+            }
+            guard let record = dataset.preparations[index], let rectangle = PixelRectangle(record.rectangle) else {
+                failures.append("labels left out: no recorded preparation: \(path)")
+                continue
+            }
+            let plan = FramePlan(rectangle: rectangle, fit: dataset.preprocessing.fit)
+            for (frameNumber, objects) in LabelledFrames.byFrame(labelled) where (1...candidate.frames).contains(frameNumber) {
+                let annotation = FrameAnnotation(
+                    label: labelSet.name,
+                    keypoints: FrameAnnotation.keypoints(flat: objects[0].keypointValues ?? [], names: labelSet.keypoints), skeleton: [],
+                    mask: channels.kind == .masks ? LabelledFrames.union(objects.compactMap(\.labelMask)) : nil)
+                planes[firstFrame + frameNumber - 1] = channels.render(plan.trainingImageAnnotation(annotation, side: side), side: side)
+            }
+        }
+        return FrameLabels(channels: channels, labelSet: labelSet, side: side, planes: planes, failures: failures)
+    }
+}
