@@ -228,7 +228,8 @@ public enum Evaluator {
         progress: (String) -> Void = { _ in }
     ) throws -> EvaluationResult {
         guard let record = model.record else { throw EvaluationError.notRegistered(model.folder.path) }
-        guard model.generator.configuration.channels == 1 else {
+        // A labelled model's frame is its first channel; its labels follow.
+        guard model.generator.configuration.channels == 1 || model.description.labels != nil else {
             throw EvaluationError.notGrayscale(model.generator.configuration.channels)
         }
         if let reportFolder { try EvaluationReport.prepare(folder: reportFolder) }
@@ -294,7 +295,7 @@ public enum Evaluator {
         let latents = Latents.seeded(seed, count: count, dimension: model.generator.configuration.latentDimension)
         var values: [Float] = []
         for start in stride(from: 0, to: count, by: 32) {
-            values += model.generate(latentRows: latents.rows(start..<min(start + 32, count)))
+            values += model.generateFrames(latentRows: latents.rows(start..<min(start + 32, count)))
         }
         let side = model.generator.configuration.resolution
         if let bad = values.firstIndex(where: { !$0.isFinite }) { throw EvaluationError.diverged(frame: bad / (side * side)) }

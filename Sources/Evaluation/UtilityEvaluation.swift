@@ -80,7 +80,8 @@ public enum UtilityEvaluation {
         model: TrainedModel, catalog: Catalog, options: UtilityOptions, reportFolder: URL? = nil, progress: (String) -> Void = { _ in }
     ) throws -> UtilityResult {
         guard let record = model.record, let modelID = record.id else { throw EvaluationError.notRegistered(model.folder.path) }
-        guard model.generator.configuration.channels == 1 else {
+        // A labelled model's frame is its first channel (`Evaluator.generatedValues`).
+        guard model.generator.configuration.channels == 1 || model.description.labels != nil else {
             throw EvaluationError.notGrayscale(model.generator.configuration.channels)
         }
         if let reportFolder { try EvaluationReport.prepare(folder: reportFolder) }

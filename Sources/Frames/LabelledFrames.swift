@@ -83,7 +83,7 @@ public struct LabelledFrames: Sendable {
         }
 
         /// The annotations of `labelSet` on `candidate`'s frames that carry `kind` (keypoints or a mask).
-        func of(_ candidate: TrainingCandidate, labelSet: LabelSetRecord, carrying kind: LabelChannels.Kind) -> [AnnotationRecord] {
+        public func of(_ candidate: TrainingCandidate, labelSet: LabelSetRecord, carrying kind: LabelChannels.Kind) -> [AnnotationRecord] {
             (byInstance[candidate.instanceId] ?? []).map(\.annotation).filter { annotation in
                 annotation.labelSetId == labelSet.id && (kind == .keypoints ? annotation.keypoints != nil : annotation.mask != nil)
             }

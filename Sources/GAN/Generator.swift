@@ -258,6 +258,15 @@ public final class Generator {
         store.seal()
     }
 
+    /// The first channel of `images` ([N, channels, R, R], flattened), as
+    /// [N, 1, R, R]: the frame of a model that draws labels after it, which is
+    /// what is compared with real frames and shown.
+    public func imageChannel(of images: [Float]) -> [Float] {
+        let plane = configuration.resolution * configuration.resolution, channels = configuration.channels
+        guard channels > 1 else { return images }
+        return (0..<(images.count / (channels * plane))).flatMap { images[($0 * channels * plane)..<($0 * channels * plane + plane)] }
+    }
+
     /// latents [N, latent_dim] -> images [N, channels, R, R].
     public func forward(_ latents: Tensor, training: Bool) -> Tensor {
         precondition(

@@ -40,7 +40,7 @@ struct TrainCommand: ParsableCommand {
             machine and thread count give the same bytes as one uninterrupted run. Without \
             --epochs or --steps it finishes the plan of the run that stopped. The options that \
             define the model (preset, upsampling, noise inputs, discriminator, batch, rate, seed, augmentation and ADA's settings, weight average, \
-            LeCam, loss, gradient penalty, reconstruction, minibatch std, split, region, annotations) are its own and cannot change on --resume; --threads, --grid-every, \
+            LeCam, loss, gradient penalty, reconstruction, minibatch std, split, region, annotations, labels) are its own and cannot change on --resume; --threads, --grid-every, \
             --checkpoint-every, --copy-check-every, --copy-limit and --backbone-weights (the same file, moved) can.
 
             Examples:
@@ -218,6 +218,23 @@ struct TrainCommand: ParsableCommand {
                 + "(docs/training.md). On by default with dcgan; --no-minibatch-std leaves it out."))
     var minibatchStd: Bool?
 
+    @Option(
+        help: ArgumentHelp(
+            "Draw each frame with its labels: keypoints (a heatmap channel per keypoint of the label set) or masks "
+                + "(a mask channel); the discriminator sees frame and labels together, and the model trains on the labelled "
+                + "frames only (docs/training.md, \"Frames with their labels\"). Needs the dcgan discriminator.",
+            valueName: "kind"))
+    var labels: LabelChannels.Kind?
+
+    @Option(
+        help: ArgumentHelp("With --labels: the label set whose keypoints or masks are drawn (default: the only one).", valueName: "name"))
+    var labelSet: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "With --labels keypoints: the heatmaps' Gaussian width in pixels of the training image (default 1.5).", valueName: "pixels"))
+    var heatmapSigma: Double?
+
     @Option(help: "Train only on this patient (Patient ID).")
     var patient: String?
 
@@ -390,6 +407,9 @@ struct TrainCommand: ParsableCommand {
         options.evaluateCount = evaluateCount
         options.region = preparation.region
         options.annotations = preparation.annotations
+        options.labels = labels
+        options.labelSet = labelSet
+        options.heatmapSigma = heatmapSigma
         return options
     }
 }
@@ -445,3 +465,4 @@ extension SplitGrouping: ExpressibleByArgument {}
 extension DiscriminatorKind: ExpressibleByArgument {}
 extension Augmentation: ExpressibleByArgument {}
 extension AdversarialLoss: ExpressibleByArgument {}
+extension LabelChannels.Kind: ExpressibleByArgument {}

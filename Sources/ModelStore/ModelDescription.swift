@@ -2,6 +2,7 @@ import Engine
 import Foundation
 import Frames
 import GAN
+import Imaging
 
 /// The discriminator a model trains with (architecture page): the DCGAN one,
 /// trained from scratch; the paper's transfer discriminator, a frozen
@@ -61,6 +62,9 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     /// tool's folder may.
     public var name: String?
     public var modality: String?
+    /// What the channels after the image's are when the model draws each
+    /// frame with its labels (`train --labels`); nil: the image alone.
+    public var labels: LabelRecord?
     /// What `medsynth train` records; nil in a folder another tool wrote.
     public var training: TrainingRecord?
 
@@ -75,7 +79,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case preset, resolution, channels, upsampling, discriminator, step, name, modality
+        case preset, resolution, channels, upsampling, discriminator, step, name, modality, labels
         case latentDim = "latent_dim"
         case noiseInputs = "noise_inputs"
     }
@@ -93,6 +97,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         step = try container.decodeIfPresent(Int.self, forKey: .step)
         name = try container.decodeIfPresent(String.self, forKey: .name)
         modality = try container.decodeIfPresent(String.self, forKey: .modality)
+        labels = try container.decodeIfPresent(LabelRecord.self, forKey: .labels)
         training = try TrainingRecord.isPresent(in: decoder) ? TrainingRecord(from: decoder) : nil
     }
 
@@ -108,6 +113,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         try container.encodeIfPresent(step, forKey: .step)
         try container.encodeIfPresent(name, forKey: .name)
         try container.encodeIfPresent(modality, forKey: .modality)
+        try container.encodeIfPresent(labels, forKey: .labels)
         // The training keys sit beside the architecture page's, as they always have.
         try training?.encode(to: encoder)
     }
@@ -121,12 +127,43 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         var configuration = known.configuration(channels: channels)
         configuration.upsampling = upsampling ?? .transposed
         configuration.noiseInputs = noiseInputs ?? false
-        guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1 else {
+        guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1,
+            channels == 1 + (labels?.channels.count ?? channels - 1)
+        else {
             throw TensorFileError(
                 "preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "
                     + "the file says \(latentDim) and \(resolution) with \(channels) channels", path: source)
         }
         return configuration
+    }
+}
+
+/// The labels a model draws with each frame (`model.json`'s `labels`): the
+/// catalog label set they come from and go back to, with its keypoint names
+/// (the heatmaps' order) and skeleton, and how they are drawn.
+public struct LabelRecord: Codable, Equatable, Sendable {
+    public var kind: LabelChannels.Kind
+    public var labelSet: String
+    public var keypoints: [String]
+    /// COCO's pairs of keypoint numbers, from 1.
+    public var skeleton: [[Int]]
+    /// The heatmaps' Gaussian width in pixels of the training image; nil for masks.
+    public var sigma: Double?
+
+    public init(kind: LabelChannels.Kind, labelSet: String, keypoints: [String], skeleton: [[Int]], sigma: Double?) {
+        self.kind = kind
+        self.labelSet = labelSet
+        self.keypoints = keypoints
+        self.skeleton = skeleton
+        self.sigma = kind == .keypoints ? sigma : nil
+    }
+
+    /// The channels after the image's.
+    public var channels: LabelChannels { LabelChannels(kind: kind, keypointNames: keypoints, sigma: sigma ?? 0) }
+
+    enum CodingKeys: String, CodingKey {
+        case kind, keypoints, skeleton, sigma
+        case labelSet = "label_set"
     }
 }
 

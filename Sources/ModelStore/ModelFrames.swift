@@ -1,5 +1,6 @@
 import Catalog
 import DICOM
+import Engine
 import Foundation
 import Frames
 import Imaging
@@ -10,10 +11,35 @@ import Imaging
 public struct ModelFrames: Sendable {
     public let dataset: FrameDataset
     public let split: ValidationSplit
+    /// The label channels of the frames, for a model that draws its frames with labels.
+    public let labels: FrameLabels?
 
-    public init(dataset: FrameDataset, split: ValidationSplit) {
+    public init(dataset: FrameDataset, split: ValidationSplit, labels: FrameLabels? = nil) {
         self.dataset = dataset
         self.split = split
+        self.labels = labels
+    }
+
+    /// The frames a model trains on: the training side of the split, and of
+    /// a labelled model's only those with labels.
+    public var trainingFrames: [Int] {
+        let training = split.frames(of: dataset).training
+        guard let labels else { return training }
+        return training.filter { labels.planes[$0] != nil }
+    }
+
+    /// The frames at `indices` as a batch [indices.count, 1 + label channels, R, R], into `batch`.
+    public func batch(_ indices: [Int], into batch: inout Tensor?) -> Tensor {
+        guard let labels else { return dataset.batch(indices, into: &batch) }
+        let plane = dataset.resolution * dataset.resolution, channels = 1 + labels.channels.count
+        let tensor = reuseTensor(&batch, [indices.count, channels, dataset.resolution, dataset.resolution])
+        for (slot, frame) in indices.enumerated() {
+            let target = tensor.data + slot * channels * plane
+            dataset.values.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + frame * plane, count: plane) }
+            guard let planes = labels.planes[frame] else { preconditionFailure("frame \(frame) has no labels to train with") }
+            planes.withUnsafeBufferPointer { (target + plane).update(from: $0.baseAddress!, count: planes.count) }
+        }
+        return tensor
     }
 
     /// Loads (from the frame cache when present) the frames of `model`'s lineage.
@@ -31,12 +57,18 @@ public struct ModelFrames: Sendable {
             preprocessing: FramePreprocessing(resolution: description.resolution, recorded: training.trainingSet.preparation),
             catalog: catalog, progress: progress)
         let split = ValidationSplit(grouping: training.trainingSet.validationGroupedBy, heldOut: lineage.map { $0.role == .validation })
-        guard TrainingSetSummary(dataset: dataset, split: split).digest == training.trainingSet.digest else {
+        let labels = try description.labels.map { record in
+            let annotations = try LabelledFrames.Annotations(of: dataset.instances, catalog: catalog)
+            return FrameLabels.load(
+                dataset, annotations: annotations, labelSet: try annotations.chooseLabelSet(requested: record.labelSet),
+                channels: record.channels, catalog: catalog)
+        }
+        guard TrainingSetSummary(dataset: dataset, split: split, labels: labels).digest == training.trainingSet.digest else {
             throw ModelError.modelFiles(
-                "the model's training frames no longer match its training-set digest",
+                "the model's training frames (or their labels) no longer match its training-set digest",
                 path: catalog.folder(of: model).path)
         }
-        return ModelFrames(dataset: dataset, split: split)
+        return ModelFrames(dataset: dataset, split: split, labels: labels)
     }
 }
 
@@ -44,8 +76,8 @@ extension TrainingSetSummary {
     /// The digest and counts `model.json` records of a data set and its split
     /// (no identifiers). From version 2 of the preparation the digest covers
     /// each instance's region and annotation count too, from version 3 its
-    /// blanked screen.
-    public init(dataset: FrameDataset, split: ValidationSplit) {
+    /// blanked screen, and with labels their label set, channels and a digest of the label planes.
+    public init(dataset: FrameDataset, split: ValidationSplit, labels: FrameLabels? = nil) {
         var text = dataset.preprocessing.summary + "\n"
         let framesPerInstance = dataset.framesPerInstance
         for (index, instance) in dataset.instances.enumerated() where framesPerInstance[index] > 0 {
@@ -58,11 +90,18 @@ extension TrainingSetSummary {
             }
             text += "\n"
         }
+        if let labels {
+            // The planes themselves: an annotation edited in the catalog is a different training set.
+            let bytes = labels.planes.flatMap { $0 ?? [] }.withUnsafeBytes { Array($0) }
+            text += "labels \(labels.channels.kind.rawValue) \(labels.labelSet.name) \(labels.channels.keypointNames) "
+            text += "sigma \(labels.channels.sigma) frames \(labels.labelledFrames) \(FileDigest.sha256(bytes: bytes))\n"
+        }
         let sides = split.frames(of: dataset)
         let used = dataset.instances.indices.filter { framesPerInstance[$0] > 0 }
         self.init(
             digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
-            trainingFrames: sides.training.count, trainingInstances: used.filter { !split.heldOut[$0] }.count,
+            trainingFrames: labels.map { labels in sides.training.filter { labels.planes[$0] != nil }.count } ?? sides.training.count,
+            trainingInstances: used.filter { !split.heldOut[$0] }.count,
             validationGroupedBy: split.grouping, validationGroups: split.groups(of: dataset, heldOut: true),
             validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count,
             preparation: PreparationSummary(dataset: dataset))

@@ -42,6 +42,11 @@ public struct TrainedModel {
             .values
     }
 
+    /// The frames of `generate`: its first channel, without the label channels a labelled model draws after it.
+    public func generateFrames(latentRows: some Collection<Float>) -> [Float] {
+        generator.imageChannel(of: generate(latentRows: latentRows))
+    }
+
     /// Whether `reference` names a folder holding `model.json`.
     public static func isCheckpointFolder(_ reference: String) -> Bool {
         FileManager.default.fileExists(

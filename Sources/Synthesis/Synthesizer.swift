@@ -97,7 +97,11 @@ public enum Synthesizer {
                     result.framesGenerated + plan.target - result.framesWritten)
             let latentRows = plan.rows(range)
             let images = model.generate(latentRows: latentRows)
-            let checks = detector?.check(FrameMatrix(pixels: frameValues, values: images))
+            // The copy test compares the frame, without the labels a labelled model draws after it.
+            let checks = detector.map { detector in
+                let frames = model.generator.imageChannel(of: images)
+                return detector.check(FrameMatrix(pixels: frames.count / range.count, values: frames))
+            }
             for (offset, index) in range.enumerated() {
                 if let check = checks?[offset], check.isCopy {
                     result.withheldLatentIndices.append(index)
@@ -154,7 +158,7 @@ public enum Synthesizer {
             warnings.append("no privacy filter: the model's training frames are unknown (a checkpoint folder outside the registry)")
             return nil
         }
-        guard model.generator.configuration.channels == 1 else {
+        guard model.generator.configuration.channels == 1 || model.description.labels != nil else {
             warnings.append("no privacy filter: the model makes \(model.generator.configuration.channels)-channel images")
             return nil
         }

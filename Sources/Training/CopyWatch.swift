@@ -17,7 +17,7 @@ struct CopyWatch {
 
     /// The generated frames of `generator` that copy a training frame.
     func copies(by generator: Generator) -> Int {
-        let images = generator.inferenceImages(latents: latents)
+        let images = generator.imageChannel(of: generator.inferenceImages(latents: latents))
         return detector.check(FrameMatrix(pixels: images.count / settings.frames, values: images)).filter(\.isCopy).count
     }
 }

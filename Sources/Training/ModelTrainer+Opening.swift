@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Frames
 import GAN
+import Imaging
 import ModelStore
 
 /// Making a new model and reopening one at its last checkpoint.
@@ -19,16 +20,20 @@ extension ModelTrainer {
         var configuration = request.preset.configuration()
         configuration.upsampling = request.generatorUpsampling
         configuration.noiseInputs = request.noiseInputs
-        let dataset = try trainingFrames(
+        let (dataset, labels) = try trainingFrames(
             of: request, modality: modality, resolution: configuration.resolution, catalog: catalog,
             progress: decodeProgress)
         // A stop asked for while the frames were decoded: nothing registered yet.
         guard !shouldStop() else { throw TrainingError.stoppedBeforeStart }
+        configuration.channels = 1 + (labels?.channels.count ?? 0)
         let split = ValidationSplit.make(
             dataset, grouping: request.splitBy, fraction: request.validationFraction,
             random: SeedStreams.stream(.split, seed: request.splitSeed ?? request.seed))
-        let frames = ModelFrames(dataset: dataset, split: split)
-        var summary = TrainingSetSummary(dataset: dataset, split: split)
+        let frames = ModelFrames(dataset: dataset, split: split, labels: labels)
+        guard !frames.trainingFrames.isEmpty else {
+            throw TrainingError.noInstances("the validation split holds out every labelled frame; lower --validation-fraction")
+        }
+        var summary = TrainingSetSummary(dataset: dataset, split: split, labels: labels)
         summary.splitSeed = request.splitSeed
         var hyperparameters = Hyperparameters(
             batchSize: request.batchSize, learningRate: request.learningRate, augment: request.augmentation,
@@ -44,7 +49,13 @@ extension ModelTrainer {
         let model = try register(
             request, modality: modality, resolution: configuration.resolution, summary: summary,
             backbone: frozen?.kind, frames: frames, catalog: catalog)
-        var architecture = ModelDescription(preset: request.preset, discriminator: request.discriminator.kind, step: 0)
+        var architecture = ModelDescription(
+            preset: request.preset, channels: configuration.channels, discriminator: request.discriminator.kind, step: 0)
+        architecture.labels = labels.map { labels in
+            LabelRecord(
+                kind: labels.channels.kind, labelSet: labels.labelSet.name, keypoints: labels.labelSet.keypoints,
+                skeleton: labels.labelSet.skeletonPairs, sigma: labels.channels.sigma)
+        }
         architecture.upsampling = request.generatorUpsampling
         architecture.noiseInputs = request.noiseInputs ? true : nil
         (architecture.name, architecture.modality) = (model.name, modality)
@@ -58,7 +69,7 @@ extension ModelTrainer {
         let trainer = ModelTrainer(
             catalog: catalog, model: model, architecture: architecture, record: record, frames: frames,
             training: training, losses: [], lock: try ModelLock(folder: folder, model: model.name))
-        trainer.warnings = dataset.failures + creationWarnings(request, frames: frames)
+        trainer.warnings = dataset.failures + (labels?.failures ?? []) + creationWarnings(request, frames: frames)
         try trainer.writeTrainingFramesGrid()
         try trainer.saveCheckpoint(status: .training)
         return trainer
@@ -145,11 +156,12 @@ extension ModelTrainer {
         return warnings
     }
 
-    /// The decoded frames of the instances `request` selects.
+    /// The decoded frames of the instances `request` selects, and with
+    /// `request.labels` their labels (only instances with labels of the set are kept).
     private static func trainingFrames(
         of request: TrainingRequest, modality: String, resolution: Int, catalog: Catalog,
         progress: @Sendable (Int, Int) -> Void
-    ) throws -> FrameDataset {
+    ) throws -> (FrameDataset, FrameLabels?) {
         let known = try catalog.modalities()
         guard known.contains(modality) else { throw TrainingError.unknownModality(modality, known: known) }
         let candidates = try catalog.trainingCandidates(
@@ -161,11 +173,29 @@ extension ModelTrainer {
                 "no real \(modality) instances match the filters"
                     + (synthetic.isEmpty ? "" : " (\(synthetic.count) synthetic ones do; --include-synthetic trains on them)"))
         }
-        let decodable = candidates.filter(\.decodable)
+        var decodable = candidates.filter(\.decodable)
         guard !decodable.isEmpty else {
             throw TrainingError.noDecodableFrames(
                 "none of the \(candidates.count) \(modality) instances has frames DCMTK can decode "
                     + "(see 'medsynth query instances --modality \(modality)')")
+        }
+        var labelSource: (annotations: LabelledFrames.Annotations, labelSet: LabelSetRecord)?
+        if let labels = request.labels {
+            let annotations = try LabelledFrames.Annotations(of: decodable, catalog: catalog)
+            let labelSet: LabelSetRecord
+            do {
+                labelSet = try annotations.chooseLabelSet(requested: labels.labelSet)
+            } catch {
+                throw TrainingError.noInstances("\(error)")
+            }
+            if labels.kind == .keypoints, labelSet.keypoints.isEmpty {
+                throw TrainingError.noInstances("label set \(labelSet.name) names no keypoints; --labels masks draws its masks")
+            }
+            decodable = decodable.filter { !annotations.of($0, labelSet: labelSet, carrying: labels.kind).isEmpty }
+            guard !decodable.isEmpty else {
+                throw TrainingError.noInstances("no \(modality) instance has \(labels.kind.rawValue) of label set \(labelSet.name)")
+            }
+            labelSource = (annotations, labelSet)
         }
         let dataset = try FrameDataset.load(
             decodable,
@@ -177,7 +207,16 @@ extension ModelTrainer {
                 "no frame of the \(decodable.count) decodable \(modality) instances decoded: "
                     + dataset.failures.prefix(3).joined(separator: "; "))
         }
-        return dataset
+        guard let labels = request.labels, let labelSource else { return (dataset, nil) }
+        let channels = LabelChannels(kind: labels.kind, keypointNames: labelSource.labelSet.keypoints, sigma: labels.sigma)
+        let frameLabels = FrameLabels.load(
+            dataset, annotations: labelSource.annotations, labelSet: labelSource.labelSet, channels: channels, catalog: catalog)
+        guard !frameLabels.labelledFrames.isEmpty else {
+            throw TrainingError.noInstances(
+                "no frame's labels of label set \(labelSource.labelSet.name) could be placed: "
+                    + frameLabels.failures.prefix(3).joined(separator: "; "))
+        }
+        return (dataset, frameLabels)
     }
 
     /// Registers the model with its lineage: every instance that gave frames, and its role.
@@ -210,9 +249,16 @@ extension ModelTrainer {
                     + ") are held out for validation, more than --validation-fraction \(request.validationFraction), "
                     + "because no smaller \(request.splitBy.rawValue) fits")
         }
-        if sides.training.count < fewFramesWarningThreshold {
+        let training = frames.trainingFrames
+        if let labels = frames.labels, training.count < sides.training.count {
             warnings.append(
-                "only \(sides.training.count) training frames (from \(Set(sides.training.map { dataset.frameInstance[$0] }).count) "
+                "\(sides.training.count - training.count) of the \(sides.training.count) training frames have no "
+                    + "\(labels.channels.kind.rawValue) of label set \(labels.labelSet.name) and are left out: a labelled model "
+                    + "trains on labelled frames only")
+        }
+        if training.count < fewFramesWarningThreshold {
+            warnings.append(
+                "only \(training.count) training frames (from \(Set(training.map { dataset.frameInstance[$0] }).count) "
                     + "instances); GANs usually need thousands, so expect samples close to the training frames")
         }
         // Frames of one series are one acquisition: a generator that learns two of them can only give them back.
@@ -242,6 +288,7 @@ extension ModelTrainer {
         if hyperparameters.augment != .off {
             let augmentation = DiffAugment(seed: 0)
             augmentation.transforms = Set(hyperparameters.augmentTransforms ?? AugmentationTransform.allCases)
+            augmentation.imageChannels = frames.labels == nil ? nil : 1
             training.augmentation = augmentation
         }
         if hyperparameters.augment == .adaptive, let settings = hyperparameters.adaptiveAugmentation {

@@ -71,7 +71,7 @@ public final class ModelTrainer {
         folder = catalog.folder(of: model)
         files = ModelFolderWriter(folder: folder, side: architecture.resolution)
         self.frames = frames
-        trainingFrames = frames.split.frames(of: frames.dataset).training
+        trainingFrames = frames.trainingFrames
         self.training = training
         self.losses = losses
         keptStep = training.generatorOptimizer.step
@@ -174,7 +174,7 @@ public final class ModelTrainer {
         var orderRandom = SeedStreams.stream(.epochOrder, seed: record.seed, index: UInt64(epochIndex))
         let order = orderRandom.shuffled(trainingFrames)
         let indices = (0..<batchSize).map { order[(position * batchSize + $0) % order.count] }
-        let real = dataset.batch(indices, into: &realBatch)
+        let real = frames.batch(indices, into: &realBatch)
         var latentRandom = SeedStreams.stream(.latents, seed: record.seed, index: UInt64(step))
         let latentDimension = training.generator.configuration.latentDimension
         let latents = Tensor(
@@ -222,7 +222,7 @@ public final class ModelTrainer {
     /// `samples/step-NNNNNN.png`: the generator (inference mode; its weight
     /// average when there is one) on the fixed latent batch, 8 x 8.
     func writeSampleGrid() throws {
-        try files.writeSampleGrid(generateFixedSamples(), count: Self.gridSize, step: step)
+        try files.writeSampleGrid(training.servedGenerator.imageChannel(of: generateFixedSamples()), count: Self.gridSize, step: step)
     }
 
     /// `samples/training-frames.png`: up to 64 training frames, evenly

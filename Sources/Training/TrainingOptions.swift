@@ -1,6 +1,7 @@
 import Catalog
 import Frames
 import GAN
+import Imaging
 import ModelStore
 
 /// What a user asks of `medsynth train`, as given: a new model, or `resume`
@@ -54,6 +55,9 @@ public struct TrainingOptions: Sendable {
     public var evaluateCount: Int?
     public var region: RegionChoice?
     public var annotations: AnnotationHandling?
+    public var labels: LabelChannels.Kind?
+    public var labelSet: String?
+    public var heatmapSigma: Double?
 
     public init() {}
 
@@ -87,6 +91,7 @@ public struct TrainingOptions: Sendable {
             throw .init("--validation-fraction must be in [0, 0.9).")
         }
         try validateDiscriminator()
+        try validateLabels()
         if let name, name.isEmpty || Int(name) != nil {
             throw .init("--name must be non-empty and not a number (numbers are model ids).")
         }
@@ -127,6 +132,16 @@ public struct TrainingOptions: Sendable {
         }
     }
 
+    private func validateLabels() throws(TrainingOptionsError) {
+        if labels == nil, labelSet != nil || heatmapSigma != nil { throw .init("--label-set and --heatmap-sigma go with --labels.") }
+        if labels == .masks, heatmapSigma != nil { throw .init("--heatmap-sigma goes with --labels keypoints.") }
+        if let heatmapSigma, !(0.5...16).contains(heatmapSigma) { throw .init("--heatmap-sigma must be between 0.5 and 16 pixels.") }
+        // The transfer and projected discriminators see the frame through a backbone made for one image, not its labels.
+        if labels != nil, let discriminator, discriminator != .dcgan {
+            throw .init("--labels goes with the dcgan discriminator, not \(discriminator.rawValue).")
+        }
+    }
+
     /// --resume continues a model as it was created: what defines it is refused, not dropped.
     private func validateResume() throws(TrainingOptionsError) {
         let fixed: [(String, Bool)] = [
@@ -142,6 +157,7 @@ public struct TrainingOptions: Sendable {
             ("--reconstruction", reconstruction != nil), ("--[no-]minibatch-std", minibatchStd != nil),
             ("--validation-fraction", validationFraction != nil), ("--split-by", splitBy != nil),
             ("--split-seed", splitSeed != nil), ("--region", region != nil), ("--annotations", annotations != nil),
+            ("--labels", labels != nil), ("--label-set", labelSet != nil), ("--heatmap-sigma", heatmapSigma != nil),
         ]
         let given = fixed.filter(\.1).map(\.0)
         if !given.isEmpty {
@@ -208,6 +224,7 @@ public struct TrainingOptions: Sendable {
         request.splitBy = splitBy ?? request.splitBy
         request.region = region ?? request.region
         request.annotations = annotations ?? request.annotations
+        request.labels = labels.map { LabelRequest(kind: $0, labelSet: labelSet, sigma: heatmapSigma ?? LabelRequest.defaultSigma) }
         return request
     }
 }

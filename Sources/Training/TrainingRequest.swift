@@ -1,6 +1,7 @@
 import Catalog
 import Frames
 import GAN
+import Imaging
 import ModelStore
 
 /// A new model: what it trains on and how.
@@ -56,6 +57,8 @@ public struct TrainingRequest: Sendable {
     public var minibatchStandardDeviation = true
     /// Stop before the generator copies training frames; nil: no check.
     public var copyCheck: CopyCheckSettings? = .standard
+    /// Draw each frame with its labels (docs/training.md, "Frames with their labels"); nil: frames alone.
+    public var labels: LabelRequest?
 
     /// The defaults above are the options that the measurements of
     /// docs/training.md ("Limited-data options, measured") and
@@ -72,6 +75,24 @@ public struct TrainingRequest: Sendable {
     /// `upsampling`, or the preset's: `compact` gets Odena et al.'s
     /// resize-convolution (measured), `paper` keeps the paper's layer table.
     public var generatorUpsampling: Upsampling { upsampling ?? (preset == .paper ? .transposed : .nearest) }
+}
+
+/// Which labels a model draws with its frames: keypoint heatmaps or a mask
+/// of one catalog label set (`train --labels`, `--label-set`, `--heatmap-sigma`).
+public struct LabelRequest: Sendable, Equatable {
+    public var kind: LabelChannels.Kind
+    /// nil: the only label set of the frames.
+    public var labelSet: String?
+    /// The heatmaps' Gaussian width in pixels of the training image.
+    public var sigma: Double
+
+    public static let defaultSigma = 1.5
+
+    public init(kind: LabelChannels.Kind, labelSet: String? = nil, sigma: Double = defaultSigma) {
+        self.kind = kind
+        self.labelSet = labelSet
+        self.sigma = sigma
+    }
 }
 
 /// The discriminator a new model trains with.

@@ -121,6 +121,19 @@ struct TrainCommandTests {
         #expect(limitOff.status == 2 && limitOff.standardError.contains("--copy-limit goes without --copy-check-every 0."))
         let percent = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--copy-limit", "101"])
         #expect(percent.status == 2 && percent.standardError.contains("--copy-limit must be between 0 and 100 (percent)."))
+        let refusals: [([String], String)] = [
+            (["--heatmap-sigma", "2"], "--label-set and --heatmap-sigma go with --labels."),
+            (["--labels", "masks", "--heatmap-sigma", "2"], "--heatmap-sigma goes with --labels keypoints."),
+            (["--labels", "keypoints", "--heatmap-sigma", "40"], "--heatmap-sigma must be between 0.5 and 16 pixels."),
+            (["--labels", "keypoints", "--discriminator", "projected"], "--labels goes with the dcgan discriminator, not projected."),
+        ]
+        for (options, message) in refusals {
+            let run = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US"] + options)
+            #expect(run.status == 2 && run.standardError.contains(message), "\(options): \(run.standardError)")
+        }
+        // The cine has no labels: train says so, naming where labels come from.
+        let unlabelled = try Medsynth.run(["train", "--catalog", catalog, "--modality", "US", "--labels", "keypoints", "--steps", "1"])
+        #expect(unlabelled.status != 0 && unlabelled.standardError.contains("none of these frames has keypoint or mask annotations"))
     }
 
     @Test("train errors: no catalog 20, unknown modality 22, no decodable frames 23, bad options 2")
