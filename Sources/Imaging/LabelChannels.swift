@@ -28,7 +28,8 @@ public struct LabelChannels: Equatable, Sendable {
     public init(kind: Kind, keypointNames: [String], sigma: Double) {
         self.kind = kind
         self.keypointNames = kind == .keypoints ? keypointNames : []
-        self.sigma = sigma
+        // A mask has no width: 0, whatever is given, so that equal channels compare and digest equal.
+        self.sigma = kind == .keypoints ? sigma : 0
     }
 
     /// The channels drawn after the image's.

@@ -232,7 +232,8 @@ struct TrainCommand: ParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "With --labels keypoints: the heatmaps' Gaussian width in pixels of the training image (default 1.5).", valueName: "pixels"))
+            "With --labels keypoints: the heatmaps' Gaussian width in pixels of the training image, 0.5 to 16 (default 1.5).",
+            valueName: "pixels"))
     var heatmapSigma: Double?
 
     @Option(help: "Train only on this patient (Patient ID).")

@@ -127,9 +127,15 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         var configuration = known.configuration(channels: channels)
         configuration.upsampling = upsampling ?? .transposed
         configuration.noiseInputs = noiseInputs ?? false
-        guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1,
-            channels == 1 + (labels?.channels.count ?? channels - 1)
-        else {
+        if let labels {
+            guard channels == 1 + labels.channels.count, labels.kind == .masks || (labels.sigma ?? 0) > 0 else {
+                throw TensorFileError(
+                    "labels of \(labels.kind.rawValue) (\(labels.channels.count) channels, sigma \(labels.sigma.map { "\($0)" } ?? "none")) "
+                        + "do not fit \(channels) channels: a labelled model has 1 + its label channels, and keypoints need a sigma above 0",
+                    path: source)
+            }
+        }
+        guard latentDim == configuration.latentDimension, resolution == configuration.resolution, channels >= 1 else {
             throw TensorFileError(
                 "preset \(preset) has latent_dim \(configuration.latentDimension) and resolution \(configuration.resolution), "
                     + "the file says \(latentDim) and \(resolution) with \(channels) channels", path: source)
@@ -374,6 +380,10 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
     /// The region and annotation choices and what they gave; absent in
     /// models made before frames were prepared (the whole frame).
     public var preparation: PreparationSummary?
+    /// With labels, `FrameLabels.digest` of the labels the model trained
+    /// with: checked on `--resume` only, so that `evaluate` and `synthesize`
+    /// (which use the frames) do not depend on the catalog's annotations.
+    public var labelsDigest: String?
 
     public init(
         digest: String, preprocessing: String, trainingFrames: Int, trainingInstances: Int, validationGroupedBy: SplitGrouping,
@@ -397,5 +407,6 @@ public struct TrainingSetSummary: Codable, Equatable, Sendable {
         case validationFrames = "validation_frames", validationInstances = "validation_instances"
         case splitSeed = "split_seed"
         case preparation
+        case labelsDigest = "labels_digest"
     }
 }

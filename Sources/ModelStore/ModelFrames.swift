@@ -25,7 +25,7 @@ public struct ModelFrames: Sendable {
     public var trainingFrames: [Int] {
         let training = split.frames(of: dataset).training
         guard let labels else { return training }
-        return training.filter { labels.planes[$0] != nil }
+        return training.filter { labels.prepared[$0] != nil }
     }
 
     /// The frames at `indices` as a batch [indices.count, 1 + label channels, R, R], into `batch`.
@@ -36,15 +36,18 @@ public struct ModelFrames: Sendable {
         for (slot, frame) in indices.enumerated() {
             let target = tensor.data + slot * channels * plane
             dataset.values.withUnsafeBufferPointer { target.update(from: $0.baseAddress! + frame * plane, count: plane) }
-            guard let planes = labels.planes[frame] else { preconditionFailure("frame \(frame) has no labels to train with") }
+            guard let planes = labels.planes(of: frame) else { preconditionFailure("frame \(frame) has no labels to train with") }
             planes.withUnsafeBufferPointer { (target + plane).update(from: $0.baseAddress!, count: planes.count) }
         }
         return tensor
     }
 
-    /// Loads (from the frame cache when present) the frames of `model`'s lineage.
+    /// Loads (from the frame cache when present) the frames of `model`'s
+    /// lineage; `withLabels`, a labelled model's labels too (checked against
+    /// its labels digest), as training needs them. Without, nothing depends on
+    /// the catalog's annotations.
     public static func load(
-        _ model: ModelRecord, description: ModelDescription, catalog: Catalog,
+        _ model: ModelRecord, description: ModelDescription, catalog: Catalog, withLabels: Bool = false,
         progress: @Sendable (Int, Int) -> Void = { _, _ in }
     ) throws -> ModelFrames {
         let modelFile = catalog.folder(of: model).appendingPathComponent(CheckpointFolder.modelFile).path
@@ -57,16 +60,23 @@ public struct ModelFrames: Sendable {
             preprocessing: FramePreprocessing(resolution: description.resolution, recorded: training.trainingSet.preparation),
             catalog: catalog, progress: progress)
         let split = ValidationSplit(grouping: training.trainingSet.validationGroupedBy, heldOut: lineage.map { $0.role == .validation })
-        let labels = try description.labels.map { record in
-            let annotations = try LabelledFrames.Annotations(of: dataset.instances, catalog: catalog)
-            return FrameLabels.load(
-                dataset, annotations: annotations, labelSet: try annotations.chooseLabelSet(requested: record.labelSet),
-                channels: record.channels, catalog: catalog)
-        }
-        guard TrainingSetSummary(dataset: dataset, split: split, labels: labels).digest == training.trainingSet.digest else {
+        guard TrainingSetSummary(dataset: dataset, split: split).digest == training.trainingSet.digest else {
             throw ModelError.modelFiles(
-                "the model's training frames (or their labels) no longer match its training-set digest",
-                path: catalog.folder(of: model).path)
+                "the model's training frames no longer match its training-set digest", path: catalog.folder(of: model).path)
+        }
+        guard withLabels, let record = description.labels else { return ModelFrames(dataset: dataset, split: split) }
+        let annotations = try LabelledFrames.Annotations(of: dataset.instances, catalog: catalog)
+        let labelSet: LabelSetRecord
+        do {
+            labelSet = try annotations.chooseLabelSet(requested: record.labelSet)
+        } catch {
+            throw ModelError.modelFiles("the model's label set \(record.labelSet) is gone from its frames (\(error))", path: modelFile)
+        }
+        let labels = FrameLabels.load(dataset, annotations: annotations, labelSet: labelSet, channels: record.channels, catalog: catalog)
+        guard labels.digest == training.trainingSet.labelsDigest else {
+            throw ModelError.modelFiles(
+                "the labels of label set \(record.labelSet) on the model's frames changed in the catalog since it trained "
+                    + "(its labels digest no longer matches)", path: modelFile)
         }
         return ModelFrames(dataset: dataset, split: split, labels: labels)
     }
@@ -76,7 +86,8 @@ extension TrainingSetSummary {
     /// The digest and counts `model.json` records of a data set and its split
     /// (no identifiers). From version 2 of the preparation the digest covers
     /// each instance's region and annotation count too, from version 3 its
-    /// blanked screen, and with labels their label set, channels and a digest of the label planes.
+    /// blanked screen. With `labels`, the frames that train are the labelled
+    /// ones, and `labelsDigest` is theirs.
     public init(dataset: FrameDataset, split: ValidationSplit, labels: FrameLabels? = nil) {
         var text = dataset.preprocessing.summary + "\n"
         let framesPerInstance = dataset.framesPerInstance
@@ -90,21 +101,16 @@ extension TrainingSetSummary {
             }
             text += "\n"
         }
-        if let labels {
-            // The planes themselves: an annotation edited in the catalog is a different training set.
-            let bytes = labels.planes.flatMap { $0 ?? [] }.withUnsafeBytes { Array($0) }
-            text += "labels \(labels.channels.kind.rawValue) \(labels.labelSet.name) \(labels.channels.keypointNames) "
-            text += "sigma \(labels.channels.sigma) frames \(labels.labelledFrames) \(FileDigest.sha256(bytes: bytes))\n"
-        }
         let sides = split.frames(of: dataset)
         let used = dataset.instances.indices.filter { framesPerInstance[$0] > 0 }
         self.init(
             digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
-            trainingFrames: labels.map { labels in sides.training.filter { labels.planes[$0] != nil }.count } ?? sides.training.count,
+            trainingFrames: labels.map { labels in sides.training.filter { labels.prepared[$0] != nil }.count } ?? sides.training.count,
             trainingInstances: used.filter { !split.heldOut[$0] }.count,
             validationGroupedBy: split.grouping, validationGroups: split.groups(of: dataset, heldOut: true),
             validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count,
             preparation: PreparationSummary(dataset: dataset))
+        labelsDigest = labels?.digest
     }
 }
 

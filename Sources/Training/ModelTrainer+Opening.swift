@@ -31,7 +31,8 @@ extension ModelTrainer {
             random: SeedStreams.stream(.split, seed: request.splitSeed ?? request.seed))
         let frames = ModelFrames(dataset: dataset, split: split, labels: labels)
         guard !frames.trainingFrames.isEmpty else {
-            throw TrainingError.noInstances("the validation split holds out every labelled frame; lower --validation-fraction")
+            throw TrainingError.noInstances(
+                "the validation split holds out every labelled frame; lower --validation-fraction or draw another split (--split-seed)")
         }
         var summary = TrainingSetSummary(dataset: dataset, split: split, labels: labels)
         summary.splitSeed = request.splitSeed
@@ -97,7 +98,8 @@ extension ModelTrainer {
         }
         architecture.training = nil
         try check(options, on: architecture, model: model)
-        let frames = try ModelFrames.load(model, description: architecture.with(record), catalog: catalog, progress: decodeProgress)
+        let frames = try ModelFrames.load(
+            model, description: architecture.with(record), catalog: catalog, withLabels: true, progress: decodeProgress)
         let warnings = apply(options, to: &record)
         EngineThreads.configure(record.hyperparameters.threads)
         let frozen = try architecture.discriminator.flatMap { kind in

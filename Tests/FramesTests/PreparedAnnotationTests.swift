@@ -83,13 +83,13 @@ struct PreparedAnnotationTests {
             let annotation = try #require(
                 try catalog.frameAnnotations(sopInstanceUID: candidate.sopInstanceUid, frameNumber: frameNumber).first)
             let prepared = plan.trainingImageAnnotation(annotation, side: 32)
-            let decoded = keypoints.decode(try #require(labels.planes[frame])[...], side: 32, label: labelSet.name)
+            let decoded = keypoints.decode(try #require(labels.planes(of: frame))[...], side: 32, label: labelSet.name)
             for (point, truth) in zip(decoded.annotation.keypoints, prepared.keypoints) {
                 #expect(
                     point.name == truth.name && abs(point.x - truth.x) < 0.1 && abs(point.y - truth.y) < 0.1, "\(point) against \(truth)")
             }
             #expect(decoded.confidences.allSatisfy { $0 > 0.8 })
-            let mask = try #require(masks.planes[frame])
+            let mask = try #require(masks.planes(of: frame))
             #expect(mask == (prepared.mask?.pixels ?? []).map { $0 == 1 ? 1 : -1 } && mask.contains(1))
         }
     }

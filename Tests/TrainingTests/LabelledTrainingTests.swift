@@ -74,10 +74,18 @@ struct LabelledTrainingTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let catalog = try Self.catalog(in: folder)
-        let masks = try ModelTrainer.create(Self.request("m", kind: .masks), catalog: catalog)
-        #expect(try masks.train(.steps(2)) == .finished)
+        do {
+            let masks = try ModelTrainer.create(Self.request("m", kind: .masks), catalog: catalog)
+            #expect(try masks.train(.steps(2)) == .finished)
+        }
+        let masks = try ModelTrainer.resume("m", catalog: catalog)
+        #expect(try masks.train(.steps(1)) == .finished)
         let description = try CheckpointFolder.readDescription(folder: masks.folder)
         #expect(description.channels == 2 && description.labels?.kind == .masks && description.labels?.sigma == nil)
+        #expect(description.training?.trainingSet.labelsDigest?.count == 64)
+        // What evaluate and synthesize's privacy gate load: the frames, without the annotations.
+        let record = try #require(try catalog.model("m"))
+        #expect(try ModelFrames.load(record, description: description, catalog: catalog).labels == nil)
         var unknown = Self.request("u", kind: .keypoints)
         unknown.labels?.labelSet = "femur"
         let refused = #expect(throws: TrainingError.self) { _ = try ModelTrainer.create(unknown, catalog: catalog) }
