@@ -1,0 +1,82 @@
+#!/usr/bin/python3
+"""Whether a keypoint model's frames come with labels that fit them, on the
+simulated aortography set (samples/simulate_xa.py, whose stent has four keypoints).
+
+    scripts/label_shapes.py FRAMES.npy KNOWN.json XA_FOLDER
+
+FRAMES.npy is `synthesize --format npy`'s frames.npy of a `train --labels
+keypoints` model ([N, 1 + 4, 64, 64]); KNOWN.json the simulator's
+`--keypoints-at 64` known answer for the real frames of XA_FOLDER (the same
+--cines, --frames and --seed). Each heatmap is decoded independently of medsynth
+(numpy: a centroid above the heat a Gaussian of the peak's height has at 2
+sigma, as LabelChannels.decode), and the script prints the peaks' heights
+(confidence), the stent's shape from the four points (inflow and outflow widths,
+height) against the real frames', and the frame's brightness at the points
+against its mean, generated and real: a frame whose labels fit it has the
+stent's dark struts where its heatmaps peak. Needs python3-numpy and pydicom.
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import pydicom
+
+
+def decode(plane):
+    """(x, y, confidence) of one heatmap in [-1, 1]."""
+    side = plane.shape[0]
+    heat = (plane + 1) / 2
+    peak = np.unravel_index(np.argmax(heat), heat.shape)
+    confidence = float(np.clip(heat[peak], 0, 1))
+    r0, r1, c0, c1 = max(0, peak[0] - 4), min(side, peak[0] + 5), max(0, peak[1] - 4), min(side, peak[1] + 5)
+    weight = np.clip(heat[r0:r1, c0:c1] - confidence * np.exp(-2), 0, None)
+    ys, xs = np.mgrid[r0:r1, c0:c1]
+    total = weight.sum()
+    if total == 0:
+        return float(peak[1]), float(peak[0]), confidence
+    return float((weight * xs).sum() / total), float((weight * ys).sum() / total), confidence
+
+
+def shape(points):
+    """Inflow width, outflow width and height of the stent's four points."""
+    p = np.array(points)
+    return np.linalg.norm(p[0] - p[1]), np.linalg.norm(p[2] - p[3]), np.linalg.norm((p[0] + p[1]) / 2 - (p[2] + p[3]) / 2)
+
+
+def brightness_at(image, points):
+    """The image's mean at the points (nearest pixel) minus its mean."""
+    side = image.shape[0]
+    values = [image[int(round(min(max(y, 0), side - 1))), int(round(min(max(x, 0), side - 1)))] for x, y in points]
+    return np.mean(values) - image.mean()
+
+
+frames = np.load(sys.argv[1])
+known = json.load(open(sys.argv[2]))
+decoded = [[decode(frame[1 + k]) for k in range(frames.shape[1] - 1)] for frame in frames]
+confidence = np.array([[d[2] for d in points] for points in decoded])
+generated = np.array([shape([d[:2] for d in points]) for points in decoded])
+generated_at = [brightness_at(frame[0], [d[:2] for d in points]) for frame, points in zip(frames, decoded)]
+
+files = [pydicom.dcmread(os.path.join(sys.argv[3], name)) for name in sorted(os.listdir(sys.argv[3])) if name.endswith(".dcm")]
+by_uid = {ds.SOPInstanceUID: ds for ds in files}
+images = {image["id"]: image for image in known["images"]}
+real, real_at = [], []
+for annotation in known["annotations"]:
+    image = images[annotation["image_id"]]
+    pixels = by_uid[image["sop_instance_uid"]].pixel_array[image["frame_number"] - 1].astype(np.float64)
+    step = pixels.shape[0] // 64
+    # The training image of a whole square 8-bit frame: its 64 x 64 area average in [-1, 1].
+    small = pixels.reshape(64, step, 64, step).mean(axis=(1, 3)) / 127.5 - 1
+    points = [annotation["keypoints"][3 * k:3 * k + 2] for k in range(4)]
+    real.append(shape(points))
+    real_at.append(brightness_at(small, points))
+real = np.array(real)
+
+print(f"{len(frames)} generated frames; heatmap peaks (confidence), median per keypoint: {np.median(confidence, 0).round(2)}; "
+      f"frames with every peak above 0.5: {np.mean((confidence > 0.5).all(1)):.2f}")
+for i, name in enumerate(["inflow width", "outflow width", "height"]):
+    print(f"{name:14s} real {real[:, i].mean():5.1f} +- {real[:, i].std():4.1f} px   "
+          f"generated {generated[:, i].mean():5.1f} +- {generated[:, i].std():4.1f} px")
+print(f"frame at the keypoints minus its mean: generated {np.mean(generated_at):+.3f} (sd {np.std(generated_at):.3f}), "
+      f"real {np.mean(real_at):+.3f} (sd {np.std(real_at):.3f})")
