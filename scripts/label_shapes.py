@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Whether a keypoint model's frames come with labels that fit them, on the
-simulated aortography set (samples/simulate_xa.py, whose stent has four keypoints).
+"""Whether a labelled model's frames come with labels that fit them, on the
+simulated aortography set (samples/simulate_xa.py, whose stent has four keypoints
+and an outline).
 
     scripts/label_shapes.py FRAMES.npy KNOWN.json XA_FOLDER
 
 FRAMES.npy is `synthesize --format npy`'s frames.npy of a `train --labels
-keypoints` model ([N, 1 + 4, 64, 64]); KNOWN.json the simulator's
+keypoints` model ([N, 1 + 4, 64, 64]) or of a `--labels masks` one ([N, 2, 64,
+64]: the script then prints the masks' areas against the real ones, how binary
+the channel is, and the frame inside the mask against outside); KNOWN.json the simulator's
 `--keypoints-at 64` known answer for the real frames of XA_FOLDER (the same
 --cines, --frames and --seed). Each heatmap is decoded independently of medsynth
 (numpy: a centroid above the heat a Gaussian of the peak's height has at 2
@@ -53,6 +56,16 @@ def brightness_at(image, points):
 
 frames = np.load(sys.argv[1])
 known = json.load(open(sys.argv[2]))
+if frames.shape[1] == 2:
+    masks = frames[:, 1] > 0  # as LabelChannels.decode reads a mask
+    areas = masks.reshape(len(frames), -1).sum(1)
+    real_areas = np.array([annotation["area"] for annotation in known["annotations"]])
+    inside = [frame[0][mask].mean() - frame[0][~mask].mean() for frame, mask in zip(frames, masks) if mask.any() and not mask.all()]
+    print(f"{len(frames)} generated frames; mask area {areas.mean():.0f} +- {areas.std():.0f} px (empty: {(areas == 0).sum()}), "
+          f"real {real_areas.mean():.0f} +- {real_areas.std():.0f} px")
+    print(f"mask channel within 0.2 of -1 or 1: {np.mean(np.abs(np.abs(frames[:, 1]) - 1) < 0.2):.2f}")
+    print(f"frame inside minus outside the mask: {np.mean(inside):+.3f} (sd {np.std(inside):.3f})")
+    sys.exit(0)
 decoded = [[decode(frame[1 + k]) for k in range(frames.shape[1] - 1)] for frame in frames]
 confidence = np.array([[d[2] for d in points] for points in decoded])
 generated = np.array([shape([d[:2] for d in points]) for points in decoded])
