@@ -55,12 +55,19 @@ public struct LabelledFrames: Sendable {
                 grouping: try catalog.linkedAnnotations(instanceIDs: candidates.map(\.instanceId)), by: { $0.annotation.instanceId ?? -1 })
         }
 
-        /// The label set to use among those with something to learn:
-        /// `requested`, else the only one. Throws `LoadError` otherwise.
-        public func chooseLabelSet(requested: String?) throws -> LabelSetRecord {
+        /// The label set to use among those with something to learn (with
+        /// `kind`, those whose annotations carry it): `requested`, else the
+        /// only one. Throws `LoadError` otherwise.
+        public func chooseLabelSet(requested: String?, carrying kind: LabelChannels.Kind? = nil) throws -> LabelSetRecord {
             var sets: [String: LabelSetRecord] = [:]
-            for (annotation, labelSet) in byInstance.values.joined() where Self.teaches(annotation, labelSet) {
-                sets[labelSet.name] = labelSet
+            for (annotation, labelSet) in byInstance.values.joined() {
+                let qualifies =
+                    switch kind {
+                    case nil: Self.teaches(annotation, labelSet)
+                    case .keypoints: annotation.keypoints != nil && !labelSet.keypoints.isEmpty
+                    case .masks: annotation.mask != nil
+                    }
+                if qualifies { sets[labelSet.name] = labelSet }
             }
             if let requested {
                 guard let chosen = sets[requested] else { throw LoadError.unknownLabelSet(requested, known: sets.keys.sorted()) }

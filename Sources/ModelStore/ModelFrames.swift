@@ -68,7 +68,7 @@ public struct ModelFrames: Sendable {
         let annotations = try LabelledFrames.Annotations(of: dataset.instances, catalog: catalog)
         let labelSet: LabelSetRecord
         do {
-            labelSet = try annotations.chooseLabelSet(requested: record.labelSet)
+            labelSet = try annotations.chooseLabelSet(requested: record.labelSet, carrying: record.kind)
         } catch {
             throw ModelError.modelFiles("the model's label set \(record.labelSet) is gone from its frames (\(error))", path: modelFile)
         }

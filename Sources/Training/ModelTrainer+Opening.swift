@@ -186,12 +186,9 @@ extension ModelTrainer {
             let annotations = try LabelledFrames.Annotations(of: decodable, catalog: catalog)
             let labelSet: LabelSetRecord
             do {
-                labelSet = try annotations.chooseLabelSet(requested: labels.labelSet)
+                labelSet = try annotations.chooseLabelSet(requested: labels.labelSet, carrying: labels.kind)
             } catch {
                 throw TrainingError.noInstances("\(error)")
-            }
-            if labels.kind == .keypoints, labelSet.keypoints.isEmpty {
-                throw TrainingError.noInstances("label set \(labelSet.name) names no keypoints; --labels masks draws its masks")
             }
             decodable = decodable.filter { !annotations.of($0, labelSet: labelSet, carrying: labels.kind).isEmpty }
             guard !decodable.isEmpty else {

@@ -94,6 +94,22 @@ struct PreparedAnnotationTests {
         }
     }
 
+    @Test("the label set of a kind: keypoints find the only set that names them beside a Segmentation's masks-only set")
+    func labelSetOfAKind() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        try SimulatedAngiography.generate(cines: 2, frames: 2, size: 96, seed: 13, segmentations: true, into: folder.path)
+        let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
+        #expect(try Importer(catalog: catalog).run(paths: [folder.file("xa")]).rejections.isEmpty)
+        let candidates = try catalog.trainingCandidates(modality: "XA", filter: QueryFilter(), includeSynthetic: false)
+        let annotations = try LabelledFrames.Annotations(of: candidates, catalog: catalog)
+        #expect(try annotations.chooseLabelSet(requested: nil, carrying: .keypoints).name == "tavi-stent")
+        // Both sets carry masks (the COCO outline and the Segmentation), and both teach something.
+        for kind in [LabelChannels.Kind.masks, nil] {
+            #expect(throws: LabelledFrames.LoadError.self) { _ = try annotations.chooseLabelSet(requested: nil, carrying: kind) }
+        }
+    }
+
     /// A bright pixel of the frame lands, through crop, square and area
     /// average, in the training pixel that holds its mapped point.
     @Test("a point moves with the pixels: fixed region, centre crop and letterbox", arguments: [false, true])
