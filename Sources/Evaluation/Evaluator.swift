@@ -228,8 +228,7 @@ public enum Evaluator {
         progress: (String) -> Void = { _ in }
     ) throws -> EvaluationResult {
         guard let record = model.record else { throw EvaluationError.notRegistered(model.folder.path) }
-        // A labelled model's frame is its first channel; its labels follow.
-        guard model.generator.configuration.channels == 1 || model.description.labels != nil else {
+        guard model.makesGrayscaleFrames else {
             throw EvaluationError.notGrayscale(model.generator.configuration.channels)
         }
         if let reportFolder { try EvaluationReport.prepare(folder: reportFolder) }

@@ -80,8 +80,7 @@ public enum UtilityEvaluation {
         model: TrainedModel, catalog: Catalog, options: UtilityOptions, reportFolder: URL? = nil, progress: (String) -> Void = { _ in }
     ) throws -> UtilityResult {
         guard let record = model.record, let modelID = record.id else { throw EvaluationError.notRegistered(model.folder.path) }
-        // A labelled model's frame is its first channel (`Evaluator.generatedValues`).
-        guard model.generator.configuration.channels == 1 || model.description.labels != nil else {
+        guard model.makesGrayscaleFrames else {
             throw EvaluationError.notGrayscale(model.generator.configuration.channels)
         }
         if let reportFolder { try EvaluationReport.prepare(folder: reportFolder) }

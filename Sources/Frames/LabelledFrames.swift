@@ -61,12 +61,7 @@ public struct LabelledFrames: Sendable {
         public func chooseLabelSet(requested: String?, carrying kind: LabelChannels.Kind? = nil) throws -> LabelSetRecord {
             var sets: [String: LabelSetRecord] = [:]
             for (annotation, labelSet) in byInstance.values.joined() {
-                let qualifies =
-                    switch kind {
-                    case nil: Self.teaches(annotation, labelSet)
-                    case .keypoints: annotation.keypoints != nil && !labelSet.keypoints.isEmpty
-                    case .masks: annotation.mask != nil
-                    }
+                let qualifies = kind.map { Self.carries(annotation, labelSet, $0) } ?? Self.teaches(annotation, labelSet)
                 if qualifies { sets[labelSet.name] = labelSet }
             }
             if let requested {
@@ -89,11 +84,15 @@ public struct LabelledFrames: Sendable {
                 .map(\.annotation)
         }
 
+        /// Whether `annotation` carries `kind`: keypoints of a label set that names them, or a mask.
+        private static func carries(_ annotation: AnnotationRecord, _ labelSet: LabelSetRecord, _ kind: LabelChannels.Kind) -> Bool {
+            kind == .keypoints ? annotation.keypoints != nil && !labelSet.keypoints.isEmpty : annotation.mask != nil
+        }
+
         /// The annotations of `labelSet` on `candidate`'s frames that carry `kind` (keypoints or a mask).
         public func of(_ candidate: TrainingCandidate, labelSet: LabelSetRecord, carrying kind: LabelChannels.Kind) -> [AnnotationRecord] {
-            (byInstance[candidate.instanceId] ?? []).map(\.annotation).filter { annotation in
-                annotation.labelSetId == labelSet.id && (kind == .keypoints ? annotation.keypoints != nil : annotation.mask != nil)
-            }
+            (byInstance[candidate.instanceId] ?? []).filter { $0.labelSet.id == labelSet.id && Self.carries($0.annotation, labelSet, kind) }
+                .map(\.annotation)
         }
 
         /// The series of `candidates` that hold labels of `labelSet`, in

@@ -105,7 +105,7 @@ extension TrainingSetSummary {
         let used = dataset.instances.indices.filter { framesPerInstance[$0] > 0 }
         self.init(
             digest: FileDigest.sha256(bytes: Array(text.utf8)), preprocessing: dataset.preprocessing.summary,
-            trainingFrames: labels.map { labels in sides.training.filter { labels.prepared[$0] != nil }.count } ?? sides.training.count,
+            trainingFrames: ModelFrames(dataset: dataset, split: split, labels: labels).trainingFrames.count,
             trainingInstances: used.filter { !split.heldOut[$0] }.count,
             validationGroupedBy: split.grouping, validationGroups: split.groups(of: dataset, heldOut: true),
             validationFrames: sides.validation.count, validationInstances: used.filter { split.heldOut[$0] }.count,

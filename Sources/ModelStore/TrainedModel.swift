@@ -42,6 +42,11 @@ public struct TrainedModel {
             .values
     }
 
+    /// Whether `generateFrames` gives grayscale frames, which the measures and
+    /// the privacy gate compare with real ones: a one-channel model's, or a
+    /// labelled model's frame channel (its labels follow it).
+    public var makesGrayscaleFrames: Bool { generator.configuration.channels == 1 || description.labels != nil }
+
     /// The frames of `generate`: its first channel, without the label channels a labelled model draws after it.
     public func generateFrames(latentRows: some Collection<Float>) -> [Float] {
         generator.imageChannel(of: generate(latentRows: latentRows))

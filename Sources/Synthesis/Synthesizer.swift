@@ -158,7 +158,7 @@ public enum Synthesizer {
             warnings.append("no privacy filter: the model's training frames are unknown (a checkpoint folder outside the registry)")
             return nil
         }
-        guard model.generator.configuration.channels == 1 || model.description.labels != nil else {
+        guard model.makesGrayscaleFrames else {
             warnings.append("no privacy filter: the model makes \(model.generator.configuration.channels)-channel images")
             return nil
         }

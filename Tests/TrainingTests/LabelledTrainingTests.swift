@@ -38,17 +38,24 @@ struct LabelledTrainingTests {
         return request
     }
 
+    /// A model of `kind` trained `steps` steps, then reopened with `resume` (the first
+    /// trainer is gone by then: it holds the model's lock while it lives).
+    static func trainedAndResumed(_ name: String, kind: LabelChannels.Kind, steps: Int, catalog: Catalog) throws -> ModelTrainer {
+        do {
+            let first = try ModelTrainer.create(request(name, kind: kind), catalog: catalog)
+            #expect(try first.train(.steps(steps)) == .finished)
+        }
+        let resumed = try ModelTrainer.resume(name, catalog: catalog)
+        #expect(resumed.step == steps)
+        return resumed
+    }
+
     @Test("a keypoint model draws the frame and a heatmap per keypoint, records its label set, and resumes byte for byte")
     func keypointModelResumes() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let catalog = try Self.catalog(in: folder)
-        do {
-            let first = try ModelTrainer.create(Self.request("a", kind: .keypoints), catalog: catalog)
-            #expect(try first.train(.steps(3)) == .finished)
-        }
-        let resumed = try ModelTrainer.resume("a", catalog: catalog)
-        #expect(resumed.step == 3)
+        let resumed = try Self.trainedAndResumed("a", kind: .keypoints, steps: 3, catalog: catalog)
         #expect(try resumed.train(.steps(3)) == .finished)
         let single = try ModelTrainer.create(Self.request("b", kind: .keypoints), catalog: catalog)
         #expect(try single.train(.steps(6)) == .finished)
@@ -74,11 +81,7 @@ struct LabelledTrainingTests {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let catalog = try Self.catalog(in: folder)
-        do {
-            let masks = try ModelTrainer.create(Self.request("m", kind: .masks), catalog: catalog)
-            #expect(try masks.train(.steps(2)) == .finished)
-        }
-        let masks = try ModelTrainer.resume("m", catalog: catalog)
+        let masks = try Self.trainedAndResumed("m", kind: .masks, steps: 2, catalog: catalog)
         #expect(try masks.train(.steps(1)) == .finished)
         let description = try CheckpointFolder.readDescription(folder: masks.folder)
         #expect(description.channels == 2 && description.labels?.kind == .masks && description.labels?.sigma == nil)
