@@ -73,7 +73,9 @@ public struct LabelChannels: Equatable, Sendable {
     /// 2 sigma: a soft-argmax around the peak, which the background far away
     /// cannot pull off, and whose weights fall to 0 before the window ends, so
     /// a keypoint between pixels is not pulled towards the peak pixel. A
-    /// keypoint that falls off the image is not labelled (v = 0). The mask is
+    /// heatmap that peaks on the frame's outermost pixels is cut by the edge:
+    /// its keypoint may lie beyond it and the centroid would pull it in, so
+    /// it is not labelled (v = 0), as a keypoint off the frame. The mask is
     /// the pixels above 0.
     public func decode(_ channels: ArraySlice<Float>, side: Int, label: String) -> Decoded {
         let plane = side * side
@@ -107,7 +109,7 @@ public struct LabelChannels: Equatable, Sendable {
                     }
                 }
                 let point = total > 0 ? (x: x / total, y: y / total) : (x: Double(peakColumn), y: Double(peakRow))
-                let inside = LabelledKeypoint.liesOnFrame(x: point.x, y: point.y, width: side, height: side)
+                let inside = [peakRow, peakColumn].allSatisfy { $0 > 0 && $0 < side - 1 }
                 keypoints.append(LabelledKeypoint(name: name, x: point.x, y: point.y, visibility: inside ? 2 : 0))
                 confidences.append(confidence)
             }

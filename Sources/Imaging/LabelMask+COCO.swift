@@ -45,6 +45,16 @@ extension LabelMask {
         self.init(rows: rows, columns: columns, pixels: pixels)
     }
 
+    /// The mask as COCO's uncompressed RLE counts (the inverse of
+    /// `init(cocoCounts:rows:columns:)`): run lengths in column-major order,
+    /// clear first.
+    public var cocoCounts: [Int] {
+        // Column-major runs are the row-major runs of the transposed mask.
+        let bits = pixels
+        let transposed = (0..<(rows * columns)).map { bits[($0 % rows) * columns + $0 / rows] }
+        return LabelMask(rows: columns, columns: rows, pixels: transposed).runs
+    }
+
     /// COCO's compressed RLE string (pycocotools' `rleToString`): each count
     /// in 5-bit groups as characters from 48, the 0x20 bit saying more
     /// follow, counts after the second stored as the difference to the count

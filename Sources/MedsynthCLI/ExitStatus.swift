@@ -94,7 +94,7 @@ struct CommandFailure: Error {
             self.init(.usage, "\(registryError)")
         case let synthesisError as SynthesisError:
             switch synthesisError {
-            case .unsupportedChannels, .tooLarge: self.init(.usage, "\(synthesisError)")
+            case .unsupportedChannels, .noKeypoints, .tooLarge: self.init(.usage, "\(synthesisError)")
             case .output: self.init(.outputUnwritable, "\(synthesisError)")
             }
         case let evaluationError as EvaluationError:

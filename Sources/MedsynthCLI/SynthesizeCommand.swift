@@ -34,6 +34,14 @@ struct SynthesizeCommand: ParsableCommand {
             with --latents makes its frame again) and synthesis.json (the run's provenance). MODEL is an id or name from 'medsynth models', or a checkpoint folder \
             (model.json + generator.safetensors) from any tool.
 
+            A model trained with 'train --labels' draws each frame with its labels: they are read back \
+            (keypoints around their heatmaps' peaks, a mask where its plane is above 0) and written to \
+            labels.json (COCO, keyed by SOP Instance UID and frame number, the form 'medsynth import' \
+            reads) and, with the DICOM files, into the catalog as annotations of the synthetic instances. \
+            A frame whose labels are doubtful (a keypoint's peak below --label-confidence or off the \
+            frame, an empty mask) is withheld and another latent drawn, as for a copy; the counts are \
+            reported (docs/training.md, "Labels out").
+
             Examples:
               medsynth synthesize --model us-compact-1 --count 100 --seed 7
               medsynth synthesize --model 1 --count 64 --frames-per-file 16 \\
@@ -95,6 +103,15 @@ struct SynthesizeCommand: ParsableCommand {
     @Flag(help: "Export near-copies of training frames too (not recommended; a warning is printed).")
     var noPrivacyFilter = false
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            """
+            Keypoint models: the lowest heatmap peak a keypoint may have for its frame to be written (0 to 1; 1 is the \
+            peak of a keypoint drawn perfectly; default \(LabelReading.defaultMinimumConfidence)).
+            """, valueName: "peak"))
+    var labelConfidence: Double?
+
     @Option(parsing: .unconditional, help: "Engine threads (default: one per core).")
     var threads: Int?
 
@@ -115,6 +132,9 @@ struct SynthesizeCommand: ParsableCommand {
             throw ValidationError("--privacy-threshold is a copy distance between 0 and 1.")
         }
         if let maxDraws, maxDraws < count ?? Self.defaultCount { throw ValidationError("--max-draws must be at least --count.") }
+        if let labelConfidence, !(labelConfidence >= 0 && labelConfidence <= 1) {
+            throw ValidationError("--label-confidence is a heatmap peak between 0 and 1.")
+        }
         if maxDraws != nil && latents != nil {
             throw ValidationError("--max-draws applies to seeded latents; a --latents file is drawn once.")
         }
@@ -155,11 +175,16 @@ struct SynthesizeCommand: ParsableCommand {
             latents != nil
             ? "the latents file has \(result.drawLimit) rows"
             : "the limit of \(result.drawLimit) latents drawn (--max-draws) was reached"
+        let doubtful = result.doubtfulLabels.count
+        let labelsToo = doubtful > 0 ? ", \(doubtful) had doubtful labels," : ""
+        let cause =
+            doubtful > result.withheldLatentIndices.count
+            ? "the model's labels are often doubtful (see labels in synthesis.json; a lower --label-confidence writes fainter keypoints)"
+            : "the model copies its training frames (see 'medsynth evaluate')"
         printError(
             """
             wrote only \(result.framesWritten) of \(result.framesRequested) frames: \(result.withheldLatentIndices.count) of the \
-            \(result.framesGenerated) generated copy a training frame and \(why); the model copies its training frames \
-            (see 'medsynth evaluate'): \(result.folder.path)
+            \(result.framesGenerated) generated copy a training frame\(labelsToo) and \(why); \(cause): \(result.folder.path)
             """)
         throw ExitCode(ExitStatus.fewerFramesThanRequested.rawValue)
     }
@@ -178,6 +203,7 @@ struct SynthesizeCommand: ParsableCommand {
         request.register = !noCatalog
         request.privacy = noPrivacyFilter ? .disabled : privacyThreshold.map { .radius($0) } ?? .standard
         request.drawLimit = maxDraws
+        request.minimumLabelConfidence = labelConfidence
         return request
     }
 
@@ -193,6 +219,9 @@ struct SynthesizeCommand: ParsableCommand {
                         : " (latent indices \(result.withheldLatentIndices.map(String.init).joined(separator: " ")))"),
                 json: output.json)
         }
+        if let labels = model.description.labels {
+            printResult(labelsReport(result, labels: labels), json: output.json)
+        }
         let origin = latents.map { "latents \($0)" } ?? "seed \(chosenSeed)"
         printResult(
             """
@@ -202,8 +231,23 @@ struct SynthesizeCommand: ParsableCommand {
         if let synthesis = result.synthesis {
             printResult(
                 "catalog: synthesis \(synthesis.id!), \(result.instances.count) instances registered as synthetic in study "
-                    + synthesis.studyInstanceUid, json: output.json)
+                    + synthesis.studyInstanceUid
+                    + (result.labelsFile == nil ? "" : ", with \(result.annotationsRegistered) annotations"), json: output.json)
         }
+    }
+
+    /// "labels: withheld 3 of 40 frames drawn for doubtful labels (2 with a keypoint's peak below 0.50, 1 with ...); labels.json".
+    private func labelsReport(_ result: SynthesisResult, labels: LabelRecord) -> String {
+        let counts = LabelReading.Doubt.allCases.compactMap { doubt -> String? in
+            let count = result.doubtfulLabels.count(where: { $0.doubt == doubt })
+            return count == 0
+                ? nil : "\(count) with \(doubt.describe(minimumConfidence: result.keypointConfidenceFloor ?? 0))"
+        }
+        let withheld =
+            "labels (\(labels.kind.rawValue) of \(labels.labelSet)): withheld \(result.doubtfulLabels.count) of "
+            + "\(result.framesGenerated) frames drawn for doubtful labels"
+            + (counts.isEmpty ? "" : " (\(counts.joined(separator: ", ")))")
+        return withheld + (result.labelsFile.map { "; written to \(result.folder.appendingPathComponent($0).path)" } ?? "")
     }
 
     /// The catalog, or nil when the files need none: --no-catalog with a
@@ -232,6 +276,10 @@ struct SynthesizeOutput: Encodable {
     var framesWritten: Int
     var framesGenerated: Int
     var withheldLatentIndices: [Int]
+    /// A labelled model's `labels.json`, and the frames withheld for doubtful labels.
+    var labels: String?
+    var doubtfulLabelLatentIndices: [Int]?
+    var annotationsRegistered: Int?
     var privacyRadius: Float?
     var stopped: Bool
     var synthesisId: Int64?
@@ -252,6 +300,10 @@ struct SynthesizeOutput: Encodable {
         framesWritten = result.framesWritten
         framesGenerated = result.framesGenerated
         withheldLatentIndices = result.withheldLatentIndices
+        labels = result.labelsFile.map { result.folder.appendingPathComponent($0).path }
+        let drawsLabels = model.description.labels != nil
+        doubtfulLabelLatentIndices = drawsLabels ? result.doubtfulLabels.map(\.latentIndex) : nil
+        annotationsRegistered = drawsLabels && result.synthesis != nil ? result.annotationsRegistered : nil
         privacyRadius = result.privacyRadius
         stopped = result.stopped
         synthesisId = result.synthesis?.id

@@ -6,7 +6,8 @@ import Imaging
 /// Where the frames of a run go, one kind per output format. A sink adds
 /// the files it writes to the result as it writes them.
 protocol FrameSink {
-    /// Takes one generated frame (values in [-1, 1]) made from latent `latentIndex`.
+    /// Takes one generated frame (values in [-1, 1], [channels, side, side]:
+    /// the image, then a labelled model's label channels) made from latent `latentIndex`.
     mutating func add(_ values: ArraySlice<Float>, latentIndex: Int, into result: inout SynthesisResult) throws
     /// Writes what is still held.
     mutating func finish(into result: inout SynthesisResult) throws
@@ -22,7 +23,8 @@ func makeFrameSink(_ request: SynthesisRequest, series: SyntheticSeries, side: I
 }
 
 /// K frames per Multi-frame Grayscale Byte Secondary Capture file, named
-/// after the latent index of its first frame.
+/// after the latent index of its first frame: the image channel (the labels
+/// go to `labels.json`).
 struct DicomSink: FrameSink {
     let folder: URL
     let series: SyntheticSeries
@@ -35,7 +37,7 @@ struct DicomSink: FrameSink {
     }
 
     mutating func add(_ values: ArraySlice<Float>, latentIndex: Int, into result: inout SynthesisResult) throws {
-        pending.append((latentIndex, values.map(SampleGrid.byte(fromSigned:))))
+        pending.append((latentIndex, values.prefix(side * side).map(SampleGrid.byte(fromSigned:))))
         if pending.count == framesPerFile { try finish(into: &result) }
     }
 
@@ -55,7 +57,7 @@ struct DicomSink: FrameSink {
     }
 }
 
-/// One 8-bit grayscale PNG per frame, named after its latent index.
+/// One 8-bit grayscale PNG per frame of the image channel, named after its latent index.
 struct PNGSink: FrameSink {
     let folder: URL
     let side: Int
@@ -63,7 +65,8 @@ struct PNGSink: FrameSink {
     func add(_ values: ArraySlice<Float>, latentIndex: Int, into result: inout SynthesisResult) throws {
         let name = String(format: "synthetic-%06d.png", latentIndex)
         try OutputFolder.publish(folder.appendingPathComponent(name).path) {
-            try PNGWriter.write(path: $0, pixels: values.map(SampleGrid.byte(fromSigned:)), width: side, height: side, channels: 1)
+            try PNGWriter.write(
+                path: $0, pixels: values.prefix(side * side).map(SampleGrid.byte(fromSigned:)), width: side, height: side, channels: 1)
         }
         result.files.append(name)
     }
@@ -71,8 +74,8 @@ struct PNGSink: FrameSink {
     func finish(into result: inout SynthesisResult) throws {}
 }
 
-/// The generator's raw float32 output of every frame, in one `frames.npy`
-/// [N, channels, H, W] written at the end.
+/// The generator's raw float32 output of every frame, label channels
+/// included, in one `frames.npy` [N, channels, H, W] written at the end.
 struct NpySink: FrameSink {
     let folder: URL
     let side: Int

@@ -13,6 +13,19 @@ struct Manifest: Encodable {
         var step: Int?
         var checkpointSha256: String
     }
+    /// A labelled model's labels: where they went and which frames were withheld for them.
+    struct Labels: Encodable {
+        var kind: String
+        var labelSet: String
+        /// `labels.json`; absent when no frame was written.
+        var file: String?
+        /// The lowest keypoint peak written; absent for masks.
+        var minimumConfidence: Double?
+        /// Frames withheld because their labels were doubtful, by latent index.
+        var withheldLatentIndices: [Int]
+        /// How many for each reason (`faint_keypoint`, `keypoint_off_frame`, `empty_mask`).
+        var withheldFor: [String: Int]
+    }
     struct File: Encodable {
         var file: String
         var sopInstanceUid: String?
@@ -35,6 +48,7 @@ struct Manifest: Encodable {
     var privacyRadius: Float?
     var drawLimit: Int
     var withheldLatentIndices: [Int]
+    var labels: Labels?
     var studyInstanceUid: String?
     var seriesInstanceUid: String?
     var catalogSynthesisId: Int64?
@@ -56,6 +70,13 @@ struct Manifest: Encodable {
         privacyRadius = result.privacyRadius
         drawLimit = result.drawLimit
         withheldLatentIndices = result.withheldLatentIndices
+        labels = model.description.labels.map { record in
+            Labels(
+                kind: record.kind.rawValue, labelSet: record.labelSet, file: result.labelsFile,
+                minimumConfidence: result.keypointConfidenceFloor,
+                withheldLatentIndices: result.doubtfulLabels.map(\.latentIndex),
+                withheldFor: Dictionary(result.doubtfulLabels.map { ($0.doubt.rawValue, 1) }, uniquingKeysWith: +))
+        }
         stopped = result.stopped
         let dicom = request.format == .dicom
         studyInstanceUid = dicom ? series.studyInstanceUID : nil

@@ -65,10 +65,13 @@ public enum OutputFolder {
     /// Marks an output folder whose run has not finished.
     public static let incompleteMarker = "synthesis.incomplete"
 
-    /// A name a synthesize run writes: its frames, latents, manifest, marker and temporary files.
+    /// A name a synthesize run writes: its frames, labels, latents, manifest, marker and temporary files.
     static func isRunFile(_ name: String) -> Bool {
         let base = name.hasSuffix(".partial") ? String(name.dropLast(".partial".count)) : name
-        if [incompleteMarker, Synthesizer.manifestFile, Synthesizer.latentsFile, Synthesizer.framesFile].contains(base) { return true }
+        if [incompleteMarker, Synthesizer.manifestFile, Synthesizer.latentsFile, Synthesizer.framesFile, LabelsFile.fileName].contains(base)
+        {
+            return true
+        }
         guard base.hasPrefix("synthetic-"), base.hasSuffix(".dcm") || base.hasSuffix(".png") else { return false }
         return base.dropFirst("synthetic-".count).dropLast(4).allSatisfy(\.isNumber)
     }

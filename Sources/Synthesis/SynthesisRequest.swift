@@ -1,5 +1,6 @@
 import Catalog
 import Foundation
+import Imaging
 
 /// What `medsynth synthesize` writes.
 public enum OutputFormat: String, CaseIterable, Sendable {
@@ -27,6 +28,12 @@ public struct SynthesisRequest: Sendable {
     /// The most latents a seeded run draws to write its count of frames past
     /// the privacy gate; nil: `LatentPlan.defaultDrawLimit`.
     public var drawLimit: Int?
+    /// A keypoint model's lowest heatmap peak written; nil:
+    /// `LabelReading.defaultMinimumConfidence`. Only for models that draw keypoints.
+    public var minimumLabelConfidence: Double?
+
+    /// The lowest keypoint peak a run writes: the one asked for, or the default.
+    var keypointConfidenceFloor: Double { minimumLabelConfidence ?? LabelReading.defaultMinimumConfidence }
 
     public enum PrivacySetting: Sendable, Equatable {
         /// `CopyDetector.defaultRadius`.
@@ -66,6 +73,16 @@ public struct SynthesisResult: Sendable {
     public var writtenLatentIndices: [Int] = []
     /// Frames the privacy filter withheld, by latent index.
     public var withheldLatentIndices: [Int] = []
+    /// Frames of a labelled model withheld for doubtful labels (`LabelReading`), by latent index, with why.
+    public var doubtfulLabels: [(latentIndex: Int, doubt: LabelReading.Doubt)] = []
+    /// The labels of every frame written, in the order of `writtenLatentIndices`, when the model draws labels.
+    public var writtenLabels: [LabelChannels.Decoded] = []
+    /// `labels.json` in `folder`, when the model draws labels and frames were written.
+    public var labelsFile: String?
+    /// The lowest keypoint peak written, when the model draws keypoints.
+    public var keypointConfidenceFloor: Double?
+    /// Annotations the catalog stored from `labelsFile`.
+    public var annotationsRegistered = 0
     /// The privacy filter's copy radius, nil when no filter ran.
     public var privacyRadius: Float?
     /// What the caller should tell the user (a filter that could not run, ...).
@@ -73,7 +90,8 @@ public struct SynthesisResult: Sendable {
     /// Stopped by the caller before every frame was written.
     public var stopped = false
     /// Fewer frames written than requested without a stop: the privacy gate
-    /// withheld so many that the draw limit (or the latents file) ran out.
+    /// (and the label check) withheld so many that the draw limit (or the
+    /// latents file) ran out.
     public var isShort: Bool { !stopped && framesWritten < framesRequested }
     /// The catalog's record of the run, when the files were registered.
     public var synthesis: SynthesisRecord?
@@ -83,6 +101,8 @@ public struct SynthesisResult: Sendable {
 /// A synthesis that cannot be done, naming the file or model concerned.
 public enum SynthesisError: Error, CustomStringConvertible, Sendable {
     case unsupportedChannels(Int, format: String)
+    /// A keypoint option for a model that draws no keypoints.
+    case noKeypoints(String)
     case tooLarge(String)
     case output(String, path: String)
 
@@ -90,6 +110,7 @@ public enum SynthesisError: Error, CustomStringConvertible, Sendable {
         switch self {
         case .unsupportedChannels(let channels, let format):
             "the model makes \(channels)-channel images; \(format) export writes grayscale only (use --format npy)"
+        case .noKeypoints(let model): "the model \(model) draws no keypoints: a minimum label confidence applies to keypoint models only"
         case .tooLarge(let reason): reason
         case .output(let reason, let path): "\(reason): \(path)"
         }

@@ -8,9 +8,11 @@ import ModelStore
 
 /// Generates frames from a model and writes them (architecture page:
 /// inference mode, BatchNorm with its running statistics): a latent plan
-/// (`LatentPlan`), the privacy gate (`CopyDetector`), one sink per output
-/// format (`FrameSink`), the output folder's rules (`OutputFolder`), and the
-/// run's record (`Manifest`, the catalog's registration).
+/// (`LatentPlan`), the privacy gate (`CopyDetector`), a labelled model's
+/// labels read and checked (`LabelReading`) and written (`LabelsFile`), one
+/// sink per output format (`FrameSink`), the output folder's rules
+/// (`OutputFolder`), and the run's record (`Manifest`, the catalog's
+/// registration).
 public enum Synthesizer {
     public static let latentsFile = "latents.npy"
     public static let manifestFile = "synthesis.json"
@@ -26,7 +28,11 @@ public enum Synthesizer {
         progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }
     ) throws -> SynthesisResult {
         let plan = try checkedPlan(model: model, request: request)
+        let labels = model.description.labels.map {
+            LabelReading(record: $0, side: model.generator.configuration.resolution, minimumConfidence: request.keypointConfidenceFloor)
+        }
         var result = SynthesisResult(folder: request.output, framesRequested: plan.target)
+        result.keypointConfidenceFloor = labels?.record.kind == .keypoints ? labels?.minimumConfidence : nil
         result.drawLimit = plan.limit
         // The folder before the training frames load: a --out that cannot be used fails at once.
         if let removed = try OutputFolder.prepare(request.output) {
@@ -44,9 +50,13 @@ public enum Synthesizer {
             burnedInAnnotation: try burnedInAnnotation(of: model, catalog: catalog), createdAt: Date())
         var sink = makeFrameSink(request, series: series, side: model.generator.configuration.resolution)
         let writtenLatents = try generate(
-            model: model, plan: plan, batchSize: request.batchSize, detector: detector, sink: &sink,
+            model: model, plan: plan, batchSize: request.batchSize, detector: detector, labels: labels, sink: &sink,
             result: &result, shouldStop: shouldStop, progress: progress)
         try sink.finish(into: &result)
+        if let labels, result.framesWritten > 0 {
+            try LabelsFile(model: model, labels: labels, format: request.format, result: result).write(to: request.output)
+            result.labelsFile = LabelsFile.fileName
+        }
         // The latents of the frames written, in order: withheld copies cannot be regenerated from the folder.
         try OutputFolder.publish(request.output.appendingPathComponent(latentsFile).path) {
             try NumpyFile.write(NamedArray(shape: [result.framesWritten, plan.dimension], values: writtenLatents), to: $0)
@@ -59,8 +69,11 @@ public enum Synthesizer {
     static func checkedPlan(model: TrainedModel, request: SynthesisRequest) throws -> LatentPlan {
         let configuration = model.generator.configuration
         let side = configuration.resolution, channels = configuration.channels
-        if request.format != .npy, channels != 1 {
+        if request.format != .npy, !model.makesGrayscaleFrames {
             throw SynthesisError.unsupportedChannels(channels, format: request.format.rawValue)
+        }
+        if request.minimumLabelConfidence != nil, model.description.labels?.kind != .keypoints {
+            throw SynthesisError.noKeypoints(model.name)
         }
         let plan = try LatentPlan(request.latentSource, drawLimit: request.drawLimit, dimension: configuration.latentDimension)
         if request.format == .npy, plan.target * side * side * channels * 4 > maximumArrayBytes {
@@ -72,11 +85,12 @@ public enum Synthesizer {
     }
 
     /// Draws latents batch by batch until the plan's count of frames has
-    /// passed the privacy gate, the draw limit is reached or a stop is asked
-    /// for; hands every frame that passes to `sink`. Returns the latents of
-    /// the frames written, row-major.
+    /// passed the privacy gate (and, with `labels`, has confident labels),
+    /// the draw limit is reached or a stop is asked for; hands every frame
+    /// that passes to `sink`. Returns the latents of the frames written, row-major.
     static func generate(
-        model: TrainedModel, plan: LatentPlan, batchSize: Int, detector: CopyDetector?, sink: inout any FrameSink,
+        model: TrainedModel, plan: LatentPlan, batchSize: Int, detector: CopyDetector?, labels: LabelReading?,
+        sink: inout any FrameSink,
         result: inout SynthesisResult, shouldStop: () -> Bool,
         progress: (_ done: Int, _ total: Int) -> Void
     ) throws -> [Float] {
@@ -107,10 +121,20 @@ public enum Synthesizer {
                     result.withheldLatentIndices.append(index)
                     continue
                 }
+                let frame = images[(offset * frameValues)..<((offset + 1) * frameValues)]
+                if let labels {
+                    switch labels.read(frame) {
+                    case .doubtful(let doubt):
+                        result.doubtfulLabels.append((index, doubt))
+                        continue
+                    case .confident(let decoded):
+                        result.writtenLabels.append(decoded)
+                    }
+                }
                 result.writtenLatentIndices.append(index)
                 let latentStart = latentRows.startIndex + offset * plan.dimension
                 writtenLatents += latentRows[latentStart..<(latentStart + plan.dimension)]
-                try sink.add(images[(offset * frameValues)..<((offset + 1) * frameValues)], latentIndex: index, into: &result)
+                try sink.add(frame, latentIndex: index, into: &result)
             }
             result.framesGenerated = range.upperBound
             progress(result.framesWritten, plan.target)
@@ -128,7 +152,8 @@ public enum Synthesizer {
     ) throws {
         if request.format == .dicom, request.register, let catalog, !result.instances.isEmpty {
             do {
-                result.synthesis = try register(result, series: series, model: model, catalog: catalog)
+                (result.synthesis, result.annotationsRegistered) = try register(
+                    result, series: series, model: model, catalog: catalog)
             } catch {
                 try? Manifest(model: model, series: series, request: request, result: result).write(to: request.output)
                 OutputFolder.markComplete(request.output)
@@ -177,12 +202,13 @@ public enum Synthesizer {
     }
 
     /// Imports the written files (catalogued as synthetic from their own
-    /// Synthetic Data attribute, with managed copies), then records the run
-    /// and the latent of every frame.
+    /// Synthetic Data attribute, with managed copies) and their labels (as
+    /// annotations of those instances), then records the run and the latent
+    /// of every frame.
     static func register(_ result: SynthesisResult, series: SyntheticSeries, model: TrainedModel, catalog: Catalog) throws
-        -> SynthesisRecord
+        -> (SynthesisRecord, annotations: Int)
     {
-        let paths = result.files.map { result.folder.appendingPathComponent($0).path }
+        let paths = (result.files + [result.labelsFile].compactMap { $0 }).map { result.folder.appendingPathComponent($0).path }
         let imported = try Importer(catalog: catalog).run(paths: paths)
         if let problem = imported.rejections.first ?? imported.conflicts.first {
             throw SynthesisError.output("the catalog did not accept a generated file (\(problem.reason))", path: problem.path)
@@ -193,6 +219,6 @@ public enum Synthesizer {
             frameCount: result.framesWritten,
             studyInstanceUid: series.studyInstanceUID, seriesInstanceUid: series.seriesInstanceUID,
             outputFolder: result.folder.path, createdAt: series.createdAt.formatted(.iso8601))
-        return try catalog.registerSynthesis(record, instances: result.instances)
+        return (try catalog.registerSynthesis(record, instances: result.instances), imported.summary.annotations)
     }
 }

@@ -30,6 +30,19 @@ struct LabelChannelsTests {
         #expect(decoded.annotation.keypoints.map(\.name) == Self.names)
     }
 
+    @Test("a heatmap cut by the frame's edge decodes as off the frame (v = 0); one a pixel inside does not")
+    func keypointsAtTheEdge() {
+        let channels = LabelChannels(kind: .keypoints, keypointNames: Self.names, sigma: 1.5)
+        let points = [(-1.5, 30.0), (1.0, 30.0), (20.0, 31.4)]
+        let annotation = FrameAnnotation(
+            label: "tavi", keypoints: zip(Self.names, points).map { LabelledKeypoint(name: $0, x: $1.0, y: $1.1, visibility: 2) },
+            skeleton: [], mask: nil)
+        let decoded = channels.decode(channels.render(annotation, side: 32)[...], side: 32, label: "tavi")
+        #expect(decoded.annotation.keypoints.map(\.visibility) == [0, 2, 0])
+        // The one beyond the edge still peaks high: only its place tells it.
+        #expect(decoded.confidences[0] > 0.5)
+    }
+
     @Test("a keypoint not labelled gives a plane of -1, which decodes with confidence 0; masks round-trip exactly")
     func unlabelledAndMasks() {
         let channels = LabelChannels(kind: .keypoints, keypointNames: Self.names, sigma: 1.5)

@@ -26,10 +26,14 @@ struct LabelMaskTests {
 
     /// COCO's counts are column-major; the compressed strings were made by a
     /// Python transcription of pycocotools' `rleToString` (maskApi.c).
-    @Test("COCO RLE: column-major counts, and pycocotools' compressed strings")
+    @Test("COCO RLE: column-major counts read and written, and pycocotools' compressed strings")
     func cocoRunLengths() throws {
         let counts = [4, 2, 2, 3, 3, 1, 5]
         #expect(try LabelMask(cocoCounts: counts, rows: 4, columns: 5).pixels == Self.bitmap)
+        #expect(LabelMask(rows: 4, columns: 5, pixels: Self.bitmap).cocoCounts == counts)
+        // A set first pixel starts with an empty clear run; a full mask is one.
+        #expect(LabelMask(rows: 2, columns: 1, pixels: [1, 0]).cocoCounts == [0, 1, 1])
+        #expect(LabelMask(rows: 2, columns: 2, pixels: [1, 1, 1, 1]).cocoCounts == [0, 4])
         #expect(try LabelMask.cocoCounts(compressed: "42211N2") == counts)
         // Large counts, and differences to the count two before that are negative.
         #expect(try LabelMask.cocoCounts(compressed: "PeQ33j7U1]HiN") == [100000, 3, 250, 40, 7, 1])

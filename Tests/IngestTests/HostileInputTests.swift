@@ -132,7 +132,7 @@ struct DecodeWorkerTests {
     /// A stand-in worker: answers like medsynth-decode-worker, except that it dies
     /// with SIGSEGV on a file containing CRASH and stops answering on one containing HANG.
     static func misbehavingWorker(in folder: TemporaryFolder) throws -> String {
-        let script = folder.file("worker.sh")
+        let source = folder.file("worker.sh.txt"), script = folder.file("worker.sh")
         let worker = DecodeWorker.defaultExecutable()
         try """
         #!/bin/sh
@@ -142,8 +142,13 @@ struct DecodeWorkerTests {
           if grep -q HANG "$path"; then exec sleep 600; fi
           printf '%s\\n' "$request" | "\(worker)"
         done
-        """.write(toFile: script, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: script)
+        """.write(toFile: source, atomically: true, encoding: .utf8)
+        // The executable is written by another process: a file this one wrote is
+        // open for writing in any child other tests fork meanwhile, and exec of it
+        // fails with ETXTBSY ("Text file busy") while one of them lives.
+        let install = ["install", "-m", "700", source, script]
+        let result = try ExternalProcess.run(try ExternalProcess.find(install[0]), Array(install.dropFirst()))
+        guard result.status == 0 else { throw ExternalProcess.Failed(command: install, output: result) }
         return script
     }
 

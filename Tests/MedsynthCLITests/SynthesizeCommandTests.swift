@@ -126,5 +126,11 @@ struct SynthesizeCommandTests {
             "--out", folder.file("x"),
         ])
         #expect(badLatents.status == 21 && badLatents.standardError.contains("keep.txt"))
+        let outOfRange = try Medsynth.run(["synthesize", "--model", checkpoint, "--label-confidence", "1.5"])
+        #expect(outOfRange.status == 2 && outOfRange.standardError.contains("--label-confidence"))
+        let noKeypoints = try Medsynth.run([
+            "synthesize", "--model", checkpoint, "--no-catalog", "--label-confidence", "0.3", "--out", folder.file("y"),
+        ])
+        #expect(noKeypoints.status == 2 && noKeypoints.standardError.contains("draws no keypoints"))
     }
 }

@@ -1,0 +1,192 @@
+import Catalog
+import DICOM
+import Engine
+import Foundation
+import Imaging
+import Ingest
+import TestSupport
+import Testing
+import Training
+
+@testable import ModelStore
+@testable import Synthesis
+
+/// Synthesis from models that draw each frame with its labels (`train
+/// --labels`): the labels read back, doubtful ones withheld, written as COCO
+/// beside the frames and into the catalog.
+@Suite("Synthesis with labels", .serialized)
+struct LabelledSynthesisTests {
+    init() { EngineThreads.configure(2) }
+
+    static let names = ["a", "b", "c"]
+    static let keypointRecord = LabelRecord(kind: .keypoints, labelSet: "stent", keypoints: names, skeleton: [[1, 2]], sigma: 1.5)
+
+    /// One frame as a keypoint model draws it: a flat image plane, then a heatmap per keypoint at `points`.
+    static func frame(_ points: [(Double, Double)], side: Int = 32) -> [Float] {
+        let annotation = FrameAnnotation(
+            label: "stent", keypoints: zip(names, points).map { LabelledKeypoint(name: $0, x: $1.0, y: $1.1, visibility: 2) },
+            skeleton: [], mask: nil)
+        return [Float](repeating: 0, count: side * side) + keypointRecord.channels.render(annotation, side: side)
+    }
+
+    @Test(
+        "labels read back: confident keypoints with the label set's skeleton; a faint heatmap, one cut by the edge, an empty mask are doubts"
+    )
+    func readingAndDoubts() throws {
+        let reading = LabelReading(record: Self.keypointRecord, side: 32)
+        guard case .confident(let decoded) = reading.read(Self.frame([(5, 6), (20.5, 11), (16, 26)])[...]) else {
+            Issue.record("a rendered frame's labels are doubtful")
+            return
+        }
+        #expect(decoded.annotation.label == "stent" && decoded.annotation.skeleton == [[1, 2]])
+        #expect(abs(decoded.annotation.keypoints[1].x - 20.5) < 0.1 && decoded.confidences.allSatisfy { $0 > 0.9 })
+        // Keypoint b's heatmap at half height: (h + 1) / 2 = 0.45.
+        var faint = Self.frame([(5, 6), (20.5, 11), (16, 26)])
+        for index in (2 * 32 * 32)..<(3 * 32 * 32) { faint[index] = (faint[index] + 1) * 0.45 - 1 }
+        guard case .doubtful(.faintKeypoint) = reading.read(faint[...]) else {
+            Issue.record("a peak of 0.45 passed the floor of 0.5")
+            return
+        }
+        guard case .confident = LabelReading(record: Self.keypointRecord, side: 32, minimumConfidence: 0.4).read(faint[...]) else {
+            Issue.record("a peak of 0.45 failed the floor of 0.4")
+            return
+        }
+        guard case .doubtful(.keypointOffFrame) = reading.read(Self.frame([(5, 6), (-1.5, 11), (16, 26)])[...]) else {
+            Issue.record("a keypoint beyond the edge was written")
+            return
+        }
+        let masks = LabelRecord(kind: .masks, labelSet: "stent", keypoints: Self.names, skeleton: [], sigma: nil)
+        var maskFrame = [Float](repeating: -1, count: 2 * 16 * 16)
+        guard case .doubtful(.emptyMask) = LabelReading(record: masks, side: 16).read(maskFrame[...]) else {
+            Issue.record("an empty mask was written")
+            return
+        }
+        maskFrame[256 + 5 * 16 + 7] = 0.3
+        guard case .confident(let mask) = LabelReading(record: masks, side: 16).read(maskFrame[...]) else {
+            Issue.record("a one-pixel mask is doubtful")
+            return
+        }
+        #expect(mask.annotation.mask?.area == 1 && mask.annotation.mask?.pixels[5 * 16 + 7] == 1)
+    }
+
+    /// A catalog of the simulated aortography set and a model of `kind` trained a few steps on it.
+    static func trainedModel(kind: LabelChannels.Kind, in folder: TemporaryFolder) throws -> (Catalog, TrainedModel) {
+        try SimulatedAngiography.generate(cines: 4, frames: 3, size: 96, seed: 21, into: folder.path)
+        let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
+        #expect(try Importer(catalog: catalog).run(paths: [folder.file("xa")]).rejections.isEmpty)
+        var request = TrainingRequest(modality: "XA")
+        request.name = "xa-\(kind.rawValue)"
+        request.batchSize = 4
+        request.threads = 2
+        request.region = .none
+        request.annotations = .keep
+        request.validationFraction = 0
+        request.gridEveryEpochs = 1000
+        request.checkpointEverySteps = 1000
+        request.copyCheck = nil
+        request.labels = LabelRequest(kind: kind)
+        _ = try ModelTrainer.create(request, catalog: catalog).train(.steps(2))
+        return (catalog, try TrainedModel.open("xa-\(kind.rawValue)", catalog: catalog))
+    }
+
+    static func request(_ folder: URL, count: Int, format: OutputFormat = .dicom, framesPerFile: Int = 1) -> SynthesisRequest {
+        var request = SynthesisRequest(latentSource: .seed(5, count: count), output: folder)
+        request.format = format
+        request.framesPerFile = framesPerFile
+        request.batchSize = 4
+        request.privacy = .disabled
+        return request
+    }
+
+    /// `labels.json` of `folder`, as JSON.
+    static func labelsJSON(_ folder: URL) throws -> [String: Any] {
+        let data = try Data(contentsOf: folder.appendingPathComponent("labels.json"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test("keypoint model: labels.json names each DICOM frame, matches the heatmaps of the same latents, and the catalog holds the labels")
+    func keypointLabelsOut() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (catalog, model) = try Self.trainedModel(kind: .keypoints, in: folder)
+        // A model of two steps draws faint heatmaps: a floor of 0 writes them, off-frame ones still go.
+        var dicom = Self.request(folder.url.appendingPathComponent("dicom"), count: 6, framesPerFile: 4)
+        dicom.minimumLabelConfidence = 0
+        let written = try Synthesizer.run(model: model, request: dicom, catalog: catalog)
+        #expect(written.framesWritten == 6 && written.files.count == 2 && written.labelsFile == "labels.json")
+        #expect(written.framesGenerated == 6 + written.doubtfulLabels.count)
+        #expect(written.doubtfulLabels.allSatisfy { $0.doubt == .keypointOffFrame })
+        #expect(written.annotationsRegistered == 6)
+
+        // The same latents as NumPy: every channel, decoded here by the channels' own reader.
+        var numpy = Self.request(folder.url.appendingPathComponent("npy"), count: 6 + written.doubtfulLabels.count, format: .npy)
+        numpy.minimumLabelConfidence = 0
+        numpy.register = false
+        let raw = try Synthesizer.run(model: model, request: numpy, catalog: catalog)
+        let frames = try NumpyFile.read(path: raw.folder.appendingPathComponent("frames.npy").path)
+        let side = model.generator.configuration.resolution, plane = side * side
+        #expect(frames.shape == [raw.framesWritten, 5, side, side])
+
+        let coco = try Self.labelsJSON(written.folder)
+        let images = try #require(coco["images"] as? [[String: Any]])
+        let annotations = try #require(coco["annotations"] as? [[String: Any]])
+        let categories = try #require(coco["categories"] as? [[String: Any]])
+        #expect(categories.count == 1 && categories[0]["name"] as? String == "tavi-stent")
+        #expect((categories[0]["keypoints"] as? [String])?.count == 4)
+        #expect(images.count == 6 && annotations.count == 6)
+        for (image, annotation) in zip(images, annotations) {
+            let latent = try #require(image["latent_index"] as? Int)
+            let file = try #require(image["file_name"] as? String)
+            let frameNumber = try #require(image["frame_number"] as? Int)
+            let instanceIndex = try #require(written.files.firstIndex(of: file))
+            let instance = written.instances[instanceIndex]
+            #expect(image["sop_instance_uid"] as? String == instance.sopInstanceUid)
+            #expect(instance.latentIndices[frameNumber - 1] == latent)
+            #expect(image["width"] as? Int == side && annotation["image_id"] as? Int == image["id"] as? Int)
+            let row = try #require(raw.writtenLatentIndices.firstIndex(of: latent))
+            let channels = frames.values[(row * 5 * plane + plane)..<((row + 1) * 5 * plane)]
+            let expected = model.description.labels!.channels.decode(channels, side: side, label: "tavi-stent").annotation.keypoints
+            let keypoints = try #require(annotation["keypoints"] as? [Double])
+            // Another batch's arithmetic may round differently in the last bits.
+            #expect(zip(keypoints, expected.flatMap { [$0.x, $0.y, 2] }).allSatisfy { abs($0 - $1) < 1e-3 })
+            #expect(keypoints.count == 12)
+            // And the catalog has them on that frame.
+            let stored = try catalog.annotations(sopInstanceUID: instance.sopInstanceUid, frameNumber: frameNumber)
+            #expect(stored.count == 1 && stored.first?.labelSet.name == "tavi-stent")
+            let values = try #require(stored.first?.annotation.keypointValues)
+            #expect(zip(values, keypoints).allSatisfy { abs($0 - $1) < 1e-9 })
+        }
+
+        // A floor no heatmap reaches: nothing written, every frame withheld and counted, the run short.
+        var strict = Self.request(folder.url.appendingPathComponent("strict"), count: 2)
+        strict.minimumLabelConfidence = 1
+        strict.drawLimit = 8
+        let short = try Synthesizer.run(model: model, request: strict, catalog: catalog)
+        #expect(short.framesWritten == 0 && short.isShort && short.doubtfulLabels.count == 8 && short.labelsFile == nil)
+        let manifest = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: short.folder.appendingPathComponent("synthesis.json")))
+                as? [String: Any])
+        let labels = try #require(manifest["labels"] as? [String: Any])
+        #expect((labels["withheld_latent_indices"] as? [Int])?.count == 8 && labels["minimum_confidence"] as? Double == 1)
+    }
+
+    @Test("round trip: the frames and labels.json import into a fresh catalog as the same annotations")
+    func reimport() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (catalog, model) = try Self.trainedModel(kind: .masks, in: folder)
+        var request = Self.request(folder.url.appendingPathComponent("out"), count: 3)
+        request.register = false
+        let written = try Synthesizer.run(model: model, request: request, catalog: catalog)
+        #expect(written.framesWritten == 3 && written.labelsFile != nil && written.synthesis == nil)
+        #expect(written.doubtfulLabels.allSatisfy { $0.doubt == .emptyMask })
+        let fresh = try Catalog(directory: folder.url.appendingPathComponent("fresh"), create: true)
+        let imported = try Importer(catalog: fresh).run(paths: [written.folder.path])
+        #expect(imported.rejections.isEmpty && imported.summary.imported == 3 && imported.summary.annotations == 3)
+        for (instance, decoded) in zip(written.instances, written.writtenLabels) {
+            let stored = try fresh.annotations(sopInstanceUID: instance.sopInstanceUid, frameNumber: 1)
+            #expect(stored.count == 1 && stored.first?.annotation.labelMask == decoded.annotation.mask)
+            #expect(decoded.annotation.mask.map { $0.area > 0 } == true)
+        }
+    }
+}
