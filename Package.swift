@@ -2,12 +2,12 @@
 import PackageDescription
 
 /// DCMTK libraries the bridge needs: parsing, the network (send, listen) and DICOM TLS
-/// over OpenSSL, image rendering and the
+/// over OpenSSL, image rendering, Segmentations (dcmseg over dcmfg and dcmiod), and the
 /// decompression codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE);
 /// OpenJPEG for the bridge's own JPEG 2000 decoder; zlib for the pre-scan of
 /// deflated datasets.
 let dcmtkLibraries = [
-    "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
+    "dcmseg", "dcmfg", "dcmiod", "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
     "dcmnet", "dcmtls", "dcmdata", "oflog", "ofstd", "openjp2", "ssl", "crypto", "z",
 ].map { LinkerSetting.linkedLibrary($0) }
 

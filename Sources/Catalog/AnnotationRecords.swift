@@ -28,6 +28,10 @@ public struct LabelSetRecord: Codable, Sendable, Equatable {
     /// The skeleton's pairs of keypoint numbers, from 1.
     public var skeletonPairs: [[Int]] { (try? JSONDecoder().decode([[Int]].self, from: Data(skeleton.utf8))) ?? [] }
 
+    /// No keypoint names and no skeleton: a label set of masks (as a
+    /// Segmentation's segment makes one), which a COCO file may give keypoints.
+    public var isMasksOnly: Bool { keypoints.isEmpty && skeletonPairs.isEmpty }
+
     private static func json(_ value: some Encodable) -> String {
         // Encoding arrays of strings and integers cannot fail.
         String(decoding: (try? JSONEncoder().encode(value)) ?? Data("[]".utf8), as: UTF8.self)
@@ -128,3 +132,17 @@ public struct AnnotationRecord: Codable, Sendable, Equatable {
 extension LabelSetRecord: CatalogRecord { public static let databaseTableName = "label_sets" }
 extension AnnotationSourceRecord: CatalogRecord { public static let databaseTableName = "annotation_sources" }
 extension AnnotationRecord: CatalogRecord { public static let databaseTableName = "annotations" }
+
+extension AnnotationRecord {
+    /// Whether another source gave the catalog this annotation already: the
+    /// same label set on the same frame, with the same keypoints and mask. The
+    /// same labels exported twice (as COCO and as a Segmentation, as
+    /// `synthesize` writes them) are stored once.
+    package func isCatalogued(_ db: Database) throws -> Bool {
+        try Self.filter(
+            Column("label_set_id") == labelSetId && Column("sop_instance_uid") == sopInstanceUid
+                && Column("frame_number") == frameNumber && Column("keypoints") == keypoints && Column("mask") == mask
+                && Column("source_id") != sourceId
+        ).fetchCount(db) > 0
+    }
+}

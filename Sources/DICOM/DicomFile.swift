@@ -27,6 +27,12 @@ public final class DicomFile {
         path = destination
     }
 
+    /// Takes ownership of a dataset the bridge made, to be saved at `destination`.
+    init(handle: OpaquePointer, destination: String) {
+        self.handle = handle
+        path = destination
+    }
+
     deinit {
         ms_dicom_close(handle)
     }

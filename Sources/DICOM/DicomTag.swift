@@ -100,6 +100,9 @@ extension DicomTag {
     public static let presentationLUTShape = DicomTag(0x2050, 0x0020)
     // Segmentation (PS3.3 C.8.20) and the functional groups that reference its sources.
     public static let referencedSOPInstanceUID = DicomTag(0x0008, 0x1155)
+    public static let referencedSOPClassUID = DicomTag(0x0008, 0x1150)
+    public static let referencedSeriesSequence = DicomTag(0x0008, 0x1115)
+    public static let referencedInstanceSequence = DicomTag(0x0008, 0x114A)
     public static let referencedFrameNumber = DicomTag(0x0008, 0x1160)
     public static let sourceImageSequence = DicomTag(0x0008, 0x2112)
     public static let derivationImageSequence = DicomTag(0x0008, 0x9124)

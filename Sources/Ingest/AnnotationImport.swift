@@ -22,8 +22,9 @@ struct AnnotationFileImport {
     static let problemsListed = 20
 
     enum Outcome: Equatable {
-        /// Stored; `replaced` annotations came from an earlier version of the same path.
-        case imported(annotations: Int, replaced: Int)
+        /// Stored; `replaced` annotations came from an earlier version of the
+        /// same path; `alreadyCatalogued` were left out, as another file gave them.
+        case imported(annotations: Int, replaced: Int, alreadyCatalogued: Int)
         /// The same content is catalogued already.
         case duplicate
         /// JSON that is not a COCO annotation file.
@@ -90,13 +91,19 @@ struct AnnotationFileImport {
                     storedPath: catalog.storage.relativePath(sha256: staged.sha256, fileExtension: "json"), importRunId: runID)
                 try source.insert(db)
                 let labelSetIDs = try check.storeLabelSets(db)
+                var alreadyCatalogued = 0
                 for var annotation in check.annotations {
                     annotation.sourceId = source.id!
                     annotation.labelSetId = labelSetIDs[annotation.labelSetId]!
-                    try annotation.insert(db)
+                    if try annotation.isCatalogued(db) {
+                        alreadyCatalogued += 1
+                    } else {
+                        try annotation.insert(db)
+                    }
                 }
                 replacedCopies = earlier.map(\.storedPath).filter { $0 != source.storedPath }
-                return .imported(annotations: check.annotations.count, replaced: replaced)
+                return .imported(
+                    annotations: check.annotations.count - alreadyCatalogued, replaced: replaced, alreadyCatalogued: alreadyCatalogued)
             }
             for copy in replacedCopies { unlink(catalog.storage.absolutePath(relative: copy)) }
             return outcome
@@ -157,7 +164,9 @@ private struct CocoCheck {
                     "category \(category.id) (\(category.name)): skeleton pair \(pair) does not join two of its \(keypoints.count) keypoints (numbered from 1)"
                 )
             }
-            if let stored = existingLabelSets[category.name], stored.keypoints != keypoints || stored.skeletonPairs != skeleton {
+            if let stored = existingLabelSets[category.name], !stored.isMasksOnly,
+                stored.keypoints != keypoints || stored.skeletonPairs != skeleton
+            {
                 problems.append(
                     "category \(category.id) (\(category.name)): its keypoints [\(keypoints.joined(separator: ", "))] and skeleton "
                         + "differ from the catalog's label set \(category.name) [\(stored.keypoints.joined(separator: ", "))]; "
@@ -315,8 +324,15 @@ private struct CocoCheck {
     func storeLabelSets(_ db: Database) throws -> [Int64: Int64] {
         var ids: [Int64: Int64] = [:]
         for category in coco.categories {
-            if let stored = existingLabelSets[category.name], let id = stored.id {
+            if var stored = existingLabelSets[category.name], let id = stored.id {
                 ids[Int64(category.id)] = id
+                // A label set known from masks alone (a Segmentation's segment) takes the keypoints the file names.
+                if stored.isMasksOnly, let keypoints = category.keypoints, !keypoints.isEmpty {
+                    stored = LabelSetRecord(
+                        id: id, name: stored.name, supercategory: stored.supercategory ?? category.supercategory,
+                        keypointNames: keypoints, skeleton: category.skeleton ?? [])
+                    try stored.update(db)
+                }
                 continue
             }
             var record = LabelSetRecord(

@@ -22,11 +22,15 @@ public struct ImportSummary: Codable, Sendable, Equatable {
     public var annotationFiles = 0
     /// Annotations they gave.
     public var annotations = 0
+    /// Annotations they gave that another file had given the catalog already
+    /// (the same labels as a Segmentation, say): stored once.
+    public var annotationsAlreadyCatalogued = 0
 
     enum CodingKeys: String, CodingKey {
         case filesSeen = "files_seen", imported, duplicates, replaced, skipped, rejected, frames
         case byModality = "by_modality"
         case annotationFiles = "annotation_files", annotations
+        case annotationsAlreadyCatalogued = "annotations_already_catalogued"
     }
 }
 

@@ -364,9 +364,10 @@ final class BatchWriter: @unchecked Sendable {
     /// with one rejection per problem.
     func record(_ outcome: AnnotationFileImport.Outcome, path: String) {
         switch outcome {
-        case .imported(let annotations, let replaced):
+        case .imported(let annotations, let replaced, let alreadyCatalogued):
             result.summary.annotationFiles += 1
             result.summary.annotations += annotations
+            result.summary.annotationsAlreadyCatalogued += alreadyCatalogued
             if replaced > 0 {
                 result.summary.replaced += 1
                 result.replacements.append(

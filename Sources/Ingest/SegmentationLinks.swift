@@ -66,7 +66,8 @@ enum SegmentationLinks {
                 sourceId: sourceID, entry: frame.entry, labelSetId: labelSetID, sopInstanceUid: frame.sopInstanceUID,
                 frameNumber: frame.frameNumber ?? 1, instanceId: ids[frame.sopInstanceUID] ?? nil, keypoints: nil,
                 mask: frame.mask)
-            try annotation.insert(db)
+            // A mask a COCO file gave the frame already (synthesize writes both) is stored once.
+            if try !annotation.isCatalogued(db) { try annotation.insert(db) }
         }
     }
 

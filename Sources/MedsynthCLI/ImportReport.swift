@@ -29,7 +29,9 @@ struct ImportReport {
               files seen   \(summary.filesSeen)
               imported     \(summary.imported) instances, \(summary.frames) frames
               duplicates   \(summary.duplicates) (already catalogued, not stored again)
-              annotations  \(summary.annotations) from \(summary.annotationFiles) COCO file\(summary.annotationFiles == 1 ? "" : "s")
+              annotations  \(summary.annotations) from \(summary.annotationFiles) COCO file\(summary.annotationFiles == 1 ? "" : "s")\(
+                summary.annotationsAlreadyCatalogued > 0
+                    ? " (and \(summary.annotationsAlreadyCatalogued) the catalog held already, from another file)" : "")
               replaced     \(summary.replaced) (a stored copy that does not decode, by one that does; annotations, by a newer file)
               skipped      \(summary.skipped) (neither DICOM nor COCO annotations)
               rejected     \(summary.rejected)\(summary.rejected > 0 ? " (reasons above)" : "")

@@ -247,7 +247,10 @@ struct SynthesizeCommand: ParsableCommand {
             "labels (\(labels.kind.rawValue) of \(labels.labelSet)): withheld \(result.doubtfulLabels.count) of "
             + "\(result.framesGenerated) frames drawn for doubtful labels"
             + (counts.isEmpty ? "" : " (\(counts.joined(separator: ", ")))")
-        return withheld + (result.labelsFile.map { "; written to \(result.folder.appendingPathComponent($0).path)" } ?? "")
+        let objects =
+            result.labelObjects.isEmpty
+            ? "" : " and \(result.labelObjects.count) DICOM Segmentation\(result.labelObjects.count == 1 ? "" : "s")"
+        return withheld + (result.labelsFile.map { "; written to \(result.folder.appendingPathComponent($0).path)\(objects)" } ?? "")
     }
 
     /// The catalog, or nil when the files need none: --no-catalog with a
@@ -278,6 +281,8 @@ struct SynthesizeOutput: Encodable {
     var withheldLatentIndices: [Int]
     /// A labelled model's `labels.json`, and the frames withheld for doubtful labels.
     var labels: String?
+    /// The DICOM objects holding the labels (absolute paths).
+    var labelObjects: [String]?
     var doubtfulLabelLatentIndices: [Int]?
     var annotationsRegistered: Int?
     var privacyRadius: Float?
@@ -302,6 +307,7 @@ struct SynthesizeOutput: Encodable {
         withheldLatentIndices = result.withheldLatentIndices
         labels = result.labelsFile.map { result.folder.appendingPathComponent($0).path }
         let drawsLabels = model.description.labels != nil
+        labelObjects = drawsLabels ? result.labelObjects.map { result.folder.appendingPathComponent($0).path } : nil
         doubtfulLabelLatentIndices = drawsLabels ? result.doubtfulLabels.map(\.latentIndex) : nil
         annotationsRegistered = drawsLabels && result.synthesis != nil ? result.annotationsRegistered : nil
         privacyRadius = result.privacyRadius

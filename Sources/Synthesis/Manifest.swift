@@ -19,6 +19,8 @@ struct Manifest: Encodable {
         var labelSet: String
         /// `labels.json`; absent when no frame was written.
         var file: String?
+        /// The DICOM objects holding the labels of the DICOM frames (`synthetic-NNNNNN-seg.dcm`).
+        var dicomObjects: [String]
         /// The lowest keypoint peak written; absent for masks.
         var minimumConfidence: Double?
         /// Frames withheld because their labels were doubtful, by latent index.
@@ -72,7 +74,7 @@ struct Manifest: Encodable {
         withheldLatentIndices = result.withheldLatentIndices
         labels = model.description.labels.map { record in
             Labels(
-                kind: record.kind.rawValue, labelSet: record.labelSet, file: result.labelsFile,
+                kind: record.kind.rawValue, labelSet: record.labelSet, file: result.labelsFile, dicomObjects: result.labelObjects,
                 minimumConfidence: result.keypointConfidenceFloor,
                 withheldLatentIndices: result.doubtfulLabels.map(\.latentIndex),
                 withheldFor: Dictionary(result.doubtfulLabels.map { ($0.doubt.rawValue, 1) }, uniquingKeysWith: +))

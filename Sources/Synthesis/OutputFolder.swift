@@ -72,8 +72,10 @@ public enum OutputFolder {
         {
             return true
         }
-        guard base.hasPrefix("synthetic-"), base.hasSuffix(".dcm") || base.hasSuffix(".png") else { return false }
-        return base.dropFirst("synthetic-".count).dropLast(4).allSatisfy(\.isNumber)
+        let image =
+            base.hasSuffix(LabelObjects.segmentationSuffix) ? String(base.dropLast(LabelObjects.segmentationSuffix.count)) + ".dcm" : base
+        guard image.hasPrefix("synthetic-"), image.hasSuffix(".dcm") || image.hasSuffix(".png") else { return false }
+        return image.dropFirst("synthetic-".count).dropLast(4).allSatisfy(\.isNumber)
     }
 
     /// Writes a file through `<path>.partial` and links it into place without

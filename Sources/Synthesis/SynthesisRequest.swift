@@ -81,6 +81,8 @@ public struct SynthesisResult: Sendable {
     public var labelsFile: String?
     /// The lowest keypoint peak written, when the model draws keypoints.
     public var keypointConfidenceFloor: Double?
+    /// The DICOM objects holding the labels of the DICOM frames (`LabelObjects`), in `folder`.
+    public var labelObjects: [String] = []
     /// Annotations the catalog stored from `labelsFile`.
     public var annotationsRegistered = 0
     /// The privacy filter's copy radius, nil when no filter ran.

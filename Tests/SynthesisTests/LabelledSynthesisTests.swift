@@ -170,23 +170,80 @@ struct LabelledSynthesisTests {
         #expect((labels["withheld_latent_indices"] as? [Int])?.count == 8 && labels["minimum_confidence"] as? Double == 1)
     }
 
-    @Test("round trip: the frames and labels.json import into a fresh catalog as the same annotations")
-    func reimport() throws {
+    /// Checks with pydicom that each frame of the Segmentation at argv[1] is the mask
+    /// labels.json (argv[2]) gives the frame it references; prints the frames checked.
+    static let segmentationCheck = """
+        import json, sys
+        import numpy as np, pydicom
+        seg = pydicom.dcmread(sys.argv[1])
+        labels = json.load(open(sys.argv[2]))
+        images = {(i["sop_instance_uid"], i["frame_number"]): i["id"] for i in labels["images"]}
+        masks = {}
+        for a in labels["annotations"]:
+            rows, columns = a["segmentation"]["size"]
+            flat = np.zeros(rows * columns, bool)
+            offset = 0
+            for index, length in enumerate(a["segmentation"]["counts"]):
+                flat[offset:offset + length] = index % 2 == 1
+                offset += length
+            masks[a["image_id"]] = flat.reshape(columns, rows).T
+        frames = seg.pixel_array.reshape(-1, seg.Rows, seg.Columns)
+        for frame, groups in zip(frames, seg.PerFrameFunctionalGroupsSequence):
+            source = groups.DerivationImageSequence[0].SourceImageSequence[0]
+            key = (source.ReferencedSOPInstanceUID, int(source.ReferencedFrameNumber))
+            assert (masks[images[key]] == frame.astype(bool)).all(), key
+            assert groups.SegmentIdentificationSequence[0].ReferencedSegmentNumber == 1
+        assert seg.SegmentSequence[0].SegmentLabel == "tavi-stent" and seg.SegmentSequence[0].SegmentAlgorithmType == "AUTOMATIC"
+        print(len(frames))
+        """
+
+    @Test(
+        "mask model: a Segmentation per image file passes dciodvfy and reads in pydicom onto the right frames; a fresh catalog stores each mask once"
+    )
+    func segmentationsAndReimport() throws {
         let folder = try TemporaryFolder()
         defer { folder.remove() }
         let (catalog, model) = try Self.trainedModel(kind: .masks, in: folder)
-        var request = Self.request(folder.url.appendingPathComponent("out"), count: 3)
+        var request = Self.request(folder.url.appendingPathComponent("out"), count: 5, framesPerFile: 3)
         request.register = false
         let written = try Synthesizer.run(model: model, request: request, catalog: catalog)
-        #expect(written.framesWritten == 3 && written.labelsFile != nil && written.synthesis == nil)
+        #expect(written.framesWritten == 5 && written.labelsFile != nil && written.synthesis == nil)
         #expect(written.doubtfulLabels.allSatisfy { $0.doubt == .emptyMask })
+        #expect(written.labelObjects == written.files.map { $0.replacingOccurrences(of: ".dcm", with: "-seg.dcm") })
+        let script = folder.file("check_segmentation.py")
+        try Self.segmentationCheck.write(toFile: script, atomically: true, encoding: .utf8)
+        for (name, instance) in zip(written.labelObjects, written.instances) {
+            let path = written.folder.appendingPathComponent(name).path
+            let validation = try ExternalProcess.run("dciodvfy", [path])
+            let errors = (validation.standardOutput + validation.standardError).split(separator: "\n")
+                .filter { $0.hasPrefix("Error") && !$0.contains("(0x0008,0x001c)") }
+            #expect(errors.isEmpty, "dciodvfy \(path): \(errors)")
+            #expect(validation.standardError.contains("Segmentation"), "dciodvfy did not recognise the IOD")
+            let read = try ExternalProcess.run(
+                "/usr/bin/python3", [script, path, written.folder.appendingPathComponent("labels.json").path])
+            #expect(read.status == 0 && read.standardOutput == "\(instance.latentIndices.count)\n", "\(read.standardError)")
+            // The frames' provenance: synthetic, their synthetic patient and study, the model named.
+            let file = try DicomFile(path: path)
+            let image = try DicomFile(path: written.folder.appendingPathComponent(written.files[0]).path)
+            #expect(file.string(.syntheticData) == "YES" && file.string(.patientIdentityRemoved) == "YES")
+            #expect(
+                file.string(.patientID) == image.string(.patientID) && file.string(.studyInstanceUID) == image.string(.studyInstanceUID))
+            #expect(file.string(.seriesInstanceUID) != image.string(.seriesInstanceUID) && file.string(.modality) == "SEG")
+            let contribution = try ExternalProcess.run("dcmdump", ["+L", "+P", "0018,a003", path]).standardOutput
+            #expect(contribution.contains("xa-masks") && contribution.contains(model.checkpointDigest))
+        }
+        // Frames, Segmentations and labels.json into a fresh catalog: each mask once.
         let fresh = try Catalog(directory: folder.url.appendingPathComponent("fresh"), create: true)
         let imported = try Importer(catalog: fresh).run(paths: [written.folder.path])
-        #expect(imported.rejections.isEmpty && imported.summary.imported == 3 && imported.summary.annotations == 3)
-        for (instance, decoded) in zip(written.instances, written.writtenLabels) {
-            let stored = try fresh.annotations(sopInstanceUID: instance.sopInstanceUid, frameNumber: 1)
+        #expect(imported.rejections.isEmpty && imported.summary.imported == 4)
+        #expect(imported.summary.annotations + imported.summary.annotationsAlreadyCatalogued == 5)
+        for (latentIndex, decoded) in zip(written.writtenLatentIndices, written.writtenLabels) {
+            let instance = try #require(written.instances.first { $0.latentIndices.contains(latentIndex) })
+            let frame = instance.latentIndices.firstIndex(of: latentIndex)! + 1
+            let stored = try fresh.annotations(sopInstanceUID: instance.sopInstanceUid, frameNumber: frame)
             #expect(stored.count == 1 && stored.first?.annotation.labelMask == decoded.annotation.mask)
             #expect(decoded.annotation.mask.map { $0.area > 0 } == true)
         }
+        #expect(try fresh.read { try LabelSetRecord.fetchAll($0) }.map(\.keypoints.count) == [4])
     }
 }
