@@ -2,12 +2,13 @@
 import PackageDescription
 
 /// DCMTK libraries the bridge needs: parsing, the network (send, listen) and DICOM TLS
-/// over OpenSSL, image rendering, Segmentations (dcmseg over dcmfg and dcmiod), and the
+/// over OpenSSL, image rendering, Segmentations (dcmseg over dcmfg and dcmiod) and
+/// Structured Reports (dcmsr), and the
 /// decompression codecs (JPEG baseline/extended/lossless, JPEG-LS, RLE);
 /// OpenJPEG for the bridge's own JPEG 2000 decoder; zlib for the pre-scan of
 /// deflated datasets.
 let dcmtkLibraries = [
-    "dcmseg", "dcmfg", "dcmiod", "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
+    "dcmsr", "dcmseg", "dcmfg", "dcmiod", "dcmimage", "dcmimgle", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmjpls", "dcmtkcharls",
     "dcmnet", "dcmtls", "dcmdata", "oflog", "ofstd", "openjp2", "ssl", "crypto", "z",
 ].map { LinkerSetting.linkedLibrary($0) }
 

@@ -1,8 +1,8 @@
 // A binary Segmentation built by DCMTK's dcmseg, which packs the bits and
 // writes the functional groups, the segment and the dimension index as the
-// IOD wants them (ms_dicom_segmentation.h).
+// IOD wants them (ms_dicom_label_objects.h).
 
-#include "ms_dicom_segmentation.h"
+#include "ms_dicom_label_objects.h"
 
 #include "bridge_internal.h"
 #include "dicom_handle.h"

@@ -247,9 +247,9 @@ struct SynthesizeCommand: ParsableCommand {
             "labels (\(labels.kind.rawValue) of \(labels.labelSet)): withheld \(result.doubtfulLabels.count) of "
             + "\(result.framesGenerated) frames drawn for doubtful labels"
             + (counts.isEmpty ? "" : " (\(counts.joined(separator: ", ")))")
+        let kind = labels.kind == .masks ? "Segmentation" : "Structured Report"
         let objects =
-            result.labelObjects.isEmpty
-            ? "" : " and \(result.labelObjects.count) DICOM Segmentation\(result.labelObjects.count == 1 ? "" : "s")"
+            result.labelObjects.isEmpty ? "" : " and \(result.labelObjects.count) DICOM \(kind)\(result.labelObjects.count == 1 ? "" : "s")"
         return withheld + (result.labelsFile.map { "; written to \(result.folder.appendingPathComponent($0).path)\(objects)" } ?? "")
     }
 

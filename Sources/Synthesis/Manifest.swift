@@ -19,7 +19,7 @@ struct Manifest: Encodable {
         var labelSet: String
         /// `labels.json`; absent when no frame was written.
         var file: String?
-        /// The DICOM objects holding the labels of the DICOM frames (`synthetic-NNNNNN-seg.dcm`).
+        /// The DICOM objects holding the labels of the DICOM frames (`synthetic-NNNNNN-seg.dcm` or `-sr.dcm`).
         var dicomObjects: [String]
         /// The lowest keypoint peak written; absent for masks.
         var minimumConfidence: Double?

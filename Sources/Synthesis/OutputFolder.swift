@@ -72,8 +72,7 @@ public enum OutputFolder {
         {
             return true
         }
-        let image =
-            base.hasSuffix(LabelObjects.segmentationSuffix) ? String(base.dropLast(LabelObjects.segmentationSuffix.count)) + ".dcm" : base
+        let image = LabelObjects.imageFile(labelledBy: base) ?? base
         guard image.hasPrefix("synthetic-"), image.hasSuffix(".dcm") || image.hasSuffix(".png") else { return false }
         return image.dropFirst("synthetic-".count).dropLast(4).allSatisfy(\.isNumber)
     }

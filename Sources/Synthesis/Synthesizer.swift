@@ -56,9 +56,7 @@ public enum Synthesizer {
         if let labels, result.framesWritten > 0 {
             try LabelsFile(model: model, labels: labels, format: request.format, result: result).write(to: request.output)
             result.labelsFile = LabelsFile.fileName
-            if request.format == .dicom, labels.record.kind == .masks {
-                try LabelObjects.writeSegmentations(into: &result, labels: labels, series: series)
-            }
+            if request.format == .dicom { try LabelObjects.write(into: &result, labels: labels, series: series) }
         }
         // The latents of the frames written, in order: withheld copies cannot be regenerated from the folder.
         try OutputFolder.publish(request.output.appendingPathComponent(latentsFile).path) {

@@ -157,6 +157,20 @@ struct LabelledSynthesisTests {
             #expect(zip(values, keypoints).allSatisfy { abs($0 - $1) < 1e-9 })
         }
 
+        // Each image file's keypoints as a Comprehensive SR: valid, read back by DCMTK and pydicom at DICOM's coordinates.
+        let script = folder.file("check_report.py")
+        try Self.reportCheck.write(toFile: script, atomically: true, encoding: .utf8)
+        #expect(written.labelObjects == written.files.map { $0.replacingOccurrences(of: ".dcm", with: "-sr.dcm") })
+        for (name, instance) in zip(written.labelObjects, written.instances) {
+            let path = written.folder.appendingPathComponent(name).path
+            try Self.expectValid(path, iod: "ComprehensiveSR")
+            #expect(try ExternalProcess.run("dsrdump", [path]).standardOutput.contains("inflow-left"))
+            let read = try ExternalProcess.run(
+                "/usr/bin/python3", [script, path, written.folder.appendingPathComponent("labels.json").path])
+            #expect(read.status == 0 && read.standardOutput == "\(instance.latentIndices.count * 4)\n", "\(read.standardError)")
+            try Self.expectMarked(path, like: written.folder.appendingPathComponent(written.files[0]).path, model: model, modality: "SR")
+        }
+
         // A floor no heatmap reaches: nothing written, every frame withheld and counted, the run short.
         var strict = Self.request(folder.url.appendingPathComponent("strict"), count: 2)
         strict.minimumLabelConfidence = 1
@@ -197,6 +211,52 @@ struct LabelledSynthesisTests {
         print(len(frames))
         """
 
+    /// No error from dciodvfy but about the Synthetic Data attribute its dictionary predates, and the IOD recognised.
+    static func expectValid(_ path: String, iod: String) throws {
+        let validation = try ExternalProcess.run("dciodvfy", [path])
+        let errors = (validation.standardOutput + validation.standardError).split(separator: "\n")
+            .filter { $0.hasPrefix("Error") && !$0.contains("(0x0008,0x001c)") }
+        #expect(errors.isEmpty, "dciodvfy \(path): \(errors)")
+        #expect(validation.standardError.contains(iod), "dciodvfy did not recognise \(iod)")
+    }
+
+    /// The label object at `path` has the provenance of the image at `image`: synthetic, the same
+    /// synthetic patient and study, a series of its own, the model and its checkpoint named.
+    static func expectMarked(_ path: String, like image: String, model: TrainedModel, modality: String) throws {
+        let file = try DicomFile(path: path), frames = try DicomFile(path: image)
+        #expect(file.string(.syntheticData) == "YES" && file.string(.patientIdentityRemoved) == "YES")
+        #expect(file.string(.patientID) == frames.string(.patientID) && file.string(.studyInstanceUID) == frames.string(.studyInstanceUID))
+        #expect(file.string(.seriesInstanceUID) != frames.string(.seriesInstanceUID) && file.string(.modality) == modality)
+        #expect(file.string(.sopInstanceUID)?.hasPrefix("2.25.") == true)
+        let contribution = try ExternalProcess.run("dcmdump", ["+L", "+P", "0018,a003", path]).standardOutput
+        #expect(contribution.contains(model.name) && contribution.contains(model.checkpointDigest))
+    }
+
+    /// Checks with pydicom that the report at argv[1] places each keypoint labels.json
+    /// (argv[2]) gives, at DICOM's coordinates (+ 0.5), on the frame it labels; prints the points checked.
+    static let reportCheck = """
+        import json, sys
+        import pydicom
+        report = pydicom.dcmread(sys.argv[1])
+        labels = json.load(open(sys.argv[2]))
+        images = {(i["sop_instance_uid"], i["frame_number"]): i["id"] for i in labels["images"]}
+        points = {a["image_id"]: a["keypoints"] for a in labels["annotations"]}
+        names = labels["categories"][0]["keypoints"]
+        assert report.CompletionFlag == "COMPLETE" and report.ContentSequence
+        checked = 0
+        for item in report.ContentSequence:
+            assert item.RelationshipType == "CONTAINS" and item.ValueType == "SCOORD" and item.GraphicType == "POINT"
+            image = item.ContentSequence[0]
+            assert image.RelationshipType == "SELECTED FROM" and image.ValueType == "IMAGE"
+            reference = image.ReferencedSOPSequence[0]
+            values = points[images[(reference.ReferencedSOPInstanceUID, int(reference.ReferencedFrameNumber))]]
+            index = names.index(item.ConceptNameCodeSequence[0].CodeMeaning)
+            x, y = values[3 * index], values[3 * index + 1]
+            assert abs(item.GraphicData[0] - (x + 0.5)) < 1e-4 and abs(item.GraphicData[1] - (y + 0.5)) < 1e-4, (item.GraphicData, x, y)
+            checked += 1
+        print(checked)
+        """
+
     @Test(
         "mask model: a Segmentation per image file passes dciodvfy and reads in pydicom onto the right frames; a fresh catalog stores each mask once"
     )
@@ -214,23 +274,11 @@ struct LabelledSynthesisTests {
         try Self.segmentationCheck.write(toFile: script, atomically: true, encoding: .utf8)
         for (name, instance) in zip(written.labelObjects, written.instances) {
             let path = written.folder.appendingPathComponent(name).path
-            let validation = try ExternalProcess.run("dciodvfy", [path])
-            let errors = (validation.standardOutput + validation.standardError).split(separator: "\n")
-                .filter { $0.hasPrefix("Error") && !$0.contains("(0x0008,0x001c)") }
-            #expect(errors.isEmpty, "dciodvfy \(path): \(errors)")
-            #expect(validation.standardError.contains("Segmentation"), "dciodvfy did not recognise the IOD")
+            try Self.expectValid(path, iod: "Segmentation")
             let read = try ExternalProcess.run(
                 "/usr/bin/python3", [script, path, written.folder.appendingPathComponent("labels.json").path])
             #expect(read.status == 0 && read.standardOutput == "\(instance.latentIndices.count)\n", "\(read.standardError)")
-            // The frames' provenance: synthetic, their synthetic patient and study, the model named.
-            let file = try DicomFile(path: path)
-            let image = try DicomFile(path: written.folder.appendingPathComponent(written.files[0]).path)
-            #expect(file.string(.syntheticData) == "YES" && file.string(.patientIdentityRemoved) == "YES")
-            #expect(
-                file.string(.patientID) == image.string(.patientID) && file.string(.studyInstanceUID) == image.string(.studyInstanceUID))
-            #expect(file.string(.seriesInstanceUID) != image.string(.seriesInstanceUID) && file.string(.modality) == "SEG")
-            let contribution = try ExternalProcess.run("dcmdump", ["+L", "+P", "0018,a003", path]).standardOutput
-            #expect(contribution.contains("xa-masks") && contribution.contains(model.checkpointDigest))
+            try Self.expectMarked(path, like: written.folder.appendingPathComponent(written.files[0]).path, model: model, modality: "SEG")
         }
         // Frames, Segmentations and labels.json into a fresh catalog: each mask once.
         let fresh = try Catalog(directory: folder.url.appendingPathComponent("fresh"), create: true)

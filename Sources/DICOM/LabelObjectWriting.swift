@@ -95,3 +95,56 @@ extension DicomFile {
         self.init(handle: made, destination: destination)
     }
 }
+
+/// A named point on an image frame, for a point report (`DicomFile(pointReport:...)`).
+public struct ReportedPoint: Sendable {
+    public var sopClassUID: String
+    public var sopInstanceUID: String
+    /// From 1.
+    public var frameNumber: Int
+    public var name: CodedConcept
+    /// DICOM image coordinates: from the top left corner of the top left
+    /// pixel, whose centre is (0.5, 0.5).
+    public var column: Double
+    public var row: Double
+
+    public init(sopClassUID: String, sopInstanceUID: String, frameNumber: Int, name: CodedConcept, column: Double, row: Double) {
+        (self.sopClassUID, self.sopInstanceUID, self.frameNumber) = (sopClassUID, sopInstanceUID, frameNumber)
+        (self.name, self.column, self.row) = (name, column, row)
+    }
+}
+
+extension DicomFile {
+    /// A new Comprehensive SR (PS3.3 A.35.3), made by DCMTK's dcmsr: a root
+    /// container `title` that CONTAINS one SCOORD POINT per entry of `points`,
+    /// each SELECTED FROM its image frame, the images listed as evidence in
+    /// study `studyUID`, series `seriesUID`. Patient, study and series
+    /// attributes are to be set before `save(to:)`. Throws `DicomError` naming `destination`.
+    public convenience init(
+        pointReport title: CodedConcept, studyUID: String, seriesUID: String, points: [ReportedPoint], destination: String
+    ) throws {
+        initializeDCMTK()
+        let strings = CStringCopies()
+        let (made, message) = withErrorBuffer { buffer, capacity in
+            withExtendedLifetime(strings) {
+                let cPoints = points.map { point in
+                    ms_report_point(
+                        sop_class_uid: strings.copy(point.sopClassUID), sop_instance_uid: strings.copy(point.sopInstanceUID),
+                        frame_number: Int32(clamping: point.frameNumber),
+                        name: (strings.copy(point.name.value), strings.copy(point.name.scheme), strings.copy(point.name.meaning)),
+                        column: Float(point.column), row: Float(point.row))
+                }
+                let cTitle: [UnsafePointer<CChar>?] = [strings.copy(title.value), strings.copy(title.scheme), strings.copy(title.meaning)]
+                return cTitle.withUnsafeBufferPointer { titleParts in
+                    cPoints.withUnsafeBufferPointer {
+                        ms_point_report_create(
+                            titleParts.baseAddress, strings.copy(studyUID), strings.copy(seriesUID), $0.baseAddress, $0.count, buffer,
+                            capacity)
+                    }
+                }
+            }
+        }
+        guard let made else { throw DicomError(message, path: destination) }
+        self.init(handle: made, destination: destination)
+    }
+}
