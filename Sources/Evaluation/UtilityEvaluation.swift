@@ -18,6 +18,9 @@ public struct UtilityOptions: Sendable {
     /// Task models per arm (seeds 1...taskSeeds).
     public var taskSeeds: Int
     public var plan: TaskTrainingPlan
+    /// A keypoint model's lowest heatmap peak for its frame to serve with
+    /// its own labels; nil: `LabelReading.defaultMinimumConfidence`, as `synthesize`.
+    public var minimumLabelConfidence: Double?
 
     public init(
         trainSeries: Int? = nil, labelSet: String? = nil, count: Int = 256, seed: UInt64 = 1, taskSeeds: Int = 3,
@@ -88,21 +91,32 @@ public enum UtilityEvaluation {
         progress("loading the model's labelled frames")
         let (training, test, available, labelSet) = try realFrames(model, record: record, catalog: catalog, options: options)
         progress("generating \(options.count) frames")
-        let extra = try generatedFrames(model, count: options.count, seed: options.seed, head: training.set.head)
+        var warnings: [String] = []
+        let reading = ownLabelReading(model, for: training, minimumConfidence: options.minimumLabelConfidence)
+        let extra =
+            try reading.map { try labelledFrames(model, reading: $0, count: options.count, seed: options.seed, warnings: &warnings) }
+            ?? generatedFrames(model, count: options.count, seed: options.seed, head: training.set.head)
         let request = UtilityRequest(
-            training: training.set, test: test.set, extra: extra, extraLabelled: false, plan: options.plan,
+            training: training.set, test: test.set, extra: extra, extraLabelled: reading != nil, plan: options.plan,
             seeds: (1...UInt64(max(1, options.taskSeeds))).map { $0 })
         let (figures, predictions) = UtilityMeasure.runKeepingPredictions(request) { arm, seed in
             progress("task model trained: \(arm.rawValue), seed \(seed)")
         }
-        var warnings: [String] = []
+        if options.minimumLabelConfidence != nil, reading?.record.kind != .keypoints {
+            warnings.append("--label-confidence applies to a keypoint model's own labels; these frames have none, so it was not used")
+        }
+        if let labels = model.description.labels, reading == nil {
+            warnings.append(
+                "the model draws \(labels.kind.rawValue) of \(labels.labelSet), not what the task learns (\(training.set.head == .mask ? "masks" : "keypoints") of \(labelSet.name)): its frames are pseudo-labelled"
+            )
+        }
         if figures.testSeries < 10 {
             warnings.append(
                 "only \(figures.testSeries) labelled held-out series: the intervals are wide and verdicts rare; "
                     + "hold out more labelled series with train --validation-fraction")
         }
         var result = UtilityResult(
-            model: record.name, modelId: modelID, checkpointSha256: model.checkpointDigest, generatedFrames: options.count,
+            model: record.name, modelId: modelID, checkpointSha256: model.checkpointDigest, generatedFrames: extra.count,
             seed: options.seed, labelSet: labelSet.name, keypoints: labelSet.keypoints, trainingSeries: training.seriesUIDs.count,
             availableTrainingSeries: available, utility: figures, warnings: warnings, seconds: Date().timeIntervalSince(started),
             createdAt: Date().formatted(.iso8601))
@@ -117,7 +131,7 @@ public enum UtilityEvaluation {
         }
         let stored = try catalog.recordEvaluation(
             EvaluationRecord(
-                modelId: modelID, checkpointDigest: model.checkpointDigest, generatedFrames: options.count, seed: options.seed,
+                modelId: modelID, checkpointDigest: model.checkpointDigest, generatedFrames: extra.count, seed: options.seed,
                 figures: String(decoding: try result.json(), as: UTF8.self), reportFolder: reportFolder?.path,
                 createdAt: result.createdAt))
         result.evaluationId = stored.id
@@ -159,6 +173,55 @@ public enum UtilityEvaluation {
             trainingCandidates.filter { chosen.contains($0.seriesInstanceUid) }, annotations: annotations, labelSet: labelSet,
             preprocessing: preprocessing, catalog: catalog)
         return (training, test, labelledSeries.count, labelSet)
+    }
+
+    /// How to read the model's own labels as the task's targets, when it
+    /// draws labels of the task's label set and kind (its keypoints in the
+    /// same order, or masks for a mask task); nil otherwise.
+    private static func ownLabelReading(_ model: TrainedModel, for real: LabelledFrames, minimumConfidence: Double?) -> LabelReading? {
+        guard let labels = model.description.labels, labels.labelSet == real.labelSet else { return nil }
+        let fits = real.set.head == .mask ? labels.kind == .masks : labels.kind == .keypoints && labels.keypoints == real.keypointNames
+        return fits
+            ? LabelReading(
+                record: labels, side: model.generator.configuration.resolution,
+                minimumConfidence: minimumConfidence ?? LabelReading.defaultMinimumConfidence) : nil
+    }
+
+    /// `count` frames of a labelled model from seeded latents, in 0...255,
+    /// each its own series, with the labels it drew as targets. Frames whose
+    /// labels are doubtful are left out and further latents drawn, as
+    /// `synthesize` does, up to 10 x `count` (at least 100); fewer frames than
+    /// `count` come with a warning.
+    private static func labelledFrames(
+        _ model: TrainedModel, reading: LabelReading, count: Int, seed: UInt64, warnings: inout [String]
+    ) throws -> TaskFrames {
+        let configuration = model.generator.configuration
+        let side = configuration.resolution, plane = side * side, values = configuration.channels * plane
+        var set = TaskFrames(side: side, head: reading.record.kind == .masks ? .mask : .keypoints(reading.record.keypoints.count))
+        let limit = max(10 * count, 100)
+        var drawn = 0
+        while set.count < count, drawn < limit {
+            let rows = drawn..<min(drawn + 32, limit)
+            let frames = model.generate(latentRows: Latents.seededRows(seed, rows, dimension: configuration.latentDimension))
+            if let bad = frames.firstIndex(where: { !$0.isFinite }) { throw EvaluationError.diverged(frame: drawn + bad / values) }
+            for offset in 0..<rows.count where set.count < count {
+                let frame = frames[(offset * values)..<((offset + 1) * values)]
+                guard case .confident(let decoded) = reading.read(frame) else { continue }
+                let target =
+                    decoded.annotation.mask.map { $0.pixels.map(Float.init) }
+                    ?? decoded.annotation.keypoints.flatMap { [Float($0.x), Float($0.y)] }
+                set.append(
+                    image: frame.prefix(plane).map { ($0 + 1) * 127.5 }, target: target,
+                    labelled: [Bool](repeating: true, count: set.keypointCount), series: set.count)
+            }
+            drawn = rows.upperBound
+        }
+        if set.count < count {
+            warnings.append(
+                "only \(set.count) of \(count) generated frames had confident labels in \(drawn) drawn: the synthetic arms have fewer frames"
+            )
+        }
+        return set
     }
 
     /// `count` frames of the model from seeded latents, in 0...255, each its

@@ -8,11 +8,26 @@ public enum UtilityArm: String, Codable, CaseIterable, Sendable {
     case real
     /// The real frames with classic augmentation.
     case realAugmented = "real+augmentation"
-    /// The real frames and the model's frames.
+    /// The real frames and the model's frames, with the labels the model
+    /// drew with them, or pseudo-labels when it draws none.
     case realSynthetic = "real+synthetic"
     case realSyntheticAugmented = "real+synthetic+augmentation"
     /// The model's frames only, tested on real ones.
     case synthetic
+    /// A labelled model's frames with pseudo-labels instead of its own: the
+    /// same frames, labelled by each seed's real-only task model.
+    case realPseudoLabelled = "real+pseudo-labelled"
+    case realPseudoLabelledAugmented = "real+pseudo-labelled+augmentation"
+    case pseudoLabelled = "pseudo-labelled"
+
+    /// The arms a request runs: the pseudo-labelled ones only when the
+    /// model's frames carry labels of their own (otherwise the synthetic arms are pseudo-labelled).
+    static func arms(ownLabels: Bool) -> [UtilityArm] {
+        ownLabels ? allCases : [.real, .realAugmented, .realSynthetic, .realSyntheticAugmented, .synthetic]
+    }
+
+    /// Whether the task model trains with classic augmentation.
+    var augments: Bool { [.realAugmented, .realSyntheticAugmented, .realPseudoLabelledAugmented].contains(self) }
 }
 
 /// What the utility measure compares: the same task model, trained on each
@@ -152,17 +167,34 @@ public enum UtilityVerdict: String, Codable, Sendable {
     }
 }
 
+extension UtilityFigures {
+    /// Where the generated frames' labels come from, in words.
+    public var labelSource: String {
+        pseudoLabels
+            ? "labelled by the real-only task model (pseudo-labels)"
+            : "with the labels the model drew (the pseudo-labelled arms: the real-only task model's labels of the same frames)"
+    }
+}
+
 /// Does adding a model's frames help a task model learn? Trains the task
 /// model on each arm's frames and tests it on real frames of series it never
 /// saw; intervals come from drawing test series again (docs/evaluation.md).
 public enum UtilityMeasure {
-    /// The differences reported: every arm against real frames alone, and
-    /// the model's frames against classic augmentation, the baseline a
-    /// generator must beat to be worth its compute.
-    public static let comparisons: [(arm: UtilityArm, against: UtilityArm)] = [
-        (.realAugmented, .real), (.realSynthetic, .real), (.realSyntheticAugmented, .real), (.synthetic, .real),
-        (.realSynthetic, .realAugmented), (.realSyntheticAugmented, .realAugmented),
-    ]
+    /// The differences reported: every arm against real frames alone, the
+    /// model's frames against classic augmentation, the baseline a generator
+    /// must beat to be worth its compute, and for a model that draws labels,
+    /// its own labels against pseudo-labels of the same frames.
+    public static func comparisons(ownLabels: Bool) -> [(arm: UtilityArm, against: UtilityArm)] {
+        let common: [(arm: UtilityArm, against: UtilityArm)] = [
+            (.realAugmented, .real), (.realSynthetic, .real), (.realSyntheticAugmented, .real), (.synthetic, .real),
+            (.realSynthetic, .realAugmented), (.realSyntheticAugmented, .realAugmented),
+        ]
+        guard ownLabels else { return common }
+        return common + [
+            (.realPseudoLabelled, .real), (.realSynthetic, .realPseudoLabelled),
+            (.realSyntheticAugmented, .realPseudoLabelledAugmented), (.synthetic, .pseudoLabelled),
+        ]
+    }
 
     /// Runs every arm for every seed. `progress` gets the arm and seed done, in order.
     public static func run(
@@ -183,20 +215,22 @@ public enum UtilityMeasure {
         var predictions: [UtilityArm: [[Float]]] = [:]
         for seed in request.seeds {
             let real = TrainedTaskModel.train(on: request.training, plan: request.plan, augmentation: nil, seed: seed)
-            let extra = request.extraLabelled ? request.extra : request.extra.relabelled(real.predict(request.extra))
-            for arm in UtilityArm.allCases {
+            let pseudoLabelled = request.extra.relabelled(real.predict(request.extra))
+            let extra = request.extraLabelled ? request.extra : pseudoLabelled
+            for arm in UtilityArm.arms(ownLabels: request.extraLabelled) {
                 let frames: TaskFrames
                 switch arm {
                 case .real, .realAugmented: frames = request.training
                 case .realSynthetic, .realSyntheticAugmented: frames = request.training.adding(extra)
                 case .synthetic: frames = extra
+                case .realPseudoLabelled, .realPseudoLabelledAugmented: frames = request.training.adding(pseudoLabelled)
+                case .pseudoLabelled: frames = pseudoLabelled
                 }
                 let model =
                     arm == .real
                     ? real
                     : TrainedTaskModel.train(
-                        on: frames, plan: request.plan,
-                        augmentation: arm == .realAugmented || arm == .realSyntheticAugmented ? augmentation : nil, seed: seed)
+                        on: frames, plan: request.plan, augmentation: arm.augments ? augmentation : nil, seed: seed)
                 let found = model.predict(request.test)
                 if predictions[arm] == nil { predictions[arm] = found }
                 scores[arm, default: []].append(TaskScore.perFrame(predicted: found, truth: request.test, threshold: threshold))
@@ -212,7 +246,7 @@ public enum UtilityMeasure {
         _ scores: [UtilityArm: [[TaskScore?]]], trainingFrames: [UtilityArm: Int], request: UtilityRequest, threshold: Float
     ) -> UtilityFigures {
         let series = GroupBootstrap.members(of: request.test.series)
-        let arms = UtilityArm.allCases
+        let arms = UtilityArm.arms(ownLabels: request.extraLabelled)
         let masks = request.test.head == .mask
         // [arm][series]: the series' mean frame score averaged over seeds, and its PCK hits and totals over seeds.
         let values = arms.map { seriesMeans(scores[$0] ?? [], series: series) }
@@ -243,7 +277,7 @@ public enum UtilityMeasure {
             }
             return figure
         }
-        let differences = comparisons.map { arm, against in
+        let differences = comparisons(ownLabels: request.extraLabelled).map { arm, against in
             let (a, b) = (arms.firstIndex(of: arm) ?? 0, arms.firstIndex(of: against) ?? 0)
             let difference = values[a].indices.map { values[a][$0] - values[b][$0] }
             let interval = GroupBootstrap.centralInterval(draws.map { UtilityBootstrap.mean(difference, $0) })

@@ -108,7 +108,7 @@ enum UtilityReport {
             <h1>Does \(escape(result.model)) help a \(u.taskModelKind) model learn?</h1>
             <p>Model id \(result.modelId), checkpoint sha256 <code>\(result.checkpointSha256)</code>. Task: \(escape(result.taskDescription)).
             \(result.trainingSeries) of \(result.availableTrainingSeries) labelled training series; \(result.generatedFrames) generated
-            frames (seed \(result.seed))\(u.pseudoLabels ? ", labelled by the real-only task model (pseudo-labels)" : "");
+            frames (seed \(result.seed)), \(u.labelSource);
             tested on \(u.testFrames) frames of \(u.testSeries) held-out series; \(u.seeds.count) task models per arm, \(u.plan.steps)
             steps of \(u.plan.batch). Intervals: 95 %, from drawing the test series again. Meanings and limits: docs/evaluation.md,
             "Utility". \(String(format: "%.0f", result.seconds)) s; \(escape(result.createdAt)).</p>

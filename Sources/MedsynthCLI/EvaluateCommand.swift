@@ -28,7 +28,9 @@ struct EvaluateCommand: ParsableCommand {
             frames; with classic augmentation; with the model's frames; both; the model's frames only) \
             and tested on the labelled series the generator never saw. It learns the keypoints of a \
             label set that names keypoints (scored by point error and PCK), else its masks (scored by \
-            Dice). The model's frames are labelled by the real-only network (pseudo-labels).
+            Dice). The model's frames are labelled by the real-only network (pseudo-labels); a model \
+            trained with 'train --labels' brings its own labels of the task, and three arms more train \
+            on the same frames pseudo-labelled, so that its labels are compared with pseudo-labels.
 
               medsynth evaluate --model xa-compact-1 --utility --train-series 10
             """
@@ -114,17 +116,34 @@ struct UtilityArguments: ParsableArguments {
     @Option(parsing: .unconditional, help: "With --utility: training steps of each task model.")
     var taskSteps = 600
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp(
+            """
+            With --utility, a keypoint model: the lowest heatmap peak a generated frame's keypoints may have for it to serve \
+            with its labels (0 to 1; default \(LabelReading.defaultMinimumConfidence), as synthesize).
+            """, valueName: "peak"))
+    var labelConfidence: Double?
+
     func validate() throws {
-        let given = [trainSeries != nil ? "--train-series" : nil, labelSet != nil ? "--label-set" : nil].compactMap { $0 }
+        let given = [
+            trainSeries != nil ? "--train-series" : nil, labelSet != nil ? "--label-set" : nil,
+            labelConfidence != nil ? "--label-confidence" : nil,
+        ].compactMap { $0 }
         if !utility, !given.isEmpty { throw ValidationError("\(given.joined(separator: ", ")) go with --utility.") }
         if let trainSeries, trainSeries < 1 { throw ValidationError("--train-series must be at least 1.") }
         if !(1...20).contains(taskSeeds) { throw ValidationError("--task-seeds must be between 1 and 20.") }
         if !(1...100_000).contains(taskSteps) { throw ValidationError("--task-steps must be between 1 and 100000.") }
+        if let labelConfidence, !(labelConfidence >= 0 && labelConfidence <= 1) {
+            throw ValidationError("--label-confidence is a heatmap peak between 0 and 1.")
+        }
     }
 
     func options(count: Int, seed: UInt64) -> UtilityOptions {
-        UtilityOptions(
+        var options = UtilityOptions(
             trainSeries: trainSeries, labelSet: labelSet, count: count, seed: seed, taskSeeds: taskSeeds,
             plan: TaskTrainingPlan(steps: taskSteps))
+        options.minimumLabelConfidence = labelConfidence
+        return options
     }
 }

@@ -76,7 +76,7 @@ enum UtilityText {
         return """
             model \(result.modelId) "\(result.model)": does adding its frames help a \(u.taskModelKind) model \
             learn \(result.taskDescription)? \(result.trainingSeries) of \(result.availableTrainingSeries) labelled training \
-            series, \(result.generatedFrames) generated frames\(u.pseudoLabels ? " labelled by the real-only task model (pseudo-labels)" : ""), \
+            series, \(result.generatedFrames) generated frames \(u.labelSource), \
             tested on \(u.testFrames) frames of \(u.testSeries) held-out series; \(u.seeds.count) task models per arm, \(u.plan.steps) steps \
             of \(u.plan.batch); \(String(format: "%.0f", result.seconds)) s
               arm                           frames  \(figure) (95 %)\(pckHeader)

@@ -2,6 +2,7 @@ import Catalog
 import DICOM
 import Foundation
 import Imaging
+import ModelStore
 
 /// The labels of a labelled model's DICOM frames as DICOM objects beside
 /// them, one per synthetic image file and named after it: for masks, a

@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import Imaging
+import ModelStore
 
 /// What `medsynth synthesize` writes.
 public enum OutputFormat: String, CaseIterable, Sendable {

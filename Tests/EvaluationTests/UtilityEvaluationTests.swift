@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import GRDB
+import Imaging
 import Ingest
 import ModelStore
 import TaskModel
@@ -14,7 +15,9 @@ import Training
 /// labelled series of its lineage are the real frames, its held-out ones the test.
 @Suite("Utility evaluation of a model")
 struct UtilityEvaluationTests {
-    static func model(in folder: TemporaryFolder, labelled: Bool = true, segmentations: Bool = false) throws -> (Catalog, TrainedModel) {
+    static func model(
+        in folder: TemporaryFolder, labelled: Bool = true, segmentations: Bool = false, drawing labels: LabelChannels.Kind? = nil
+    ) throws -> (Catalog, TrainedModel) {
         try SimulatedAngiography.generate(cines: 12, frames: 3, size: 64, seed: 4, segmentations: segmentations, into: folder.path)
         let catalog = try Catalog(directory: folder.url.appendingPathComponent("catalog"), create: true)
         if !labelled { try FileManager.default.removeItem(atPath: folder.file("xa/annotations.json")) }
@@ -23,6 +26,7 @@ struct UtilityEvaluationTests {
         (request.name, request.batchSize, request.validationFraction) = ("xa", 4, 0.4)
         (request.region, request.annotations) = (.none, .keep)
         (request.gridEveryEpochs, request.checkpointEverySteps) = (1000, 1000)
+        request.labels = labels.map { LabelRequest(kind: $0) }
         let trainer = try ModelTrainer.create(request, catalog: catalog)
         _ = try trainer.train(.steps(1))
         return (catalog, try TrainedModel.open("xa", catalog: catalog))
@@ -47,7 +51,7 @@ struct UtilityEvaluationTests {
         #expect(result.labelSet == "tavi-stent" && result.keypoints.count == 4)
         #expect(result.trainingSeries == 3 && result.availableTrainingSeries == 12 - heldOutSeries)
         #expect(result.utility.testSeries == heldOutSeries && result.utility.testFrames == 3 * heldOutSeries)
-        #expect(result.utility.pseudoLabels && result.utility.arms.map(\.arm) == UtilityArm.allCases)
+        #expect(result.utility.pseudoLabels && result.utility.arms.map(\.arm) == UtilityArm.arms(ownLabels: false))
         #expect(result.utility.arms.first { $0.arm == .real }?.trainingFrames == 9)
         #expect(result.utility.arms.first { $0.arm == .realSynthetic }?.trainingFrames == 17)
         let stored = try catalog.evaluations(modelId: result.modelId)
@@ -58,6 +62,23 @@ struct UtilityEvaluationTests {
             tooMany.trainSeries = 50
             _ = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: tooMany)
         }
+    }
+
+    @Test("a keypoint model's frames serve with their own labels, and pseudo-labelled in arms of their own")
+    func ownLabels() throws {
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        let (catalog, model) = try Self.model(in: folder, drawing: .keypoints)
+        var options = Self.options
+        // A model of one step draws faint heatmaps: a floor of 0 takes them; heatmaps peaking on the edge still go.
+        options.minimumLabelConfidence = 0
+        let result = try UtilityEvaluation.evaluate(model: model, catalog: catalog, options: options)
+        #expect(!result.utility.pseudoLabels && result.utility.arms.map(\.arm) == UtilityArm.allCases)
+        let frames = Dictionary(uniqueKeysWithValues: result.utility.arms.map { ($0.arm, $0.trainingFrames) })
+        #expect(frames[.synthetic] == 8 && frames[.pseudoLabelled] == 8 && frames[.realPseudoLabelled] == frames[.realSynthetic])
+        #expect(result.generatedFrames == 8)
+        #expect(result.utility.differences.contains { $0.arm == .realSynthetic && $0.against == .realPseudoLabelled })
+        #expect(result.utility.labelSource.hasPrefix("with the labels the model drew"))
     }
 
     @Test("a model whose frames carry no keypoints is refused with the reason")

@@ -84,7 +84,9 @@ struct UtilityMeasureTests {
         let figures = UtilityMeasure.run(Self.request(extra: Self.scenes(series: 16, seed: 3, firstSeries: 200), labelled: true))
         Self.report("useful", figures)
         #expect(Self.difference(figures, .realSynthetic).verdict == .helps)
-        #expect(!figures.pseudoLabels && figures.testSeries == 10 && figures.arms.count == 5)
+        #expect(!figures.pseudoLabels && figures.testSeries == 10 && figures.arms.map(\.arm) == UtilityArm.allCases)
+        // Their true labels beat the real-only task model's labels of the same frames.
+        #expect(figures.differences.first { $0.arm == .realSynthetic && $0.against == .realPseudoLabelled }?.verdict == .helps)
     }
 
     @Test("the same frames with scrambled labels hurt")
@@ -94,6 +96,9 @@ struct UtilityMeasureTests {
         let figures = UtilityMeasure.run(Self.request(extra: extra.relabelled(random.shuffled(extra.targets)), labelled: true))
         Self.report("scrambled", figures)
         #expect(Self.difference(figures, .realSynthetic).verdict == .hurts)
+        // The frames' own (scrambled) labels against the real-only task model's labels of the same frames.
+        let ownAgainstPseudo = figures.differences.first { $0.arm == .realSynthetic && $0.against == .realPseudoLabelled }
+        #expect(ownAgainstPseudo?.verdict == .hurts)
     }
 
     @Test("synthetic-only on frames of pure noise fails, with pseudo-labels")
@@ -101,7 +106,7 @@ struct UtilityMeasureTests {
         let noise = Self.noise(head: .keypoints(1))
         let figures = UtilityMeasure.run(Self.request(extra: noise, labelled: false))
         Self.report("noise", figures)
-        #expect(figures.pseudoLabels)
+        #expect(figures.pseudoLabels && figures.arms.count == 5)
         #expect(Self.difference(figures, .synthetic).verdict == .hurts)
         // Failing: no better than always answering the frame's centre.
         let test = Self.request(extra: noise, labelled: false).test

@@ -1,5 +1,4 @@
 import Imaging
-import ModelStore
 
 /// Reads the labels a labelled model (`train --labels`) draws after each
 /// frame and says whether they can be trusted: keypoints by a soft-argmax
