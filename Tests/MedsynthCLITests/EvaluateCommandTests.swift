@@ -93,5 +93,10 @@ struct EvaluateCommandTests {
             modelJSON: #"{"preset": "compact", "latent_dim": 128, "resolution": 64, "channels": 1}"#)
         let foreign = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", checkpoint.path])
         #expect(foreign.status == 22 && foreign.standardError.contains("registered model"))
+        // The utility measure's options: with --utility only, a heatmap peak in 0...1.
+        let alone = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", "1", "--label-confidence", "0.3"])
+        #expect(alone.status == 2 && alone.standardError.contains("--label-confidence go with --utility"))
+        let outOfRange = try Medsynth.run(["evaluate", "--catalog", catalog, "--model", "1", "--utility", "--label-confidence", "2"])
+        #expect(outOfRange.status == 2 && outOfRange.standardError.contains("between 0 and 1"))
     }
 }
