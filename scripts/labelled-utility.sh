@@ -46,25 +46,7 @@ for n in "${counts[@]}"; do
   /usr/bin/time -v -o "$out/utility-$n.time" \
     "$medsynth" evaluate --catalog "$catalog" --model "$model" --utility --json >"$out/utility-$n.json"
   grep -E "Elapsed \(wall|Maximum resident" "$out/train-$n.time" "$out/utility-$n.time" || true
-  /usr/bin/python3 - "$out/utility-$n.json" "$out/train-$n.json" >"$out/utility-$n.txt" <<'PY'
-import json, sys
-result, train = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-u = result["utility"]
-print(f"{result['training_series']} labelled training cines (the generator's too: {train['status']} at step {train['step']}), "
-      f"{u['test_frames']} test frames of {u['test_series']} held-out cines, {result['generated_frames']} generated frames, "
-      f"pseudo-labels: {u['pseudo_labels']}; warnings: {result['warnings']}")
-arms = {arm["arm"]: arm for arm in u["arms"]}
-for arm in u["arms"]:
-    low, high = arm["mean_error_interval"]
-    pck_low, pck_high = arm["pck_interval"]
-    print(f"| {arm['arm']} | {arm['training_frames']} | {arm['mean_error']:.2f} ({low:.2f} to {high:.2f}) "
-          f"| {arm['pck']:.2f} ({pck_low:.2f} to {pck_high:.2f}) |")
-for difference in u["differences"]:
-    low, high = difference["interval"]
-    print(f"| {difference['arm']} - {difference['against']} | {difference['mean_error_difference']:+.2f} ({low:+.2f} to {high:+.2f}) "
-          f"| {difference['verdict']} |")
-print(f"synthetic only / real only: {arms['synthetic']['mean_error'] / arms['real']['mean_error']:.2f} (the issue asks at most 1.5)")
-PY
+  /usr/bin/python3 scripts/utility_table.py "$out/utility-$n.json" "$out/train-$n.json" >"$out/utility-$n.txt"
   cat "$out/utility-$n.txt"
 done
 echo "labelled utility: results in $out"

@@ -40,22 +40,7 @@ for series in 5 10 20; do
     "$medsynth" evaluate --catalog "$catalog" --model xa-example --utility --train-series "$series" --json \
     >"$out/utility-$series.json"
   grep -E "Elapsed \(wall|Maximum resident" "$out/utility-$series.time"
-  /usr/bin/python3 - "$out/utility-$series.json" >"$out/utility-$series.txt" <<'PY'
-import json, sys
-result = json.load(open(sys.argv[1]))
-u = result["utility"]
-print(f"{result['training_series']} labelled training cines, {u['test_frames']} test frames of {u['test_series']} held-out cines, "
-      f"{result['generated_frames']} generated frames, pseudo-labels: {u['pseudo_labels']}")
-for arm in u["arms"]:
-    low, high = arm["mean_error_interval"]
-    pck_low, pck_high = arm["pck_interval"]
-    print(f"| {arm['arm']} | {arm['training_frames']} | {arm['mean_error']:.2f} ({low:.2f} to {high:.2f}) "
-          f"| {arm['pck']:.2f} ({pck_low:.2f} to {pck_high:.2f}) |")
-for difference in u["differences"]:
-    low, high = difference["interval"]
-    print(f"| {difference['arm']} - {difference['against']} | {difference['mean_error_difference']:+.2f} ({low:+.2f} to {high:+.2f}) "
-          f"| {difference['verdict']} |")
-PY
+  /usr/bin/python3 scripts/utility_table.py "$out/utility-$series.json" >"$out/utility-$series.txt"
   cat "$out/utility-$series.txt"
 done
 echo "utility example: results in $out"
