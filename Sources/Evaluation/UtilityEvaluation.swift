@@ -93,9 +93,8 @@ public enum UtilityEvaluation {
         progress("generating \(options.count) frames")
         var warnings: [String] = []
         let reading = ownLabelReading(model, for: training, minimumConfidence: options.minimumLabelConfidence)
-        let extra =
-            try reading.map { try labelledFrames(model, reading: $0, count: options.count, seed: options.seed, warnings: &warnings) }
-            ?? generatedFrames(model, count: options.count, seed: options.seed, head: training.set.head)
+        let extra = try generatedFrames(
+            model, count: options.count, seed: options.seed, head: training.set.head, reading: reading, warnings: &warnings)
         let request = UtilityRequest(
             training: training.set, test: test.set, extra: extra, extraLabelled: reading != nil, plan: options.plan,
             seeds: (1...UInt64(max(1, options.taskSeeds))).map { $0 })
@@ -182,37 +181,43 @@ public enum UtilityEvaluation {
         guard let labels = model.description.labels, labels.labelSet == real.labelSet else { return nil }
         let fits = real.set.head == .mask ? labels.kind == .masks : labels.kind == .keypoints && labels.keypoints == real.keypointNames
         return fits
-            ? LabelReading(
-                record: labels, side: model.generator.configuration.resolution,
-                minimumConfidence: minimumConfidence ?? LabelReading.defaultMinimumConfidence) : nil
+            ? LabelReading(record: labels, side: model.generator.configuration.resolution, minimumConfidence: minimumConfidence) : nil
     }
 
-    /// `count` frames of a labelled model from seeded latents, in 0...255,
-    /// each its own series, with the labels it drew as targets. Frames whose
-    /// labels are doubtful are left out and further latents drawn, as
-    /// `synthesize` does, up to 10 x `count` (at least 100); fewer frames than
-    /// `count` come with a warning.
-    private static func labelledFrames(
-        _ model: TrainedModel, reading: LabelReading, count: Int, seed: UInt64, warnings: inout [String]
+    /// `count` frames of the model from seeded latents (rows 0, 1, ...), in
+    /// 0...255, each its own series. With `reading` (a model whose labels are
+    /// the task's), each frame comes with the labels it drew as targets, and
+    /// frames whose labels are doubtful are left out and further latents
+    /// drawn, as `synthesize` does, up to its draw limit; fewer frames than
+    /// `count` come with a warning. Without, the frames go unlabelled until
+    /// the real-only task model gives them labels.
+    private static func generatedFrames(
+        _ model: TrainedModel, count: Int, seed: UInt64, head: TaskNetwork.Head, reading: LabelReading?, warnings: inout [String]
     ) throws -> TaskFrames {
         let configuration = model.generator.configuration
         let side = configuration.resolution, plane = side * side, values = configuration.channels * plane
-        var set = TaskFrames(side: side, head: reading.record.kind == .masks ? .mask : .keypoints(reading.record.keypoints.count))
-        let limit = max(10 * count, 100)
+        var set = TaskFrames(side: side, head: head)
+        let limit = reading == nil ? count : Latents.defaultDrawLimit(target: count)
         var drawn = 0
         while set.count < count, drawn < limit {
             let rows = drawn..<min(drawn + 32, limit)
             let frames = model.generate(latentRows: Latents.seededRows(seed, rows, dimension: configuration.latentDimension))
-            if let bad = frames.firstIndex(where: { !$0.isFinite }) { throw EvaluationError.diverged(frame: drawn + bad / values) }
             for offset in 0..<rows.count where set.count < count {
                 let frame = frames[(offset * values)..<((offset + 1) * values)]
-                guard case .confident(let decoded) = reading.read(frame) else { continue }
-                let target =
-                    decoded.annotation.mask.map { $0.pixels.map(Float.init) }
-                    ?? decoded.annotation.keypoints.flatMap { [Float($0.x), Float($0.y)] }
-                set.append(
-                    image: frame.prefix(plane).map { ($0 + 1) * 127.5 }, target: target,
-                    labelled: [Bool](repeating: true, count: set.keypointCount), series: set.count)
+                // What is used must be finite: the frame, and its labels when they are read.
+                if (reading == nil ? frame.prefix(plane) : frame).contains(where: { !$0.isFinite }) {
+                    throw EvaluationError.diverged(frame: drawn + offset)
+                }
+                var target = [Float](repeating: 0, count: set.targetCount)
+                var labelled = [Bool](repeating: false, count: set.keypointCount)
+                if let reading {
+                    guard case .confident(let decoded) = reading.read(frame) else { continue }
+                    target =
+                        decoded.annotation.mask.map { $0.pixels.map(Float.init) }
+                        ?? decoded.annotation.keypoints.flatMap { [Float($0.x), Float($0.y)] }
+                    labelled = [Bool](repeating: true, count: set.keypointCount)
+                }
+                set.append(image: frame.prefix(plane).map { ($0 + 1) * 127.5 }, target: target, labelled: labelled, series: set.count)
             }
             drawn = rows.upperBound
         }
@@ -220,21 +225,6 @@ public enum UtilityEvaluation {
             warnings.append(
                 "only \(set.count) of \(count) generated frames had confident labels in \(drawn) drawn: the synthetic arms have fewer frames"
             )
-        }
-        return set
-    }
-
-    /// `count` frames of the model from seeded latents, in 0...255, each its
-    /// own series, without labels until the real-only task model gives them some.
-    private static func generatedFrames(_ model: TrainedModel, count: Int, seed: UInt64, head: TaskNetwork.Head) throws -> TaskFrames {
-        let side = model.generator.configuration.resolution, plane = side * side
-        let values = try Evaluator.generatedValues(model, count: count, seed: seed)
-        var set = TaskFrames(side: side, head: head)
-        for frame in 0..<count {
-            set.append(
-                image: values[frame * plane..<(frame + 1) * plane].map { ($0 + 1) * 127.5 },
-                target: [Float](repeating: 0, count: set.targetCount), labelled: [Bool](repeating: false, count: set.keypointCount),
-                series: frame)
         }
         return set
     }

@@ -41,8 +41,10 @@ public struct LabelReading: Sendable {
     public let side: Int
     public let minimumConfidence: Double
 
-    public init(record: LabelRecord, side: Int, minimumConfidence: Double = Self.defaultMinimumConfidence) {
-        (self.record, self.side, self.minimumConfidence) = (record, side, minimumConfidence)
+    /// `minimumConfidence` nil: `defaultMinimumConfidence`.
+    public init(record: LabelRecord, side: Int, minimumConfidence: Double? = nil) {
+        (self.record, self.side) = (record, side)
+        self.minimumConfidence = minimumConfidence ?? Self.defaultMinimumConfidence
     }
 
     /// The labels of one generated frame: `frame` holds all its channels

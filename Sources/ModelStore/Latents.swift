@@ -33,6 +33,14 @@ public struct Latents: Sendable {
         Latents(source: .seed(seed), count: count, dimension: dimension, values: seededRows(seed, 0..<count, dimension: dimension))
     }
 
+    /// A seeded run that withholds frames (copies, doubtful labels) draws at
+    /// most this many latents per frame it must give (and at least 100 in
+    /// all) before it gives up on reaching its count: `synthesize`'s default
+    /// draw limit, and the utility measure's.
+    public static let drawsPerFrame = 10
+
+    public static func defaultDrawLimit(target: Int) -> Int { max(target * drawsPerFrame, 100) }
+
     /// Rows `indices` of the seeded latents, row-major: row i depends only on (seed, i).
     public static func seededRows(_ seed: UInt64, _ indices: Range<Int>, dimension: Int) -> [Float] {
         var values = [Float]()

@@ -11,12 +11,6 @@ struct LatentPlan {
     let dimension: Int
     private let file: Latents?
 
-    /// A seeded run draws at most this many latents per frame requested (and
-    /// at least 100 in all) before it gives up on reaching its count.
-    static let drawsPerFrame = 10
-
-    static func defaultDrawLimit(target: Int) -> Int { max(target * drawsPerFrame, 100) }
-
     init(_ request: SynthesisRequest.LatentRequest, drawLimit: Int?, dimension: Int) throws {
         self.dimension = dimension
         switch request {
@@ -25,7 +19,7 @@ struct LatentPlan {
                 throw SynthesisError.tooLarge("the frame count must be between 1 and \(Synthesizer.maximumFrames), not \(count)")
             }
             (source, target, file) = (.seed(seed), count, nil)
-            limit = max(drawLimit ?? Self.defaultDrawLimit(target: count), count)
+            limit = max(drawLimit ?? Latents.defaultDrawLimit(target: count), count)
         case .file(let path, let count):
             let latents = try Latents.read(path: path, dimension: dimension, maximumRows: Synthesizer.maximumFrames)
             if let count, count != latents.count {

@@ -27,14 +27,11 @@ public struct SynthesisRequest: Sendable {
     /// Withhold copies of training frames (`CopyDetector`).
     public var privacy: PrivacySetting = .standard
     /// The most latents a seeded run draws to write its count of frames past
-    /// the privacy gate; nil: `LatentPlan.defaultDrawLimit`.
+    /// the privacy gate; nil: `Latents.defaultDrawLimit`.
     public var drawLimit: Int?
     /// A keypoint model's lowest heatmap peak written; nil:
     /// `LabelReading.defaultMinimumConfidence`. Only for models that draw keypoints.
     public var minimumLabelConfidence: Double?
-
-    /// The lowest keypoint peak a run writes: the one asked for, or the default.
-    var keypointConfidenceFloor: Double { minimumLabelConfidence ?? LabelReading.defaultMinimumConfidence }
 
     public enum PrivacySetting: Sendable, Equatable {
         /// `CopyDetector.defaultRadius`.

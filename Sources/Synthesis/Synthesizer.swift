@@ -29,7 +29,7 @@ public enum Synthesizer {
     ) throws -> SynthesisResult {
         let plan = try checkedPlan(model: model, request: request)
         let labels = model.description.labels.map {
-            LabelReading(record: $0, side: model.generator.configuration.resolution, minimumConfidence: request.keypointConfidenceFloor)
+            LabelReading(record: $0, side: model.generator.configuration.resolution, minimumConfidence: request.minimumLabelConfidence)
         }
         var result = SynthesisResult(folder: request.output, framesRequested: plan.target)
         result.keypointConfidenceFloor = labels?.record.kind == .keypoints ? labels?.minimumConfidence : nil
